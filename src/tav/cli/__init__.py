@@ -1,0 +1,1 @@
+"""The ``tav`` command line (Typer)."""

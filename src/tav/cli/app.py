@@ -1,0 +1,26 @@
+"""``tav``: the command-line entry point; each command group lives in its own module."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from tav.cli import nodes, run
+
+app = typer.Typer(
+    name="tav",
+    help="TAV Engine: local-first workflow automation for AI-powered automations.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("run")(run.run_command)
+app.add_typer(nodes.app, name="nodes")
+
+
+def main() -> None:
+    from tav.settings import Settings
+
+    logging.basicConfig(level=Settings().log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    app()

@@ -1,0 +1,146 @@
+"""The errors TAV Engine raises, classified by who must act.
+
+::
+
+    TavError                     anything raised on purpose by TAV Engine
+    ├── UserError                the user must act: fix the workflow or the input.
+    │   │                        Never retried; the API answers 4xx.
+    │   ├── WorkflowInvalid      a workflow document with problems (all of them, located)
+    │   ├── InputInvalid         run input or a value that is not acceptable
+    │   └── NotFound             a workflow, node type or execution that does not exist
+    └── NodeError                one node did not produce its outputs; carries ``type``
+        │                        (a stable code), ``retryable`` and ``retry_after``
+        ├── TemplateError        a param template that does not render (not retryable)
+        ├── ParamsInvalid        params that do not validate once rendered (not retryable)
+        └── OperationalError     transient trouble: network, 5xx, rate limit (retryable)
+            └── NodeTimeout      the node ran longer than its ``timeout_s``
+
+Anything else raised by node code is an *unexpected* error — most likely a bug. The
+engine's one error boundary (``tav.engine.step``) logs it with its traceback and
+records it as type ``exception``; it is retried like an operational error, because a
+library's unexpected exception is as often transient as not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class TavError(Exception):
+    """Base of every error TAV Engine raises on purpose."""
+
+
+class UserError(TavError):
+    """The user must act; retrying cannot help."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One problem found in a workflow, with where it is.
+
+    ``node`` is a node id, ``edge`` an index into ``edges``, ``field`` a dotted path
+    inside that node, edge or the document (``params.url``, ``to``, ``name``).
+    """
+
+    message: str
+    node: str | None = None
+    edge: int | None = None
+    field: str | None = None
+
+    @property
+    def location(self) -> str:
+        parts: list[str] = []
+        if self.node is not None:
+            parts.append(f"node '{self.node}'")
+        if self.edge is not None:
+            parts.append(f"edge #{self.edge}")
+        if self.field:
+            parts.append(self.field)
+        return ", ".join(parts) or "workflow"
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "location": self.location,
+            "node": self.node,
+            "edge": self.edge,
+            "field": self.field,
+            "message": self.message,
+        }
+
+
+class WorkflowInvalid(UserError):
+    """A workflow document that cannot run; ``problems`` lists every problem found."""
+
+    def __init__(self, problems: list[Problem], *, source: str | None = None) -> None:
+        self.problems = problems
+        self.source = source
+        where = f" ({source})" if source else ""
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid workflow{where}: {len(problems)} problem(s)\n{lines}")
+
+
+class InputInvalid(UserError):
+    """Run input or another user-supplied value that is not acceptable."""
+
+
+class NotFound(UserError):
+    """A workflow, node type or execution that does not exist."""
+
+
+class NodeError(TavError):
+    """One node did not produce its outputs.
+
+    Node code raises it (or a subclass) for failures it understands. ``type`` is a stable,
+    machine-readable code that ends up in the node result; ``retryable`` says whether
+    trying again may help; ``retry_after`` (seconds) overrides the backoff delay, e.g. from
+    an HTTP ``Retry-After`` header.
+    """
+
+    type: str = "node_error"
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        type: str | None = None,
+        retryable: bool | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if type is not None:
+            self.type = type
+        if retryable is not None:
+            self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class TemplateError(NodeError):
+    """A template that does not render: syntax, an undefined variable, unsafe access."""
+
+    type = "template_error"
+    retryable = False
+
+
+class ParamsInvalid(NodeError):
+    """Rendered params that do not match the node type's params model."""
+
+    type = "params_invalid"
+    retryable = False
+
+
+class OperationalError(NodeError):
+    """Transient trouble outside the workflow's control; worth retrying."""
+
+    type = "operational_error"
+    retryable = True
+
+
+class NodeTimeout(OperationalError):
+    """The node ran longer than its ``timeout_s``."""
+
+    type = "timeout"

@@ -1,0 +1,120 @@
+"""Events: every state change of an execution, in order.
+
+Events are the source of truth for everything that watches an execution — the store,
+the live stream, logs and the CLI's progress view all subscribe to them. ``seq`` is the
+event's 1-based position in its execution; consumers resume with it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from tav.core.results import ErrorInfo
+from tav.core.states import ExecutionStatus
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    seq: int
+    execution_id: str
+    at: datetime = Field(default_factory=utcnow)
+
+
+class _NodeEvent(_Event):
+    node_id: str
+
+
+class ExecutionStarted(_Event):
+    type: Literal["execution.started"] = "execution.started"
+    workflow: str
+    parent_execution_id: str | None = None
+
+
+class NodeStarted(_NodeEvent):
+    type: Literal["node.started"] = "node.started"
+    attempt: int = 1
+
+
+class NodeProgress(_NodeEvent):
+    """Something a running node wants watchers to see now, e.g. LLM tokens."""
+
+    type: Literal["node.progress"] = "node.progress"
+    data: dict[str, Any]
+
+
+class NodeRetrying(_NodeEvent):
+    type: Literal["node.retrying"] = "node.retrying"
+    attempt: int = Field(description="The attempt that failed.")
+    delay_s: float
+    error: ErrorInfo
+
+
+class NodeCompleted(_NodeEvent):
+    type: Literal["node.completed"] = "node.completed"
+    attempts: int
+    ports: list[str] = Field(description="Output ports that carry a value.")
+    duration_ms: float | None = None
+    pinned: bool = False
+
+
+class NodeFailed(_NodeEvent):
+    type: Literal["node.failed"] = "node.failed"
+    attempts: int
+    error: ErrorInfo
+    duration_ms: float | None = None
+
+
+class NodeSkipped(_NodeEvent):
+    type: Literal["node.skipped"] = "node.skipped"
+    reason: str
+
+
+class NodeCancelled(_NodeEvent):
+    type: Literal["node.cancelled"] = "node.cancelled"
+
+
+class _ExecutionEnded(_Event):
+    status: ExecutionStatus
+    duration_ms: float
+    error: ErrorInfo | None = None
+
+
+class ExecutionCompleted(_ExecutionEnded):
+    type: Literal["execution.completed"] = "execution.completed"
+
+
+class ExecutionFailed(_ExecutionEnded):
+    type: Literal["execution.failed"] = "execution.failed"
+
+
+class ExecutionCancelled(_ExecutionEnded):
+    type: Literal["execution.cancelled"] = "execution.cancelled"
+
+
+Event = Annotated[
+    ExecutionStarted
+    | NodeStarted
+    | NodeProgress
+    | NodeRetrying
+    | NodeCompleted
+    | NodeFailed
+    | NodeSkipped
+    | NodeCancelled
+    | ExecutionCompleted
+    | ExecutionFailed
+    | ExecutionCancelled,
+    Field(discriminator="type"),
+]
+"""Any event; parse stored or received data with ``EVENT_ADAPTER.validate_python``."""
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+FINAL_EVENT_TYPES = frozenset({"execution.completed", "execution.failed", "execution.cancelled"})

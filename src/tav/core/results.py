@@ -1,0 +1,71 @@
+"""What an execution leaves behind: per-node results and the execution result.
+
+``ExecutionResult.to_json()`` is the shape ``tav run --json`` prints and the API returns.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tav.core.states import ExecutionStatus, NodeStatus
+
+
+class ErrorInfo(BaseModel):
+    """A failure as data: a stable ``type`` code and a message for people."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: str
+    message: str
+    retryable: bool = Field(False, exclude=True)
+
+
+class NodeResult(BaseModel):
+    """The settled result of one node in one execution."""
+
+    node_id: str
+    status: NodeStatus
+    attempts: int = 0
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    error: ErrorInfo | None = None
+    pinned: bool = False
+    reused: bool = Field(False, description="Outputs taken from an earlier execution.")
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_ms: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json", exclude={"node_id", "pinned", "reused"})
+        if self.pinned:
+            data["pinned"] = True
+        if self.reused:
+            data["reused"] = True
+        return data
+
+
+class ExecutionResult(BaseModel):
+    """The result of one execution: its status, output and every node's result."""
+
+    execution_id: str
+    workflow: str
+    status: ExecutionStatus
+    error: ErrorInfo | None = None
+    output: Any = None
+    started_at: datetime
+    finished_at: datetime | None = None
+    duration_ms: float | None = None
+    nodes: dict[str, NodeResult] = Field(default_factory=dict)
+    parent_execution_id: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is ExecutionStatus.SUCCEEDED
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented JSON shape (``tav run --json``)."""
+        head = self.model_dump(mode="json", exclude={"nodes", "parent_execution_id"})
+        head["nodes"] = {node_id: result.to_json() for node_id, result in self.nodes.items()}
+        return head

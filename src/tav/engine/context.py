@@ -1,0 +1,98 @@
+"""The engine's implementation of ``NodeContext`` and the template variables it exposes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from tav.core.errors import NodeError
+from tav.core.results import NodeResult
+from tav.core.states import NodeStatus
+from tav.nodes.context import Inputs
+
+if TYPE_CHECKING:
+    from tav.engine.step import StepHost
+
+T = TypeVar("T")
+logger = logging.getLogger("tav.node")
+
+
+class _NoOutputs(dict[str, Any]):
+    """Outputs of a settled node that produced none; ``note`` explains in template errors."""
+
+    def __init__(self, note: str) -> None:
+        super().__init__()
+        self.note = note
+
+
+class NodesView(Mapping[str, Mapping[str, Any]]):
+    """``nodes.<id>.<port>`` in templates: outputs of the settled nodes of one execution."""
+
+    __slots__ = ("_results",)
+
+    def __init__(self, results: Mapping[str, NodeResult]) -> None:
+        self._results = results
+
+    def __getitem__(self, node_id: str) -> Mapping[str, Any]:
+        result = self._results[node_id]
+        if result.outputs or result.status is NodeStatus.SUCCEEDED:
+            return result.outputs
+        return _NoOutputs(f" (node '{node_id}' {result.status.value})")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._results)
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+
+class StepContext:
+    """What one attempt of one node sees (``tav.nodes.context.NodeContext``)."""
+
+    def __init__(self, host: StepHost, node_id: str, attempt: int, inputs: Inputs) -> None:
+        self._host = host
+        self.node_id = node_id
+        self.attempt = attempt
+        self.inputs = inputs
+        self.log = logging.LoggerAdapter(
+            logger, {"execution_id": host.execution_id, "node_id": node_id}
+        )
+
+    @property
+    def execution_id(self) -> str:
+        return self._host.execution_id
+
+    @property
+    def trigger(self) -> Any:
+        return self._host.trigger
+
+    @property
+    def vars(self) -> Mapping[str, Any]:
+        return self._host.vars
+
+    def progress(self, data: dict[str, Any]) -> None:
+        self._host.progress(self.node_id, data)
+
+    def to_thread(self, func: Callable[..., T], /, *args: Any) -> Awaitable[T]:
+        async def run() -> T:
+            async with self._host.pools.slot("cpu"):
+                return await asyncio.to_thread(func, *args)
+
+        return run()
+
+    async def run_workflow(self, ref: str, input: Any) -> Any:
+        return await self._host.run_workflow(ref, input)
+
+    def optional_service(self, kind: type[T]) -> T | None:
+        return self._host.services.get(kind)  # type: ignore[return-value]
+
+    def service(self, kind: type[T]) -> T:
+        found = self.optional_service(kind)
+        if found is None:
+            raise NodeError(
+                f"this node needs {kind.__name__}, which this host does not provide",
+                type="service_unavailable",
+            )
+        return found

@@ -1,0 +1,407 @@
+"""The reactive executor: every node starts the moment its upstream nodes have settled.
+
+The plan's dependency graph drives a ``graphlib.TopologicalSorter``: each node that becomes
+ready is either settled on the spot (skipped, pinned, reused, cancelled) or started as its
+own asyncio task, so independent branches always overlap; resource pools bound what runs
+at once. Finished tasks report through a queue, which keeps each step O(1) however wide
+the graph is (``asyncio.wait`` over all running tasks would be O(width) per step).
+
+Rejected alternatives: level-by-level scheduling (a slow node holds back unrelated ones)
+and one long-lived worker per pool (pools are semaphores instead: simpler, and a node's
+task exists only while it runs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import graphlib
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from tav.core.errors import NodeError, WorkflowInvalid
+from tav.core.events import (
+    ExecutionCancelled,
+    ExecutionCompleted,
+    ExecutionFailed,
+    ExecutionStarted,
+    NodeCancelled,
+    NodeCompleted,
+    NodeFailed,
+    NodeProgress,
+    NodeRetrying,
+    NodeSkipped,
+    NodeStarted,
+    utcnow,
+)
+from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
+from tav.core.states import ExecutionStatus, NodeStatus
+from tav.core.workflow import OnError, Workflow
+from tav.engine.bus import InMemoryBus
+from tav.engine.context import NodesView
+from tav.engine.loader import FileWorkflowLoader
+from tav.engine.plan import ExecutionPlan, PlannedNode, compile_plan
+from tav.engine.pools import Pools
+from tav.engine.ports import EventBus, ExecutionStore, WorkflowLoader
+from tav.engine.step import run_step
+from tav.nodes.context import Arrival, Inputs
+from tav.nodes.registry import NodeRegistry
+
+MAX_DEPTH = 16
+
+
+class Executor:
+    """Runs plans. One per host; its pools are shared by every execution it runs."""
+
+    def __init__(
+        self,
+        registry: NodeRegistry,
+        *,
+        bus: EventBus | None = None,
+        store: ExecutionStore | None = None,
+        pools: Pools | None = None,
+        loader: WorkflowLoader | None = None,
+        services: Mapping[type, object] | None = None,
+        vars: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.registry = registry
+        self.bus: EventBus = bus or InMemoryBus()
+        self.store = store
+        self.pools = pools or Pools()
+        self.loader: WorkflowLoader = loader or FileWorkflowLoader()
+        self.services = dict(services or {})
+        self.vars = dict(vars or {})
+        self._plans: dict[str, tuple[Workflow, ExecutionPlan]] = {}
+
+    def compile(self, workflow: Workflow, *, source: str | None = None) -> ExecutionPlan:
+        return compile_plan(workflow, self.registry, source=source)
+
+    def start(
+        self,
+        plan: ExecutionPlan,
+        trigger: Any = None,
+        *,
+        execution_id: str | None = None,
+        reuse: Mapping[str, NodeResult] | None = None,
+        parent_execution_id: str | None = None,
+        depth: int = 0,
+    ) -> ExecutionHandle:
+        """Start an execution in the background and return its handle at once."""
+        run = _Run(self, plan, trigger, execution_id, reuse, parent_execution_id, depth)
+        return ExecutionHandle(run)
+
+    async def execute(
+        self,
+        plan: ExecutionPlan,
+        trigger: Any = None,
+        *,
+        execution_id: str | None = None,
+        reuse: Mapping[str, NodeResult] | None = None,
+        parent_execution_id: str | None = None,
+        depth: int = 0,
+    ) -> ExecutionResult:
+        """Run an execution to its end in the current task."""
+        run = _Run(self, plan, trigger, execution_id, reuse, parent_execution_id, depth)
+        return await run.run()
+
+    async def load_plan(self, ref: str, *, relative_to: str | None) -> ExecutionPlan:
+        """The compiled plan of a workflow reference, compiled once per document."""
+        workflow, source = await self.loader.load(ref, relative_to=relative_to)
+        cached = self._plans.get(source)
+        if cached is not None and cached[0] == workflow:
+            return cached[1]
+        plan = self.compile(workflow, source=source)
+        self._plans[source] = (workflow, plan)
+        return plan
+
+
+class ExecutionHandle:
+    """A running execution: its id, a way to cancel it, and its result when done."""
+
+    def __init__(self, run: _Run) -> None:
+        self._run = run
+        self.execution_id = run.execution_id
+        self._task = asyncio.create_task(run.run(), name=f"execution {run.execution_id}")
+
+    def cancel(self) -> None:
+        """Stop the execution: running nodes are cancelled at once, pending ones never run."""
+        self._run.cancel()
+
+    def done(self) -> bool:
+        return self._task.done()
+
+    async def wait(self) -> ExecutionResult:
+        return await asyncio.shield(self._task)
+
+
+class _Run:
+    """The mutable state of one execution; the plan itself never changes."""
+
+    def __init__(
+        self,
+        executor: Executor,
+        plan: ExecutionPlan,
+        trigger: Any,
+        execution_id: str | None,
+        reuse: Mapping[str, NodeResult] | None,
+        parent_execution_id: str | None,
+        depth: int,
+    ) -> None:
+        self.executor = executor
+        self.plan = plan
+        self.trigger = trigger
+        self.execution_id = execution_id or uuid.uuid4().hex
+        self.reuse = reuse or {}
+        self.parent_execution_id = parent_execution_id
+        self.depth = depth
+        self.pools = executor.pools
+        self.services = executor.services
+        self.vars = {**executor.vars, **plan.vars}
+        self.results: dict[str, NodeResult] = {}
+        self.skip_reasons: dict[str, str] = {}
+        self.nodes_view = NodesView(self.results)
+        self.running: dict[str, asyncio.Task[NodeResult]] = {}
+        self.settled: asyncio.Queue[str] = asyncio.Queue()
+        self.seq = 0
+        self.failure: tuple[str, ErrorInfo] | None = None
+        self.cancelled = False
+        self.started_at = utcnow()
+        self.execution_info = {
+            "id": self.execution_id,
+            "started_at": self.started_at.isoformat(),
+            "workflow": plan.name,
+        }
+
+    # -- the loop ---------------------------------------------------------------------
+
+    async def run(self) -> ExecutionResult:
+        clock = time.perf_counter()
+        self._emit(ExecutionStarted, workflow=self.plan.name, parent_execution_id=self.parent_execution_id)
+        if self.executor.store:
+            await self.executor.store.execution_started(self._result(ExecutionStatus.RUNNING, None))
+        try:
+            await self._schedule()
+        except asyncio.CancelledError:
+            self.cancel()
+            await self._drain()
+            await self._finish(clock)
+            raise
+        return await self._finish(clock)
+
+    async def _schedule(self) -> None:
+        sorter = graphlib.TopologicalSorter(self.plan.predecessors)
+        sorter.prepare()
+        while sorter.is_active():
+            progressed = False
+            for node_id in sorter.get_ready():
+                result = self._launch(self.plan.nodes[node_id])
+                if result is not None:
+                    await self._settle(result)
+                    sorter.done(node_id)
+                    progressed = True
+            if progressed:
+                continue
+            node_id = await self.settled.get()
+            await self._settle(self._task_result(node_id))
+            sorter.done(node_id)
+
+    def _launch(self, node: PlannedNode) -> NodeResult | None:
+        """Start ``node``, or settle it on the spot and return its result."""
+        if self.cancelled or self.failure is not None:
+            return NodeResult(node_id=node.id, status=NodeStatus.CANCELLED)
+        reused = self.reuse.get(node.id)
+        if reused is not None and reused.status is NodeStatus.SUCCEEDED:
+            return reused.model_copy(update={"reused": True})
+        inputs, missing = self._inputs(node)
+        if missing is not None:
+            self.skip_reasons[node.id] = missing
+            return NodeResult(node_id=node.id, status=NodeStatus.SKIPPED)
+        if node.pin is not None:
+            now = utcnow()
+            return NodeResult(
+                node_id=node.id,
+                status=NodeStatus.SUCCEEDED,
+                outputs=dict(node.pin),
+                pinned=True,
+                started_at=now,
+                finished_at=now,
+                duration_ms=0.0,
+            )
+        task = asyncio.create_task(run_step(self, node, inputs), name=f"node {node.id}")
+        task.add_done_callback(lambda _, node_id=node.id: self.settled.put_nowait(node_id))
+        self.running[node.id] = task
+        return None
+
+    def _task_result(self, node_id: str) -> NodeResult:
+        task = self.running.pop(node_id)
+        if task.cancelled():
+            return NodeResult(node_id=node_id, status=NodeStatus.CANCELLED, finished_at=utcnow())
+        return task.result()
+
+    def _inputs(self, node: PlannedNode) -> tuple[Inputs, str | None]:
+        arrivals: dict[str, list[Arrival]] = {}
+        for port, sources in node.incoming.items():
+            arrived = [
+                Arrival(src.node, src.port, outputs[src.port])
+                for src in sources
+                if src.port in (outputs := self.results[src.node].outputs)
+            ]
+            if arrived:
+                arrivals[port] = arrived
+        inputs = Inputs(arrivals, node.many_ports)
+        if not node.incoming:
+            return inputs, None
+        missing = [p for p in node.required_ports if p in node.incoming and p not in arrivals]
+        if missing:
+            return inputs, f"no value arrived on input '{missing[0]}'"
+        if not arrivals:
+            return inputs, "no value arrived on any input"
+        return inputs, None
+
+    # -- settling -----------------------------------------------------------------------
+
+    async def _settle(self, result: NodeResult) -> None:
+        node = self.plan.nodes[result.node_id]
+        self.results[node.id] = result
+        self._emit_settled(node.on_error, result)
+        if result.status is NodeStatus.FAILED and node.on_error == "stop" and self.failure is None:
+            assert result.error is not None
+            self.failure = (node.id, result.error)
+            self._cancel_running()
+        if self.executor.store:
+            await self.executor.store.node_settled(self.execution_id, result)
+
+    def _emit_settled(self, on_error: OnError, result: NodeResult) -> None:
+        node_id = result.node_id
+        if result.status is NodeStatus.SUCCEEDED:
+            self._emit(
+                NodeCompleted,
+                node_id=node_id,
+                attempts=result.attempts,
+                ports=list(result.outputs),
+                duration_ms=result.duration_ms,
+                pinned=result.pinned,
+            )
+        elif result.status is NodeStatus.FAILED:
+            assert result.error is not None
+            self._emit(
+                NodeFailed,
+                node_id=node_id,
+                attempts=result.attempts,
+                error=result.error,
+                duration_ms=result.duration_ms,
+            )
+        elif result.status is NodeStatus.SKIPPED:
+            self._emit(NodeSkipped, node_id=node_id, reason=self.skip_reasons.get(node_id, ""))
+        else:
+            self._emit(NodeCancelled, node_id=node_id)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        self._cancel_running()
+
+    def _cancel_running(self) -> None:
+        for task in self.running.values():
+            task.cancel()
+
+    async def _drain(self) -> None:
+        """Wait for cancelled node tasks and settle them, without scheduling anything new."""
+        while self.running:
+            node_id = await asyncio.shield(self.settled.get())
+            await self._settle(self._task_result(node_id))
+        for node_id in self.plan.nodes:
+            if node_id not in self.results:
+                await self._settle(NodeResult(node_id=node_id, status=NodeStatus.CANCELLED))
+
+    async def _finish(self, clock: float) -> ExecutionResult:
+        if self.failure is not None:
+            node_id, error = self.failure
+            status = ExecutionStatus.FAILED
+            summary = ErrorInfo(
+                type=error.type,
+                message=f"node '{node_id}' failed: {error.message}",
+                retryable=error.retryable,
+            )
+            event: type[ExecutionFailed | ExecutionCancelled | ExecutionCompleted] = ExecutionFailed
+        elif self.cancelled:
+            status = ExecutionStatus.CANCELLED
+            summary = ErrorInfo(type="cancelled", message="the execution was cancelled")
+            event = ExecutionCancelled
+        else:
+            status, summary, event = ExecutionStatus.SUCCEEDED, None, ExecutionCompleted
+        duration_ms = (time.perf_counter() - clock) * 1000
+        result = self._result(status, summary, duration_ms)
+        self._emit(event, status=status, duration_ms=duration_ms, error=summary)
+        if self.executor.store:
+            await self.executor.store.execution_finished(result)
+        return result
+
+    def _result(
+        self, status: ExecutionStatus, error: ErrorInfo | None, duration_ms: float | None = None
+    ) -> ExecutionResult:
+        finished = status.is_terminal
+        return ExecutionResult(
+            execution_id=self.execution_id,
+            workflow=self.plan.name,
+            status=status,
+            error=error,
+            output=self._output() if finished else None,
+            started_at=self.started_at,
+            finished_at=utcnow() if finished else None,
+            duration_ms=duration_ms,
+            nodes={node_id: self.results[node_id] for node_id in self.plan.nodes if node_id in self.results},
+            parent_execution_id=self.parent_execution_id,
+        )
+
+    def _output(self) -> Any:
+        if self.plan.output_node is None:
+            return None
+        result = self.results.get(self.plan.output_node)
+        return result.outputs.get("output") if result else None
+
+    # -- what steps and node contexts use (``tav.engine.step.StepHost``) ----------------
+
+    def _emit(self, event_type: Any, **fields: Any) -> None:
+        self.seq += 1
+        self.executor.bus.publish(event_type(seq=self.seq, execution_id=self.execution_id, **fields))
+
+    def started(self, node_id: str, attempt: int) -> None:
+        self._emit(NodeStarted, node_id=node_id, attempt=attempt)
+
+    def retrying(self, node_id: str, attempt: int, delay_s: float, error: ErrorInfo) -> None:
+        self._emit(NodeRetrying, node_id=node_id, attempt=attempt, delay_s=delay_s, error=error)
+
+    def progress(self, node_id: str, data: dict[str, Any]) -> None:
+        self._emit(NodeProgress, node_id=node_id, data=data)
+
+    def template_context(self, node_id: str, input: Any) -> dict[str, Any]:
+        return {
+            "trigger": self.trigger,
+            "input": input,
+            "nodes": self.nodes_view,
+            "vars": self.vars,
+            "execution": self.execution_info,
+        }
+
+    async def run_workflow(self, ref: str, input: Any) -> Any:
+        if self.depth + 1 >= MAX_DEPTH:
+            raise NodeError(
+                f"sub-workflows nested deeper than {MAX_DEPTH} levels; does a workflow call itself?",
+                type="subworkflow_depth",
+            )
+        try:
+            plan = await self.executor.load_plan(ref, relative_to=self.plan.source)
+        except WorkflowInvalid as exc:
+            raise NodeError(str(exc), type="subworkflow_invalid") from None
+        result = await self.executor.execute(
+            plan, input, parent_execution_id=self.execution_id, depth=self.depth + 1
+        )
+        if result.status is not ExecutionStatus.SUCCEEDED:
+            error = result.error or ErrorInfo(type="subworkflow_failed", message=result.status)
+            raise NodeError(
+                f"sub-workflow '{plan.name}' {result.status.value}: {error.message}",
+                type="subworkflow_failed",
+                retryable=error.retryable,
+            )
+        return result.output

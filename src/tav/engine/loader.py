@@ -1,0 +1,50 @@
+"""Loading workflow documents from files (JSON or YAML)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tav.core.errors import NotFound, Problem, WorkflowInvalid
+from tav.core.workflow import Workflow, parse_workflow
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def parse_document(text: str, *, source: str, yaml_allowed: bool = True) -> Any:
+    """JSON (or YAML) text → data; syntax errors become ``WorkflowInvalid`` with a line."""
+    try:
+        if yaml_allowed and source.endswith(YAML_SUFFIXES):
+            return yaml.safe_load(text)
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        message = f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+    except yaml.YAMLError as exc:
+        message = f"not valid YAML: {exc}"
+    raise WorkflowInvalid([Problem(message)], source=source)
+
+
+def load_workflow_file(path: str | Path) -> Workflow:
+    """Read and structurally check a workflow file (``.json``, ``.yaml`` or ``.yml``)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotFound(f"workflow file not found: {path}") from None
+    except OSError as exc:
+        raise NotFound(f"cannot read workflow file {path}: {exc.strerror}") from None
+    return parse_workflow(parse_document(text, source=str(path)), source=str(path))
+
+
+class FileWorkflowLoader:
+    """Resolves ``core.subworkflow`` / ``core.map`` refs as paths relative to the caller."""
+
+    async def load(self, ref: str, *, relative_to: str | None) -> tuple[Workflow, str]:
+        base = Path(relative_to).parent if relative_to else Path.cwd()
+        path = (base / ref).resolve()
+        workflow = await asyncio.to_thread(load_workflow_file, path)
+        return workflow, str(path)

@@ -1,0 +1,48 @@
+"""What the engine needs from its host, as protocols.
+
+The engine reports through these and nothing else; the server, the CLI and the Celery
+worker plug in their own implementations (SQL store, Redis bus, ...). In-memory ones
+ship in ``tav.engine.memory`` and ``tav.engine.bus``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from tav.core.events import Event
+from tav.core.results import ExecutionResult, NodeResult
+from tav.core.workflow import Workflow
+
+
+class EventBus(Protocol):
+    """Fans events out to any number of watchers, per execution, with replay."""
+
+    def publish(self, event: Event) -> None:
+        """Deliver ``event``; must not block."""
+
+    def subscribe(self, execution_id: str, *, after: int = 0) -> AsyncIterator[Event]:
+        """Events of one execution with ``seq > after``: first those already published, then
+        live ones; ends after the execution's final event."""
+        ...
+
+
+class ExecutionStore(Protocol):
+    """Receives results as they settle. Implementations must return quickly (buffer and
+    write in the background), so that the engine never waits for a disk."""
+
+    async def execution_started(self, result: ExecutionResult) -> None: ...
+
+    async def node_settled(self, execution_id: str, result: NodeResult) -> None: ...
+
+    async def execution_finished(self, result: ExecutionResult) -> None: ...
+
+
+class WorkflowLoader(Protocol):
+    """Finds the workflow a ``core.subworkflow`` or ``core.map`` node names."""
+
+    async def load(self, ref: str, *, relative_to: str | None) -> tuple[Workflow, str]:
+        """The workflow ``ref`` names and its canonical source (a path or a stored id).
+
+        Raises ``NotFound`` or ``WorkflowInvalid``."""
+        ...

@@ -1,0 +1,165 @@
+"""One node, start to settle: bind inputs, render params, pool, timeout, retry.
+
+``run_step`` is the one error boundary around node code. It catches everything the node
+raises, keeps the traceback in the log for unexpected errors, turns the error into data
+(``ErrorInfo``), and decides whether to retry. Nothing else in the engine catches node
+errors; cancellation is never caught here (the executor settles cancelled nodes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ValidationError
+
+from tav.core.errors import NodeError, NodeTimeout, ParamsInvalid
+from tav.core.events import utcnow
+from tav.core.results import ErrorInfo, NodeResult
+from tav.core.states import NodeStatus
+from tav.core.workflow import DEFAULT_INPUT_PORT, ERROR_PORT
+from tav.engine import templates
+from tav.engine.context import StepContext
+from tav.engine.plan import PlannedNode
+from tav.engine.pools import Pools
+from tav.nodes.context import Inputs
+
+logger = logging.getLogger("tav.engine")
+
+
+class StepHost(Protocol):
+    """What a step needs from the execution it belongs to."""
+
+    execution_id: str
+    trigger: Any
+    vars: Mapping[str, Any]
+    pools: Pools
+    services: Mapping[type, object]
+
+    def template_context(self, node_id: str, input: Any) -> dict[str, Any]: ...
+    def started(self, node_id: str, attempt: int) -> None: ...
+    def retrying(self, node_id: str, attempt: int, delay_s: float, error: ErrorInfo) -> None: ...
+    def progress(self, node_id: str, data: dict[str, Any]) -> None: ...
+    async def run_workflow(self, ref: str, input: Any) -> Any: ...
+
+
+async def run_step(host: StepHost, node: PlannedNode, inputs: Inputs) -> NodeResult:
+    """Run ``node`` until it succeeds or runs out of attempts; never raises but cancellation."""
+    started_at, clock = utcnow(), time.perf_counter()
+    attempt = 0
+    while True:
+        attempt += 1
+        host.started(node.id, attempt)
+        try:
+            outputs = await _attempt(host, node, inputs, attempt)
+        except Exception as exc:
+            error = _error_info(exc, node, attempt)
+            retry_after = exc.retry_after if isinstance(exc, NodeError) else None
+            if error.retryable and attempt < node.retry.max_attempts:
+                delay = max(node.retry.delay(attempt), retry_after or 0.0)
+                host.retrying(node.id, attempt, delay, error)
+                await asyncio.sleep(delay)
+                continue
+            outputs = _error_outputs(node, error, inputs) if node.on_error == "branch" else {}
+            status = NodeStatus.FAILED
+        else:
+            error, status = None, NodeStatus.SUCCEEDED
+        return NodeResult(
+            node_id=node.id,
+            status=status,
+            attempts=attempt,
+            outputs=outputs,
+            error=error,
+            started_at=started_at,
+            finished_at=utcnow(),
+            duration_ms=(time.perf_counter() - clock) * 1000,
+        )
+
+
+async def _attempt(host: StepHost, node: PlannedNode, inputs: Inputs, attempt: int) -> dict[str, Any]:
+    input = inputs.get(DEFAULT_INPUT_PORT)
+    params = node.static_params
+    if params is None:
+        params = _render_params(host, node, input)
+    ctx = StepContext(host, node.id, attempt, inputs)
+    async with host.pools.slot(node.pool):
+        if node.timeout_s is None:
+            outputs = await node.instance.run(params, input, ctx)
+        else:
+            outputs = await _with_timeout(node, node.instance.run(params, input, ctx))
+    return _checked_outputs(node, params, outputs)
+
+
+async def _with_timeout(node: PlannedNode, work: Any) -> Any:
+    assert node.timeout_s is not None
+    scope = asyncio.timeout(node.timeout_s)
+    try:
+        async with scope:
+            return await work
+    except TimeoutError:
+        if scope.expired():
+            raise NodeTimeout(f"did not finish within {node.timeout_s:g} s") from None
+        raise
+
+
+def _render_params(host: StepHost, node: PlannedNode, input: Any) -> BaseModel:
+    context = host.template_context(node.id, input)
+    where = f"node '{node.id}', params"
+    rendered = {
+        key: value if key in node.node_type.raw_params
+        else templates.render_value(value, context, where=f"{where}.{key}")
+        for key, value in node.params.items()
+    }
+    try:
+        return node.node_type.Params.model_validate(rendered)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"params.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        )
+        raise ParamsInvalid(f"node '{node.id}': {problems}") from None
+
+
+def _checked_outputs(node: PlannedNode, params: BaseModel, outputs: Any) -> dict[str, Any]:
+    if not isinstance(outputs, dict):
+        raise NodeError(
+            f"{node.node_type.spec.type}.run returned {type(outputs).__name__}, "
+            "expected a dict of output port → value",
+            type="node_contract",
+        )
+    allowed = node.node_type.output_ports(params)
+    unknown = [port for port in outputs if port not in allowed]
+    if unknown:
+        raise NodeError(
+            f"{node.node_type.spec.type}.run returned unknown output port(s) {unknown}",
+            type="node_contract",
+        )
+    return outputs
+
+
+def _error_info(exc: Exception, node: PlannedNode, attempt: int) -> ErrorInfo:
+    if isinstance(exc, NodeError):
+        logger.debug("node %s attempt %d failed: %s", node.id, attempt, exc)
+        return ErrorInfo(type=exc.type, message=exc.message, retryable=exc.retryable)
+    logger.warning(
+        "node %s (%s) attempt %d raised an unexpected error",
+        node.id,
+        node.node_type.spec.type,
+        attempt,
+        exc_info=exc,
+    )
+    return ErrorInfo(type="exception", message=f"{type(exc).__name__}: {exc}", retryable=True)
+
+
+def _error_outputs(node: PlannedNode, error: ErrorInfo, inputs: Inputs) -> dict[str, Any]:
+    return {
+        ERROR_PORT: {
+            "type": error.type,
+            "message": error.message,
+            "node": node.id,
+            "input": inputs.get(DEFAULT_INPUT_PORT),
+        }
+    }

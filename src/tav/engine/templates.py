@@ -1,0 +1,224 @@
+"""Sandboxed Jinja2 templates for node params.
+
+- A string holding ``{{ ... }}`` or ``{% ... %}`` is a template; others pass as written.
+- A param that is exactly one ``{{ expr }}`` keeps the value's native type (a list stays
+  a list); anything else renders to a string.
+- Undefined names are errors, and the error names the missing variable by its full path
+  (``nodes.fetch.output.statuss``) and what is there instead.
+- Templates run in Jinja's immutable sandbox: Python internals (``__class__``, ``mro``,
+  ``__globals__``, ...) are refused with a ``TemplateError`` that reveals nothing, and
+  huge ``*`` / ``**`` results are refused too.
+- Attribute syntax reads data first: ``input.items`` is the ``items`` key of a JSON object,
+  not the ``dict.items`` method (Jinja's default is the opposite, a classic surprise).
+
+Rejected alternatives: a hand-written ``{{ path }}`` resolver (no expressions, filters or
+conditions, which users of n8n and Dify expect), and plain ``eval`` (not safe).
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Iterator, Mapping
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from tav.core.errors import TemplateError
+
+TEMPLATE_MARKERS = ("{{", "{%")
+_SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>.*?)\}\}\s*$", re.DOTALL)
+MAX_SEQUENCE = 1_000_000
+MAX_EXPONENT = 1_000
+
+Renderer = Callable[[Mapping[str, Any]], Any]
+
+
+def is_template(value: object) -> bool:
+    return isinstance(value, str) and any(marker in value for marker in TEMPLATE_MARKERS)
+
+
+class _Environment(ImmutableSandboxedEnvironment):
+    intercepted_binops = frozenset({"*", "**"})
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, Mapping):
+            try:
+                return obj[attribute]
+            except (KeyError, TypeError):
+                pass
+        return super().getattr(obj, attribute)
+
+    def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
+        if operator_ == "**":
+            if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
+                raise SecurityError(f"exponent {right} is too large")
+            return operator.pow(left, right)
+        for sequence, count in ((left, right), (right, left)):
+            if isinstance(sequence, str | list | tuple) and isinstance(count, int):
+                if len(sequence) * count > MAX_SEQUENCE:
+                    raise SecurityError("the result of '*' would be too large")
+        return operator.mul(left, right)
+
+
+_ENV = _Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+@lru_cache(maxsize=4096)
+def compile_template(source: str) -> Renderer:
+    """Compile a template once; raise ``TemplateSyntaxError`` if it is not valid."""
+    match = _SINGLE_EXPRESSION.match(source)
+    if match and "{{" not in match["expr"] and "}}" not in match["expr"]:
+        expression = _ENV.compile_expression(match["expr"], undefined_to_none=False)
+        return lambda context: expression(**context)
+    template = _ENV.from_string(source)
+    return lambda context: template.render(context)
+
+
+def syntax_error(source: str) -> str | None:
+    """The syntax error in ``source``, or ``None`` if it compiles."""
+    try:
+        compile_template(source)
+    except TemplateSyntaxError as exc:
+        return f"template syntax error: {exc.message} (line {exc.lineno})"
+    return None
+
+
+def render(source: str, context: Mapping[str, Any], *, where: str) -> Any:
+    """Render one template string; ``where`` names it in errors (``node 'x', params.url``)."""
+    try:
+        return compile_template(source)(context)
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"{where}: template syntax error: {exc.message}") from None
+    except UndefinedError:
+        raise TemplateError(f"{where}: {_describe_undefined(source, context)}") from None
+    except SecurityError as exc:
+        raise TemplateError(f"{where}: not allowed in templates: {exc}") from None
+    except TemplateError:
+        raise
+    except Exception as exc:
+        raise TemplateError(f"{where}: {type(exc).__name__}: {exc}") from None
+
+
+def render_value(value: Any, context: Mapping[str, Any], *, where: str) -> Any:
+    """Render every template string inside ``value`` (dicts and lists recursively)."""
+    if isinstance(value, str):
+        return render(value, context, where=where) if is_template(value) else value
+    if isinstance(value, dict):
+        return {k: render_value(v, context, where=f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_value(v, context, where=f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def template_strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """Every template string inside ``value``, with its dotted path."""
+    if isinstance(value, str):
+        if is_template(value):
+            yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from template_strings(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from template_strings(item, f"{path}[{index}]")
+
+
+def referenced_nodes(source: str) -> set[str]:
+    """Node ids a template reads as ``nodes.<id>`` or ``nodes['<id>']``."""
+    found: set[str] = set()
+    for path in _paths(_parse(source)):
+        if len(path) >= 2 and path[0] == "nodes" and isinstance(path[1], str):
+            found.add(path[1])
+    return found
+
+
+def _parse(source: str) -> nodes.Template:
+    match = _SINGLE_EXPRESSION.match(source)
+    return _ENV.parse(source if not match else "{{" + match["expr"] + "}}")
+
+
+def _paths(tree: nodes.Node) -> list[list[str | int]]:
+    """Every ``name.attr['key']`` chain in a template, outermost chains only."""
+    chains: list[list[str | int]] = []
+    inner: set[int] = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        if id(node) in inner:
+            continue
+        path = _chain(node, inner)
+        if path:
+            chains.append(path)
+    assigned = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    for name in tree.find_all(nodes.Name):
+        if name.ctx == "load" and id(name) not in inner and name.name not in assigned:
+            chains.append([name.name])
+    return [c for c in chains if c[0] not in assigned]
+
+
+def _chain(node: nodes.Node, inner: set[int]) -> list[str | int] | None:
+    path: list[str | int] = []
+    while True:
+        inner.add(id(node))
+        if isinstance(node, nodes.Getattr):
+            path.append(node.attr)
+            node = node.node
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            if not isinstance(node.arg.value, str | int):
+                return None
+            path.append(node.arg.value)
+            node = node.node
+        elif isinstance(node, nodes.Name):
+            inner.add(id(node))
+            path.append(node.name)
+            return list(reversed(path))
+        else:
+            return None
+
+
+def _describe_undefined(source: str, context: Mapping[str, Any]) -> str:
+    """Say which variable is missing, by its whole path, and what is there instead."""
+    try:
+        paths = _paths(_parse(source))
+    except TemplateSyntaxError:
+        paths = []
+    for path in sorted(paths, key=len):
+        message = _missing_in(path, context)
+        if message:
+            return message
+    return "undefined variable"
+
+
+def _missing_in(path: list[str | int], context: Mapping[str, Any]) -> str | None:
+    value: Any = context
+    for depth, key in enumerate(path):
+        shown = _show(path[: depth + 1])
+        if isinstance(value, Mapping) and key in value:
+            value = value[key]
+        elif isinstance(value, list | tuple) and isinstance(key, int) and -len(value) <= key < len(value):
+            value = value[key]
+        elif depth == 0:
+            return f"undefined variable '{shown}' (available: {', '.join(sorted(context))})"
+        elif isinstance(value, Mapping):
+            parent = _show(path[:depth])
+            note = getattr(value, "note", "")
+            keys = ", ".join(repr(str(k)) for k in list(value)[:20]) or "none"
+            return f"undefined variable '{shown}': {parent} has no key {key!r}{note} (keys: {keys})"
+        elif isinstance(value, list | tuple) and isinstance(key, int):
+            parent = _show(path[:depth])
+            return f"undefined variable '{shown}': {parent} has {len(value)} item(s)"
+        elif not hasattr(value, str(key)):
+            parent = _show(path[:depth])
+            return f"undefined variable '{shown}': {parent} is {type(value).__name__}, not an object"
+        else:
+            return None
+    return None
+
+
+def _show(path: list[str | int]) -> str:
+    text = str(path[0])
+    for key in path[1:]:
+        text += f"[{key}]" if isinstance(key, int) else f".{key}"
+    return text

@@ -1,0 +1,1 @@
+"""Core node types: data, flow control, timing, HTTP, sub-workflows."""

@@ -1,0 +1,132 @@
+"""``core.http_request``: call an HTTP API with httpx.
+
+Failures are classified for retries: network errors, 5xx and 429 are operational
+(retryable, honouring ``Retry-After``); other 4xx are the request's fault and are not.
+The host may supply a shared ``httpx.AsyncClient`` as a service (connection pooling);
+otherwise each request uses its own client.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from typing import Any, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from tav.core.errors import NodeError, OperationalError
+from tav.nodes.base import Node, NodeSpec, Outputs, Port
+from tav.nodes.context import NodeContext
+
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+_NO_JSON = object()
+
+
+class HttpRequestParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    method: Method = "GET"
+    url: str = Field(description="Absolute http(s) URL.", pattern=r"^https?://")
+    headers: dict[str, str] = Field(default_factory=dict)
+    query: dict[str, Any] = Field(default_factory=dict, description="Query string parameters.")
+    json_body: Any = Field(None, alias="json", description="A JSON request body.")
+    body: str | None = Field(None, description="A raw text request body.")
+    timeout_s: float = Field(30.0, gt=0, description="Timeout of the HTTP call itself.")
+    fail_on_status: bool = Field(True, description="Fail on 4xx and 5xx responses.")
+    follow_redirects: bool = True
+
+    @model_validator(mode="after")
+    def _one_body(self) -> HttpRequestParams:
+        if self.json_body is not None and self.body is not None:
+            raise ValueError("set either `json` or `body`, not both")
+        return self
+
+
+class HttpResponse(BaseModel):
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+class HttpRequest(Node):
+    """Sends an HTTP request; outputs the response's status, headers and body
+    (parsed when it is JSON)."""
+
+    spec = NodeSpec(type="core.http_request", title="HTTP request", category="core", icon="globe")
+    Params = HttpRequestParams
+    outputs = {"output": Port("{status, headers, body}", schema=HttpResponse.model_json_schema())}
+    pool = "http"
+
+    async def run(self, params: HttpRequestParams, input: Any, ctx: NodeContext) -> Outputs:
+        client = ctx.optional_service(httpx.AsyncClient)
+        if client is None:
+            async with httpx.AsyncClient() as own_client:
+                response = await _send(own_client, params)
+        else:
+            response = await _send(client, params)
+        return {"output": _check(response, params).model_dump()}
+
+
+async def _send(client: httpx.AsyncClient, params: HttpRequestParams) -> httpx.Response:
+    try:
+        return await client.request(
+            params.method,
+            params.url,
+            headers=params.headers,
+            params=params.query,
+            json=params.json_body,
+            content=params.body,
+            timeout=params.timeout_s,
+            follow_redirects=params.follow_redirects,
+        )
+    except httpx.TimeoutException as exc:
+        raise OperationalError(
+            f"{params.method} {params.url}: no response within {params.timeout_s:g} s "
+            f"({type(exc).__name__})",
+            type="timeout",
+        ) from None
+    except httpx.TransportError as exc:
+        raise OperationalError(
+            f"{params.method} {params.url}: {type(exc).__name__}: {exc}", type="network_error"
+        ) from None
+    except httpx.InvalidURL as exc:
+        raise NodeError(f"invalid URL {params.url!r}: {exc}", type="invalid_url") from None
+
+
+def _check(response: httpx.Response, params: HttpRequestParams) -> HttpResponse:
+    result = HttpResponse(
+        status=response.status_code, headers=dict(response.headers), body=_body(response)
+    )
+    if not params.fail_on_status or response.status_code < 400:
+        return result
+    status = response.status_code
+    message = f"{params.method} {params.url} answered {status} {response.reason_phrase}"
+    snippet = response.text[:200].strip()
+    if snippet:
+        message += f": {snippet}"
+    if status >= 500 or status == 429:
+        raise OperationalError(
+            message, type="http_error", retry_after=_retry_after(response.headers)
+        )
+    raise NodeError(message, type="http_error", retryable=False)
+
+
+def _body(response: httpx.Response) -> Any:
+    content_type = response.headers.get("content-type", "")
+    if "json" in content_type and response.content:
+        try:
+            return response.json()
+        except ValueError:
+            pass
+    return response.text
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value)
+    parsed = email.utils.parsedate_to_datetime(value) if value else None
+    return max(0.0, parsed.timestamp() - time.time()) if parsed else None

@@ -1,0 +1,95 @@
+"""Capabilities: mixins that give a node type a kind of power the type checker can see.
+
+Each capability declares what its node types need from the host as a service protocol;
+the host (server, CLI, worker) supplies implementations, and node code reaches them with
+``ctx.service(Protocol)``. This keeps node code free of transports and settings: the same
+node runs in-process, headless or on a worker.
+
+- ``TriggerCapability``: the node starts executions (manual, webhook, schedule, ...).
+- ``LLMCapability``: the node talks to chat models through the ``llm`` pool.
+- ``AICapability``: embeddings and vector stores.
+- ``ExportCapability``: the node writes files under the data dir and registers them.
+- ``StreamingCapability``: the node reports partial results as ``node.progress`` events.
+- ``BranchingCapability``: the node's output ports derive from its params (If, Switch).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel
+
+from tav.nodes.base import Outputs, Port
+from tav.nodes.context import NodeContext
+
+
+class TriggerCapability:
+    """Starts executions. A trigger has no inputs; its output is the trigger payload.
+
+    ``trigger_kind`` names how it activates (``manual``, ``webhook``, ``cron``, ``poll``);
+    the trigger manager reads ``activation(params)`` to arm it.
+    """
+
+    inputs: ClassVar[dict[str, Port]] = {}
+    trigger_kind: ClassVar[str] = "manual"
+
+    def activation(self, params: BaseModel) -> dict[str, Any]:
+        """How to arm this trigger (webhook path, cron expression, ...)."""
+        return {"kind": self.trigger_kind}
+
+    async def run(self, params: Any, input: Any, ctx: NodeContext) -> Outputs:
+        return {"output": ctx.trigger}
+
+
+class ChatModels(Protocol):
+    """Chat models by provider chain; supplied by ``tav.ai``."""
+
+    async def chat(self, messages: list[dict[str, Any]], **options: Any) -> dict[str, Any]: ...
+
+
+class LLMCapability:
+    """Talks to chat models, through the ``llm`` pool, with provider fallback."""
+
+    pool: ClassVar[str | None] = "llm"
+
+    def chat_models(self, ctx: NodeContext) -> ChatModels:
+        return ctx.service(ChatModels)
+
+
+class VectorStores(Protocol):
+    """Embeddings and vector collections; supplied by ``tav.ai``."""
+
+    async def embed(self, texts: list[str], **options: Any) -> list[list[float]]: ...
+
+
+class AICapability:
+    """Embeds texts and reads or writes vector collections."""
+
+    def vector_stores(self, ctx: NodeContext) -> VectorStores:
+        return ctx.service(VectorStores)
+
+
+class Files(Protocol):
+    """Files under the data dir; supplied by the host."""
+
+    async def write(self, data: bytes, *, name: str, mime_type: str) -> dict[str, Any]: ...
+
+
+class ExportCapability:
+    """Writes a file under ``files/exports`` and registers it."""
+
+    async def export(
+        self, ctx: NodeContext, data: bytes, *, name: str, mime_type: str
+    ) -> dict[str, Any]:
+        return await ctx.service(Files).write(data, name=name, mime_type=mime_type)
+
+
+class StreamingCapability:
+    """Reports partial results while running, as ``node.progress`` events."""
+
+    def stream(self, ctx: NodeContext, **data: Any) -> None:
+        ctx.progress(data)
+
+
+class BranchingCapability:
+    """Activates only some of its output ports; which ones exist may depend on params."""

@@ -1,0 +1,92 @@
+"""The narrow context a node's ``run`` receives.
+
+Node code sees only this: who it is, what arrived on its inputs, the run's trigger payload
+and variables, a way to report progress, and typed services supplied by the host
+(``ctx.service(SomeProtocol)``) — never the executor, the store or a transport.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """A value that arrived on an input port, and the edge it came along."""
+
+    node: str
+    port: str
+    value: Any
+
+
+class Inputs(Mapping[str, Any]):
+    """What arrived on a node's input ports: ``inputs[port]`` and ``inputs.arrivals(port)``.
+
+    ``inputs[port]`` is the first value that arrived (in the document's edge order), or
+    the list of all of them for a ``many`` port.
+    """
+
+    __slots__ = ("_arrivals", "_many")
+
+    def __init__(self, arrivals: dict[str, list[Arrival]], many: frozenset[str]) -> None:
+        self._arrivals = arrivals
+        self._many = many
+
+    def __getitem__(self, port: str) -> Any:
+        arrived = self._arrivals[port]
+        if port in self._many:
+            return [a.value for a in arrived]
+        return arrived[0].value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._arrivals)
+
+    def __len__(self) -> int:
+        return len(self._arrivals)
+
+    def arrivals(self, port: str = "input") -> list[Arrival]:
+        return list(self._arrivals.get(port, ()))
+
+
+class NodeContext(Protocol):
+    """What a running node may see and do."""
+
+    @property
+    def execution_id(self) -> str: ...
+    @property
+    def node_id(self) -> str: ...
+    @property
+    def attempt(self) -> int: ...
+    @property
+    def trigger(self) -> Any: ...
+    @property
+    def vars(self) -> Mapping[str, Any]: ...
+    @property
+    def inputs(self) -> Inputs: ...
+    @property
+    def log(self) -> logging.LoggerAdapter[logging.Logger]: ...
+
+    def progress(self, data: dict[str, Any]) -> None:
+        """Tell watchers something now (a ``node.progress`` event), e.g. LLM tokens."""
+
+    def to_thread(self, func: Callable[..., T], /, *args: Any) -> Awaitable[T]:
+        """Run CPU-bound or blocking code off the event loop, in the ``cpu`` pool."""
+        ...
+
+    async def run_workflow(self, ref: str, input: Any) -> Any:
+        """Run another workflow (a file path relative to this one, or a stored id) to its
+        end and return its output; raise ``NodeError`` if it does not succeed."""
+
+    def service(self, kind: type[T]) -> T:
+        """A service the host supplies (LLM models, files, ...), looked up by its type;
+        raises ``NodeError`` when the host has none."""
+        ...
+
+    def optional_service(self, kind: type[T]) -> T | None:
+        """Like ``service``, but ``None`` when the host has none."""
+        ...

@@ -1,0 +1,84 @@
+"""Running a workflow from Python: ``tav.run_workflow`` and ``tav.run_workflow_sync``.
+
+This is a composition root: it builds a node registry and an executor from ``Settings``
+and hands them a workflow. Hosts that run many workflows build their own ``Executor``
+once and reuse it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tav.core.results import ExecutionResult
+from tav.core.workflow import Workflow, parse_workflow
+from tav.engine.bus import InMemoryBus
+from tav.engine.executor import Executor
+from tav.engine.loader import load_workflow_file
+from tav.engine.pools import Pools
+from tav.engine.ports import EventBus, ExecutionStore
+from tav.nodes.discovery import default_registry
+from tav.nodes.registry import NodeRegistry
+from tav.settings import Settings
+
+WorkflowSource = Workflow | Mapping[str, Any] | str | Path
+
+
+def build_executor(
+    settings: Settings | None = None,
+    *,
+    registry: NodeRegistry | None = None,
+    bus: EventBus | None = None,
+    store: ExecutionStore | None = None,
+    services: Mapping[type, object] | None = None,
+) -> Executor:
+    """An executor configured from settings (``TAV_*`` environment variables)."""
+    settings = settings or Settings()
+    return Executor(
+        registry or default_registry(settings.nodes_path),
+        bus=bus or InMemoryBus(),
+        store=store,
+        pools=Pools(settings.pools, default_limit=settings.pool_default_limit),
+        services=services,
+        vars=settings.vars,
+    )
+
+
+def load(workflow: WorkflowSource) -> tuple[Workflow, str | None]:
+    """A workflow from a model, a document dict, or a file path."""
+    if isinstance(workflow, Workflow):
+        return workflow, None
+    if isinstance(workflow, Mapping):
+        return parse_workflow(dict(workflow)), None
+    path = Path(workflow)
+    return load_workflow_file(path), str(path.resolve())
+
+
+async def run_workflow(
+    workflow: WorkflowSource,
+    input: Any = None,
+    *,
+    executor: Executor | None = None,
+    settings: Settings | None = None,
+) -> ExecutionResult:
+    """Run a workflow to its end and return its result.
+
+    Raises ``WorkflowInvalid`` (listing every problem) if it cannot run.
+    """
+    document, source = load(workflow)
+    if executor is not None:
+        return await executor.execute(executor.compile(document, source=source), input)
+    async with httpx.AsyncClient() as client:
+        own = build_executor(settings, services={httpx.AsyncClient: client})
+        return await own.execute(own.compile(document, source=source), input)
+
+
+def run_workflow_sync(
+    workflow: WorkflowSource, input: Any = None, *, settings: Settings | None = None
+) -> ExecutionResult:
+    """``run_workflow`` for code that is not async."""
+    return asyncio.run(run_workflow(workflow, input, settings=settings))
