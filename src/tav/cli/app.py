@@ -22,5 +22,7 @@ app.add_typer(nodes.app, name="nodes")
 def main() -> None:
     from tav.settings import Settings
 
-    logging.basicConfig(level=Settings().log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=Settings().log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
     app()

@@ -49,7 +49,9 @@ def run_command(
     raise typer.Exit(0 if result.succeeded else EXIT_FAILED)
 
 
-async def _execute(workflow: Any, source: str | None, payload: Any, as_json: bool) -> ExecutionResult:
+async def _execute(
+    workflow: Any, source: str | None, payload: Any, as_json: bool
+) -> ExecutionResult:
     async with httpx.AsyncClient() as client:
         executor = build_executor(Settings(), services={httpx.AsyncClient: client})
         try:
@@ -59,7 +61,9 @@ async def _execute(workflow: Any, source: str | None, payload: Any, as_json: boo
         return await _watch(executor, plan, payload, show=not as_json)
 
 
-async def _watch(executor: Executor, plan: ExecutionPlan, payload: Any, *, show: bool) -> ExecutionResult:
+async def _watch(
+    executor: Executor, plan: ExecutionPlan, payload: Any, *, show: bool
+) -> ExecutionResult:
     handle = executor.start(plan, payload)
     if not show:
         return await handle.wait()

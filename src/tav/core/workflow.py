@@ -96,7 +96,7 @@ class EdgeDef(_Model):
 class Workflow(_Model):
     """A workflow document, format v1."""
 
-    schema_version: Literal[1] = Field(SCHEMA_VERSION, alias="schema")
+    schema_version: Literal[1] = Field(1, alias="schema")
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
     vars: dict[str, Any] = Field(
@@ -164,9 +164,9 @@ def check_structure(workflow: Workflow) -> list[Problem]:
 def _cycle_problems(workflow: Workflow, node_ids: set[str]) -> list[Problem]:
     graph: dict[str, set[str]] = {node_id: set() for node_id in node_ids}
     for edge in workflow.edges:
-        if edge.source_node in node_ids and edge.target_node in node_ids:
-            if edge.source_node != edge.target_node:
-                graph[edge.target_node].add(edge.source_node)
+        src, dst = edge.source_node, edge.target_node
+        if src in node_ids and dst in node_ids and src != dst:
+            graph[dst].add(src)
     try:
         graphlib.TopologicalSorter(graph).prepare()
     except graphlib.CycleError as exc:

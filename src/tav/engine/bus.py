@@ -1,8 +1,10 @@
 """In-memory event bus with per-execution replay.
 
-Every published event is kept per execution (up to ``max_executions`` recent ones), so a
-watcher that subscribes late — or reconnects with the last ``seq`` it saw — gets what it
-missed, then live events, and its stream ends after the execution's final event.
+Every published event is kept while its execution runs, so a watcher that subscribes
+late — or reconnects with the last ``seq`` it saw — gets what it missed, then live events,
+and its stream ends after the execution's final event. Finished executions keep their
+events until ``retain_events`` events of finished executions are held in all; the oldest
+go first. (A host with a persistent store replays older executions from there.)
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 
 from tav.core.events import FINAL_EVENT_TYPES, Event
+
+DEFAULT_RETAIN_EVENTS = 50_000
 
 
 class _Channel:
@@ -24,20 +28,27 @@ class _Channel:
 
 
 class InMemoryBus:
-    def __init__(self, max_executions: int = 1000) -> None:
-        self._channels: OrderedDict[str, _Channel] = OrderedDict()
-        self._max = max_executions
+    def __init__(self, retain_events: int = DEFAULT_RETAIN_EVENTS) -> None:
+        self._channels: dict[str, _Channel] = {}
+        self._finished: OrderedDict[str, int] = OrderedDict()
+        self._finished_events = 0
+        self._retain = retain_events
 
     def publish(self, event: Event) -> None:
-        channel = self._channel(event.execution_id)
+        channel = self._channels.get(event.execution_id)
+        if channel is None:
+            channel = self._channels[event.execution_id] = _Channel()
         channel.events.append(event)
-        if event.type in FINAL_EVENT_TYPES:
-            channel.finished = True
         for queue in channel.watchers:
             queue.put_nowait(event)
+        if event.type in FINAL_EVENT_TYPES:
+            channel.finished = True
+            self._retire(event.execution_id, len(channel.events))
 
     async def subscribe(self, execution_id: str, *, after: int = 0) -> AsyncIterator[Event]:
-        channel = self._channel(execution_id)
+        channel = self._channels.get(execution_id)
+        if channel is None:
+            channel = self._channels[execution_id] = _Channel()
         queue: asyncio.Queue[Event] = asyncio.Queue()
         backlog = [e for e in channel.events if e.seq > after]
         finished = channel.finished
@@ -58,17 +69,16 @@ class InMemoryBus:
             channel.watchers.discard(queue)
 
     def events(self, execution_id: str) -> list[Event]:
-        """Everything published for one execution so far."""
+        """Everything kept for one execution."""
         channel = self._channels.get(execution_id)
         return list(channel.events) if channel else []
 
-    def _channel(self, execution_id: str) -> _Channel:
-        channel = self._channels.get(execution_id)
-        if channel is None:
-            channel = self._channels[execution_id] = _Channel()
-            while len(self._channels) > self._max:
-                oldest_id, oldest = next(iter(self._channels.items()))
-                if oldest.watchers:
-                    break
-                del self._channels[oldest_id]
-        return channel
+    def _retire(self, execution_id: str, count: int) -> None:
+        self._finished[execution_id] = count
+        self._finished_events += count
+        while self._finished_events > self._retain and len(self._finished) > 1:
+            oldest, oldest_count = self._finished.popitem(last=False)
+            self._finished_events -= oldest_count
+            channel = self._channels.get(oldest)
+            if channel is not None and not channel.watchers:
+                del self._channels[oldest]

@@ -56,8 +56,11 @@ class StepContext:
         self.node_id = node_id
         self.attempt = attempt
         self.inputs = inputs
-        self.log = logging.LoggerAdapter(
-            logger, {"execution_id": host.execution_id, "node_id": node_id}
+
+    @property
+    def log(self) -> logging.LoggerAdapter[logging.Logger]:
+        return logging.LoggerAdapter(
+            logger, {"execution_id": self._host.execution_id, "node_id": self.node_id}
         )
 
     @property

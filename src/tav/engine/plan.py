@@ -31,6 +31,7 @@ from tav.nodes.base import Node, Port
 from tav.nodes.registry import NodeRegistry
 
 NO_RETRY = RetryPolicy(max_attempts=1, backoff_s=0, jitter=False)
+_NONE: Mapping[str, tuple[Source, ...]] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +49,9 @@ class PlannedNode:
     node_type: type[Node]
     instance: Node
     params: Mapping[str, Any]
-    """Params as written (migrated to the current type version), templates unrendered."""
+    """Params as written (migrated to the current type version), templates unrendered.
+    Plans are shared by executions and never changed: treat every mapping as read-only
+    (plain dicts rather than MappingProxyType keep large plans light)."""
     static_params: BaseModel | None
     """The validated params when they hold no template; rendered per run otherwise."""
     incoming: Mapping[str, tuple[Source, ...]]
@@ -125,6 +128,7 @@ class _Compiler:
         self.types: dict[str, type[Node]] = {}
         self.params: dict[str, dict[str, Any]] = {}
         self.models: dict[str, BaseModel | None] = {}
+        self.port_sets: dict[type[Node], tuple[frozenset[str], frozenset[str]]] = {}
 
     def compile(self, source: str | None) -> ExecutionPlan | None:
         for node in self.workflow.nodes:
@@ -134,7 +138,9 @@ class _Compiler:
         self._check_references(predecessors)
         if self.problems:
             return None
-        planned = {node.id: self._plan_node(node, incoming[node.id]) for node in self.workflow.nodes}
+        planned = {
+            node.id: self._plan_node(node, incoming[node.id]) for node in self.workflow.nodes
+        }
         outputs = [n.id for n in self.workflow.nodes if n.type == "core.output"]
         return ExecutionPlan(
             workflow=self.workflow,
@@ -181,7 +187,9 @@ class _Compiler:
             return migrate_params(node_type, node.params, version)
         except Exception as exc:
             self._problem(
-                f"params of version {version} cannot be upgraded: {exc}", node=node.id, field="params"
+                f"params of version {version} cannot be upgraded: {exc}",
+                node=node.id,
+                field="params",
             )
             return None
 
@@ -198,10 +206,11 @@ class _Compiler:
         try:
             return node_type.Params.model_validate(params)
         except ValidationError as exc:
-            for error in exc.errors(include_url=False):
-                if not _templated_at(params, error["loc"]):
-                    field = ".".join(["params", *(str(p) for p in error["loc"])])
-                    message = "required param is missing" if error["type"] == "missing" else error["msg"]
+            for details in exc.errors(include_url=False):
+                if not _templated_at(params, details["loc"]):
+                    field = ".".join(["params", *(str(p) for p in details["loc"])])
+                    missing = details["type"] == "missing"
+                    message = "required param is missing" if missing else details["msg"]
                     self._problem(message, node=node.id, field=field)
             return None
 
@@ -228,7 +237,9 @@ class _Compiler:
                 )
 
     def _check_edges(self) -> tuple[dict[str, dict[str, list[Source]]], dict[str, set[str]]]:
-        incoming: dict[str, dict[str, list[Source]]] = {n.id: defaultdict(list) for n in self.workflow.nodes}
+        incoming: dict[str, dict[str, list[Source]]] = {
+            n.id: defaultdict(list) for n in self.workflow.nodes
+        }
         predecessors: dict[str, set[str]] = {n.id: set() for n in self.workflow.nodes}
         for index, edge in enumerate(self.workflow.edges):
             src, dst = edge.source_node, edge.target_node
@@ -277,7 +288,9 @@ class _Compiler:
                     continue
                 for ref in sorted(templates.referenced_nodes(source)):
                     if ref not in predecessors:
-                        self._problem(f"template reads unknown node '{ref}'", node=node.id, field=path)
+                        self._problem(
+                            f"template reads unknown node '{ref}'", node=node.id, field=path
+                        )
                     elif not _is_upstream(predecessors, node.id, ref):
                         self._problem(
                             f"template reads node '{ref}', which is not upstream of "
@@ -289,6 +302,7 @@ class _Compiler:
     def _plan_node(self, node: NodeDef, incoming: Mapping[str, list[Source]]) -> PlannedNode:
         node_type = self.types[node.id]
         params = self.params[node.id]
+        required, many = self._port_sets(node_type)
         templated = any(
             path.split(".")[1].split("[")[0] not in node_type.raw_params
             for path, _ in templates.template_strings(params, "params")
@@ -298,16 +312,27 @@ class _Compiler:
             definition=node,
             node_type=node_type,
             instance=node_type(),
-            params=MappingProxyType(params),
+            params=params,
             static_params=None if templated else self.models[node.id],
-            incoming=MappingProxyType({port: tuple(srcs) for port, srcs in incoming.items()}),
-            required_ports=frozenset(p for p, port in node_type.inputs.items() if port.required),
-            many_ports=frozenset(p for p, port in node_type.inputs.items() if port.many),
+            incoming={port: tuple(srcs) for port, srcs in incoming.items()} if incoming else _NONE,
+            required_ports=required,
+            many_ports=many,
             retry=node.retry or node_type.default_retry or NO_RETRY,
             timeout_s=node.timeout_s,
             on_error=node.on_error,
-            pin=MappingProxyType(dict(node.pin)) if node.pin is not None else None,
+            pin=dict(node.pin) if node.pin is not None else None,
         )
+
+    def _port_sets(self, node_type: type[Node]) -> tuple[frozenset[str], frozenset[str]]:
+        """Required and ``many`` input ports of a type, shared by all its nodes."""
+        sets = self.port_sets.get(node_type)
+        if sets is None:
+            inputs = node_type.inputs
+            sets = self.port_sets[node_type] = (
+                frozenset(p for p, port in inputs.items() if port.required),
+                frozenset(p for p, port in inputs.items() if port.many),
+            )
+        return sets
 
 
 def _templated_at(params: Any, loc: tuple[int | str, ...]) -> bool:

@@ -50,6 +50,7 @@ async def run_step(host: StepHost, node: PlannedNode, inputs: Inputs) -> NodeRes
     """Run ``node`` until it succeeds or runs out of attempts; never raises but cancellation."""
     started_at, clock = utcnow(), time.perf_counter()
     attempt = 0
+    error: ErrorInfo | None
     while True:
         attempt += 1
         host.started(node.id, attempt)
@@ -79,7 +80,9 @@ async def run_step(host: StepHost, node: PlannedNode, inputs: Inputs) -> NodeRes
         )
 
 
-async def _attempt(host: StepHost, node: PlannedNode, inputs: Inputs, attempt: int) -> dict[str, Any]:
+async def _attempt(
+    host: StepHost, node: PlannedNode, inputs: Inputs, attempt: int
+) -> dict[str, Any]:
     input = inputs.get(DEFAULT_INPUT_PORT)
     params = node.static_params
     if params is None:
@@ -109,7 +112,8 @@ def _render_params(host: StepHost, node: PlannedNode, input: Any) -> BaseModel:
     context = host.template_context(node.id, input)
     where = f"node '{node.id}', params"
     rendered = {
-        key: value if key in node.node_type.raw_params
+        key: value
+        if key in node.node_type.raw_params
         else templates.render_value(value, context, where=f"{where}.{key}")
         for key, value in node.params.items()
     }

@@ -58,9 +58,9 @@ class _Environment(ImmutableSandboxedEnvironment):
                 raise SecurityError(f"exponent {right} is too large")
             return operator.pow(left, right)
         for sequence, count in ((left, right), (right, left)):
-            if isinstance(sequence, str | list | tuple) and isinstance(count, int):
-                if len(sequence) * count > MAX_SEQUENCE:
-                    raise SecurityError("the result of '*' would be too large")
+            sized = isinstance(sequence, str | list | tuple) and isinstance(count, int)
+            if sized and len(sequence) * count > MAX_SEQUENCE:
+                raise SecurityError("the result of '*' would be too large")
         return operator.mul(left, right)
 
 
@@ -195,9 +195,7 @@ def _missing_in(path: list[str | int], context: Mapping[str, Any]) -> str | None
     value: Any = context
     for depth, key in enumerate(path):
         shown = _show(path[: depth + 1])
-        if isinstance(value, Mapping) and key in value:
-            value = value[key]
-        elif isinstance(value, list | tuple) and isinstance(key, int) and -len(value) <= key < len(value):
+        if _has_key(value, key):
             value = value[key]
         elif depth == 0:
             return f"undefined variable '{shown}' (available: {', '.join(sorted(context))})"
@@ -211,10 +209,20 @@ def _missing_in(path: list[str | int], context: Mapping[str, Any]) -> str | None
             return f"undefined variable '{shown}': {parent} has {len(value)} item(s)"
         elif not hasattr(value, str(key)):
             parent = _show(path[:depth])
-            return f"undefined variable '{shown}': {parent} is {type(value).__name__}, not an object"
+            return (
+                f"undefined variable '{shown}': {parent} is {type(value).__name__}, not an object"
+            )
         else:
             return None
     return None
+
+
+def _has_key(value: Any, key: str | int) -> bool:
+    if isinstance(value, Mapping):
+        return key in value
+    if isinstance(value, list | tuple) and isinstance(key, int):
+        return -len(value) <= key < len(value)
+    return False
 
 
 def _show(path: list[str | int]) -> str:

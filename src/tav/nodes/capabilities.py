@@ -53,7 +53,7 @@ class LLMCapability:
     pool: ClassVar[str | None] = "llm"
 
     def chat_models(self, ctx: NodeContext) -> ChatModels:
-        return ctx.service(ChatModels)
+        return ctx.service(ChatModels)  # type: ignore[type-abstract]
 
 
 class VectorStores(Protocol):
@@ -66,7 +66,7 @@ class AICapability:
     """Embeds texts and reads or writes vector collections."""
 
     def vector_stores(self, ctx: NodeContext) -> VectorStores:
-        return ctx.service(VectorStores)
+        return ctx.service(VectorStores)  # type: ignore[type-abstract]
 
 
 class Files(Protocol):
@@ -81,7 +81,8 @@ class ExportCapability:
     async def export(
         self, ctx: NodeContext, data: bytes, *, name: str, mime_type: str
     ) -> dict[str, Any]:
-        return await ctx.service(Files).write(data, name=name, mime_type=mime_type)
+        files = ctx.service(Files)  # type: ignore[type-abstract]
+        return await files.write(data, name=name, mime_type=mime_type)
 
 
 class StreamingCapability:

@@ -28,7 +28,11 @@ def render_reference() -> str:
 
 
 def _section(info: dict[str, Any]) -> str:
-    lines = [f"\n### `{info['type']}` — {info['title']} (v{info['version']})\n", info["description"], ""]
+    lines = [
+        f"\n### `{info['type']}` — {info['title']} (v{info['version']})\n",
+        info["description"],
+        "",
+    ]
     if info["pool"]:
         lines.append(f"Pool: `{info['pool']}`.\n")
     lines.append("| port | direction | description |")

@@ -76,8 +76,10 @@ class Switch(BranchingCapability, Node):
     @classmethod
     def output_ports(cls, params: BaseModel | None) -> dict[str, Port]:
         cases = params.cases if isinstance(params, SwitchParams) else []
-        return {**{case: Port(f"The input, when the value is {case!r}.") for case in cases},
-                **cls.outputs}
+        return {
+            **{case: Port(f"The input, when the value is {case!r}.") for case in cases},
+            **cls.outputs,
+        }
 
     async def run(self, params: SwitchParams, input: Any, ctx: NodeContext) -> Outputs:
         text = _as_text(params.value)

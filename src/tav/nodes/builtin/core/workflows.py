@@ -12,8 +12,7 @@ from tav.nodes.base import Node, NodeSpec, Outputs
 from tav.nodes.context import NodeContext
 
 WORKFLOW_REF = (
-    "The workflow to run: a file path relative to this workflow's file, or a stored "
-    "workflow id."
+    "The workflow to run: a file path relative to this workflow's file, or a stored workflow id."
 )
 
 

@@ -9,7 +9,5 @@ from tav.nodes.capabilities import TriggerCapability
 class ManualTrigger(TriggerCapability, Node):
     """Starts the workflow by hand; outputs the run's input payload."""
 
-    spec = NodeSpec(
-        type="trigger.manual", title="Manual trigger", category="triggers", icon="play"
-    )
+    spec = NodeSpec(type="trigger.manual", title="Manual trigger", category="triggers", icon="play")
     outputs = {"output": Port("The run's input payload.")}
