@@ -2,14 +2,16 @@
 
     make bench            # or: .venv/bin/python bench/engine.py [--quick]
 
-Prints figures; it is not a test. Each figure is the best of a few repetitions, measured
-in-process with no store and no subscribers (the engine alone).
+Prints figures; it is not a test. Figures are the best and the median of several runs,
+measured in-process with the default in-memory event bus and no store (the engine alone,
+Python's garbage collector on, as in production).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import random
 import statistics
 import time
@@ -17,6 +19,7 @@ from typing import Any
 
 from tav.core.workflow import Workflow
 from tav.engine.executor import Executor
+from tav.engine.plan import ExecutionPlan
 from tav.nodes.builtin import BUILTIN_NODE_TYPES
 from tav.nodes.registry import NodeRegistry
 
@@ -53,44 +56,71 @@ def random_dag(n: int, seed: int = 7) -> Workflow:
     return Workflow.model_validate({"name": f"random dag {n}", "nodes": nodes, "edges": edges})
 
 
-async def timed(executor: Executor, workflow: Workflow, repeat: int) -> tuple[float, float]:
-    """(best wall seconds of the execution, compile seconds)."""
+class GcClock:
+    """Time spent in Python's garbage collector, via ``gc.callbacks``."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._start = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._start
+
+
+async def measure(
+    executor: Executor, plan: ExecutionPlan, gc_clock: GcClock
+) -> tuple[float, float]:
+    """(wall seconds, of which garbage collection) of one execution."""
+    gc_before = gc_clock.seconds
     clock = time.perf_counter()
-    plan = executor.compile(workflow)
-    compile_s = time.perf_counter() - clock
-    times = []
-    for _ in range(repeat):
-        clock = time.perf_counter()
-        result = await executor.execute(plan, {})
-        times.append(time.perf_counter() - clock)
-        assert result.succeeded, result.error
-    return min(times), compile_s
+    result = await executor.execute(plan, {})
+    elapsed = time.perf_counter() - clock
+    assert result.succeeded, result.error
+    return elapsed, gc_clock.seconds - gc_before
 
 
-async def main(quick: bool) -> None:
+async def main(repeat: int) -> None:
     executor = Executor(NodeRegistry(BUILTIN_NODE_TYPES))
-    repeat = 3 if quick else 5
-    print("chain of core.noop (per-node overhead, execution only)")
-    per_node = []
-    for n in (100, 1_000, 10_000):
-        best, compile_s = await timed(executor, chain(n), repeat)
-        per_node.append(best / (n + 1) * 1e6)
+    gc_clock = GcClock()
+    sizes = (100, 1_000, 10_000)
+    plans = {n: executor.compile(chain(n)) for n in sizes}
+    samples: dict[int, list[tuple[float, float]]] = {n: [] for n in sizes}
+    for _ in range(repeat):  # interleaved, so that a noisy moment hits every size alike
+        for n in sizes:
+            samples[n].append(await measure(executor, plans[n], gc_clock))
+
+    print(f"chain of core.noop — per-node overhead (best / median of {repeat} runs)")
+    best_per_node = {}
+    for n in sizes:
+        per_node = sorted(wall / (n + 1) * 1e6 for wall, _ in samples[n])
+        gc_share = min(gc_s / (n + 1) * 1e6 for _, gc_s in samples[n])
+        best_per_node[n] = per_node[0]
         print(
-            f"  N={n:>6,}: {best * 1000:8.1f} ms  {per_node[-1]:6.1f} µs/node"
-            f"   (compile {compile_s * 1000:.0f} ms)"
+            f"  N={n:>6,}: {per_node[0]:6.1f} / {statistics.median(per_node):6.1f} µs/node"
+            f"   (garbage collection ≥ {gc_share:.1f} µs/node)"
         )
-    print(f"  growth: µs/node at N=10,000 / N=100 = {per_node[-1] / per_node[0]:.2f}")
+    growth = best_per_node[sizes[-1]] / best_per_node[sizes[0]]
+    print(f"  growth of the best µs/node from N=100 to N=10,000: x{growth:.2f} (1.00 = linear)")
 
-    best, _ = await timed(executor, fan_out(1_000, 0.1), repeat)
-    print(f"fan-out: 1,000 parallel core.delay of 0.1 s: {best:.3f} s wall")
-
-    best, compile_s = await timed(executor, random_dag(1_000), repeat)
+    fan = executor.compile(fan_out(1_000, 0.1))
+    walls = sorted([(await measure(executor, fan, gc_clock))[0] for _ in range(repeat)])
     print(
-        f"random DAG: 1,000 nodes, 1-3 parents each: {best * 1000:.1f} ms "
-        f"({best / 1000 * 1e6:.1f} µs/node; compile {compile_s * 1000:.0f} ms)"
+        f"fan-out: 1,000 parallel core.delay of 0.1 s: {walls[0]:.3f} s best, "
+        f"{statistics.median(walls):.3f} s median"
     )
-    overhead = await bare_tasks(10_000)
-    print(f"reference: a bare asyncio task per node costs {statistics.median(overhead):.1f} µs")
+
+    dag = executor.compile(random_dag(1_000))
+    walls = sorted([(await measure(executor, dag, gc_clock))[0] for _ in range(repeat)])
+    print(
+        f"random DAG: 1,000 nodes, 1-3 parents each: {walls[0] * 1000:.1f} ms best "
+        f"({walls[0] / 1000 * 1e6:.1f} µs/node), {statistics.median(walls) * 1000:.1f} ms median"
+    )
+    bare = await bare_tasks(10_000)
+    print(f"reference: a bare asyncio task per node costs {min(bare):.1f} µs here")
 
 
 async def bare_tasks(n: int) -> list[float]:
@@ -108,5 +138,5 @@ async def bare_tasks(n: int) -> list[float]:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    asyncio.run(main(parser.parse_args().quick))
+    parser.add_argument("--quick", action="store_true", help="3 repetitions instead of 7")
+    asyncio.run(main(3 if parser.parse_args().quick else 7))

@@ -53,7 +53,7 @@ def load(workflow: WorkflowSource) -> tuple[Workflow, str | None]:
     if isinstance(workflow, Workflow):
         return workflow, None
     if isinstance(workflow, Mapping):
-        return parse_workflow(dict(workflow)), None
+        return parse_workflow(dict(workflow), structure=False), None
     path = Path(workflow)
     return load_workflow_file(path), str(path.resolve())
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,7 +20,7 @@ from tav.cli.output import EXIT_FAILED, EXIT_INVALID, fail
 from tav.cli.progress import ProgressView
 from tav.core.errors import NotFound, WorkflowInvalid
 from tav.core.results import ExecutionResult
-from tav.engine.executor import Executor
+from tav.engine.executor import ExecutionHandle, Executor
 from tav.engine.plan import ExecutionPlan
 from tav.runner import build_executor, load
 from tav.settings import Settings
@@ -65,16 +66,26 @@ async def _watch(
     executor: Executor, plan: ExecutionPlan, payload: Any, *, show: bool
 ) -> ExecutionResult:
     handle = executor.start(plan, payload)
-    if not show:
-        return await handle.wait()
-    view = ProgressView(plan, live=sys.stderr.isatty())
-    try:
-        with view:
+    _cancel_on_signals(handle)
+    if show:
+        with ProgressView(plan, live=sys.stderr.isatty()) as view:
             async for event in executor.bus.subscribe(handle.execution_id):
                 view.update(event)
-    except asyncio.CancelledError:
-        handle.cancel()
     return await handle.wait()
+
+
+def _cancel_on_signals(handle: ExecutionHandle) -> None:
+    """Ctrl-C (or SIGTERM) cancels the execution, which then reports as cancelled; a
+    second Ctrl-C interrupts at once."""
+    loop = asyncio.get_running_loop()
+
+    def cancel() -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        handle.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, cancel)
 
 
 def _summary(result: ExecutionResult) -> None:

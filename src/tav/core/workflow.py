@@ -124,16 +124,18 @@ class Workflow(_Model):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-def parse_workflow(data: Any, *, source: str | None = None) -> Workflow:
-    """Parse and structurally check a workflow document.
+def parse_workflow(data: Any, *, source: str | None = None, structure: bool = True) -> Workflow:
+    """Parse and (unless ``structure`` is false) structurally check a workflow document.
 
-    Raises ``WorkflowInvalid`` listing every problem, each with its location.
+    Raises ``WorkflowInvalid`` listing every problem, each with its location. Callers that
+    compile the workflow next pass ``structure=False``: compiling checks the structure too,
+    and reports its problems together with those that need the node registry.
     """
     try:
         workflow = Workflow.model_validate(data)
     except ValidationError as exc:
         raise WorkflowInvalid(_problems_from_pydantic(exc, data), source=source) from None
-    problems = check_structure(workflow)
+    problems = check_structure(workflow) if structure else []
     if problems:
         raise WorkflowInvalid(problems, source=source)
     return workflow
@@ -162,7 +164,8 @@ def check_structure(workflow: Workflow) -> list[Problem]:
 
 
 def _cycle_problems(workflow: Workflow, node_ids: set[str]) -> list[Problem]:
-    graph: dict[str, set[str]] = {node_id: set() for node_id in node_ids}
+    # Built in document order, so the same document always reports the same cycle.
+    graph: dict[str, set[str]] = {n.id: set() for n in workflow.nodes}
     for edge in workflow.edges:
         src, dst = edge.source_node, edge.target_node
         if src in node_ids and dst in node_ids and src != dst:
@@ -170,10 +173,16 @@ def _cycle_problems(workflow: Workflow, node_ids: set[str]) -> list[Problem]:
     try:
         graphlib.TopologicalSorter(graph).prepare()
     except graphlib.CycleError as exc:
-        cycle: list[str] = list(reversed(exc.args[1]))
-        path = " → ".join(cycle)
+        cycle = _from_first(exc.args[1][:-1], list(graph))
+        path = " → ".join([*cycle, cycle[0]])
         return [Problem(f"the edges form a cycle: {path}", node=cycle[0])]
     return []
+
+
+def _from_first(cycle: list[str], order: list[str]) -> list[str]:
+    """The cycle (in edge direction) rotated to start at its first node in ``order``."""
+    start = cycle.index(min(cycle, key=order.index))
+    return cycle[start:] + cycle[:start]
 
 
 def _problems_from_pydantic(exc: ValidationError, data: Any) -> list[Problem]:

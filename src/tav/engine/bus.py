@@ -67,11 +67,21 @@ class InMemoryBus:
                 finished = event.type in FINAL_EVENT_TYPES
         finally:
             channel.watchers.discard(queue)
+            self._forget_if_unused(execution_id, channel)
 
     def events(self, execution_id: str) -> list[Event]:
         """Everything kept for one execution."""
         channel = self._channels.get(execution_id)
         return list(channel.events) if channel else []
+
+    def _forget_if_unused(self, execution_id: str, channel: _Channel) -> None:
+        """Drop a channel its last watcher leaves that nothing else keeps: one retired while
+        it was watched, or one watched for an execution that published nothing."""
+        if channel.watchers or self._channels.get(execution_id) is not channel:
+            return
+        retired = channel.finished and execution_id not in self._finished
+        if retired or not channel.events:
+            del self._channels[execution_id]
 
     def _retire(self, execution_id: str, count: int) -> None:
         self._finished[execution_id] = count

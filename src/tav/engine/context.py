@@ -51,11 +51,14 @@ class NodesView(Mapping[str, Mapping[str, Any]]):
 class StepContext:
     """What one attempt of one node sees (``tav.nodes.context.NodeContext``)."""
 
-    def __init__(self, host: StepHost, node_id: str, attempt: int, inputs: Inputs) -> None:
+    def __init__(
+        self, host: StepHost, node_id: str, attempt: int, inputs: Inputs, pool: str | None = None
+    ) -> None:
         self._host = host
         self.node_id = node_id
         self.attempt = attempt
         self.inputs = inputs
+        self._pool = pool
 
     @property
     def log(self) -> logging.LoggerAdapter[logging.Logger]:
@@ -79,6 +82,10 @@ class StepContext:
         self._host.progress(self.node_id, data)
 
     def to_thread(self, func: Callable[..., T], /, *args: Any) -> Awaitable[T]:
+        if self._pool == "cpu":
+            # The node already holds a cpu slot: waiting for a second one could deadlock.
+            return asyncio.to_thread(func, *args)
+
         async def run() -> T:
             async with self._host.pools.slot("cpu"):
                 return await asyncio.to_thread(func, *args)

@@ -17,10 +17,10 @@ import asyncio
 import graphlib
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
-from tav.core.errors import NodeError, WorkflowInvalid
+from tav.core.errors import NodeError, NotFound, WorkflowInvalid
 from tav.core.events import (
     ExecutionCancelled,
     ExecutionCompleted,
@@ -137,6 +137,21 @@ class ExecutionHandle:
         return await asyncio.shield(self._task)
 
 
+async def _despite_cancellation(work: Coroutine[Any, Any, None]) -> None:
+    """Await ``work`` to its end even if the awaiting task is cancelled again meanwhile.
+
+    Winding down a cancelled execution must not be cut short by a second cancellation
+    (a timeout and a shutdown, say): its watchers wait for the final event.
+    """
+    task = asyncio.ensure_future(work)
+    while True:
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.done():
+                raise
+
+
 class _Run:
     """The mutable state of one execution; the plan itself never changes."""
 
@@ -164,6 +179,8 @@ class _Run:
         self.skip_reasons: dict[str, str] = {}
         self.nodes_view = NodesView(self.results)
         self.running: dict[str, asyncio.Task[None]] = {}
+        """Tasks by the node each is running now: what a stop or a cancel cancels."""
+        self.spawned: set[asyncio.Task[None]] = set()
         self.sorter = graphlib.TopologicalSorter(plan.predecessors)
         self.sorter.prepare()
         self.all_settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -187,15 +204,20 @@ class _Run:
         if self.executor.store:
             await self.executor.store.execution_started(self._result(ExecutionStatus.RUNNING, None))
         try:
-            await self._advance()
+            # Shielded: cut short, it would drop the ready nodes it had yet to settle.
+            await asyncio.shield(self._advance())
             await asyncio.shield(self.all_settled)
         except asyncio.CancelledError:
             self.cancel()
-            await self._advance()
-            await asyncio.shield(self.all_settled)
-            await self._finish(clock)
+            await _despite_cancellation(self._wind_down(clock))
             raise
         return await self._finish(clock)
+
+    async def _wind_down(self, clock: float) -> None:
+        """Settle the cancelled nodes and end the execution with its final event."""
+        await self._advance()
+        await asyncio.shield(self.all_settled)
+        await self._finish(clock)
 
     async def _advance(self, *, keep_one: bool = False) -> _Ready | None:
         """Start every node that is ready; settle on the spot those that need no task.
@@ -217,14 +239,14 @@ class _Run:
                 elif keep_one and kept is None:
                     kept = (node, outcome)
                 else:
-                    self.running[node_id] = asyncio.create_task(self._run_nodes(node, outcome))
+                    self._spawn(node, outcome)
         if kept is None and not sorter.is_active() and not self.all_settled.done():
             self.all_settled.set_result(None)
         return kept
 
     def _prepare(self, node: PlannedNode) -> NodeResult | Inputs:
         """The inputs to run ``node`` with, or its result if it settles without running."""
-        if self.cancelled or self.failure is not None:
+        if self.stopped:
             return NodeResult(node_id=node.id, status=NodeStatus.CANCELLED)
         reused = self.reuse.get(node.id)
         if reused is not None and reused.status is NodeStatus.SUCCEEDED:
@@ -246,6 +268,13 @@ class _Run:
             )
         return inputs
 
+    def _spawn(self, node: PlannedNode, inputs: Inputs) -> None:
+        # Not in ``running`` before its first step: a task cancelled then would end without
+        # settling its node, and the execution would wait for it forever.
+        task = asyncio.create_task(self._run_nodes(node, inputs))
+        self.spawned.add(task)
+        task.add_done_callback(self.spawned.discard)
+
     async def _run_nodes(self, node: PlannedNode, inputs: Inputs) -> None:
         """Run ``node``, then each node this task keeps from ``_advance``."""
         task = asyncio.current_task()
@@ -253,15 +282,7 @@ class _Run:
         next_node: _Ready | None = (node, inputs)
         while next_node is not None:
             node, inputs = next_node
-            self.running[node.id] = task
-            try:
-                result = await run_step(self, node, inputs)
-            except asyncio.CancelledError:
-                task.uncancel()
-                result = NodeResult(
-                    node_id=node.id, status=NodeStatus.CANCELLED, finished_at=utcnow()
-                )
-            del self.running[node.id]  # until the next node, nothing cancels this task
+            result = await self._run_one(task, node, inputs)
             try:
                 await self._settle(result)
                 self.sorter.done(node.id)
@@ -270,6 +291,20 @@ class _Run:
                 if not self.all_settled.done():
                     self.all_settled.set_exception(exc)
                 raise
+
+    async def _run_one(
+        self, task: asyncio.Task[None], node: PlannedNode, inputs: Inputs
+    ) -> NodeResult:
+        if self.stopped:  # since the node was found ready
+            return NodeResult(node_id=node.id, status=NodeStatus.CANCELLED)
+        self.running[node.id] = task
+        try:
+            return await run_step(self, node, inputs)
+        except asyncio.CancelledError:
+            task.uncancel()
+            return NodeResult(node_id=node.id, status=NodeStatus.CANCELLED, finished_at=utcnow())
+        finally:
+            del self.running[node.id]  # until its next node, nothing cancels this task
 
     def _inputs(self, node: PlannedNode) -> tuple[Inputs, str | None]:
         arrivals: dict[str, list[Arrival]] = {}
@@ -328,6 +363,11 @@ class _Run:
             self._emit(NodeSkipped, node_id=node_id, reason=self.skip_reasons.get(node_id, ""))
         else:
             self._emit(NodeCancelled, node_id=node_id)
+
+    @property
+    def stopped(self) -> bool:
+        """Cancelled, or failed under ``on_error: stop``: no further node may start."""
+        return self.cancelled or self.failure is not None
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -424,6 +464,8 @@ class _Run:
             plan = await self.executor.load_plan(ref, relative_to=self.plan.source)
         except WorkflowInvalid as exc:
             raise NodeError(str(exc), type="subworkflow_invalid") from None
+        except NotFound as exc:
+            raise NodeError(str(exc), type="subworkflow_not_found") from None
         result = await self.executor.execute(
             plan, input, parent_execution_id=self.execution_id, depth=self.depth + 1
         )

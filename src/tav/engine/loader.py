@@ -18,18 +18,27 @@ YAML_SUFFIXES = (".yaml", ".yml")
 def parse_document(text: str, *, source: str, yaml_allowed: bool = True) -> Any:
     """JSON (or YAML) text → data; syntax errors become ``WorkflowInvalid`` with a line."""
     try:
-        if yaml_allowed and source.endswith(YAML_SUFFIXES):
+        if yaml_allowed and source.lower().endswith(YAML_SUFFIXES):
             return yaml.safe_load(text)
         return json.loads(text)
     except json.JSONDecodeError as exc:
         message = f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
     except yaml.YAMLError as exc:
-        message = f"not valid YAML: {exc}"
+        message = f"not valid YAML: {_yaml_reason(exc)}"
     raise WorkflowInvalid([Problem(message)], source=source)
 
 
+def _yaml_reason(exc: yaml.YAMLError) -> str:
+    """One line, like the JSON message (PyYAML's own spans lines and quotes the text)."""
+    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem_mark is None:
+        return str(exc)
+    mark = exc.problem_mark
+    context = f"{exc.context}: " if exc.context else ""
+    return f"{context}{exc.problem} (line {mark.line + 1}, column {mark.column + 1})"
+
+
 def load_workflow_file(path: str | Path) -> Workflow:
-    """Read and structurally check a workflow file (``.json``, ``.yaml`` or ``.yml``)."""
+    """Read a workflow file (``.json``, ``.yaml`` or ``.yml``); compiling it checks the rest."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -37,7 +46,7 @@ def load_workflow_file(path: str | Path) -> Workflow:
         raise NotFound(f"workflow file not found: {path}") from None
     except OSError as exc:
         raise NotFound(f"cannot read workflow file {path}: {exc.strerror}") from None
-    return parse_workflow(parse_document(text, source=str(path)), source=str(path))
+    return parse_workflow(parse_document(text, source=str(path)), source=str(path), structure=False)
 
 
 class FileWorkflowLoader:

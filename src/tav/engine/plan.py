@@ -104,20 +104,37 @@ def validate(workflow: Workflow, registry: NodeRegistry) -> list[Problem]:
 
 
 def migrate_params(node_type: type[Node], params: dict[str, Any], version: int) -> dict[str, Any]:
-    """Params written for ``version`` of ``node_type``, upgraded to its current version."""
+    """Params written for ``version`` of ``node_type``, upgraded to its current version.
+
+    A type without migrations changed behaviour, not params: its params pass unchanged.
+    """
     for step in range(version, node_type.spec.version):
-        params = node_type.migrations[step](dict(params))
+        migration = node_type.migrations.get(step)
+        if migration is not None:
+            params = migration(dict(params))
     return params
 
 
 def upgrade_workflow(workflow: Workflow, registry: NodeRegistry) -> Workflow:
-    """The same workflow with every node's params migrated and its version recorded."""
-    nodes = []
-    for node in workflow.nodes:
-        node_type = registry.get(node.type)
-        params = migrate_params(node_type, node.params, node.version or node_type.spec.version)
-        nodes.append(node.model_copy(update={"params": params, "version": node_type.spec.version}))
+    """The same workflow with every node's params migrated and its version recorded.
+
+    Nodes the installed types cannot upgrade (unknown type, saved with a newer version)
+    are left as written, for ``compile_plan`` to report.
+    """
+    nodes = [_upgraded(node, registry) for node in workflow.nodes]
     return workflow.model_copy(update={"nodes": nodes})
+
+
+def _upgraded(node: NodeDef, registry: NodeRegistry) -> NodeDef:
+    if node.type not in registry:
+        return node
+    node_type = registry.get(node.type)
+    current = node_type.spec.version
+    version = node.version or current
+    if version > current:
+        return node
+    params = migrate_params(node_type, node.params, version)
+    return node.model_copy(update={"params": params, "version": current})
 
 
 class _Compiler:
@@ -167,10 +184,18 @@ class _Compiler:
         self.params[node.id] = params
         self.models[node.id] = self._check_params(node, node_type, params)
         if node.pin is not None:
-            ports = self._output_ports(node.id) or {}
-            for port in node.pin:
-                if ports and port not in ports:
-                    self._problem(f"no output port {port!r} to pin", node=node.id, field="pin")
+            self._check_pin(node.id, node.pin)
+
+    def _check_pin(self, node_id: str, pin: Mapping[str, Any]) -> None:
+        ports = self._output_ports(node_id)
+        if ports is None:
+            return
+        for port in pin:
+            if port not in ports:
+                have = ", ".join(ports) or "none"
+                self._problem(
+                    f"no output port {port!r} to pin (outputs: {have})", node=node_id, field="pin"
+                )
 
     def _migrated(self, node: NodeDef, node_type: type[Node]) -> dict[str, Any] | None:
         current = node_type.spec.version
@@ -243,6 +268,10 @@ class _Compiler:
         predecessors: dict[str, set[str]] = {n.id: set() for n in self.workflow.nodes}
         for index, edge in enumerate(self.workflow.edges):
             src, dst = edge.source_node, edge.target_node
+            if src in predecessors and dst in predecessors:
+                # Even when a type is unknown, so templates that read across it are judged
+                # by the graph as written rather than reported as not upstream.
+                predecessors[dst].add(src)
             if src not in self.types or dst not in self.types:
                 continue
             self._check_source_port(index, src, edge.source_port)
@@ -256,7 +285,6 @@ class _Compiler:
                     field="to",
                 )
             incoming[dst][edge.target_port].append(Source(src, edge.source_port))
-            predecessors[dst].add(src)
         return incoming, predecessors
 
     def _check_source_port(self, index: int, node_id: str, port: str) -> None:

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
@@ -48,19 +49,17 @@ class StepHost(Protocol):
 
 async def run_step(host: StepHost, node: PlannedNode, inputs: Inputs) -> NodeResult:
     """Run ``node`` until it succeeds or runs out of attempts; never raises but cancellation."""
-    started_at, clock = utcnow(), time.perf_counter()
+    timing = _Timing()
     attempt = 0
     error: ErrorInfo | None
     while True:
         attempt += 1
-        host.started(node.id, attempt)
         try:
-            outputs = await _attempt(host, node, inputs, attempt)
+            outputs = await _attempt(host, node, inputs, attempt, timing)
         except Exception as exc:
             error = _error_info(exc, node, attempt)
-            retry_after = exc.retry_after if isinstance(exc, NodeError) else None
-            if error.retryable and attempt < node.retry.max_attempts:
-                delay = max(node.retry.delay(attempt), retry_after or 0.0)
+            delay = _retry_delay(node, attempt, exc)
+            if error.retryable and attempt < node.retry.max_attempts and delay is not None:
                 host.retrying(node.id, attempt, delay, error)
                 await asyncio.sleep(delay)
                 continue
@@ -74,21 +73,41 @@ async def run_step(host: StepHost, node: PlannedNode, inputs: Inputs) -> NodeRes
             attempts=attempt,
             outputs=outputs,
             error=error,
-            started_at=started_at,
+            started_at=timing.started_at,
             finished_at=utcnow(),
-            duration_ms=(time.perf_counter() - clock) * 1000,
+            duration_ms=timing.elapsed_ms(),
         )
 
 
+class _Timing:
+    """When a node first got to run: the wait for a pool slot is not part of it."""
+
+    __slots__ = ("_clock", "started_at")
+
+    def __init__(self) -> None:
+        self.started_at: datetime | None = None
+        self._clock = 0.0
+
+    def start(self) -> None:
+        if self.started_at is None:
+            self.started_at, self._clock = utcnow(), time.perf_counter()
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self._clock) * 1000
+
+
 async def _attempt(
-    host: StepHost, node: PlannedNode, inputs: Inputs, attempt: int
+    host: StepHost, node: PlannedNode, inputs: Inputs, attempt: int, timing: _Timing
 ) -> dict[str, Any]:
     input = inputs.get(DEFAULT_INPUT_PORT)
-    params = node.static_params
-    if params is None:
-        params = _render_params(host, node, input)
-    ctx = StepContext(host, node.id, attempt, inputs)
     async with host.pools.slot(node.pool):
+        # Started only once it holds its slot: a node queued behind a full pool is pending.
+        timing.start()
+        host.started(node.id, attempt)
+        params = node.static_params
+        if params is None:
+            params = _render_params(host, node, input)
+        ctx = StepContext(host, node.id, attempt, inputs, node.pool)
         if node.timeout_s is None:
             outputs = await node.instance.run(params, input, ctx)
         else:
@@ -142,6 +161,22 @@ def _checked_outputs(node: PlannedNode, params: BaseModel, outputs: Any) -> dict
             type="node_contract",
         )
     return outputs
+
+
+def _retry_delay(node: PlannedNode, attempt: int, exc: Exception) -> float | None:
+    """Seconds to wait before the next attempt, or None when waiting is pointless.
+
+    A ``retry_after`` (e.g. HTTP ``Retry-After``) longer than ``max_backoff_s`` means the
+    service will not be back within the patience the workflow allows: give up now rather
+    than block the node for hours or retry early into the same refusal.
+    """
+    delay = node.retry.delay(attempt)
+    retry_after = exc.retry_after if isinstance(exc, NodeError) else None
+    if retry_after is None:
+        return delay
+    if retry_after > node.retry.max_backoff_s:
+        return None
+    return max(delay, retry_after)
 
 
 def _error_info(exc: Exception, node: PlannedNode, attempt: int) -> ErrorInfo:

@@ -7,7 +7,9 @@
   (``nodes.fetch.output.statuss``) and what is there instead.
 - Templates run in Jinja's immutable sandbox: Python internals (``__class__``, ``mro``,
   ``__globals__``, ...) are refused with a ``TemplateError`` that reveals nothing, and
-  huge ``*`` / ``**`` results are refused too.
+  huge ``*`` / ``**`` results are refused too. A template's value is data: a function or
+  class (``{{ range }}``, a dict's ``items`` method) is refused rather than shown as
+  ``<function ... at 0x...>``.
 - Attribute syntax reads data first: ``input.items`` is the ``items`` key of a JSON object,
   not the ``dict.items`` method (Jinja's default is the opposite, a classic surprise).
 
@@ -23,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -33,6 +35,8 @@ TEMPLATE_MARKERS = ("{{", "{%")
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>.*?)\}\}\s*$", re.DOTALL)
 MAX_SEQUENCE = 1_000_000
 MAX_EXPONENT = 1_000
+MAX_INT_BITS = 10_000
+"""Bigger integers could not even be shown: Python refuses str() past 4,300 digits."""
 
 Renderer = Callable[[Mapping[str, Any]], Any]
 
@@ -52,19 +56,60 @@ class _Environment(ImmutableSandboxedEnvironment):
                 pass
         return super().getattr(obj, attribute)
 
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
+        # Jinja's message names the object's type ('function', 'type'...): say less.
+        return self.undefined(
+            f"reading attribute {attribute!r}",
+            name=attribute,
+            obj=obj,
+            exc=SecurityError,
+        )
+
     def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
         if operator_ == "**":
             if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
                 raise SecurityError(f"exponent {right} is too large")
+            if _int(left) and _int(right) and abs(left).bit_length() * right > MAX_INT_BITS:
+                raise SecurityError("the result of '**' would be too large")
             return operator.pow(left, right)
         for sequence, count in ((left, right), (right, left)):
             sized = isinstance(sequence, str | list | tuple) and isinstance(count, int)
             if sized and len(sequence) * count > MAX_SEQUENCE:
                 raise SecurityError("the result of '*' would be too large")
+        if _int(left) and _int(right) and left.bit_length() + right.bit_length() > MAX_INT_BITS:
+            raise SecurityError("the result of '*' would be too large")
         return operator.mul(left, right)
 
 
-_ENV = _Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _finalize(value: Any) -> Any:
+    """What ``{{ ... }}`` inside text shows: data only (undefined fails when shown)."""
+    if callable(value) and not isinstance(value, Undefined):
+        raise SecurityError("a template's value must be data, not something to call")
+    return value
+
+
+def _checked(value: Any) -> Any:
+    """A single expression's native value: defined, and data all the way down."""
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    if isinstance(value, list | tuple):
+        for item in value:
+            _checked(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _checked(item)
+    else:
+        _finalize(value)
+    return value
+
+
+_ENV = _Environment(
+    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=_finalize
+)
 
 
 @lru_cache(maxsize=4096)
@@ -73,7 +118,7 @@ def compile_template(source: str) -> Renderer:
     match = _SINGLE_EXPRESSION.match(source)
     if match and "{{" not in match["expr"] and "}}" not in match["expr"]:
         expression = _ENV.compile_expression(match["expr"], undefined_to_none=False)
-        return lambda context: expression(**context)
+        return lambda context: _checked(expression(**context))
     template = _ENV.from_string(source)
     return lambda context: template.render(context)
 

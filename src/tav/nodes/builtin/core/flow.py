@@ -130,7 +130,8 @@ class Noop(Node):
 
 
 class FailParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # A message that is one `{{ expr }}` renders to its native type; a number must do.
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
     message: str = Field(description="Why the workflow stops here (a template).")
 

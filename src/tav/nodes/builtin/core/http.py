@@ -9,6 +9,8 @@ otherwise each request uses its own client.
 from __future__ import annotations
 
 import email.utils
+import functools
+import ssl
 import time
 from typing import Any, Literal
 
@@ -24,7 +26,8 @@ _NO_JSON = object()
 
 
 class HttpRequestParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # `{"X-Id": "{{ trigger.id }}"}` renders to the native int; headers and body take it.
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
     method: Method = "GET"
     url: str = Field(description="Absolute http(s) URL.", pattern=r"^https?://")
@@ -61,11 +64,18 @@ class HttpRequest(Node):
     async def run(self, params: HttpRequestParams, input: Any, ctx: NodeContext) -> Outputs:
         client = ctx.optional_service(httpx.AsyncClient)
         if client is None:
-            async with httpx.AsyncClient() as own_client:
+            async with httpx.AsyncClient(verify=_ssl_context()) as own_client:
                 response = await _send(own_client, params)
         else:
             response = await _send(client, params)
         return {"output": _check(response, params).model_dump()}
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    # Loading the CA bundle takes tens of milliseconds of blocking CPU: once per process,
+    # not once per request.
+    return httpx.create_ssl_context()
 
 
 async def _send(client: httpx.AsyncClient, params: HttpRequestParams) -> httpx.Response:
@@ -128,5 +138,8 @@ def _retry_after(headers: httpx.Headers) -> float | None:
         return None
     if value.strip().isdigit():
         return float(value)
-    parsed = email.utils.parsedate_to_datetime(value) if value else None
-    return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):  # a malformed header must not hide the status
+        return None
+    return max(0.0, parsed.timestamp() - time.time())

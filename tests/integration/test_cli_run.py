@@ -1,0 +1,220 @@
+"""``tav run`` and ``tav nodes`` as a user runs them: a separate process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import document, node
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "hello.json"
+RESULT_KEYS = {
+    "execution_id",
+    "workflow",
+    "status",
+    "error",
+    "output",
+    "started_at",
+    "finished_at",
+    "duration_ms",
+    "nodes",
+}
+NODE_KEYS = {"status", "attempts", "outputs", "error", "started_at", "finished_at", "duration_ms"}
+
+
+def tav(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tav", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def write(tmp_path: Path, doc: dict[str, Any], name: str = "flow.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_run_json_prints_the_documented_result_and_exits_0():
+    proc = tav("run", str(EXAMPLE), "--input", '{"name": "Ada"}', "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert set(result) == RESULT_KEYS
+    assert result["status"] == "succeeded"
+    assert result["error"] is None
+    assert result["output"] == {"greetings": ["Hello, Ada!", "Bonjour, Ada !", "Hallo, Ada!"]}
+    assert result["duration_ms"] >= 500
+    for node_id, node_result in result["nodes"].items():
+        assert set(node_result) == NODE_KEYS, node_id
+    assert result["nodes"]["upper"]["status"] == "skipped"
+    assert result["nodes"]["plain"]["outputs"]["output"]["greetings"][0] == "Hello, Ada!"
+
+
+def test_input_from_a_file(tmp_path):
+    payload = tmp_path / "input.json"
+    payload.write_text('{"name": "Grace", "shout": true}')
+    proc = tav("run", str(EXAMPLE), "--input", f"@{payload}", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["output"]["greetings"][0] == "HELLO, GRACE!"
+
+
+def test_a_failed_execution_exits_1_with_typed_errors(tmp_path):
+    doc = document(
+        node("start", "trigger.manual"),
+        node("slow", "core.delay", params={"seconds": 5}, timeout_s=0.2),
+        node("bad", "core.set", params={"values": {"x": "{{ trigger.missing.deeper }}"}}),
+        links=("start -> slow", "start -> bad"),
+    )
+    doc["nodes"][2]["on_error"] = "continue"
+    proc = tav("run", str(write(tmp_path, doc)), "--input", "{}", "--json")
+    assert proc.returncode == 1, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["status"] == "failed"
+    assert result["nodes"]["slow"]["error"]["type"] == "timeout"
+    assert result["nodes"]["bad"]["error"]["type"] == "template_error"
+    assert "trigger.missing" in result["nodes"]["bad"]["error"]["message"]
+    assert "slow" in result["error"]["message"]
+
+
+def test_an_invalid_workflow_exits_2_listing_every_problem(tmp_path):
+    doc = document(
+        node("a", "core.delay", params={"seconds": "soon"}),
+        node("b", "core.nope"),
+        node("a", "core.noop"),
+        links=("a -> ghost",),
+    )
+    proc = tav("run", str(write(tmp_path, doc)), "--json")
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert "Traceback" not in proc.stderr
+    for expected in ("duplicate node id", "core.nope", "ghost", "edge #0"):
+        assert expected in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--input", "{not json"], "--input is not valid JSON"),
+        (["--input", "@/nonexistent/input.json"], "cannot read input file"),
+    ],
+)
+def test_bad_input_exits_2(args, message):
+    proc = tav("run", str(EXAMPLE), *args)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_unreadable_or_malformed_files_exit_2(tmp_path):
+    missing = tav("run", str(tmp_path / "absent.json"))
+    assert missing.returncode == 2
+    assert "not found" in missing.stderr
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: [unclosed\n")
+    proc = tav("run", str(broken))
+    assert proc.returncode == 2
+    assert "not valid YAML" in proc.stderr
+
+
+def test_yaml_workflow_runs(tmp_path):
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(
+        "schema: 1\nname: yaml\nnodes:\n"
+        "  - {id: start, type: trigger.manual}\n"
+        "  - {id: out, type: core.output, params: {value: '{{ trigger.n + 1 }}'}}\n"
+        "edges:\n  - {from: start, to: out}\n"
+    )
+    proc = tav("run", str(flow), "--input", '{"n": 1}', "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["output"] == 2
+
+
+def test_progress_view_without_json_reports_nodes_and_output():
+    proc = tav("run", str(EXAMPLE), "--input", '{"name": "Lin"}')
+    assert proc.returncode == 0, proc.stderr
+    assert "succeeded" in proc.stderr
+    assert "skipped upper" in proc.stderr
+    assert json.loads(proc.stdout)["greetings"][1] == "Bonjour, Lin !"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupt_cancels_the_execution_and_exits_1(tmp_path, sig):
+    doc = document(
+        node("start", "trigger.manual"),
+        node("wait", "core.delay", params={"seconds": 30}),
+        node("after", "core.noop"),
+        links=("start -> wait", "wait -> after"),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tav", "run", str(write(tmp_path, doc))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    # Without a terminal the progress view prints a line per settled node: once the
+    # trigger has settled, the delay is running.
+    assert "start" in proc.stderr.readline()
+    started = time.monotonic()
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=10)
+    assert time.monotonic() - started < 3
+    assert proc.returncode == 1, err
+    assert "cancelled wait" in err
+    assert "cancelled after" in err
+    assert "the execution was cancelled" in err
+
+
+def test_nodes_list_and_show():
+    listing = tav("nodes", "list", "--json")
+    assert listing.returncode == 0, listing.stderr
+    types = {entry["type"] for entry in json.loads(listing.stdout)}
+    assert {"trigger.manual", "core.http_request", "core.map"} <= types
+    shown = tav("nodes", "show", "core.delay")
+    assert shown.returncode == 0
+    info = json.loads(shown.stdout)
+    assert info["params_schema"]["properties"]["seconds"]["type"] == "number"
+    assert set(info["outputs"]) == {"output"}
+    unknown = tav("nodes", "show", "core.dealy")
+    assert unknown.returncode == 2
+    assert "core.delay" in unknown.stderr
+
+
+def test_custom_node_from_tav_nodes_path(tmp_path):
+    plugins = tmp_path / "nodes"
+    plugins.mkdir()
+    (plugins / "shout.py").write_text(
+        "from pydantic import BaseModel\n"
+        "from tav.nodes import Node, NodeSpec\n\n"
+        "class Params(BaseModel):\n    suffix: str = '!'\n\n"
+        "class Shout(Node):\n"
+        "    '''Upper-cases its input.'''\n"
+        "    spec = NodeSpec(type='acme.shout', category='text')\n"
+        "    Params = Params\n\n"
+        "    async def run(self, params, input, ctx):\n"
+        "        return {'output': str(input).upper() + params.suffix}\n"
+    )
+    doc = document(
+        node("start", "trigger.manual"),
+        node("shout", "acme.shout", params={"suffix": "!!"}),
+        node("out", "core.output"),
+        links=("start -> shout", "shout -> out"),
+    )
+    env = {"TAV_NODES_PATH": str(plugins)}
+    proc = tav("run", str(write(tmp_path, doc)), "--input", '"hi"', "--json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["output"] == "HI!!"
+    shown = tav("nodes", "show", "acme.shout", env=env)
+    assert json.loads(shown.stdout)["description"] == "Upper-cases its input."
