@@ -7,7 +7,9 @@
   (``nodes.fetch.output.statuss``) and what is there instead.
 - Templates run in Jinja's immutable sandbox: Python internals (``__class__``, ``mro``,
   ``__globals__``, ...) are refused with a ``TemplateError`` that reveals nothing, and
-  huge ``*`` / ``**`` results are refused too. A template's value is data: a function or
+  huge results are refused too (``*``, ``**``, ``%`` and format widths, numbers past a
+  million given to filters and functions, e.g. ``center(10**9)``), since rendering runs on
+  the event loop where ``timeout_s`` cannot interrupt it. A template's value is data: a function or
   class (``{{ range }}``, a dict's ``items`` method) is refused rather than shown as
   ``<function ... at 0x...>``.
 - Attribute syntax reads data first: ``input.items`` is the ``items`` key of a JSON object,
@@ -19,6 +21,7 @@ conditions, which users of n8n and Dify expect), and plain ``eval`` (not safe).
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -45,8 +48,37 @@ def is_template(value: object) -> bool:
     return isinstance(value, str) and any(marker in value for marker in TEMPLATE_MARKERS)
 
 
+_HUGE_NUMBER = re.compile(r"\d{7,}")
+
+
+def _check_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    for value in (*args, *kwargs.values()):
+        if _int(value) and abs(value) > MAX_SEQUENCE:
+            raise SecurityError(f"the number {value} is too large here")
+
+
+def _check_format(text: Any) -> None:
+    if isinstance(text, str) and _HUGE_NUMBER.search(text):
+        raise SecurityError("a format with a width or precision this large is not allowed")
+
+
+def _guarded(function: Callable[..., Any]) -> Callable[..., Any]:
+    """A filter that refuses size arguments that would build huge strings."""
+
+    @functools.wraps(function)  # keeps Jinja's pass_context/pass_environment marks
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        _check_arguments(args, kwargs)
+        return function(*args, **kwargs)
+
+    return guarded
+
+
 class _Environment(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        _check_arguments(args, kwargs)
+        return super().call(__context, __obj, *args, **kwargs)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, Mapping):
@@ -54,6 +86,8 @@ class _Environment(ImmutableSandboxedEnvironment):
                 return obj[attribute]
             except (KeyError, TypeError):
                 pass
+        elif attribute in ("format", "format_map"):
+            _check_format(obj)  # '{:>999999999}'.format(1)
         return super().getattr(obj, attribute)
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
@@ -66,6 +100,9 @@ class _Environment(ImmutableSandboxedEnvironment):
         )
 
     def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
+        if operator_ == "%":
+            _check_format(left)
+            return operator.mod(left, right)
         if operator_ == "**":
             if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
                 raise SecurityError(f"exponent {right} is too large")
@@ -110,6 +147,7 @@ def _checked(value: Any) -> Any:
 _ENV = _Environment(
     undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=_finalize
 )
+_ENV.filters = {name: _guarded(function) for name, function in _ENV.filters.items()}
 
 
 @lru_cache(maxsize=4096)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 
 import pytest
@@ -357,3 +358,33 @@ def test_a_refused_template_error_is_a_node_error_that_is_not_retryable():
         str(info.value)
         == "node 'x', params.p: not allowed in templates: reading attribute '__class__'"
     )
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ 'x' | center(10**9) }}",
+        "{{ 'x' | indent(10**8) }}",
+        "{{ '%999999999d' % 1 }}",
+        "{{ '{:>999999999}'.format(1) }}",
+        "{{ lipsum(10**9) }}",
+    ],
+)
+def test_templates_that_would_build_huge_strings_are_refused_at_once(source):
+    started = time.perf_counter()
+    with pytest.raises(TemplateError, match="not allowed in templates"):
+        templates.render(source, {}, where="node 'n', params.p")
+    assert time.perf_counter() - started < 0.5
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("{{ 'ab' | center(6) }}", "  ab  "),
+        ("{{ '%05d' % 3 }}", "00003"),
+        ("{{ '{:>4}'.format(1) }}", "   1"),
+        ("{{ 7 % 3 }}", 1),
+    ],
+)
+def test_ordinary_formatting_still_works(source, expected):
+    assert templates.render(source, {}, where="p") == expected
