@@ -20,9 +20,19 @@ app.add_typer(nodes.app, name="nodes")
 
 
 def main() -> None:
+    from pydantic import ValidationError
+
     from tav.settings import Settings
 
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"TAV_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        typer.echo(f"error: invalid setting: {problems}", err=True)
+        raise SystemExit(2) from None
     logging.basicConfig(
-        level=Settings().log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
     app()

@@ -40,7 +40,7 @@ def list_nodes(
     table = Table("type", "version", "category", "title", "description")
     for node_type in registry:
         spec = node_type.spec
-        summary = node_type.describe().split("\n")[0]
+        summary = " ".join(node_type.describe().split("\n\n")[0].split())
         table.add_row(spec.type, str(spec.version), spec.category, spec.title, summary)
     console.print(table)
 

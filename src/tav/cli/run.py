@@ -54,7 +54,10 @@ async def _execute(
     workflow: Any, source: str | None, payload: Any, as_json: bool
 ) -> ExecutionResult:
     async with httpx.AsyncClient() as client:
-        executor = build_executor(Settings(), services={httpx.AsyncClient: client})
+        try:
+            executor = build_executor(Settings(), services={httpx.AsyncClient: client})
+        except ImportError as exc:
+            fail(str(exc))
         try:
             plan = executor.compile(workflow, source=source)
         except WorkflowInvalid as exc:

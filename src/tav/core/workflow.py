@@ -4,7 +4,7 @@ A workflow is plain data: nodes with typed settings, edges between ``node:port``
 and editor-only ``ui`` data. This module parses it from JSON-like data and checks its
 structure — everything that can be known without the node registry (ids, edge ends,
 cycles). Checks that need node types (params, ports, templates) live in
-``tav.engine.validate``.
+``tav.engine.plan``.
 """
 
 from __future__ import annotations

@@ -381,9 +381,13 @@ class _Run:
         if self.failure is not None:
             node_id, error = self.failure
             status = ExecutionStatus.FAILED
+            prefix = f"node '{node_id}'"
+            message = (
+                error.message if error.message.startswith(prefix) else f"{prefix}: {error.message}"
+            )
             summary = ErrorInfo(
                 type=error.type,
-                message=f"node '{node_id}' failed: {error.message}",
+                message=message.replace(prefix, f"{prefix} failed", 1),
                 retryable=error.retryable,
             )
             event: type[ExecutionFailed | ExecutionCancelled | ExecutionCompleted] = ExecutionFailed

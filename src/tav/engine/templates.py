@@ -24,13 +24,14 @@ from __future__ import annotations
 import functools
 import operator
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, ItemsView, Iterator, KeysView, Mapping, ValuesView
 from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
 
 from tav.core.errors import TemplateError
 
@@ -129,19 +130,26 @@ def _finalize(value: Any) -> Any:
     return value
 
 
+_LAZY_SEQUENCES = (range, KeysView, ValuesView, ItemsView, Generator)
+
+
 def _checked(value: Any) -> Any:
-    """A single expression's native value: defined, and data all the way down."""
+    """A single expression's native value: defined, and data all the way down.
+
+    Lazy sequences (``range(3)``, ``x.keys()``, ``xs | map(...)``) become lists, so that a
+    value is always something a result or an API response can hold.
+    """
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
+    if isinstance(value, _LAZY_SEQUENCES):
+        value = list(value)
     if isinstance(value, list | tuple):
-        for item in value:
-            _checked(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            _checked(item)
-    else:
-        _finalize(value)
-    return value
+        return [_checked(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _checked(item) for key, item in value.items()}
+    if isinstance(value, Markup):
+        return str(value)
+    return _finalize(value)
 
 
 _ENV = _Environment(

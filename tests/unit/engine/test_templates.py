@@ -132,7 +132,9 @@ def test_attribute_syntax_reads_a_key_before_a_dict_method():
     assert render("{{ input.items }}") == [1, 2, 3]
     assert render("{{ input.items | length }}") == 3
     assert render("{{ input.keys }}") == "mine"
-    assert render("{{ trigger.obj.items() | list }}") == [("k", "v")]
+    assert render("{{ trigger.obj.items() | list }}") == [
+        ["k", "v"]
+    ]  # tuples become lists, as in JSON
 
 
 def test_syntax_error_is_a_message_with_its_line():
