@@ -56,7 +56,9 @@ class HttpRequest(Node):
     """Sends an HTTP request; outputs the response's status, headers and body
     (parsed when it is JSON)."""
 
-    spec = NodeSpec(type="core.http_request", title="HTTP request", category="network", icon="globe")
+    spec = NodeSpec(
+        type="core.http_request", title="HTTP request", category="network", icon="globe"
+    )
     Params = HttpRequestParams
     outputs = {"output": Port("{status, headers, body}", schema=HttpResponse.model_json_schema())}
     pool = "http"
