@@ -29,6 +29,30 @@ class Settings(BaseSettings):
         default_factory=dict, description="Global variables (vars.<name> in templates), JSON."
     )
     log_level: str = "WARNING"
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL; default sqlite+aiosqlite:///<data_dir>/tav.db. "
+        "PostgreSQL: postgresql+asyncpg://user:password@host:5432/db.",
+    )
+    retention_max_age_days: float | None = Field(
+        14, gt=0, description="Executions older than this are pruned; empty keeps them."
+    )
+    retention_max_count: int | None = Field(
+        10_000, gt=0, description="At most this many executions are kept; empty keeps all."
+    )
+    shutdown_timeout_s: float = Field(
+        10, ge=0, description="On SIGTERM, how long running nodes may take to finish."
+    )
+    max_body_bytes: int = Field(16 * 1024 * 1024, gt=0, description="Largest request body.")
+    session_ttl_hours: float = Field(24 * 14, gt=0, description="Browser session lifetime.")
+    secure_cookies: bool | None = Field(
+        None, description="Mark the session cookie Secure; default: when served over HTTPS."
+    )
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'tav.db').resolve()}"
 
     @field_validator("nodes_path", mode="before")
     @classmethod

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from tav.cli import nodes, run
+from tav.cli import admin, nodes, run, serve
 
 app = typer.Typer(
     name="tav",
@@ -16,7 +16,10 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("run")(run.run_command)
+app.command("serve")(serve.serve_command)
 app.add_typer(nodes.app, name="nodes")
+app.add_typer(admin.users, name="users")
+app.add_typer(admin.api_keys, name="api-keys")
 
 
 def main() -> None:

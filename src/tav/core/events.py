@@ -118,3 +118,8 @@ Event = Annotated[
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 FINAL_EVENT_TYPES = frozenset({"execution.completed", "execution.failed", "execution.cancelled"})
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """An event as JSON-ready data."""
+    return event.model_dump(mode="json")

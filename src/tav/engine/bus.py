@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from tav.core.events import FINAL_EVENT_TYPES, Event
+from tav.engine.ports import EventSink
 
 DEFAULT_RETAIN_EVENTS = 50_000
 
@@ -28,13 +29,20 @@ class _Channel:
 
 
 class InMemoryBus:
-    def __init__(self, retain_events: int = DEFAULT_RETAIN_EVENTS) -> None:
+    """``sinks`` also receive every event as it is published (e.g. the persistent store)."""
+
+    def __init__(
+        self, retain_events: int = DEFAULT_RETAIN_EVENTS, *, sinks: Sequence[EventSink] = ()
+    ) -> None:
+        self._sinks = tuple(sinks)
         self._channels: dict[str, _Channel] = {}
         self._finished: OrderedDict[str, int] = OrderedDict()
         self._finished_events = 0
         self._retain = retain_events
 
     def publish(self, event: Event) -> None:
+        for sink in self._sinks:
+            sink.publish(event)
         channel = self._channels.get(event.execution_id)
         if channel is None:
             channel = self._channels[event.execution_id] = _Channel()

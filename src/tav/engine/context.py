@@ -67,6 +67,10 @@ class StepContext:
         )
 
     @property
+    def idempotency_key(self) -> str:
+        return f"{self._host.execution_id}:{self.node_id}"
+
+    @property
     def execution_id(self) -> str:
         return self._host.execution_id
 

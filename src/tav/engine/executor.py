@@ -18,6 +18,8 @@ import graphlib
 import time
 import uuid
 from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from tav.core.errors import NodeError, NotFound, WorkflowInvalid
@@ -49,6 +51,17 @@ from tav.nodes.context import Arrival, Inputs
 from tav.nodes.registry import NodeRegistry
 
 MAX_DEPTH = 16
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where an interrupted execution left off: its settled nodes are not run again, and
+    its events go on from ``last_seq``."""
+
+    results: Mapping[str, NodeResult]
+    last_seq: int
+    started_at: datetime
+
 
 _Ready = tuple[PlannedNode, Inputs]
 
@@ -86,11 +99,20 @@ class Executor:
         *,
         execution_id: str | None = None,
         reuse: Mapping[str, NodeResult] | None = None,
+        resume: Resume | None = None,
         parent_execution_id: str | None = None,
         depth: int = 0,
+        vars: Mapping[str, Any] | None = None,
     ) -> ExecutionHandle:
-        """Start an execution in the background and return its handle at once."""
-        run = _Run(self, plan, trigger, execution_id, reuse, parent_execution_id, depth)
+        """Start an execution in the background and return its handle at once.
+
+        ``reuse`` takes succeeded outputs from an earlier execution (run-from-node, retry);
+        ``resume`` continues an interrupted execution under its own id; ``vars`` replaces
+        the executor's global variables for this execution.
+        """
+        run = _Run(self, plan, trigger, execution_id, reuse, parent_execution_id, depth, resume)
+        if vars is not None:
+            run.vars = {**vars, **plan.vars}
         return ExecutionHandle(run)
 
     async def execute(
@@ -100,11 +122,12 @@ class Executor:
         *,
         execution_id: str | None = None,
         reuse: Mapping[str, NodeResult] | None = None,
+        resume: Resume | None = None,
         parent_execution_id: str | None = None,
         depth: int = 0,
     ) -> ExecutionResult:
-        """Run an execution to its end in the current task."""
-        run = _Run(self, plan, trigger, execution_id, reuse, parent_execution_id, depth)
+        """Run an execution to its end in the current task (options as for ``start``)."""
+        run = _Run(self, plan, trigger, execution_id, reuse, parent_execution_id, depth, resume)
         return await run.run()
 
     async def load_plan(self, ref: str, *, relative_to: str | None) -> ExecutionPlan:
@@ -164,8 +187,10 @@ class _Run:
         reuse: Mapping[str, NodeResult] | None,
         parent_execution_id: str | None,
         depth: int,
+        resume: Resume | None = None,
     ) -> None:
         self.executor = executor
+        self.resume = resume
         self.plan = plan
         self.trigger = trigger
         self.execution_id = execution_id or uuid.uuid4().hex
@@ -184,10 +209,10 @@ class _Run:
         self.sorter = graphlib.TopologicalSorter(plan.predecessors)
         self.sorter.prepare()
         self.all_settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.seq = 0
+        self.seq = resume.last_seq if resume else 0
         self.failure: tuple[str, ErrorInfo] | None = None
         self.cancelled = False
-        self.started_at = utcnow()
+        self.started_at = resume.started_at if resume else utcnow()
         self.execution_info = {
             "id": self.execution_id,
             "started_at": self.started_at.isoformat(),
@@ -198,9 +223,12 @@ class _Run:
 
     async def run(self) -> ExecutionResult:
         clock = time.perf_counter()
-        self._emit(
-            ExecutionStarted, workflow=self.plan.name, parent_execution_id=self.parent_execution_id
-        )
+        if self.resume is None:
+            self._emit(
+                ExecutionStarted,
+                workflow=self.plan.name,
+                parent_execution_id=self.parent_execution_id,
+            )
         if self.executor.store:
             await self.executor.store.execution_started(self._result(ExecutionStatus.RUNNING, None))
         try:
@@ -232,9 +260,10 @@ class _Run:
         while ready := sorter.get_ready():
             for node_id in ready:
                 node = self.plan.nodes[node_id]
-                outcome = self._prepare(node)
+                known = self.resume.results.get(node_id) if self.resume else None
+                outcome = known or self._prepare(node)
                 if isinstance(outcome, NodeResult):
-                    await self._settle(outcome)
+                    await self._settle(outcome, known=known is not None)
                     sorter.done(node_id)
                 elif keep_one and kept is None:
                     kept = (node, outcome)
@@ -328,9 +357,15 @@ class _Run:
 
     # -- settling -----------------------------------------------------------------------
 
-    async def _settle(self, result: NodeResult) -> None:
+    async def _settle(self, result: NodeResult, *, known: bool = False) -> None:
+        """Record a settled node; ``known`` results (resumed) were reported before."""
         node = self.plan.nodes[result.node_id]
         self.results[node.id] = result
+        if known:
+            if result.status is NodeStatus.FAILED and node.on_error == "stop":
+                assert result.error is not None
+                self.failure = (node.id, result.error)
+            return
         self._emit_settled(node.on_error, result)
         if result.status is NodeStatus.FAILED and node.on_error == "stop" and self.failure is None:
             assert result.error is not None

@@ -15,11 +15,13 @@ from tav.core.results import ExecutionResult, NodeResult
 from tav.core.workflow import Workflow
 
 
-class EventBus(Protocol):
-    """Fans events out to any number of watchers, per execution, with replay."""
-
+class EventSink(Protocol):
     def publish(self, event: Event) -> None:
-        """Deliver ``event``; must not block."""
+        """Take ``event``; must not block."""
+
+
+class EventBus(EventSink, Protocol):
+    """Fans events out to any number of watchers, per execution, with replay."""
 
     def subscribe(self, execution_id: str, *, after: int = 0) -> AsyncIterator[Event]:
         """Events of one execution with ``seq > after``: first those already published, then

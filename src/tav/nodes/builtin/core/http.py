@@ -38,6 +38,11 @@ class HttpRequestParams(BaseModel):
     timeout_s: float = Field(30.0, gt=0, description="Timeout of the HTTP call itself.")
     fail_on_status: bool = Field(True, description="Fail on 4xx and 5xx responses.")
     follow_redirects: bool = True
+    idempotent: bool = Field(
+        False,
+        description="Send an Idempotency-Key header, the same on every retry and after a "
+        "resume, so that a server that supports it acts on the request once.",
+    )
 
     @model_validator(mode="after")
     def _one_body(self) -> HttpRequestParams:
@@ -65,11 +70,14 @@ class HttpRequest(Node):
 
     async def run(self, params: HttpRequestParams, input: Any, ctx: NodeContext) -> Outputs:
         client = ctx.optional_service(httpx.AsyncClient)
+        headers = dict(params.headers)
+        if params.idempotent:
+            headers.setdefault("Idempotency-Key", ctx.idempotency_key)
         if client is None:
             async with httpx.AsyncClient(verify=_ssl_context()) as own_client:
-                response = await _send(own_client, params)
+                response = await _send(own_client, params, headers)
         else:
-            response = await _send(client, params)
+            response = await _send(client, params, headers)
         return {"output": _check(response, params).model_dump()}
 
 
@@ -80,12 +88,14 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-async def _send(client: httpx.AsyncClient, params: HttpRequestParams) -> httpx.Response:
+async def _send(
+    client: httpx.AsyncClient, params: HttpRequestParams, headers: dict[str, str]
+) -> httpx.Response:
     try:
         return await client.request(
             params.method,
             params.url,
-            headers=params.headers,
+            headers=headers,
             params=params.query,
             json=params.json_body,
             content=params.body,

@@ -1,0 +1,57 @@
+"""Dependencies of the route handlers: the server, and who is calling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from tav.api.errors import ApiError
+from tav.server import Server
+
+SESSION_COOKIE = "tav_session"
+_bearer = HTTPBearer(auto_error=False, description="An API key: `tav api-keys create`.")
+
+
+def get_server(request: Request) -> Server:
+    server: Server = request.app.state.server
+    return server
+
+
+ServerDep = Annotated[Server, Depends(get_server)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the owner through a browser session, or a named API key."""
+
+    kind: str
+    id: str
+    name: str
+
+
+async def current_principal(
+    request: Request,
+    server: ServerDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if bearer is not None:
+        key = await server.auth.check_api_key(bearer.credentials)
+        if key is None:
+            raise ApiError(401, "unauthorized", "the API key is not valid")
+        return Principal("api_key", key.id, key.name)
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        user = await server.auth.session_user(token)
+        if user is not None:
+            return Principal("user", user.id, user.email)
+    raise ApiError(
+        401,
+        "unauthorized",
+        "sign in (POST /api/v1/auth/login) or send an API key as 'Authorization: Bearer ...'",
+    )
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

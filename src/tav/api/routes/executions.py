@@ -1,0 +1,7 @@
+"""Executions routes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/executions", tags=["executions"])

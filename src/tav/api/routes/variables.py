@@ -1,0 +1,7 @@
+"""Variables routes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/variables", tags=["variables"])

@@ -1,0 +1,7 @@
+"""Workflows routes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/workflows", tags=["workflows"])

@@ -1,0 +1,218 @@
+"""The long-running side of TAV Engine: database, writer, executor, running executions.
+
+``Server`` is a composition root shared by ``tav serve`` (the HTTP API) and by ``tav run``
+(which stores its execution in the data dir too). It starts executions of stored or ad-hoc
+workflows, resumes the ones a dead process left unfinished, prunes old executions, and
+shuts down so that whatever it could not finish resumes on the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+from tav.core.errors import NotFound
+from tav.core.results import ErrorInfo, NodeResult
+from tav.core.states import ExecutionStatus, NodeStatus
+from tav.core.workflow import Workflow, parse_workflow
+from tav.engine.bus import InMemoryBus
+from tav.engine.executor import ExecutionHandle, Executor, Resume
+from tav.engine.loader import FileWorkflowLoader
+from tav.engine.plan import ExecutionPlan
+from tav.engine.pools import Pools
+from tav.nodes.discovery import default_registry
+from tav.nodes.registry import NodeRegistry
+from tav.settings import Settings
+from tav.storage.auth import AuthRepository
+from tav.storage.db import Database
+from tav.storage.executions import ExecutionRecord, ExecutionRepository
+from tav.storage.workflows import StoredWorkflow, WorkflowRepository
+from tav.storage.writer import ExecutionWriter
+
+logger = logging.getLogger("tav.server")
+STORED_ID = re.compile(r"^[0-9a-f]{32}$")
+PRUNE_EVERY_S = 3600
+
+
+class StoredWorkflowLoader:
+    """Sub-workflow refs: a stored workflow id, or else a file path."""
+
+    def __init__(self, workflows: WorkflowRepository) -> None:
+        self.workflows = workflows
+        self.files = FileWorkflowLoader()
+
+    async def load(self, ref: str, *, relative_to: str | None) -> tuple[Workflow, str]:
+        if STORED_ID.match(ref):
+            stored = await self.workflows.get(ref)
+            if stored is None:
+                raise NotFound(f"no stored workflow with id {ref!r}")
+            return parse_workflow(stored.document, structure=False), f"workflow:{ref}"
+        return await self.files.load(ref, relative_to=relative_to)
+
+
+class Server:
+    def __init__(self, settings: Settings, *, registry: NodeRegistry | None = None) -> None:
+        self.settings = settings
+        self.db = Database(settings.resolved_database_url())
+        self.writer = ExecutionWriter(self.db)
+        self.executions = ExecutionRepository(self.db)
+        self.workflows = WorkflowRepository(self.db)
+        self.auth = AuthRepository(self.db)
+        self.registry = registry or default_registry(settings.nodes_path)
+        self.bus = InMemoryBus(sinks=[self.writer])
+        self.http = httpx.AsyncClient()
+        self.executor = Executor(
+            self.registry,
+            bus=self.bus,
+            store=self.writer,
+            pools=Pools(settings.pools, default_limit=settings.pool_default_limit),
+            loader=StoredWorkflowLoader(self.workflows),
+            services={httpx.AsyncClient: self.http},
+            vars=settings.vars,
+        )
+        self.running: dict[str, ExecutionHandle] = {}
+        self.accepting = False
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self, *, resume: bool = True, prune: bool = True) -> None:
+        await self.db.migrate()
+        self.writer.start()
+        self.accepting = True
+        if resume:
+            await self.resume_unfinished()
+        if prune:
+            self._spawn(self._prune_forever())
+
+    async def stop(self, *, timeout_s: float | None = None) -> None:
+        """Stop taking runs, give running ones ``timeout_s`` to finish, and leave the rest
+        to resume on the next start (nothing about them is recorded as cancelled)."""
+        self.accepting = False
+        timeout = self.settings.shutdown_timeout_s if timeout_s is None else timeout_s
+        pending = [asyncio.ensure_future(h.wait()) for h in self.running.values()]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
+        await self.writer.close()
+        for handle in list(self.running.values()):
+            handle.cancel()
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*pending, *self._background, return_exceptions=True)
+        await self.http.aclose()
+        await self.db.close()
+
+    # -- executions -----------------------------------------------------------------------
+
+    def compile(self, document: Mapping[str, Any], *, source: str | None = None) -> ExecutionPlan:
+        """Raises ``WorkflowInvalid`` with every problem."""
+        workflow = parse_workflow(dict(document), structure=False)
+        return self.executor.compile(workflow, source=source)
+
+    async def run(
+        self,
+        document: Mapping[str, Any],
+        input: Any = None,
+        *,
+        stored: StoredWorkflow | None = None,
+        mode: str = "api",
+        reuse: Mapping[str, NodeResult] | None = None,
+        execution_id: str | None = None,
+    ) -> ExecutionHandle:
+        """Record and start an execution; returns at once."""
+        if not self.accepting:
+            raise RuntimeError("the server is shutting down")
+        source = f"workflow:{stored.id}" if stored else None
+        plan = self.compile(document, source=source)
+        execution_id = execution_id or uuid.uuid4().hex
+        await self.executions.create(
+            execution_id,
+            workflow=plan.name,
+            workflow_id=stored.id if stored else None,
+            workflow_version=stored.version if stored else None,
+            mode=mode,
+            input=input,
+            document=None if stored else dict(document),
+        )
+        handle = self.executor.start(plan, input, execution_id=execution_id, reuse=reuse)
+        self._track(handle)
+        return handle
+
+    def _track(self, handle: ExecutionHandle) -> None:
+        self.running[handle.execution_id] = handle
+        task = asyncio.ensure_future(handle.wait())
+        task.add_done_callback(lambda _: self.running.pop(handle.execution_id, None))
+
+    async def resume_unfinished(self) -> list[str]:
+        """Resume executions a dead process left queued or running; returns their ids."""
+        resumed = []
+        for record in await self.executions.unfinished():
+            try:
+                handle = await self._resume(record)
+            except Exception as exc:
+                logger.warning("cannot resume execution %s: %s", record.execution_id, exc)
+                error = ErrorInfo(type="resume_failed", message=f"cannot resume: {exc}")
+                await self.executions.mark(record.execution_id, ExecutionStatus.FAILED, error)
+                continue
+            resumed.append(handle.execution_id)
+        return resumed
+
+    async def _resume(self, record: ExecutionRecord) -> ExecutionHandle:
+        document, source = await self._document_of(record)
+        plan = self.compile(document, source=source)
+        settled = {
+            node_id: result
+            for node_id, result in record.nodes.items()
+            if result.status is not NodeStatus.CANCELLED and node_id in plan.nodes
+        }
+        resume = Resume(results=settled, last_seq=record.last_seq, started_at=record.started_at)
+        handle = self.executor.start(
+            plan, record.input, execution_id=record.execution_id, resume=resume
+        )
+        self._track(handle)
+        logger.info("resumed execution %s (%d settled nodes)", record.execution_id, len(settled))
+        return handle
+
+    async def _document_of(self, record: ExecutionRecord) -> tuple[dict[str, Any], str | None]:
+        if record.workflow_id is not None and record.workflow_version is not None:
+            version = await self.workflows.version(record.workflow_id, record.workflow_version)
+            if version is not None:
+                return version.document, f"workflow:{record.workflow_id}"
+        document = await self.executions.document(record.execution_id)
+        if document is None:
+            raise NotFound("its workflow is no longer stored")
+        return document, None
+
+    # -- retention ------------------------------------------------------------------------
+
+    async def prune(self) -> int:
+        days = self.settings.retention_max_age_days
+        removed = await self.executions.prune(
+            max_age=timedelta(days=days) if days is not None else None,
+            max_count=self.settings.retention_max_count,
+        )
+        if removed:
+            await self.db.reclaim_space()
+        return removed
+
+    async def _prune_forever(self) -> None:
+        while True:
+            try:
+                removed = await self.prune()
+                if removed:
+                    logger.info("pruned %d executions", removed)
+            except Exception:
+                logger.exception("pruning executions failed")
+            await asyncio.sleep(PRUNE_EVERY_S)
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)

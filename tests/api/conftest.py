@@ -1,0 +1,99 @@
+"""API test fixtures: a real Server on SQLite (tmp dir) or PostgreSQL, driven over HTTP.
+
+Every API test runs on both databases: ``server`` is parametrized by ``database``.
+PostgreSQL runs on 127.0.0.1:5432 (trust auth) on the machines this project targets; one
+fresh database is created per test session and emptied before each test.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import text
+
+from tav.api.app import create_app
+from tav.nodes.builtin import BUILTIN_NODE_TYPES
+from tav.nodes.registry import NodeRegistry
+from tav.nodes.testing import TESTING_NODE_TYPES
+from tav.server import Server
+from tav.settings import Settings
+from tav.storage.models import Base
+
+PG_ADMIN_URL = os.environ.get("TAV_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for this test session (dropped at the end)."""
+    import asyncio
+
+    name = f"tav_test_{uuid.uuid4().hex[:12]}"
+
+    async def admin(sql: str) -> None:
+        connection = await asyncpg.connect(PG_ADMIN_URL)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    yield f"{base}/{name}"
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(database: str, tmp_path, request: pytest.FixtureRequest) -> Settings:
+    url = None
+    if database == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=url,
+        retention_max_age_days=None,
+        retention_max_count=None,
+    )
+
+
+@pytest.fixture
+async def server(settings: Settings) -> AsyncIterator[Server]:
+    server = Server(settings, registry=NodeRegistry([*BUILTIN_NODE_TYPES, *TESTING_NODE_TYPES]))
+    if not server.db.is_sqlite:
+        await server.db.migrate()
+        await _empty(server)
+    await server.start(prune=False)
+    yield server
+    await server.stop(timeout_s=0)
+
+
+async def _empty(server: Server) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    async with server.db.engine.begin() as connection:
+        await connection.execute(text(f"TRUNCATE {tables} CASCADE"))
+
+
+@pytest.fixture
+async def anonymous(server: Server) -> AsyncIterator[httpx.AsyncClient]:
+    """A client with no credentials."""
+    app = create_app(server.settings, server=server)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://tav.test") as client:
+        yield client
+
+
+@pytest.fixture
+async def client(server: Server, anonymous: httpx.AsyncClient) -> httpx.AsyncClient:
+    """A client authenticated with an API key."""
+    _, secret = await server.auth.create_api_key("tests")
+    anonymous.headers["Authorization"] = f"Bearer {secret}"
+    return anonymous
