@@ -31,6 +31,7 @@ from tav.nodes.discovery import default_registry
 from tav.nodes.registry import NodeRegistry
 from tav.settings import Settings
 from tav.storage.auth import AuthRepository
+from tav.storage.config import SettingRepository, VariableRepository
 from tav.storage.db import Database
 from tav.storage.executions import ExecutionRecord, ExecutionRepository
 from tav.storage.workflows import StoredWorkflow, WorkflowRepository
@@ -65,6 +66,8 @@ class Server:
         self.executions = ExecutionRepository(self.db)
         self.workflows = WorkflowRepository(self.db)
         self.auth = AuthRepository(self.db)
+        self.variables = VariableRepository(self.db)
+        self.stored_settings = SettingRepository(self.db)
         self.registry = registry or default_registry(settings.nodes_path)
         self.bus = InMemoryBus(sinks=[self.writer])
         self.http = httpx.AsyncClient()
@@ -141,9 +144,15 @@ class Server:
             input=input,
             document=None if stored else dict(document),
         )
-        handle = self.executor.start(plan, input, execution_id=execution_id, reuse=reuse)
+        handle = self.executor.start(
+            plan, input, execution_id=execution_id, reuse=reuse, vars=await self.global_vars()
+        )
         self._track(handle)
         return handle
+
+    async def global_vars(self) -> dict[str, Any]:
+        """``vars`` of every execution: TAV_VARS, overridden by variables set over the API."""
+        return {**self.settings.vars, **await self.variables.all()}
 
     def _track(self, handle: ExecutionHandle) -> None:
         self.running[handle.execution_id] = handle
@@ -174,7 +183,11 @@ class Server:
         }
         resume = Resume(results=settled, last_seq=record.last_seq, started_at=record.started_at)
         handle = self.executor.start(
-            plan, record.input, execution_id=record.execution_id, resume=resume
+            plan,
+            record.input,
+            execution_id=record.execution_id,
+            resume=resume,
+            vars=await self.global_vars(),
         )
         self._track(handle)
         logger.info("resumed execution %s (%d settled nodes)", record.execution_id, len(settled))
