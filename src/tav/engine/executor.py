@@ -53,6 +53,18 @@ from tav.nodes.registry import NodeRegistry
 MAX_DEPTH = 16
 
 
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """How to start one execution (see ``Executor.start``)."""
+
+    execution_id: str | None = None
+    reuse: Mapping[str, NodeResult] | None = None
+    resume: Resume | None = None
+    vars: Mapping[str, Any] | None = None
+    parent_execution_id: str | None = None
+    depth: int = 0
+
+
 @dataclass(frozen=True)
 class Resume:
     """Where an interrupted execution left off: its settled nodes are not run again, and
@@ -92,43 +104,21 @@ class Executor:
     def compile(self, workflow: Workflow, *, source: str | None = None) -> ExecutionPlan:
         return compile_plan(workflow, self.registry, source=source)
 
-    def start(
-        self,
-        plan: ExecutionPlan,
-        trigger: Any = None,
-        *,
-        execution_id: str | None = None,
-        reuse: Mapping[str, NodeResult] | None = None,
-        resume: Resume | None = None,
-        parent_execution_id: str | None = None,
-        depth: int = 0,
-        vars: Mapping[str, Any] | None = None,
-    ) -> ExecutionHandle:
+    def start(self, plan: ExecutionPlan, trigger: Any = None, **options: Any) -> ExecutionHandle:
         """Start an execution in the background and return its handle at once.
 
-        ``reuse`` takes succeeded outputs from an earlier execution (run-from-node, retry);
-        ``resume`` continues an interrupted execution under its own id; ``vars`` replaces
-        the executor's global variables for this execution.
+        Options (``RunOptions``): ``execution_id``; ``reuse``, succeeded results of an
+        earlier execution (run-from-node, retry); ``resume``, where an interrupted execution
+        left off; ``vars``, global variables instead of the executor's; and, for
+        sub-workflows, ``parent_execution_id`` and ``depth``.
         """
-        run = _Run(self, plan, trigger, execution_id, reuse, parent_execution_id, depth, resume)
-        if vars is not None:
-            run.vars = {**vars, **plan.vars}
-        return ExecutionHandle(run)
+        return ExecutionHandle(_Run(self, plan, trigger, RunOptions(**options)))
 
     async def execute(
-        self,
-        plan: ExecutionPlan,
-        trigger: Any = None,
-        *,
-        execution_id: str | None = None,
-        reuse: Mapping[str, NodeResult] | None = None,
-        resume: Resume | None = None,
-        parent_execution_id: str | None = None,
-        depth: int = 0,
+        self, plan: ExecutionPlan, trigger: Any = None, **options: Any
     ) -> ExecutionResult:
         """Run an execution to its end in the current task (options as for ``start``)."""
-        run = _Run(self, plan, trigger, execution_id, reuse, parent_execution_id, depth, resume)
-        return await run.run()
+        return await _Run(self, plan, trigger, RunOptions(**options)).run()
 
     async def load_plan(self, ref: str, *, relative_to: str | None) -> ExecutionPlan:
         """The compiled plan of a workflow reference, compiled once per document."""
@@ -179,18 +169,12 @@ class _Run:
     """The mutable state of one execution; the plan itself never changes."""
 
     def __init__(
-        self,
-        executor: Executor,
-        plan: ExecutionPlan,
-        trigger: Any,
-        execution_id: str | None,
-        reuse: Mapping[str, NodeResult] | None,
-        parent_execution_id: str | None,
-        depth: int,
-        resume: Resume | None = None,
+        self, executor: Executor, plan: ExecutionPlan, trigger: Any, options: RunOptions
     ) -> None:
         self.executor = executor
-        self.resume = resume
+        self.resume = resume = options.resume
+        execution_id, reuse = options.execution_id, options.reuse
+        parent_execution_id, depth = options.parent_execution_id, options.depth
         self.plan = plan
         self.trigger = trigger
         self.execution_id = execution_id or uuid.uuid4().hex
@@ -199,7 +183,8 @@ class _Run:
         self.depth = depth
         self.pools = executor.pools
         self.services: Mapping[type, object] = executor.services
-        self.vars: Mapping[str, Any] = {**executor.vars, **plan.vars}
+        self.global_vars = executor.vars if options.vars is None else options.vars
+        self.vars: Mapping[str, Any] = {**self.global_vars, **plan.vars}
         self.results: dict[str, NodeResult] = {}
         self.skip_reasons: dict[str, str] = {}
         self.nodes_view = NodesView(self.results)
@@ -506,7 +491,11 @@ class _Run:
         except NotFound as exc:
             raise NodeError(str(exc), type="subworkflow_not_found") from None
         result = await self.executor.execute(
-            plan, input, parent_execution_id=self.execution_id, depth=self.depth + 1
+            plan,
+            input,
+            parent_execution_id=self.execution_id,
+            depth=self.depth + 1,
+            vars=self.global_vars,
         )
         if result.status is not ExecutionStatus.SUCCEEDED:
             error = result.error or ErrorInfo(type="subworkflow_failed", message=result.status)
