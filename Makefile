@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck contracts pytest bench docs clean
+.PHONY: run example test lint typecheck contracts pytest bench bench-api docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,7 +13,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The server on 127.0.0.1:$(PORT), data in $TAV_DATA_DIR (default ./.tav).
+PORT ?= 8000
+
 run: $(STAMP)
+	$(BIN)/tav serve --port $(PORT)
+
+example: $(STAMP)
 	$(BIN)/tav run examples/hello.json --input '{"name": "world"}'
 
 test: lint typecheck contracts pytest
@@ -33,6 +39,9 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/engine.py
+
+bench-api: $(STAMP)
+	$(BIN)/python bench/api.py
 
 docs: $(STAMP)
 	$(BIN)/tav nodes docs > docs/reference/built-in-nodes.md

@@ -12,11 +12,13 @@ import asyncio
 import logging
 import re
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 import httpx
+from pydantic import ValidationError
 
 from tav.core.errors import NotFound
 from tav.core.results import ErrorInfo, NodeResult
@@ -29,17 +31,19 @@ from tav.engine.plan import ExecutionPlan
 from tav.engine.pools import Pools
 from tav.nodes.discovery import default_registry
 from tav.nodes.registry import NodeRegistry
-from tav.settings import Settings
+from tav.settings import RuntimeSettings, Settings
 from tav.storage.auth import AuthRepository
 from tav.storage.config import SettingRepository, VariableRepository
 from tav.storage.db import Database
-from tav.storage.executions import ExecutionRecord, ExecutionRepository
+from tav.storage.executions import ExecutionRecord, ExecutionRepository, new_execution
 from tav.storage.workflows import StoredWorkflow, WorkflowRepository
 from tav.storage.writer import ExecutionWriter
 
 logger = logging.getLogger("tav.server")
 STORED_ID = re.compile(r"^[0-9a-f]{32}$")
 PRUNE_EVERY_S = 3600
+PRUNE_FIRST_AFTER_S = 60
+PLAN_CACHE_SIZE = 256
 
 
 class StoredWorkflowLoader:
@@ -83,11 +87,14 @@ class Server:
         self.running: dict[str, ExecutionHandle] = {}
         self.accepting = False
         self._background: set[asyncio.Task[Any]] = set()
+        self._plans: OrderedDict[str, tuple[dict[str, Any], ExecutionPlan]] = OrderedDict()
+        self._drain: asyncio.Future[None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start(self, *, resume: bool = True, prune: bool = True) -> None:
         await self.db.migrate()
+        self.apply_settings(await self.stored_settings.all())
         self.writer.start()
         self.accepting = True
         if resume:
@@ -98,26 +105,54 @@ class Server:
     async def stop(self, *, timeout_s: float | None = None) -> None:
         """Stop taking runs, give running ones ``timeout_s`` to finish, and leave the rest
         to resume on the next start (nothing about them is recorded as cancelled)."""
-        self.accepting = False
-        timeout = self.settings.shutdown_timeout_s if timeout_s is None else timeout_s
-        pending = [asyncio.ensure_future(h.wait()) for h in self.running.values()]
-        if pending:
-            await asyncio.wait(pending, timeout=timeout)
-        await self.writer.close()
-        for handle in list(self.running.values()):
-            handle.cancel()
+        await self.drain(timeout_s=timeout_s)
         for task in self._background:
             task.cancel()
-        await asyncio.gather(*pending, *self._background, return_exceptions=True)
+        await asyncio.gather(*self._background, return_exceptions=True)
         await self.http.aclose()
         await self.db.close()
+
+    def drain(self, *, timeout_s: float | None = None) -> asyncio.Future[None]:
+        """Begin shutting down (idempotent): no new runs; running executions get
+        ``timeout_s`` (default: the ``shutdown_timeout_s`` setting) to finish; what is
+        written then is what the next start resumes from."""
+        self.accepting = False
+        if self._drain is None:
+            timeout = self.settings.shutdown_timeout_s if timeout_s is None else timeout_s
+            self._drain = asyncio.ensure_future(self._wind_down(timeout))
+        return self._drain
+
+    async def _wind_down(self, timeout_s: float) -> None:
+        pending = [asyncio.ensure_future(h.wait()) for h in self.running.values()]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout_s)
+        await self.writer.close()
+        # What the interrupted executions do from here (cancelled nodes, a cancelled end)
+        # is neither stored nor shown to watchers: they go on after the next start.
+        self.executor.bus = InMemoryBus()
+        for handle in list(self.running.values()):
+            handle.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     # -- executions -----------------------------------------------------------------------
 
     def compile(self, document: Mapping[str, Any], *, source: str | None = None) -> ExecutionPlan:
-        """Raises ``WorkflowInvalid`` with every problem."""
+        """Raises ``WorkflowInvalid`` with every problem.
+
+        Plans of stored workflows (``source`` ``workflow:<id>``) are kept, keyed by their
+        source and checked against the document, so a workflow run again and again is
+        compiled once per version."""
+        cached = self._plans.get(source) if source else None
+        if cached is not None and cached[0] == document:
+            self._plans.move_to_end(source)  # type: ignore[arg-type]
+            return cached[1]
         workflow = parse_workflow(dict(document), structure=False)
-        return self.executor.compile(workflow, source=source)
+        plan = self.executor.compile(workflow, source=source)
+        if source and source.startswith("workflow:"):
+            self._plans[source] = (dict(document), plan)
+            if len(self._plans) > PLAN_CACHE_SIZE:
+                self._plans.popitem(last=False)
+        return plan
 
     async def run(
         self,
@@ -128,21 +163,28 @@ class Server:
         mode: str = "api",
         reuse: Mapping[str, NodeResult] | None = None,
         execution_id: str | None = None,
+        source: str | None = None,
     ) -> ExecutionHandle:
-        """Record and start an execution; returns at once."""
+        """Record and start an execution; returns at once.
+
+        ``source`` is where an ad-hoc document came from (a file path: sub-workflow refs
+        are relative to it); a stored workflow's is its id."""
         if not self.accepting:
             raise RuntimeError("the server is shutting down")
-        source = f"workflow:{stored.id}" if stored else None
+        if stored:
+            source = f"workflow:{stored.id}"
         plan = self.compile(document, source=source)
         execution_id = execution_id or uuid.uuid4().hex
-        await self.executions.create(
-            execution_id,
-            workflow=plan.name,
-            workflow_id=stored.id if stored else None,
-            workflow_version=stored.version if stored else None,
-            mode=mode,
-            input=input,
-            document=None if stored else dict(document),
+        await self.writer.create(
+            *new_execution(
+                execution_id,
+                workflow=plan.name,
+                workflow_id=stored.id if stored else None,
+                workflow_version=stored.version if stored else None,
+                mode=mode,
+                input=input,
+                document=None if stored else dict(document),
+            )
         )
         handle = self.executor.start(
             plan, input, execution_id=execution_id, reuse=reuse, vars=await self.global_vars()
@@ -160,9 +202,17 @@ class Server:
         task.add_done_callback(lambda _: self.running.pop(handle.execution_id, None))
 
     async def resume_unfinished(self) -> list[str]:
-        """Resume executions a dead process left queued or running; returns their ids."""
+        """Resume executions a dead process left queued or running; returns their ids.
+
+        Sub-executions are not resumed: their parent's node runs them again, under a new
+        id, so the interrupted ones are marked failed. Executions of ``tav run`` are left
+        alone: that process may still be running them."""
+        crashed = ErrorInfo(
+            type="crashed", message="the process running it stopped; its parent runs it again"
+        )
+        await self.executions.settle_orphans(crashed)
         resumed = []
-        for record in await self.executions.unfinished():
+        for record in await self.executions.unfinished(exclude_modes=("cli",)):
             try:
                 handle = await self._resume(record)
             except Exception as exc:
@@ -181,7 +231,14 @@ class Server:
             for node_id, result in record.nodes.items()
             if result.status is not NodeStatus.CANCELLED and node_id in plan.nodes
         }
-        resume = Resume(results=settled, last_seq=record.last_seq, started_at=record.started_at)
+        # Nothing stored yet (not even ``execution.started``): start it over, from seq 1.
+        resume = (
+            Resume(results=settled, last_seq=record.last_seq, started_at=record.started_at)
+            if record.last_seq
+            else None
+        )
+        if resume is not None:
+            self.writer.resuming(record.execution_id)
         handle = self.executor.start(
             plan,
             record.input,
@@ -203,6 +260,22 @@ class Server:
             raise NotFound("its workflow is no longer stored")
         return document, None
 
+    # -- runtime settings -----------------------------------------------------------------
+
+    def apply_settings(self, stored: Mapping[str, Any]) -> None:
+        """Apply the runtime settings kept in the database (``RuntimeSettings``) over the
+        environment's: pool limits at once, retention from the next prune. Stored values
+        that no longer validate are logged and ignored rather than stopping the server."""
+        known = {key: value for key, value in stored.items() if key in RuntimeSettings.model_fields}
+        try:
+            changes = RuntimeSettings.model_validate(known).model_dump(exclude_unset=True)
+        except ValidationError as exc:
+            logger.warning("ignoring the stored runtime settings: %s", exc)
+            return
+        pools = {**self.settings.pools, **changes.pop("pools", {})}
+        self.settings = self.settings.model_copy(update=changes)
+        self.executor.pools.set_limits(pools, default_limit=self.settings.pool_default_limit)
+
     # -- retention ------------------------------------------------------------------------
 
     async def prune(self) -> int:
@@ -216,6 +289,7 @@ class Server:
         return removed
 
     async def _prune_forever(self) -> None:
+        await asyncio.sleep(PRUNE_FIRST_AFTER_S)  # not while starting up
         while True:
             try:
                 removed = await self.prune()

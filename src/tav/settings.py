@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -44,6 +44,9 @@ class Settings(BaseSettings):
         10, ge=0, description="On SIGTERM, how long running nodes may take to finish."
     )
     max_body_bytes: int = Field(16 * 1024 * 1024, gt=0, description="Largest request body.")
+    max_workflow_bytes: int = Field(
+        4 * 1024 * 1024, gt=0, description="Largest workflow document (JSON or YAML) accepted."
+    )
     session_ttl_hours: float = Field(24 * 14, gt=0, description="Browser session lifetime.")
     secure_cookies: bool | None = Field(
         None, description="Mark the session cookie Secure; default: when served over HTTPS."
@@ -60,3 +63,39 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [Path(part) for part in value.split(os.pathsep) if part.strip()]
         return value
+
+    @field_validator(
+        "retention_max_age_days", "retention_max_count", "secure_cookies", mode="before"
+    )
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        """``TAV_RETENTION_MAX_COUNT=`` (empty) means no limit, not a parse error."""
+        if isinstance(value, str) and value.strip().lower() in ("", "none"):
+            return None
+        return value
+
+
+PoolName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
+PoolLimit = Annotated[int, Field(ge=1, le=100_000)]
+
+
+class RuntimeSettings(BaseModel):
+    """The settings users may change while the server runs (``/api/v1/settings``).
+
+    Kept in the database, they override the environment's ``TAV_*`` values. Only the
+    fields set mean anything (``model_fields_set``): ``pools`` sets the limits of the pools
+    it names, the others keep theirs; a retention of ``None`` keeps everything.
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    pools: dict[PoolName, PoolLimit] = Field(
+        default_factory=dict, max_length=256, description="Concurrency limits by pool."
+    )
+    pool_default_limit: PoolLimit = Field(16, description="Limit of pools not named in pools.")
+    retention_max_age_days: float | None = Field(
+        None, gt=0, le=36_500, description="Executions older than this are pruned; null keeps them."
+    )
+    retention_max_count: int | None = Field(
+        None, gt=0, le=1_000_000_000, description="At most this many executions are kept."
+    )

@@ -1,7 +1,12 @@
-"""``tav run`` and ``tav nodes`` as a user runs them: a separate process."""
+"""``tav run`` and ``tav nodes`` as a user runs them: a separate process.
+
+Every test gets its own data dir (``TAV_DATA_DIR``), so that stored runs land in a
+temporary directory rather than in ``./.tav``.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -13,6 +18,9 @@ from typing import Any
 
 import pytest
 
+from tav.settings import Settings
+from tav.storage.db import Database
+from tav.storage.executions import ExecutionRecord, ExecutionRepository
 from tests.helpers import document, node
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "hello.json"
@@ -28,6 +36,37 @@ RESULT_KEYS = {
     "nodes",
 }
 NODE_KEYS = {"status", "attempts", "outputs", "error", "started_at", "finished_at", "duration_ms"}
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "data"
+    monkeypatch.setenv("TAV_DATA_DIR", str(path))
+    return path
+
+
+Stored = tuple[ExecutionRecord, list[dict[str, Any]], dict[str, Any] | None]
+
+
+def stored_runs(data_dir: Path) -> list[Stored]:
+    """Every execution stored in ``data_dir``: its record, events and document."""
+
+    async def read() -> list[Stored]:
+        db = Database(Settings(data_dir=data_dir, database_url=None).resolved_database_url())
+        executions = ExecutionRepository(db)
+        try:
+            runs = []
+            for summary in (await executions.find())[0]:
+                execution_id = summary.execution_id
+                record = await executions.get(execution_id)
+                assert record is not None
+                events = await executions.events(execution_id)
+                runs.append((record, events, await executions.document(execution_id)))
+            return runs
+        finally:
+            await db.close()
+
+    return asyncio.run(read())
 
 
 def tav(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -150,7 +189,7 @@ def test_progress_view_without_json_reports_nodes_and_output():
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_an_interrupt_cancels_the_execution_and_exits_1(tmp_path, sig):
+def test_an_interrupt_cancels_the_execution_and_exits_1(tmp_path, data_dir, sig):
     doc = document(
         node("start", "trigger.manual"),
         node("wait", "core.delay", params={"seconds": 30}),
@@ -175,6 +214,52 @@ def test_an_interrupt_cancels_the_execution_and_exits_1(tmp_path, sig):
     assert "cancelled wait" in err
     assert "cancelled after" in err
     assert "the execution was cancelled" in err
+    [(record, events, _)] = stored_runs(data_dir)
+    assert record.status.value == "cancelled"
+    assert events[-1]["type"] == "execution.cancelled"
+
+
+def test_a_run_is_stored_in_the_data_dir(data_dir):
+    proc = tav("run", str(EXAMPLE), "--input", '{"name": "Ada"}', "--json")
+    assert proc.returncode == 0, proc.stderr
+    printed = json.loads(proc.stdout)
+    [(record, events, ran)] = stored_runs(data_dir)
+    assert record.execution_id == printed["execution_id"]
+    assert record.mode == "cli"
+    assert record.status.value == "succeeded"
+    assert record.input == {"name": "Ada"}
+    assert record.output == printed["output"]
+    assert record.to_json()["nodes"] == printed["nodes"]
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert events[0]["type"] == "execution.started"
+    assert events[-1]["type"] == "execution.completed"
+    assert ran is not None  # the document it ran, as for any ad-hoc run
+    assert ran["name"] == json.loads(EXAMPLE.read_text())["name"]
+    assert {n["id"] for n in ran["nodes"]} == set(printed["nodes"])
+
+
+def test_the_summary_names_the_stored_execution():
+    proc = tav("run", str(EXAMPLE), "--input", '{"name": "Ada"}')
+    assert proc.returncode == 0, proc.stderr
+    assert "stored as execution " in proc.stderr
+
+
+def test_no_store_keeps_the_run_in_memory(data_dir):
+    proc = tav("run", str(EXAMPLE), "--input", '{"name": "Ada"}', "--json", "--no-store")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["status"] == "succeeded"
+    assert not data_dir.exists()
+    plain = tav("run", str(EXAMPLE), "--input", '{"name": "Ada"}', "--no-store")
+    assert plain.returncode == 0, plain.stderr
+    assert "stored as" not in plain.stderr
+    assert not data_dir.exists()
+
+
+def test_an_invalid_workflow_creates_no_data_dir(tmp_path, data_dir):
+    doc = document(node("a", "core.nope"))
+    proc = tav("run", str(write(tmp_path, doc)))
+    assert proc.returncode == 2
+    assert not data_dir.exists()
 
 
 def test_nodes_list_and_show():

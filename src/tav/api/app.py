@@ -39,9 +39,14 @@ def create_app(config: Settings | None = None, *, server: Server | None = None) 
     app.state.server = server
     errors.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
-    app.include_router(auth.router, prefix=API_PREFIX)
-    protected = APIRouter(prefix=API_PREFIX, dependencies=[Depends(current_principal)])
+    app.include_router(auth.router, prefix=API_PREFIX, responses=errors.responses(422))
+    protected = APIRouter(
+        prefix=API_PREFIX,
+        dependencies=[Depends(current_principal)],
+        responses=errors.responses(401, 422),
+    )
     for module in (workflows, executions, nodes, settings, variables):
         protected.include_router(module.router)
+    protected.include_router(executions.runs)
     app.include_router(protected)
     return app

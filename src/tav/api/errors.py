@@ -3,17 +3,53 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tav.core.errors import InputInvalid, NotFound, WorkflowInvalid
 from tav.storage.workflows import VersionConflict
 
 logger = logging.getLogger("tav.api")
+# Errors Starlette and FastAPI raise themselves (400: a body that is not JSON).
+HTTP_CODES = {
+    400: "request_invalid",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+}
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable, for programs: not_found, conflict, ...")
+    message: str = Field(description="For people.")
+    details: Any = Field(None, description="More, by code: every problem of a 422.")
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error response."""
+
+    error: ErrorDetail
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` of routes that can fail with these statuses."""
+    return {
+        status: {"model": ErrorResponse, "description": DESCRIPTIONS[status]} for status in statuses
+    }
+
+
+DESCRIPTIONS = {
+    401: "No valid API key or session.",
+    413: "The request body is too large.",
+    422: "The request is not valid; `details` lists every problem.",
+}
 
 
 class ApiError(Exception):
@@ -28,8 +64,14 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
 
-def _json(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
-    return JSONResponse(error_body(code, message, details), status_code=status)
+def _json(
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
 
 
 def install(app: FastAPI) -> None:
@@ -65,10 +107,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
-            exc.status_code, "http_error"
-        )
-        return _json(exc.status_code, code, str(exc.detail), None)
+        code = HTTP_CODES.get(exc.status_code, "http_error")
+        return _json(exc.status_code, code, str(exc.detail), None, exc.headers)  # e.g. Allow
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:

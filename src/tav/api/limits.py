@@ -1,10 +1,26 @@
-"""Request body size limit (413), enforced while the body streams in."""
+"""Request bodies the API refuses before any route sees them.
+
+- Larger than ``TAV_MAX_BODY_BYTES``: 413, whether the size is declared or streamed.
+- JSON text holding a lone UTF-16 surrogate escape (``"\\ud800"`` without its pair): 422.
+  It is valid JSON grammar but not Unicode, so a string holding it cannot be encoded as
+  UTF-8: it would break storage and every later response that includes it. Pydantic's
+  ``str`` fields refuse it, but free-form JSON (workflow params, run input, variable
+  values) would take it, so it is refused here once for every route. The check only
+  parses a body that contains a surrogate escape at all, so other bodies cost one regex scan.
+"""
 
 from __future__ import annotations
+
+import json
+import re
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tav.api.errors import error_body
+
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+JSON_TYPE = re.compile(rb"^application/(?:[\w.+-]+\+)?json\b", re.IGNORECASE)
 
 
 class BodyTooLarge(Exception):
@@ -12,7 +28,8 @@ class BodyTooLarge(Exception):
 
 
 class BodyLimitMiddleware:
-    """Pure ASGI middleware: a declared or streamed body over ``max_bytes`` gets 413."""
+    """Pure ASGI middleware: a body over ``max_bytes`` gets 413, a JSON body with a lone
+    surrogate 422."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -22,10 +39,52 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers", [])).get(b"content-length")
+        headers = dict(scope.get("headers", []))
+        declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(send)
+            await _reject(send, 413, "body_too_large", self._too_large())
             return
+        if JSON_TYPE.match(headers.get(b"content-type", b"")):
+            await self._json(scope, receive, send)
+            return
+        try:
+            await self.app(scope, self._limited(receive), send)
+        except BodyTooLarge:
+            await _reject(send, 413, "body_too_large", self._too_large())
+
+    async def _json(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Read the whole JSON body (the route would anyway), check it, then replay it."""
+        limited = self._limited(receive)
+        chunks = []
+        try:
+            while True:
+                message = await limited()
+                if message["type"] != "http.request":
+                    return  # the client went away before its body was complete
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+        except BodyTooLarge:
+            await _reject(send, 413, "body_too_large", self._too_large())
+            return
+        body = b"".join(chunks)
+        if SURROGATE_ESCAPE.search(body) and _has_lone_surrogate(body):
+            details = [{"location": "body", "message": "text holds a lone UTF-16 surrogate"}]
+            reason = "the body is not valid Unicode JSON"
+            await _reject(send, 422, "request_invalid", reason, details)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    def _limited(self, receive: Receive) -> Receive:
         received = 0
 
         async def limited_receive() -> Message:
@@ -37,22 +96,50 @@ class BodyLimitMiddleware:
                     raise BodyTooLarge
             return message
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except BodyTooLarge:
-            await self._reject(send)
+        return limited_receive
 
-    async def _reject(self, send: Send) -> None:
-        import json
+    def _too_large(self) -> str:
+        return f"the request body is larger than {self.max_bytes} bytes"
 
-        body = json.dumps(
-            error_body("body_too_large", f"the request body is larger than {self.max_bytes} bytes")
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+
+def _has_lone_surrogate(body: bytes) -> bool:
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        return False  # not JSON: the route answers that
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not _encodable(item):
+                return True
+        elif isinstance(item, dict):
+            if not all(_encodable(key) for key in item):
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+async def _reject(send: Send, status: int, code: str, message: str, details: Any = None) -> None:
+    body = json.dumps(error_body(code, message, details), separators=(",", ":")).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

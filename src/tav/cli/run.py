@@ -1,5 +1,10 @@
 """``tav run``: run a workflow file headless and report its result.
 
+The execution is stored in the data dir like one the server runs (mode ``cli``, with the
+document it ran), so the API shows it afterwards; ``--no-store`` keeps it in memory only.
+An interrupted ``tav run`` is not resumed by ``tav serve``: that process may still be
+running it.
+
 Exit codes: 0 the execution succeeded; 1 it failed or was cancelled; 2 the workflow or the
 input is invalid (every problem is listed on stderr).
 """
@@ -11,19 +16,23 @@ import json
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import typer
 
 from tav.cli.output import EXIT_FAILED, EXIT_INVALID, fail
-from tav.cli.progress import ProgressView
 from tav.core.errors import NotFound, WorkflowInvalid
 from tav.core.results import ExecutionResult
-from tav.engine.executor import ExecutionHandle, Executor
+from tav.core.workflow import Workflow
+from tav.engine.executor import ExecutionHandle
 from tav.engine.plan import ExecutionPlan
+from tav.engine.ports import EventBus
 from tav.runner import build_executor, load
 from tav.settings import Settings
+
+if TYPE_CHECKING:
+    from tav.server import Server
 
 
 def run_command(
@@ -35,6 +44,13 @@ def run_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the execution result as JSON on stdout.")
     ] = False,
+    store: Annotated[
+        bool,
+        typer.Option(
+            "--store/--no-store",
+            help="Store the execution in the data dir (TAV_DATA_DIR), or keep it in memory.",
+        ),
+    ] = True,
 ) -> None:
     """Run a workflow file and wait for its result."""
     payload = _parse_input(input)
@@ -42,16 +58,17 @@ def run_command(
         workflow, source = load(file)
     except (WorkflowInvalid, NotFound) as exc:
         _report_invalid(exc)
-    result = asyncio.run(_execute(workflow, source, payload, as_json))
+    run = _stored if store else _in_memory
+    result = asyncio.run(run(workflow, source, payload, show=not as_json))
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
-        _summary(result)
+        _summary(result, stored=store)
     raise typer.Exit(0 if result.succeeded else EXIT_FAILED)
 
 
-async def _execute(
-    workflow: Any, source: str | None, payload: Any, as_json: bool
+async def _in_memory(
+    workflow: Workflow, source: str | None, payload: Any, *, show: bool
 ) -> ExecutionResult:
     async with httpx.AsyncClient() as client:
         try:
@@ -62,17 +79,46 @@ async def _execute(
             plan = executor.compile(workflow, source=source)
         except WorkflowInvalid as exc:
             _report_invalid(exc)
-        return await _watch(executor, plan, payload, show=not as_json)
+        handle = executor.start(plan, payload)
+        return await _watch(handle, executor.bus, plan, show=show)
+
+
+async def _stored(
+    workflow: Workflow, source: str | None, payload: Any, *, show: bool
+) -> ExecutionResult:
+    """Through the server's parts: its writer stores the execution as it runs."""
+    server = _server()
+    document = workflow.to_document()
+    try:
+        plan = server.compile(document, source=source)
+    except WorkflowInvalid as exc:
+        _report_invalid(exc)
+    await server.start(resume=False, prune=False)
+    try:
+        handle = await server.run(document, payload, mode="cli", source=source)
+        return await _watch(handle, server.bus, plan, show=show)
+    finally:
+        await server.stop()
+
+
+def _server() -> Server:
+    from tav.server import Server
+
+    try:
+        return Server(Settings())
+    except ImportError as exc:
+        fail(str(exc))
 
 
 async def _watch(
-    executor: Executor, plan: ExecutionPlan, payload: Any, *, show: bool
+    handle: ExecutionHandle, bus: EventBus, plan: ExecutionPlan, *, show: bool
 ) -> ExecutionResult:
-    handle = executor.start(plan, payload)
     _cancel_on_signals(handle)
     if show:
+        from tav.cli.progress import ProgressView  # rich, only when there is a view
+
         with ProgressView(plan, live=sys.stderr.isatty()) as view:
-            async for event in executor.bus.subscribe(handle.execution_id):
+            async for event in bus.subscribe(handle.execution_id):
                 view.update(event)
     return await handle.wait()
 
@@ -91,10 +137,12 @@ def _cancel_on_signals(handle: ExecutionHandle) -> None:
         loop.add_signal_handler(sig, cancel)
 
 
-def _summary(result: ExecutionResult) -> None:
+def _summary(result: ExecutionResult, *, stored: bool) -> None:
     took = f" in {result.duration_ms:.0f} ms" if result.duration_ms is not None else ""
     message = f": {result.error.message}" if result.error else ""
     typer.echo(f"{result.status.value}{took}{message}", err=True)
+    if stored:
+        typer.echo(f"stored as execution {result.execution_id}", err=True)
     if result.output is not None:
         typer.echo(json.dumps(result.output, indent=2, ensure_ascii=False))
 

@@ -25,6 +25,12 @@ def parse_document(text: str, *, source: str, yaml_allowed: bool = True) -> Any:
         message = f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
     except yaml.YAMLError as exc:
         message = f"not valid YAML: {_yaml_reason(exc)}"
+    except RecursionError:
+        message = "the document is nested too deeply to read"
+    except (ValueError, OverflowError) as exc:
+        # Valid syntax, impossible value: a YAML date like 2024-13-45, an integer with
+        # more digits than Python converts.
+        message = f"a value cannot be read: {exc}"
     raise WorkflowInvalid([Problem(message)], source=source)
 
 

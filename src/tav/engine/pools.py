@@ -42,3 +42,24 @@ class Pools:
         if semaphore is None:
             return 0
         return self.limits.get(pool, self.default_limit) - semaphore._value
+
+    def set_limits(self, limits: Mapping[str, int], *, default_limit: int) -> None:
+        """Change limits while executions run (runtime settings).
+
+        A raised limit applies at once: the pool's semaphore is released by the difference,
+        so nodes waiting for a slot start. A lowered limit gets a new semaphore: slots taken
+        (or waited for) before the change count against the old limit until they are given
+        back; every slot asked for afterwards counts against the new one, so until then more
+        than the new limit may run. (Shrinking the old semaphore in place would need a task
+        that takes slots away as they come back; ``in_use`` counts the new semaphore only.)
+        """
+        old = {pool: self.limits.get(pool, self.default_limit) for pool in self._semaphores}
+        self.limits = {**DEFAULT_LIMITS, **limits}
+        self.default_limit = default_limit
+        for pool, semaphore in list(self._semaphores.items()):
+            limit = self.limits.get(pool, default_limit)
+            if limit > old[pool]:
+                for _ in range(limit - old[pool]):
+                    semaphore.release()
+            elif limit < old[pool]:
+                self._semaphores[pool] = asyncio.Semaphore(limit)

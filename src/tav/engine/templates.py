@@ -175,6 +175,8 @@ def syntax_error(source: str) -> str | None:
         compile_template(source)
     except TemplateSyntaxError as exc:
         return f"template syntax error: {exc.message} (line {exc.lineno})"
+    except RecursionError:
+        return "template syntax error: nested too deeply"
     return None
 
 

@@ -3,18 +3,23 @@
 SQLite runs in WAL mode with foreign keys on, a busy timeout and synchronous=NORMAL (the
 usual durable-enough setting for WAL: a power cut may lose the last transactions, never
 corrupt the file). PostgreSQL runs through asyncpg with the same code.
+
+SQLite takes one writer at a time. Two write transactions of this process on two pooled
+connections would meet in SQLite's busy handler, which sleeps in steps of up to 100 ms
+(and a read transaction that turns into a write can fail outright); so on SQLite,
+``transaction()`` queues the process's writers on an asyncio lock instead. The busy timeout
+remains for other processes (``tav api-keys create`` while the server runs).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -23,7 +28,12 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from tav.storage.inline_sqlite import inline_creator
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+SCHEMA_HEAD = "0001"
+"""The newest migration's revision (a test keeps it in step): when the database is at it,
+start-up skips Alembic altogether, which saves a fifth of a second of imports."""
 SQLITE_PRAGMAS = (
     "PRAGMA auto_vacuum=INCREMENTAL",  # takes effect on a new file; see reclaim_space
     "PRAGMA journal_mode=WAL",
@@ -42,6 +52,7 @@ class Database:
         self.engine: AsyncEngine = _create_engine(url, echo=echo)
         self.dialect = self.engine.dialect.name
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -50,20 +61,37 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessions() as session, session.begin():
+        """A session in a transaction, committed at the end (for anything that writes)."""
+        async with self._writing(), self.sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[None]:
+        if self._write_lock is None:
+            yield
+            return
+        async with self._write_lock:
+            yield
 
     async def migrate(self) -> None:
         """Bring the schema to the newest version (a no-op when it already is)."""
-        async with self.engine.begin() as connection:
-            await connection.run_sync(_upgrade)
+        async with self._writing(), self.engine.begin() as connection:
+            if await connection.run_sync(_schema_version) != SCHEMA_HEAD:
+                await connection.run_sync(_upgrade)
 
     async def reclaim_space(self) -> None:
-        """Give freed pages back to the file system (SQLite; PostgreSQL autovacuums)."""
+        """Give freed pages back to the file system (SQLite; PostgreSQL autovacuums).
+
+        The file shrinks once the write-ahead log is checkpointed into it, so that is done
+        here too (and the log truncated)."""
         if self.is_sqlite:
-            async with self.engine.connect() as connection:
-                await connection.exec_driver_sql("PRAGMA incremental_vacuum")
-                await connection.commit()
+            async with self._writing(), self.engine.connect() as connection:
+                raw = await connection.get_raw_connection()
+                # A script, because each step of this PRAGMA frees one page, and a plain
+                # execute() takes one step.
+                await raw.driver_connection.executescript(  # type: ignore[union-attr]
+                    "PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);"
+                )
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -72,8 +100,13 @@ class Database:
 def _create_engine(url: str, *, echo: bool) -> AsyncEngine:
     options: dict[str, Any] = {"echo": echo}
     if url.startswith("sqlite"):
-        _ensure_parent(url)
-        options["connect_args"] = {"timeout": 30}
+        parsed = make_url(url)
+        uri = parsed.query.get("uri") == "true"
+        path = parsed.database or ":memory:"
+        options["async_creator"] = inline_creator(path, timeout=30, uri=uri)
+        # Connections are cheap to keep and slow to open (PRAGMAs): keep enough for the
+        # sessions a busy server has open at once.
+        options.update(pool_size=8, max_overflow=24)
     else:
         options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
     engine = create_async_engine(url, **options)
@@ -89,19 +122,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _ensure_parent(url: str) -> None:
-    path = url.split("///", 1)[-1]
-    if path and path != ":memory:" and not path.startswith("file:"):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+def alembic_config() -> Any:
+    """The Alembic configuration of the package's migrations (``alembic.config.Config``)."""
+    from alembic.config import Config
 
-
-def alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
 
 
+def _schema_version(connection: Connection) -> str | None:
+    if not connection.dialect.has_table(connection, "alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
 def _upgrade(connection: Connection) -> None:
+    from alembic import command
+
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tav.core.events import utcnow
 from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
@@ -16,6 +18,8 @@ from tav.storage.db import Database
 from tav.storage.models import EventRow, ExecutionDataRow, ExecutionRow, NodeRunRow
 
 UNFINISHED = (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value)
+PRUNE_CHUNK = 500
+"""Executions deleted per transaction: the writer waits for at most one chunk."""
 
 
 class ExecutionSummary(BaseModel):
@@ -82,62 +86,57 @@ class ExecutionRepository:
         input: Any,
         document: dict[str, Any] | None = None,
     ) -> None:
-        """Record an execution before it starts (status ``queued``)."""
+        """Record an execution before it starts (status ``queued``). (The server has its
+        writer do this, batched with everything else it writes.)"""
+        execution, data = new_execution(
+            execution_id,
+            workflow=workflow,
+            workflow_id=workflow_id,
+            workflow_version=workflow_version,
+            mode=mode,
+            input=input,
+            document=document,
+        )
         async with self.db.transaction() as session:
-            session.add(
-                ExecutionRow(
-                    id=execution_id,
-                    workflow_id=workflow_id,
-                    workflow_version=workflow_version,
-                    workflow_name=workflow[:200],
-                    status=ExecutionStatus.QUEUED.value,
-                    mode=mode,
-                    started_at=utcnow(),
-                    last_seq=0,
-                )
-            )
-            await session.flush()
-            session.add(
-                ExecutionDataRow(
-                    execution_id=execution_id,
-                    input=codec.pack(input),
-                    document=codec.pack(document) if document is not None else None,
-                )
-            )
+            connection = await session.connection()
+            await connection.execute(insert(ExecutionRow), [execution])
+            await connection.execute(insert(ExecutionDataRow), [data])
 
     async def get(self, execution_id: str) -> ExecutionRecord | None:
+        query = (
+            select(ExecutionRow, ExecutionDataRow.input, ExecutionDataRow.result)
+            .outerjoin(ExecutionDataRow, ExecutionDataRow.execution_id == ExecutionRow.id)
+            .where(ExecutionRow.id == execution_id)
+        )
         async with self.db.session() as session:
-            row = await session.get(ExecutionRow, execution_id)
-            if row is None:
+            found = (await session.execute(query)).first()
+            if found is None:
                 return None
-            data = await session.get(ExecutionDataRow, execution_id)
-            result = codec.unpack(data.result) if data and data.result else None
-            if result is None:
-                nodes = await self._hot_nodes(execution_id)
+            row, input, blob = found
+            if blob is None:  # still running, or left unfinished: the hot rows
+                nodes, last_seq = await _hot(session, execution_id, row.last_seq)
                 output = None
             else:
+                result = codec.unpack(blob)
                 nodes = {k: NodeResult.model_validate(v) for k, v in result["nodes"].items()}
-                output = result["output"]
+                output, last_seq = result["output"], row.last_seq
         return ExecutionRecord(
-            **_summary(row).model_dump(),
-            input=codec.unpack(data.input) if data else None,
-            output=output,
-            nodes=nodes,
-            last_seq=row.last_seq,
+            **_fields(row), input=codec.unpack(input), output=output, nodes=nodes, last_seq=last_seq
         )
+
+    async def status(self, execution_id: str) -> ExecutionStatus | None:
+        """Just the status (``None`` for an unknown execution): cheap enough to poll."""
+        async with self.db.session() as session:
+            value = await session.scalar(
+                select(ExecutionRow.status).where(ExecutionRow.id == execution_id)
+            )
+            return ExecutionStatus(value) if value is not None else None
 
     async def document(self, execution_id: str) -> dict[str, Any] | None:
         """The workflow document an ad-hoc execution ran (none for stored workflows)."""
         async with self.db.session() as session:
             data = await session.get(ExecutionDataRow, execution_id)
             return codec.unpack(data.document) if data and data.document else None
-
-    async def _hot_nodes(self, execution_id: str) -> dict[str, NodeResult]:
-        async with self.db.session() as session:
-            rows = await session.scalars(
-                select(NodeRunRow).where(NodeRunRow.execution_id == execution_id)
-            )
-            return {r.node_id: NodeResult.model_validate(codec.unpack(r.data)) for r in rows}
 
     async def events(self, execution_id: str, *, after: int = 0) -> list[dict[str, Any]]:
         """Stored events with ``seq > after``, in order."""
@@ -187,18 +186,36 @@ class ExecutionRepository:
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    async def unfinished(self) -> list[ExecutionRecord]:
-        """Top-level executions a dead process left queued or running."""
+    async def unfinished(self, *, exclude_modes: Sequence[str] = ()) -> list[ExecutionRecord]:
+        """Top-level executions a dead process left queued or running, oldest first."""
         async with self.db.session() as session:
             ids = (
                 await session.scalars(
-                    select(ExecutionRow.id).where(
-                        ExecutionRow.status.in_(UNFINISHED), ExecutionRow.parent_id.is_(None)
+                    select(ExecutionRow.id)
+                    .where(
+                        ExecutionRow.status.in_(UNFINISHED),
+                        ExecutionRow.parent_id.is_(None),
+                        ExecutionRow.mode.not_in(exclude_modes),
                     )
+                    .order_by(ExecutionRow.started_at)
                 )
             ).all()
         records = [await self.get(execution_id) for execution_id in ids]
         return [record for record in records if record is not None]
+
+    async def settle_orphans(self, error: ErrorInfo) -> int:
+        """Mark unfinished sub-executions failed with ``error``; returns how many."""
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                update(ExecutionRow)
+                .where(ExecutionRow.status.in_(UNFINISHED), ExecutionRow.parent_id.is_not(None))
+                .values(
+                    status=ExecutionStatus.FAILED.value,
+                    error=error.model_dump(),
+                    finished_at=utcnow(),
+                )
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def mark(self, execution_id: str, status: ExecutionStatus, error: ErrorInfo) -> None:
         """Settle an execution that cannot go on (e.g. its workflow is gone)."""
@@ -211,41 +228,99 @@ class ExecutionRepository:
 
     async def prune(self, *, max_age: timedelta | None, max_count: int | None) -> int:
         """Delete finished executions older than ``max_age`` or beyond the newest
-        ``max_count``; returns how many went."""
+        ``max_count``, with their data and events; returns how many went.
+
+        In chunks of ``PRUNE_CHUNK``, one transaction each, so that the writer (which
+        shares SQLite's one write lock) never waits long."""
         finished = ExecutionRow.status.not_in(UNFINISHED)
+        newest_first = (ExecutionRow.started_at.desc(), ExecutionRow.id.desc())
         removed = 0
-        async with self.db.transaction() as session:
-            if max_age is not None:
-                cutoff = utcnow() - max_age
-                result = await session.execute(
-                    delete(ExecutionRow).where(finished, ExecutionRow.started_at < cutoff)
-                )
-                removed += result.rowcount  # type: ignore[attr-defined]
-            if max_count is not None:
-                keep = (
-                    select(ExecutionRow.id)
-                    .order_by(ExecutionRow.started_at.desc())
-                    .limit(max_count)
-                    .scalar_subquery()
-                )
-                result = await session.execute(
-                    delete(ExecutionRow).where(finished, ExecutionRow.id.not_in(keep))
-                )
-                removed += result.rowcount  # type: ignore[attr-defined]
+        if max_age is not None:
+            cutoff = utcnow() - max_age
+            old = select(ExecutionRow.id).where(finished, ExecutionRow.started_at < cutoff)
+            removed += await self._delete_chunks(old.limit(PRUNE_CHUNK))
+        if max_count is not None:
+            surplus = select(ExecutionRow.id).where(finished).order_by(*newest_first)
+            removed += await self._delete_chunks(surplus.offset(max_count).limit(PRUNE_CHUNK))
         return removed
+
+    async def _delete_chunks(self, chunk: Any) -> int:
+        """Delete the executions ``chunk`` selects, again and again until it is empty."""
+        removed = 0
+        while True:
+            async with self.db.transaction() as session:
+                ids = (await session.scalars(chunk)).all()
+                if ids:
+                    await session.execute(delete(ExecutionRow).where(ExecutionRow.id.in_(ids)))
+            removed += len(ids)
+            if len(ids) < PRUNE_CHUNK:
+                return removed
+
+
+def new_execution(
+    execution_id: str,
+    *,
+    workflow: str,
+    workflow_id: str | None,
+    workflow_version: int | None,
+    mode: str,
+    input: Any,
+    document: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``executions`` and ``execution_data`` rows of an execution about to start."""
+    execution = {
+        "id": execution_id,
+        "workflow_id": workflow_id,
+        "workflow_version": workflow_version,
+        "workflow_name": workflow[:200],
+        "status": ExecutionStatus.QUEUED.value,
+        "mode": mode,
+        "parent_id": None,
+        "error": None,
+        "started_at": utcnow(),
+        "finished_at": None,
+        "duration_ms": None,
+        "last_seq": 0,
+    }
+    data = {
+        "execution_id": execution_id,
+        "input": codec.pack(input),
+        "document": codec.pack(document) if document is not None else None,
+        "result": None,
+    }
+    return execution, data
+
+
+async def _hot(
+    session: AsyncSession, execution_id: str, last_seq: int
+) -> tuple[dict[str, NodeResult], int]:
+    """The settled nodes of an unfinished execution, and the seq of its last stored event
+    (the writer moves ``last_seq`` with the events it stores; the events decide)."""
+    rows = await session.execute(
+        select(NodeRunRow.node_id, NodeRunRow.data).where(NodeRunRow.execution_id == execution_id)
+    )
+    nodes = {node_id: NodeResult.model_validate(codec.unpack(data)) for node_id, data in rows}
+    stored = await session.scalar(
+        select(func.max(EventRow.seq)).where(EventRow.execution_id == execution_id)
+    )
+    return nodes, max(last_seq, stored or 0)
 
 
 def _summary(row: ExecutionRow) -> ExecutionSummary:
-    return ExecutionSummary(
-        execution_id=row.id,
-        workflow=row.workflow_name,
-        workflow_id=row.workflow_id,
-        workflow_version=row.workflow_version,
-        status=ExecutionStatus(row.status),
-        mode=row.mode,
-        parent_execution_id=row.parent_id,
-        error=ErrorInfo.model_validate(row.error) if row.error else None,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        duration_ms=row.duration_ms,
-    )
+    return ExecutionSummary(**_fields(row))
+
+
+def _fields(row: ExecutionRow) -> dict[str, Any]:
+    return {
+        "execution_id": row.id,
+        "workflow": row.workflow_name,
+        "workflow_id": row.workflow_id,
+        "workflow_version": row.workflow_version,
+        "status": ExecutionStatus(row.status),
+        "mode": row.mode,
+        "parent_execution_id": row.parent_id,
+        "error": ErrorInfo.model_validate(row.error) if row.error else None,
+        "started_at": row.started_at,
+        "finished_at": row.finished_at,
+        "duration_ms": row.duration_ms,
+    }

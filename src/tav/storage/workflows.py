@@ -7,28 +7,40 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import defer
 
 from tav.core.events import utcnow
 from tav.storage.db import Database
 from tav.storage.models import WorkflowRow, WorkflowVersionRow
 
 
-class StoredWorkflow(BaseModel):
+class WorkflowInfo(BaseModel):
+    """A stored workflow without its document (what lists show)."""
+
     id: str
     name: str
     description: str
     active: bool
     version: int
-    document: dict[str, Any]
     created_at: datetime
     updated_at: datetime
 
 
-class WorkflowVersion(BaseModel):
-    version: int
+class StoredWorkflow(WorkflowInfo):
     document: dict[str, Any]
+
+
+class VersionInfo(BaseModel):
+    """One saved version without its document."""
+
+    version: int
+    name: str
     created_at: datetime
+
+
+class WorkflowVersion(VersionInfo):
+    document: dict[str, Any]
 
 
 class VersionConflict(Exception):
@@ -77,21 +89,35 @@ class WorkflowRepository:
         base_version: int | None = None,
     ) -> StoredWorkflow | None:
         """Save a new version; ``base_version`` guards against overwriting someone
-        else's save (raises ``VersionConflict``)."""
+        else's save (raises ``VersionConflict``).
+
+        The version is bumped by one conditional UPDATE, not read first: concurrent saves
+        then queue on the row lock (SQLite: the write lock) instead of both reading the
+        same version, and a stale ``base_version`` matches no row.
+        """
+        now = utcnow()
+        values: dict[str, Any] = {
+            "version": WorkflowRow.version + 1,
+            "document": document,
+            "name": document["name"],
+            "description": document.get("description", ""),
+            "updated_at": now,
+        }
+        if active is not None:
+            values["active"] = active
+        conditions = [WorkflowRow.id == workflow_id]
+        if base_version is not None:
+            conditions.append(WorkflowRow.version == base_version)
+        statement = update(WorkflowRow).where(*conditions).values(values).returning(WorkflowRow)
         async with self.db.transaction() as session:
-            row = await session.get(WorkflowRow, workflow_id, with_for_update=True)
+            row = await session.scalar(statement)
             if row is None:
-                return None
-            if base_version is not None and base_version != row.version:
-                raise VersionConflict(row.version)
-            now = utcnow()
-            row.version += 1
-            row.document = document
-            row.name = document["name"]
-            row.description = document.get("description", "")
-            if active is not None:
-                row.active = active
-            row.updated_at = now
+                current = await session.scalar(
+                    select(WorkflowRow.version).where(WorkflowRow.id == workflow_id)
+                )
+                if current is None:
+                    return None
+                raise VersionConflict(current)
             session.add(
                 WorkflowVersionRow(
                     workflow_id=row.id, version=row.version, document=document, created_at=now
@@ -100,13 +126,16 @@ class WorkflowRepository:
         return _stored(row)
 
     async def set_active(self, workflow_id: str, active: bool) -> StoredWorkflow | None:
+        """Activate or deactivate; no new version (the document does not change)."""
+        statement = (
+            update(WorkflowRow)
+            .where(WorkflowRow.id == workflow_id)
+            .values(active=active, updated_at=utcnow())
+            .returning(WorkflowRow)
+        )
         async with self.db.transaction() as session:
-            row = await session.get(WorkflowRow, workflow_id)
-            if row is None:
-                return None
-            row.active = active
-            row.updated_at = utcnow()
-        return _stored(row)
+            row = await session.scalar(statement)
+            return _stored(row) if row else None
 
     async def delete(self, workflow_id: str) -> bool:
         async with self.db.transaction() as session:
@@ -115,7 +144,9 @@ class WorkflowRepository:
 
     async def find(
         self, *, search: str | None = None, limit: int = 50, offset: int = 0
-    ) -> tuple[list[StoredWorkflow], int]:
+    ) -> tuple[list[WorkflowInfo], int]:
+        """A page of workflows, most recently saved first, and how many match in all.
+        ``search`` matches names case-insensitively."""
         conditions = []
         if search:
             escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -126,47 +157,54 @@ class WorkflowRepository:
             )
             rows = await session.scalars(
                 select(WorkflowRow)
+                .options(defer(WorkflowRow.document))
                 .where(*conditions)
                 .order_by(WorkflowRow.updated_at.desc(), WorkflowRow.id)
                 .limit(limit)
                 .offset(offset)
             )
-            return [_stored(row) for row in rows], int(total or 0)
+            return [_info(row) for row in rows], int(total or 0)
 
-    async def versions(self, workflow_id: str) -> list[WorkflowVersion]:
+    async def versions(self, workflow_id: str) -> list[VersionInfo]:
+        """Every saved version, newest first (none for an unknown workflow)."""
+        name = WorkflowVersionRow.document["name"].as_string()
         async with self.db.session() as session:
-            rows = await session.scalars(
-                select(WorkflowVersionRow)
+            rows = await session.execute(
+                select(WorkflowVersionRow.version, name, WorkflowVersionRow.created_at)
                 .where(WorkflowVersionRow.workflow_id == workflow_id)
                 .order_by(WorkflowVersionRow.version.desc())
             )
             return [
-                WorkflowVersion(version=r.version, document=r.document, created_at=r.created_at)
-                for r in rows
+                VersionInfo(version=version, name=name or "", created_at=created_at)
+                for version, name, created_at in rows
             ]
 
     async def version(self, workflow_id: str, version: int) -> WorkflowVersion | None:
         async with self.db.session() as session:
             row = await session.get(WorkflowVersionRow, (workflow_id, version))
-            if row is None:
-                return None
-            return WorkflowVersion(
-                version=row.version, document=row.document, created_at=row.created_at
-            )
+            return _version(row) if row else None
 
 
 def _version(row: WorkflowVersionRow) -> WorkflowVersion:
-    return WorkflowVersion(version=row.version, document=row.document, created_at=row.created_at)
+    return WorkflowVersion(
+        version=row.version,
+        name=row.document.get("name", ""),
+        document=row.document,
+        created_at=row.created_at,
+    )
 
 
-def _stored(row: WorkflowRow) -> StoredWorkflow:
-    return StoredWorkflow(
+def _info(row: WorkflowRow) -> WorkflowInfo:
+    return WorkflowInfo(
         id=row.id,
         name=row.name,
         description=row.description,
         active=row.active,
         version=row.version,
-        document=row.document,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+def _stored(row: WorkflowRow) -> StoredWorkflow:
+    return StoredWorkflow(**_info(row).model_dump(), document=row.document)

@@ -156,6 +156,22 @@ def test_parse_document_reads_yaml_only_when_allowed():
         parse_document("a: 1", source="x.yaml", yaml_allowed=False)
 
 
+@pytest.mark.parametrize(
+    ("text", "source", "message"),
+    [
+        ("[" * 100_000, "doc.json", "nested too deeply"),
+        ("- " * 5_000 + "x", "doc.yaml", "nested too deeply"),
+        ("1" * 5_000, "doc.json", "a value cannot be read"),
+        ("when: 2024-13-45\n", "doc.yaml", "a value cannot be read: month must be in 1..12"),
+    ],
+)
+def test_readable_syntax_with_unreadable_values_is_one_problem(text, source, message):
+    with pytest.raises(WorkflowInvalid) as caught:
+        parse_document(text, source=source)
+    assert len(caught.value.problems) == 1
+    assert message in caught.value.problems[0].message
+
+
 async def test_file_loader_resolves_refs_relative_to_the_calling_workflow(tmp_path):
     (tmp_path / "sub").mkdir()
     target = write(tmp_path / "sub" / "child.yaml", YAML_TEXT)

@@ -145,6 +145,11 @@ def test_syntax_error_is_a_message_with_its_line():
     assert message.endswith("(line 2)")
 
 
+def test_a_template_nested_too_deeply_to_compile_is_a_syntax_error():
+    source = "{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}"
+    assert templates.syntax_error(source) == "template syntax error: nested too deeply"
+
+
 def test_referenced_nodes_reads_attribute_and_item_syntax():
     source = "{{ nodes.a.output }} {{ nodes['b'].x }} {% for i in nodes.c.output %}{% endfor %}"
     assert templates.referenced_nodes(source) == {"a", "b", "c"}

@@ -1,0 +1,308 @@
+"""API benchmark: a real ``tav serve`` with everything persisted.
+
+    make bench-api        # or: .venv/bin/python bench/api.py [--quick]
+
+Starts ``tav serve`` (uvicorn) on a free port in a temporary data dir, creates an API key
+with ``tav api-keys create``, stores a 10-node chain workflow and measures
+``POST /api/v1/workflows/{id}/run?wait=true`` at concurrency 1 and 16, the database bytes
+per stored execution, the time from process start to a served request and the idle
+resident memory. Prints figures next to the targets of the server issue; it is not a test.
+The load generator (httpx) runs on the same machine and takes CPU from the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+CHAIN_LENGTH = 9  # core.noop nodes after the trigger: 10 nodes in all
+READY_TIMEOUT_S = 30.0
+
+
+def chain_workflow() -> dict[str, Any]:
+    nodes = [{"id": "start", "type": "trigger.manual"}]
+    nodes += [{"id": f"n{i}", "type": "core.noop"} for i in range(CHAIN_LENGTH)]
+    ids = [node["id"] for node in nodes]
+    edges = [{"from": a, "to": b} for a, b in itertools.pairwise(ids)]
+    return {"schema": 1, "name": "bench chain", "nodes": nodes, "edges": edges}
+
+
+def tav_command(*args: str) -> list[str]:
+    script = Path(sys.executable).with_name("tav")
+    if script.exists():
+        return [str(script), *args]
+    return [sys.executable, "-m", "tav", *args]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class TavServer:
+    """A ``tav serve`` child process on a free port of 127.0.0.1."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if k != "TAV_DATABASE_URL"}  # SQLite here
+        self.env = {**env, "TAV_DATA_DIR": str(data_dir), "TAV_LOG_LEVEL": "WARNING"}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> float:
+        """Start it; returns seconds from process start to the first 200 of a request."""
+        clock = time.perf_counter()
+        self.process = subprocess.Popen(
+            tav_command("serve", "--port", str(self.port)), env=self.env
+        )
+        with httpx.Client(base_url=self.url, timeout=1.0) as client:
+            while time.perf_counter() - clock < READY_TIMEOUT_S:
+                if self.process.poll() is not None:
+                    raise SystemExit(f"tav serve exited with {self.process.returncode}")
+                try:
+                    if client.get("/api/v1/auth/status").status_code == 200:
+                        return time.perf_counter() - clock
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.005)
+        raise SystemExit(f"tav serve was not ready after {READY_TIMEOUT_S} s")
+
+    def rss_mb(self) -> float:
+        assert self.process is not None
+        process = psutil.Process(self.process.pid)
+        processes = [process, *process.children(recursive=True)]
+        return sum(p.memory_info().rss for p in processes) / 2**20
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def create_api_key(self) -> str:
+        done = subprocess.run(
+            tav_command("api-keys", "create", "--name", "bench"),
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout.strip()
+
+
+@dataclass
+class Load:
+    concurrency: int
+    runs: int
+    seconds: float
+    latencies_ms: list[float]
+
+    @property
+    def per_second(self) -> float:
+        return self.runs / self.seconds
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def load(
+    client: httpx.AsyncClient, path: str, *, concurrency: int, requests: int, seconds: float
+) -> Load:
+    """``requests`` runs (or fewer, when ``seconds`` runs out) by ``concurrency`` workers."""
+    latencies: list[float] = []
+    remaining = requests
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0 and time.perf_counter() < deadline:
+            remaining -= 1
+            clock = time.perf_counter()
+            response = await client.post(path, json={"input": {"n": remaining}})
+            latencies.append((time.perf_counter() - clock) * 1000)
+            check_run(response)
+
+    clock = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return Load(concurrency, len(latencies), time.perf_counter() - clock, latencies)
+
+
+def check_run(response: httpx.Response) -> None:
+    if response.status_code != 200:
+        raise SystemExit(f"run failed: {response.status_code} {response.text[:500]}")
+    status = response.json().get("status")
+    if status != "succeeded":
+        raise SystemExit(f"execution {status}: {response.text[:500]}")
+
+
+def database_size(data_dir: Path) -> tuple[int, int]:
+    """(bytes of tav.db + its WAL after a checkpoint, number of executions)."""
+    database = data_dir / "tav.db"
+    with sqlite3.connect(database, timeout=30) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        count = connection.execute("SELECT count(*) FROM executions").fetchone()[0]
+    wal = database.with_name("tav.db-wal")
+    size = database.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+    return size, int(count)
+
+
+def blob_bytes(data_dir: Path) -> float:
+    """Average bytes of the compressed input and result blobs of an execution."""
+    with sqlite3.connect(data_dir / "tav.db", timeout=30) as connection:
+        row = connection.execute(
+            "SELECT avg(coalesce(length(input), 0) + coalesce(length(result), 0))"
+            " FROM execution_data"
+        ).fetchone()
+    return float(row[0] or 0)
+
+
+async def run_load(url: str, key: str, args: argparse.Namespace) -> tuple[Load, Load]:
+    headers = {"Authorization": f"Bearer {key}"}
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(
+        base_url=url, headers=headers, limits=limits, timeout=60
+    ) as client:
+        created = await client.post("/api/v1/workflows", json=chain_workflow())
+        if created.status_code != 201:
+            raise SystemExit(f"cannot store the workflow: {created.status_code} {created.text}")
+        path = f"/api/v1/workflows/{created.json()['id']}/run?wait=true"
+        await load(client, path, concurrency=4, requests=args.warmup, seconds=30)
+        serial = await load(
+            client, path, concurrency=1, requests=args.requests // 4, seconds=args.seconds
+        )
+        parallel = await load(
+            client, path, concurrency=16, requests=args.requests, seconds=args.seconds
+        )
+    return serial, parallel
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def report_load(result: Load, target: str | None = None) -> None:
+    line = (
+        f"  concurrency {result.concurrency:>2}: {result.per_second:7.1f} runs/s   "
+        f"p50 {result.percentile(50):6.1f} ms   p99 {result.percentile(99):6.1f} ms   "
+        f"({result.runs} runs in {result.seconds:.1f} s)"
+    )
+    print(line + (f"   {target}" if target else ""))
+
+
+@dataclass
+class Figures:
+    serial: Load
+    parallel: Load
+    bytes_per_execution: float
+    blob_bytes: float
+    stored: int
+    file_mb: float
+    fresh_ready_s: float
+    ready_s: float
+    rss_start_mb: float
+    rss_after_mb: float
+
+
+def measure(server: TavServer, args: argparse.Namespace) -> Figures:
+    fresh_ready = server.start()
+    time.sleep(1.0)
+    rss_start = server.rss_mb()
+    key = server.create_api_key()
+    size_before, count_before = database_size(server.data_dir)
+    serial, parallel = asyncio.run(run_load(server.url, key, args))
+    time.sleep(2.0)
+    rss_after = server.rss_mb()
+    size_after, count_after = database_size(server.data_dir)
+    blobs = blob_bytes(server.data_dir)
+    server.stop()
+    ready = server.start()
+    server.stop()
+    stored = count_after - count_before
+    return Figures(
+        serial=serial,
+        parallel=parallel,
+        bytes_per_execution=(size_after - size_before) / max(stored, 1),
+        blob_bytes=blobs,
+        stored=stored,
+        file_mb=size_after / 2**20,
+        fresh_ready_s=fresh_ready,
+        ready_s=ready,
+        rss_start_mb=rss_start,
+        rss_after_mb=rss_after,
+    )
+
+
+def report(figures: Figures) -> None:
+    print(f"tav serve, 10-node chain (trigger.manual + {CHAIN_LENGTH} core.noop), SQLite,")
+    print(
+        "POST /api/v1/workflows/{id}/run?wait=true, the client on the same "
+        f"{os.cpu_count()}-core machine"
+    )
+    report_load(figures.serial)
+    parallel = figures.parallel
+    report_load(parallel, f"target >= 500 runs/s: {verdict(parallel.per_second >= 500)}")
+    per_execution = figures.bytes_per_execution
+    print(
+        f"database: {per_execution:,.0f} bytes per stored execution "
+        f"({figures.stored:,} executions, {figures.file_mb:.1f} MB after a checkpoint; "
+        f"compressed input + result {figures.blob_bytes:,.0f} bytes of it)"
+        f"   target <= 2,048: {verdict(per_execution <= 2048)}"
+    )
+    ready = max(figures.fresh_ready_s, figures.ready_s)
+    print(
+        f"ready: {figures.fresh_ready_s:.2f} s on an empty data dir (migrations included), "
+        f"{figures.ready_s:.2f} s on a restart with the executions above"
+        f"   target <= 1 s: {verdict(ready <= 1.0)}"
+    )
+    rss = max(figures.rss_start_mb, figures.rss_after_mb)
+    print(
+        f"idle RSS: {figures.rss_start_mb:.0f} MB after start, "
+        f"{figures.rss_after_mb:.0f} MB after the load"
+        f"   target <= 100 MB: {verdict(rss <= 100)}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run)")
+    parser.add_argument("--keep", action="store_true", help="keep the data dir and print it")
+    args = parser.parse_args()
+    args.requests, args.seconds, args.warmup = (400, 5.0, 50) if args.quick else (4000, 20.0, 200)
+    data_dir = Path(tempfile.mkdtemp(prefix="tav-bench-api-"))
+    server = TavServer(data_dir)
+    try:
+        figures = measure(server, args)
+    finally:
+        server.stop()
+        if args.keep:
+            print(f"data dir kept: {data_dir}")
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    report(figures)
+
+
+if __name__ == "__main__":
+    main()

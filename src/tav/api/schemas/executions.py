@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tav.core.states import ExecutionStatus, NodeStatus
+
+ID_PATTERN = r"^[A-Za-z0-9_.-]+$"
+Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]
+
+
+class RunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    input: Any = Field(
+        None,
+        description="The trigger payload. With from_execution and no input, that "
+        "execution's input.",
+    )
+    from_execution: Identifier | None = Field(
+        None,
+        description="Run from node: an earlier execution of this workflow whose settled "
+        "outputs are reused for every node that does not run again.",
+    )
+    start_at: list[Annotated[str, Field(max_length=200)]] | None = Field(
+        None,
+        max_length=1000,
+        description="Run from node: the nodes that run again, with everything downstream "
+        "of them (needs from_execution). Without it, the nodes that did not succeed run "
+        "again.",
+    )
+
+
+class RunAccepted(BaseModel):
+    """An execution that was started (or asked to stop) and goes on in the background."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    execution_id: str
+
+
+class ErrorPublic(BaseModel):
+    type: str
+    message: str
+
+
+class NodeRunPublic(BaseModel):
+    status: NodeStatus
+    attempts: int
+    outputs: dict[str, Any]
+    error: ErrorPublic | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: float | None
+    pinned: bool = Field(
+        False, description="Present, and true, for outputs pinned in the workflow."
+    )
+    reused: bool = Field(
+        False, description="Present, and true, for outputs taken from an earlier execution."
+    )
+
+
+class ExecutionSummaryPublic(BaseModel):
+    execution_id: str
+    workflow: str = Field(description="The workflow's name.")
+    workflow_id: str | None
+    workflow_version: int | None
+    status: ExecutionStatus
+    mode: str = Field(description="How it started: api, cli, retry, subworkflow.")
+    parent_execution_id: str | None
+    error: ErrorPublic | None
+    started_at: datetime
+    finished_at: datetime | None
+    duration_ms: float | None
+
+
+class ExecutionPublic(ExecutionSummaryPublic):
+    """The ``tav run --json`` shape, plus where the execution came from and its input."""
+
+    input: Any
+    output: Any
+    nodes: dict[str, NodeRunPublic] = Field(
+        description="Every node that has settled so far, by node id."
+    )
+
+
+class ExecutionPage(BaseModel):
+    items: list[ExecutionSummaryPublic]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,25 @@
+"""Runtime settings: the values in force, and a change to them."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from tav.settings import RuntimeSettings
+
+
+class SettingsPublic(BaseModel):
+    """The runtime settings in force: set over the API, else from TAV_* or built in."""
+
+    pools: dict[str, int] = Field(description="Concurrency limits by pool.")
+    pool_default_limit: int = Field(description="Limit of pools not named in pools.")
+    retention_max_age_days: float | None = Field(
+        description="Executions older than this are pruned; null keeps them."
+    )
+    retention_max_count: int | None = Field(
+        description="At most this many executions are kept; null keeps all."
+    )
+
+
+class SettingsUpdate(RuntimeSettings):
+    """A change: fields left out keep their value. ``pools`` replaces the limits set over
+    the API; a pool it does not name goes back to its TAV_POOLS or built-in limit."""

@@ -1,0 +1,270 @@
+"""The live execution stream (Server-Sent Events): replay, live, resume, many watchers —
+in process on both databases, and against a real ``tav serve``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tav.engine.bus import InMemoryBus
+from tav.settings import Settings
+from tav.storage.db import Database
+from tav.storage.watch import watch
+from tav.storage.workflows import WorkflowRepository
+from tests.api.helpers import chain, ended, run_to_end, start, stored, until
+from tests.helpers import document, node
+
+FINAL = {"execution.completed", "execution.failed", "execution.cancelled"}
+
+
+@dataclass(frozen=True)
+class Sse:
+    id: int
+    event: str
+    data: dict[str, Any]
+
+
+async def sse(response: httpx.Response) -> AsyncIterator[Sse]:
+    """Parse ``text/event-stream``: ``field: value`` lines, a blank line ends an event."""
+    fields: dict[str, list[str]] = {}
+    async for line in response.aiter_lines():
+        if not line:
+            if "data" in fields:
+                data = json.loads("\n".join(fields["data"]))
+                yield Sse(int(fields["id"][-1]), fields["event"][-1], data)
+            fields = {}
+        elif not line.startswith(":"):
+            name, _, value = line.partition(":")
+            fields.setdefault(name, []).append(value.removeprefix(" "))
+
+
+async def read_stream(client: httpx.AsyncClient, execution_id: str, **options: Any) -> list[Sse]:
+    url = f"/api/v1/executions/{execution_id}/stream"
+    async with client.stream("GET", url, **options) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        return [event async for event in sse(response)]
+
+
+def seqs(events: list[Sse]) -> list[int]:
+    return [event.id for event in events]
+
+
+def check_well_formed(events: list[Sse], execution_id: str) -> None:
+    """Numbered 1..n in order, one final event at the end, each event's id and type its own."""
+    assert seqs(events) == list(range(1, len(events) + 1))
+    assert events[0].event == "execution.started"
+    assert events[-1].event in FINAL
+    assert not any(event.event in FINAL for event in events[:-1])
+    for event in events:
+        assert event.data["seq"] == event.id
+        assert event.data["type"] == event.event
+        assert event.data["execution_id"] == execution_id
+        if event.event.startswith("node."):
+            assert event.data["node_id"]
+
+
+# -- in process, on both databases ------------------------------------------------------
+
+
+async def test_a_finished_execution_replays_every_event_and_ends(client, server):
+    result = await run_to_end(client, await stored(server, chain(0, 0)))
+    execution_id = result["execution_id"]
+    events = await read_stream(client, execution_id)
+    check_well_formed(events, execution_id)
+    assert events[-1].event == "execution.completed"
+    assert [e.data for e in events] == await server.executions.events(execution_id)
+    started = [e.data["node_id"] for e in events if e.event == "node.started"]
+    assert started == ["start", "d1", "d2", "result"]
+
+
+async def test_a_live_stream_gets_every_event_in_order_then_ends(client, server):
+    doc = document(
+        node("start", "trigger.manual"),
+        node("wait", "core.delay", params={"seconds": 0.2}),
+        node("tokens", "test.progress"),
+        links=("start -> wait", "wait -> tokens"),
+    )
+    execution_id = await start(client, await stored(server, doc), input="abc")
+    events = await read_stream(client, execution_id)
+    check_well_formed(events, execution_id)
+    progress = [e.data for e in events if e.event == "node.progress"]
+    assert [p["data"]["token"] for p in progress] == ["a", "b", "c"]
+    assert all(p["node_id"] == "tokens" for p in progress)
+    await server.writer.flush()
+    assert [e.data for e in events] == await server.executions.events(execution_id)
+
+
+async def test_last_event_id_or_after_resumes_with_exactly_the_rest(client, server):
+    result = await run_to_end(client, await stored(server, chain(0, 0)))
+    execution_id = result["execution_id"]
+    every = await read_stream(client, execution_id)
+    count = len(every)
+    for last in (0, 1, 4, count - 1, count):
+        resumed = await read_stream(client, execution_id, headers={"Last-Event-ID": str(last)})
+        assert resumed == every[last:]
+        after = await read_stream(client, execution_id, params={"after": last})
+        assert after == every[last:]
+    both = await read_stream(
+        client, execution_id, params={"after": 1}, headers={"Last-Event-ID": "3"}
+    )
+    assert both == every[3:]
+
+
+async def test_a_watcher_resuming_mid_run_misses_nothing(client, server):
+    execution_id = await start(client, await stored(server, chain(0.05, 0.5, 0.05)))
+    await until(client, execution_id, lambda e: "d1" in e["nodes"])
+    rest = await read_stream(client, execution_id, headers={"Last-Event-ID": "3"})
+    every = await read_stream(client, execution_id)
+    check_well_formed(every, execution_id)
+    assert rest == every[3:]
+
+
+async def test_any_number_of_watchers_see_the_same_events(client, server):
+    execution_id = await start(client, await stored(server, chain(0.1, 0.1)))
+    streams = await asyncio.gather(*(read_stream(client, execution_id) for _ in range(5)))
+    check_well_formed(streams[0], execution_id)
+    assert all(events == streams[0] for events in streams)
+
+
+async def test_the_stream_ends_with_the_cancellation(client, server):
+    execution_id = await start(client, await stored(server, chain(60)))
+    watching = asyncio.create_task(read_stream(client, execution_id))
+    await until(client, execution_id, lambda e: e["status"] == "running")
+    await client.post(f"/api/v1/executions/{execution_id}/cancel")
+    events = await asyncio.wait_for(watching, 10)
+    check_well_formed(events, execution_id)
+    assert events[-1].event == "execution.cancelled"
+    assert events[-2].event == "node.cancelled"
+
+
+async def test_a_watcher_follows_an_execution_its_bus_never_sees(client, server):
+    """As for ``tav run`` in another process: the store alone carries the events."""
+    execution_id = await start(client, await stored(server, chain(0.1, 0.1)))
+    events = [e async for e in watch(server.executions, InMemoryBus(), execution_id, poll_s=0.02)]
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert events[-1]["type"] == "execution.completed"
+    assert events == await server.executions.events(execution_id)
+    late = [e async for e in watch(server.executions, InMemoryBus(), execution_id, after=2)]
+    assert late == events[2:]
+
+
+async def test_the_stream_of_a_failed_execution_ends_with_the_failure(client, server):
+    doc = document(node("start", "trigger.manual"), node("boom", "test.raise"))
+    result = await run_to_end(client, await stored(server, doc))
+    events = await read_stream(client, result["execution_id"])
+    check_well_formed(events, result["execution_id"])
+    assert events[-1].event == "execution.failed"
+    failed = next(e for e in events if e.event == "node.failed")
+    assert failed.data["error"]["message"] == "RuntimeError: boom"
+
+
+# -- a real server ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Served:
+    url: str
+    key: str
+    data_dir: Path
+    log: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    """``tav serve`` on a free port over a fresh data dir, with an API key; always killed."""
+    data_dir = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAV_")}
+    env["TAV_DATA_DIR"] = str(data_dir)
+    tav = [sys.executable, "-m", "tav"]
+    created = subprocess.run(
+        [*tav, "api-keys", "create", "--name", "t"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [*tav, "serve", "--port", str(port)], env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    try:
+        yield Served(f"http://127.0.0.1:{port}", created.stdout.strip(), data_dir, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+async def _ready(client: httpx.AsyncClient, served: Served) -> None:
+    async with asyncio.timeout(30):
+        while True:
+            try:
+                if (await client.get("/api/v1/nodes")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.05)
+
+
+async def _store(data_dir: Path, doc: dict[str, Any]) -> str:
+    db = Database(Settings(data_dir=data_dir, database_url=None).resolved_database_url())
+    try:
+        await db.migrate()
+        return (await WorkflowRepository(db).create(doc)).id
+    finally:
+        await db.close()
+
+
+async def test_a_real_server_resumes_a_cut_stream_with_last_event_id(served: Served):
+    headers = {"Authorization": f"Bearer {served.key}"}
+    timeout = httpx.Timeout(30)
+    async with httpx.AsyncClient(base_url=served.url, headers=headers, timeout=timeout) as client:
+        await _ready(client, served)
+        workflow_id = await _store(served.data_dir, chain(0.2, 1, 1, 1))
+        execution_id = await start(client, workflow_id, input={"n": 1})
+
+        head: list[Sse] = []
+        url = f"/api/v1/executions/{execution_id}/stream"
+        async with client.stream("GET", url) as response:
+            async for event in sse(response):
+                head.append(event)
+                if event.event == "node.completed" and event.data["node_id"] == "d1":
+                    break
+        running = (await client.get(f"/api/v1/executions/{execution_id}")).json()
+        assert running["status"] == "running"
+
+        resume = {"Last-Event-ID": str(head[-1].id)}
+        async with client.stream("GET", url, headers=resume) as response:
+            rest = [event async for event in sse(response)]
+
+        events = head + rest
+        check_well_formed(events, execution_id)
+        assert events[-1].event == "execution.completed"
+        assert events == await read_stream(client, execution_id)
+        finished = await until(client, execution_id, ended)
+        assert finished["status"] == "succeeded"
+    assert "Exception in ASGI application" not in served.log.read_text()
