@@ -14,14 +14,15 @@ import re
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from pydantic import ValidationError
 
 from tav.core.errors import NotFound
-from tav.core.results import ErrorInfo, NodeResult
+from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
 from tav.core.states import ExecutionStatus, NodeStatus
 from tav.core.workflow import Workflow, parse_workflow
 from tav.engine.bus import InMemoryBus
@@ -32,6 +33,7 @@ from tav.engine.pools import Pools
 from tav.nodes.discovery import default_registry
 from tav.nodes.registry import NodeRegistry
 from tav.settings import RuntimeSettings, Settings
+from tav.storage import codec
 from tav.storage.auth import AuthRepository
 from tav.storage.config import SettingRepository, VariableRepository
 from tav.storage.db import Database
@@ -44,6 +46,10 @@ STORED_ID = re.compile(r"^[0-9a-f]{32}$")
 PRUNE_EVERY_S = 3600
 PRUNE_FIRST_AFTER_S = 60
 PLAN_CACHE_SIZE = 256
+BUS_RETAIN_EVENTS = 1_000
+"""Events of finished executions the server's bus keeps: only enough to bridge the moment
+between an execution's end and its final batch being written; watchers of finished
+executions replay them from the database."""
 
 
 class StoredWorkflowLoader:
@@ -62,6 +68,49 @@ class StoredWorkflowLoader:
         return await self.files.load(ref, relative_to=relative_to)
 
 
+@dataclass(frozen=True)
+class StartedRun:
+    """An execution ``Server.start_run`` recorded and started, with what it recorded.
+
+    ``record(result)`` is the finished execution exactly as the store gives it back
+    (``ExecutionRepository.get``) once the writer has written it, built from memory: the
+    stored fields are the ones recorded here, and the output and node results go through
+    the same JSON the store keeps."""
+
+    handle: ExecutionHandle
+    workflow: str
+    workflow_id: str | None
+    workflow_version: int | None
+    mode: str
+    input: bytes
+    """As stored (``codec.pack``)."""
+    started_at: datetime
+
+    def record(self, result: ExecutionResult) -> ExecutionRecord:
+        stored = codec.loads(codec.to_bytes({"output": result.output, "nodes": result.nodes}))
+        nodes = {
+            node_id: NodeResult.model_validate(data) for node_id, data in stored["nodes"].items()
+        }
+        error = ErrorInfo.model_validate(result.error.model_dump()) if result.error else None
+        return ExecutionRecord(
+            execution_id=result.execution_id,
+            workflow=self.workflow,
+            workflow_id=self.workflow_id,
+            workflow_version=self.workflow_version,
+            status=result.status,
+            mode=self.mode,
+            parent_execution_id=None,
+            error=error,
+            started_at=self.started_at,
+            finished_at=result.finished_at,
+            duration_ms=result.duration_ms,
+            input=codec.unpack(self.input),
+            output=stored["output"],
+            nodes=nodes,
+            last_seq=0,
+        )
+
+
 class Server:
     def __init__(self, settings: Settings, *, registry: NodeRegistry | None = None) -> None:
         self.settings = settings
@@ -73,7 +122,7 @@ class Server:
         self.variables = VariableRepository(self.db)
         self.stored_settings = SettingRepository(self.db)
         self.registry = registry or default_registry(settings.nodes_path)
-        self.bus = InMemoryBus(sinks=[self.writer])
+        self.bus = InMemoryBus(BUS_RETAIN_EVENTS, sinks=[self.writer])
         self.http = httpx.AsyncClient()
         self.executor = Executor(
             self.registry,
@@ -109,6 +158,7 @@ class Server:
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        await self.auth.settle()
         await self.http.aclose()
         await self.db.close()
 
@@ -169,28 +219,64 @@ class Server:
 
         ``source`` is where an ad-hoc document came from (a file path: sub-workflow refs
         are relative to it); a stored workflow's is its id."""
+        started = await self.start_run(
+            document,
+            input,
+            stored=stored,
+            mode=mode,
+            reuse=reuse,
+            execution_id=execution_id,
+            source=source,
+        )
+        return started.handle
+
+    async def start_run(
+        self,
+        document: Mapping[str, Any],
+        input: Any = None,
+        *,
+        stored: StoredWorkflow | None = None,
+        mode: str = "api",
+        reuse: Mapping[str, NodeResult] | None = None,
+        execution_id: str | None = None,
+        source: str | None = None,
+    ) -> StartedRun:
+        """``run``, returning what was recorded with the handle (see ``StartedRun``)."""
         if not self.accepting:
             raise RuntimeError("the server is shutting down")
         if stored:
             source = f"workflow:{stored.id}"
         plan = self.compile(document, source=source)
         execution_id = execution_id or uuid.uuid4().hex
-        await self.writer.create(
-            *new_execution(
-                execution_id,
-                workflow=plan.name,
-                workflow_id=stored.id if stored else None,
-                workflow_version=stored.version if stored else None,
-                mode=mode,
-                input=input,
-                document=None if stored else dict(document),
-            )
+        execution, data = new_execution(
+            execution_id,
+            workflow=plan.name,
+            workflow_id=stored.id if stored else None,
+            workflow_version=stored.version if stored else None,
+            mode=mode,
+            input=input,
+            document=None if stored else dict(document),
         )
+        global_vars = await self.global_vars()
+        await self.writer.create(execution, data)
         handle = self.executor.start(
-            plan, input, execution_id=execution_id, reuse=reuse, vars=await self.global_vars()
+            plan,
+            input,
+            execution_id=execution_id,
+            reuse=reuse,
+            vars=global_vars,
+            started_at=execution["started_at"],
         )
         self._track(handle)
-        return handle
+        return StartedRun(
+            handle=handle,
+            workflow=execution["workflow_name"],
+            workflow_id=execution["workflow_id"],
+            workflow_version=execution["workflow_version"],
+            mode=mode,
+            input=data["input"],
+            started_at=execution["started_at"],
+        )
 
     async def global_vars(self) -> dict[str, Any]:
         """``vars`` of every execution: TAV_VARS, overridden by variables set over the API."""

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from tav.cli.output import fail
-from tav.settings import Settings
-from tav.storage.auth import AuthRepository
-from tav.storage.db import Database
+
+if TYPE_CHECKING:  # SQLAlchemy is imported when a command runs, not when the CLI starts
+    from tav.storage.auth import AuthRepository
 
 T = TypeVar("T")
 users = typer.Typer(help="Manage the owner account.", no_args_is_help=True)
@@ -19,6 +19,10 @@ api_keys = typer.Typer(help="Manage API keys for scripts.", no_args_is_help=True
 
 
 def _with_auth(action: Callable[[AuthRepository], Awaitable[T]]) -> T:
+    from tav.settings import Settings
+    from tav.storage.auth import AuthRepository
+    from tav.storage.db import Database
+
     async def run() -> T:
         db = Database(Settings().resolved_database_url())
         try:

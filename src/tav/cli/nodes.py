@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from tav.cli.output import fail
-from tav.core.errors import NotFound
-from tav.nodes.discovery import discover
-from tav.nodes.docs import render_reference
-from tav.nodes.registry import NodeRegistry
-from tav.settings import Settings
+
+if TYPE_CHECKING:  # imported when a command runs, not when the CLI starts
+    from tav.nodes.registry import NodeRegistry
 
 app = typer.Typer(help="List and inspect node types.", no_args_is_help=True)
-console = Console()
 
 
 def _registry() -> NodeRegistry:
+    from tav.nodes.discovery import discover
+    from tav.settings import Settings
+
     found = discover(Settings().nodes_path)
     registry = found.registry()
     for error in found.errors:
@@ -33,6 +31,9 @@ def list_nodes(
     as_json: Annotated[bool, typer.Option("--json", help="Print the catalog as JSON.")] = False,
 ) -> None:
     """List every node type: built-ins, installed plugins and TAV_NODES_PATH files."""
+    from rich.console import Console
+    from rich.table import Table
+
     registry = _registry()
     if as_json:
         typer.echo(json.dumps(registry.catalog(), indent=2))
@@ -42,12 +43,14 @@ def list_nodes(
         spec = node_type.spec
         summary = " ".join(node_type.describe().split("\n\n")[0].split())
         table.add_row(spec.type, str(spec.version), spec.category, spec.title, summary)
-    console.print(table)
+    Console().print(table)
 
 
 @app.command("show")
 def show_node(type_id: Annotated[str, typer.Argument(metavar="TYPE")]) -> None:
     """Show one node type: description, ports and params JSON Schema."""
+    from tav.core.errors import NotFound
+
     try:
         info = _registry().describe(type_id)
     except NotFound as exc:
@@ -58,4 +61,6 @@ def show_node(type_id: Annotated[str, typer.Argument(metavar="TYPE")]) -> None:
 @app.command("docs")
 def node_docs() -> None:
     """Print the built-in node reference (docs/reference/built-in-nodes.md) as Markdown."""
+    from tav.nodes.docs import render_reference
+
     typer.echo(render_reference(), nl=False)

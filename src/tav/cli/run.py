@@ -18,20 +18,19 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
 
 from tav.cli.output import EXIT_FAILED, EXIT_INVALID, fail
-from tav.core.errors import NotFound, WorkflowInvalid
-from tav.core.results import ExecutionResult
-from tav.core.workflow import Workflow
-from tav.engine.executor import ExecutionHandle
-from tav.engine.plan import ExecutionPlan
-from tav.engine.ports import EventBus
-from tav.runner import build_executor, load
-from tav.settings import Settings
 
+# The engine is imported when the command runs, not when the CLI starts (``tav serve``
+# and ``tav nodes`` do not need it).
 if TYPE_CHECKING:
+    from tav.core.errors import NotFound, WorkflowInvalid
+    from tav.core.results import ExecutionResult
+    from tav.core.workflow import Workflow
+    from tav.engine.executor import ExecutionHandle
+    from tav.engine.plan import ExecutionPlan
+    from tav.engine.ports import EventBus
     from tav.server import Server
 
 
@@ -53,6 +52,9 @@ def run_command(
     ] = True,
 ) -> None:
     """Run a workflow file and wait for its result."""
+    from tav.core.errors import NotFound, WorkflowInvalid
+    from tav.runner import load
+
     payload = _parse_input(input)
     try:
         workflow, source = load(file)
@@ -70,6 +72,12 @@ def run_command(
 async def _in_memory(
     workflow: Workflow, source: str | None, payload: Any, *, show: bool
 ) -> ExecutionResult:
+    import httpx
+
+    from tav.core.errors import WorkflowInvalid
+    from tav.runner import build_executor
+    from tav.settings import Settings
+
     async with httpx.AsyncClient() as client:
         try:
             executor = build_executor(Settings(), services={httpx.AsyncClient: client})
@@ -87,6 +95,8 @@ async def _stored(
     workflow: Workflow, source: str | None, payload: Any, *, show: bool
 ) -> ExecutionResult:
     """Through the server's parts: its writer stores the execution as it runs."""
+    from tav.core.errors import WorkflowInvalid
+
     server = _server()
     document = workflow.to_document()
     try:
@@ -103,6 +113,7 @@ async def _stored(
 
 def _server() -> Server:
     from tav.server import Server
+    from tav.settings import Settings
 
     try:
         return Server(Settings())
@@ -164,6 +175,8 @@ def _parse_input(text: str | None) -> Any:
 
 
 def _report_invalid(exc: WorkflowInvalid | NotFound) -> None:
+    from tav.core.errors import WorkflowInvalid
+
     if isinstance(exc, WorkflowInvalid):
         where = f" {exc.source}" if exc.source else ""
         lines = [f"error: invalid workflow{where}: {len(exc.problems)} problem(s)"]

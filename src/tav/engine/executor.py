@@ -63,6 +63,9 @@ class RunOptions:
     vars: Mapping[str, Any] | None = None
     parent_execution_id: str | None = None
     depth: int = 0
+    started_at: datetime | None = None
+    """When the execution counts as started (default: now); a host that recorded it
+    before starting it passes the time it recorded."""
 
 
 @dataclass(frozen=True)
@@ -109,8 +112,8 @@ class Executor:
 
         Options (``RunOptions``): ``execution_id``; ``reuse``, succeeded results of an
         earlier execution (run-from-node, retry); ``resume``, where an interrupted execution
-        left off; ``vars``, global variables instead of the executor's; and, for
-        sub-workflows, ``parent_execution_id`` and ``depth``.
+        left off; ``vars``, global variables instead of the executor's; ``started_at``;
+        and, for sub-workflows, ``parent_execution_id`` and ``depth``.
         """
         return ExecutionHandle(_Run(self, plan, trigger, RunOptions(**options)))
 
@@ -197,7 +200,7 @@ class _Run:
         self.seq = resume.last_seq if resume else 0
         self.failure: tuple[str, ErrorInfo] | None = None
         self.cancelled = False
-        self.started_at = resume.started_at if resume else utcnow()
+        self.started_at = resume.started_at if resume else options.started_at or utcnow()
         self.execution_info = {
             "id": self.execution_id,
             "started_at": self.started_at.isoformat(),

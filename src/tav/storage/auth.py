@@ -3,24 +3,41 @@
 Passwords are hashed with scrypt from the standard library (memory-hard, no extra
 dependency). API keys and session tokens are random 256-bit secrets, so a plain SHA-256
 of them is enough to store: only the hash is kept, never the secret.
+
+Verified API keys are kept in memory for ``API_KEY_CACHE_TTL_S`` seconds (5), so a request
+with a known key costs no database read. Deleting a key through this repository drops it
+at once; a key deleted by another process (``tav api-keys delete`` while the server runs)
+stops working within those 5 seconds. ``last_used_at`` is written lazily, at most once per
+``LAST_USED_EVERY_S`` (a minute) per key, by a background task off the request path.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import logging
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from tav.core.events import utcnow
+from tav.storage.cache import TTLCache
 from tav.storage.db import Database
 from tav.storage.models import ApiKeyRow, SessionRow, UserRow
 
+logger = logging.getLogger("tav.storage")
 API_KEY_PREFIX = "tav_"
+API_KEY_CACHE_TTL_S = 5.0
+"""How long a verified API key is trusted without asking the database again: the longest
+a key deleted by another process keeps working here."""
+LAST_USED_EVERY_S = 60.0
+"""``last_used_at`` of a key is written at most this often."""
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 
@@ -60,8 +77,12 @@ def _token_hash(token: str) -> str:
 
 
 class AuthRepository:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, cache_ttl_s: float = API_KEY_CACHE_TTL_S) -> None:
         self.db = db
+        self._keys: TTLCache[str, ApiKey] = TTLCache(cache_ttl_s)
+        self._touched: dict[str, float] = {}
+        """When this process last wrote ``last_used_at``, by key id (monotonic)."""
+        self._touching: set[asyncio.Task[Any]] = set()
 
     async def has_owner(self) -> bool:
         async with self.db.session() as session:
@@ -135,14 +156,43 @@ class AuthRepository:
         return _api_key(row), secret
 
     async def check_api_key(self, secret: str) -> ApiKey | None:
-        async with self.db.transaction() as session:
-            row = await session.scalar(
-                select(ApiKeyRow).where(ApiKeyRow.key_hash == _token_hash(secret))
-            )
+        """The key ``secret`` opens, or ``None``; notes its use (lazily, in the background)."""
+        key_hash = _token_hash(secret)
+        key = self._keys.get(key_hash)
+        if key is None:
+            generation = self._keys.generation()
+            async with self.db.session() as session:
+                row = await session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == key_hash))
             if row is None:
                 return None
-            row.last_used_at = utcnow()
-        return _api_key(row)
+            key = _api_key(row)
+            self._keys.put(key_hash, key, generation)
+        self._note_use(key)
+        return key
+
+    def _note_use(self, key: ApiKey) -> None:
+        now = time.monotonic()
+        last = self._touched.get(key.id)
+        if last is not None and now - last < LAST_USED_EVERY_S:
+            return
+        self._touched[key.id] = now
+        task = asyncio.ensure_future(self._touch(key.id))
+        self._touching.add(task)
+        task.add_done_callback(self._touching.discard)
+
+    async def _touch(self, key_id: str) -> None:
+        try:
+            async with self.db.transaction() as session:
+                await session.execute(
+                    update(ApiKeyRow).where(ApiKeyRow.id == key_id).values(last_used_at=utcnow())
+                )
+        except Exception:
+            logger.warning("could not note the use of API key %s", key_id, exc_info=True)
+
+    async def settle(self) -> None:
+        """Wait for the pending ``last_used_at`` writes (before the database closes)."""
+        if self._touching:
+            await asyncio.gather(*self._touching, return_exceptions=True)
 
     async def api_keys(self) -> list[ApiKey]:
         async with self.db.session() as session:
@@ -152,7 +202,9 @@ class AuthRepository:
     async def delete_api_key(self, key_id: str) -> bool:
         async with self.db.transaction() as session:
             result = await session.execute(delete(ApiKeyRow).where(ApiKeyRow.id == key_id))
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+        self._keys.invalidate_where(lambda key: key.id == key_id)
+        self._touched.pop(key_id, None)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def _api_key(row: ApiKeyRow) -> ApiKey:

@@ -1,4 +1,9 @@
-"""Stored workflows and their versions. Every save keeps a version."""
+"""Stored workflows and their versions. Every save keeps a version.
+
+Every run reads its workflow, so ``WorkflowRepository.get`` keeps what it read for
+``WORKFLOWS_CACHE_TTL_S`` seconds; updating, (de)activating or deleting a workflow through
+the repository drops it at once. The time to live bounds how long a change made by another
+process (a second server on the same database) goes unseen here."""
 
 from __future__ import annotations
 
@@ -11,8 +16,11 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import defer
 
 from tav.core.events import utcnow
+from tav.storage.cache import TTLCache
 from tav.storage.db import Database
 from tav.storage.models import WorkflowRow, WorkflowVersionRow
+
+WORKFLOWS_CACHE_TTL_S = 5.0
 
 
 class WorkflowInfo(BaseModel):
@@ -52,8 +60,9 @@ class VersionConflict(Exception):
 
 
 class WorkflowRepository:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, cache_ttl_s: float = WORKFLOWS_CACHE_TTL_S) -> None:
         self.db = db
+        self._cache: TTLCache[str, StoredWorkflow] = TTLCache(cache_ttl_s, max_size=256)
 
     async def create(self, document: dict[str, Any], *, active: bool = False) -> StoredWorkflow:
         now = utcnow()
@@ -76,9 +85,18 @@ class WorkflowRepository:
         return _stored(row)
 
     async def get(self, workflow_id: str) -> StoredWorkflow | None:
+        """The workflow at its current version. Callers must not change what they get: it
+        may be the cached copy others get too."""
+        cached = self._cache.get(workflow_id)
+        if cached is not None:
+            return cached
+        generation = self._cache.generation()
         async with self.db.session() as session:
             row = await session.get(WorkflowRow, workflow_id)
-            return _stored(row) if row else None
+            found = _stored(row) if row else None
+        if found is not None:
+            self._cache.put(workflow_id, found, generation)
+        return found
 
     async def update(
         self,
@@ -123,6 +141,7 @@ class WorkflowRepository:
                     workflow_id=row.id, version=row.version, document=document, created_at=now
                 )
             )
+        self._cache.invalidate(workflow_id)
         return _stored(row)
 
     async def set_active(self, workflow_id: str, active: bool) -> StoredWorkflow | None:
@@ -135,12 +154,14 @@ class WorkflowRepository:
         )
         async with self.db.transaction() as session:
             row = await session.scalar(statement)
-            return _stored(row) if row else None
+        self._cache.invalidate(workflow_id)
+        return _stored(row) if row else None
 
     async def delete(self, workflow_id: str) -> bool:
         async with self.db.transaction() as session:
             result = await session.execute(delete(WorkflowRow).where(WorkflowRow.id == workflow_id))
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+        self._cache.invalidate(workflow_id)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def find(
         self, *, search: str | None = None, limit: int = 50, offset: int = 0

@@ -110,6 +110,11 @@ class ExecutionWriter:
             if self._ops:
                 self._wake.set()
 
+    @property
+    def writing(self) -> bool:
+        """Started and not closed: what is handed over now gets written."""
+        return self._task is not None and not self._task.done() and not self._closed
+
     async def close(self) -> None:
         """Write what is pending, then stop; later updates are dropped (an execution still
         running then resumes on the next start from what was written)."""
@@ -175,6 +180,10 @@ class ExecutionWriter:
         assert self._wake is not None
         while True:
             await self._wake.wait()
+            # One more turn of the event loop: whatever else is ready to run (other
+            # requests, other executions' next steps) hands over its updates too, so they
+            # share this commit. It costs no waiting when nothing else is ready.
+            await asyncio.sleep(0)
             self._wake.clear()
             ops, self._ops = self._ops, []
             batch = self._collect(ops)

@@ -26,7 +26,7 @@ from tav.core.results import NodeResult
 from tav.core.states import ExecutionStatus
 from tav.engine.executor import ExecutionHandle
 from tav.engine.rerun import reusable
-from tav.server import Server
+from tav.server import Server, StartedRun
 from tav.storage.executions import ExecutionRecord
 from tav.storage.watch import watch
 from tav.storage.workflows import StoredWorkflow
@@ -63,8 +63,8 @@ async def run_workflow(
         raise NotFound(f"no workflow with id {workflow_id!r}")
     body = body or RunRequest()
     reuse, input = await _run_from(server, stored, body)
-    handle = await _start(server, stored.document, input, stored=stored, reuse=reuse)
-    return await _answer(server, handle, wait, response)
+    started = await _start(server, stored.document, input, stored=stored, reuse=reuse)
+    return await _answer(server, started.handle, wait, response, started)
 
 
 @router.get("")
@@ -137,8 +137,8 @@ async def retry_execution(
         raise ApiError(409, "conflict", "the execution is still running")
     document, stored = await _ran(server, record)
     reuse = reusable(server.compile(document), record.nodes)
-    handle = await _start(server, document, record.input, stored=stored, reuse=reuse, mode="retry")
-    return await _answer(server, handle, wait, response)
+    started = await _start(server, document, record.input, stored=stored, reuse=reuse, mode="retry")
+    return await _answer(server, started.handle, wait, response, started)
 
 
 async def _known(execution_id: ExecutionId, server: ServerDep) -> str:
@@ -177,20 +177,30 @@ async def stream_execution(
 
 async def _start(
     server: Server, document: dict[str, Any], input: Any, **options: Any
-) -> ExecutionHandle:
+) -> StartedRun:
     if not server.accepting:
         raise ApiError(503, "unavailable", "the server is shutting down")
-    return await server.run(document, input, **options)
+    return await server.start_run(document, input, **options)
 
 
 async def _answer(
-    server: Server, handle: ExecutionHandle, wait: bool, response: Response
+    server: Server,
+    handle: ExecutionHandle,
+    wait: bool,
+    response: Response,
+    started: StartedRun | None = None,
 ) -> RunAccepted | ExecutionPublic:
+    """With ``wait``, the finished execution as stored: for a run this server started, built
+    from memory once the writer has committed it (the same as a later GET); otherwise (or
+    if the server stopped writing meanwhile: it resumes on the next start) read back."""
     if not wait:
         return RunAccepted(execution_id=handle.execution_id)
-    await handle.wait()
+    result = await handle.wait()
     response.status_code = 200
-    return await _stored(server, handle.execution_id)
+    await server.writer.flush()
+    if started is None or not server.writer.writing:
+        return await _stored(server, handle.execution_id)
+    return ExecutionPublic.model_validate(started.record(result).to_json())
 
 
 async def _stored(server: Server, execution_id: str) -> ExecutionPublic:
