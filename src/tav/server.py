@@ -25,6 +25,7 @@ from tav.core.errors import NotFound
 from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
 from tav.core.states import ExecutionStatus, NodeStatus
 from tav.core.workflow import Workflow, parse_workflow
+from tav.credentials import CredentialService, KeySource, Vault
 from tav.engine.bus import InMemoryBus
 from tav.engine.executor import ExecutionHandle, Executor, Resume
 from tav.engine.loader import FileWorkflowLoader
@@ -36,6 +37,7 @@ from tav.settings import RuntimeSettings, Settings
 from tav.storage import codec
 from tav.storage.auth import AuthRepository
 from tav.storage.config import SettingRepository, VariableRepository
+from tav.storage.credentials import CredentialRepository
 from tav.storage.db import Database
 from tav.storage.executions import ExecutionRecord, ExecutionRepository, new_execution
 from tav.storage.workflows import StoredWorkflow, WorkflowRepository
@@ -121,6 +123,10 @@ class Server:
         self.auth = AuthRepository(self.db)
         self.variables = VariableRepository(self.db)
         self.stored_settings = SettingRepository(self.db)
+        secret_key = settings.secret_key.get_secret_value() if settings.secret_key else None
+        self.keys = KeySource(settings.data_dir, secret_key)
+        self.vault = Vault(self.keys.keys)
+        self.credentials = CredentialService(CredentialRepository(self.db), self.vault)
         self.registry = registry or default_registry(settings.nodes_path)
         self.bus = InMemoryBus(BUS_RETAIN_EVENTS, sinks=[self.writer])
         self.http = httpx.AsyncClient()
@@ -144,6 +150,10 @@ class Server:
     async def start(self, *, resume: bool = True, prune: bool = True) -> None:
         await self.db.migrate()
         self.apply_settings(await self.stored_settings.all())
+        try:
+            await self.credentials.remember_all()
+        except Exception as exc:  # a wrong key must not keep the server from starting
+            logger.warning("cannot read the stored credentials: %s", exc)
         self.writer.start()
         self.accepting = True
         if resume:
@@ -345,6 +355,13 @@ class Server:
         if document is None:
             raise NotFound("its workflow is no longer stored")
         return document, None
+
+    # -- credentials ----------------------------------------------------------------------
+
+    async def credential_data(self, credential_id: str) -> dict[str, Any]:
+        """A credential's decrypted data, for a node while it runs (not wired into nodes
+        yet). Its secret values are redacted by ``vault.redact`` from then on."""
+        return await self.credentials.data(credential_id)
 
     # -- runtime settings -----------------------------------------------------------------
 

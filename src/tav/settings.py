@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(16 * 1024 * 1024, gt=0, description="Largest request body.")
     max_workflow_bytes: int = Field(
         4 * 1024 * 1024, gt=0, description="Largest workflow document (JSON or YAML) accepted."
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Key(s) encrypting stored credentials, newest first, comma-separated; "
+        "default: a key file generated in <data_dir>/secret.key.",
     )
     session_ttl_hours: float = Field(24 * 14, gt=0, description="Browser session lifetime.")
     secure_cookies: bool | None = Field(

@@ -63,6 +63,7 @@ async def _seed(config: Settings) -> dict[str, Any]:
         await succeeded.wait()
         await failed.wait()
         await server.variables.put("region", "eu")
+        credential = await server.credentials.create("main", "api_key", {"api_key": "k-123"})
         await server.writer.flush()
     finally:
         await server.stop(timeout_s=0)
@@ -74,6 +75,7 @@ async def _seed(config: Settings) -> dict[str, Any]:
             "execution_id": (succeeded.execution_id, failed.execution_id),
             "name": "region",
             "type_id": "core.set",
+            "credential_id": credential.id,
         },
     }
 

@@ -10,7 +10,15 @@ from fastapi import APIRouter, Depends, FastAPI
 from tav.api import errors
 from tav.api.deps import current_principal
 from tav.api.limits import BodyLimitMiddleware
-from tav.api.routes import auth, executions, nodes, settings, variables, workflows
+from tav.api.routes import (
+    auth,
+    credentials,
+    executions,
+    nodes,
+    settings,
+    variables,
+    workflows,
+)
 from tav.server import Server
 from tav.settings import Settings
 
@@ -45,7 +53,7 @@ def create_app(config: Settings | None = None, *, server: Server | None = None) 
         dependencies=[Depends(current_principal)],
         responses=errors.responses(401, 422),
     )
-    for module in (workflows, executions, nodes, settings, variables):
+    for module in (workflows, executions, nodes, settings, variables, credentials):
         protected.include_router(module.router)
     protected.include_router(executions.runs)
     app.include_router(protected)

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from tav.cli import admin, nodes, run, serve
+from tav.cli import admin, credentials, nodes, run, serve
 
 app = typer.Typer(
     name="tav",
@@ -20,6 +20,7 @@ app.command("serve")(serve.serve_command)
 app.add_typer(nodes.app, name="nodes")
 app.add_typer(admin.users, name="users")
 app.add_typer(admin.api_keys, name="api-keys")
+app.add_typer(credentials.app, name="credentials")
 
 
 def main() -> None:

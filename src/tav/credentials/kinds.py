@@ -1,0 +1,158 @@
+"""Credential kinds: one Pydantic model each; secret fields carry ``"secret": true``.
+
+Secret fields are plain ``str`` marked in their JSON Schema rather than ``SecretStr``:
+the vault needs the real values to encrypt them, and ``SecretStr`` masks them on dump.
+The API never returns any value of a credential, secret or not, so the mark only tells
+editors which inputs to hide and the vault which values to redact.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
+
+SECRET: JsonDict = {"secret": True, "writeOnly": True}
+
+
+def secret(description: str, *, required: bool = True) -> Any:
+    """A secret field: never shown again once written, redacted from logs and events."""
+    if required:
+        return Field(min_length=1, description=description, json_schema_extra=SECRET)
+    return Field(None, min_length=1, description=description, json_schema_extra=SECRET)
+
+
+class Kind(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class ApiKey(Kind):
+    """A bare API key."""
+
+    api_key: str = secret("The key.")
+
+
+class Basic(Kind):
+    """HTTP basic authentication."""
+
+    username: str = Field(min_length=1)
+    password: str = secret("The password.")
+
+
+class Bearer(Kind):
+    """A bearer token (``Authorization: Bearer <token>``)."""
+
+    token: str = secret("The token.")
+
+
+class Smtp(Kind):
+    """An SMTP server to send mail through."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(587, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = secret("The password.", required=False)
+    starttls: bool = True
+
+
+class OpenAI(Kind):
+    """OpenAI (or Azure-style proxies speaking its API)."""
+
+    api_key: str = secret("The API key.")
+    base_url: str | None = Field(None, description="Default: https://api.openai.com/v1.")
+    organization: str | None = None
+
+
+class Anthropic(Kind):
+    """Anthropic."""
+
+    api_key: str = secret("The API key.")
+    base_url: str | None = Field(None, description="Default: https://api.anthropic.com.")
+
+
+class Google(Kind):
+    """Google Gemini (AI Studio)."""
+
+    api_key: str = secret("The API key.")
+
+
+class Ollama(Kind):
+    """An Ollama server."""
+
+    base_url: str = Field("http://127.0.0.1:11434", min_length=1)
+    headers: dict[str, str] | None = Field(
+        None, description="Extra HTTP headers (e.g. for a proxy).", json_schema_extra=SECRET
+    )
+
+
+class OpenAICompatible(Kind):
+    """Any server speaking the OpenAI API: llama.cpp, vLLM, LM Studio, ..."""
+
+    base_url: str = Field(min_length=1)
+    api_key: str | None = secret("The API key, if the server wants one.", required=False)
+
+
+KINDS: dict[str, type[Kind]] = {
+    "api_key": ApiKey,
+    "basic": Basic,
+    "bearer": Bearer,
+    "smtp": Smtp,
+    "openai": OpenAI,
+    "anthropic": Anthropic,
+    "google": Google,
+    "ollama": Ollama,
+    "openai_compatible": OpenAICompatible,
+}
+KindName = Literal[
+    "api_key",
+    "basic",
+    "bearer",
+    "smtp",
+    "openai",
+    "anthropic",
+    "google",
+    "ollama",
+    "openai_compatible",
+]
+
+
+def secret_fields(kind: str) -> frozenset[str]:
+    model = KINDS[kind]
+    return frozenset(
+        name
+        for name, field in model.model_fields.items()
+        if isinstance(field.json_schema_extra, dict) and field.json_schema_extra.get("secret")
+    )
+
+
+def secret_values(kind: str, data: dict[str, Any]) -> list[str]:
+    """The strings of ``data`` that are secrets (values of secret fields, recursively)."""
+    found: list[str] = []
+    for name in secret_fields(kind):
+        _strings(data.get(name), found)
+    return found
+
+
+def _strings(value: Any, found: list[str]) -> None:
+    if isinstance(value, str):
+        found.append(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _strings(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            _strings(item, found)
+
+
+def kind_schemas() -> list[dict[str, Any]]:
+    """Every kind with its fields as JSON Schema (secret fields marked)."""
+    return [
+        {
+            "kind": name,
+            "description": (model.__doc__ or "").strip(),
+            "secret_fields": sorted(secret_fields(name)),
+            "schema": model.model_json_schema(),
+        }
+        for name, model in KINDS.items()
+    ]

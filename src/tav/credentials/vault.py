@@ -1,0 +1,77 @@
+"""Encrypts and decrypts credential data; remembers secret values to redact them.
+
+Fernet (AES-128-CBC with HMAC-SHA256, from ``cryptography``) rather than raw AES-GCM: it
+authenticates, carries a timestamp and a version byte, and ``MultiFernet`` gives key
+rotation for free (decrypt with any key, ``rotate`` re-encrypts with the first).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from tav.credentials.errors import CredentialKeyError
+
+REDACTED = "***"
+MIN_REDACTED_LENGTH = 4
+"""Shorter secrets are not redacted: replacing every "abc" in a log would hide more than
+it protects, and a secret that short protects nothing anyway."""
+
+
+class Vault:
+    """Encryption with keys from ``keys`` (newest first; called on every use, so a key
+    source may change them), plus the set of known secret values for ``redact``."""
+
+    def __init__(self, keys: Callable[[], list[bytes]] | list[bytes]) -> None:
+        self._keys = keys if callable(keys) else (lambda: list(keys))
+        self._fernet: tuple[list[bytes], MultiFernet] | None = None
+        self._secrets: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+
+    def fernet(self) -> MultiFernet:
+        keys = self._keys()
+        if self._fernet is None or self._fernet[0] != keys:
+            self._fernet = (keys, MultiFernet([Fernet(key) for key in keys]))
+        return self._fernet[1]
+
+    def encrypt(self, data: dict[str, Any]) -> bytes:
+        return self.fernet().encrypt(json.dumps(data, separators=(",", ":")).encode())
+
+    def decrypt(self, token: bytes) -> dict[str, Any]:
+        try:
+            plain = self.fernet().decrypt(token)
+        except InvalidToken:
+            raise CredentialKeyError(
+                "cannot decrypt a stored credential: TAV_SECRET_KEY or the key file "
+                "is not the key it was encrypted with"
+            ) from None
+        data: dict[str, Any] = json.loads(plain)
+        return data
+
+    def rotate(self, token: bytes) -> bytes:
+        """``token`` re-encrypted with the newest key."""
+        try:
+            return self.fernet().rotate(token)
+        except InvalidToken:
+            raise CredentialKeyError("cannot decrypt a stored credential with any key") from None
+
+    # -- redaction ------------------------------------------------------------------------
+
+    def remember(self, secrets: Iterable[str]) -> None:
+        new = {s for s in secrets if len(s) >= MIN_REDACTED_LENGTH} - self._secrets
+        if new:
+            self._secrets |= new
+            self._pattern = None
+
+    def redact(self, text: str) -> str:
+        """``text`` with every known secret value replaced by ``***``."""
+        if not self._secrets:
+            return text
+        if self._pattern is None:
+            longest_first = sorted(self._secrets, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(s) for s in longest_first))
+        return self._pattern.sub(REDACTED, text)
