@@ -215,30 +215,10 @@ class Server:
         return plan
 
     async def run(
-        self,
-        document: Mapping[str, Any],
-        input: Any = None,
-        *,
-        stored: StoredWorkflow | None = None,
-        mode: str = "api",
-        reuse: Mapping[str, NodeResult] | None = None,
-        execution_id: str | None = None,
-        source: str | None = None,
+        self, document: Mapping[str, Any], input: Any = None, **options: Any
     ) -> ExecutionHandle:
-        """Record and start an execution; returns at once.
-
-        ``source`` is where an ad-hoc document came from (a file path: sub-workflow refs
-        are relative to it); a stored workflow's is its id."""
-        started = await self.start_run(
-            document,
-            input,
-            stored=stored,
-            mode=mode,
-            reuse=reuse,
-            execution_id=execution_id,
-            source=source,
-        )
-        return started.handle
+        """Record and start an execution; returns at once (options as for ``start_run``)."""
+        return (await self.start_run(document, input, **options)).handle
 
     async def start_run(
         self,
@@ -251,7 +231,10 @@ class Server:
         execution_id: str | None = None,
         source: str | None = None,
     ) -> StartedRun:
-        """``run``, returning what was recorded with the handle (see ``StartedRun``)."""
+        """Record and start an execution; returns at once, with what was recorded.
+
+        ``source`` is where an ad-hoc document came from (a file path: sub-workflow refs
+        are relative to it); a stored workflow's is its id."""
         if not self.accepting:
             raise RuntimeError("the server is shutting down")
         if stored:

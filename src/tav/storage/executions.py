@@ -75,28 +75,11 @@ class ExecutionRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def create(
-        self,
-        execution_id: str,
-        *,
-        workflow: str,
-        workflow_id: str | None,
-        workflow_version: int | None,
-        mode: str,
-        input: Any,
-        document: dict[str, Any] | None = None,
-    ) -> None:
-        """Record an execution before it starts (status ``queued``). (The server has its
-        writer do this, batched with everything else it writes.)"""
-        execution, data = new_execution(
-            execution_id,
-            workflow=workflow,
-            workflow_id=workflow_id,
-            workflow_version=workflow_version,
-            mode=mode,
-            input=input,
-            document=document,
-        )
+    async def create(self, execution_id: str, **fields: Any) -> None:
+        """Record an execution before it starts (status ``queued``; ``fields`` as for
+        ``new_execution``). The server has its writer do this instead, batched with
+        everything else it writes."""
+        execution, data = new_execution(execution_id, **fields)
         async with self.db.transaction() as session:
             connection = await session.connection()
             await connection.execute(insert(ExecutionRow), [execution])
