@@ -45,3 +45,17 @@ async def run(
 
 def statuses(result: ExecutionResult) -> dict[str, str]:
     return {node_id: node.status.value for node_id, node in result.nodes.items()}
+
+
+RESULT_KEYS = {
+    "execution_id",
+    "workflow",
+    "status",
+    "error",
+    "output",
+    "started_at",
+    "finished_at",
+    "duration_ms",
+    "nodes",
+}
+"""The keys of ``tav run --json`` (and of an execution over the API, with more)."""

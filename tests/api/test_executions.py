@@ -7,19 +7,8 @@ import time
 from typing import Any
 
 from tests.api.helpers import chain, ended, run_to_end, start, stored, until
-from tests.helpers import document, node
+from tests.helpers import RESULT_KEYS, document, node
 
-RESULT_KEYS = {
-    "execution_id",
-    "workflow",
-    "status",
-    "error",
-    "output",
-    "started_at",
-    "finished_at",
-    "duration_ms",
-    "nodes",
-}
 EXTRA_KEYS = {"workflow_id", "workflow_version", "mode", "parent_execution_id", "input"}
 NODE_KEYS = {"status", "attempts", "outputs", "error", "started_at", "finished_at", "duration_ms"}
 UNKNOWN = "0" * 32

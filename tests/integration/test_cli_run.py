@@ -21,20 +21,9 @@ import pytest
 from tav.settings import Settings
 from tav.storage.db import Database
 from tav.storage.executions import ExecutionRecord, ExecutionRepository
-from tests.helpers import document, node
+from tests.helpers import RESULT_KEYS, document, node
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "hello.json"
-RESULT_KEYS = {
-    "execution_id",
-    "workflow",
-    "status",
-    "error",
-    "output",
-    "started_at",
-    "finished_at",
-    "duration_ms",
-    "nodes",
-}
 NODE_KEYS = {"status", "attempts", "outputs", "error", "started_at", "finished_at", "duration_ms"}
 
 

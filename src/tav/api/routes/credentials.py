@@ -24,14 +24,7 @@ router = APIRouter(prefix="/credentials", tags=["credentials"])
 
 
 def _public(record: CredentialRecord) -> CredentialPublic:
-    return CredentialPublic(
-        id=record.id,
-        name=record.name,
-        kind=record.kind,
-        fields=record.fields,
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-    )
+    return CredentialPublic.model_validate(record, from_attributes=True)
 
 
 def _invalid(exc: CredentialInvalid) -> ApiError:
