@@ -26,6 +26,7 @@ from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
 from tav.core.states import ExecutionStatus, NodeStatus
 from tav.core.workflow import Workflow, parse_workflow
 from tav.credentials import CredentialService, KeySource, Vault
+from tav.credentials import logs as redacting_logs
 from tav.engine.bus import InMemoryBus
 from tav.engine.executor import ExecutionHandle, Executor, Resume
 from tav.engine.loader import FileWorkflowLoader
@@ -138,6 +139,7 @@ class Server:
             loader=StoredWorkflowLoader(self.workflows),
             services={httpx.AsyncClient: self.http},
             vars=settings.vars,
+            secrets=self.credentials,
         )
         self.running: dict[str, ExecutionHandle] = {}
         self.accepting = False
@@ -150,6 +152,7 @@ class Server:
     async def start(self, *, resume: bool = True, prune: bool = True) -> None:
         await self.db.migrate()
         self.apply_settings(await self.stored_settings.all())
+        redacting_logs.install(self.vault)
         try:
             await self.credentials.remember_all()
         except Exception as exc:  # a wrong key must not keep the server from starting

@@ -8,6 +8,8 @@ import httpx
 import pytest
 
 from tav.server import Server
+from tests.api.helpers import stored
+from tests.helpers import document, node
 
 SECRET = "sk-test-Very-Secret-0123456789"
 BASE = "/api/v1/credentials"
@@ -170,3 +172,32 @@ async def test_the_sqlite_file_holds_no_plaintext_secret(
     assert b"openai main" in raw  # the names are stored in clear: the test reads the right file
     for secret in (SECRET, smtp["password"]):
         assert secret.encode() not in raw
+
+
+async def test_a_node_using_a_credential_leaks_it_nowhere(
+    client: httpx.AsyncClient, server: Server, database: str
+):
+    credential = await _create(client)
+    doc = document(
+        node("start", "trigger.manual"),
+        node("leak", "test.leak", params={"credential": credential["id"]}),
+        node("out", "core.output"),
+        links=("start -> leak", "leak -> out"),
+    )
+    workflow_id = await stored(server, doc)
+    response = await client.post(f"/api/v1/workflows/{workflow_id}/run?wait=true", json={})
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["status"] == "succeeded"
+    assert result["output"]["data"]["api_key"] == "***"
+    execution_id = result["execution_id"]
+    stream = await client.get(f"/api/v1/executions/{execution_id}/stream")
+    assert '"leaked"' in stream.text
+    stored_result = await client.get(f"/api/v1/executions/{execution_id}")
+    for text in (response.text, stream.text, stored_result.text):
+        assert SECRET not in text
+    if database == "sqlite":
+        await server.writer.flush()
+        await server.db.reclaim_space()
+        raw = b"".join(p.read_bytes() for p in server.settings.data_dir.glob("tav.db*"))
+        assert SECRET.encode() not in raw

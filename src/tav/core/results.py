@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -36,9 +37,14 @@ class NodeResult(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     duration_ms: float | None = None
+    usage: dict[str, int] | None = Field(
+        None, description="Resources the node used, e.g. LLM tokens (input_tokens, ...)."
+    )
 
     def to_json(self) -> dict[str, Any]:
-        data = self.model_dump(mode="json", exclude={"node_id", "pinned", "reused"})
+        data = self.model_dump(mode="json", exclude={"node_id", "pinned", "reused", "usage"})
+        if self.usage:
+            data["usage"] = dict(self.usage)
         if self.pinned:
             data["pinned"] = True
         if self.reused:
@@ -64,8 +70,24 @@ class ExecutionResult(BaseModel):
     def succeeded(self) -> bool:
         return self.status is ExecutionStatus.SUCCEEDED
 
+    @property
+    def usage(self) -> dict[str, int]:
+        """Every node's usage, summed per counter."""
+        return sum_usage(node.usage for node in self.nodes.values())
+
     def to_json(self) -> dict[str, Any]:
-        """The documented JSON shape (``tav run --json``)."""
+        """The documented JSON shape (``tav run --json``); ``usage`` when a node used any."""
         head = self.model_dump(mode="json", exclude={"nodes", "parent_execution_id"})
         head["nodes"] = {node_id: result.to_json() for node_id, result in self.nodes.items()}
+        usage = self.usage
+        if usage:
+            head["usage"] = usage
         return head
+
+
+def sum_usage(usages: Iterable[Mapping[str, int] | None]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for usage in usages:
+        for key, count in (usage or {}).items():
+            total[key] = total.get(key, 0) + count
+    return total

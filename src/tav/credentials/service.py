@@ -11,11 +11,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tav.core.errors import NotFound
-from tav.credentials.errors import CredentialInvalid
+from tav.core.errors import NodeError, NotFound
+from tav.credentials.errors import CredentialInvalid, CredentialKeyError
 from tav.credentials.kinds import KINDS, secret_values
 from tav.credentials.ports import CredentialRecord, CredentialStore
 from tav.credentials.vault import Vault
+from tav.nodes.context import Credential
 
 
 class CredentialService:
@@ -65,6 +66,19 @@ class CredentialService:
         data = self.vault.decrypt(record.ciphertext)
         self.vault.remember(secret_values(record.kind, data))
         return data
+
+    async def reveal(self, credential_id: str) -> Credential:
+        """``SecretProvider.reveal`` for the engine: the credential a node asked for."""
+        record = await self.get(credential_id)
+        try:
+            data = self.vault.decrypt(record.ciphertext)
+        except CredentialKeyError as exc:
+            raise NodeError(str(exc), type="credential_key") from None
+        self.vault.remember(secret_values(record.kind, data))
+        return Credential(id=record.id, name=record.name, kind=record.kind, data=data)
+
+    def redact(self, text: str) -> str:
+        return self.vault.redact(text)
 
     async def remember_all(self) -> None:
         """Learn every stored secret, so that ``vault.redact`` knows them from the start."""

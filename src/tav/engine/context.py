@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from tav.core.errors import NodeError
 from tav.core.results import NodeResult
 from tav.core.states import NodeStatus
-from tav.nodes.context import Inputs
+from tav.nodes.context import Credential, Inputs
 
 if TYPE_CHECKING:
     from tav.engine.step import StepHost
@@ -48,22 +48,44 @@ class NodesView(Mapping[str, Mapping[str, Any]]):
         return len(self._results)
 
 
+class _NodeLog(logging.LoggerAdapter[logging.Logger]):
+    """A node's logger: once the execution has revealed a credential, messages are
+    formatted here and redacted before any handler sees them."""
+
+    def __init__(self, host: StepHost, extra: Mapping[str, object]) -> None:
+        super().__init__(logger, extra)
+        self._host = host
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        redact = self._host.redact
+        if redact is not None and self.isEnabledFor(level):
+            msg, args = redact(str(msg) % args if args else str(msg)), ()
+        super().log(level, msg, *args, **kwargs)
+
+
 class StepContext:
     """What one attempt of one node sees (``tav.nodes.context.NodeContext``)."""
 
     def __init__(
-        self, host: StepHost, node_id: str, attempt: int, inputs: Inputs, pool: str | None = None
+        self,
+        host: StepHost,
+        node_id: str,
+        attempt: int,
+        inputs: Inputs,
+        pool: str | None = None,
+        usage: dict[str, int] | None = None,
     ) -> None:
         self._host = host
         self.node_id = node_id
         self.attempt = attempt
         self.inputs = inputs
         self._pool = pool
+        self._usage = {} if usage is None else usage
 
     @property
     def log(self) -> logging.LoggerAdapter[logging.Logger]:
-        return logging.LoggerAdapter(
-            logger, {"execution_id": self._host.execution_id, "node_id": self.node_id}
+        return _NodeLog(
+            self._host, {"execution_id": self._host.execution_id, "node_id": self.node_id}
         )
 
     @property
@@ -98,6 +120,13 @@ class StepContext:
 
     async def run_workflow(self, ref: str, input: Any) -> Any:
         return await self._host.run_workflow(ref, input)
+
+    async def credential(self, credential_id: str) -> Credential:
+        return await self._host.reveal(credential_id)
+
+    def add_usage(self, usage: Mapping[str, int]) -> None:
+        for key, count in usage.items():
+            self._usage[key] = self._usage.get(key, 0) + int(count)
 
     def optional_service(self, kind: type[T]) -> T | None:
         return self._host.services.get(kind)  # type: ignore[return-value]

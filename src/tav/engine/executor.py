@@ -45,9 +45,10 @@ from tav.engine.context import NodesView
 from tav.engine.loader import FileWorkflowLoader
 from tav.engine.plan import ExecutionPlan, PlannedNode, compile_plan
 from tav.engine.pools import Pools
-from tav.engine.ports import EventBus, ExecutionStore, WorkflowLoader
+from tav.engine.ports import EventBus, ExecutionStore, SecretProvider, WorkflowLoader
+from tav.engine.secrets import Redact, redact_error, redact_result, redact_value
 from tav.engine.step import run_step
-from tav.nodes.context import Arrival, Inputs
+from tav.nodes.context import Arrival, Credential, Inputs
 from tav.nodes.registry import NodeRegistry
 
 MAX_DEPTH = 16
@@ -94,6 +95,7 @@ class Executor:
         loader: WorkflowLoader | None = None,
         services: Mapping[type, object] | None = None,
         vars: Mapping[str, Any] | None = None,
+        secrets: SecretProvider | None = None,
     ) -> None:
         self.registry = registry
         self.bus: EventBus = bus or InMemoryBus()
@@ -102,6 +104,7 @@ class Executor:
         self.loader: WorkflowLoader = loader or FileWorkflowLoader()
         self.services = dict(services or {})
         self.vars = dict(vars or {})
+        self.secrets = secrets
         self._plans: dict[str, tuple[Workflow, ExecutionPlan]] = {}
 
     def compile(self, workflow: Workflow, *, source: str | None = None) -> ExecutionPlan:
@@ -200,6 +203,8 @@ class _Run:
         self.seq = resume.last_seq if resume else 0
         self.failure: tuple[str, ErrorInfo] | None = None
         self.cancelled = False
+        self.redact: Redact | None = None
+        """Set once a node reveals a credential: applied to everything reported after."""
         self.started_at = resume.started_at if resume else options.started_at or utcnow()
         self.execution_info = {
             "id": self.execution_id,
@@ -348,6 +353,8 @@ class _Run:
     async def _settle(self, result: NodeResult, *, known: bool = False) -> None:
         """Record a settled node; ``known`` results (resumed) were reported before."""
         node = self.plan.nodes[result.node_id]
+        if self.redact is not None and not known:
+            result = redact_result(result, self.redact)
         self.results[node.id] = result
         if known:
             if result.status is NodeStatus.FAILED and node.on_error == "stop":
@@ -466,10 +473,28 @@ class _Run:
         self._emit(NodeStarted, node_id=node_id, attempt=attempt)
 
     def retrying(self, node_id: str, attempt: int, delay_s: float, error: ErrorInfo) -> None:
+        if self.redact is not None:
+            error = redact_error(error, self.redact) or error
         self._emit(NodeRetrying, node_id=node_id, attempt=attempt, delay_s=delay_s, error=error)
 
     def progress(self, node_id: str, data: dict[str, Any]) -> None:
+        if self.redact is not None:
+            data = redact_value(data, self.redact)
         self._emit(NodeProgress, node_id=node_id, data=data)
+
+    async def reveal(self, credential_id: str) -> Credential:
+        secrets = self.executor.secrets
+        if secrets is None:
+            raise NodeError(
+                "this host keeps no credentials (run it under `tav serve` or with a data dir)",
+                type="service_unavailable",
+            )
+        try:
+            credential = await secrets.reveal(credential_id)
+        except NotFound as exc:
+            raise NodeError(str(exc), type="credential_not_found") from None
+        self.redact = secrets.redact
+        return credential
 
     def template_context(self, node_id: str, input: Any) -> dict[str, Any]:
         return {

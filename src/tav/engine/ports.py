@@ -13,6 +13,7 @@ from typing import Protocol
 from tav.core.events import Event
 from tav.core.results import ExecutionResult, NodeResult
 from tav.core.workflow import Workflow
+from tav.nodes.context import Credential
 
 
 class EventSink(Protocol):
@@ -47,4 +48,16 @@ class WorkflowLoader(Protocol):
         """The workflow ``ref`` names and its canonical source (a path or a stored id).
 
         Raises ``NotFound`` or ``WorkflowInvalid``."""
+        ...
+
+
+class SecretProvider(Protocol):
+    """Stored credentials for the nodes that use them, and redaction of their secrets."""
+
+    async def reveal(self, credential_id: str) -> Credential:
+        """The decrypted credential; raises ``NotFound`` when there is none."""
+        ...
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret value this provider has revealed replaced."""
         ...

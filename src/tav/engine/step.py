@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -26,7 +26,7 @@ from tav.engine import templates
 from tav.engine.context import StepContext
 from tav.engine.plan import PlannedNode
 from tav.engine.pools import Pools
-from tav.nodes.context import Inputs
+from tav.nodes.context import Credential, Inputs
 
 logger = logging.getLogger("tav.engine")
 
@@ -39,7 +39,9 @@ class StepHost(Protocol):
     vars: Mapping[str, Any]
     pools: Pools
     services: Mapping[type, object]
+    redact: Callable[[str], str] | None
 
+    async def reveal(self, credential_id: str) -> Credential: ...
     def template_context(self, node_id: str, input: Any) -> dict[str, Any]: ...
     def started(self, node_id: str, attempt: int) -> None: ...
     def retrying(self, node_id: str, attempt: int, delay_s: float, error: ErrorInfo) -> None: ...
@@ -50,12 +52,13 @@ class StepHost(Protocol):
 async def run_step(host: StepHost, node: PlannedNode, inputs: Inputs) -> NodeResult:
     """Run ``node`` until it succeeds or runs out of attempts; never raises but cancellation."""
     timing = _Timing()
+    usage: dict[str, int] = {}
     attempt = 0
     error: ErrorInfo | None
     while True:
         attempt += 1
         try:
-            outputs = await _attempt(host, node, inputs, attempt, timing)
+            outputs = await _attempt(host, node, inputs, attempt, timing, usage)
         except Exception as exc:
             error = _error_info(exc, node, attempt)
             delay = _retry_delay(node, attempt, exc)
@@ -76,6 +79,7 @@ async def run_step(host: StepHost, node: PlannedNode, inputs: Inputs) -> NodeRes
             started_at=timing.started_at,
             finished_at=utcnow(),
             duration_ms=timing.elapsed_ms(),
+            usage=usage or None,
         )
 
 
@@ -97,7 +101,12 @@ class _Timing:
 
 
 async def _attempt(
-    host: StepHost, node: PlannedNode, inputs: Inputs, attempt: int, timing: _Timing
+    host: StepHost,
+    node: PlannedNode,
+    inputs: Inputs,
+    attempt: int,
+    timing: _Timing,
+    usage: dict[str, int],
 ) -> dict[str, Any]:
     input = inputs.get(DEFAULT_INPUT_PORT)
     async with host.pools.slot(node.pool):
@@ -107,7 +116,7 @@ async def _attempt(
         params = node.static_params
         if params is None:
             params = _render_params(host, node, input)
-        ctx = StepContext(host, node.id, attempt, inputs, node.pool)
+        ctx = StepContext(host, node.id, attempt, inputs, node.pool, usage)
         if node.timeout_s is None:
             outputs = await node.instance.run(params, input, ctx)
         else:

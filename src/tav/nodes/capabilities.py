@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel
 
+from tav.nodes.ai import ChatModels, Embeddings, VectorStores
 from tav.nodes.base import Outputs, Port
 from tav.nodes.context import NodeContext
 
@@ -41,12 +42,6 @@ class TriggerCapability:
         return {"output": ctx.trigger}
 
 
-class ChatModels(Protocol):
-    """Chat models by provider chain; supplied by ``tav.ai``."""
-
-    async def chat(self, messages: list[dict[str, Any]], **options: Any) -> dict[str, Any]: ...
-
-
 class LLMCapability:
     """Talks to chat models, through the ``llm`` pool, with provider fallback."""
 
@@ -56,14 +51,11 @@ class LLMCapability:
         return ctx.service(ChatModels)  # type: ignore[type-abstract]
 
 
-class VectorStores(Protocol):
-    """Embeddings and vector collections; supplied by ``tav.ai``."""
-
-    async def embed(self, texts: list[str], **options: Any) -> list[list[float]]: ...
-
-
 class AICapability:
     """Embeds texts and reads or writes vector collections."""
+
+    def embeddings(self, ctx: NodeContext) -> Embeddings:
+        return ctx.service(Embeddings)  # type: ignore[type-abstract]
 
     def vector_stores(self, ctx: NodeContext) -> VectorStores:
         return ctx.service(VectorStores)  # type: ignore[type-abstract]

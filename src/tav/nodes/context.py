@@ -9,10 +9,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """A stored credential, decrypted for the node that uses it while it runs.
+
+    Its secret values are redacted from the execution's outputs, errors, events and logs
+    from the moment a node reveals it."""
+
+    id: str
+    name: str
+    kind: str
+    data: Mapping[str, Any] = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +100,15 @@ class NodeContext(Protocol):
     async def run_workflow(self, ref: str, input: Any) -> Any:
         """Run another workflow (a file path relative to this one, or a stored id) to its
         end and return its output; raise ``NodeError`` if it does not succeed."""
+
+    async def credential(self, credential_id: str) -> Credential:
+        """The stored credential ``credential_id``, decrypted; raises ``NodeError``
+        (``credential_not_found``) when there is none."""
+        ...
+
+    def add_usage(self, usage: Mapping[str, int]) -> None:
+        """Count resources this node used (LLM tokens: ``input_tokens``, ``output_tokens``,
+        ``total_tokens``); summed into the node's result and the execution's."""
 
     def service(self, kind: type[T]) -> T:
         """A service the host supplies (LLM models, files, ...), looked up by its type;

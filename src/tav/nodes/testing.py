@@ -112,4 +112,62 @@ class Ports(Node):
         return dict(input or {})
 
 
-TESTING_NODE_TYPES: list[type[Node]] = [Flaky, Raise, Transient, Spin, Progress, Ports]
+class LeakParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    credential: str
+    fail: bool = Field(False, description="Fail with the secrets in the error message.")
+
+
+class Leak(Node):
+    """Reveals a credential and tries to leak its values everywhere: its output, a
+    progress event, the log and (with `fail`) its error message. Redaction must catch
+    them all."""
+
+    spec = NodeSpec(type="test.leak", category="testing")
+    Params = LeakParams
+
+    async def run(self, params: LeakParams, input: Any, ctx: NodeContext) -> Outputs:
+        credential = await ctx.credential(params.credential)
+        values = {key: str(value) for key, value in credential.data.items()}
+        ctx.progress({"leaked": values})
+        ctx.log.warning("leaking %s", values)
+        if params.fail:
+            raise NodeError(f"failed with {values}", type="leak")
+        return {"output": {"kind": credential.kind, "data": values, "input": input}}
+
+
+class UsageParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class Usage(Node):
+    """Records token usage, as an LLM node does, and passes its input on."""
+
+    spec = NodeSpec(type="test.usage", category="testing")
+    Params = UsageParams
+
+    async def run(self, params: UsageParams, input: Any, ctx: NodeContext) -> Outputs:
+        ctx.add_usage(
+            {
+                "input_tokens": params.input_tokens,
+                "output_tokens": params.output_tokens,
+                "total_tokens": params.input_tokens + params.output_tokens,
+            }
+        )
+        return {"output": input}
+
+
+TESTING_NODE_TYPES: list[type[Node]] = [
+    Flaky,
+    Raise,
+    Transient,
+    Spin,
+    Progress,
+    Ports,
+    Leak,
+    Usage,
+]

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -193,3 +194,42 @@ class CredentialRow(Base):
     fields_set: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class AICacheRow(Base):
+    """A stored chat answer, by a hash of provider, model, messages and options."""
+
+    __tablename__ = "ai_cache"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(200))
+    response: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+
+
+class VectorCollectionRow(Base):
+    """A named vector collection; its dimension is fixed by the first record."""
+
+    __tablename__ = "vector_collections"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    dimension: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+
+class VectorDocumentRow(Base):
+    """A text with its metadata and its embedding (float32 little-endian, sqlite-vec's
+    format), searched with sqlite-vec on SQLite."""
+
+    __tablename__ = "vector_documents"
+    __table_args__ = (UniqueConstraint("collection", "doc_id"),)
+
+    rowid: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    collection: Mapped[str] = mapped_column(
+        String(200), ForeignKey("vector_collections.name", ondelete="CASCADE")
+    )
+    doc_id: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)

@@ -1,6 +1,7 @@
 """The built-in node types, one small module per family."""
 
 from tav.nodes.base import Node
+from tav.nodes.builtin.ai import AI_NODE_TYPES
 from tav.nodes.builtin.core.data import Output, Set
 from tav.nodes.builtin.core.flow import Fail, If, Merge, Noop, Switch
 from tav.nodes.builtin.core.http import HttpRequest
@@ -21,4 +22,5 @@ BUILTIN_NODE_TYPES: list[type[Node]] = [
     Output,
     Subworkflow,
     Map,
+    *AI_NODE_TYPES,
 ]
