@@ -6,7 +6,7 @@ Starts ``tav serve`` (uvicorn) on a free port in a temporary data dir, creates a
 with ``tav api-keys create``, stores a 10-node chain workflow and measures
 ``POST /api/v1/workflows/{id}/run?wait=true`` at concurrency 1 and 16, the database bytes
 per stored execution, the time from process start to a served request and the idle
-resident memory. Prints figures next to the targets of the server issue; it is not a test.
+resident memory. Prints figures next to their targets; it is not a test.
 The load generator (httpx) runs on the same machine and takes CPU from the server.
 """
 

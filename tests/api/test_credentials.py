@@ -49,7 +49,7 @@ async def test_update_renames_and_keeps_omitted_fields(client: httpx.AsyncClient
     renamed = await client.put(f"{BASE}/{created['id']}", json={"name": "renamed"})
     assert renamed.status_code == 200
     assert renamed.json()["name"] == "renamed"
-    assert await server.credential_data(created["id"]) == {
+    assert await server.credentials.data(created["id"]) == {
         "api_key": SECRET,
         "organization": "org-1",
     }
@@ -59,7 +59,7 @@ async def test_update_renames_and_keeps_omitted_fields(client: httpx.AsyncClient
     assert changed.status_code == 200, changed.text
     assert changed.json()["fields"] == ["api_key", "base_url"]
     assert SECRET not in changed.text
-    assert await server.credential_data(created["id"]) == {
+    assert await server.credentials.data(created["id"]) == {
         "api_key": SECRET,
         "base_url": "http://x",
     }

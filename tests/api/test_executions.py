@@ -401,3 +401,22 @@ async def test_run_from_a_node_checks_its_execution_and_nodes(client, server):
     )
     assert elsewhere.status_code == 422
     assert (await client.get("/api/v1/executions")).json()["total"] == 1
+
+
+async def test_token_usage_is_kept_per_node_and_summed(client, server):
+    doc = document(
+        node("a", "test.usage", params={"input_tokens": 10, "output_tokens": 3}),
+        node("b", "test.usage", params={"input_tokens": 5, "output_tokens": 2}),
+        node("c"),
+        links=("a -> b", "b -> c"),
+    )
+    workflow_id = await stored(server, doc)
+    answered = await client.post(f"/api/v1/workflows/{workflow_id}/run?wait=true", json={})
+    assert answered.status_code == 200, answered.text
+    execution_id = answered.json()["execution_id"]
+    await server.writer.flush()
+    got = await client.get(f"/api/v1/executions/{execution_id}")
+    for result in (answered.json(), got.json()):
+        assert result["usage"] == {"input_tokens": 15, "output_tokens": 5, "total_tokens": 20}
+        assert result["nodes"]["a"]["usage"]["total_tokens"] == 13
+        assert "usage" not in result["nodes"]["c"]

@@ -41,7 +41,7 @@ async def _read(settings: Settings, credential_id: str) -> dict:
     server = Server(settings)
     await server.start(resume=False, prune=False)
     try:
-        return await server.credential_data(credential_id)
+        return await server.credentials.data(credential_id)
     finally:
         await server.stop(timeout_s=0)
 

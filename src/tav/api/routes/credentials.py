@@ -1,7 +1,7 @@
 """Credentials: API keys, passwords and provider configs, encrypted at rest.
 
 Secrets are write-only: every response gives the name, the kind and which fields are set,
-never a value. Nodes get the decrypted data only while they run (``Server.credential_data``).
+never a value. Nodes get the decrypted data only while they run (``NodeContext.credential``).
 """
 
 from __future__ import annotations

@@ -60,6 +60,9 @@ class NodeRunPublic(BaseModel):
     reused: bool = Field(
         False, description="Present, and true, for outputs taken from an earlier execution."
     )
+    usage: dict[str, int] | None = Field(
+        None, description="Present when the node used counted resources (LLM tokens)."
+    )
 
 
 class ExecutionSummaryPublic(BaseModel):
@@ -83,6 +86,9 @@ class ExecutionPublic(ExecutionSummaryPublic):
     output: Any
     nodes: dict[str, NodeRunPublic] = Field(
         description="Every node that has settled so far, by node id."
+    )
+    usage: dict[str, int] | None = Field(
+        None, description="Present when any node used counted resources: their sum."
     )
 
 
