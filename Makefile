@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run example test lint typecheck contracts pytest bench bench-api docs clean
+.PHONY: run example test lint typecheck contracts pytest web web-test bench bench-api docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,16 +13,37 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The editor (frontend/, React + Vite) is built into src/tav/web, where `tav serve` serves
+# it; it is rebuilt when its sources change, and `npm ci` runs when the lock file does.
+WEB       := frontend
+WEB_DEPS  := $(WEB)/node_modules/.installed
+WEB_STAMP := src/tav/web/.built
+WEB_SRCS  := $(shell find $(WEB)/src -type f 2>/dev/null) $(WEB)/index.html \
+	$(WEB)/vite.config.ts $(WEB)/tsconfig.json $(WEB)/tsconfig.app.json $(WEB)/tsconfig.node.json
+
+$(WEB_DEPS): $(WEB)/package.json $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(WEB_STAMP): $(WEB_DEPS) $(WEB_SRCS)
+	cd $(WEB) && npm run --silent build
+	touch $@
+
+web: $(WEB_STAMP)
+
+web-test: $(WEB_DEPS)
+	cd $(WEB) && npm test --silent
+
 # The server on 127.0.0.1:$(PORT), data in $TAV_DATA_DIR (default ./.tav).
 PORT ?= 8000
 
-run: $(STAMP)
+run: $(STAMP) $(WEB_STAMP)
 	$(BIN)/tav serve --port $(PORT)
 
 example: $(STAMP)
 	$(BIN)/tav run examples/hello.json --input '{"name": "world"}'
 
-test: lint typecheck contracts pytest
+test: lint typecheck contracts web-test pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -34,7 +55,7 @@ typecheck: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(WEB_STAMP)  # tests/e2e drive the built editor
 	$(BIN)/pytest -q
 
 bench: $(STAMP)

@@ -23,6 +23,7 @@ from tav.engine.pools import Pools
 from tav.engine.ports import EventBus, ExecutionStore
 from tav.nodes.discovery import default_registry
 from tav.nodes.registry import NodeRegistry
+from tav.services import ServiceConfig, build_services
 from tav.settings import Settings
 
 WorkflowSource = Workflow | Mapping[str, Any] | str | Path
@@ -36,14 +37,21 @@ def build_executor(
     store: ExecutionStore | None = None,
     services: Mapping[type, object] | None = None,
 ) -> Executor:
-    """An executor configured from settings (``TAV_*`` environment variables)."""
+    """An executor configured from settings (``TAV_*`` environment variables).
+
+    When ``services`` holds an ``httpx.AsyncClient``, the clients of the service nodes
+    (``tav.services``: mail, chat, MQTT, webhooks) are added over it."""
     settings = settings or Settings()
+    supplied = dict(services or {})
+    http = supplied.get(httpx.AsyncClient)
+    if isinstance(http, httpx.AsyncClient):
+        supplied = {**build_services(ServiceConfig.from_settings(settings), http), **supplied}
     return Executor(
         registry or default_registry(settings.nodes_path),
         bus=bus or InMemoryBus(),
         store=store,
         pools=Pools(settings.pools, default_limit=settings.pool_default_limit),
-        services=services,
+        services=supplied,
         vars=settings.vars,
     )
 

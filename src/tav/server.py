@@ -21,6 +21,8 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
+from tav.ai import AIConfig, AIServices
+from tav.ai.text import RecursiveTextSplitter
 from tav.core.errors import NotFound
 from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
 from tav.core.states import ExecutionStatus, NodeStatus
@@ -32,17 +34,32 @@ from tav.engine.executor import ExecutionHandle, Executor, Resume
 from tav.engine.loader import FileWorkflowLoader
 from tav.engine.plan import ExecutionPlan
 from tav.engine.pools import Pools
+from tav.nodes.ai import (
+    ChatModels,
+    Embeddings,
+    TextSplitter,
+    VectorStores,
+    WorkflowCatalog,
+    WorkflowDescription,
+)
+from tav.nodes.capabilities import Files
 from tav.nodes.discovery import default_registry
 from tav.nodes.registry import NodeRegistry
+from tav.services import ServiceConfig, build_services
 from tav.settings import RuntimeSettings, Settings
-from tav.storage import codec
+from tav.storage.ai_cache import AICacheRepository
 from tav.storage.auth import AuthRepository
 from tav.storage.config import SettingRepository, VariableRepository
 from tav.storage.credentials import CredentialRepository
 from tav.storage.db import Database
 from tav.storage.executions import ExecutionRecord, ExecutionRepository, new_execution
+from tav.storage.files import FileStore
+from tav.storage.triggers import TriggerStateRepository
+from tav.storage.vectors import VectorStore
 from tav.storage.workflows import StoredWorkflow, WorkflowRepository
 from tav.storage.writer import ExecutionWriter
+from tav.triggers import Host, SystemClock, TriggerManager
+from tav.triggers.ports import TriggeredWorkflow
 
 logger = logging.getLogger("tav.server")
 STORED_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -53,6 +70,24 @@ BUS_RETAIN_EVENTS = 1_000
 """Events of finished executions the server's bus keeps: only enough to bridge the moment
 between an execution's end and its final batch being written; watchers of finished
 executions replay them from the database."""
+
+
+class LazyTransport(httpx.AsyncBaseTransport):
+    """httpx's default transport, made on the first request: making it loads the CA
+    bundle into an SSL context (~30 ms and some MB at every start, for a server that may
+    never make an HTTP request)."""
+
+    def __init__(self) -> None:
+        self._transport: httpx.AsyncHTTPTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._transport is None:
+            self._transport = httpx.AsyncHTTPTransport()
+        return await self._transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        if self._transport is not None:
+            await self._transport.aclose()
 
 
 class StoredWorkflowLoader:
@@ -70,31 +105,40 @@ class StoredWorkflowLoader:
             return parse_workflow(stored.document, structure=False), f"workflow:{ref}"
         return await self.files.load(ref, relative_to=relative_to)
 
+    async def describe(self, ref: str) -> WorkflowDescription:
+        """``WorkflowCatalog``: what an agent's tool tells the model about a workflow."""
+        workflow, _ = await self.load(ref, relative_to=None)
+        return WorkflowDescription(
+            id=ref,
+            name=workflow.name,
+            description=workflow.description,
+            input_schema=workflow.input_schema,
+        )
+
 
 @dataclass(frozen=True)
 class StartedRun:
-    """An execution ``Server.start_run`` recorded and started, with what it recorded.
+    """An execution ``Server.start_run`` started, with what it records.
 
-    ``record(result)`` is the finished execution exactly as the store gives it back
-    (``ExecutionRepository.get``) once the writer has written it, built from memory: the
-    stored fields are the ones recorded here, and the output and node results go through
-    the same JSON the store keeps."""
+    ``recorded`` is done once the execution is committed (recorded with what it did until
+    then, see ``ExecutionWriter.record``); it fails if it could not be recorded, and the
+    execution is then cancelled. ``record(result)`` is the finished execution exactly as
+    the store gives it back (``ExecutionRepository.get``) once the writer has written it,
+    built from memory: the stored fields are the ones recorded here, and everything else
+    comes from the result the store keeps (as JSON: ``ExecutionRecord.to_json`` of the two
+    is the same)."""
 
     handle: ExecutionHandle
+    recorded: asyncio.Future[None]
     workflow: str
     workflow_id: str | None
     workflow_version: int | None
     mode: str
-    input: bytes
-    """As stored (``codec.pack``)."""
+    input: Any
+    """As given (JSON data: what is stored is its JSON)."""
     started_at: datetime
 
     def record(self, result: ExecutionResult) -> ExecutionRecord:
-        stored = codec.loads(codec.to_bytes({"output": result.output, "nodes": result.nodes}))
-        nodes = {
-            node_id: NodeResult.model_validate(data) for node_id, data in stored["nodes"].items()
-        }
-        error = ErrorInfo.model_validate(result.error.model_dump()) if result.error else None
         return ExecutionRecord(
             execution_id=result.execution_id,
             workflow=self.workflow,
@@ -103,15 +147,20 @@ class StartedRun:
             status=result.status,
             mode=self.mode,
             parent_execution_id=None,
-            error=error,
+            error=result.error,
             started_at=self.started_at,
             finished_at=result.finished_at,
             duration_ms=result.duration_ms,
-            input=codec.unpack(self.input),
-            output=stored["output"],
-            nodes=nodes,
+            input=self.input,
+            output=result.output,
+            nodes=result.nodes,
             last_seq=0,
         )
+
+
+def _cancel_unless_recorded(recorded: asyncio.Future[None], handle: ExecutionHandle) -> None:
+    if recorded.cancelled() or recorded.exception() is not None:
+        handle.cancel()
 
 
 class Server:
@@ -124,22 +173,46 @@ class Server:
         self.auth = AuthRepository(self.db)
         self.variables = VariableRepository(self.db)
         self.stored_settings = SettingRepository(self.db)
+        self.vectors = VectorStore(self.db)
+        self.files = FileStore(self.db, settings.data_dir / "files")
         secret_key = settings.secret_key.get_secret_value() if settings.secret_key else None
         self.keys = KeySource(settings.data_dir, secret_key)
         self.vault = Vault(self.keys.keys)
         self.credentials = CredentialService(CredentialRepository(self.db), self.vault)
         self.registry = registry or default_registry(settings.nodes_path)
         self.bus = InMemoryBus(BUS_RETAIN_EVENTS, sinks=[self.writer])
-        self.http = httpx.AsyncClient()
+        self.http = httpx.AsyncClient(transport=LazyTransport())
+        self.ai = AIServices(AIConfig.from_settings(settings), cache=AICacheRepository(self.db))
         self.executor = Executor(
             self.registry,
             bus=self.bus,
             store=self.writer,
             pools=Pools(settings.pools, default_limit=settings.pool_default_limit),
-            loader=StoredWorkflowLoader(self.workflows),
-            services={httpx.AsyncClient: self.http},
+            loader=(loader := StoredWorkflowLoader(self.workflows)),
+            services={
+                httpx.AsyncClient: self.http,
+                WorkflowCatalog: loader,
+                VectorStores: self.vectors,
+                TextSplitter: RecursiveTextSplitter(),
+                ChatModels: self.ai,
+                Embeddings: self.ai,
+                Files: self.files,
+                **build_services(ServiceConfig.from_settings(settings), self.http),
+            },
             vars=settings.vars,
             secrets=self.credentials,
+        )
+        self.triggers = TriggerManager(
+            self.registry,
+            self.workflows,
+            Host(
+                launcher=self,
+                state=TriggerStateRepository(self.db),
+                credentials=self.credentials,
+                clock=SystemClock(),
+                files_dir=settings.data_dir / "files",
+            ),
+            sync_every_s=settings.trigger_sync_s,
         )
         self.running: dict[str, ExecutionHandle] = {}
         self.accepting = False
@@ -149,7 +222,9 @@ class Server:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    async def start(self, *, resume: bool = True, prune: bool = True) -> None:
+    async def start(
+        self, *, resume: bool = True, prune: bool = True, triggers: bool = True
+    ) -> None:
         await self.db.migrate()
         self.apply_settings(await self.stored_settings.all())
         redacting_logs.install(self.vault)
@@ -159,6 +234,8 @@ class Server:
             logger.warning("cannot read the stored credentials: %s", exc)
         self.writer.start()
         self.accepting = True
+        if triggers:  # the active workflows' webhooks, schedules, subscriptions, pollers
+            await self.triggers.start()
         if resume:
             await self.resume_unfinished()
         if prune:
@@ -186,6 +263,7 @@ class Server:
         return self._drain
 
     async def _wind_down(self, timeout_s: float) -> None:
+        await self.triggers.stop()
         pending = [asyncio.ensure_future(h.wait()) for h in self.running.values()]
         if pending:
             await asyncio.wait(pending, timeout=timeout_s)
@@ -220,8 +298,11 @@ class Server:
     async def run(
         self, document: Mapping[str, Any], input: Any = None, **options: Any
     ) -> ExecutionHandle:
-        """Record and start an execution; returns at once (options as for ``start_run``)."""
-        return (await self.start_run(document, input, **options)).handle
+        """Record and start an execution; returns once it is recorded (options as for
+        ``start_run``)."""
+        started = await self.start_run(document, input, **options)
+        await started.recorded
+        return started.handle
 
     async def start_run(
         self,
@@ -233,8 +314,11 @@ class Server:
         reuse: Mapping[str, NodeResult] | None = None,
         execution_id: str | None = None,
         source: str | None = None,
+        skip: frozenset[str] = frozenset(),
     ) -> StartedRun:
-        """Record and start an execution; returns at once, with what was recorded.
+        """Start an execution and have it recorded; returns at once, before the record is
+        committed (``StartedRun.recorded``): the execution is recorded in the same
+        transaction as the first things it does.
 
         ``source`` is where an ad-hoc document came from (a file path: sub-workflow refs
         are relative to it); a stored workflow's is its id."""
@@ -254,7 +338,7 @@ class Server:
             document=None if stored else dict(document),
         )
         global_vars = await self.global_vars()
-        await self.writer.create(execution, data)
+        recorded = self.writer.record(execution, data)
         handle = self.executor.start(
             plan,
             input,
@@ -262,16 +346,29 @@ class Server:
             reuse=reuse,
             vars=global_vars,
             started_at=execution["started_at"],
+            skip=skip,
         )
         self._track(handle)
+        recorded.add_done_callback(lambda done: _cancel_unless_recorded(done, handle))
         return StartedRun(
             handle=handle,
+            recorded=recorded,
             workflow=execution["workflow_name"],
             workflow_id=execution["workflow_id"],
             workflow_version=execution["workflow_version"],
             mode=mode,
-            input=data["input"],
+            input=input,
             started_at=execution["started_at"],
+        )
+
+    async def launch(
+        self, workflow: TriggeredWorkflow, payload: Any, *, mode: str, skip: frozenset[str]
+    ) -> StartedRun:
+        """Start a stored workflow from one of its triggers (``tav.triggers.ports.Launcher``);
+        ``skip``: its other trigger nodes."""
+        assert isinstance(workflow, StoredWorkflow)  # what the manager got from the repository
+        return await self.start_run(
+            workflow.document, payload, stored=workflow, mode=mode, skip=skip
         )
 
     async def global_vars(self) -> dict[str, Any]:
@@ -280,8 +377,7 @@ class Server:
 
     def _track(self, handle: ExecutionHandle) -> None:
         self.running[handle.execution_id] = handle
-        task = asyncio.ensure_future(handle.wait())
-        task.add_done_callback(lambda _: self.running.pop(handle.execution_id, None))
+        handle.add_done_callback(lambda: self.running.pop(handle.execution_id, None))
 
     async def resume_unfinished(self) -> list[str]:
         """Resume executions a dead process left queued or running; returns their ids.
@@ -342,13 +438,6 @@ class Server:
             raise NotFound("its workflow is no longer stored")
         return document, None
 
-    # -- credentials ----------------------------------------------------------------------
-
-    async def credential_data(self, credential_id: str) -> dict[str, Any]:
-        """A credential's decrypted data, for a node while it runs (not wired into nodes
-        yet). Its secret values are redacted by ``vault.redact`` from then on."""
-        return await self.credentials.data(credential_id)
-
     # -- runtime settings -----------------------------------------------------------------
 
     def apply_settings(self, stored: Mapping[str, Any]) -> None:
@@ -364,6 +453,7 @@ class Server:
         pools = {**self.settings.pools, **changes.pop("pools", {})}
         self.settings = self.settings.model_copy(update=changes)
         self.executor.pools.set_limits(pools, default_limit=self.settings.pool_default_limit)
+        self.ai.configure(AIConfig.from_settings(self.settings))
 
     # -- retention ------------------------------------------------------------------------
 
@@ -374,6 +464,7 @@ class Server:
             max_count=self.settings.retention_max_count,
         )
         if removed:
+            await self.files.sweep()  # the files of pruned executions went with them
             await self.db.reclaim_space()
         return removed
 

@@ -10,6 +10,27 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
+class AIModelLink(BaseModel):
+    """One link of a model chain: a stored provider credential and a model name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    credential: str = Field(min_length=1, max_length=200, description="Credential id.")
+    model: str = Field(min_length=1, max_length=200, description="Model name.")
+
+
+class AICredentialLimits(BaseModel):
+    """Limits of one provider credential, shared by every execution of the process."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_concurrent: int | None = Field(None, ge=1, le=10_000, description="Calls at once.")
+    requests_per_minute: int | None = Field(None, ge=1, le=1_000_000)
+
+
+AIChain = Annotated[list[AIModelLink], Field(max_length=16)]
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TAV_", extra="ignore")
 
@@ -53,8 +74,55 @@ class Settings(BaseSettings):
         "default: a key file generated in <data_dir>/secret.key.",
     )
     session_ttl_hours: float = Field(24 * 14, gt=0, description="Browser session lifetime.")
+    trigger_sync_s: float = Field(
+        5,
+        gt=0,
+        description="How often the server reads the workflows' active flags, to arm or "
+        "disarm triggers (de)activated by `tav workflows` or another server.",
+    )
     secure_cookies: bool | None = Field(
         None, description="Mark the session cookie Secure; default: when served over HTTPS."
+    )
+
+    ai_default_models: AIChain = Field(
+        default_factory=list,
+        description="Model chain of AI nodes that name none, as JSON: "
+        '[{"credential": "<id>", "model": "gpt-4o-mini"}, ...]; tried in order.',
+    )
+    ai_default_embedding_models: AIChain = Field(
+        default_factory=list,
+        description="Embedding model chain of AI nodes that name none, as JSON: "
+        '[{"credential": "<id>", "model": "text-embedding-3-small"}, ...].',
+    )
+    ai_timeout_s: float = Field(60, gt=0, description="Timeout of one model call (per link).")
+    ai_max_concurrent: int = Field(
+        8, ge=1, description="Model calls at once per provider credential."
+    )
+    ai_requests_per_minute: int | None = Field(
+        None, ge=1, description="Model calls per minute per provider credential; empty: no cap."
+    )
+    ai_limits: dict[str, AICredentialLimits] = Field(
+        default_factory=dict,
+        description='Limits of single credentials, as JSON: {"<id>": {"max_concurrent": 2, '
+        '"requests_per_minute": 60}}.',
+    )
+    ai_breaker_failures: int = Field(
+        5, ge=1, description="Consecutive failures after which a model is skipped a while."
+    )
+    ai_breaker_cooldown_s: float = Field(30, ge=0, description="How long it is skipped.")
+
+    max_upload_bytes: int = Field(
+        100 * 1024 * 1024, gt=0, description="Largest file POST /api/v1/files accepts."
+    )
+    slack_api_url: str = Field("https://slack.com/api", description="Slack Web API base URL.")
+    discord_api_url: str = Field(
+        "https://discord.com/api/v10", description="Discord API base URL (bot tokens)."
+    )
+    telegram_api_url: str = Field(
+        "https://api.telegram.org", description="Telegram Bot API base URL."
+    )
+    service_timeout_s: float = Field(
+        30, gt=0, description="Timeout of one call of a service node (mail, chat, webhook)."
     )
 
     def resolved_database_url(self) -> str:
@@ -70,7 +138,11 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "retention_max_age_days", "retention_max_count", "secure_cookies", mode="before"
+        "retention_max_age_days",
+        "retention_max_count",
+        "secure_cookies",
+        "ai_requests_per_minute",
+        mode="before",
     )
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
@@ -103,4 +175,22 @@ class RuntimeSettings(BaseModel):
     )
     retention_max_count: int | None = Field(
         None, gt=0, le=1_000_000_000, description="At most this many executions are kept."
+    )
+    ai_default_models: AIChain = Field(
+        default_factory=list,
+        description="Model chain of AI nodes that name none: credential ids and models, "
+        "tried in order.",
+    )
+    ai_default_embedding_models: AIChain = Field(
+        default_factory=list,
+        description="Embedding model chain of AI nodes that name none (ai.embed, "
+        "ai.vector_upsert, ai.vector_search, ai.rag_answer).",
+    )
+    ai_limits: dict[Annotated[str, Field(min_length=1, max_length=200)], AICredentialLimits] = (
+        Field(
+            default_factory=dict,
+            max_length=1024,
+            description="Limits of single provider credentials (over TAV_AI_MAX_CONCURRENT "
+            "and TAV_AI_REQUESTS_PER_MINUTE), by credential id.",
+        )
     )

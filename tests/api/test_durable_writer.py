@@ -8,20 +8,25 @@ database then resumes them.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
+from sqlalchemy.exc import IntegrityError
 
+from tav.core.events import utcnow
 from tav.core.results import ErrorInfo
 from tav.nodes.builtin import BUILTIN_NODE_TYPES
 from tav.nodes.registry import NodeRegistry
 from tav.nodes.testing import TESTING_NODE_TYPES
 from tav.server import Server
 from tav.settings import Settings
+from tav.storage import writer
 from tav.storage.executions import ExecutionRepository, new_execution
 from tav.storage.models import EventRow, ExecutionRow, NodeRunRow
+from tav.storage.workflows import StoredWorkflow
 from tests.api.helpers import chain
 from tests.helpers import document, node
 
@@ -196,6 +201,73 @@ async def test_an_execution_deleted_while_running_does_not_stop_the_others(serve
     assert record is not None
     assert record.status.value == "succeeded"
     check_numbered(await server.executions.events(other.execution_id))
+
+
+async def test_a_short_execution_is_recorded_whole_in_one_transaction(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+):
+    # The writer waits for it to finish (at most BATCH_WINDOW_S): on a busy machine the
+    # usual few ms might run out first.
+    monkeypatch.setattr(writer, "BATCH_WINDOW_S", 30.0)
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not statement.startswith("SELECT"):
+            statements.append(statement.split("(")[0].strip())
+
+    def commit(_conn: Any) -> None:
+        statements.append("COMMIT")
+
+    engine = server.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    event.listen(engine, "commit", commit)
+    try:
+        started = await server.start_run(noops(3), {"n": 1})
+        await started.handle.wait()
+        await server.writer.flush()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+        event.remove(engine, "commit", commit)
+    assert statements == ["INSERT INTO executions", "INSERT INTO execution_data", "COMMIT"]
+    stored = await server.executions.get(started.handle.execution_id)
+    assert stored is not None
+    assert stored.status.value == "succeeded"
+    assert set(stored.nodes) == {"start", "n1", "n2", "n3"}
+    events = await server.executions.events(started.handle.execution_id)
+    check_numbered(events)
+    assert stored.last_seq == len(events)
+
+
+async def test_an_execution_that_cannot_be_recorded_fails_alone(server: Server):
+    gone = StoredWorkflow(  # deleted since it was read: its row breaks a foreign key
+        id="e" * 32,
+        name="gone",
+        description="",
+        active=False,
+        version=1,
+        document=chain(0),
+        created_at=utcnow(),
+        updated_at=utcnow(),
+    )
+    refused = await server.start_run(chain(0), {}, stored=gone)
+    recorded = await server.start_run(chain(0), {})
+    with pytest.raises(IntegrityError):
+        await refused.recorded
+    await recorded.recorded
+    assert (await refused.handle.wait()).status.value in ("succeeded", "cancelled")
+    assert (await recorded.handle.wait()).status.value == "succeeded"
+    await server.writer.flush()
+    assert await server.executions.get(refused.handle.execution_id) is None
+    again = await server.executions.get(recorded.handle.execution_id)
+    assert again is not None
+    assert again.status.value == "succeeded"
+
+
+def noops(count: int) -> dict[str, Any]:
+    ids = [f"n{i}" for i in range(1, count + 1)]
+    nodes = [node("start", "trigger.manual"), *(node(i, "core.noop") for i in ids)]
+    links = tuple(f"{a} -> {b}" for a, b in itertools.pairwise(["start", *ids]))
+    return document(*nodes, links=links)
 
 
 def _orphan(parent_id: str) -> ExecutionRow:

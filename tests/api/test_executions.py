@@ -6,6 +6,7 @@ import asyncio
 import time
 from typing import Any
 
+from tav.api.schemas.executions import ExecutionPublic
 from tests.api.helpers import chain, ended, run_to_end, start, stored, until
 from tests.helpers import RESULT_KEYS, document, node
 
@@ -420,3 +421,23 @@ async def test_token_usage_is_kept_per_node_and_summed(client, server):
         assert result["usage"] == {"input_tokens": 15, "output_tokens": 5, "total_tokens": 20}
         assert result["nodes"]["a"]["usage"]["total_tokens"] == 13
         assert "usage" not in result["nodes"]["c"]
+
+
+async def test_execution_answers_are_exactly_what_their_response_model_documents(client, server):
+    """Executions are serialised straight from their record, not through the response
+    model: each answer must still be what ``ExecutionPublic`` validates and gives back."""
+    doc = document(
+        node("a", "test.usage", params={"input_tokens": 2, "output_tokens": 1}),
+        node("boom", "test.raise", params={"message": "kaput"}, on_error="continue"),
+        node("c"),
+        links=("a -> boom", "a -> c"),
+    )
+    answered = await client.post(
+        f"/api/v1/workflows/{await stored(server, doc)}/run?wait=true", json={"input": [1]}
+    )
+    assert answered.status_code == 200, answered.text
+    got = await client.get(f"/api/v1/executions/{answered.json()['execution_id']}")
+    for data in (answered.json(), got.json()):
+        model = ExecutionPublic.model_validate(data)
+        assert model.model_dump(mode="json", exclude_unset=True) == data
+    assert answered.json() == got.json()

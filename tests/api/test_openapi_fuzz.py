@@ -64,6 +64,7 @@ async def _seed(config: Settings) -> dict[str, Any]:
         await failed.wait()
         await server.variables.put("region", "eu")
         credential = await server.credentials.create("main", "api_key", {"api_key": "k-123"})
+        upload = await server.files.add(b"a,b\n1,2\n", name="a.csv", kind="upload")
         await server.writer.flush()
     finally:
         await server.stop(timeout_s=0)
@@ -76,6 +77,7 @@ async def _seed(config: Settings) -> dict[str, Any]:
             "name": "region",
             "type_id": "core.set",
             "credential_id": credential.id,
+            "file_id": upload.id,
         },
     }
 

@@ -43,8 +43,20 @@ async def test_create_stores_version_one_and_get_returns_it(client):
     assert response.headers["etag"] == '"1"'
 
 
+def hooked(name: str = "Hooked") -> dict[str, Any]:
+    """A workflow that can be active: a webhook trigger and a core.set."""
+    return document(
+        node("hook", "trigger.webhook", params={"path": "greet"}),
+        node("greet", "core.set", params={"values": {"text": "Hello"}}),
+        links=("hook -> greet",),
+        name=name,
+    )
+
+
 async def test_create_can_store_the_workflow_active(client):
-    assert (await create(client, active="true"))["active"] is True
+    assert (await create(client, hooked(), active="true"))["active"] is True
+    response = await client.post(API, json=greet(), params={"active": "true"})
+    assert response.status_code == 422  # nothing to arm: trigger.manual runs by hand
 
 
 async def test_an_invalid_workflow_is_refused_with_every_problem_located(client):
@@ -219,7 +231,7 @@ async def test_an_update_is_validated_like_a_create(client):
 
 
 async def test_patch_activates_and_deactivates_without_a_new_version(client):
-    created = await create(client)
+    created = await create(client, hooked())
     url = f"{API}/{created['id']}"
     on = await client.patch(url, json={"active": True})
     assert on.status_code == 200
@@ -232,8 +244,8 @@ async def test_patch_activates_and_deactivates_without_a_new_version(client):
 
 
 async def test_a_put_keeps_the_active_flag(client):
-    created = await create(client, active="true")
-    updated = await client.put(f"{API}/{created['id']}", json=greet("Renamed"))
+    created = await create(client, hooked(), active="true")
+    updated = await client.put(f"{API}/{created['id']}", json=hooked("Renamed"))
     assert updated.json()["active"] is True
 
 

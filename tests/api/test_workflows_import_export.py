@@ -8,6 +8,7 @@ import yaml
 
 from tests.api.workflow_builders import MISSING, create, greet
 from tests.api.workflow_builders import WORKFLOWS as API
+from tests.helpers import document, node
 
 YAML_DOC = """\
 schema: 1
@@ -74,7 +75,13 @@ async def test_import_yaml_under_each_yaml_content_type(client):
 
 
 async def test_import_json_as_a_body_or_as_text(client):
-    as_body = await client.post(f"{API}/import", json=greet("A"), params={"active": "true"})
+    hooked = document(
+        node("hook", "trigger.webhook", params={"path": "a"}),
+        node("greet", "core.noop"),
+        links=("hook -> greet",),
+        name="A",
+    )
+    as_body = await client.post(f"{API}/import", json=hooked, params={"active": "true"})
     assert as_body.status_code == 201
     assert as_body.json()["active"] is True
     as_text = await client.post(

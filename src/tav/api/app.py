@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import Depends, FastAPI
 
-from tav.api import errors
+from tav.api import errors, web, webhooks
 from tav.api.deps import current_principal
 from tav.api.limits import BodyLimitMiddleware
 from tav.api.routes import (
     auth,
+    collections,
     credentials,
     executions,
+    files,
     nodes,
     settings,
     variables,
@@ -23,6 +26,8 @@ from tav.server import Server
 from tav.settings import Settings
 
 API_PREFIX = "/api/v1"
+MULTIPART_OVERHEAD = 64 * 1024
+"""Room for the multipart framing around an upload of the largest size allowed."""
 
 
 def create_app(config: Settings | None = None, *, server: Server | None = None) -> FastAPI:
@@ -46,15 +51,22 @@ def create_app(config: Settings | None = None, *, server: Server | None = None) 
     )
     app.state.server = server
     errors.install(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
+    # Uploads may be larger than other bodies; the route checks the file's own size.
+    uploads = {f"{API_PREFIX}/files": config.max_upload_bytes + MULTIPART_OVERHEAD}
+    app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes, limits=uploads)
+    protected: dict[str, Any] = {
+        "prefix": API_PREFIX,
+        "dependencies": [Depends(current_principal)],
+        "responses": errors.responses(401, 422),
+    }
+    # Each request is matched against the routes in order, router by router, and the
+    # routers are included here directly (not under one router of protected routes, which
+    # would match every request twice more): starting a run, the route taken most, first.
+    app.include_router(executions.runs, **protected)
     app.include_router(auth.router, prefix=API_PREFIX, responses=errors.responses(422))
-    protected = APIRouter(
-        prefix=API_PREFIX,
-        dependencies=[Depends(current_principal)],
-        responses=errors.responses(401, 422),
-    )
-    for module in (workflows, executions, nodes, settings, variables, credentials):
-        protected.include_router(module.router)
-    protected.include_router(executions.runs)
-    app.include_router(protected)
+    for module in (workflows, executions, nodes, settings, variables, credentials, collections):
+        app.include_router(module.router, **protected)
+    app.include_router(files.router, **protected)
+    webhooks.install(app)  # /webhook/<path>, first, outside /api/v1 and its auth
+    web.install(app)  # the editor, for whatever no route answers
     return app

@@ -15,7 +15,9 @@ SESSION_COOKIE = "tav_session"
 _bearer = HTTPBearer(auto_error=False, description="An API key: `tav api-keys create`.")
 
 
-def get_server(request: Request) -> Server:
+async def get_server(request: Request) -> Server:
+    """``async``, as every dependency here: FastAPI runs a plain ``def`` dependency on a
+    worker thread, and the hand-over costs more than the whole lookup."""
     server: Server = request.app.state.server
     return server
 

@@ -16,7 +16,6 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import yaml
 from fastapi import Request, Response
 
 from tav.api.errors import ApiError
@@ -166,6 +165,8 @@ async def read_document(request: Request, *, max_bytes: int) -> Any:
 def download(document: dict[str, Any], name: str, format: str) -> Response:
     """The document as a file to save: ``<name>.json`` or ``<name>.yaml``."""
     if format == "yaml":
+        import yaml  # on first use: most servers never export YAML
+
         text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
     else:
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"

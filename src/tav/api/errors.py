@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tav.core.errors import InputInvalid, NotFound, WorkflowInvalid
 from tav.storage.workflows import VersionConflict
+from tav.triggers import ActivationInvalid, TriggerClash
 
 logger = logging.getLogger("tav.api")
 # Errors Starlette and FastAPI raise themselves (400: a body that is not JSON).
@@ -47,6 +48,8 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 DESCRIPTIONS = {
     401: "No valid API key or session.",
+    404: "Not found.",
+    409: "In conflict with the stored state; `details` says with what.",
     413: "The request body is too large.",
     422: "The request is not valid; `details` lists every problem.",
 }
@@ -96,6 +99,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(VersionConflict)
     async def conflict(_: Request, exc: VersionConflict) -> JSONResponse:
         return _json(409, "conflict", str(exc), {"current_version": exc.current})
+
+    @app.exception_handler(ActivationInvalid)
+    async def activation_invalid(_: Request, exc: ActivationInvalid) -> JSONResponse:
+        return _json(422, "activation_invalid", str(exc), exc.problems or None)
+
+    @app.exception_handler(TriggerClash)
+    async def trigger_clash(_: Request, exc: TriggerClash) -> JSONResponse:
+        details = {"workflow_id": exc.workflow_id, "workflow_name": exc.workflow_name}
+        return _json(409, "trigger_conflict", str(exc), {**details, "claim": exc.claim})
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

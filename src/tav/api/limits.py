@@ -1,6 +1,7 @@
 """Request bodies the API refuses before any route sees them.
 
-- Larger than ``TAV_MAX_BODY_BYTES``: 413, whether the size is declared or streamed.
+- Larger than ``TAV_MAX_BODY_BYTES`` (uploads: ``TAV_MAX_UPLOAD_BYTES``): 413, whether
+  the size is declared or streamed.
 - JSON text holding a lone UTF-16 surrogate escape (``"\\ud800"`` without its pair): 422.
   It is valid JSON grammar but not Unicode, so a string holding it cannot be encoded as
   UTF-8: it would break storage and every later response that includes it. Pydantic's
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,33 +30,37 @@ class BodyTooLarge(Exception):
 
 
 class BodyLimitMiddleware:
-    """Pure ASGI middleware: a body over ``max_bytes`` gets 413, a JSON body with a lone
-    surrogate 422."""
+    """Pure ASGI middleware: a body over ``max_bytes`` (or the limit ``limits`` sets for
+    its exact path) gets 413, a JSON body with a lone surrogate 422."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, limits: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.limits = dict(limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limits.get(scope["path"], self.max_bytes) if self.limits else self.max_bytes
         headers = dict(scope.get("headers", []))
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _reject(send, 413, "body_too_large", self._too_large())
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _reject(send, 413, "body_too_large", _too_large(limit))
             return
         if JSON_TYPE.match(headers.get(b"content-type", b"")):
-            await self._json(scope, receive, send)
+            await self._json(scope, receive, send, limit)
             return
         try:
-            await self.app(scope, self._limited(receive), send)
+            await self.app(scope, _limited(receive, limit), send)
         except BodyTooLarge:
-            await _reject(send, 413, "body_too_large", self._too_large())
+            await _reject(send, 413, "body_too_large", _too_large(limit))
 
-    async def _json(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _json(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         """Read the whole JSON body (the route would anyway), check it, then replay it."""
-        limited = self._limited(receive)
+        limited = _limited(receive, limit)
         chunks = []
         try:
             while True:
@@ -65,7 +71,7 @@ class BodyLimitMiddleware:
                 if not message.get("more_body", False):
                     break
         except BodyTooLarge:
-            await _reject(send, 413, "body_too_large", self._too_large())
+            await _reject(send, 413, "body_too_large", _too_large(limit))
             return
         body = b"".join(chunks)
         if SURROGATE_ESCAPE.search(body) and _has_lone_surrogate(body):
@@ -84,22 +90,24 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    def _limited(self, receive: Receive) -> Receive:
-        received = 0
 
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLarge
-            return message
+def _limited(receive: Receive, limit: int) -> Receive:
+    received = 0
 
-        return limited_receive
+    async def limited_receive() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLarge
+        return message
 
-    def _too_large(self) -> str:
-        return f"the request body is larger than {self.max_bytes} bytes"
+    return limited_receive
+
+
+def _too_large(limit: int) -> str:
+    return f"the request body is larger than {limit} bytes"
 
 
 def _has_lone_surrogate(body: bytes) -> bool:

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from tav.cli import admin, credentials, nodes, run, serve
+from tav.cli import admin, credentials, nodes, run, serve, workflows
 
 app = typer.Typer(
     name="tav",
@@ -21,6 +21,7 @@ app.add_typer(nodes.app, name="nodes")
 app.add_typer(admin.users, name="users")
 app.add_typer(admin.api_keys, name="api-keys")
 app.add_typer(credentials.app, name="credentials")
+app.add_typer(workflows.app, name="workflows")
 
 
 def main() -> None:

@@ -103,7 +103,7 @@ async def _stored(
         plan = server.compile(document, source=source)
     except WorkflowInvalid as exc:
         _report_invalid(exc)
-    await server.start(resume=False, prune=False)
+    await server.start(resume=False, prune=False, triggers=False)
     try:
         handle = await server.run(document, payload, mode="cli", source=source)
         return await _watch(handle, server.bus, plan, show=show)

@@ -12,7 +12,9 @@ composition roots, and neither imports the other.
 
 from __future__ import annotations
 
+import gc
 import socket
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -20,6 +22,7 @@ import typer
 from tav.settings import Settings
 
 APP = "tav.api.app:create_app"
+GC_YOUNGEST_THRESHOLD = 10_000
 
 
 def serve_command(
@@ -27,15 +30,21 @@ def serve_command(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
 ) -> None:
     """Start the server: migrations, resumed executions, then the API on HOST:PORT."""
+    gc.disable()  # until it is up: see _long_lived
+    # httpx imports its own command-line client whenever click, rich and pygments are
+    # installed (they are, for this CLI): ~70 ms and ~5 MB that a server never uses.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     import uvicorn
 
     settings = Settings()
+    log_level = settings.log_level.lower()
     config = uvicorn.Config(
         APP,
         factory=True,
         host=host,
         port=port,
-        log_level=settings.log_level.lower(),
+        log_level=log_level,
+        access_log=log_level in ("debug", "info", "trace"),
         timeout_graceful_shutdown=int(settings.shutdown_timeout_s) + 1,
         lifespan="on",
         ws="none",  # no WebSocket routes (yet): not importing a WebSocket stack saves ~10 MB
@@ -45,6 +54,10 @@ def serve_command(
         """Starts draining executions as soon as uvicorn shuts down, rather than after
         every open request (a live stream, say) has ended."""
 
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            _long_lived()
+
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             server = getattr(_application(self.config.loaded_app).state, "server", None)
             if server is not None:
@@ -52,6 +65,20 @@ def serve_command(
             await super().shutdown(sockets)
 
     DrainingServer(config).run()
+
+
+def _long_lived() -> None:
+    """Everything that exists once the server is up (modules, the app, the node registry:
+    some 150,000 objects) lives as long as the process, so the garbage collector is kept
+    off it: it is off while starting (where collecting finds next to nothing and costs a
+    tenth of the imports' time), and what exists then is frozen out of its sight. Before,
+    a full collection walked all of it every few thousand runs, stopping the event loop
+    for ~100 ms each time. The youngest generation is collected after 10,000 allocations
+    rather than 700: a request allocates much and frees nearly all of it by reference
+    counting, so frequent collections found little and cost ~0.1 ms per run."""
+    gc.freeze()
+    gc.set_threshold(GC_YOUNGEST_THRESHOLD, *gc.get_threshold()[1:])
+    gc.enable()
 
 
 def _application(app: Any) -> Any:

@@ -99,6 +99,12 @@ class Workflow(_Model):
     schema_version: Literal[1] = Field(1, alias="schema")
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
+    input_schema: dict[str, Any] | None = Field(
+        None,
+        description="JSON Schema (an object) of the trigger payload the workflow expects. "
+        "Descriptive: ai.agent gives it to the model as the tool's arguments; runs do not "
+        "check their input against it.",
+    )
     vars: dict[str, Any] = Field(
         default_factory=dict, description="Workflow variables, available as vars.<name>."
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.config import JsonDict
 
 SECRET: JsonDict = {"secret": True, "writeOnly": True}
@@ -47,13 +47,67 @@ class Bearer(Kind):
 
 
 class Smtp(Kind):
-    """An SMTP server to send mail through."""
+    """An SMTP server to send mail through (``email.send``)."""
 
     host: str = Field(min_length=1)
-    port: int = Field(587, ge=1, le=65535)
+    port: int = Field(587, ge=1, le=65535, description="Usually 587 (starttls), 465 (tls).")
     username: str | None = None
     password: str | None = secret("The password.", required=False)
-    starttls: bool = True
+    security: Literal["none", "starttls", "tls"] = Field(
+        "starttls",
+        description="none: plain; starttls: upgrade after connecting; tls: TLS from the start.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _starttls(cls, data: Any) -> Any:
+        """Data written before ``security`` has ``starttls: true|false``."""
+        if isinstance(data, dict) and "starttls" in data:
+            data = dict(data)
+            starttls = data.pop("starttls")
+            data.setdefault("security", "starttls" if starttls in (True, "true") else "none")
+        return data
+
+
+class Slack(Kind):
+    """A Slack bot token (``slack.post_message``)."""
+
+    token: str = secret("The bot token (xoxb-...).")
+
+
+class Discord(Kind):
+    """Discord: a channel's webhook URL, or a bot token (``discord.send_message``)."""
+
+    webhook_url: str | None = secret("A channel webhook URL.", required=False)
+    bot_token: str | None = secret("A bot token.", required=False)
+
+    @model_validator(mode="after")
+    def _one(self) -> Discord:
+        if (self.webhook_url is None) == (self.bot_token is None):
+            raise ValueError("set either webhook_url or bot_token")
+        return self
+
+
+class Telegram(Kind):
+    """A Telegram bot (``telegram.send_message``)."""
+
+    bot_token: str = secret("The token @BotFather gave.")
+
+
+class Hmac(Kind):
+    """A shared secret that signs requests (``webhook.send``)."""
+
+    secret: str = secret("The shared secret.")
+
+
+class Imap(Kind):
+    """An IMAP mailbox to read mail from (``trigger.email``)."""
+
+    host: str = Field(min_length=1)
+    port: int | None = Field(None, ge=1, le=65535, description="Default: 993 (ssl), else 143.")
+    username: str = Field(min_length=1)
+    password: str = secret("The password.")
+    security: Literal["ssl", "starttls", "none"] = "ssl"
 
 
 class OpenAI(Kind):
@@ -75,6 +129,9 @@ class Google(Kind):
     """Google Gemini (AI Studio)."""
 
     api_key: str = secret("The API key.")
+    base_url: str | None = Field(
+        None, description="Default: https://generativelanguage.googleapis.com."
+    )
 
 
 class Ollama(Kind):
@@ -98,6 +155,11 @@ KINDS: dict[str, type[Kind]] = {
     "basic": Basic,
     "bearer": Bearer,
     "smtp": Smtp,
+    "imap": Imap,
+    "slack": Slack,
+    "discord": Discord,
+    "telegram": Telegram,
+    "hmac": Hmac,
     "openai": OpenAI,
     "anthropic": Anthropic,
     "google": Google,
@@ -109,6 +171,11 @@ KindName = Literal[
     "basic",
     "bearer",
     "smtp",
+    "imap",
+    "slack",
+    "discord",
+    "telegram",
+    "hmac",
     "openai",
     "anthropic",
     "google",

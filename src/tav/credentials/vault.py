@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
-
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from typing import TYPE_CHECKING, Any
 
 from tav.credentials.errors import CredentialKeyError
+
+if TYPE_CHECKING:
+    from cryptography.fernet import MultiFernet
 
 REDACTED = "***"
 MIN_REDACTED_LENGTH = 4
@@ -33,6 +34,10 @@ class Vault:
         self._pattern: re.Pattern[str] | None = None
 
     def fernet(self) -> MultiFernet:
+        # Imported on first use: ``cryptography`` adds ~9 MB to a server that may never
+        # store a credential.
+        from cryptography.fernet import Fernet, MultiFernet
+
         keys = self._keys()
         if self._fernet is None or self._fernet[0] != keys:
             self._fernet = (keys, MultiFernet([Fernet(key) for key in keys]))
@@ -42,6 +47,8 @@ class Vault:
         return self.fernet().encrypt(json.dumps(data, separators=(",", ":")).encode())
 
     def decrypt(self, token: bytes) -> dict[str, Any]:
+        from cryptography.fernet import InvalidToken
+
         try:
             plain = self.fernet().decrypt(token)
         except InvalidToken:
@@ -54,6 +61,8 @@ class Vault:
 
     def rotate(self, token: bytes) -> bytes:
         """``token`` re-encrypted with the newest key."""
+        from cryptography.fernet import InvalidToken
+
         try:
             return self.fernet().rotate(token)
         except InvalidToken:

@@ -17,7 +17,7 @@ import asyncio
 import graphlib
 import time
 import uuid
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -67,6 +67,9 @@ class RunOptions:
     started_at: datetime | None = None
     """When the execution counts as started (default: now); a host that recorded it
     before starting it passes the time it recorded."""
+    skip: frozenset[str] = frozenset()
+    """Nodes settled as skipped without running: the trigger nodes other than the one
+    that started the execution, so that only its branch runs."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,8 @@ class Executor:
         Options (``RunOptions``): ``execution_id``; ``reuse``, succeeded results of an
         earlier execution (run-from-node, retry); ``resume``, where an interrupted execution
         left off; ``vars``, global variables instead of the executor's; ``started_at``;
-        and, for sub-workflows, ``parent_execution_id`` and ``depth``.
+        ``skip``, nodes to settle as skipped (triggers that did not fire); and, for
+        sub-workflows, ``parent_execution_id`` and ``depth``.
         """
         return ExecutionHandle(_Run(self, plan, trigger, RunOptions(**options)))
 
@@ -152,6 +156,10 @@ class ExecutionHandle:
     def done(self) -> bool:
         return self._task.done()
 
+    def add_done_callback(self, callback: Callable[[], object]) -> None:
+        """Call ``callback()`` once the execution has ended, however it ended."""
+        self._task.add_done_callback(lambda _: callback())
+
     async def wait(self) -> ExecutionResult:
         return await asyncio.shield(self._task)
 
@@ -185,6 +193,7 @@ class _Run:
         self.trigger = trigger
         self.execution_id = execution_id or uuid.uuid4().hex
         self.reuse = reuse or {}
+        self.skip = options.skip
         self.parent_execution_id = parent_execution_id
         self.depth = depth
         self.pools = executor.pools
@@ -273,6 +282,9 @@ class _Run:
         reused = self.reuse.get(node.id)
         if reused is not None and reused.status is NodeStatus.SUCCEEDED:
             return reused.model_copy(update={"reused": True})
+        if node.id in self.skip:
+            self.skip_reasons[node.id] = "another trigger started the execution"
+            return NodeResult(node_id=node.id, status=NodeStatus.SKIPPED)
         inputs, missing = self._inputs(node)
         if missing is not None:
             self.skip_reasons[node.id] = missing

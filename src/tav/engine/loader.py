@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from tav.core.errors import NotFound, Problem, WorkflowInvalid
 from tav.core.workflow import Workflow, parse_workflow
+
+if TYPE_CHECKING:
+    import yaml
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -19,12 +20,10 @@ def parse_document(text: str, *, source: str, yaml_allowed: bool = True) -> Any:
     """JSON (or YAML) text → data; syntax errors become ``WorkflowInvalid`` with a line."""
     try:
         if yaml_allowed and source.lower().endswith(YAML_SUFFIXES):
-            return yaml.safe_load(text)
+            return _load_yaml(text, source)
         return json.loads(text)
     except json.JSONDecodeError as exc:
         message = f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-    except yaml.YAMLError as exc:
-        message = f"not valid YAML: {_yaml_reason(exc)}"
     except RecursionError:
         message = "the document is nested too deeply to read"
     except (ValueError, OverflowError) as exc:
@@ -34,8 +33,20 @@ def parse_document(text: str, *, source: str, yaml_allowed: bool = True) -> Any:
     raise WorkflowInvalid([Problem(message)], source=source)
 
 
+def _load_yaml(text: str, source: str) -> Any:
+    import yaml  # on the first YAML document: most processes never read one
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        problem = Problem(f"not valid YAML: {_yaml_reason(exc)}")
+        raise WorkflowInvalid([problem], source=source) from None
+
+
 def _yaml_reason(exc: yaml.YAMLError) -> str:
     """One line, like the JSON message (PyYAML's own spans lines and quotes the text)."""
+    import yaml
+
     if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem_mark is None:
         return str(exc)
     mark = exc.problem_mark

@@ -180,3 +180,22 @@ class WorkflowCatalog(Protocol):
         """The workflow ``ref`` (a stored workflow id), as ``ctx.run_workflow`` would run
         it; raises ``NotFound`` when there is none."""
         ...
+
+
+class TextChunk(BaseModel):
+    text: str
+    start_index: int = Field(description="Where the chunk starts in the text (characters).")
+
+
+class TextSplitter(Protocol):
+    """Splits text into overlapping chunks of at most ``chunk_size`` characters, trying
+    each separator in turn (paragraphs, then lines, then words, then characters)."""
+
+    def split(
+        self,
+        text: str,
+        *,
+        chunk_size: int,
+        chunk_overlap: int,
+        separators: list[str] | None = None,
+    ) -> list[TextChunk]: ...

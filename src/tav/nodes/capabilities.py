@@ -19,6 +19,8 @@ from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel
 
+from tav.core.errors import NodeError
+from tav.core.media import Media, MediaError, parse_media
 from tav.nodes.ai import ChatModels, Embeddings, VectorStores
 from tav.nodes.base import Outputs, Port
 from tav.nodes.context import NodeContext
@@ -27,16 +29,19 @@ from tav.nodes.context import NodeContext
 class TriggerCapability:
     """Starts executions. A trigger has no inputs; its output is the trigger payload.
 
-    ``trigger_kind`` names how it activates (``manual``, ``webhook``, ``cron``, ``poll``);
-    the trigger manager reads ``activation(params)`` to arm it.
+    ``trigger_kind`` names how it activates (``manual``, ``webhook``, ``schedule``,
+    ``mqtt``, ``email``); the trigger manager (``tav.triggers``) reads
+    ``activation(params)`` to arm it while its workflow is active. ``manual`` triggers are
+    never armed.
     """
 
     inputs: ClassVar[dict[str, Port]] = {}
     trigger_kind: ClassVar[str] = "manual"
 
     def activation(self, params: BaseModel) -> dict[str, Any]:
-        """How to arm this trigger (webhook path, cron expression, ...)."""
-        return {"kind": self.trigger_kind}
+        """How to arm this trigger: ``kind`` and what that kind needs (webhook path, cron
+        expression, ...); by default the params."""
+        return {"kind": self.trigger_kind, **params.model_dump()}
 
     async def run(self, params: Any, input: Any, ctx: NodeContext) -> Outputs:
         return {"output": ctx.trigger}
@@ -62,9 +67,53 @@ class AICapability:
 
 
 class Files(Protocol):
-    """Files under the data dir; supplied by the host."""
+    """Files under the data dir; supplied by the host.
 
-    async def write(self, data: bytes, *, name: str, mime_type: str) -> dict[str, Any]: ...
+    A stored file travels along edges as a MediaFormat value whose ``uri`` is
+    ``file:<id>`` (``metadata.url`` is where to download it); ``read`` takes that uri back.
+    """
+
+    async def write(self, data: bytes, *, name: str, mime_type: str) -> dict[str, Any]:
+        """Store an export (``files/exports``); returns its file value."""
+        ...
+
+    async def read(self, uri: str) -> bytes:
+        """The content of the stored file ``uri`` (``file:<id>``); ``NodeError``
+        (``file_not_found``) when there is none."""
+        ...
+
+    async def save(
+        self,
+        data: bytes,
+        *,
+        name: str,
+        mime_type: str | None = None,
+        execution_id: str | None = None,
+        export: bool = False,
+    ) -> dict[str, Any]:
+        """Store ``data`` and return its file value: a file of the execution
+        ``execution_id`` (``files/executions/<id>``, deleted with it), or with ``export`` an
+        export (``files/exports``, kept until deleted). ``mime_type`` ``None``: detected
+        from the content, else from the name."""
+        ...
+
+
+def media_param(value: Any, *, where: str) -> Media:
+    """``value`` as a media value; a ``NodeError`` (not retried) that says what is wrong."""
+    try:
+        return parse_media(value, where=where)
+    except MediaError as exc:
+        raise NodeError(str(exc), type="params_invalid", retryable=False) from None
+
+
+async def media_content(ctx: NodeContext, media: Media) -> bytes:
+    """The bytes of a media value: its inline data, or its stored file read through
+    ``Files``."""
+    if media.data is not None:
+        return media.content_bytes()
+    assert media.uri is not None  # a media value has one or the other
+    files = ctx.service(Files)  # type: ignore[type-abstract]
+    return await files.read(media.uri)
 
 
 class ExportCapability:
@@ -74,7 +123,9 @@ class ExportCapability:
         self, ctx: NodeContext, data: bytes, *, name: str, mime_type: str
     ) -> dict[str, Any]:
         files = ctx.service(Files)  # type: ignore[type-abstract]
-        return await files.write(data, name=name, mime_type=mime_type)
+        return await files.save(
+            data, name=name, mime_type=mime_type, execution_id=ctx.execution_id, export=True
+        )
 
 
 class StreamingCapability:

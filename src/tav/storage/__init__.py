@@ -3,3 +3,6 @@
 Implements the engine's ports (``ExecutionStore``); ORM rows never leave this package —
 repositories return domain models and plain data.
 """
+
+# First of all: the sqlite3 module that can load sqlite-vec (see tav.storage.sqlite).
+from tav.storage import sqlite as _sqlite  # noqa: F401

@@ -15,7 +15,7 @@ from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
 from tav.core.states import ExecutionStatus
 from tav.storage import codec
 from tav.storage.db import Database
-from tav.storage.models import EventRow, ExecutionDataRow, ExecutionRow, NodeRunRow
+from tav.storage.models import EventRow, ExecutionDataRow, ExecutionRow, FileRow, NodeRunRow
 
 UNFINISHED = (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value)
 PRUNE_CHUNK = 500
@@ -235,6 +235,12 @@ class ExecutionRepository:
                 ids = (await session.scalars(chunk)).all()
                 if ids:
                     await session.execute(delete(ExecutionRow).where(ExecutionRow.id.in_(ids)))
+                    # Their files go too (``FileStore.sweep`` removes the content).
+                    await session.execute(
+                        delete(FileRow).where(
+                            FileRow.execution_id.in_(ids), FileRow.kind == "execution"
+                        )
+                    )
             removed += len(ids)
             if len(ids) < PRUNE_CHUNK:
                 return removed

@@ -15,6 +15,8 @@ one writer at a time within the process (``Database.transaction``), so that a tr
 never sleeps in SQLite's busy handler waiting for another one of this process.
 Rejected: a dedicated database thread with a queue (what aiosqlite is), and ``sqlite3``
 calls outside SQLAlchemy (two ways to talk to one database).
+
+Every connection loads sqlite-vec when it can (``tav.storage.sqlite``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+from tav.storage.sqlite import load_extensions
 
 
 class InlineCursor:
@@ -150,6 +154,8 @@ def inline_creator(path: str, **options: Any) -> Callable[[], Any]:
         if path != ":memory:" and not options.get("uri"):
             Path(path).parent.mkdir(parents=True, exist_ok=True)  # the data dir, on first use
         # Any thread may close a pooled connection (the pool's garbage collection).
-        return InlineConnection(sqlite3.connect(path, check_same_thread=False, **options))
+        connection = sqlite3.connect(path, check_same_thread=False, **options)
+        load_extensions(connection)
+        return InlineConnection(connection)
 
     return connect

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -233,3 +234,42 @@ class VectorDocumentRow(Base):
     text: Mapped[str] = mapped_column(Text)
     meta: Mapped[dict[str, Any]] = mapped_column(JSON)
     embedding: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class TriggerStateRow(Base):
+    """What an active trigger remembers across restarts: a schedule's last fired slot, a
+    mailbox's UIDVALIDITY and last seen UID. ``value`` is JSON text, compared as text
+    (``TriggerStateRepository.swap``), which both databases can do."""
+
+    __tablename__ = "trigger_state"
+
+    workflow_id: Mapped[str] = mapped_column(
+        ForeignKey("workflows.id", ondelete="CASCADE"), primary_key=True
+    )
+    node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+class FileRow(Base):
+    """A stored file: its content is on disk under the data dir's ``files/`` (the folder
+    follows from ``kind``), never in the database."""
+
+    __tablename__ = "files"
+    __table_args__ = (
+        Index("ix_files_created", "created_at"),
+        Index("ix_files_execution", "execution_id"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    mime_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    """``upload``, ``export`` or ``execution``."""
+    execution_id: Mapped[str | None] = mapped_column(ID)
+    """The execution that made it (no foreign key: a node's file may be stored before its
+    execution's record is committed, and exports outlive their execution)."""
+    created_at: Mapped[datetime]

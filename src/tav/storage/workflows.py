@@ -8,6 +8,7 @@ process (a second server on the same database) goes unseen here."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -162,6 +163,22 @@ class WorkflowRepository:
             result = await session.execute(delete(WorkflowRow).where(WorkflowRow.id == workflow_id))
         self._cache.invalidate(workflow_id)
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def active_versions(self) -> dict[str, int]:
+        """The id and version of every active workflow (what the trigger manager polls)."""
+        async with self.db.session() as session:
+            rows = await session.execute(
+                select(WorkflowRow.id, WorkflowRow.version).where(WorkflowRow.active.is_(True))
+            )
+            return dict(rows.all())
+
+    async def active_workflows(self, ids: Sequence[str] | None = None) -> list[StoredWorkflow]:
+        """The active workflows (of ``ids``), read from the database, not the cache."""
+        statement = select(WorkflowRow).where(WorkflowRow.active.is_(True))
+        if ids is not None:
+            statement = statement.where(WorkflowRow.id.in_(list(ids)))
+        async with self.db.session() as session:
+            return [_stored(row) for row in await session.scalars(statement)]
 
     async def find(
         self, *, search: str | None = None, limit: int = 50, offset: int = 0

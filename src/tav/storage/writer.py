@@ -10,10 +10,16 @@ While an execution runs, its settled nodes and its events go to two *hot* tables
 ``last_seq`` moves in the same transaction as its events, so the two always agree. When it
 finishes, its result and every event are folded into one compressed
 ``execution_data.result`` blob and the hot rows are deleted. The writer keeps each running
-execution's events (as JSON) in memory, so the blob is built without reading them back; only
-an execution resumed from an earlier process has stored events it never saw, and those are
-read once, when it finishes. An execution that starts and finishes within one batch never
-touches the hot tables at all.
+execution's events in memory (serialised all at once into the blob), so the blob is built
+without reading them back; only an execution resumed from an earlier process has stored
+events it never saw, and those are read once, when it finishes. An execution that starts
+and finishes within one batch never touches the hot tables at all.
+
+A new execution is recorded in the same batch as the first things it does (``record``), so
+that a short one costs one transaction and two statements in all: its ``executions`` row
+and its ``execution_data`` row are inserted already finished, with the result blob. Its
+caller answers only once that batch is committed; a crash before then loses the execution
+as if its request had never arrived (no answer was sent for it).
 
 Rejected: a row per event in a single table kept forever (the listing and the file grow
 with every event), and writing from the engine's task (every node would wait for a commit).
@@ -23,13 +29,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tav.core.events import Event
 from tav.core.results import ExecutionResult, NodeResult
@@ -39,6 +45,10 @@ from tav.storage.models import EventRow, ExecutionDataRow, ExecutionRow, NodeRun
 from tav.storage.upsert import upsert
 
 logger = logging.getLogger("tav.storage")
+BATCH_WINDOW_S = 0.005
+"""How long at most the writer waits for new executions to finish before it writes them
+(see ``ExecutionWriter._gather``): a 10-node chain takes well under 1 ms alone, a few ms
+among many others; not long enough to be felt."""
 EXECUTIONS: Table = ExecutionRow.__table__  # type: ignore[assignment]
 _FINISH = (
     EXECUTIONS.update()
@@ -62,8 +72,8 @@ _LAST_SEQ = (
 class _Journal:
     """What the writer holds of one unfinished execution."""
 
-    events: dict[int, str] = field(default_factory=dict)
-    """JSON of each event this process published for it, by seq."""
+    events: dict[int, Event] = field(default_factory=dict)
+    """Each event this process published for it, by seq."""
     hot: bool = False
     """Some of its rows are in the hot tables (written by this process or an earlier one)."""
     resumed: bool = False
@@ -77,7 +87,7 @@ _Created = tuple[dict[str, Any], dict[str, Any], asyncio.Future[None]]
 class _Batch:
     created: list[_Created] = field(default_factory=list)
     started: dict[str, ExecutionResult] = field(default_factory=dict)
-    events: dict[str, dict[int, str]] = field(default_factory=dict)
+    events: dict[str, dict[int, Event]] = field(default_factory=dict)
     nodes: dict[str, dict[str, NodeResult]] = field(default_factory=dict)
     finished: dict[str, ExecutionResult] = field(default_factory=dict)
     waiters: list[asyncio.Future[None]] = field(default_factory=list)
@@ -101,6 +111,13 @@ class ExecutionWriter:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._journals: dict[str, _Journal] = {}
+        self._busy = False
+        """A batch is being written."""
+        self._young: set[str] = set()
+        """Executions recorded by operations not yet taken into a batch, still running."""
+        self._young_finished: asyncio.Event | None = None
+        self._refused: set[str] = set()
+        """New executions that could not be recorded: their updates are dropped."""
 
     def start(self) -> None:
         if self._task is None:
@@ -129,25 +146,22 @@ class ExecutionWriter:
 
     async def flush(self) -> None:
         """Wait until everything handed over so far is committed."""
-        if self._task is None or self._task.done():
+        if self._task is None or self._task.done() or not (self._ops or self._busy):
             return
         waiter = asyncio.get_running_loop().create_future()
         self._put("flush", waiter)
         await waiter
 
-    async def create(self, execution: dict[str, Any], data: dict[str, Any]) -> None:
+    def record(self, execution: dict[str, Any], data: dict[str, Any]) -> asyncio.Future[None]:
         """Record a new execution (its ``executions`` and ``execution_data`` rows, see
-        ``tav.storage.executions.new_execution``) in the next batch; returns once that is
-        committed, so that many executions started at once share one commit."""
-        if self._closed:
-            raise RuntimeError("the execution writer is closed")
-        if self._task is None or self._task.done():
-            async with self.db.transaction() as session:
-                await _insert_created(session, [execution], [data])
-            return
+        ``tav.storage.executions.new_execution``) in the next batch, together with what it
+        does until then. The future is done once that is committed (or failed: the
+        execution's later updates are then dropped). Needs the writer task (``writing``)."""
+        if not self.writing:
+            raise RuntimeError("the execution writer is not running")
         future = asyncio.get_running_loop().create_future()
         self._put("create", (execution, data, future))
-        await future
+        return future
 
     def resuming(self, execution_id: str) -> None:
         """``execution_id`` continues an execution an earlier process left unfinished."""
@@ -171,6 +185,12 @@ class ExecutionWriter:
         if self._closed:
             return
         self._ops.append((kind, payload))
+        if kind == "create":
+            self._young.add(payload[0]["id"])
+        elif kind == "finished" and self._young:
+            self._young.discard(payload.execution_id)
+            if not self._young and self._young_finished is not None:
+                self._young_finished.set()
         if self._wake is not None:
             self._wake.set()
 
@@ -180,13 +200,12 @@ class ExecutionWriter:
         assert self._wake is not None
         while True:
             await self._wake.wait()
-            # One more turn of the event loop: whatever else is ready to run (other
-            # requests, other executions' next steps) hands over its updates too, so they
-            # share this commit. It costs no waiting when nothing else is ready.
-            await asyncio.sleep(0)
+            await self._gather()
             self._wake.clear()
             ops, self._ops = self._ops, []
+            self._young.clear()
             batch = self._collect(ops)
+            self._busy = True
             try:
                 await self._write_checked(batch)
             except Exception as exc:
@@ -194,6 +213,8 @@ class ExecutionWriter:
                 for *_, future in batch.created:
                     if not future.done():
                         future.set_exception(exc)
+            finally:
+                self._busy = False
             for *_, future in batch.created:
                 if not future.done():
                     future.set_result(None)
@@ -203,6 +224,24 @@ class ExecutionWriter:
                 if not waiter.done():
                     waiter.set_result(None)
 
+    async def _gather(self) -> None:
+        """Let more updates gather before a batch is taken, so that they share its commit.
+
+        While executions recorded since the last batch are still running, wait for them
+        to finish (a short one then goes in whole, without hot rows), but no longer than
+        ``BATCH_WINDOW_S``; otherwise, one turn of the event loop, for whatever else is
+        ready to run to hand over its updates too."""
+        if not self._young:
+            await asyncio.sleep(0)
+            return
+        self._young_finished = asyncio.Event()
+        try:
+            async with asyncio.timeout(BATCH_WINDOW_S):
+                await self._young_finished.wait()
+        except TimeoutError:
+            pass
+        self._young_finished = None
+
     def _collect(self, ops: list[tuple[str, Any]]) -> _Batch:
         """Sort the operations by execution; every event also goes to its journal.
 
@@ -211,15 +250,16 @@ class ExecutionWriter:
         """
         batch = _Batch()
         journals = self._journals
+        if self._refused:
+            ops = self._without_refused(ops)
         for kind, payload in ops:
             if kind == "event":
                 execution_id = payload.execution_id
                 journal = journals.get(execution_id) or journals.setdefault(
                     execution_id, _Journal()
                 )
-                data = payload.model_dump_json()
-                journal.events[payload.seq] = data
-                batch.events.setdefault(execution_id, {})[payload.seq] = data
+                journal.events[payload.seq] = payload
+                batch.events.setdefault(execution_id, {})[payload.seq] = payload
             elif kind == "node":
                 execution_id, result = payload
                 batch.nodes.setdefault(execution_id, {})[result.node_id] = result
@@ -233,6 +273,17 @@ class ExecutionWriter:
                 batch.waiters.append(payload)
         return batch
 
+    def _without_refused(self, ops: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+        kept = []
+        for kind, payload in ops:
+            execution_id = _execution_of(kind, payload)
+            if execution_id in self._refused:
+                if kind == "finished":
+                    self._refused.discard(execution_id)
+                continue
+            kept.append((kind, payload))
+        return kept
+
     async def _write_checked(self, batch: _Batch) -> None:
         """Write the batch; if some of its executions were deleted meanwhile (their rows
         would break foreign keys), write it again without them. New executions that cannot
@@ -242,8 +293,10 @@ class ExecutionWriter:
         except IntegrityError:
             if batch.created:
                 created, batch.created = batch.created, []
-                await self._write_checked(batch)
-                await self._create_one_by_one(created)
+                try:
+                    await self._write_apart(created, batch)
+                finally:
+                    batch.created = created  # their futures are settled from the batch
                 return
             ids = set(batch.started) | set(batch.events) | set(batch.nodes) | set(batch.finished)
             async with self.db.session() as session:
@@ -258,29 +311,67 @@ class ExecutionWriter:
                 self._journals.pop(execution_id, None)
             await self._write(batch)
 
-    async def _create_one_by_one(self, created: list[_Created]) -> None:
+    async def _write_apart(self, created: list[_Created], batch: _Batch) -> None:
+        """Record the new executions one by one, then the rest of the batch without those
+        refused (their updates still to come are dropped too, until they finish)."""
+        refused = await self._create_one_by_one(created)
+        self._refused.update(refused - set(batch.finished))
+        batch.drop(refused)
+        for execution_id in refused:
+            self._journals.pop(execution_id, None)
+        await self._write_checked(batch)
+
+    async def _create_one_by_one(self, created: list[_Created]) -> set[str]:
+        """Record each new execution on its own; returns the ids of those refused."""
+        refused = set()
         for execution, data, future in created:
             try:
-                async with self.db.transaction() as session:
-                    await _insert_created(session, [execution], [data])
+                async with self.db.begin() as connection:
+                    await _insert_created(connection, [execution], [data])
             except Exception as exc:
+                refused.add(execution["id"])
                 future.set_exception(exc)
+        return refused
 
     async def _write(self, batch: _Batch) -> None:
         if batch.empty():
             return
         dialect = self.db.dialect
-        async with self.db.transaction() as session:
+        new = {execution["id"] for execution, _, _ in batch.created}
+        async with self.db.begin() as connection:
             if batch.created:
-                executions, data, _ = zip(*batch.created, strict=True)
-                await _insert_created(session, executions, data)
-            if batch.started:
-                await _started(session, dialect, batch.started.values())
-            await self._write_hot(session, dialect, batch)
-            if batch.finished:
-                await self._archive(session, dialect, batch.finished)
+                executions, data = self._created_rows(batch)
+                await _insert_created(connection, executions, data)
+            started = [r for execution_id, r in batch.started.items() if execution_id not in new]
+            if started:
+                await _started(connection, dialect, started)
+            await self._write_hot(connection, dialect, batch)
+            finished = {k: r for k, r in batch.finished.items() if k not in new}
+            if finished:
+                await self._archive(connection, dialect, finished)
 
-    async def _write_hot(self, session: AsyncSession, dialect: str, batch: _Batch) -> None:
+    def _created_rows(self, batch: _Batch) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The rows of the executions recorded in this batch, as they stand at its end: a
+        finished one goes in whole (its hot rows are never written), a started one as
+        running."""
+        executions, data = [], []
+        for execution, data_row, _ in batch.created:
+            execution_id = execution["id"]
+            result = batch.finished.get(execution_id)
+            if result is not None:
+                events = self._journal(execution_id).events
+                execution = {**execution, **_ending(result, events)}
+                data_row = {**data_row, "result": _result_blob(result, events)}
+            elif execution_id in batch.started:
+                execution = {**execution, "status": batch.started[execution_id].status.value}
+            executions.append(execution)
+            data.append(data_row)
+        return executions, data
+
+    def _journal(self, execution_id: str) -> _Journal:
+        return self._journals.get(execution_id) or _Journal()
+
+    async def _write_hot(self, connection: AsyncConnection, dialect: str, batch: _Batch) -> None:
         """Node results and events of executions that go on after this batch."""
         finished = batch.finished
         node_rows: list[dict[str, Any]] = [
@@ -290,55 +381,67 @@ class ExecutionWriter:
             for node_id, result in nodes.items()
         ]
         event_rows: list[dict[str, Any]] = [
-            {"execution_id": execution_id, "seq": seq, "data": data}
+            {"execution_id": execution_id, "seq": seq, "data": event.model_dump_json()}
             for execution_id, events in batch.events.items()
             if execution_id not in finished
-            for seq, data in events.items()
+            for seq, event in events.items()
         ]
         if node_rows:
             statement = upsert(dialect, NodeRunRow, ("execution_id", "node_id"), ("data",))
-            await session.execute(statement, node_rows)
+            await connection.execute(statement, node_rows)
         if event_rows:
             statement = upsert(dialect, EventRow, ("execution_id", "seq"))
-            await session.execute(statement, event_rows)
+            await connection.execute(statement, event_rows)
             last_seq = [
                 {"b_id": execution_id, "last_seq": max(events)}
                 for execution_id, events in batch.events.items()
                 if execution_id not in finished
             ]
-            await (await session.connection()).execute(_LAST_SEQ, last_seq)
+            await connection.execute(_LAST_SEQ, last_seq)
         for execution_id in {row["execution_id"] for row in (*node_rows, *event_rows)}:
             self._journals.setdefault(execution_id, _Journal()).hot = True
 
     async def _archive(
-        self, session: AsyncSession, dialect: str, finished: dict[str, ExecutionResult]
+        self, connection: AsyncConnection, dialect: str, finished: dict[str, ExecutionResult]
     ) -> None:
         """Fold finished executions into their result blobs; drop their hot rows."""
         blobs, ends, hot = [], [], []
         for execution_id, result in finished.items():
-            journal = self._journals.get(execution_id) or _Journal()
-            events = journal.events
+            journal = self._journal(execution_id)
+            events: Mapping[int, Event | str] = journal.events
             if journal.resumed:
-                events = {**await _stored_events(session, execution_id), **events}
+                events = {**await _stored_events(connection, execution_id), **journal.events}
             if journal.hot:
                 hot.append(execution_id)
             blobs.append({"execution_id": execution_id, "result": _result_blob(result, events)})
-            ends.append(
-                {
-                    "b_id": execution_id,
-                    "status": result.status.value,
-                    "finished_at": result.finished_at,
-                    "duration_ms": result.duration_ms,
-                    "error": result.error.model_dump() if result.error else None,
-                    "last_seq": max(events, default=0),
-                }
-            )
-        await (await session.connection()).execute(_FINISH, ends)
+            ends.append({"b_id": execution_id, **_ending(result, events)})
+        await connection.execute(_FINISH, ends)
         statement = upsert(dialect, ExecutionDataRow, ("execution_id",), ("result",))
-        await session.execute(statement, blobs)
+        await connection.execute(statement, blobs)
         if hot:
-            await session.execute(delete(NodeRunRow).where(NodeRunRow.execution_id.in_(hot)))
-            await session.execute(delete(EventRow).where(EventRow.execution_id.in_(hot)))
+            await connection.execute(delete(NodeRunRow).where(NodeRunRow.execution_id.in_(hot)))
+            await connection.execute(delete(EventRow).where(EventRow.execution_id.in_(hot)))
+
+
+def _ending(result: ExecutionResult, events: Mapping[int, object]) -> dict[str, Any]:
+    """The ``executions`` columns a finished execution sets."""
+    return {
+        "status": result.status.value,
+        "finished_at": result.finished_at,
+        "duration_ms": result.duration_ms,
+        "error": result.error.model_dump() if result.error else None,
+        "last_seq": max(events, default=0),
+    }
+
+
+def _execution_of(kind: str, payload: Any) -> str | None:
+    if kind in ("event", "started", "finished"):
+        return str(payload.execution_id)
+    if kind == "node":
+        return str(payload[0])
+    if kind == "create":
+        return str(payload[0]["id"])
+    return None
 
 
 def _size(batch: _Batch) -> int:
@@ -349,37 +452,48 @@ def _node_data(result: NodeResult) -> bytes:
     return codec.compress(result.model_dump_json().encode())
 
 
-def _result_blob(result: ExecutionResult, events: dict[int, str]) -> bytes:
-    """``{"output", "nodes", "events"}`` as compressed JSON, the events spliced in as the
-    JSON they already are."""
+def _result_blob(result: ExecutionResult, events: Mapping[int, Event | str]) -> bytes:
+    """``{"output", "nodes", "events"}`` as compressed JSON; events read back from the
+    database (``str``) are spliced in as the JSON they already are."""
+    ordered = [events[seq] for seq in sorted(events)]
+    if any(isinstance(event, str) for event in ordered):
+        listed = b",".join(
+            event.encode() if isinstance(event, str) else codec.to_bytes(event) for event in ordered
+        )
+        events_json = b"[" + listed + b"]"
+    else:
+        events_json = codec.to_bytes(ordered)  # one call for all of them
     parts = [
         b'{"output":',
         codec.to_bytes(result.output),
         b',"nodes":',
         codec.to_bytes(result.nodes),
-        b',"events":[',
-        ",".join(events[seq] for seq in sorted(events)).encode(),
-        b"]}",
+        b',"events":',
+        events_json,
+        b"}",
     ]
     return codec.compress(b"".join(parts))
 
 
-async def _stored_events(session: AsyncSession, execution_id: str) -> dict[int, str]:
-    rows = await session.execute(
+async def _stored_events(connection: AsyncConnection, execution_id: str) -> dict[int, str]:
+    rows = await connection.execute(
         select(EventRow.seq, EventRow.data).where(EventRow.execution_id == execution_id)
     )
     return dict(rows.all())
 
 
 async def _insert_created(
-    session: AsyncSession, executions: Sequence[dict[str, Any]], data: Sequence[dict[str, Any]]
+    connection: AsyncConnection,
+    executions: Sequence[dict[str, Any]],
+    data: Sequence[dict[str, Any]],
 ) -> None:
-    connection = await session.connection()
     await connection.execute(insert(ExecutionRow), list(executions))
     await connection.execute(insert(ExecutionDataRow), list(data))
 
 
-async def _started(session: AsyncSession, dialect: str, results: Iterable[ExecutionResult]) -> None:
+async def _started(
+    connection: AsyncConnection, dialect: str, results: Iterable[ExecutionResult]
+) -> None:
     """Mark executions running; sub-executions (recorded by nobody else) get their row."""
     rows = [
         {
@@ -393,4 +507,4 @@ async def _started(session: AsyncSession, dialect: str, results: Iterable[Execut
         }
         for result in results
     ]
-    await session.execute(upsert(dialect, ExecutionRow, ("id",), ("status",)), rows)
+    await connection.execute(upsert(dialect, ExecutionRow, ("id",), ("status",)), rows)

@@ -331,3 +331,14 @@ def test_workflow_invalid_lists_every_problem_and_the_source():
     assert "  - node 'a': duplicate node id (used 2 times)" in text
     assert "  - edge #0, to: unknown node 'b'" in text
     assert info.value.source == "flows/x.json"
+
+
+def test_an_input_schema_is_optional_and_kept_as_written():
+    schema = {"type": "object", "properties": {"order": {"type": "string"}}}
+    declared = parse_workflow(document(node("a"), input_schema=schema))
+
+    assert declared.input_schema == schema
+    assert declared.to_document()["input_schema"] == schema
+    assert "input_schema" not in parse_workflow(document(node("a"))).to_document()
+    with pytest.raises(WorkflowInvalid, match="input_schema"):
+        parse_workflow(document(node("a"), input_schema="order"))

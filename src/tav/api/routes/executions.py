@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic_core import to_json
 
 from tav.api.deps import ServerDep
 from tav.api.errors import ApiError
@@ -46,16 +47,15 @@ FINISHED: dict[int | str, dict[str, Any]] = {
 @runs.post(
     "/{workflow_id}/run",
     status_code=202,
+    response_model=RunAccepted | ExecutionPublic,
     responses=FINISHED,
-    response_model_exclude_unset=True,
 )
 async def run_workflow(
     workflow_id: WorkflowId,
     server: ServerDep,
-    response: Response,
     body: Annotated[RunRequest | None, Body()] = None,
     wait: Wait = False,
-) -> RunAccepted | ExecutionPublic:
+) -> RunAccepted | Response:
     """Start the stored workflow; with ``from_execution`` (and ``start_at``), reuse that
     execution's settled outputs for every node that does not run again."""
     stored = await server.workflows.get(workflow_id)
@@ -64,7 +64,7 @@ async def run_workflow(
     body = body or RunRequest()
     reuse, input = await _run_from(server, stored, body)
     started = await _start(server, stored.document, input, stored=stored, reuse=reuse)
-    return await _answer(server, started.handle, wait, response, started)
+    return await _answer(server, started.handle, wait, started)
 
 
 @router.get("")
@@ -86,8 +86,8 @@ async def list_executions(
     return ExecutionPage(items=items, total=total, limit=limit, offset=offset)
 
 
-@router.get("/{execution_id}", response_model_exclude_unset=True)
-async def get_execution(execution_id: ExecutionId, server: ServerDep) -> ExecutionPublic:
+@router.get("/{execution_id}", response_model=ExecutionPublic)
+async def get_execution(execution_id: ExecutionId, server: ServerDep) -> Response:
     """With every node that has settled so far."""
     return await _stored(server, execution_id)
 
@@ -100,34 +100,35 @@ async def delete_execution(execution_id: ExecutionId, server: ServerDep) -> None
     if not status.is_terminal or execution_id in server.running:
         raise ApiError(409, "conflict", "the execution is still running; cancel it first")
     await server.executions.delete(execution_id)
+    await server.files.remove_execution(execution_id)
 
 
 @router.post(
     "/{execution_id}/cancel",
     status_code=202,
+    response_model=RunAccepted | ExecutionPublic,
     responses=FINISHED,
-    response_model_exclude_unset=True,
 )
 async def cancel_execution(
-    execution_id: ExecutionId, server: ServerDep, response: Response, wait: Wait = False
-) -> RunAccepted | ExecutionPublic:
+    execution_id: ExecutionId, server: ServerDep, wait: Wait = False
+) -> RunAccepted | Response:
     """Running nodes are cancelled at once; nodes yet to start never run."""
     handle = server.running.get(execution_id)
     if handle is None or handle.done():
         raise await _not_cancellable(server, execution_id)
     handle.cancel()
-    return await _answer(server, handle, wait, response)
+    return await _answer(server, handle, wait)
 
 
 @router.post(
     "/{execution_id}/retry",
     status_code=202,
+    response_model=RunAccepted | ExecutionPublic,
     responses=FINISHED,
-    response_model_exclude_unset=True,
 )
 async def retry_execution(
-    execution_id: ExecutionId, server: ServerDep, response: Response, wait: Wait = False
-) -> RunAccepted | ExecutionPublic:
+    execution_id: ExecutionId, server: ServerDep, wait: Wait = False
+) -> RunAccepted | Response:
     """Run a failed or cancelled execution again as a new execution of the same workflow
     version: nodes that succeeded keep their outputs, the rest run."""
     record = await _record(server, execution_id)
@@ -138,7 +139,7 @@ async def retry_execution(
     document, stored = await _ran(server, record)
     reuse = reusable(server.compile(document), record.nodes)
     started = await _start(server, document, record.input, stored=stored, reuse=reuse, mode="retry")
-    return await _answer(server, started.handle, wait, response, started)
+    return await _answer(server, started.handle, wait, started)
 
 
 async def _known(execution_id: ExecutionId, server: ServerDep) -> str:
@@ -184,29 +185,35 @@ async def _start(
 
 
 async def _answer(
-    server: Server,
-    handle: ExecutionHandle,
-    wait: bool,
-    response: Response,
-    started: StartedRun | None = None,
-) -> RunAccepted | ExecutionPublic:
-    """With ``wait``, the finished execution as stored: for a run this server started, built
-    from memory once the writer has committed it (the same as a later GET); otherwise (or
-    if the server stopped writing meanwhile: it resumes on the next start) read back."""
+    server: Server, handle: ExecutionHandle, wait: bool, started: StartedRun | None = None
+) -> RunAccepted | Response:
+    """Once the execution is recorded: at once (202), or with ``wait`` when it has ended,
+    with the finished execution as stored (200). For a run this server started, that is
+    built from memory once the writer has committed it (the same as a later GET);
+    otherwise (or if the server stopped writing meanwhile: it resumes on the next start)
+    it is read back."""
     if not wait:
+        if started is not None:
+            await started.recorded
         return RunAccepted(execution_id=handle.execution_id)
     result = await handle.wait()
-    response.status_code = 200
     await server.writer.flush()
     if started is None or not server.writer.writing:
         return await _stored(server, handle.execution_id)
-    return ExecutionPublic.model_validate(started.record(result).to_json())
+    await started.recorded  # done by now; raises if it could not be recorded
+    return _execution_answer(started.record(result))
 
 
-async def _stored(server: Server, execution_id: str) -> ExecutionPublic:
+async def _stored(server: Server, execution_id: str) -> Response:
     """As stored, once everything the execution has done so far is written."""
     await server.writer.flush()
-    return ExecutionPublic.model_validate((await _record(server, execution_id)).to_json())
+    return _execution_answer(await _record(server, execution_id))
+
+
+def _execution_answer(record: ExecutionRecord) -> Response:
+    """``ExecutionPublic`` (what the OpenAPI document shows), serialised straight from the
+    record: the data is ours and already in that shape, so it is not validated again."""
+    return Response(to_json(record.to_json()), media_type="application/json")
 
 
 async def _record(server: Server, execution_id: str) -> ExecutionRecord:

@@ -3,7 +3,9 @@ import and export.
 
 Saves are guarded optimistically: ``If-Match: "<version>"`` (the ``ETag`` of every
 workflow response) or ``?base_version=`` makes an update fail with 409 when someone saved
-since. Activation (``PATCH``) changes no version.
+since. Activation (``/activate``, ``/deactivate`` or ``PATCH``) changes no version; it goes
+through the server's trigger manager, which arms or disarms the triggers at once, and
+refuses a workflow with nothing to arm (422) or whose webhook another holds (409).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
 
+from tav.api import errors
 from tav.api.deps import ServerDep
 from tav.api.documents import checked_document, download, read_document
 from tav.api.errors import ApiError
@@ -68,7 +71,7 @@ async def stored_workflow(workflow_id: str, server: ServerDep) -> StoredWorkflow
     return workflow
 
 
-def base_version(
+async def base_version(
     if_match: Annotated[
         str | None,
         Header(description='Update only if the workflow is at this version: "3" (its ETag).'),
@@ -106,8 +109,27 @@ def _found(workflow: StoredWorkflow | None, workflow_id: str) -> StoredWorkflow:
 
 
 async def _create(server: Server, data: Any, response: Response, active: bool) -> WorkflowPublic:
-    workflow = await server.workflows.create(checked_document(server, data), active=active)
+    document = checked_document(server, data)
+    if active:
+        await server.triggers.check(None, document)
+    workflow = await server.workflows.create(document, active=active)
+    if active:
+        await server.triggers.refresh(workflow.id)
     return _public(workflow, response)
+
+
+async def _save(
+    server: Server, workflow: StoredWorkflow, document: dict[str, Any], base: int | None
+) -> StoredWorkflow:
+    """Save a new version; an active workflow's triggers are checked first and re-armed."""
+    if workflow.active:
+        await server.triggers.check(workflow.id, document)
+    saved = _found(
+        await server.workflows.update(workflow.id, document, base_version=base), workflow.id
+    )
+    if saved.active or workflow.active:
+        await server.triggers.refresh(workflow.id)
+    return saved
 
 
 @router.post("", status_code=201)
@@ -168,20 +190,48 @@ async def get_workflow(workflow: Stored, response: Response) -> WorkflowPublic:
 async def update_workflow(
     workflow: Stored, document: Document, server: ServerDep, response: Response, base: BaseVersion
 ) -> WorkflowPublic:
-    """Save the document as a new version (409 when ``If-Match`` is stale)."""
-    saved = await server.workflows.update(
-        workflow.id, checked_document(server, document), base_version=base
-    )
-    return _public(_found(saved, workflow.id), response)
+    """Save the document as a new version (409 when ``If-Match`` is stale). An active
+    workflow's triggers are re-armed; a change that cannot be active is refused (422, 409)."""
+    saved = await _save(server, workflow, checked_document(server, document), base)
+    return _public(saved, response)
 
 
 @router.patch("/{workflow_id}")
 async def change_workflow(
     workflow: Stored, body: WorkflowUpdate, server: ServerDep, response: Response
 ) -> WorkflowPublic:
-    """Activate or deactivate the workflow; its version stays the same."""
-    changed = await server.workflows.set_active(workflow.id, body.active)
-    return _public(_found(changed, workflow.id), response)
+    """Activate or deactivate the workflow, as ``/activate`` and ``/deactivate`` do."""
+    return await _set_active(server, workflow.id, body.active, response)
+
+
+@router.post("/{workflow_id}/activate", responses=errors.responses(404, 409, 422))
+async def activate_workflow(
+    workflow: Stored, server: ServerDep, response: Response
+) -> WorkflowPublic:
+    """Arm the workflow's triggers now and at every start of the server, until it is
+    deactivated. 422 if it has no trigger but ``trigger.manual`` (or one that cannot be
+    armed); 409 if another active workflow holds its webhook path and method
+    (``details.workflow_id`` names it)."""
+    return await _set_active(server, workflow.id, True, response)
+
+
+@router.post("/{workflow_id}/deactivate", responses=errors.responses(404))
+async def deactivate_workflow(
+    workflow: Stored, server: ServerDep, response: Response
+) -> WorkflowPublic:
+    """Disarm the workflow's triggers at once; runs they started go on."""
+    return await _set_active(server, workflow.id, False, response)
+
+
+async def _set_active(
+    server: Server, workflow_id: str, active: bool, response: Response
+) -> WorkflowPublic:
+    if active:
+        changed = await server.triggers.activate(workflow_id)
+    else:
+        changed = await server.triggers.deactivate(workflow_id)
+    assert isinstance(changed, StoredWorkflow)
+    return _public(changed, response)
 
 
 @router.delete("/{workflow_id}", status_code=204)
@@ -189,6 +239,7 @@ async def delete_workflow(workflow_id: str, server: ServerDep) -> None:
     """Delete the workflow and its versions; its executions stay, unlinked."""
     if not STORED_ID.match(workflow_id) or not await server.workflows.delete(workflow_id):
         raise NotFound(f"no workflow with id {workflow_id!r}")
+    await server.triggers.refresh(workflow_id)
 
 
 @router.get("/{workflow_id}/versions")
@@ -217,10 +268,8 @@ async def restore_version(
 ) -> WorkflowPublic:
     """Save that version's document again, as a new version (it must still validate)."""
     old = await _version(server, workflow.id, version)
-    saved = await server.workflows.update(
-        workflow.id, checked_document(server, old.document), base_version=base
-    )
-    return _public(_found(saved, workflow.id), response)
+    saved = await _save(server, workflow, checked_document(server, old.document), base)
+    return _public(saved, response)
 
 
 @router.get(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from tav.settings import RuntimeSettings
+from tav.settings import AICredentialLimits, AIModelLink, RuntimeSettings
 
 
 class SettingsPublic(BaseModel):
@@ -17,6 +17,15 @@ class SettingsPublic(BaseModel):
     )
     retention_max_count: int | None = Field(
         description="At most this many executions are kept; null keeps all."
+    )
+    ai_default_models: list[AIModelLink] = Field(
+        description="Model chain of AI nodes that name none, tried in order."
+    )
+    ai_default_embedding_models: list[AIModelLink] = Field(
+        description="Embedding model chain of AI nodes that name none, tried in order."
+    )
+    ai_limits: dict[str, AICredentialLimits] = Field(
+        description="Limits of single provider credentials, by credential id."
     )
 
 

@@ -1,0 +1,76 @@
+import { useCallback, useEffect, useState, type ComponentType } from 'react'
+import { api, setUnauthorizedHandler } from './api/client'
+import { prefetch } from './api/prefetch'
+import type { AuthStatus, User } from './api/types'
+import { AuthScreen } from './pages/AuthScreen'
+import { CredentialsPage } from './pages/CredentialsPage'
+import { SettingsPage } from './pages/SettingsPage'
+import { WorkflowsPage } from './pages/WorkflowsPage'
+import { navigate, usePath } from './ui/router'
+
+// The canvas (React Flow) loads only when a workflow is opened. Not with React.lazy: a
+// Suspense boundary that has shown its fallback holds the content back for 300 ms more
+// (React's fallback throttling), which is a third of the time a large workflow takes to
+// open.
+type EditorPageType = ComponentType<{ workflowId: string }>
+let editorPage: EditorPageType | null = null
+const loadEditor = () => import('./editor/EditorPage').then((module) => (editorPage = module.default))
+const WORKFLOW_PATH = /^\/workflows\/([0-9a-f]{32})\/?$/
+
+// A workflow opened by its link: its code, the workflow and the node types load while the
+// session is checked, instead of one after the other.
+const opened = location.pathname.match(WORKFLOW_PATH)
+if (opened) {
+  void loadEditor()
+  prefetch(`workflow:${opened[1]}`, () => api.workflow(opened[1]))
+  prefetch('nodes', api.nodeTypes)
+}
+
+export function App() {
+  const [status, setStatus] = useState<AuthStatus | null>(null)
+  const [failure, setFailure] = useState<string | null>(null)
+  const path = usePath()
+
+  const refresh = useCallback(() => {
+    api.status().then(setStatus, (error: Error) => setFailure(error.message))
+  }, [])
+  useEffect(() => {
+    refresh()
+    // Ask again rather than assume: a request made before the session was checked (a
+    // prefetch) may be refused on a server that still needs its owner account.
+    setUnauthorizedHandler(refresh)
+  }, [refresh])
+
+  const signedIn = (user: User) => setStatus({ setup_required: false, user })
+  const signOut = async () => {
+    await api.logout()
+    setStatus({ setup_required: false, user: null })
+    navigate('/')
+  }
+
+  if (failure) return <div className="center-screen">The server cannot be reached: {failure}</div>
+  if (!status) return <div className="center-screen muted">Loading…</div>
+  if (status.setup_required) return <AuthScreen mode="setup" onDone={signedIn} />
+  if (!status.user) return <AuthScreen mode="login" onDone={signedIn} />
+
+  const match = path.match(WORKFLOW_PATH)
+  if (match) {
+    return (
+      <LoadedEditor key={match[1]} workflowId={match[1]} />
+    )
+  }
+  if (path === '/credentials') return <CredentialsPage user={status.user} onSignOut={signOut} />
+  if (path === '/settings') return <SettingsPage user={status.user} onSignOut={signOut} />
+  return <WorkflowsPage user={status.user} onSignOut={signOut} />
+}
+
+function LoadedEditor({ workflowId }: { workflowId: string }) {
+  const [Editor, setEditor] = useState<EditorPageType | null>(() => editorPage)
+  const [failure, setFailure] = useState<string | null>(null)
+  useEffect(() => {
+    if (!Editor) loadEditor().then((page) => setEditor(() => page), (error: Error) => setFailure(error.message))
+  }, [Editor])
+  if (failure) return <div className="center-screen">The editor could not be loaded: {failure}</div>
+  if (!Editor) return <div className="center-screen muted">Loading the editor…</div>
+  return <Editor workflowId={workflowId} />
+}

@@ -1,0 +1,114 @@
+// A small typed client of the REST API under /api/v1. The browser's session cookie
+// authenticates every call; a 401 tells the app to show the login screen.
+import type {
+  AuthStatus,
+  Catalog,
+  CredentialKind,
+  CredentialSummary,
+  Execution,
+  ExecutionSummary,
+  NodeType,
+  Page,
+  RunFrom,
+  RuntimeSettings,
+  StoredWorkflow,
+  User,
+  ValidationReport,
+  Variable,
+  VersionSummary,
+  WorkflowDocument,
+  WorkflowSummary,
+} from './types'
+
+export const API = '/api/v1'
+
+export class ApiError extends Error {
+  readonly status: number
+  readonly code: string
+  readonly details: unknown
+
+  constructor(status: number, code: string, message: string, details: unknown) {
+    super(message)
+    this.status = status
+    this.code = code
+    this.details = details
+  }
+}
+
+type Unauthorized = () => void
+let onUnauthorized: Unauthorized = () => {}
+
+/** Called whenever a request answers 401 (the session ended). */
+export function setUnauthorizedHandler(handler: Unauthorized): void {
+  onUnauthorized = handler
+}
+
+async function request<T>(method: string, path: string, body?: unknown, contentType?: string): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' }
+  let payload: BodyInit | undefined
+  if (body !== undefined) {
+    headers['Content-Type'] = contentType ?? 'application/json'
+    payload = typeof body === 'string' && contentType ? body : JSON.stringify(body)
+  }
+  const response = await fetch(API + path, { method, headers, body: payload, credentials: 'same-origin' })
+  if (response.status === 204) return undefined as T
+  const data = await response.json().catch(() => null)
+  if (!response.ok) {
+    const error = data?.error ?? {}
+    if (response.status === 401 && !path.startsWith('/auth/')) onUnauthorized()
+    throw new ApiError(response.status, error.code ?? 'error', error.message ?? response.statusText, error.details)
+  }
+  return data as T
+}
+
+export const api = {
+  status: () => request<AuthStatus>('GET', '/auth/status'),
+  setup: (email: string, password: string) => request<User>('POST', '/auth/setup', { email, password }),
+  login: (email: string, password: string) => request<User>('POST', '/auth/login', { email, password }),
+  logout: () => request<void>('POST', '/auth/logout'),
+
+  nodeTypes: async (): Promise<Catalog> => {
+    const types = await request<NodeType[]>('GET', '/nodes')
+    return new Map(types.map((type) => [type.type, type]))
+  },
+  credentials: () => request<CredentialSummary[]>('GET', '/credentials'),
+  credentialKinds: () => request<CredentialKind[]>('GET', '/credentials/kinds'),
+  createCredential: (name: string, kind: string, data: Record<string, unknown>) =>
+    request<CredentialSummary>('POST', '/credentials', { name, kind, data }),
+  updateCredential: (id: string, change: { name?: string; data?: Record<string, unknown> }) =>
+    request<CredentialSummary>('PUT', `/credentials/${id}`, change),
+  deleteCredential: (id: string) => request<void>('DELETE', `/credentials/${id}`),
+
+  settings: () => request<RuntimeSettings>('GET', '/settings'),
+  saveSettings: (change: Partial<RuntimeSettings>) => request<RuntimeSettings>('PUT', '/settings', change),
+  variables: () => request<Variable[]>('GET', '/variables'),
+  setVariable: (name: string, value: unknown) => request<Variable>('PUT', `/variables/${encodeURIComponent(name)}`, { value }),
+  deleteVariable: (name: string) => request<void>('DELETE', `/variables/${encodeURIComponent(name)}`),
+
+  workflows: (search: string, limit = 200) =>
+    request<Page<WorkflowSummary>>('GET', `/workflows?limit=${limit}&search=${encodeURIComponent(search)}`),
+  workflow: (id: string) => request<StoredWorkflow>('GET', `/workflows/${id}`),
+  createWorkflow: (document: WorkflowDocument) => request<StoredWorkflow>('POST', '/workflows', document),
+  saveWorkflow: (id: string, document: WorkflowDocument, baseVersion?: number) =>
+    request<StoredWorkflow>('PUT', `/workflows/${id}${baseVersion ? `?base_version=${baseVersion}` : ''}`, document),
+  deleteWorkflow: (id: string) => request<void>('DELETE', `/workflows/${id}`),
+  importWorkflow: (text: string) => {
+    const isJson = /^\s*[{[]/.test(text)
+    return request<StoredWorkflow>('POST', '/workflows/import', text, isJson ? 'application/json' : 'application/yaml')
+  },
+  exportUrl: (id: string, format: 'json' | 'yaml', version?: number) =>
+    `${API}/workflows/${id}/export?format=${format}${version ? `&version=${version}` : ''}`,
+  versions: (id: string) => request<VersionSummary[]>('GET', `/workflows/${id}/versions`),
+  restoreVersion: (id: string, version: number, baseVersion?: number) =>
+    request<StoredWorkflow>('POST', `/workflows/${id}/versions/${version}/restore${baseVersion ? `?base_version=${baseVersion}` : ''}`),
+  validate: (document: WorkflowDocument) => request<ValidationReport>('POST', '/workflows/validate', document),
+
+  run: (id: string, input: unknown) => request<{ execution_id: string }>('POST', `/workflows/${id}/run`, { input }),
+  /** Run from node: `start_at` and everything downstream run again, the rest is reused. */
+  runFrom: (id: string, from: RunFrom) => request<{ execution_id: string }>('POST', `/workflows/${id}/run`, from),
+  executions: (workflowId: string, limit = 50, offset = 0) =>
+    request<Page<ExecutionSummary>>('GET', `/executions?workflow_id=${workflowId}&limit=${limit}&offset=${offset}`),
+  execution: (id: string) => request<Execution>('GET', `/executions/${id}`),
+  cancel: (id: string) => request<unknown>('POST', `/executions/${id}/cancel`),
+  streamUrl: (id: string) => `${API}/executions/${id}/stream`,
+}

@@ -1,0 +1,251 @@
+// The selected node: its params (a form from the type's schema), its execution settings
+// and, after a run, its output or error, what an AI node used, and its pinned output.
+import { useMemo, useState } from 'react'
+import type { NodeDef, OnError, RetryPolicy } from '../api/types'
+import { outputPorts } from '../lib/graph'
+import { fieldsFromSchema } from '../lib/schemaForm'
+import { aiSummary, formatUsage } from '../lib/usage'
+import { PinIcon } from '../ui/icons'
+import { formatDuration, iconFor, MOD } from './format'
+import { JsonTree } from './JsonTree'
+import { JsonInput, NumberInput } from './inputs'
+import { ParamForm, withValue } from './ParamForm'
+import { useEditor } from './store'
+
+type Tab = 'params' | 'settings' | 'output'
+
+interface Props {
+  nodeId: string
+  onClose: () => void
+  /** Runs this node and what follows it again, reusing the rest; absent when there is no
+   * earlier execution to reuse, or a run is going on. */
+  onRunFrom?: () => void
+}
+
+export function NodePanel({ nodeId, onClose, onRunFrom }: Props) {
+  const def = useEditor((state) => state.nodes.find((node) => node.id === nodeId)?.data.def)
+  const type = useEditor((state) => (def ? state.catalog.get(def.type) : undefined))
+  const allProblems = useEditor((state) => state.problems)
+  const run = useEditor((state) => state.run)
+  const updateNode = useEditor((state) => state.updateNode)
+  const [tab, setTab] = useState<Tab>(run.executionId || def?.pin ? 'output' : 'params')
+  const fields = useMemo(() => (type ? fieldsFromSchema(type.params_schema) : []), [type])
+  const problems = useMemo(() => allProblems.filter((problem) => problem.node === nodeId), [allProblems, nodeId])
+  if (!def) return null
+
+  const update = (change: (def: NodeDef) => NodeDef, key: string) => updateNode(nodeId, change, `${key}:${nodeId}`)
+  const setParam = (key: string, value: unknown) => update((d) => ({ ...d, params: withValue(d.params ?? {}, key, value) }), `param:${key}`)
+  const paramProblems = problems.filter((problem) => problem.field?.startsWith('params'))
+  const otherProblems = problems.filter((problem) => !problem.field?.startsWith('params.'))
+  const nodeRun = run.nodes[nodeId]
+
+  return (
+    <aside className="panel" aria-label="Node settings">
+      <header className="panel-head">
+        <span className={`tav-node-icon cat-${type?.category}`}>{iconFor(type?.icon, type?.category)}</span>
+        <div className="panel-titles">
+          <input
+            className="title-input"
+            aria-label="Node name"
+            value={def.name ?? ''}
+            placeholder={type?.title ?? def.type}
+            onChange={(event) => update((d) => ({ ...d, name: event.target.value || undefined }), 'name')}
+          />
+          <div className="muted small">
+            <code>{nodeId}</code> · {def.type}
+          </div>
+        </div>
+        <button
+          className="small"
+          onClick={onRunFrom}
+          disabled={!onRunFrom}
+          title={onRunFrom ? `Run this node and everything after it again; the nodes before it keep their results from the execution shown (${MOD}+Shift+Enter)` : 'Run the workflow once first: a run from a node reuses the results of an earlier execution'}
+        >
+          ▶ Run from here
+        </button>
+        <button className="icon" onClick={onClose} title="Close (Esc)" aria-label="Close panel">
+          ×
+        </button>
+      </header>
+      {type?.description && <p className="panel-desc">{type.description}</p>}
+      {!type && <div className="banner error">Unknown node type “{def.type}”: the server has no such node.</div>}
+      {otherProblems.length > 0 && (
+        <ul className="problems" aria-label="Problems">
+          {otherProblems.map((problem, index) => (
+            <li key={index}>
+              {problem.field && <code>{problem.field}: </code>}
+              {problem.message}
+            </li>
+          ))}
+        </ul>
+      )}
+      <nav className="panel-tabs" role="tablist">
+        {(['params', 'settings', 'output'] as const).map((name) => (
+          <button key={name} role="tab" aria-selected={tab === name} className={tab === name ? 'active' : ''} onClick={() => setTab(name)}>
+            {name === 'params' ? 'Parameters' : name === 'settings' ? 'Settings' : 'Output'}
+            {name === 'params' && paramProblems.length > 0 && <span className="badge error">{paramProblems.length}</span>}
+            {name === 'output' && nodeRun && <span className={`dot status-${nodeRun.status}`} />}
+          </button>
+        ))}
+      </nav>
+      <div className="panel-body">
+        {tab === 'params' && <ParamForm fields={fields} values={def.params ?? {}} onChange={setParam} problems={paramProblems} />}
+        {tab === 'settings' && <Settings def={def} update={update} />}
+        {tab === 'output' && <Output nodeId={nodeId} def={def} />}
+      </div>
+    </aside>
+  )
+}
+
+function Settings({ def, update }: { def: NodeDef; update: (change: (def: NodeDef) => NodeDef, key: string) => void }) {
+  const retry = def.retry
+  const setRetry = (key: keyof RetryPolicy, value: unknown) => update((d) => ({ ...d, retry: withValue({ ...(d.retry ?? {}) }, key, value) as RetryPolicy }), `retry:${key}`)
+  return (
+    <div className="param-form">
+      <div className="field">
+        <div className="field-label">On error</div>
+        <select aria-label="On error" value={def.on_error ?? 'stop'} onChange={(event) => update((d) => ({ ...d, on_error: event.target.value as OnError }), 'on_error')}>
+          <option value="stop">Stop the workflow</option>
+          <option value="continue">Continue (skip what depends on this node)</option>
+          <option value="branch">Send the error to an “error” output</option>
+        </select>
+      </div>
+      <div className="field">
+        <div className="field-label">Timeout (seconds)</div>
+        <NumberInput label="Timeout" integer={false} value={def.timeout_s} placeholder="none" onChange={(value) => update((d) => ({ ...d, timeout_s: typeof value === 'number' && value > 0 ? value : undefined }), 'timeout')} />
+      </div>
+      <div className="field">
+        <label className="check">
+          <input type="checkbox" checked={Boolean(retry)} onChange={(event) => update((d) => ({ ...d, retry: event.target.checked ? { max_attempts: 3, backoff_s: 1 } : undefined }), 'retry')} />
+          Retry when it fails
+        </label>
+      </div>
+      {retry && (
+        <div className="field-grid">
+          {(
+            [
+              ['max_attempts', 'Attempts in all', true, 3],
+              ['backoff_s', 'First delay (s)', false, 1],
+              ['backoff_factor', 'Delay factor', false, 2],
+              ['max_backoff_s', 'Longest delay (s)', false, 60],
+            ] as const
+          ).map(([key, label, integer, fallback]) => (
+            <label key={key}>
+              {label}
+              <NumberInput label={label} integer={integer} value={retry[key]} placeholder={String(fallback)} onChange={(value) => setRetry(key, typeof value === 'number' ? value : undefined)} />
+            </label>
+          ))}
+          <label className="check">
+            <input type="checkbox" checked={retry.jitter ?? true} onChange={(event) => setRetry('jitter', event.target.checked ? undefined : false)} />
+            Jitter
+          </label>
+        </div>
+      )}
+    </div>
+  )
+}
+
+function Output({ nodeId, def }: { nodeId: string; def: NodeDef }) {
+  const state = useEditor((s) => s.run.nodes[nodeId])
+  const result = useEditor((s) => s.run.execution?.nodes[nodeId])
+  const executionId = useEditor((s) => s.run.executionId)
+  const type = useEditor((s) => s.catalog.get(def.type))
+  const ai = aiSummary(result)
+  const ports = outputPorts(def, type)
+  const pinnable = result?.status === 'succeeded' && result.outputs && Object.keys(result.outputs).some((port) => ports.includes(port))
+  const pin = () => {
+    const outputs = Object.fromEntries(Object.entries(result?.outputs ?? {}).filter(([port]) => ports.includes(port)))
+    useEditor.getState().setPin(nodeId, outputs)
+  }
+  return (
+    <div className="output" data-testid="node-output">
+      {def.pin && <Pinned nodeId={nodeId} pin={def.pin} />}
+      {!executionId && !def.pin && <p className="muted small">Run the workflow ({MOD}+Enter) to see what this node outputs.</p>}
+      {executionId && !state && <p className="muted small">This node is not part of the execution shown.</p>}
+      {executionId && state && (
+        <>
+          <div className="output-meta">
+            <span className={`pill status-${state.status}`}>{state.status}</span>
+            {state.attempt > 0 && <span className="muted small">attempt {state.attempt}</span>}
+            {state.durationMs !== null && <span className="muted small">{formatDuration(state.durationMs)}</span>}
+            {(result?.reused || state.reused) && <span className="pill" title="Taken from an earlier execution">reused</span>}
+            {(result?.pinned || state.pinned) && <span className="pill">pinned</span>}
+            <div className="spacer" />
+            {pinnable && !def.pin && (
+              <button className="small" onClick={pin} title="Keep this output as mock data: the node will not run, this output flows on">
+                <PinIcon /> Pin output
+              </button>
+            )}
+          </div>
+          {ai && (
+            <dl className="ai-usage" data-testid="ai-usage">
+              {ai.provider && (
+                <>
+                  <dt>Provider</dt>
+                  <dd>
+                    <strong>{ai.provider}</strong>
+                    {ai.model && <code> {ai.model}</code>}
+                  </dd>
+                </>
+              )}
+              {ai.usage && (
+                <>
+                  <dt>Tokens</dt>
+                  <dd>{formatUsage(ai.usage)}</dd>
+                </>
+              )}
+            </dl>
+          )}
+          {state.reason && <p className="muted small">Skipped: {state.reason}</p>}
+          {state.error && (
+            <div className="banner error" data-testid="node-error">
+              <strong>{state.error.type}</strong>: {state.error.message}
+            </div>
+          )}
+          {state.progress && (
+            <section>
+              <h4>{state.status === 'running' ? 'Live output' : 'Reported while running'}</h4>
+              <pre className="progress" data-testid="node-progress">{state.progress}</pre>
+            </section>
+          )}
+          {result?.outputs &&
+            Object.entries(result.outputs).map(([port, value]) => (
+              <section key={port}>
+                <h4>{port}</h4>
+                <div className="json-tree">
+                  <JsonTree value={value} />
+                </div>
+              </section>
+            ))}
+          {state.status === 'succeeded' && !result && <p className="muted small">Loading the output…</p>}
+        </>
+      )}
+    </div>
+  )
+}
+
+/** The pinned output: editable as JSON (port → value), or unpinned. */
+function Pinned({ nodeId, pin }: { nodeId: string; pin: Record<string, unknown> }) {
+  const setPin = useEditor((s) => s.setPin)
+  return (
+    <section className="pinned-output" data-testid="pinned-output">
+      <div className="output-meta">
+        <strong>
+          <PinIcon /> Pinned output
+        </strong>
+        <div className="spacer" />
+        <button className="small" onClick={() => setPin(nodeId, undefined)} title="Run this node again instead of using the pinned output">
+          Unpin
+        </button>
+      </div>
+      <p className="muted small">This node does not run: these values go out on its ports (port → value).</p>
+      <JsonInput
+        label="Pinned output"
+        value={pin}
+        onChange={(value) => {
+          if (value && typeof value === 'object' && !Array.isArray(value)) setPin(nodeId, value as Record<string, unknown>)
+        }}
+      />
+    </section>
+  )
+}

@@ -1,0 +1,79 @@
+// Node types from the catalog, grouped by category; drag one onto the canvas, or click
+// it (or press Enter in the search) to add it next to the selected node.
+import { forwardRef, useMemo, useState, type KeyboardEvent } from 'react'
+import type { NodeType } from '../api/types'
+import { CATEGORY_ORDER, categoryLabel, iconFor } from './format'
+import { useEditor } from './store'
+
+export const DRAG_TYPE = 'application/x-tav-node-type'
+
+interface Props {
+  onAdd: (type: string) => void
+}
+
+export const Palette = forwardRef<HTMLInputElement, Props>(function Palette({ onAdd }, searchRef) {
+  const catalog = useEditor((state) => state.catalog)
+  const [query, setQuery] = useState('')
+  const groups = useMemo(() => groupTypes([...catalog.values()], query), [catalog, query])
+  const first = groups[0]?.[1][0]
+
+  const onKeyDown = (event: KeyboardEvent<HTMLInputElement>) => {
+    if (event.key === 'Enter' && first) {
+      onAdd(first.type)
+      setQuery('')
+      event.currentTarget.blur()
+    } else if (event.key === 'Escape') {
+      setQuery('')
+      event.currentTarget.blur()
+    }
+  }
+
+  return (
+    <aside className="palette" aria-label="Node palette">
+      <input ref={searchRef} className="search" placeholder="Search nodes  ( / )" aria-label="Search nodes" value={query} onChange={(event) => setQuery(event.target.value)} onKeyDown={onKeyDown} />
+      <div className="palette-groups">
+        {groups.map(([category, types]) => (
+          <section key={category}>
+            <h3>{categoryLabel(category)}</h3>
+            {types.map((type) => (
+              <button
+                key={type.type}
+                className={`palette-item cat-${type.category}`}
+                draggable
+                data-type={type.type}
+                title={`${type.description}\n\n${type.type} · click to add, or drag onto the canvas`}
+                onDragStart={(event) => {
+                  event.dataTransfer.setData(DRAG_TYPE, type.type)
+                  event.dataTransfer.effectAllowed = 'move'
+                }}
+                onClick={() => onAdd(type.type)}
+              >
+                <span className="tav-node-icon">{iconFor(type.icon, type.category)}</span>
+                <span className="palette-text">
+                  <span className="palette-title">{type.title}</span>
+                  <span className="palette-desc">{type.description}</span>
+                </span>
+              </button>
+            ))}
+          </section>
+        ))}
+        {groups.length === 0 && <div className="muted small pad">No node type matches “{query}”.</div>}
+      </div>
+    </aside>
+  )
+})
+
+export function groupTypes(types: NodeType[], query: string): [string, NodeType[]][] {
+  const words = query.toLowerCase().split(/\s+/).filter(Boolean)
+  const matches = types.filter((type) => {
+    const text = `${type.title} ${type.type} ${type.description} ${type.category}`.toLowerCase()
+    return words.every((word) => text.includes(word))
+  })
+  const groups = new Map<string, NodeType[]>()
+  for (const type of matches) groups.set(type.category, [...(groups.get(type.category) ?? []), type])
+  const rank = (category: string) => {
+    const index = CATEGORY_ORDER.indexOf(category)
+    return index < 0 ? CATEGORY_ORDER.length : index
+  }
+  return [...groups.entries()].sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
+}

@@ -1,0 +1,129 @@
+// The params form of a node, generated from its type's JSON Schema.
+import type { Problem } from '../api/types'
+import type { Field } from '../lib/schemaForm'
+import { CredentialSelect, JsonInput, NumberInput, TemplateInput } from './inputs'
+
+interface Props {
+  fields: Field[]
+  values: Record<string, unknown>
+  onChange: (key: string, value: unknown) => void
+  problems?: Problem[]
+  prefix?: string
+}
+
+export function ParamForm({ fields, values, onChange, problems = [], prefix = 'params' }: Props) {
+  if (!fields.length) return <p className="muted small">This node has no parameters.</p>
+  return (
+    <div className="param-form">
+      {fields.map((field) => {
+        const path = `${prefix}.${field.key}`
+        const own = problems.filter((problem) => problem.field === path || problem.field?.startsWith(`${path}.`))
+        return (
+          <div className={`field${own.length ? ' has-error' : ''}`} key={field.key} data-field={field.key}>
+            {field.kind === 'boolean' ? (
+              <label className="check">
+                <input type="checkbox" checked={Boolean(values[field.key] ?? field.default)} onChange={(event) => onChange(field.key, event.target.checked)} />
+                {field.title}
+              </label>
+            ) : (
+              <div className="field-label">
+                {field.title}
+                {field.required && <span className="required" title="Required">*</span>}
+                <code className="field-key">{field.key}</code>
+              </div>
+            )}
+            {field.kind !== 'boolean' && <FieldInput field={field} value={values[field.key]} onChange={(value) => onChange(field.key, value)} />}
+            {field.description && <div className="field-help">{field.description}</div>}
+            {own.map((problem, index) => (
+              <div className="field-error" key={index}>
+                {problem.field !== path && <code>{problem.field?.slice(prefix.length + 1)}: </code>}
+                {problem.message}
+              </div>
+            ))}
+          </div>
+        )
+      })}
+    </div>
+  )
+}
+
+function FieldInput({ field, value, onChange }: { field: Field; value: unknown; onChange: (value: unknown) => void }) {
+  const placeholder = field.default !== undefined && field.default !== null ? `default: ${JSON.stringify(field.default)}` : undefined
+  switch (field.kind) {
+    case 'text':
+      return <TemplateInput label={field.title} multiline={field.multiline} value={typeof value === 'string' ? value : value === undefined || value === null ? '' : JSON.stringify(value)} placeholder={placeholder} onChange={(text) => onChange(text === '' && !field.required ? undefined : text)} />
+    case 'number':
+    case 'integer':
+      return <NumberInput label={field.title} integer={field.kind === 'integer'} value={value} placeholder={placeholder} onChange={onChange} />
+    case 'enum':
+      return (
+        <select aria-label={field.title} value={value === undefined ? '' : String(value)} onChange={(event) => onChange(event.target.value === '' ? undefined : field.options?.find((option) => String(option) === event.target.value))}>
+          {(!field.required || value === undefined) && <option value="">{field.default !== undefined ? `default (${String(field.default)})` : '—'}</option>}
+          {field.options?.map((option) => (
+            <option key={String(option)} value={String(option)}>
+              {String(option)}
+            </option>
+          ))}
+        </select>
+      )
+    case 'credential':
+      return <CredentialSelect label={field.title} value={value} onChange={onChange} />
+    case 'string-list':
+      return <StringList label={field.title} value={Array.isArray(value) ? value.map(String) : []} onChange={(items) => onChange(items.length ? items : undefined)} />
+    case 'object-list':
+      return <ObjectList field={field} value={Array.isArray(value) ? (value as Record<string, unknown>[]) : []} onChange={(items) => onChange(items.length ? items : undefined)} />
+    default:
+      return <JsonInput label={field.title} value={value} placeholder={placeholder ?? 'JSON'} onChange={onChange} />
+  }
+}
+
+function StringList({ value, onChange, label }: { value: string[]; onChange: (items: string[]) => void; label: string }) {
+  return (
+    <div className="list-input">
+      {value.map((item, index) => (
+        <div className="list-row" key={index}>
+          <TemplateInput label={`${label} ${index + 1}`} value={item} onChange={(text) => onChange(value.map((v, i) => (i === index ? text : v)))} />
+          <button className="icon" title="Remove" onClick={() => onChange(value.filter((_, i) => i !== index))}>
+            ×
+          </button>
+        </div>
+      ))}
+      <button className="small" onClick={() => onChange([...value, ''])}>
+        + Add
+      </button>
+    </div>
+  )
+}
+
+function ObjectList({ field, value, onChange }: { field: Field; value: Record<string, unknown>[]; onChange: (items: Record<string, unknown>[]) => void }) {
+  return (
+    <div className="list-input">
+      {value.map((item, index) => (
+        <div className="list-group" key={index}>
+          <div className="list-group-head">
+            <span className="muted small">#{index + 1}</span>
+            <button className="icon" title="Remove" onClick={() => onChange(value.filter((_, i) => i !== index))}>
+              ×
+            </button>
+          </div>
+          <ParamForm
+            prefix={`${field.key}.${index}`}
+            fields={field.itemFields ?? []}
+            values={item ?? {}}
+            onChange={(key, v) => onChange(value.map((it, i) => (i === index ? withValue(it, key, v) : it)))}
+          />
+        </div>
+      ))}
+      <button className="small" onClick={() => onChange([...value, {}])}>
+        + Add
+      </button>
+    </div>
+  )
+}
+
+export function withValue(values: Record<string, unknown>, key: string, value: unknown): Record<string, unknown> {
+  const next = { ...values }
+  if (value === undefined) delete next[key]
+  else next[key] = value
+  return next
+}

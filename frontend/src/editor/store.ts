@@ -1,0 +1,342 @@
+// The editor's one store: the graph being edited (nodes, edges, sticky notes), its undo
+// history, validation problems and the execution shown on the canvas. Components
+// subscribe to the slices they draw.
+import {
+  addEdge,
+  applyEdgeChanges,
+  applyNodeChanges,
+  type Connection,
+  type EdgeChange,
+  type NodeChange,
+  type XYPosition,
+} from '@xyflow/react'
+import { create } from 'zustand'
+import type { Catalog, Execution, NodeDef, Problem, RunEvent, StoredWorkflow, WorkflowDocument } from '../api/types'
+import { copySelection, pasteDocument } from '../lib/clipboard'
+import { connectionProblem } from '../lib/connection'
+import {
+  DEFAULT_INPUT,
+  DEFAULT_OUTPUT,
+  edgeId,
+  graphToWorkflow,
+  inputPorts,
+  isNoteId,
+  newNodeId,
+  newNoteId,
+  NOTE_SIZE,
+  NOTE_Z,
+  outputPorts,
+  workflowToGraph,
+  type FlowEdge,
+  type FlowNode,
+  type NoteData,
+  type NoteNode,
+} from '../lib/graph'
+import { layeredLayout, type Size } from '../lib/layout'
+import { EMPTY_RUN, FINISHED, openedRun, reduceRun, startedRun, withResults, type RunState } from './run'
+
+export type { NodeRunState, NodeStatus, RunState } from './run'
+
+interface Snapshot {
+  nodes: FlowNode[]
+  edges: FlowEdge[]
+  notes: NoteNode[]
+  base: WorkflowDocument
+}
+
+const HISTORY = 100
+
+export interface EditorState {
+  catalog: Catalog
+  workflowId: string | null
+  version: number
+  base: WorkflowDocument
+  nodes: FlowNode[]
+  edges: FlowEdge[]
+  notes: NoteNode[]
+  dirty: boolean
+  saved: string
+  revision: number
+  past: Snapshot[]
+  future: Snapshot[]
+  problems: Problem[]
+  run: RunState
+  notice: { kind: 'error' | 'info'; text: string; at: number } | null
+
+  load(stored: StoredWorkflow, catalog: Catalog): void
+  document(): WorkflowDocument
+  markSaved(stored: StoredWorkflow): void
+  onNodesChange(changes: NodeChange<FlowNode | NoteNode>[]): void
+  onEdgesChange(changes: EdgeChange<FlowEdge>[]): void
+  onDragStart(): void
+  connect(connection: Connection): string | null
+  addNode(type: string, position: XYPosition, from?: string): string
+  updateNode(id: string, update: (def: NodeDef) => NodeDef, key?: string): void
+  setPin(id: string, pin: Record<string, unknown> | undefined): void
+  addNote(position: XYPosition): string
+  updateNote(id: string, data: Partial<NoteData>): void
+  rename(name: string): void
+  deleteSelected(): void
+  selectAll(): void
+  select(id: string | null): void
+  copy(): WorkflowDocument | null
+  paste(document: WorkflowDocument, at: XYPosition): number
+  layout(size?: (id: string) => Size | undefined): void
+  undo(): void
+  redo(): void
+  setProblems(problems: Problem[]): void
+  notify(kind: 'error' | 'info', text: string): void
+  startRun(executionId: string): void
+  showExecution(execution: Execution): void
+  applyEvent(event: RunEvent): void
+  setExecution(execution: Execution): void
+  clearRun(): void
+}
+
+let lastCheckpoint = { key: '', at: 0 }
+
+export const useEditor = create<EditorState>()((set, get) => {
+  /** Remember the current graph for undo, unless the same kind of edit was just made. */
+  function checkpoint(key = ''): void {
+    const now = Date.now()
+    if (key && key === lastCheckpoint.key && now - lastCheckpoint.at < 1000) {
+      lastCheckpoint.at = now
+      return
+    }
+    lastCheckpoint = { key, at: now }
+    const { nodes, edges, notes, base, past } = get()
+    set({ past: [...past.slice(-HISTORY + 1), { nodes, edges, notes, base }], future: [] })
+  }
+
+  /** A change to the document; `content` when it can change what the server thinks of
+   * it (so it is validated again), not for positions and notes. */
+  function changed(patch: Partial<EditorState>, content = true): void {
+    set((state) => ({ ...patch, dirty: true, revision: content ? state.revision + 1 : state.revision }))
+  }
+
+  function restore(snapshot: Snapshot): void {
+    set({ ...snapshot, revision: get().revision + 1 })
+    set({ dirty: serialize(get().document()) !== get().saved })
+  }
+
+  function deselected<T extends FlowNode | NoteNode>(items: T[]): T[] {
+    return items.map((item) => (item.selected ? { ...item, selected: false } : item))
+  }
+
+  return {
+    catalog: new Map(),
+    workflowId: null,
+    version: 0,
+    base: { schema: 1, name: '', nodes: [], edges: [] },
+    nodes: [],
+    edges: [],
+    notes: [],
+    dirty: false,
+    saved: '',
+    revision: 0,
+    past: [],
+    future: [],
+    problems: [],
+    run: EMPTY_RUN,
+    notice: null,
+
+    load(stored, catalog) {
+      const graph = workflowToGraph(stored.document)
+      const base = { ...stored.document, nodes: [], edges: [] }
+      const keepRun = get().workflowId === stored.id ? get().run : EMPTY_RUN
+      set({ catalog, workflowId: stored.id, version: stored.version, base, nodes: graph.nodes, edges: graph.edges, notes: graph.notes ?? [], past: [], future: [], problems: [], run: keepRun, dirty: false, revision: get().revision + 1 })
+      set({ saved: serialize(get().document()) })
+    },
+    document() {
+      const { base, nodes, edges, notes } = get()
+      return graphToWorkflow(base, { nodes, edges, notes })
+    },
+    markSaved(stored) {
+      set({ version: stored.version, dirty: false, saved: serialize(get().document()) })
+    },
+    onNodesChange(changes) {
+      const id = (change: NodeChange<FlowNode | NoteNode>) => (change.type === 'add' ? change.item.id : change.id)
+      const forNotes = changes.filter((change) => isNoteId(id(change))) as NodeChange<NoteNode>[]
+      const forNodes = changes.filter((change) => !isNoteId(id(change))) as NodeChange<FlowNode>[]
+      const removing = changes.some((change) => change.type === 'remove')
+      if (removing) checkpoint('delete')
+      const moved = changes.some((change) => (change.type === 'position' && !change.dragging) || (change.type === 'dimensions' && change.resizing === false))
+      const patch: Partial<EditorState> = {}
+      if (forNodes.length) patch.nodes = applyNodeChanges(forNodes, get().nodes)
+      if (forNotes.length) patch.notes = applyNodeChanges(forNotes, get().notes)
+      const removesNodes = forNodes.some((change) => change.type === 'remove')
+      if (removing) changed(patch, removesNodes)
+      else if (moved) changed(patch, false)
+      else set(patch)
+    },
+    onEdgesChange(changes) {
+      const removing = changes.some((change) => change.type === 'remove')
+      if (removing) checkpoint('delete')
+      const edges = applyEdgeChanges(changes, get().edges)
+      if (removing) changed({ edges })
+      else set({ edges })
+    },
+    onDragStart() {
+      checkpoint()
+    },
+    connect(connection) {
+      const { nodes, edges, catalog } = get()
+      const problem = connectionProblem(connection, nodes, edges, catalog)
+      if (problem) return problem
+      checkpoint()
+      const sourceHandle = connection.sourceHandle || DEFAULT_OUTPUT
+      const targetHandle = connection.targetHandle || DEFAULT_INPUT
+      const edge = { ...connection, sourceHandle, targetHandle, id: edgeId(connection.source, sourceHandle, connection.target, targetHandle) }
+      changed({ edges: addEdge(edge, edges) })
+      return null
+    },
+    addNode(type, position, from) {
+      checkpoint()
+      const { nodes, catalog } = get()
+      const id = newNodeId(type, nodes.map((node) => node.id))
+      const node: FlowNode = { id, type: 'tav', position, selected: true, data: { def: { id, type } } }
+      changed({ nodes: [...deselected(nodes), node], notes: deselected(get().notes) })
+      if (from) {
+        const source = nodes.find((n) => n.id === from)
+        const targetType = catalog.get(type)
+        if (source && inputPorts(targetType).length) {
+          const port = outputPorts(source.data.def, catalog.get(source.data.def.type))[0]
+          const edge = { source: from, sourceHandle: port, target: id, targetHandle: inputPorts(targetType)[0] }
+          if (port && !connectionProblem(edge, get().nodes, get().edges, catalog)) {
+            set({ edges: addEdge({ ...edge, id: edgeId(from, port, id, edge.targetHandle) }, get().edges) })
+          }
+        }
+      }
+      return id
+    },
+    updateNode(id, update, key) {
+      checkpoint(key ?? `node:${id}`)
+      const nodes = get().nodes.map((node) => (node.id === id ? { ...node, data: { ...node.data, def: update(node.data.def) } } : node))
+      changed({ nodes })
+    },
+    setPin(id, pin) {
+      get().updateNode(
+        id,
+        (def) => {
+          const { pin: _, ...rest } = def
+          return pin ? { ...rest, pin } : rest
+        },
+        `pin:${id}`,
+      )
+    },
+    addNote(position) {
+      checkpoint()
+      const { notes, nodes } = get()
+      const id = newNoteId(notes.map((note) => note.id))
+      const note: NoteNode = { id, type: 'note', zIndex: NOTE_Z, position, width: NOTE_SIZE.width, height: NOTE_SIZE.height, selected: true, data: { text: '', color: 'yellow' } }
+      changed({ notes: [...deselected(notes), note], nodes: deselected(nodes) }, false)
+      return id
+    },
+    updateNote(id, data) {
+      checkpoint(`note:${id}:${Object.keys(data).join()}`)
+      changed({ notes: get().notes.map((note) => (note.id === id ? { ...note, data: { ...note.data, ...data } } : note)) }, false)
+    },
+    rename(name) {
+      checkpoint('rename')
+      changed({ base: { ...get().base, name } })
+    },
+    deleteSelected() {
+      const { nodes, edges, notes } = get()
+      const gone = new Set(nodes.filter((node) => node.selected).map((node) => node.id))
+      const keptEdges = edges.filter((edge) => !edge.selected && !gone.has(edge.source) && !gone.has(edge.target))
+      const keptNotes = notes.filter((note) => !note.selected)
+      if (!gone.size && keptEdges.length === edges.length && keptNotes.length === notes.length) return
+      checkpoint()
+      changed({ nodes: nodes.filter((node) => !gone.has(node.id)), edges: keptEdges, notes: keptNotes })
+    },
+    selectAll() {
+      set({ nodes: get().nodes.map((node) => ({ ...node, selected: true })), notes: get().notes.map((note) => ({ ...note, selected: true })) })
+    },
+    select(id) {
+      set({
+        nodes: get().nodes.map((node) => (node.selected === (node.id === id) ? node : { ...node, selected: node.id === id })),
+        notes: get().notes.map((note) => (note.selected === (note.id === id) ? note : { ...note, selected: note.id === id })),
+        edges: get().edges.map((edge) => (edge.selected ? { ...edge, selected: false } : edge)),
+      })
+    },
+    copy() {
+      const { base, nodes, edges, notes } = get()
+      return copySelection(base.name, nodes, edges, notes)
+    },
+    paste(document, at) {
+      const { nodes, edges, notes } = get()
+      const pasted = pasteDocument(document, [...nodes, ...notes].map((item) => item.id), at)
+      if (!pasted.nodes.length && !pasted.notes.length) return 0
+      checkpoint()
+      changed({
+        nodes: [...deselected(nodes), ...pasted.nodes],
+        edges: [...edges.map((edge) => (edge.selected ? { ...edge, selected: false } : edge)), ...pasted.edges],
+        notes: [...deselected(notes), ...pasted.notes],
+      })
+      return pasted.nodes.length + pasted.notes.length
+    },
+    layout(size) {
+      const { nodes, edges } = get()
+      if (!nodes.length) return
+      const links = edges.map((edge): [string, string] => [edge.source, edge.target])
+      const positions = layeredLayout(
+        nodes.map((node) => node.id),
+        links,
+        { size: (id) => size?.(id) },
+      )
+      // Anchored at the first node, so the drawing stays where the user was looking.
+      const first = nodes[0]
+      const anchor = positions.get(first.id)!
+      const dx = first.position.x - anchor.x
+      const dy = first.position.y - anchor.y
+      checkpoint()
+      changed({ nodes: nodes.map((node) => ({ ...node, position: { x: positions.get(node.id)!.x + dx, y: positions.get(node.id)!.y + dy } })) }, false)
+    },
+    undo() {
+      const { past, future, nodes, edges, notes, base } = get()
+      const previous = past.at(-1)
+      if (!previous) return
+      set({ past: past.slice(0, -1), future: [...future, { nodes, edges, notes, base }] })
+      lastCheckpoint = { key: '', at: 0 }
+      restore(previous)
+    },
+    redo() {
+      const { past, future, nodes, edges, notes, base } = get()
+      const next = future.at(-1)
+      if (!next) return
+      set({ future: future.slice(0, -1), past: [...past, { nodes, edges, notes, base }] })
+      lastCheckpoint = { key: '', at: 0 }
+      restore(next)
+    },
+    setProblems(problems) {
+      set({ problems })
+    },
+    notify(kind, text) {
+      set({ notice: { kind, text, at: Date.now() } })
+    },
+    startRun(executionId) {
+      set({ run: startedRun(executionId, get().nodes.map((node) => node.id)) })
+    },
+    showExecution(execution) {
+      set({ run: openedRun(execution, get().nodes.map((node) => node.id)) })
+    },
+    applyEvent(event) {
+      set((state) => ({ run: reduceRun(state.run, event) }))
+    },
+    setExecution(execution) {
+      set((state) => {
+        const run = withResults(state.run, execution)
+        // Finished: the stream has nothing more to say, even if its last event is still on its way.
+        if (!run.live || !FINISHED.includes(execution.status)) return { run }
+        return { run: { ...run, live: false, status: execution.status, durationMs: execution.duration_ms } }
+      })
+    },
+    clearRun() {
+      set({ run: EMPTY_RUN })
+    },
+  }
+})
+
+export function serialize(document: WorkflowDocument): string {
+  return JSON.stringify(document)
+}

@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest'
+import { fieldsFromSchema, parseJson, parseNumber } from './schemaForm'
+import { hasTemplate, templateSegments } from './templates'
+
+// As Pydantic writes them (see GET /api/v1/nodes).
+const http = {
+  type: 'object',
+  required: ['url'],
+  properties: {
+    method: { default: 'GET', enum: ['GET', 'POST'], title: 'Method', type: 'string' },
+    url: { description: 'Absolute http(s) URL.', title: 'Url', type: 'string' },
+    headers: { additionalProperties: { type: 'string' }, title: 'Headers', type: 'object' },
+    json: { default: null, title: 'Json' },
+    body: { anyOf: [{ type: 'string' }, { type: 'null' }], default: null, title: 'Body' },
+    timeout_s: { default: 30, exclusiveMinimum: 0, title: 'Timeout S', type: 'number' },
+    fail_on_status: { default: true, title: 'Fail On Status', type: 'boolean' },
+  },
+}
+
+const llm = {
+  $defs: {
+    ModelRef: {
+      type: 'object',
+      required: ['credential', 'model'],
+      properties: {
+        credential: { title: 'Credential', type: 'string', minLength: 1 },
+        model: { title: 'Model', type: 'string' },
+      },
+    },
+  },
+  type: 'object',
+  properties: {
+    prompt: { anyOf: [{ type: 'string' }, { type: 'null' }], default: null, title: 'Prompt' },
+    models: { items: { $ref: '#/$defs/ModelRef' }, title: 'Models', type: 'array' },
+    temperature: { anyOf: [{ maximum: 2, minimum: 0, type: 'number' }, { type: 'null' }], default: null },
+    cases: { items: { type: 'string' }, type: 'array', minItems: 1 },
+    api_credential: { type: 'string' },
+    concurrency: { type: 'integer', minimum: 1, maximum: 1000, default: 8 },
+  },
+}
+
+describe('forms from params schemas', () => {
+  it('picks an input for each type', () => {
+    const kinds = Object.fromEntries(fieldsFromSchema(http).map((f) => [f.key, f.kind]))
+    expect(kinds).toEqual({ method: 'enum', url: 'text', headers: 'json', json: 'json', body: 'text', timeout_s: 'number', fail_on_status: 'boolean' })
+  })
+
+  it('keeps titles, descriptions, defaults, options and what is required', () => {
+    const [method, url] = fieldsFromSchema(http)
+    expect(method).toMatchObject({ title: 'Method', default: 'GET', options: ['GET', 'POST'], required: false })
+    expect(url).toMatchObject({ description: 'Absolute http(s) URL.', required: true })
+  })
+
+  it('unwraps optional values and resolves $refs', () => {
+    const fields = Object.fromEntries(fieldsFromSchema(llm).map((f) => [f.key, f]))
+    expect(fields.prompt).toMatchObject({ kind: 'text', nullable: true, multiline: true })
+    expect(fields.temperature).toMatchObject({ kind: 'number', nullable: true, minimum: 0, maximum: 2, title: 'Temperature' })
+    expect(fields.concurrency).toMatchObject({ kind: 'integer', default: 8 })
+    expect(fields.cases.kind).toBe('string-list')
+  })
+
+  it('edits lists of small objects row by row, with credential pickers', () => {
+    const models = fieldsFromSchema(llm).find((f) => f.key === 'models')
+    expect(models?.kind).toBe('object-list')
+    expect(models?.itemFields?.map((f) => [f.key, f.kind, f.required])).toEqual([
+      ['credential', 'credential', true],
+      ['model', 'text', true],
+    ])
+    expect(fieldsFromSchema(llm).find((f) => f.key === 'api_credential')?.kind).toBe('credential')
+  })
+
+  it('reads numbers, and keeps templates in numeric fields as text', () => {
+    expect(parseNumber('2.5', false)).toBe(2.5)
+    expect(parseNumber('', false)).toBeUndefined()
+    expect(parseNumber('2.5', true)).toBe('2.5')
+    expect(parseNumber('{{ vars.n }}', true)).toBe('{{ vars.n }}')
+  })
+
+  it('parses JSON fields and says why they are not valid', () => {
+    expect(parseJson('{"a": [1]}')).toEqual({ value: { a: [1] } })
+    expect('error' in parseJson('{"a": ')).toBe(true)
+  })
+})
+
+describe('template highlighting', () => {
+  it('splits text into plain and template segments', () => {
+    expect(templateSegments('Hi {{ trigger.name }}, {% if x %}!')).toEqual([
+      { text: 'Hi ', template: false },
+      { text: '{{ trigger.name }}', template: true },
+      { text: ', ', template: false },
+      { text: '{% if x %}', template: true },
+      { text: '!', template: false },
+    ])
+    expect(hasTemplate('plain {{ no')).toBe(false)
+  })
+})

@@ -1,0 +1,275 @@
+import { useCallback, useEffect, useRef, useState } from 'react'
+import { api } from '../api/client'
+import type { User, WorkflowDocument, WorkflowSummary } from '../api/types'
+import { AppHeader } from '../ui/AppHeader'
+import { Modal } from '../ui/Modal'
+import { navigate } from '../ui/router'
+import { relativeTime } from '../ui/time'
+
+interface Props {
+  user: User
+  onSignOut: () => void
+}
+
+const NEW_WORKFLOW: WorkflowDocument = {
+  schema: 1,
+  name: 'My workflow',
+  nodes: [{ id: 'start', type: 'trigger.manual' }],
+  edges: [],
+  ui: { positions: { start: [0, 0] } },
+}
+
+type Dialog =
+  | { kind: 'import' }
+  | { kind: 'rename'; workflow: WorkflowSummary }
+  | { kind: 'delete'; workflow: WorkflowSummary }
+  | null
+
+export function WorkflowsPage({ user, onSignOut }: Props) {
+  const [search, setSearch] = useState('')
+  const [items, setItems] = useState<WorkflowSummary[] | null>(null)
+  const [total, setTotal] = useState(0)
+  const [dialog, setDialog] = useState<Dialog>(null)
+  const [error, setError] = useState<string | null>(null)
+  const searchBox = useRef<HTMLInputElement>(null)
+
+  const load = useCallback(() => {
+    api.workflows(search).then(
+      (page) => {
+        setItems(page.items)
+        setTotal(page.total)
+      },
+      (failure: Error) => setError(failure.message),
+    )
+  }, [search])
+  useEffect(() => {
+    const timer = setTimeout(load, 150)
+    return () => clearTimeout(timer)
+  }, [load])
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key === '/' && !(event.target instanceof HTMLInputElement || event.target instanceof HTMLTextAreaElement)) {
+        event.preventDefault()
+        searchBox.current?.focus()
+      }
+    }
+    window.addEventListener('keydown', onKey)
+    return () => window.removeEventListener('keydown', onKey)
+  }, [])
+
+  async function act(action: () => Promise<unknown>) {
+    setError(null)
+    try {
+      await action()
+      load()
+    } catch (failure) {
+      setError((failure as Error).message)
+    }
+  }
+
+  const create = () => act(async () => navigate(`/workflows/${(await api.createWorkflow(NEW_WORKFLOW)).id}`))
+  const duplicate = (workflow: WorkflowSummary) =>
+    act(async () => {
+      const { document } = await api.workflow(workflow.id)
+      await api.createWorkflow({ ...document, name: `${document.name} (copy)`.slice(0, 200) })
+    })
+
+  return (
+    <div className="page">
+      <AppHeader user={user} onSignOut={onSignOut} />
+      <main className="workflows">
+        <div className="toolbar">
+          <h1>Workflows</h1>
+          <input
+            ref={searchBox}
+            className="search"
+            placeholder="Search by name  ( / )"
+            aria-label="Search workflows"
+            value={search}
+            onChange={(event) => setSearch(event.target.value)}
+          />
+          <div className="spacer" />
+          <button onClick={() => setDialog({ kind: 'import' })}>Import…</button>
+          <button className="primary" onClick={create}>
+            New workflow
+          </button>
+        </div>
+        {error && <div className="banner error" role="alert">{error}</div>}
+        {items && items.length === 0 && (
+          <div className="empty">{search ? `No workflow matches “${search}”.` : 'No workflows yet: create one, or import a file.'}</div>
+        )}
+        {items && items.length > 0 && (
+          <table className="list">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Version</th>
+                <th>Updated</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((workflow) => (
+                <tr key={workflow.id} data-testid="workflow-row">
+                  <td>
+                    <a
+                      className="workflow-name"
+                      href={`/workflows/${workflow.id}`}
+                      onClick={(event) => {
+                        event.preventDefault()
+                        navigate(`/workflows/${workflow.id}`)
+                      }}
+                    >
+                      {workflow.name}
+                    </a>
+                    {workflow.active && <span className="pill ok">active</span>}
+                    {workflow.description && <div className="muted small">{workflow.description}</div>}
+                  </td>
+                  <td className="muted">v{workflow.version}</td>
+                  <td className="muted" title={workflow.updated_at}>{relativeTime(workflow.updated_at)}</td>
+                  <td className="row-actions">
+                    <button onClick={() => setDialog({ kind: 'rename', workflow })}>Rename</button>
+                    <button onClick={() => duplicate(workflow)}>Duplicate</button>
+                    <a className="button" href={api.exportUrl(workflow.id, 'json')} download>
+                      Export JSON
+                    </a>
+                    <a className="button" href={api.exportUrl(workflow.id, 'yaml')} download>
+                      YAML
+                    </a>
+                    <button className="danger" onClick={() => setDialog({ kind: 'delete', workflow })}>
+                      Delete
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        {items && total > items.length && <div className="muted small">Showing {items.length} of {total}; search to narrow.</div>}
+      </main>
+      {dialog?.kind === 'import' && (
+        <ImportDialog
+          onClose={() => setDialog(null)}
+          onImported={(id) => {
+            setDialog(null)
+            navigate(`/workflows/${id}`)
+          }}
+        />
+      )}
+      {dialog?.kind === 'rename' && (
+        <RenameDialog
+          workflow={dialog.workflow}
+          onClose={() => setDialog(null)}
+          onRename={(name) =>
+            act(async () => {
+              const stored = await api.workflow(dialog.workflow.id)
+              await api.saveWorkflow(stored.id, { ...stored.document, name }, stored.version)
+              setDialog(null)
+            })
+          }
+        />
+      )}
+      {dialog?.kind === 'delete' && (
+        <Modal
+          title="Delete the workflow?"
+          onClose={() => setDialog(null)}
+          footer={
+            <>
+              <button onClick={() => setDialog(null)}>Cancel</button>
+              <button
+                className="danger primary"
+                autoFocus
+                onClick={() =>
+                  act(async () => {
+                    await api.deleteWorkflow(dialog.workflow.id)
+                    setDialog(null)
+                  })
+                }
+              >
+                Delete
+              </button>
+            </>
+          }
+        >
+          <p>
+            “{dialog.workflow.name}” and all its versions will be deleted. Its executions stay.
+          </p>
+        </Modal>
+      )}
+    </div>
+  )
+}
+
+function RenameDialog({ workflow, onClose, onRename }: { workflow: WorkflowSummary; onClose: () => void; onRename: (name: string) => void }) {
+  const [name, setName] = useState(workflow.name)
+  return (
+    <Modal
+      title="Rename the workflow"
+      onClose={onClose}
+      footer={
+        <>
+          <button onClick={onClose}>Cancel</button>
+          <button className="primary" form="rename" type="submit" disabled={!name.trim()}>
+            Rename
+          </button>
+        </>
+      }
+    >
+      <form
+        id="rename"
+        onSubmit={(event) => {
+          event.preventDefault()
+          onRename(name.trim())
+        }}
+      >
+        <label>
+          Name
+          <input autoFocus value={name} maxLength={200} onChange={(event) => setName(event.target.value)} onFocus={(e) => e.target.select()} />
+        </label>
+      </form>
+    </Modal>
+  )
+}
+
+function ImportDialog({ onClose, onImported }: { onClose: () => void; onImported: (id: string) => void }) {
+  const [text, setText] = useState('')
+  const [error, setError] = useState<string | null>(null)
+  async function submit() {
+    setError(null)
+    try {
+      onImported((await api.importWorkflow(text)).id)
+    } catch (failure) {
+      const details = (failure as { details?: unknown }).details
+      const problems = Array.isArray(details) ? details.map((p: { location?: string; message: string }) => `${p.location ?? ''}: ${p.message}`) : []
+      setError([(failure as Error).message, ...problems].join('\n'))
+    }
+  }
+  return (
+    <Modal
+      title="Import a workflow"
+      wide
+      onClose={onClose}
+      footer={
+        <>
+          <button onClick={onClose}>Cancel</button>
+          <button className="primary" onClick={submit} disabled={!text.trim()}>
+            Import
+          </button>
+        </>
+      }
+    >
+      <p className="muted">Choose a JSON or YAML file exported from TAV Engine, or paste its text.</p>
+      <input
+        type="file"
+        aria-label="Workflow file"
+        accept=".json,.yaml,.yml,application/json,application/yaml"
+        onChange={async (event) => {
+          const file = event.target.files?.[0]
+          if (file) setText(await file.text())
+        }}
+      />
+      <textarea className="code" rows={14} aria-label="Workflow document" placeholder='{"schema": 1, "name": "…", "nodes": [], "edges": []}' value={text} onChange={(event) => setText(event.target.value)} />
+      {error && <pre className="error-text" role="alert">{error}</pre>}
+    </Modal>
+  )
+}

@@ -1,0 +1,35 @@
+"""Vector collections: list them, delete one. Workflows fill and search them
+(``ai.vector_upsert``, ``ai.vector_search``, ``ai.rag_answer``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from tav.api.deps import ServerDep
+from tav.api.schemas.collections import CollectionPublic
+from tav.core.errors import NotFound
+
+router = APIRouter(prefix="/collections", tags=["collections"])
+
+Name = Annotated[str, Path(min_length=1, max_length=200, description="The collection's name.")]
+
+
+@router.get("")
+async def list_collections(server: ServerDep) -> list[CollectionPublic]:
+    """Every vector collection, by name, with its dimension and number of records."""
+    return [
+        CollectionPublic(
+            name=info.name, dimension=info.dimension, count=info.count, created_at=info.created_at
+        )
+        for info in await server.vectors.collections()
+    ]
+
+
+@router.delete("/{name}", status_code=204)
+async def delete_collection(name: Name, server: ServerDep) -> None:
+    """Delete the collection and every record in it."""
+    if await server.vectors.collection(name) is None:
+        raise NotFound(f"no vector collection {name!r}")
+    await server.vectors.delete(name)

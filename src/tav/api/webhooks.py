@@ -1,0 +1,103 @@
+"""``/webhook/<path>``: HTTP requests to the ``trigger.webhook`` nodes of active workflows.
+
+Served outside ``/api/v1`` and its authentication: each webhook has its own (a token or
+basic credentials, see ``tav.triggers.webhook``). The route is a plain Starlette route put
+first in the app, not a FastAPI one: no dependencies, body model or response validation
+to run, so a webhook costs what ``POST /api/v1/workflows/{id}/run`` costs, not more.
+
+In order: the path and method (404, 405 with ``Allow``), the rate limit (429 with
+``Retry-After``), the declared size, authentication (401), the body (413, 400), then the
+run: ``immediately`` answers 202 with the execution id once it is recorded; ``when_done``
+once it has ended and is stored, with its output (or the status, headers and body the
+output names), 500 if it failed and 504 if it took longer than the webhook's
+``timeout_s`` (the run goes on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from tav.api.errors import error_body
+from tav.server import Server
+from tav.triggers.webhook import PREFIX, Webhook, WebhookError
+
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+def install(app: FastAPI) -> None:
+    """Put the webhook route first: every other path is rejected by one regex match."""
+    route = Route(PREFIX + "{path:path}", webhook, methods=METHODS, include_in_schema=False)
+    app.router.routes.insert(0, route)
+
+
+async def webhook(request: Request) -> Response:
+    server: Server = request.app.state.server
+    scope = request.scope
+    path = request.path_params["path"]
+    try:
+        hook = server.triggers.webhooks.resolve(request.method, path)
+        hook.admit()
+        hook.check_size(_declared_length(request))
+        await hook.authenticate(request.headers)
+        body = await _read(request, hook)
+        payload = hook.payload(
+            request.method, PREFIX + path, scope["headers"], scope["query_string"], body
+        )
+    except WebhookError as exc:
+        return _error(exc.status, exc.code, exc.message, exc.headers)
+    if not server.accepting:
+        return _error(503, "unavailable", "the server is shutting down")
+    target = hook.target
+    started = await server.launch(target.workflow, payload, mode="webhook", skip=target.skip)
+    execution_id = started.handle.execution_id
+    if hook.config.respond == "immediately":
+        await started.recorded
+        return JSONResponse({"execution_id": execution_id}, status_code=202)
+    return await _when_done(server, hook, started, execution_id)
+
+
+async def _when_done(server: Server, hook: Webhook, started: Any, execution_id: str) -> Response:
+    try:
+        async with asyncio.timeout(hook.config.timeout_s):
+            result = await started.handle.wait()
+    except TimeoutError:
+        message = f"the run did not end within {hook.config.timeout_s} s; it goes on"
+        return _error(504, "timeout", message, details={"execution_id": execution_id})
+    await started.recorded
+    await server.writer.flush()  # stored before answered, as run?wait=true is
+    status, headers, body = hook.answer(result)
+    headers["x-tav-execution-id"] = execution_id
+    return Response(body, status_code=status, headers=headers)
+
+
+def _declared_length(request: Request) -> int | None:
+    value = request.headers.get("content-length")
+    return int(value) if value is not None and value.isdigit() else None
+
+
+async def _read(request: Request, hook: Webhook) -> bytes:
+    limit = hook.config.max_body_bytes
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise hook.too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    details: Any = None,
+) -> JSONResponse:
+    return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)

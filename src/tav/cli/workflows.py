@@ -1,0 +1,118 @@
+"""``tav workflows``: list stored workflows and (de)activate them, on the data dir.
+
+These commands work with or without a server running. A running server reads the
+``active`` flags every ``TAV_TRIGGER_SYNC_S`` seconds (default 5): it arms the triggers of a
+workflow activated here, and disarms those of one deactivated here, within that time.
+(Through the API, ``POST /api/v1/workflows/{id}/activate`` arms them at once.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+
+from tav.cli.output import EXIT_FAILED, fail
+
+if TYPE_CHECKING:  # SQLAlchemy is imported when a command runs, not when the CLI starts
+    from tav.nodes.registry import NodeRegistry
+    from tav.storage.workflows import StoredWorkflow, WorkflowRepository
+    from tav.triggers import Activation
+
+T = TypeVar("T")
+app = typer.Typer(help="List stored workflows and activate their triggers.", no_args_is_help=True)
+
+
+def _with_workflows(action: Callable[[WorkflowRepository], Awaitable[T]]) -> T:
+    from tav.settings import Settings
+    from tav.storage.db import Database
+    from tav.storage.workflows import WorkflowRepository
+
+    async def run() -> T:
+        db = Database(Settings().resolved_database_url())
+        try:
+            await db.migrate()
+            return await action(WorkflowRepository(db, cache_ttl_s=0))
+        finally:
+            await db.close()
+
+    return asyncio.run(run())
+
+
+@app.command("list")
+def list_workflows() -> None:
+    """List stored workflows: id, active or not, version and name."""
+
+    async def find(workflows: WorkflowRepository) -> list[str]:
+        found, _ = await workflows.find(limit=200)
+        return [
+            f"{w.id}  {'active  ' if w.active else 'inactive'}  v{w.version}  {w.name}"
+            for w in found
+        ]
+
+    for line in _with_workflows(find):
+        typer.echo(line)
+
+
+@app.command("activate")
+def activate(workflow_id: Annotated[str, typer.Argument(help="The workflow's id.")]) -> None:
+    """Mark the workflow active: its triggers are armed by a running server within
+    TAV_TRIGGER_SYNC_S seconds, and at every start of the server."""
+    name = _with_workflows(lambda workflows: _activate(workflows, workflow_id))
+    typer.echo(f"workflow {name!r} is active", err=True)
+
+
+@app.command("deactivate")
+def deactivate(workflow_id: Annotated[str, typer.Argument(help="The workflow's id.")]) -> None:
+    """Mark the workflow inactive: a running server disarms its triggers within
+    TAV_TRIGGER_SYNC_S seconds."""
+
+    async def run(workflows: WorkflowRepository) -> StoredWorkflow | None:
+        return await workflows.set_active(workflow_id, False)
+
+    changed = _with_workflows(run)
+    if changed is None:
+        fail(f"no workflow with id {workflow_id!r}", EXIT_FAILED)
+    typer.echo(f"workflow {changed.name!r} is inactive", err=True)
+
+
+async def _activate(workflows: WorkflowRepository, workflow_id: str) -> str:
+    """The checks of the API's activation, then the flag (credentials are checked when
+    the server arms the triggers)."""
+    from tav.core.errors import WorkflowInvalid
+    from tav.triggers import ActivationInvalid, TriggerClash, find_clash
+
+    workflow = await workflows.get(workflow_id)
+    if workflow is None:
+        fail(f"no workflow with id {workflow_id!r}", EXIT_FAILED)
+    registry = _registry()
+    try:
+        activations = _plan(workflow, registry)
+        others = []
+        for other in await workflows.active_workflows():
+            try:
+                others.append((other, _plan(other, registry)))
+            except (ActivationInvalid, WorkflowInvalid):
+                continue  # not armed anywhere, so it holds nothing
+        find_clash(workflow.id, activations, others)
+    except (ActivationInvalid, WorkflowInvalid, TriggerClash) as exc:
+        fail(f"cannot activate workflow {workflow.name!r}: {exc}", EXIT_FAILED)
+    await workflows.set_active(workflow.id, True)
+    return workflow.name
+
+
+def _registry() -> NodeRegistry:
+    from tav.nodes.discovery import default_registry
+    from tav.settings import Settings
+
+    return default_registry(Settings().nodes_path)
+
+
+def _plan(workflow: StoredWorkflow, registry: NodeRegistry) -> list[Activation]:
+    from tav.triggers import default_kinds, plan_document
+    from tav.triggers.webhook import WebhookRoutes
+
+    activations, _ = plan_document(workflow.document, registry, default_kinds(WebhookRoutes()))
+    return activations

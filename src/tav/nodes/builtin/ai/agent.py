@@ -1,0 +1,289 @@
+"""``ai.agent``: a model that calls other stored workflows as tools until it can answer.
+
+Each tool is a stored workflow: the model is told its name, description and input schema
+(``WorkflowCatalog``), and a call runs it with the call's arguments as its trigger payload
+(``ctx.run_workflow``, so it is an execution of its own, linked to this one). The loop is
+the plain one — ask, run the calls the answer asks for, append their results, ask again —
+bounded by ``max_steps`` rounds of tool calls.
+
+Decisions:
+
+- A tool workflow that fails is reported to the model as the tool's result (an error
+  text): the model may retry with other arguments, try another tool or explain. Only the
+  model's side failing (every provider down) or the configuration (an unknown tool
+  workflow) fails the node.
+- When the model still calls tools after ``max_steps`` rounds, the node fails
+  (``agent_max_steps``) rather than forcing an answer without tools: a forced answer
+  tends to read as confident while missing what the next call would have found, and a
+  failure says plainly that the limit, not the task, ended the run.
+- Tool calls the model makes in one answer run concurrently: they are independent by
+  construction (the model had none of their results when it asked).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from tav.core.errors import NodeError, NotFound, WorkflowInvalid
+from tav.nodes.ai import (
+    ChatRequest,
+    ChatResponse,
+    ToolCall,
+    ToolSpec,
+    Usage,
+    WorkflowCatalog,
+    WorkflowDescription,
+)
+from tav.nodes.base import Node, NodeSpec, Outputs, Port
+from tav.nodes.builtin.ai.conversation import ConversationParams, conversation
+from tav.nodes.builtin.ai.json_schema import object_schema_problems
+from tav.nodes.capabilities import LLMCapability
+from tav.nodes.context import NodeContext
+
+TOOL_NAME = r"^[A-Za-z0-9_-]{1,64}$"
+"""What every provider accepts as a function name."""
+PREVIEW_CHARS = 500
+"""Tool results in ``node.progress`` events are cut to this many characters."""
+RESULT_CHARS = 20_000
+"""Tool results sent back to the model are cut to this many characters."""
+
+
+class ToolRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    workflow: str = Field(min_length=1, description="A stored workflow id.")
+    name: str | None = Field(
+        None,
+        pattern=TOOL_NAME,
+        description="The tool's name for the model; default: made from the workflow's name.",
+    )
+    description: str | None = Field(
+        None, description="What the tool does, for the model; default: the workflow's."
+    )
+
+
+def _tool_ref(value: Any) -> Any:
+    return {"workflow": value} if isinstance(value, str) else value
+
+
+ToolItem = Annotated[ToolRef, BeforeValidator(_tool_ref)]
+"""A stored workflow id is short for ``{"workflow": id}``."""
+
+
+class AgentParams(ConversationParams):
+    tools: list[ToolItem] = Field(
+        default_factory=list,
+        description="Stored workflows the model may call: an id, or `{workflow, name, "
+        "description}`. A call's arguments are the workflow's trigger payload, its output "
+        "the result.",
+    )
+    max_steps: int = Field(
+        8,
+        ge=1,
+        le=100,
+        description="Rounds of tool calls the model may make; still calling tools after "
+        "that fails the node.",
+    )
+
+    @field_validator("tools")
+    @classmethod
+    def _distinct_names(cls, tools: list[ToolRef]) -> list[ToolRef]:
+        names = [t.name for t in tools if t.name]
+        if len(set(names)) != len(names):
+            raise ValueError("tool names must be unique")
+        return tools
+
+
+class AgentStep(BaseModel):
+    tool: str = Field(description="The tool's name, as the model called it.")
+    arguments: dict[str, Any]
+    output: Any = Field(None, description="The tool workflow's output, when it succeeded.")
+    error: str | None = Field(None, description="Why the call failed, when it did.")
+
+
+class AgentOutput(BaseModel):
+    answer: str
+    steps: list[AgentStep] = Field(description="Every tool call, in order.")
+    usage: Usage = Field(description="Tokens of every model call, summed.")
+    provider: str = Field(description="Credential kind of the provider of the last answer.")
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    workflow: str
+    spec: ToolSpec
+
+
+class Agent(LLMCapability, Node):
+    """Answers with the help of tools that are other stored workflows: the model calls
+    them (each call runs the workflow with the call's arguments) until it answers without
+    calling one. Each call is reported as it happens; the output is `{answer, steps,
+    usage, provider, model}`, `steps` listing every call with its output or error."""
+
+    spec = NodeSpec(type="ai.agent", title="Agent", category="ai", icon="bot")
+    Params = AgentParams
+    outputs = {
+        "output": Port(
+            "`{answer, steps: [{tool, arguments, output|error}], usage, provider, model}`.",
+            schema=AgentOutput.model_json_schema(),
+        )
+    }
+
+    async def run(self, params: AgentParams, input: Any, ctx: NodeContext) -> Outputs:
+        tools = await resolve_tools(ctx, params.tools)
+        request = ChatRequest(
+            models=params.models,
+            messages=conversation(params, input),
+            temperature=params.temperature,
+            stream=False,
+            tools=[tool.spec for tool in tools.values()],
+        )
+        steps: list[dict[str, Any]] = []
+        usage, rounds = Usage(), 0
+        while True:
+            response = await self.chat_models(ctx).chat(ctx, request)
+            usage = _added(usage, response.usage)
+            if not response.tool_calls:
+                return {"output": _result(response, steps, usage)}
+            if rounds == params.max_steps:
+                raise _too_many_steps(params.max_steps, steps)
+            rounds += 1
+            done = await _call_all(ctx, tools, response.tool_calls, first=len(steps) + 1)
+            steps.extend(done)
+            answered = [_assistant(response), *map(_tool_message, response.tool_calls, done)]
+            request = request.model_copy(update={"messages": [*request.messages, *answered]})
+
+
+async def resolve_tools(ctx: NodeContext, refs: list[ToolRef]) -> dict[str, Tool]:
+    """The tools by the name the model calls them, described by the workflow catalog."""
+    catalog = ctx.service(WorkflowCatalog)  # type: ignore[type-abstract]
+    tools: dict[str, Tool] = {}
+    named = {ref.name for ref in refs if ref.name}
+    for ref in refs:
+        try:
+            described = await catalog.describe(ref.workflow)
+        except NotFound as exc:
+            raise NodeError(f"tool {ref.workflow!r}: {exc}", type="tool_not_found") from None
+        except WorkflowInvalid as exc:
+            raise NodeError(f"tool {ref.workflow!r}: {exc}", type="tool_invalid") from None
+        name = ref.name or _unique(tool_name(described.name), named | set(tools))
+        tools[name] = Tool(ref.workflow, _tool_spec(name, ref, described))
+    return tools
+
+
+def tool_name(workflow_name: str) -> str:
+    """A function name providers accept, made from a workflow's name."""
+    slug = re.sub(r"[^a-z0-9_-]+", "_", workflow_name.lower()).strip("_-")
+    return slug[:64] or "workflow"
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        suffix = f"_{n}"
+        candidate = name[: 64 - len(suffix)] + suffix
+    return candidate
+
+
+def _tool_spec(name: str, ref: ToolRef, described: WorkflowDescription) -> ToolSpec:
+    schema = described.input_schema or {"type": "object"}
+    problems = object_schema_problems(schema, "input_schema")
+    if problems:
+        raise NodeError(
+            f"tool {name!r}: workflow {described.name!r} has an unusable {problems[0]}",
+            type="tool_invalid",
+        )
+    description = ref.description or described.description or f"Runs {described.name!r}."
+    return ToolSpec(name=name, description=description, parameters=schema)
+
+
+async def _call_all(
+    ctx: NodeContext, tools: dict[str, Tool], calls: list[ToolCall], *, first: int
+) -> list[dict[str, Any]]:
+    async with asyncio.TaskGroup() as group:
+        tasks = [
+            group.create_task(_call(ctx, tools.get(call.name), call, first + index, tools))
+            for index, call in enumerate(calls)
+        ]
+    return [task.result() for task in tasks]
+
+
+async def _call(
+    ctx: NodeContext, tool: Tool | None, call: ToolCall, step: int, tools: dict[str, Tool]
+) -> dict[str, Any]:
+    ctx.progress({"step": step, "tool": call.name, "arguments": call.arguments})
+    done: dict[str, Any] = {"tool": call.name, "arguments": call.arguments}
+    if tool is None:
+        known = ", ".join(tools) or "none"
+        done["error"] = f"there is no tool named {call.name!r} (tools: {known})"
+    else:
+        try:
+            done["output"] = await ctx.run_workflow(tool.workflow, call.arguments)
+        except NodeError as exc:
+            done["error"] = exc.message
+    outcome = "output" if "output" in done else "error"
+    ctx.progress({"step": step, "tool": call.name, outcome: _preview(done[outcome])})
+    return done
+
+
+def _assistant(response: ChatResponse) -> dict[str, Any]:
+    return {
+        "role": "assistant",
+        "content": response.text,
+        "tool_calls": [call.model_dump() for call in response.tool_calls],
+    }
+
+
+def _tool_message(call: ToolCall, step: dict[str, Any]) -> dict[str, Any]:
+    content = f"Error: {step['error']}" if "error" in step else _as_text(step["output"])
+    if len(content) > RESULT_CHARS:
+        content = content[:RESULT_CHARS] + f"… (cut; {len(content)} characters in all)"
+    return {"role": "tool", "tool_call_id": call.id, "content": content}
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _preview(value: Any) -> Any:
+    text = _as_text(value)
+    if len(text) <= PREVIEW_CHARS:
+        return value
+    return text[:PREVIEW_CHARS] + "…"
+
+
+def _added(total: Usage, more: Usage) -> Usage:
+    return Usage(
+        input_tokens=total.input_tokens + more.input_tokens,
+        output_tokens=total.output_tokens + more.output_tokens,
+        total_tokens=total.total_tokens + more.total_tokens,
+    )
+
+
+def _result(response: ChatResponse, steps: list[dict[str, Any]], usage: Usage) -> dict[str, Any]:
+    return {
+        "answer": response.text,
+        "steps": steps,
+        "usage": usage.counts(),
+        "provider": response.provider,
+        "model": response.model,
+    }
+
+
+def _too_many_steps(max_steps: int, steps: list[dict[str, Any]]) -> NodeError:
+    called = ", ".join(step["tool"] for step in steps)
+    return NodeError(
+        f"the model was still calling tools after {max_steps} round(s) of tool calls "
+        f"({len(steps)} call(s): {called}); raise max_steps or narrow the task",
+        type="agent_max_steps",
+    )

@@ -1,0 +1,110 @@
+"""HTTP calls of the service clients, with failures classified for retries.
+
+Network errors, timeouts, 5xx and 429 are operational (retryable), honouring a
+``Retry-After`` header or a ``retry_after`` in a JSON body (Discord, Telegram); any other
+4xx is the request's fault and is not retried. Messages name the call (``Slack
+chat.postMessage``), never its URL, which may carry a token (Telegram's does).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from tav.core.errors import NodeError, OperationalError
+
+
+async def request(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    what: str,
+    timeout_s: float,
+    json: Any = None,
+    content: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    params: Mapping[str, str] | None = None,
+) -> httpx.Response:
+    """The response, whatever its status; raises ``OperationalError`` when there is none."""
+    try:
+        return await client.request(
+            method,
+            url,
+            json=json,
+            content=content,
+            headers=headers,
+            params=params,
+            timeout=timeout_s,
+        )
+    except httpx.TimeoutException as exc:
+        raise OperationalError(
+            f"{what}: no response within {timeout_s:g} s ({type(exc).__name__})", type="timeout"
+        ) from None
+    except httpx.TransportError as exc:
+        raise OperationalError(
+            f"{what}: {type(exc).__name__}: {exc}", type="network_error"
+        ) from None
+    except httpx.InvalidURL as exc:
+        raise NodeError(f"{what}: invalid URL: {exc}", type="invalid_url") from None
+
+
+def check(response: httpx.Response, what: str) -> None:
+    """Raise for a 4xx or 5xx answer: ``OperationalError`` for 5xx and 429."""
+    status = response.status_code
+    if status < 400:
+        return
+    message = f"{what} answered {status} {response.reason_phrase}"
+    snippet = response.text[:200].strip()
+    if snippet:
+        message += f": {snippet}"
+    if status >= 500 or status == 429:
+        raise OperationalError(message, type="http_error", retry_after=retry_after(response))
+    raise NodeError(message, type="http_error", retryable=False)
+
+
+def json_body(response: httpx.Response, what: str) -> Any:
+    """The JSON an API answered; a body that is not JSON is an operational error (a proxy's
+    error page, a truncated answer)."""
+    try:
+        return response.json()
+    except ValueError:
+        raise OperationalError(
+            f"{what} answered {response.status_code} with no JSON: {response.text[:200]!r}",
+            type="invalid_response",
+        ) from None
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds to wait, from ``Retry-After`` (seconds or an HTTP date) or a JSON body's
+    ``retry_after`` (Discord) or ``parameters.retry_after`` (Telegram)."""
+    value = response.headers.get("retry-after", "").strip()
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            pass
+        try:
+            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            pass
+    return _body_retry_after(response)
+
+
+def _body_retry_after(response: httpx.Response) -> float | None:
+    if "json" not in response.headers.get("content-type", ""):
+        return None
+    try:
+        data = response.json()
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    for holder in (data, data.get("parameters")):
+        if isinstance(holder, dict) and isinstance(holder.get("retry_after"), int | float):
+            return max(0.0, float(holder["retry_after"]))
+    return None

@@ -1,0 +1,281 @@
+"""The trigger manager: arms the triggers of active workflows and keeps them in step.
+
+Activating a workflow through the manager (the API does) checks it, stores the ``active``
+flag and arms its triggers at once; deactivating disarms them at once. The ``active``
+flags are also polled every ``sync_every_s`` seconds, so a workflow (de)activated by
+``tav workflows activate`` in another process, or changed by another server on the same
+database, is armed, re-armed or disarmed within that time. At start every active workflow
+is armed again, so active triggers survive restarts.
+
+A workflow can be activated only if it has a trigger node other than ``trigger.manual``,
+its trigger params hold no template, and no other active workflow holds one of its
+*claims* (a webhook method and path): those are ``ActivationInvalid`` and ``TriggerClash``.
+
+Rejected: arming only what the API activates (the CLI works on the data dir with no server
+to tell, and a second server would never hear of it), and a database trigger or
+LISTEN/NOTIFY (SQLite has neither).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from tav.core.errors import NotFound, Problem
+from tav.core.workflow import parse_workflow
+from tav.engine.plan import ExecutionPlan, compile_plan
+from tav.nodes.capabilities import TriggerCapability
+from tav.nodes.registry import NodeRegistry
+from tav.triggers.base import (
+    Activation,
+    ActivationInvalid,
+    Armed,
+    Host,
+    Target,
+    TriggerClash,
+    TriggerKind,
+)
+from tav.triggers.email import EmailKind
+from tav.triggers.mqtt import MqttKind
+from tav.triggers.ports import TriggeredWorkflow, WorkflowSource
+from tav.triggers.schedule import ScheduleKind
+from tav.triggers.webhook import WebhookKind, WebhookRoutes
+
+logger = logging.getLogger("tav.triggers")
+SYNC_EVERY_S = 5.0
+
+
+def default_kinds(routes: WebhookRoutes) -> dict[str, TriggerKind]:
+    return {
+        "webhook": WebhookKind(routes),
+        "schedule": ScheduleKind(),
+        "mqtt": MqttKind(),
+        "email": EmailKind(),
+    }
+
+
+def plan_triggers(
+    plan: ExecutionPlan, kinds: Mapping[str, TriggerKind]
+) -> tuple[list[Activation], frozenset[str]]:
+    """The triggers to arm for a compiled workflow, and the ids of all its trigger nodes.
+
+    Raises ``ActivationInvalid`` when there is nothing to arm or a trigger cannot be."""
+    activations: list[Activation] = []
+    problems: list[Problem] = []
+    trigger_nodes = []
+    for node in plan.nodes.values():
+        if not isinstance(node.instance, TriggerCapability):
+            continue
+        trigger_nodes.append(node.id)
+        kind_name = node.node_type.trigger_kind  # type: ignore[attr-defined]
+        if kind_name == "manual":
+            continue
+        kind = kinds.get(kind_name)
+        if kind is None:
+            problems.append(Problem(f"no trigger kind {kind_name!r} here", node=node.id))
+        elif node.static_params is None:
+            problems.append(Problem("trigger params cannot hold templates", node=node.id))
+        else:
+            activation = node.instance.activation(node.static_params)
+            try:
+                config = kind.parse(activation)
+            except ValidationError as exc:
+                problems.append(Problem(f"cannot arm it: {exc.errors()[0]['msg']}", node=node.id))
+                continue
+            activations.append(Activation(node.id, kind_name, config, kind.claims(config)))
+    if problems:
+        raise ActivationInvalid(problems[0].message, [p.to_dict() for p in problems])
+    if not activations:
+        raise ActivationInvalid(
+            "the workflow has no trigger to activate: add a webhook, schedule, MQTT or "
+            "email trigger (trigger.manual runs only by hand)"
+        )
+    return activations, frozenset(trigger_nodes)
+
+
+def plan_document(
+    document: Mapping[str, Any], registry: NodeRegistry, kinds: Mapping[str, TriggerKind]
+) -> tuple[list[Activation], frozenset[str]]:
+    """``plan_triggers`` of a workflow document (raises ``WorkflowInvalid`` too)."""
+    workflow = parse_workflow(dict(document), structure=False)
+    return plan_triggers(compile_plan(workflow, registry), kinds)
+
+
+def find_clash(
+    workflow_id: str | None,
+    activations: Iterable[Activation],
+    others: Iterable[tuple[TriggeredWorkflow, Iterable[Activation]]],
+) -> None:
+    """Raise ``TriggerClash`` if another workflow holds one of these claims."""
+    claims = {claim for activation in activations for claim in activation.claims}
+    if not claims:
+        return
+    for other, other_activations in others:
+        if other.id == workflow_id:
+            continue
+        for activation in other_activations:
+            shared = sorted(claims & activation.claims)
+            if shared:
+                raise TriggerClash(shared[0], other.id, other.name)
+
+
+@dataclass
+class ArmedWorkflow:
+    workflow: TriggeredWorkflow
+    activations: list[Activation]
+    armed: list[Armed]
+
+
+class TriggerManager:
+    def __init__(
+        self,
+        registry: NodeRegistry,
+        workflows: WorkflowSource,
+        host: Host,
+        *,
+        sync_every_s: float = SYNC_EVERY_S,
+        kinds: Mapping[str, TriggerKind] | None = None,
+    ) -> None:
+        self.registry = registry
+        self.workflows = workflows
+        self.host = host
+        self.sync_every_s = sync_every_s
+        self.webhooks = WebhookRoutes()
+        self.kinds = dict(kinds) if kinds is not None else default_kinds(self.webhooks)
+        self.armed: dict[str, ArmedWorkflow] = {}
+        self.running = False
+        self._lock = asyncio.Lock()
+        self._sync_task: asyncio.Task[None] | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Arm every active workflow, then keep in step with the ``active`` flags."""
+        self.running = True
+        await self.sync()
+        self._sync_task = asyncio.create_task(self._sync_forever(), name="trigger sync")
+
+    async def stop(self) -> None:
+        """Disarm everything (the workflows stay active: they are armed at the next start)."""
+        self.running = False
+        if self._sync_task is not None:
+            self._sync_task.cancel()
+            await asyncio.gather(self._sync_task, return_exceptions=True)
+            self._sync_task = None
+        async with self._lock:
+            for workflow_id in list(self.armed):
+                await self._disarm(workflow_id)
+
+    # -- what the API does ----------------------------------------------------------------
+
+    def plan(self, document: Mapping[str, Any]) -> tuple[list[Activation], frozenset[str]]:
+        return plan_document(document, self.registry, self.kinds)
+
+    async def check(self, workflow_id: str | None, document: Mapping[str, Any]) -> None:
+        """Raise unless a workflow with ``document`` could be active (``WorkflowInvalid``,
+        ``ActivationInvalid`` or ``TriggerClash``)."""
+        activations, _ = self.plan(document)
+        for activation in activations:
+            await self.kinds[activation.kind].check(activation.config, self.host)
+        others = [(armed.workflow, armed.activations) for armed in self.armed.values()]
+        find_clash(workflow_id, activations, others)
+
+    async def activate(self, workflow_id: str) -> TriggeredWorkflow:
+        """Check, store active and arm at once. Raises ``NotFound`` too."""
+        async with self._lock:
+            workflow = await self._fresh(workflow_id)
+            await self.check(workflow.id, workflow.document)
+            changed = await self.workflows.set_active(workflow.id, True)
+            if changed is None:
+                raise NotFound(f"no workflow with id {workflow_id!r}")
+            await self._disarm(changed.id)
+            if self.running:
+                await self._arm(changed)
+            return changed
+
+    async def deactivate(self, workflow_id: str) -> TriggeredWorkflow:
+        async with self._lock:
+            changed = await self.workflows.set_active(workflow_id, False)
+            await self._disarm(workflow_id)
+            if changed is None:
+                raise NotFound(f"no workflow with id {workflow_id!r}")
+            return changed
+
+    async def refresh(self, workflow_id: str) -> None:
+        """Re-arm (or disarm) a workflow that was just saved or deleted."""
+        async with self._lock:
+            workflow = await self.workflows.get(workflow_id)
+            await self._disarm(workflow_id)
+            if workflow is not None and workflow.active and self.running:
+                await self._arm_logged(workflow)
+
+    async def _fresh(self, workflow_id: str) -> TriggeredWorkflow:
+        workflow = await self.workflows.get(workflow_id)
+        if workflow is None:
+            raise NotFound(f"no workflow with id {workflow_id!r}")
+        return workflow
+
+    # -- keeping in step ------------------------------------------------------------------
+
+    async def sync(self) -> None:
+        """Arm, re-arm and disarm after the stored ``active`` flags and versions."""
+        async with self._lock:
+            versions = await self.workflows.active_versions()
+            for workflow_id in [w for w in self.armed if w not in versions]:
+                await self._disarm(workflow_id)
+            changed = [
+                workflow_id
+                for workflow_id, version in versions.items()
+                if workflow_id not in self.armed
+                or self.armed[workflow_id].workflow.version != version
+            ]
+            if not changed:
+                return
+            for workflow in await self.workflows.active_workflows(changed):
+                await self._disarm(workflow.id)
+                await self._arm_logged(workflow)
+
+    async def _sync_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.sync_every_s)
+            try:
+                await self.sync()
+            except Exception:
+                logger.exception("cannot bring the triggers in step with the active workflows")
+
+    async def _arm_logged(self, workflow: TriggeredWorkflow) -> None:
+        """Arm a workflow found active; a problem is logged (the workflow stays active
+        and is tried again when it changes or the server restarts)."""
+        try:
+            activations, _ = self.plan(workflow.document)
+            others = [(armed.workflow, armed.activations) for armed in self.armed.values()]
+            find_clash(workflow.id, activations, others)
+            await self._arm(workflow)
+        except Exception as exc:
+            logger.warning(
+                "active workflow %r (%s) is not armed: %s", workflow.name, workflow.id, exc
+            )
+
+    # -- arming ---------------------------------------------------------------------------
+
+    async def _arm(self, workflow: TriggeredWorkflow) -> None:
+        activations, trigger_nodes = self.plan(workflow.document)
+        armed: list[Armed] = []
+        for activation in activations:
+            target = Target(workflow, activation.node_id, trigger_nodes - {activation.node_id})
+            trigger = self.kinds[activation.kind].arm(target, activation.config, self.host)
+            await trigger.start()
+            armed.append(trigger)
+        self.armed[workflow.id] = ArmedWorkflow(workflow, activations, armed)
+        logger.info("armed %d trigger(s) of workflow %r", len(armed), workflow.name)
+
+    async def _disarm(self, workflow_id: str) -> None:
+        armed = self.armed.pop(workflow_id, None)
+        if armed is not None:
+            for trigger in armed.armed:
+                await trigger.stop()

@@ -1,0 +1,158 @@
+"""Schedules: cron expressions in a time zone, or fixed intervals.
+
+Each schedule keeps the last slot it has dealt with (fired or skipped) in the trigger
+state, and moves it on with an atomic compare-and-swap *before* it starts the run: a slot
+whose swap fails was taken by someone else (another process on the same database, or an
+earlier life of this one), so no slot ever fires twice, across restarts included. A run
+that could not start after its slot was claimed is lost rather than doubled.
+
+Slots that passed while the server was down (or the workflow inactive) are *missed*:
+``skip`` passes over them, ``run_once`` runs once for the latest. While the server runs,
+a schedule sleeps until its next slot; if it wakes late past several slots (a suspended
+machine), it fires once, for the latest of them.
+
+Interval slots are multiples of the interval since the Unix epoch (UTC), so an interval of
+300 s fires at :00, :05, :10... whenever the workflow was activated.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tav.nodes.builtin.triggers.schedule import ScheduleParams
+from tav.triggers.base import Background, Host, Target
+
+logger = logging.getLogger("tav.triggers.schedule")
+STATE_KEY = "last_slot"
+RETRY_S = 5.0
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+TINY = timedelta(microseconds=1)
+
+
+class Slots:
+    """The instants a schedule fires at."""
+
+    def __init__(self, config: ScheduleParams) -> None:
+        self.config = config
+        self.zone = ZoneInfo(config.timezone)
+
+    def next_after(self, moment: datetime) -> datetime:
+        if self.config.interval_s is not None:
+            step = self.config.interval_s
+            count = math.floor((moment - EPOCH).total_seconds() / step) + 1
+            return EPOCH + timedelta(seconds=count * step)
+        return self._cron(moment).get_next(datetime).astimezone(UTC)  # type: ignore[no-any-return]
+
+    def latest_until(self, moment: datetime) -> datetime:
+        """The latest slot at or before ``moment``."""
+        if self.config.interval_s is not None:
+            step = self.config.interval_s
+            count = math.floor((moment - EPOCH).total_seconds() / step)
+            return EPOCH + timedelta(seconds=count * step)
+        return self._cron(moment + TINY).get_prev(datetime).astimezone(UTC)  # type: ignore[no-any-return]
+
+    def _cron(self, moment: datetime) -> Any:
+        from croniter import croniter  # ~0.1 s to import: only once a schedule is armed
+
+        assert self.config.cron is not None
+        return croniter(self.config.cron, moment.astimezone(self.zone))
+
+
+class Schedule(Background):
+    def __init__(self, target: Target, config: ScheduleParams, host: Host) -> None:
+        super().__init__(f"schedule {target.workflow.id}/{target.node_id}")
+        self.target = target
+        self.config = config
+        self.host = host
+        self.slots = Slots(config)
+
+    async def body(self) -> None:
+        last = await self._retrying(self._catch_up)
+        while True:
+            await self.host.clock.sleep_until(self.slots.next_after(last))
+            slot = self.slots.latest_until(self.host.clock.now())
+            last = await self._retrying(functools.partial(self._take, last, slot))
+
+    async def _retrying(self, step: Callable[[], Awaitable[datetime]]) -> datetime:
+        """``step`` until it gets through: the database may be away for a moment."""
+        while True:
+            try:
+                return await step()
+            except Exception as exc:
+                logger.warning("%s: %s; trying again in %.0f s", self.name, exc, RETRY_S)
+                await self.host.clock.sleep(RETRY_S)
+
+    async def _catch_up(self) -> datetime:
+        """The last slot dealt with, after dealing with those missed while down."""
+        now = self.host.clock.now()
+        last = await self._stored()
+        if last is None:  # armed for the first time: nothing was missed
+            return await self._swap(None, now) or now
+        latest = self.slots.latest_until(now)
+        if latest <= last:
+            return last
+        if self.config.missed == "run_once":
+            return await self._take(last, latest, missed=True)
+        logger.info("%s: skipping missed slots up to %s", self.name, latest.isoformat())
+        return await self._swap(last, latest) or latest
+
+    async def _take(self, last: datetime, slot: datetime, *, missed: bool = False) -> datetime:
+        """Claim ``slot`` and fire it; returns the last slot dealt with."""
+        if slot <= last:
+            return last
+        taken = await self._swap(last, slot)
+        if taken is not None:
+            return taken  # someone else moved it first
+        try:
+            await self.target.launch(self.host, self._payload(slot, missed), "schedule")
+        except Exception as exc:  # the slot stays taken: never run twice, rather once less
+            logger.warning("%s: cannot start the run of %s: %s", self.name, slot, exc)
+        return slot
+
+    async def _swap(self, expected: datetime | None, new: datetime) -> datetime | None:
+        """Move the stored slot; ``None`` if done, else the slot someone else stored."""
+        target = self.target
+        done = await self.host.state.swap(
+            target.workflow.id,
+            target.node_id,
+            STATE_KEY,
+            None if expected is None else expected.isoformat(),
+            new.isoformat(),
+        )
+        if done:
+            return None
+        return await self._stored() or new
+
+    async def _stored(self) -> datetime | None:
+        value = await self.host.state.get(self.target.workflow.id, self.target.node_id, STATE_KEY)
+        return datetime.fromisoformat(value) if value else None
+
+    def _payload(self, slot: datetime, missed: bool) -> dict[str, Any]:
+        return {
+            "slot": slot.astimezone(self.slots.zone).isoformat(),
+            "fired_at": self.host.clock.now().isoformat(),
+            "timezone": self.config.timezone,
+            "cron": self.config.cron,
+            "interval_s": self.config.interval_s,
+            "missed": missed,
+        }
+
+
+class ScheduleKind:
+    def parse(self, activation: Mapping[str, Any]) -> ScheduleParams:
+        return ScheduleParams.model_validate({k: v for k, v in activation.items() if k != "kind"})
+
+    def claims(self, config: ScheduleParams) -> frozenset[str]:
+        return frozenset()
+
+    async def check(self, config: ScheduleParams, host: Host) -> None:
+        return None
+
+    def arm(self, target: Target, config: ScheduleParams, host: Host) -> Schedule:
+        return Schedule(target, config, host)

@@ -1,0 +1,59 @@
+"""What the browser tests do often: create and open workflows, find palette items, drag
+edges, import documents, run workflows over the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import Locator, Page
+
+
+def create_workflow(page: Page, document: dict[str, Any]) -> str:
+    """Store ``document`` over the API (as the signed-in owner); its id."""
+    response = page.context.request.post("/api/v1/workflows", data=document)
+    assert response.ok, response.text()
+    return str(response.json()["id"])
+
+
+def open_workflow(page: Page, workflow_id: str) -> None:
+    page.goto(f"/workflows/{workflow_id}")
+    page.locator('.canvas[data-ready="true"]').wait_for()
+
+
+def run_over_api(page: Page, workflow_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Run the workflow to its end over the API; the execution."""
+    response = page.context.request.post(
+        f"/api/v1/workflows/{workflow_id}/run?wait=true", data=body, timeout=30_000
+    )
+    assert response.ok, response.text()
+    execution: dict[str, Any] = response.json()
+    return execution
+
+
+def stored_document(page: Page, workflow_id: str) -> dict[str, Any]:
+    document: dict[str, Any] = page.context.request.get(f"/api/v1/workflows/{workflow_id}").json()[
+        "document"
+    ]
+    return document
+
+
+def palette(page: Page, title: str) -> Locator:
+    return page.locator(".palette-item", has_text=title).first
+
+
+def drag_edge(page: Page, source: str, target: str) -> None:
+    start = page.locator(f'[data-testid="node-{source}"] .react-flow__handle.source').first
+    end = page.locator(f'[data-testid="node-{target}"] .react-flow__handle.target').first
+    a, b = start.bounding_box(), end.bounding_box()
+    assert a
+    assert b
+    page.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2, steps=8)
+    page.mouse.up()
+
+
+def import_text(page: Page, text: str) -> None:
+    page.get_by_role("button", name="Import…").click()
+    page.get_by_label("Workflow document").fill(text)
+    page.get_by_role("dialog").get_by_role("button", name="Import").click()

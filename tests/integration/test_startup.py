@@ -1,0 +1,46 @@
+"""What starting a server loads: nothing it does not need before its first request.
+
+A first start on a new SQLite file creates the schema from the models (no Alembic), and no
+module that only some requests need is imported: credentials' ``cryptography``, YAML,
+Jinja2 (templates), httpx's connection pool (made on the first HTTP request a node sends).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+NOT_AT_START = ("alembic", "cryptography", "yaml", "httpcore", "jinja2")
+
+SCRIPT = """
+import asyncio
+import sys
+from tav.api.app import create_app
+from tav.settings import Settings
+
+async def main():
+    app = create_app(Settings(data_dir=sys.argv[1]))
+    async with app.router.lifespan_context(app):
+        pass
+
+asyncio.run(main())
+print(",".join(m for m in {modules!r} if m in sys.modules))
+"""
+
+
+def _loaded(data_dir: Path) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT.format(modules=NOT_AT_START), str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def test_a_first_start_and_a_restart_load_only_what_serving_needs(tmp_path: Path) -> None:
+    assert _loaded(tmp_path) == "", "imported by a first start"
+    assert (tmp_path / "tav.db").exists()
+    assert _loaded(tmp_path) == "", "imported by a restart"
