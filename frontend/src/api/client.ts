@@ -7,6 +7,7 @@ import type {
   CredentialSummary,
   Execution,
   ExecutionSummary,
+  FileInfo,
   NodeType,
   Page,
   RunFrom,
@@ -101,6 +102,8 @@ export const api = {
   versions: (id: string) => request<VersionSummary[]>('GET', `/workflows/${id}/versions`),
   restoreVersion: (id: string, version: number, baseVersion?: number) =>
     request<StoredWorkflow>('POST', `/workflows/${id}/versions/${version}/restore${baseVersion ? `?base_version=${baseVersion}` : ''}`),
+  activate: (id: string) => request<StoredWorkflow>('POST', `/workflows/${id}/activate`),
+  deactivate: (id: string) => request<StoredWorkflow>('POST', `/workflows/${id}/deactivate`),
   validate: (document: WorkflowDocument) => request<ValidationReport>('POST', '/workflows/validate', document),
 
   run: (id: string, input: unknown) => request<{ execution_id: string }>('POST', `/workflows/${id}/run`, { input }),
@@ -111,4 +114,19 @@ export const api = {
   execution: (id: string) => request<Execution>('GET', `/executions/${id}`),
   cancel: (id: string) => request<unknown>('POST', `/executions/${id}/cancel`),
   streamUrl: (id: string) => `${API}/executions/${id}/stream`,
+
+  /** Uploads a file (multipart, one part `file`); its `value` is the media value to hand
+   * a workflow. */
+  uploadFile: async (file: File): Promise<FileInfo> => {
+    const form = new FormData()
+    form.append('file', file, file.name)
+    const response = await fetch(`${API}/files`, { method: 'POST', body: form, headers: { Accept: 'application/json' }, credentials: 'same-origin' })
+    const data = await response.json().catch(() => null)
+    if (!response.ok) {
+      const error = data?.error ?? {}
+      if (response.status === 401) onUnauthorized()
+      throw new ApiError(response.status, error.code ?? 'error', error.message ?? response.statusText, error.details)
+    }
+    return data as FileInfo
+  },
 }

@@ -87,6 +87,20 @@ export interface StoredWorkflow extends WorkflowSummary {
   document: WorkflowDocument
 }
 
+/** A stored file (POST /api/v1/files); `value` is its media value. */
+export interface FileInfo {
+  id: string
+  name: string
+  mime_type: string
+  size: number
+  sha256: string
+  kind: string
+  execution_id: string | null
+  created_at: string
+  url: string
+  value: Record<string, unknown>
+}
+
 export interface Page<T> {
   items: T[]
   total: number

@@ -4,6 +4,8 @@ import { useCallback, useEffect, useRef, useState } from 'react'
 import { api, ApiError } from '../api/client'
 import { take } from '../api/prefetch'
 import type { Problem } from '../api/types'
+import { activationMessage } from '../lib/activation'
+import { ActiveToggle } from '../ui/ActiveToggle'
 import { ContextMenu, type MenuItem } from '../ui/ContextMenu'
 import { Modal } from '../ui/Modal'
 import { navigate } from '../ui/router'
@@ -37,6 +39,8 @@ function Editor({ workflowId }: { workflowId: string }) {
   const [menu, setMenu] = useState<{ x: number; y: number; onItem: boolean } | null>(null)
   const [saving, setSaving] = useState(false)
   const [latest, setLatest] = useState<string | null>(null)
+  const [activating, setActivating] = useState(false)
+  const [activationError, setActivationError] = useState<string | null>(null)
   const paletteSearch = useRef<HTMLInputElement>(null)
   const pointer = useRef<XYPosition | null>(null)
   const flow = useReactFlow()
@@ -44,6 +48,7 @@ function Editor({ workflowId }: { workflowId: string }) {
   const name = useEditor((state) => state.base.name)
   const dirty = useEditor((state) => state.dirty)
   const version = useEditor((state) => state.version)
+  const active = useEditor((state) => state.active)
   const canUndo = useEditor((state) => state.past.length > 0)
   const canRedo = useEditor((state) => state.future.length > 0)
   const selectedId = useEditor((state) => {
@@ -104,6 +109,26 @@ function Editor({ workflowId }: { workflowId: string }) {
         setLatest(execution_id)
       } catch (error) {
         reportSaveError(error)
+      }
+    },
+    [workflowId, save],
+  )
+
+  // Activation arms the saved version's triggers: unsaved changes are saved first.
+  const setActive = useCallback(
+    async (on: boolean) => {
+      setActivationError(null)
+      if (on && useEditor.getState().dirty && !(await save())) return
+      setActivating(true)
+      try {
+        const stored = on ? await api.activate(workflowId) : await api.deactivate(workflowId)
+        useEditor.getState().setActive(stored.active)
+        useEditor.getState().notify('info', stored.active ? 'Active: its triggers are armed' : 'Inactive: its triggers are disarmed')
+      } catch (error) {
+        if (on) setActivationError(activationMessage(error))
+        else useEditor.getState().notify('error', (error as Error).message)
+      } finally {
+        setActivating(false)
       }
     },
     [workflowId, save],
@@ -251,6 +276,7 @@ function Editor({ workflowId }: { workflowId: string }) {
         )}
         <ProblemsIndicator />
         <div className="spacer" />
+        <ActiveToggle active={active} busy={activating} label="Active" onChange={(on) => void setActive(on)} />
         <button className="icon" disabled={!canUndo} onClick={() => useEditor.getState().undo()} title={`Undo (${MOD}+Z)`} aria-label="Undo">
           ↶
         </button>
@@ -285,6 +311,14 @@ function Editor({ workflowId }: { workflowId: string }) {
           </button>
         )}
       </header>
+      {activationError && (
+        <div className="banner error activation-error" role="alert" data-testid="activation-error">
+          <span>{activationError}</span>
+          <button className="icon" aria-label="Dismiss" onClick={() => setActivationError(null)}>
+            ×
+          </button>
+        </div>
+      )}
       {run.status && <RunBar />}
       <div className="editor-body">
         <Palette ref={paletteSearch} onAdd={(type) => addNode(type)} />

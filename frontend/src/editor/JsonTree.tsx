@@ -1,8 +1,20 @@
-// A collapsible view of a JSON value: the first levels open, long strings cut.
+// A collapsible view of a JSON value: the first levels open, long strings cut, media
+// values (at any depth) shown as media unless `plain`.
 import { useState } from 'react'
+import { isMedia } from '../lib/media'
+import { MediaView } from './MediaView'
 
-export function JsonTree({ value, name, depth = 0 }: { value: unknown; name?: string; depth?: number }) {
+interface Props {
+  value: unknown
+  name?: string
+  depth?: number
+  /** Show media values as JSON too. */
+  plain?: boolean
+}
+
+export function JsonTree({ value, name, depth = 0, plain = false }: Props) {
   const [open, setOpen] = useState(depth < 2)
+  if (!plain && isMedia(value)) return <MediaView value={value} name={name} />
   const label = name !== undefined && <span className="json-key">{name}: </span>
   if (value === null || typeof value !== 'object') {
     return (
@@ -26,7 +38,7 @@ export function JsonTree({ value, name, depth = 0 }: { value: unknown; name?: st
       {open && (
         <div className="json-children">
           {entries.map(([key, child]) => (
-            <JsonTree key={key} name={key} value={child} depth={depth + 1} />
+            <JsonTree key={key} name={key} value={child} depth={depth + 1} plain={plain} />
           ))}
           <span className="muted">{closeMark}</span>
         </div>

@@ -3,6 +3,7 @@
 import { useMemo, useState } from 'react'
 import type { NodeDef, OnError, RetryPolicy } from '../api/types'
 import { outputPorts } from '../lib/graph'
+import { webhookUrl } from '../lib/media'
 import { fieldsFromSchema } from '../lib/schemaForm'
 import { aiSummary, formatUsage } from '../lib/usage'
 import { PinIcon } from '../ui/icons'
@@ -89,11 +90,53 @@ export function NodePanel({ nodeId, onClose, onRunFrom }: Props) {
         ))}
       </nav>
       <div className="panel-body">
+        {tab === 'params' && def.type === 'trigger.webhook' && <WebhookUrl params={def.params ?? {}} />}
         {tab === 'params' && <ParamForm fields={fields} values={def.params ?? {}} onChange={setParam} problems={paramProblems} />}
         {tab === 'settings' && <Settings def={def} update={update} />}
         {tab === 'output' && <Output nodeId={nodeId} def={def} />}
       </div>
     </aside>
+  )
+}
+
+/** Where a webhook trigger answers, with a copy button. */
+function WebhookUrl({ params }: { params: Record<string, unknown> }) {
+  const active = useEditor((s) => s.active)
+  const dirty = useEditor((s) => s.dirty)
+  const [copied, setCopied] = useState(false)
+  const url = webhookUrl(window.location.origin, params.path)
+  const methods = Array.isArray(params.methods) && params.methods.length ? params.methods.join(', ') : 'POST'
+  const copy = async () => {
+    if (!url) return
+    try {
+      await navigator.clipboard.writeText(url)
+    } catch {
+      const box = document.querySelector<HTMLInputElement>('.webhook-url input')
+      box?.select()
+      document.execCommand('copy')
+    }
+    setCopied(true)
+    setTimeout(() => setCopied(false), 1500)
+  }
+  return (
+    <div className="webhook-url" data-testid="webhook-url">
+      <div className="field-label">Webhook URL</div>
+      {url ? (
+        <>
+          <div className="copy-row">
+            <input readOnly aria-label="Webhook URL" value={url} onFocus={(event) => event.target.select()} />
+            <button className="small" onClick={() => void copy()} title="Copy the URL">
+              {copied ? 'Copied' : 'Copy'}
+            </button>
+          </div>
+          <div className="muted small">
+            {methods} · {active ? (dirty ? 'answers with the saved version while the workflow is active' : 'answering: the workflow is active') : 'answers only once the workflow is active (the Active switch above)'}
+          </div>
+        </>
+      ) : (
+        <div className="muted small">Set a path (letters, digits, . _ ~ - /) to get the URL.</div>
+      )}
+    </div>
   )
 }
 

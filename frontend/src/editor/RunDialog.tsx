@@ -1,4 +1,6 @@
-import { useState } from 'react'
+import { useRef, useState } from 'react'
+import { api } from '../api/client'
+import { formatSize, withInputValue } from '../lib/media'
 import { parseJson } from '../lib/schemaForm'
 import { Modal } from '../ui/Modal'
 import { MOD } from './format'
@@ -14,6 +16,23 @@ export function RunDialog({ workflowId, onRun, onClose }: Props) {
   const key = `tav:run-input:${workflowId}`
   const [text, setText] = useState(() => localStorage.getItem(key) ?? '{}')
   const parsed = parseJson(text)
+  const [fileKey, setFileKey] = useState('file')
+  const [upload, setUpload] = useState<{ busy: boolean; error?: string; done?: string }>({ busy: false })
+  const picker = useRef<HTMLInputElement>(null)
+  const attach = async (file: File | undefined) => {
+    if (!file) return
+    setUpload({ busy: true })
+    try {
+      const stored = await api.uploadFile(file)
+      const key = fileKey.trim() || 'file'
+      setText((current) => withInputValue(current, key, stored.value))
+      setUpload({ busy: false, done: `${stored.name} (${formatSize(stored.size)}) is in the input as “${key}”: {{ trigger.${key} }}` })
+    } catch (error) {
+      setUpload({ busy: false, error: `Not uploaded: ${(error as Error).message}` })
+    } finally {
+      if (picker.current) picker.current.value = ''
+    }
+  }
   const run = () => {
     if (!('value' in parsed)) return
     localStorage.setItem(key, text)
@@ -52,6 +71,18 @@ export function RunDialog({ workflowId, onRun, onClose }: Props) {
         />
       </label>
       {'error' in parsed && <div className="field-error">Not valid JSON: {parsed.error}</div>}
+      <div className="attach-file">
+        <label>
+          Attach a file at key
+          <input className="attach-key" aria-label="Input key for the file" value={fileKey} maxLength={100} onChange={(event) => setFileKey(event.target.value)} />
+        </label>
+        <input ref={picker} type="file" hidden aria-label="File to attach" onChange={(event) => void attach(event.target.files?.[0])} />
+        <button onClick={() => picker.current?.click()} disabled={upload.busy} title="Upload a file and put its value into the input">
+          {upload.busy ? 'Uploading…' : 'Attach file…'}
+        </button>
+      </div>
+      {upload.done && <div className="muted small" data-testid="attached">{upload.done}</div>}
+      {upload.error && <div className="field-error" role="alert">{upload.error}</div>}
     </Modal>
   )
 }

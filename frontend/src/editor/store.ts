@@ -50,6 +50,8 @@ export interface EditorState {
   catalog: Catalog
   workflowId: string | null
   version: number
+  /** Whether the workflow's triggers are armed (its `active` flag on the server). */
+  active: boolean
   base: WorkflowDocument
   nodes: FlowNode[]
   edges: FlowEdge[]
@@ -66,6 +68,7 @@ export interface EditorState {
   load(stored: StoredWorkflow, catalog: Catalog): void
   document(): WorkflowDocument
   markSaved(stored: StoredWorkflow): void
+  setActive(active: boolean): void
   onNodesChange(changes: NodeChange<FlowNode | NoteNode>[]): void
   onEdgesChange(changes: EdgeChange<FlowEdge>[]): void
   onDragStart(): void
@@ -126,6 +129,7 @@ export const useEditor = create<EditorState>()((set, get) => {
   return {
     catalog: new Map(),
     workflowId: null,
+    active: false,
     version: 0,
     base: { schema: 1, name: '', nodes: [], edges: [] },
     nodes: [],
@@ -144,7 +148,7 @@ export const useEditor = create<EditorState>()((set, get) => {
       const graph = workflowToGraph(stored.document)
       const base = { ...stored.document, nodes: [], edges: [] }
       const keepRun = get().workflowId === stored.id ? get().run : EMPTY_RUN
-      set({ catalog, workflowId: stored.id, version: stored.version, base, nodes: graph.nodes, edges: graph.edges, notes: graph.notes ?? [], past: [], future: [], problems: [], run: keepRun, dirty: false, revision: get().revision + 1 })
+      set({ catalog, workflowId: stored.id, version: stored.version, active: Boolean(stored.active), base, nodes: graph.nodes, edges: graph.edges, notes: graph.notes ?? [], past: [], future: [], problems: [], run: keepRun, dirty: false, revision: get().revision + 1 })
       set({ saved: serialize(get().document()) })
     },
     document() {
@@ -152,7 +156,10 @@ export const useEditor = create<EditorState>()((set, get) => {
       return graphToWorkflow(base, { nodes, edges, notes })
     },
     markSaved(stored) {
-      set({ version: stored.version, dirty: false, saved: serialize(get().document()) })
+      set({ version: stored.version, active: Boolean(stored.active), dirty: false, saved: serialize(get().document()) })
+    },
+    setActive(active) {
+      set({ active })
     },
     onNodesChange(changes) {
       const id = (change: NodeChange<FlowNode | NoteNode>) => (change.type === 'add' ? change.item.id : change.id)

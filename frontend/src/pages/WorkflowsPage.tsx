@@ -1,6 +1,8 @@
 import { useCallback, useEffect, useRef, useState } from 'react'
 import { api } from '../api/client'
 import type { User, WorkflowDocument, WorkflowSummary } from '../api/types'
+import { activationMessage } from '../lib/activation'
+import { ActiveToggle } from '../ui/ActiveToggle'
 import { AppHeader } from '../ui/AppHeader'
 import { Modal } from '../ui/Modal'
 import { navigate } from '../ui/router'
@@ -31,6 +33,7 @@ export function WorkflowsPage({ user, onSignOut }: Props) {
   const [total, setTotal] = useState(0)
   const [dialog, setDialog] = useState<Dialog>(null)
   const [error, setError] = useState<string | null>(null)
+  const [toggling, setToggling] = useState<string | null>(null)
   const searchBox = useRef<HTMLInputElement>(null)
 
   const load = useCallback(() => {
@@ -64,6 +67,19 @@ export function WorkflowsPage({ user, onSignOut }: Props) {
       load()
     } catch (failure) {
       setError((failure as Error).message)
+    }
+  }
+
+  const setActive = async (workflow: WorkflowSummary, on: boolean) => {
+    setError(null)
+    setToggling(workflow.id)
+    try {
+      const stored = on ? await api.activate(workflow.id) : await api.deactivate(workflow.id)
+      setItems((rows) => rows?.map((row) => (row.id === workflow.id ? { ...row, active: stored.active } : row)) ?? rows)
+    } catch (failure) {
+      setError(on ? `“${workflow.name}”: ${activationMessage(failure)}` : (failure as Error).message)
+    } finally {
+      setToggling(null)
     }
   }
 
@@ -103,6 +119,7 @@ export function WorkflowsPage({ user, onSignOut }: Props) {
             <thead>
               <tr>
                 <th>Name</th>
+                <th>Active</th>
                 <th>Version</th>
                 <th>Updated</th>
                 <th />
@@ -122,8 +139,10 @@ export function WorkflowsPage({ user, onSignOut }: Props) {
                     >
                       {workflow.name}
                     </a>
-                    {workflow.active && <span className="pill ok">active</span>}
                     {workflow.description && <div className="muted small">{workflow.description}</div>}
+                  </td>
+                  <td>
+                    <ActiveToggle active={workflow.active} busy={toggling === workflow.id} label={`Active: ${workflow.name}`} onChange={(on) => void setActive(workflow, on)} />
                   </td>
                   <td className="muted">v{workflow.version}</td>
                   <td className="muted" title={workflow.updated_at}>{relativeTime(workflow.updated_at)}</td>
