@@ -441,3 +441,21 @@ async def test_execution_answers_are_exactly_what_their_response_model_documents
         model = ExecutionPublic.model_validate(data)
         assert model.model_dump(mode="json", exclude_unset=True) == data
     assert answered.json() == got.json()
+
+
+async def test_an_input_holding_a_number_json_cannot_hold_is_refused(client, server):
+    workflow_id = await stored(server, document(node("start", "trigger.manual")))
+    for literal in ("NaN", "Infinity", "-Infinity", "1e400"):
+        body = '{"input": {"rows": [1, {"price": ' + literal + "}]}}"
+        response = await client.post(
+            f"/api/v1/workflows/{workflow_id}/run",
+            content=body,
+            headers={"Content-Type": "application/json"},
+        )
+        assert response.status_code == 422, (literal, response.text)
+        error = response.json()["error"]
+        assert error["code"] == "request_invalid"
+        assert error["details"][0]["location"] == "body.input.rows.1.price"
+        assert "is not a JSON number" in error["details"][0]["message"]
+    listed = await client.get("/api/v1/executions", params={"workflow_id": workflow_id})
+    assert listed.json()["total"] == 0

@@ -13,6 +13,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic_core import to_json
 
 from tav.api.deps import ServerDep
+from tav.api.documents import value_problems
 from tav.api.errors import ApiError
 from tav.api.schemas.executions import (
     ID_PATTERN,
@@ -62,6 +63,11 @@ async def run_workflow(
     if stored is None:
         raise NotFound(f"no workflow with id {workflow_id!r}")
     body = body or RunRequest()
+    if body.input is not None:
+        max_bytes = server.settings.max_body_bytes
+        problems = value_problems(body.input, max_bytes=max_bytes, location="body.input")
+        if problems:
+            raise ApiError(422, "request_invalid", "the input is not storable JSON", problems)
     reuse, input = await _run_from(server, stored, body)
     started = await _start(server, stored.document, input, stored=stored, reuse=reuse)
     return await _answer(server, started.handle, wait, started)
