@@ -195,6 +195,30 @@ async def test_delete_removes_a_finished_execution_but_not_a_running_one(client,
     assert (await client.get("/api/v1/executions")).json()["total"] == 0
 
 
+async def test_deleting_an_execution_deletes_the_sub_workflow_executions_it_started(client, server):
+    inner = await stored(server, document(node("echo", "core.output"), name="inner"))
+    middle = await stored(
+        server,
+        document(node("call", "core.subworkflow", params={"workflow": inner}), name="middle"),
+    )
+    outer = await stored(
+        server,
+        document(node("call", "core.subworkflow", params={"workflow": middle}), name="outer"),
+    )
+    answered = await client.post(f"/api/v1/workflows/{outer}/run?wait=true", json={"input": 1})
+    assert answered.json()["status"] == "succeeded", answered.text
+    await server.writer.flush()
+    listed = (await client.get("/api/v1/executions")).json()
+    assert listed["total"] == 3
+
+    response = await client.delete(f"/api/v1/executions/{answered.json()['execution_id']}")
+
+    assert response.status_code == 204
+    assert (await client.get("/api/v1/executions")).json()["total"] == 0
+    for item in listed["items"]:
+        assert (await client.get(f"/api/v1/executions/{item['execution_id']}")).status_code == 404
+
+
 # -- cancel -----------------------------------------------------------------------------
 
 

@@ -162,12 +162,20 @@ class ExecutionRepository:
             )
             return [_summary(row) for row in rows], int(total or 0)
 
-    async def delete(self, execution_id: str) -> bool:
+    async def delete(self, execution_id: str) -> list[str]:
+        """Delete an execution with the sub-workflow executions it started, at any depth;
+        returns the ids deleted (none when there is no such execution)."""
         async with self.db.transaction() as session:
-            result = await session.execute(
-                delete(ExecutionRow).where(ExecutionRow.id == execution_id)
-            )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            ids, level = [], [execution_id]
+            while level:
+                ids.extend(level)
+                level = list(
+                    await session.scalars(
+                        select(ExecutionRow.id).where(ExecutionRow.parent_id.in_(level))
+                    )
+                )
+            result = await session.execute(delete(ExecutionRow).where(ExecutionRow.id.in_(ids)))
+            return ids if result.rowcount else []  # type: ignore[attr-defined]
 
     async def unfinished(self, *, exclude_modes: Sequence[str] = ()) -> list[ExecutionRecord]:
         """Top-level executions a dead process left queued or running, oldest first."""

@@ -105,8 +105,8 @@ async def delete_execution(execution_id: ExecutionId, server: ServerDep) -> None
         raise _unknown(execution_id)
     if not status.is_terminal or execution_id in server.running:
         raise ApiError(409, "conflict", "the execution is still running; cancel it first")
-    await server.executions.delete(execution_id)
-    await server.files.remove_execution(execution_id)
+    for deleted in await server.executions.delete(execution_id):  # with its sub-workflows
+        await server.files.remove_execution(deleted)
 
 
 @router.post(
