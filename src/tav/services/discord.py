@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from tav.core.errors import NodeError
-from tav.services.http import check, json_body, request
+from tav.nodes.http import check, json_body, request
 
 
 class DiscordClient:

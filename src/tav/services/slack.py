@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from tav.core.errors import NodeError, OperationalError
-from tav.services.http import check, json_body, request
+from tav.nodes.http import check, json_body, request
 
 TRANSIENT = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}

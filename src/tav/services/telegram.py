@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from tav.core.errors import NodeError, OperationalError
-from tav.services.http import json_body, request, retry_after
+from tav.nodes.http import json_body, request, retry_after
 
 
 class TelegramClient:

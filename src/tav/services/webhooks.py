@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from tav.services.http import check, request
+from tav.nodes.http import check, request
 
 SIGNATURE_HEADER = "X-TAV-Signature"
 TIMESTAMP_HEADER = "X-TAV-Timestamp"

@@ -8,21 +8,18 @@ otherwise each request uses its own client.
 
 from __future__ import annotations
 
-import email.utils
 import functools
 import ssl
-import time
 from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tav.core.errors import NodeError, OperationalError
+from tav.nodes import http
 from tav.nodes.base import Node, NodeSpec, Outputs, Port
 from tav.nodes.context import NodeContext
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-_NO_JSON = object()
 
 
 class HttpRequestParams(BaseModel):
@@ -91,47 +88,26 @@ def _ssl_context() -> ssl.SSLContext:
 async def _send(
     client: httpx.AsyncClient, params: HttpRequestParams, headers: dict[str, str]
 ) -> httpx.Response:
-    try:
-        return await client.request(
-            params.method,
-            params.url,
-            headers=headers,
-            params=params.query,
-            json=params.json_body,
-            content=params.body,
-            timeout=params.timeout_s,
-            follow_redirects=params.follow_redirects,
-        )
-    except httpx.TimeoutException as exc:
-        raise OperationalError(
-            f"{params.method} {params.url}: no response within {params.timeout_s:g} s "
-            f"({type(exc).__name__})",
-            type="timeout",
-        ) from None
-    except httpx.TransportError as exc:
-        raise OperationalError(
-            f"{params.method} {params.url}: {type(exc).__name__}: {exc}", type="network_error"
-        ) from None
-    except httpx.InvalidURL as exc:
-        raise NodeError(f"invalid URL {params.url!r}: {exc}", type="invalid_url") from None
+    return await http.request(
+        client,
+        params.method,
+        params.url,
+        what=f"{params.method} {params.url}",
+        timeout_s=params.timeout_s,
+        headers=headers,
+        params=params.query,
+        json=params.json_body,
+        content=params.body,
+        follow_redirects=params.follow_redirects,
+    )
 
 
 def _check(response: httpx.Response, params: HttpRequestParams) -> HttpResponse:
-    result = HttpResponse(
+    if params.fail_on_status:
+        http.check(response, f"{params.method} {params.url}")
+    return HttpResponse(
         status=response.status_code, headers=dict(response.headers), body=_body(response)
     )
-    if not params.fail_on_status or response.status_code < 400:
-        return result
-    status = response.status_code
-    message = f"{params.method} {params.url} answered {status} {response.reason_phrase}"
-    snippet = response.text[:200].strip()
-    if snippet:
-        message += f": {snippet}"
-    if status >= 500 or status == 429:
-        raise OperationalError(
-            message, type="http_error", retry_after=_retry_after(response.headers)
-        )
-    raise NodeError(message, type="http_error", retryable=False)
 
 
 def _body(response: httpx.Response) -> Any:
@@ -142,16 +118,3 @@ def _body(response: httpx.Response) -> Any:
         except ValueError:
             pass
     return response.text
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value)
-    try:
-        parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):  # a malformed header must not hide the status
-        return None
-    return max(0.0, parsed.timestamp() - time.time())

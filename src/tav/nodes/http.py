@@ -1,9 +1,10 @@
-"""HTTP calls of the service clients, with failures classified for retries.
+"""HTTP calls from nodes and the service clients, with failures classified for retries.
 
 Network errors, timeouts, 5xx and 429 are operational (retryable), honouring a
 ``Retry-After`` header or a ``retry_after`` in a JSON body (Discord, Telegram); any other
-4xx is the request's fault and is not retried. Messages name the call (``Slack
-chat.postMessage``), never its URL, which may carry a token (Telegram's does).
+4xx is the request's fault and is not retried. Messages name the call with ``what``
+(``Slack chat.postMessage``, ``GET https://...``): service clients never pass a URL that
+may carry a token (Telegram's does).
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ async def request(
     what: str,
     timeout_s: float,
     json: Any = None,
-    content: bytes | None = None,
+    content: str | bytes | None = None,
     headers: Mapping[str, str] | None = None,
     params: Mapping[str, str] | None = None,
+    **options: Any,
 ) -> httpx.Response:
     """The response, whatever its status; raises ``OperationalError`` when there is none."""
     try:
@@ -40,6 +42,7 @@ async def request(
             headers=headers,
             params=params,
             timeout=timeout_s,
+            **options,
         )
     except httpx.TimeoutException as exc:
         raise OperationalError(
