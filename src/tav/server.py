@@ -210,7 +210,7 @@ class Server:
                 state=TriggerStateRepository(self.db),
                 credentials=self.credentials,
                 clock=SystemClock(),
-                files_dir=settings.data_dir / "files",
+                files=self.files,
             ),
             sync_every_s=settings.trigger_sync_s,
         )

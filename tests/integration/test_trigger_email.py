@@ -1,9 +1,10 @@
 """``trigger.email`` against a real IMAP server (Dovecot, started by the test): new
-messages start runs, with their text, HTML and attachments; what was seen is remembered
-across a restart."""
+messages start runs, with their text, HTML and attachments (large ones as stored files,
+downloaded over the API); what was seen is remembered across a restart."""
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -11,8 +12,10 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from tav.api.app import create_app
 from tav.core.media import Media
 from tav.server import Server
 from tav.settings import Settings
@@ -45,6 +48,17 @@ async def server(config: Settings) -> AsyncIterator[Server]:
     await server.start(prune=False)
     yield server
     await server.stop(timeout_s=0)
+
+
+@contextlib.asynccontextmanager
+async def api_client(server: Server) -> AsyncIterator[httpx.AsyncClient]:
+    _, secret = await server.auth.create_api_key("tests")
+    transport = httpx.ASGITransport(app=create_app(server.settings, server=server))
+    headers = {"Authorization": f"Bearer {secret}"}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://tav.test", headers=headers
+    ) as client:
+        yield client
 
 
 def deliver(
@@ -147,7 +161,7 @@ async def test_new_messages_start_runs_once_across_a_restart(
         await restarted.stop(timeout_s=0)
 
 
-async def test_mark_seen_and_large_attachments(
+async def test_mark_seen_and_large_attachments_are_stored_files(
     server: Server, imap_server: Dovecot, config: Settings, request: pytest.FixtureRequest
 ):
     mailbox = request.node.name[:40]
@@ -158,9 +172,18 @@ async def test_mark_seen_and_large_attachments(
     await server.triggers.activate(workflow.id)
     [payload] = await inputs(server, workflow.id, 1)
     media = Media.model_validate(payload["attachments"][0])
-    assert media.uri is not None
-    assert media.uri.startswith("files/email/")
-    assert (config.data_dir / media.uri).read_bytes() == big
+    assert (media.name, media.mime_type, media.size) == ("stock.csv", "text/csv", len(big))
+    file_id = media.metadata["file_id"]
+    assert media.uri == f"file:{file_id}"
+    async with api_client(server) as client:
+        listed = (await client.get("/api/v1/files", params={"kind": "email"})).json()
+        [stored] = listed["items"]
+        assert (stored["id"], stored["kind"], stored["size"]) == (file_id, "email", len(big))
+        assert stored["value"] == payload["attachments"][0]
+        response = await client.get(media.metadata["url"])
+        assert response.status_code == 200
+        assert response.content == big
+    assert await server.files.read(media.uri) == big  # what nodes read through Files
     await wait_for(lambda: seen_flags(imap_server, mailbox) == [True])
 
 

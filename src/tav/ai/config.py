@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tav.ai.messages import MAX_MEDIA_BYTES
 from tav.nodes.ai import ModelRef
 
 
@@ -39,6 +40,8 @@ class AIConfig:
     """How long an open circuit skips that credential and model."""
     rate_window_s: float = 60
     """The window ``requests_per_minute`` counts over (shorter only in tests)."""
+    max_media_bytes: int = MAX_MEDIA_BYTES
+    """The most one media value stored as a file may hold to be sent to a model."""
 
     def limit_of(self, credential_id: str) -> Limit:
         return self.limits.get(credential_id, self.limit)

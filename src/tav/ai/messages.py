@@ -4,11 +4,17 @@ Content is a string or a list of blocks: ``{"type": "text", "text": ...}``, Medi
 values (``tav.core.media``), or blocks already in a LangChain/OpenAI shape, which pass
 through. Media become LangChain's standard content blocks (``image``, ``audio``,
 ``video``, ``file``), which every provider package translates to its own wire format.
+
+Media stored as files (``uri`` ``file:<id>``) are read first, through the host's ``Files``
+service (``inline_stored_media``), up to ``MAX_MEDIA_BYTES`` each: a model is sent the
+content, never a path of ours. Media given by an http(s) URL pass as URLs.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tav.core.errors import NodeError
@@ -16,6 +22,11 @@ from tav.core.media import Media, MediaError, is_media, parse_media
 
 ROLES = {"system": "system", "user": "user", "human": "user", "assistant": "ai", "ai": "ai"}
 ROLES["tool"] = "tool"
+MAX_MEDIA_BYTES = 20 * 1024 * 1024
+"""The most a stored media value may hold to be sent to a model (providers refuse more)."""
+
+Reader = Callable[[str], Awaitable[bytes]]
+"""The content of a stored file by its uri (``Files.read``)."""
 
 
 def to_langchain(messages: list[dict[str, Any]]) -> list[Any]:
@@ -105,7 +116,80 @@ def _inline(media: Media, where: str) -> Any:
 def _not_inline(media: Media, where: str) -> NodeError:
     name = media.name or media.uri
     return NodeError(
-        f"{where}: the {media.kind} {name!r} is stored as a file ({media.uri}), and a "
-        "model can only be shown media given inline (data) or by an http(s) URL",
+        f"{where}: the {media.kind} {name!r} is stored as a file ({media.uri}), and this "
+        "host reads no stored files: a model can only be shown media given inline (data) "
+        "or by an http(s) URL",
         type="media_not_inline",
+    )
+
+
+# -- stored media -----------------------------------------------------------------------------
+
+
+async def inline_stored_media(
+    messages: list[dict[str, Any]], read: Reader, *, limit: int = MAX_MEDIA_BYTES
+) -> list[dict[str, Any]]:
+    """``messages`` with each media value stored as a file made inline, its content read
+    through ``read``; ``NodeError`` ``media_too_large`` beyond ``limit`` bytes."""
+    resolved = []
+    for index, message in enumerate(messages):
+        content = message.get("content")
+        where = f"message {index}"
+        if _stored(content):
+            content = await _read_media(content, read, limit, where)
+        elif isinstance(content, list) and any(_stored(item) for item in content):
+            content = [
+                await _read_media(item, read, limit, f"{where}, block {i}")
+                if _stored(item)
+                else item
+                for i, item in enumerate(content)
+            ]
+        else:
+            resolved.append(message)
+            continue
+        resolved.append({**message, "content": content})
+    return resolved
+
+
+def _stored(value: Any) -> bool:
+    """A media value with a uri into our files (not an http(s) URL a provider can fetch)."""
+    if isinstance(value, Media):
+        value = value.to_value()
+    uri = value.get("uri") if is_media(value) else None
+    return isinstance(uri, str) and not uri.startswith(("http://", "https://"))
+
+
+async def _read_media(value: Any, read: Reader, limit: int, where: str) -> dict[str, Any]:
+    try:
+        media = parse_media(value, where=where)
+    except MediaError as exc:
+        raise NodeError(str(exc), type="invalid_media") from None
+    assert media.uri is not None  # _stored checked it
+    if media.size is not None and media.size > limit:
+        raise _too_large(media, media.size, limit, where)
+    content = await read(media.uri)
+    if len(content) > limit:
+        raise _too_large(media, len(content), limit, where)
+    return media.model_copy(update={"uri": None, "data": _data(media, content, where)}).to_value()
+
+
+def _data(media: Media, content: bytes, where: str) -> Any:
+    if media.kind not in ("text", "json"):
+        return base64.b64encode(content).decode("ascii")
+    try:
+        text = content.decode("utf-8")
+        return text if media.kind == "text" else json.loads(text)
+    except ValueError:
+        raise NodeError(
+            f"{where}: the {media.kind} {media.name or media.uri!r} is not UTF-8 "
+            f"{'text' if media.kind == 'text' else 'JSON'}",
+            type="invalid_media",
+        ) from None
+
+
+def _too_large(media: Media, size: int, limit: int, where: str) -> NodeError:
+    return NodeError(
+        f"{where}: the {media.kind} {media.name or media.uri!r} is {size} bytes, more than "
+        f"the {limit} a model can be sent",
+        type="media_too_large",
     )

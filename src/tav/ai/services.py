@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from tav.ai import providers
 from tav.ai.cache import ResponseCache, cache_key
@@ -20,9 +21,10 @@ from tav.ai.chain import Chain, Link, Outcome, RequestError
 from tav.ai.chat import Answer, ask
 from tav.ai.config import AIConfig
 from tav.ai.limits import Breaker, Clock, Limits
-from tav.ai.messages import to_langchain
+from tav.ai.messages import inline_stored_media, to_langchain
 from tav.ai.streaming import TokenBatcher
 from tav.nodes.ai import ChatRequest, ChatResponse, EmbedResponse, ModelRef, Usage
+from tav.nodes.capabilities import Files
 from tav.nodes.context import NodeContext
 
 logger = logging.getLogger("tav.ai")
@@ -63,7 +65,7 @@ class AIServices:
         if request.cache and (hit := await self._cached(ctx, refs, request)) is not None:
             return hit
         await providers.load_module("langchain_core.messages")
-        messages = to_langchain(request.messages)
+        messages = to_langchain(await self._readable(ctx, request.messages))
         timeout_s = request.timeout_s or self.config.timeout_s
         streams = request.stream and request.json_schema is None
         batcher = TokenBatcher(ctx.progress) if streams else None
@@ -96,6 +98,16 @@ class AIServices:
         if request.cache:
             await self._store(outcome.link.ref, request, response)
         return response
+
+    async def _readable(
+        self, ctx: NodeContext, messages: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """``messages`` with the media stored as files read through the host's ``Files``
+        (where it supplies none, such media fail with ``media_not_inline``)."""
+        files = ctx.optional_service(Files)  # type: ignore[type-abstract]
+        if files is None:
+            return messages
+        return await inline_stored_media(messages, files.read, limit=self.config.max_media_bytes)
 
     async def _cached(
         self, ctx: NodeContext, refs: Sequence[ModelRef], request: ChatRequest

@@ -4,6 +4,8 @@ Layout::
 
     files/uploads/<id>                      uploaded through the API; kept until deleted
     files/exports/<id>                      written by export nodes; kept until deleted
+    files/email/<id>                        large attachments of mail triggers; kept until
+                                            deleted
     files/executions/<execution id>/<id>    written by nodes; deleted with the execution
     files/tmp/                              content being written
 
@@ -16,9 +18,10 @@ folder that a concurrent sweep could take for an orphan.) A crash between the co
 the move leaves a row without content, which reads as ``content missing``.
 
 ``FileStore`` is the host's ``Files`` service (``tav.nodes.capabilities``): nodes hand it
-bytes and get a MediaFormat value back, whose ``uri`` (``file:<id>``) it reads again. It
-also reads the ``files/...`` paths that other parts write without a row (the large
-attachments of mail triggers), never anything outside ``files/``.
+bytes and get a MediaFormat value back, whose ``uri`` (``file:<id>``) it reads again. It is
+also where triggers keep what arrives too large to travel inline (``receive``). It still
+reads the ``files/email/<folder>/<name>`` paths earlier versions wrote without a row, so
+payloads of old executions keep working, never anything outside ``files/``.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from tav.core.media import Media
 from tav.storage.db import Database
 from tav.storage.models import FileRow
 
-FileKind = Literal["upload", "export", "execution"]
+FileKind = Literal["upload", "export", "execution", "email"]
 FILE_URI = re.compile(r"^file:([0-9a-f]{32})$")
 SAFE_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")
 """An execution id that can name a folder (no path separators, no leading dot)."""
@@ -158,7 +161,7 @@ class FileStore:
     def path_of(self, record: FileRecord) -> Path:
         if record.kind == "execution" and record.execution_id:
             return self.root / "executions" / record.execution_id / record.id
-        folder = "uploads" if record.kind == "upload" else "exports"
+        folder = {"upload": "uploads", "email": "email"}.get(record.kind, "exports")
         return self.root / folder / record.id
 
     def _tmp(self) -> Path:
@@ -341,6 +344,17 @@ class FileStore:
         )
         return record.value()
 
+    async def receive(
+        self, data: bytes, *, name: str, mime_type: str | None, via: str
+    ) -> dict[str, Any]:
+        """Keep what a trigger received (``via``: ``email``) as a file of that kind, kept
+        until deleted; returns its file value (``tav.triggers.ports.ReceivedFiles``)."""
+        if via != "email":
+            raise ValueError(f"{via!r} is not a kind of received file (email)")
+        declared = None if mime_type in (None, "application/octet-stream") else mime_type
+        record = await self.add(data, name=name, kind="email", mime_type=declared)
+        return record.value()
+
     async def read(self, uri: str) -> bytes:
         id = file_id(uri)
         if id is None and RELATIVE_URI.match(uri) and not uri.startswith("files/tmp/"):
@@ -362,8 +376,8 @@ class FileStore:
             ) from None
 
     async def _read_relative(self, uri: str) -> bytes:
-        """A file some other part wrote under ``files/`` and refers to by its path
-        (``files/email/<folder>/<name>``: large attachments of mail triggers)."""
+        """A file earlier versions wrote under ``files/`` without a row and referred to by
+        its path (``files/email/<folder>/<name>``: large attachments of mail triggers)."""
         path = self.root / uri.removeprefix("files/")
         try:
             return await asyncio.to_thread(path.read_bytes)

@@ -268,7 +268,7 @@ class FileRow(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(16))
-    """``upload``, ``export`` or ``execution``."""
+    """``upload``, ``export``, ``execution`` or ``email``."""
     execution_id: Mapped[str | None] = mapped_column(ID)
     """The execution that made it (no foreign key: a node's file may be stored before its
     execution's record is committed, and exports outlive their execution)."""

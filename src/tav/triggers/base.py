@@ -12,12 +12,17 @@ import asyncio
 import logging
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 from tav.core.errors import NotFound
 from tav.triggers.clock import Clock
-from tav.triggers.ports import Credentials, Launcher, StateStore, TriggeredWorkflow
+from tav.triggers.ports import (
+    Credentials,
+    Launcher,
+    ReceivedFiles,
+    StateStore,
+    TriggeredWorkflow,
+)
 
 logger = logging.getLogger("tav.triggers")
 
@@ -63,8 +68,8 @@ class Host:
     state: StateStore
     credentials: Credentials
     clock: Clock
-    files_dir: Path
-    """Where large email attachments are written (``<data dir>/files``)."""
+    files: ReceivedFiles
+    """Where large email attachments are kept (the file store)."""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,10 @@ restart neither repeats nor loses messages; if the server renumbers the mailbox 
 UIDVALIDITY), the unseen messages count as new again. A message's run is recorded before
 its UID is stored: a crash in between runs it once more rather than never.
 
+Attachments up to ``MAX_INLINE_BYTES`` travel inline; larger ones are kept in the host's
+file store (``ReceivedFiles``) as files of kind ``email``, with a download URL and a
+``file:<id>`` uri like any other stored file.
+
 Rejected: aioimaplib (an extra dependency for a poll every minute) and IMAP IDLE (a
 connection per trigger held open; polling is what every server supports the same way).
 """
@@ -19,19 +23,17 @@ import email
 import email.policy
 import imaplib
 import logging
-import re
 import ssl
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
-from pathlib import Path
 from typing import Any
 
 from tav.core.media import MAX_INLINE_BYTES, Media
 from tav.nodes.builtin.triggers.email import EmailParams
 from tav.triggers.base import Background, Host, Target, check_credential
+from tav.triggers.ports import ReceivedFiles
 
 logger = logging.getLogger("tav.triggers.email")
 STATE_KEY = "mailbox"
@@ -123,13 +125,21 @@ def _quoted(mailbox: str) -> str:
 # -- messages -------------------------------------------------------------------------------
 
 
-def parse_message(raw: bytes, files_dir: Path) -> dict[str, Any]:
-    """``{from, to, subject, date, text, html, attachments}`` of a raw message."""
+@dataclass(frozen=True)
+class Attachment:
+    name: str
+    mime_type: str
+    data: bytes
+
+
+def parse_message(raw: bytes) -> tuple[dict[str, Any], list[Attachment]]:
+    """``{from, to, subject, date, text, html}`` of a raw message, and its attachments
+    (blocking: run it on a thread)."""
     message = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(message, EmailMessage)
     text = message.get_body(preferencelist=("plain",))
     html = message.get_body(preferencelist=("html",))
-    return {
+    payload = {
         "from": _addresses(message, "from")[0] if _addresses(message, "from") else None,
         "to": _addresses(message, "to"),
         "cc": _addresses(message, "cc"),
@@ -138,12 +148,11 @@ def parse_message(raw: bytes, files_dir: Path) -> dict[str, Any]:
         "message_id": str(message.get("message-id", "")) or None,
         "text": text.get_content() if text is not None else None,
         "html": html.get_content() if html is not None else None,
-        "attachments": [
-            _attachment(part, files_dir)
-            for part in message.iter_attachments()
-            if isinstance(part, EmailMessage)
-        ],
     }
+    attachments = [
+        _attachment(part) for part in message.iter_attachments() if isinstance(part, EmailMessage)
+    ]
+    return payload, attachments
 
 
 def _addresses(message: EmailMessage, header: str) -> list[str]:
@@ -160,20 +169,19 @@ def _date(value: Any) -> str | None:
         return None
 
 
-def _attachment(part: EmailMessage, files_dir: Path) -> dict[str, Any]:
-    """A MediaFormat value: inline when small, else a file under ``files/email``."""
+def _attachment(part: EmailMessage) -> Attachment:
     content = part.get_payload(decode=True)
     data = content if isinstance(content, bytes) else b""
-    name = part.get_filename() or "attachment"
-    mime = part.get_content_type()
+    return Attachment(part.get_filename() or "attachment", part.get_content_type(), data)
+
+
+async def attachment_value(attachment: Attachment, files: ReceivedFiles) -> dict[str, Any]:
+    """A MediaFormat value: inline when small, else a stored file (``file:<id>``, kind
+    ``email``) kept through ``files``."""
+    name, mime, data = attachment.name, attachment.mime_type, attachment.data
     if len(data) <= MAX_INLINE_BYTES:
         return Media.from_bytes(data, mime_type=mime, name=name).to_value()
-    folder = files_dir / "email" / uuid.uuid4().hex
-    folder.mkdir(parents=True, exist_ok=True)
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:200] or "attachment"
-    (folder / safe).write_bytes(data)
-    uri = f"files/email/{folder.name}/{safe}"
-    return Media.file(uri, mime_type=mime, name=name, size=len(data)).to_value()
+    return await files.receive(data, name=name, mime_type=mime, via="email")
 
 
 # -- the poller -----------------------------------------------------------------------------
@@ -211,7 +219,10 @@ class Poller(Background):
         fetched = await asyncio.to_thread(fetch_new, account, self.config.mailbox, known)
         started = []
         for uid, raw in fetched.messages:
-            payload = await asyncio.to_thread(parse_message, raw, self.host.files_dir)
+            payload, attachments = await asyncio.to_thread(parse_message, raw)
+            payload["attachments"] = [
+                await attachment_value(attachment, self.host.files) for attachment in attachments
+            ]
             await target.launch(self.host, {**payload, "uid": uid}, "email")
             new = {"uidvalidity": fetched.uidvalidity, "last_uid": uid}
             await state.swap(target.workflow.id, target.node_id, STATE_KEY, known, new)

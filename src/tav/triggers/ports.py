@@ -1,8 +1,8 @@
 """What the trigger manager needs from its host, as protocols.
 
 The server plugs in its workflow repository, its trigger state repository, its credential
-service and a launcher that starts executions; tests plug in their own. Nothing here knows
-of SQL, HTTP or the server.
+service, its file store and a launcher that starts executions; tests plug in their own.
+Nothing here knows of SQL, HTTP or the server.
 """
 
 from __future__ import annotations
@@ -85,4 +85,16 @@ class StateStore(Protocol):
 class Credentials(Protocol):
     async def reveal(self, credential_id: str) -> Credential:
         """The decrypted credential; raises ``NotFound`` when there is none."""
+        ...
+
+
+class ReceivedFiles(Protocol):
+    """Where triggers keep what arrives too large to travel inline: the host's file store,
+    so it gets a ``files`` row, a download URL and the store's retention."""
+
+    async def receive(
+        self, data: bytes, *, name: str, mime_type: str | None, via: str
+    ) -> dict[str, Any]:
+        """Store ``data`` as a file received by ``via`` (``email``); returns its MediaFormat
+        value (``uri`` ``file:<id>``, ``metadata.url`` where to download it)."""
         ...

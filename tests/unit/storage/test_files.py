@@ -178,3 +178,14 @@ async def test_paths_under_files_are_read_but_never_outside_it(file_store: FileS
     for uri in ("files/../secret", "files/email/../../secret", "files/email/abc", "files/tmp/x"):
         with pytest.raises(NodeError):
             await file_store.read(uri)
+
+
+async def test_received_files_are_stored_files_of_their_kind(file_store: FileStore):
+    value = await file_store.receive(b"a,b\n", name="stock.csv", mime_type="text/csv", via="email")
+    record = await file_store.get(value["metadata"]["file_id"])
+    assert record is not None
+    assert (record.kind, record.mime_type, value["uri"]) == ("email", "text/csv", record.uri)
+    assert file_store.path_of(record) == file_store.root / "email" / record.id
+    assert await file_store.read(record.uri) == b"a,b\n"
+    with pytest.raises(ValueError, match="not a kind of received file"):
+        await file_store.receive(b"x", name="x", mime_type=None, via="upload")

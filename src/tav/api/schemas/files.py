@@ -1,4 +1,5 @@
-"""Stored files: uploads, exports and files of executions (content at ``url``)."""
+"""Stored files: uploads, exports, files of executions and received email attachments
+(content at ``url``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-FileKind = Literal["upload", "export", "execution"]
+FileKind = Literal["upload", "export", "execution", "email"]
 
 
 class FilePublic(BaseModel):
@@ -17,8 +18,9 @@ class FilePublic(BaseModel):
     size: int = Field(description="In bytes.")
     sha256: str = Field(description="Hex SHA-256 of the content.")
     kind: FileKind = Field(
-        description="upload (POST /files), export (export nodes) or execution (written by "
-        "a node; deleted with its execution)."
+        description="upload (POST /files), export (export nodes), execution (written by "
+        "a node; deleted with its execution) or email (a large attachment a mail trigger "
+        "received)."
     )
     execution_id: str | None = Field(description="The execution that wrote it.")
     created_at: datetime
