@@ -212,6 +212,8 @@ class _Run:
         self.seq = resume.last_seq if resume else 0
         self.failure: tuple[str, ErrorInfo] | None = None
         self.cancelled = False
+        self.attempts: dict[str, int] = {}
+        """The attempt each running node is at: what a node cancelled mid-run reports."""
         self.redact: Redact | None = None
         """Set once a node reveals a credential: applied to everything reported after."""
         self.started_at = resume.started_at if resume else options.started_at or utcnow()
@@ -336,9 +338,15 @@ class _Run:
             return await run_step(self, node, inputs)
         except asyncio.CancelledError:
             task.uncancel()
-            return NodeResult(node_id=node.id, status=NodeStatus.CANCELLED, finished_at=utcnow())
+            return NodeResult(
+                node_id=node.id,
+                status=NodeStatus.CANCELLED,
+                attempts=self.attempts.get(node.id, 0),
+                finished_at=utcnow(),
+            )
         finally:
             del self.running[node.id]  # until its next node, nothing cancels this task
+            self.attempts.pop(node.id, None)
 
     def _inputs(self, node: PlannedNode) -> tuple[Inputs, str | None]:
         arrivals: dict[str, list[Arrival]] = {}
@@ -482,6 +490,7 @@ class _Run:
         )
 
     def started(self, node_id: str, attempt: int) -> None:
+        self.attempts[node_id] = attempt
         self._emit(NodeStarted, node_id=node_id, attempt=attempt)
 
     def retrying(self, node_id: str, attempt: int, delay_s: float, error: ErrorInfo) -> None:

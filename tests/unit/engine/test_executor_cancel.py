@@ -144,7 +144,34 @@ async def test_cancel_during_a_retry_backoff(executor: Executor, bus: InMemoryBu
 
     assert time.perf_counter() - clock < 0.2
     assert statuses(result)["flaky"] == "cancelled"
+    assert result.nodes["flaky"].attempts == 1  # the attempt that failed; none was running
     assert result.status is ExecutionStatus.CANCELLED
+
+
+async def test_a_node_cancelled_while_running_reports_its_attempt(
+    executor: Executor, bus: InMemoryBus
+) -> None:
+    wf = workflow(
+        node("start", "trigger.manual"),
+        node(
+            "flaky",
+            "test.flaky",
+            params={"fail_attempts": 1},
+            retry={"max_attempts": 3, "backoff_s": 0, "jitter": False},
+        ),
+        node("wait", "core.delay", params={"seconds": 10}),
+        links=("start -> flaky", "flaky -> wait"),
+    )
+    handle = executor.start(executor.compile(wf))
+    await until(
+        bus, handle.execution_id, lambda e: e.type == "node.started" and e.node_id == "wait"
+    )
+    handle.cancel()
+    result = await handle.wait()
+
+    assert result.nodes["flaky"].attempts == 2
+    assert result.nodes["wait"].status.value == "cancelled"
+    assert result.nodes["wait"].attempts == 1
 
 
 async def test_cancelling_after_the_end_changes_nothing(executor: Executor) -> None:
