@@ -146,6 +146,48 @@ def test_a_failing_node_is_marked_with_its_error(page) -> None:
     screenshot(page, "failed-run")
 
 
+def test_template_fields_suggest_the_upstream_nodes(page) -> None:
+    document = {
+        "schema": 1,
+        "name": "Suggestions",
+        "nodes": [
+            {"id": "start", "type": "trigger.manual"},
+            {"id": "fetch", "type": "core.noop"},
+            {"id": "set", "type": "core.set"},
+            {"id": "after", "type": "core.noop"},
+        ],
+        "edges": [
+            {"from": "start", "to": "fetch"},
+            {"from": "fetch", "to": "set"},
+            {"from": "set", "to": "after"},
+        ],
+    }
+    import_text(page, json.dumps(document))
+    page.get_by_test_id("node-set").click()
+    values = page.get_by_role("textbox", name="Values")
+    values.fill("")
+    values.press_sequentially('{"a": "{{ nodes.')
+    suggestions = page.get_by_role("listbox", name="Suggestions")
+    options = suggestions.get_by_role("option")
+    expect(options).to_have_text([re.compile("^fetch"), re.compile("^start")])  # upstream only
+    suggestions.get_by_role("option", name="fetch").click()
+    expect(values).to_have_value('{"a": "{{ nodes.fetch')
+    expect(suggestions).to_have_count(0)
+
+    # One level further, from the keyboard; Escape closes the list and keeps the panel.
+    values.press(".")
+    expect(suggestions.get_by_role("option")).to_have_text([re.compile("^output")])
+    values.press("Escape")
+    expect(suggestions).to_have_count(0)
+    values.press("Backspace")
+    values.press(".")
+    values.press("Enter")
+    expect(values).to_have_value('{"a": "{{ nodes.fetch.output')
+    values.press_sequentially(' }}"}')
+    expect(values).to_have_value('{"a": "{{ nodes.fetch.output }}"}')
+    page.get_by_test_id("valid").wait_for()
+
+
 def test_export_then_import_round_trip(page) -> None:
     row = page.get_by_test_id("workflow-row").filter(has_text="Greeter")
     with page.expect_download() as download:

@@ -9,7 +9,7 @@ import { aiSummary, formatUsage } from '../lib/usage'
 import { PinIcon } from '../ui/icons'
 import { formatDuration, iconFor, MOD } from './format'
 import { JsonTree } from './JsonTree'
-import { JsonInput, NumberInput } from './inputs'
+import { JsonInput, NumberInput, TemplateScope } from './inputs'
 import { ParamForm, withValue } from './ParamForm'
 import { useEditor } from './store'
 
@@ -91,7 +91,11 @@ export function NodePanel({ nodeId, onClose, onRunFrom }: Props) {
       </nav>
       <div className="panel-body">
         {tab === 'params' && def.type === 'trigger.webhook' && <WebhookUrl params={def.params ?? {}} />}
-        {tab === 'params' && <ParamForm fields={fields} values={def.params ?? {}} onChange={setParam} problems={paramProblems} />}
+        {tab === 'params' && (
+          <TemplateScope.Provider value={nodeId}>
+            <ParamForm fields={fields} values={def.params ?? {}} onChange={setParam} problems={paramProblems} />
+          </TemplateScope.Provider>
+        )}
         {tab === 'settings' && <Settings def={def} update={update} />}
         {tab === 'output' && <Output nodeId={nodeId} def={def} />}
       </div>

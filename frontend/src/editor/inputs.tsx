@@ -1,10 +1,55 @@
-// Inputs of the node form: template text with {{ }} highlighting, numbers that may be
-// templates, JSON, and a credential picker.
-import { useEffect, useState } from 'react'
+// Inputs of the node form: template text with {{ }} highlighting and suggestions, numbers
+// that may be templates, JSON, and a credential picker.
+import { createContext, useContext, useEffect, useId, useLayoutEffect, useRef, useState } from 'react'
 import { api } from '../api/client'
 import type { CredentialSummary } from '../api/types'
+import { acceptCompletion, completionsAt, type Completion, type CompletionSource } from '../lib/completions'
+import { outputPorts } from '../lib/graph'
 import { parseJson, parseNumber } from '../lib/schemaForm'
 import { templateSegments } from '../lib/templates'
+import { useEditor } from './store'
+
+/** The node whose params the template inputs below edit; without one, no suggestions. */
+export const TemplateScope = createContext<string | null>(null)
+
+let variables: Promise<string[] | null> | null = null
+
+/** Drop the cached names of the variables (after one is set or deleted). */
+export function forgetVariables(): void {
+  variables = null
+}
+
+function loadVariables(): Promise<string[] | null> {
+  variables ??= api
+    .variables()
+    .then((items) => items.map((item) => item.name))
+    .catch(() => null)
+  return variables
+}
+
+/** What a template in the params of `nodeId` can read, from the editor's graph and the
+ * execution shown. */
+function completionSource(nodeId: string, serverVars: string[] | null): CompletionSource {
+  const state = useEditor.getState()
+  const execution = state.run.execution
+  const ports: CompletionSource['ports'] = {}
+  const outputs: CompletionSource['outputs'] = {}
+  for (const node of state.nodes) {
+    const def = node.data.def
+    ports[node.id] = outputPorts(def, state.catalog.get(def.type))
+    outputs[node.id] = execution?.nodes[node.id]?.outputs ?? def.pin
+  }
+  const own = Object.keys(state.base.vars ?? {})
+  const vars = serverVars || own.length ? [...new Set([...(serverVars ?? []), ...own])].sort() : null
+  return {
+    nodeId,
+    ports,
+    outputs,
+    edges: state.edges.map((edge) => ({ source: edge.source, target: edge.target })),
+    trigger: execution ? execution.input : undefined,
+    vars,
+  }
+}
 
 interface TemplateProps {
   value: string
@@ -14,9 +59,42 @@ interface TemplateProps {
   placeholder?: string
 }
 
-/** A growing text area over a copy of its text in which templates are highlighted. */
+/** A growing text area over a copy of its text in which templates are highlighted; inside
+ * `{{ }}` it lists what the template can read. */
 export function TemplateInput({ value, onChange, multiline, label, placeholder }: TemplateProps) {
   const lines = Math.max(multiline ? 3 : 1, value.split('\n').length)
+  const nodeId = useContext(TemplateScope)
+  const [serverVars, setServerVars] = useState<string[] | null>(null)
+  const [completion, setCompletion] = useState<Completion | null>(null)
+  const [active, setActive] = useState(0)
+  const area = useRef<HTMLTextAreaElement>(null)
+  const caret = useRef<number | null>(null)
+  const listId = useId()
+
+  useEffect(() => {
+    if (nodeId) loadVariables().then(setServerVars)
+  }, [nodeId])
+  useLayoutEffect(() => {
+    if (caret.current === null || !area.current) return
+    area.current.setSelectionRange(caret.current, caret.current)
+    caret.current = null
+  })
+
+  const suggest = (element: HTMLTextAreaElement) => {
+    if (!nodeId || element.selectionStart !== element.selectionEnd) return setCompletion(null)
+    const next = completionsAt(element.value, element.selectionStart, completionSource(nodeId, serverVars))
+    setCompletion(next)
+    if (next?.typed !== completion?.typed || next?.from !== completion?.from) setActive(0)
+  }
+  const accept = (index: number) => {
+    if (!completion) return
+    const done = acceptCompletion(value, completion, completion.items[index])
+    caret.current = done.cursor
+    setCompletion(null)
+    onChange(done.text)
+  }
+  const open = completion !== null
+
   return (
     <div className={`template-input${multiline ? ' multiline' : ''}`}>
       <div className="template-highlight" aria-hidden="true">
@@ -35,11 +113,49 @@ export function TemplateInput({ value, onChange, multiline, label, placeholder }
         rows={Math.min(lines, 16)}
         value={value}
         placeholder={placeholder}
+        ref={area}
+        aria-autocomplete={nodeId ? 'list' : undefined}
+        aria-controls={open ? listId : undefined}
+        aria-activedescendant={open ? `${listId}-${active}` : undefined}
         onChange={(event) => onChange(event.target.value)}
+        onSelect={(event) => suggest(event.currentTarget)}
+        onBlur={() => setCompletion(null)}
         onKeyDown={(event) => {
+          if (open && !event.ctrlKey && !event.metaKey && !event.altKey) {
+            const count = completion.items.length
+            const handled = () => {
+              event.preventDefault()
+              event.stopPropagation()
+            }
+            if (event.key === 'ArrowDown') return (handled(), setActive((active + 1) % count))
+            if (event.key === 'ArrowUp') return (handled(), setActive((active - 1 + count) % count))
+            if ((event.key === 'Enter' && !event.shiftKey) || event.key === 'Tab') return (handled(), accept(Math.min(active, count - 1)))
+            if (event.key === 'Escape') return (handled(), setCompletion(null))
+          }
           if (!multiline && event.key === 'Enter' && !event.shiftKey) event.preventDefault()
         }}
       />
+      {open && (
+        <ul className="template-suggestions" role="listbox" id={listId} aria-label="Suggestions">
+          {completion.items.map((item, index) => (
+            <li
+              key={`${item.label}-${index}`}
+              id={`${listId}-${index}`}
+              role="option"
+              aria-selected={index === active}
+              className={index === active ? 'active' : ''}
+              onMouseDown={(event) => {
+                event.preventDefault() // keep the focus in the text
+                accept(index)
+              }}
+              onMouseEnter={() => setActive(index)}
+            >
+              <span className="suggestion-label">{item.label}</span>
+              {item.detail && <span className="suggestion-detail">{item.detail}</span>}
+            </li>
+          ))}
+        </ul>
+      )}
     </div>
   )
 }

@@ -3,6 +3,7 @@
 import { useCallback, useEffect, useState } from 'react'
 import { api, ApiError } from '../api/client'
 import type { CredentialSummary, ModelLink, RuntimeSettings, User, Variable } from '../api/types'
+import { forgetVariables } from '../editor/inputs'
 import { parseJson } from '../lib/schemaForm'
 import { AppHeader } from '../ui/AppHeader'
 import { Modal } from '../ui/Modal'
@@ -208,6 +209,7 @@ function Variables() {
   const [editing, setEditing] = useState<Variable | 'new' | null>(null)
   const [error, setError] = useState<string | null>(null)
   const load = useCallback(() => {
+    forgetVariables() // the editor's suggestions ask again
     api.variables().then(setItems, (failure: Error) => setError(failure.message))
   }, [])
   useEffect(load, [load])
