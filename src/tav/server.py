@@ -137,6 +137,7 @@ class StartedRun:
     input: Any
     """As given (JSON data: what is stored is its JSON)."""
     started_at: datetime
+    retry_of: str | None = None
 
     def record(self, result: ExecutionResult) -> ExecutionRecord:
         return ExecutionRecord(
@@ -147,6 +148,7 @@ class StartedRun:
             status=result.status,
             mode=self.mode,
             parent_execution_id=None,
+            retry_of=self.retry_of,
             error=result.error,
             started_at=self.started_at,
             finished_at=result.finished_at,
@@ -315,6 +317,7 @@ class Server:
         execution_id: str | None = None,
         source: str | None = None,
         skip: frozenset[str] = frozenset(),
+        retry_of: str | None = None,
     ) -> StartedRun:
         """Start an execution and have it recorded; returns at once, before the record is
         committed (``StartedRun.recorded``): the execution is recorded in the same
@@ -336,6 +339,7 @@ class Server:
             mode=mode,
             input=input,
             document=None if stored else dict(document),
+            retry_of=retry_of,
         )
         global_vars = await self.global_vars()
         recorded = self.writer.record(execution, data)
@@ -359,6 +363,7 @@ class Server:
             mode=mode,
             input=input,
             started_at=execution["started_at"],
+            retry_of=retry_of,
         )
 
     async def launch(

@@ -282,6 +282,14 @@ async def test_retry_reruns_the_failed_nodes_and_reuses_what_succeeded(client, s
     retried = response.json()
     assert retried["execution_id"] != failed["execution_id"]
     assert retried["mode"] == "retry"
+    assert retried["retry_of"] == failed["execution_id"]
+    assert "retry_of" not in failed
+    (listed,) = [
+        item
+        for item in (await client.get("/api/v1/executions")).json()["items"]
+        if item["execution_id"] == retried["execution_id"]
+    ]
+    assert listed["retry_of"] == failed["execution_id"]
     assert (retried["workflow_id"], retried["workflow_version"]) == (workflow_id, 1)
     assert retried["input"] == {"n": 7}
     assert retried["status"] == "succeeded"

@@ -30,6 +30,7 @@ class ExecutionSummary(BaseModel):
     status: ExecutionStatus
     mode: str
     parent_execution_id: str | None
+    retry_of: str | None = None
     error: ErrorInfo | None
     started_at: datetime
     finished_at: datetime | None
@@ -68,6 +69,8 @@ class ExecutionRecord(ExecutionSummary):
             parent_execution_id=self.parent_execution_id,
             input=self.input,
         )
+        if self.retry_of is not None:
+            data["retry_of"] = self.retry_of
         return data
 
 
@@ -263,6 +266,7 @@ def new_execution(
     mode: str,
     input: Any,
     document: dict[str, Any] | None = None,
+    retry_of: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The ``executions`` and ``execution_data`` rows of an execution about to start."""
     execution = {
@@ -273,6 +277,7 @@ def new_execution(
         "status": ExecutionStatus.QUEUED.value,
         "mode": mode,
         "parent_id": None,
+        "retry_of": retry_of,
         "error": None,
         "started_at": utcnow(),
         "finished_at": None,
@@ -316,6 +321,7 @@ def _fields(row: ExecutionRow) -> dict[str, Any]:
         "status": ExecutionStatus(row.status),
         "mode": row.mode,
         "parent_execution_id": row.parent_id,
+        "retry_of": row.retry_of,
         "error": ErrorInfo.model_validate(row.error) if row.error else None,
         "started_at": row.started_at,
         "finished_at": row.finished_at,

@@ -99,6 +99,8 @@ class ExecutionRow(Base):
     finished_at: Mapped[datetime | None]
     duration_ms: Mapped[float | None] = mapped_column(Float)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    retry_of: Mapped[str | None] = mapped_column(ID)
+    """For a retry: the execution it runs again (last: added by a later migration)."""
 
 
 class ExecutionDataRow(Base):

@@ -144,7 +144,15 @@ async def retry_execution(
         raise ApiError(409, "conflict", "the execution is still running")
     document, stored = await _ran(server, record)
     reuse = reusable(server.compile(document), record.nodes)
-    started = await _start(server, document, record.input, stored=stored, reuse=reuse, mode="retry")
+    started = await _start(
+        server,
+        document,
+        record.input,
+        stored=stored,
+        reuse=reuse,
+        mode="retry",
+        retry_of=record.execution_id,
+    )
     return await _answer(server, started.handle, wait, started)
 
 

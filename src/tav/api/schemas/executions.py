@@ -73,6 +73,9 @@ class ExecutionSummaryPublic(BaseModel):
     status: ExecutionStatus
     mode: str = Field(description="How it started: api, cli, retry, subworkflow.")
     parent_execution_id: str | None
+    retry_of: str | None = Field(
+        None, description="For a retry (mode retry): the execution it runs again."
+    )
     error: ErrorPublic | None
     started_at: datetime
     finished_at: datetime | None
