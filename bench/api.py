@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -189,13 +190,20 @@ def request_headers(url: str, key: str) -> bytes:
 
 
 async def load(
-    url: str, key: str, path: str, *, concurrency: int, requests: int, seconds: float
+    url: str,
+    path: str,
+    headers: bytes,
+    check: Callable[[int, bytes], None],
+    *,
+    concurrency: int,
+    requests: int,
+    seconds: float,
 ) -> Load:
-    """``requests`` runs (or fewer, when ``seconds`` runs out) by ``concurrency`` workers,
-    each on a keep-alive connection of its own."""
+    """``requests`` POSTs to ``path`` (or fewer, when ``seconds`` runs out) by
+    ``concurrency`` workers, each on a keep-alive connection of its own; ``check`` refuses
+    a wrong answer."""
     latencies: list[float] = []
     remaining = requests
-    headers = request_headers(url, key)
     connections = [await HttpConnection.open(url) for _ in range(concurrency)]
     deadline = time.perf_counter() + seconds
 
@@ -207,7 +215,7 @@ async def load(
             clock = time.perf_counter()
             status, answer = await connection.post(path, headers, body)
             latencies.append((time.perf_counter() - clock) * 1000)
-            check_run(status, answer)
+            check(status, answer)
 
     clock = time.perf_counter()
     await asyncio.gather(*(worker(connection) for connection in connections))
@@ -253,13 +261,10 @@ async def run_load(url: str, key: str, args: argparse.Namespace) -> tuple[Load, 
         if created.status_code != 201:
             raise SystemExit(f"cannot store the workflow: {created.status_code} {created.text}")
         path = f"/api/v1/workflows/{created.json()['id']}/run?wait=true"
-    await load(url, key, path, concurrency=4, requests=args.warmup, seconds=30)
-    serial = await load(
-        url, key, path, concurrency=1, requests=args.requests // 4, seconds=args.seconds
-    )
-    parallel = await load(
-        url, key, path, concurrency=16, requests=args.requests, seconds=args.seconds
-    )
+    run = (url, path, request_headers(url, key), check_run)
+    await load(*run, concurrency=4, requests=args.warmup, seconds=30)
+    serial = await load(*run, concurrency=1, requests=args.requests // 4, seconds=args.seconds)
+    parallel = await load(*run, concurrency=16, requests=args.requests, seconds=args.seconds)
     return serial, parallel
 
 

@@ -21,13 +21,12 @@ import json
 import os
 import shutil
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from api import HttpConnection, Load, TavServer, compile_bytecode  # bench/api.py
+from api import Load, TavServer, compile_bytecode, load  # bench/api.py
 
 NOOPS = 8  # + the trigger and core.output: 10 nodes
 
@@ -45,39 +44,6 @@ WEBHOOK = {
     "params": {"path": "bench", "respond": "when_done", "rate_limit_per_minute": None},
 }
 MANUAL = {"id": "start", "type": "trigger.manual"}
-
-
-async def load(
-    url: str,
-    path: str,
-    headers: bytes,
-    check: Any,
-    *,
-    concurrency: int,
-    requests: int,
-    seconds: float,
-) -> Load:
-    latencies: list[float] = []
-    remaining = requests
-    connections = [await HttpConnection.open(url) for _ in range(concurrency)]
-    deadline = time.perf_counter() + seconds
-
-    async def worker(connection: HttpConnection) -> None:
-        nonlocal remaining
-        while remaining > 0 and time.perf_counter() < deadline:
-            remaining -= 1
-            body = b'{"input":{"n":%d}}' % remaining
-            clock = time.perf_counter()
-            status, answer = await connection.post(path, headers, body)
-            latencies.append((time.perf_counter() - clock) * 1000)
-            check(status, answer)
-
-    clock = time.perf_counter()
-    await asyncio.gather(*(worker(connection) for connection in connections))
-    elapsed = time.perf_counter() - clock
-    for connection in connections:
-        await connection.close()
-    return Load(concurrency, len(latencies), elapsed, latencies)
 
 
 def webhook_answer(status: int, answer: bytes) -> None:

@@ -7,11 +7,8 @@ fresh database is created per test session and emptied before each test.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator
 
-import asyncpg
 import httpx
 import pytest
 from sqlalchemy import text
@@ -23,28 +20,6 @@ from tav.nodes.testing import TESTING_NODE_TYPES
 from tav.server import Server
 from tav.settings import Settings
 from tav.storage.models import Base
-
-PG_ADMIN_URL = os.environ.get("TAV_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> AsyncIterator[str]:
-    """A fresh PostgreSQL database for this test session (dropped at the end)."""
-    import asyncio
-
-    name = f"tav_test_{uuid.uuid4().hex[:12]}"
-
-    async def admin(sql: str) -> None:
-        connection = await asyncpg.connect(PG_ADMIN_URL)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    yield f"{base}/{name}"
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
