@@ -6,11 +6,13 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from tav.core.model import Model
 
-class AIModelLink(BaseModel):
+
+class AIModelLink(Model):
     """One link of a model chain: a stored provider credential and a model name."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -19,7 +21,7 @@ class AIModelLink(BaseModel):
     model: str = Field(min_length=1, max_length=200, description="Model name.")
 
 
-class AICredentialLimits(BaseModel):
+class AICredentialLimits(Model):
     """Limits of one provider credential, shared by every execution of the process."""
 
     model_config = ConfigDict(extra="forbid")
@@ -156,7 +158,7 @@ PoolName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
 PoolLimit = Annotated[int, Field(ge=1, le=100_000)]
 
 
-class RuntimeSettings(BaseModel):
+class RuntimeSettings(Model):
     """The settings users may change while the server runs (``/api/v1/settings``).
 
     Kept in the database, they override the environment's ``TAV_*`` values. Only the

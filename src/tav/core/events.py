@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import ConfigDict, Field, TypeAdapter
 
+from tav.core.model import Model
 from tav.core.results import ErrorInfo
 from tav.core.states import ExecutionStatus
 
@@ -20,7 +21,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class _Event(BaseModel):
+class _Event(Model):
     model_config = ConfigDict(frozen=True)
 
     seq: int
@@ -115,7 +116,7 @@ Event = Annotated[
 ]
 """Any event; parse stored or received data with ``EVENT_ADAPTER.validate_python``."""
 
-EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event, config=ConfigDict(defer_build=True))
 
 FINAL_EVENT_TYPES = frozenset({"execution.completed", "execution.failed", "execution.cancelled"})
 

@@ -18,7 +18,9 @@ import json
 import mimetypes
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
+
+from tav.core.model import Model
 
 MediaKind = Literal["text", "json", "image", "audio", "video", "file"]
 BINARY_KINDS: frozenset[str] = frozenset({"image", "audio", "video", "file"})
@@ -31,7 +33,7 @@ class MediaError(ValueError):
     """A value that is not valid MediaFormat, with what is wrong."""
 
 
-class Media(BaseModel):
+class Media(Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     media: Literal["v1"] = Field("v1", description="Marks a MediaFormat value.")

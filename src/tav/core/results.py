@@ -9,12 +9,13 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from tav.core.model import Model
 from tav.core.states import ExecutionStatus, NodeStatus
 
 
-class ErrorInfo(BaseModel):
+class ErrorInfo(Model):
     """A failure as data: a stable ``type`` code and a message for people."""
 
     model_config = ConfigDict(frozen=True)
@@ -24,7 +25,7 @@ class ErrorInfo(BaseModel):
     retryable: bool = Field(False, exclude=True)
 
 
-class NodeResult(BaseModel):
+class NodeResult(Model):
     """The settled result of one node in one execution."""
 
     node_id: str
@@ -52,7 +53,7 @@ class NodeResult(BaseModel):
         return data
 
 
-class ExecutionResult(BaseModel):
+class ExecutionResult(Model):
     """The result of one execution: its status, output and every node's result."""
 
     execution_id: str

@@ -15,9 +15,10 @@ import re
 from collections import Counter
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from tav.core.errors import Problem, WorkflowInvalid
+from tav.core.model import Model
 
 SCHEMA_VERSION = 1
 DEFAULT_OUTPUT_PORT = "output"
@@ -31,7 +32,7 @@ EDGE_END_PATTERN = rf"^[A-Za-z_][A-Za-z0-9_]{{0,63}}(:{_PORT})?$"
 OnError = Literal["stop", "continue", "branch"]
 
 
-class _Model(BaseModel):
+class _Model(Model):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
 

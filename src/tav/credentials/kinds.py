@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 from pydantic.config import JsonDict
+
+from tav.core.model import Model
 
 SECRET: JsonDict = {"secret": True, "writeOnly": True}
 
@@ -23,7 +25,7 @@ def secret(description: str, *, required: bool = True) -> Any:
     return Field(None, min_length=1, description=description, json_schema_extra=SECRET)
 
 
-class Kind(BaseModel):
+class Kind(Model):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
 

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from tav.core.model import Model
 from tav.nodes.context import NodeContext
 
 
-class ModelRef(BaseModel):
+class ModelRef(Model):
     """One link of a model chain: a stored credential (its kind names the provider) and
     the model to ask for."""
 
@@ -35,7 +36,7 @@ ModelChain = list[ModelRef]
 """Tried in order: an error, a rate limit (429) or a timeout moves on to the next."""
 
 
-class Usage(BaseModel):
+class Usage(Model):
     input_tokens: int = 0
     output_tokens: int = 0
     total_tokens: int = 0
@@ -44,7 +45,7 @@ class Usage(BaseModel):
         return self.model_dump()
 
 
-class ProviderAttempt(BaseModel):
+class ProviderAttempt(Model):
     """One link of the chain that was tried or passed over, and why it did not answer."""
 
     provider: str
@@ -58,7 +59,7 @@ class ProviderAttempt(BaseModel):
     duration_ms: float | None = None
 
 
-class ToolSpec(BaseModel):
+class ToolSpec(Model):
     """A tool the model may call: its arguments as a JSON Schema object."""
 
     name: str
@@ -66,13 +67,13 @@ class ToolSpec(BaseModel):
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
 
 
-class ToolCall(BaseModel):
+class ToolCall(Model):
     id: str
     name: str
     arguments: dict[str, Any] = Field(default_factory=dict)
 
 
-class ChatRequest(BaseModel):
+class ChatRequest(Model):
     models: ModelChain = Field(
         default_factory=list, description="Empty: the default chain from settings."
     )
@@ -88,7 +89,7 @@ class ChatRequest(BaseModel):
     tools: list[ToolSpec] = Field(default_factory=list)
 
 
-class ChatResponse(BaseModel):
+class ChatResponse(Model):
     text: str
     provider: str
     model: str
@@ -100,7 +101,7 @@ class ChatResponse(BaseModel):
     cached: bool = False
 
 
-class EmbedResponse(BaseModel):
+class EmbedResponse(Model):
     vectors: list[list[float]]
     provider: str
     model: str
@@ -109,14 +110,14 @@ class EmbedResponse(BaseModel):
     attempts: list[ProviderAttempt] = Field(default_factory=list)
 
 
-class VectorRecord(BaseModel):
+class VectorRecord(Model):
     id: str
     text: str
     vector: list[float]
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-class VectorMatch(BaseModel):
+class VectorMatch(Model):
     id: str
     text: str
     score: float = Field(description="Cosine similarity, 1 = same direction.")
@@ -162,7 +163,7 @@ class VectorStores(Protocol):
         ...
 
 
-class WorkflowDescription(BaseModel):
+class WorkflowDescription(Model):
     """A stored workflow as an agent's tool sees it."""
 
     id: str
@@ -182,7 +183,7 @@ class WorkflowCatalog(Protocol):
         ...
 
 
-class TextChunk(BaseModel):
+class TextChunk(Model):
     text: str
     start_index: int = Field(description="Where the chunk starts in the text (characters).")
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from tav.core.model import Model
 from tav.core.workflow import RetryPolicy
 
 if TYPE_CHECKING:
@@ -52,16 +53,24 @@ class Port:
 
     For inputs, ``required`` ports must receive a value on at least one active edge or the
     node is skipped; a ``many`` port receives the list of every value that arrived (in the
-    document's edge order) instead of the first.
+    document's edge order) instead of the first. ``schema`` describes the port's values as
+    a JSON Schema, or as a Pydantic model whose schema is generated when the catalog is
+    read (generating it at import would build the model there).
     """
 
     description: str = ""
     required: bool = True
     many: bool = False
-    schema: dict[str, Any] | None = field(default=None, compare=False)
+    schema: dict[str, Any] | type[BaseModel] | None = field(default=None, compare=False)
+
+    def json_schema(self) -> dict[str, Any] | None:
+        """The port's values as a JSON Schema, if described."""
+        if isinstance(self.schema, type):
+            return self.schema.model_json_schema()
+        return self.schema
 
 
-class NoParams(BaseModel):
+class NoParams(Model):
     """Params of a node type that takes none."""
 
     model_config = ConfigDict(extra="forbid")

@@ -1,6 +1,7 @@
 """Finding node types: built-ins, the ``tav.nodes`` entry-point group, and folders.
 
-- Built-ins come from ``tav.nodes.builtin``.
+- Built-ins come from ``tav.nodes.builtin``, by import path: each module is imported
+  when one of its types is first used.
 - A package can ship node types by declaring an entry point in the ``tav.nodes`` group
   that names a ``Node`` subclass, a list of them, or a module (every ``Node`` subclass
   defined in it is taken).
@@ -33,9 +34,11 @@ ENTRY_POINT_GROUP = "tav.nodes"
 class Discovery:
     node_types: list[type[Node]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    lazy: dict[str, str] = field(default_factory=dict)
+    """Types known by import path (the built-ins), imported on first use."""
 
     def registry(self) -> NodeRegistry:
-        registry = NodeRegistry()
+        registry = NodeRegistry(lazy=self.lazy)
         for node_type in self.node_types:
             try:
                 registry.register(node_type)
@@ -50,9 +53,9 @@ def discover(
     """Every node type this host can see, and every plugin that failed to load."""
     found = Discovery()
     if builtins:
-        from tav.nodes.builtin import BUILTIN_NODE_TYPES
+        from tav.nodes.builtin import BUILTIN_NODES
 
-        found.node_types.extend(BUILTIN_NODE_TYPES)
+        found.lazy.update(BUILTIN_NODES)
     if entry_points:
         _from_entry_points(found)
     for folder in paths:

@@ -7,7 +7,8 @@ a ``NodeRegistry`` instance, so two hosts (or two tests) never share mutable sta
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Iterator
+import importlib
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from tav.core.errors import NotFound
@@ -15,10 +16,16 @@ from tav.nodes.base import Node, Port
 
 
 class NodeRegistry:
-    """Node types by type id."""
+    """Node types by type id.
 
-    def __init__(self, node_types: Iterable[type[Node]] = ()) -> None:
+    A type may also be registered by import path (``lazy``: type id → ``module:Class``),
+    to be imported the first time it is asked for."""
+
+    def __init__(
+        self, node_types: Iterable[type[Node]] = (), *, lazy: Mapping[str, str] | None = None
+    ) -> None:
         self._types: dict[str, type[Node]] = {}
+        self._lazy: dict[str, str] = dict(lazy or {})
         for node_type in node_types:
             self.register(node_type)
 
@@ -28,6 +35,8 @@ class NodeRegistry:
             raise TypeError(f"{node_type!r} is not a Node subclass")
         type_id = node_type.spec.type
         existing = self._types.get(type_id)
+        if existing is None and type_id in self._lazy:
+            existing = self.get(type_id)
         if existing is not None and existing is not node_type:
             raise ValueError(
                 f"node type {type_id!r} is defined twice: by {_where(existing)} "
@@ -40,21 +49,28 @@ class NodeRegistry:
         try:
             return self._types[type_id]
         except KeyError:
-            raise NotFound(self.unknown_message(type_id)) from None
+            pass
+        path = self._lazy.pop(type_id, None)
+        if path is None:
+            raise NotFound(self.unknown_message(type_id))
+        node_type = self._types[type_id] = load_node_type(type_id, path)
+        return node_type
 
     def unknown_message(self, type_id: str) -> str:
-        close = difflib.get_close_matches(type_id, self._types, n=3)
+        close = difflib.get_close_matches(type_id, [*self._types, *self._lazy], n=3)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         return f"unknown node type {type_id!r}{hint}"
 
     def __contains__(self, type_id: object) -> bool:
-        return type_id in self._types
+        return type_id in self._types or type_id in self._lazy
 
     def __iter__(self) -> Iterator[type[Node]]:
+        for type_id in list(self._lazy):
+            self.get(type_id)
         return iter(sorted(self._types.values(), key=lambda t: (t.spec.category, t.spec.type)))
 
     def __len__(self) -> int:
-        return len(self._types)
+        return len(self._types) + len(self._lazy)
 
     def describe(self, type_id: str) -> dict[str, Any]:
         """One node type as the catalog shows it: identity, ports and params JSON Schema."""
@@ -87,8 +103,19 @@ def _port(port: Port, *, input: bool = False) -> dict[str, Any]:
     if input:
         data.update(required=port.required, many=port.many)
     if port.schema is not None:
-        data["schema"] = port.schema
+        data["schema"] = port.json_schema()
     return data
+
+
+def load_node_type(type_id: str, path: str) -> type[Node]:
+    """Import the class at ``path`` (``module:Class``) and check it is node type ``type_id``."""
+    module, _, name = path.partition(":")
+    node_type = getattr(importlib.import_module(module), name)
+    if not (isinstance(node_type, type) and issubclass(node_type, Node)):
+        raise TypeError(f"{path} is not a Node subclass")
+    if node_type.spec.type != type_id:
+        raise ValueError(f"{path} is node type {node_type.spec.type!r}, not {type_id!r}")
+    return node_type
 
 
 def _where(node_type: type[Node]) -> str:

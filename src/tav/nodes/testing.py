@@ -14,11 +14,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from tav.core.errors import NodeError, OperationalError
+from tav.core.model import Model
 from tav.nodes.base import Node, NodeSpec, Outputs, Port
 from tav.nodes.context import NodeContext
 
 
-class FlakyParams(BaseModel):
+class FlakyParams(Model):
     model_config = ConfigDict(extra="forbid")
 
     fail_attempts: int = Field(1, ge=0, description="How many first attempts fail.")
@@ -43,7 +44,7 @@ class Flaky(Node):
         return {"output": {"attempt": ctx.attempt, "input": input}}
 
 
-class RaiseParams(BaseModel):
+class RaiseParams(Model):
     model_config = ConfigDict(extra="forbid")
 
     message: str = "boom"
@@ -68,7 +69,7 @@ class Transient(Node):
         raise OperationalError("temporarily unavailable")
 
 
-class SpinParams(BaseModel):
+class SpinParams(Model):
     model_config = ConfigDict(extra="forbid")
 
     seconds: float = 0.1
@@ -112,7 +113,7 @@ class Ports(Node):
         return dict(input or {})
 
 
-class LeakParams(BaseModel):
+class LeakParams(Model):
     model_config = ConfigDict(extra="forbid")
 
     credential: str
@@ -137,7 +138,7 @@ class Leak(Node):
         return {"output": {"kind": credential.kind, "data": values, "input": input}}
 
 
-class UsageParams(BaseModel):
+class UsageParams(Model):
     model_config = ConfigDict(extra="forbid")
 
     input_tokens: int = 0

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tav.core.events import utcnow
+from tav.core.model import Model
 from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
 from tav.core.states import ExecutionStatus
 from tav.storage import codec
@@ -22,7 +22,7 @@ PRUNE_CHUNK = 500
 """Executions deleted per transaction: the writer waits for at most one chunk."""
 
 
-class ExecutionSummary(BaseModel):
+class ExecutionSummary(Model):
     execution_id: str
     workflow: str
     workflow_id: str | None

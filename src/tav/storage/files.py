@@ -39,7 +39,6 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, Literal
 
-import filetype  # type: ignore[import-untyped]
 from sqlalchemy import delete, func, select
 
 from tav.core.errors import NodeError
@@ -127,6 +126,8 @@ def detect_mime_type(head: bytes, name: str | None, declared: str | None = None)
     """The type of content starting with ``head``: by its signature (images, PDF, archives,
     office documents, audio, video), else by the name's extension, else as the client
     declared it, else ``text/plain`` for UTF-8 text and ``application/octet-stream``."""
+    import filetype  # type: ignore[import-untyped]  # 15 modules a start has no use for
+
     guessed = filetype.guess_mime(head) if head else None
     by_name = mimetypes.guess_type(name or "")[0]
     if guessed and not (guessed in CONTAINERS and by_name):

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import defer
 
 from tav.core.events import utcnow
+from tav.core.model import Model
 from tav.storage.cache import TTLCache
 from tav.storage.db import Database
 from tav.storage.models import WorkflowRow, WorkflowVersionRow
@@ -24,7 +24,7 @@ from tav.storage.models import WorkflowRow, WorkflowVersionRow
 WORKFLOWS_CACHE_TTL_S = 5.0
 
 
-class WorkflowInfo(BaseModel):
+class WorkflowInfo(Model):
     """A stored workflow without its document (what lists show)."""
 
     id: str
@@ -40,7 +40,7 @@ class StoredWorkflow(WorkflowInfo):
     document: dict[str, Any]
 
 
-class VersionInfo(BaseModel):
+class VersionInfo(Model):
     """One saved version without its document."""
 
     version: int

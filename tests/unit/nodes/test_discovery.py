@@ -52,7 +52,7 @@ def shout(folder: Path, name: str = "shout.py", type_id: str = "acme.shout") -> 
 
 
 def types_of(found) -> set[str]:
-    return {t.spec.type for t in found.node_types}
+    return {t.spec.type for t in found.node_types} | set(found.lazy)
 
 
 # -- plugin folders ---------------------------------------------------------------------

@@ -339,7 +339,7 @@ async def test_a_host_supplied_client_is_used_and_left_open(registry, httpserver
 
 
 def test_the_output_port_documents_the_response_shape():
-    schema = HttpRequest.outputs["output"].schema
+    schema = HttpRequest.outputs["output"].json_schema()
     assert schema is not None
     assert set(schema["properties"]) == {"status", "headers", "body"}
     json.dumps(schema)

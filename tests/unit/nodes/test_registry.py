@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import pytest
@@ -220,3 +221,53 @@ def test_registries_do_not_share_state(builtins):
 
     assert "demo.greet" not in builtins
     assert "demo.greet" not in NodeRegistry(BUILTIN_NODE_TYPES)
+
+
+# -- built-ins registered by import path -------------------------------------------------
+
+
+def test_every_built_in_path_names_the_class_of_its_type_id():
+    from tav.nodes.builtin import BUILTIN_NODES
+
+    assert {t.spec.type: f"{t.__module__}:{t.__qualname__}" for t in BUILTIN_NODE_TYPES} == (
+        BUILTIN_NODES
+    )
+
+
+def test_a_lazy_type_is_imported_when_first_asked_for(tmp_path, monkeypatch):
+    (tmp_path / "lazy_plugin_mod.py").write_text(
+        "from tav.nodes import Node, NodeSpec\n"
+        "class Late(Node):\n"
+        "    spec = NodeSpec(type='demo.late')\n"
+        "    async def run(self, params, input, ctx):\n"
+        "        return {'output': input}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = NodeRegistry(lazy={"demo.late": "lazy_plugin_mod:Late"})
+    assert "demo.late" in registry
+    assert len(registry) == 1
+    assert "lazy_plugin_mod" not in sys.modules
+    assert registry.get("demo.late").__name__ == "Late"
+    assert "lazy_plugin_mod" in sys.modules
+    with pytest.raises(NotFound, match=r"did you mean 'demo\.late'"):
+        registry.get("demo.lat")
+
+
+def test_a_lazy_path_naming_another_type_is_an_error():
+    registry = NodeRegistry(lazy={"core.if": "tav.nodes.builtin.core.flow:Noop"})
+    with pytest.raises(ValueError, match=r"is node type 'core\.noop', not 'core\.if'"):
+        registry.get("core.if")
+
+
+def test_a_plugin_cannot_take_a_lazy_built_in_type_id():
+    from tav.nodes.builtin import BUILTIN_NODES
+
+    class Impostor(Node):
+        spec = NodeSpec(type="core.noop")
+
+        async def run(self, params: Any, input: Any, ctx: NodeContext) -> Outputs:
+            return {"output": input}
+
+    registry = NodeRegistry(lazy=BUILTIN_NODES)
+    with pytest.raises(ValueError, match="defined twice"):
+        registry.register(Impostor)

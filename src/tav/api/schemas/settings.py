@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from tav.settings import AICredentialLimits, AIModelLink, RuntimeSettings
 
@@ -32,3 +32,6 @@ class SettingsPublic(BaseModel):
 class SettingsUpdate(RuntimeSettings):
     """A change: fields left out keep their value. ``pools`` replaces the limits set over
     the API; a pool it does not name goes back to its TAV_POOLS or built-in limit."""
+
+    # A request body is built with its route, as FastAPI expects, not on first use.
+    model_config = ConfigDict(defer_build=False)

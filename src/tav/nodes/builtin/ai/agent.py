@@ -28,9 +28,10 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BeforeValidator, ConfigDict, Field, field_validator
 
 from tav.core.errors import NodeError, NotFound, WorkflowInvalid
+from tav.core.model import Model
 from tav.nodes.ai import (
     ChatRequest,
     ChatResponse,
@@ -54,7 +55,7 @@ RESULT_CHARS = 20_000
 """Tool results sent back to the model are cut to this many characters."""
 
 
-class ToolRef(BaseModel):
+class ToolRef(Model):
     model_config = ConfigDict(extra="forbid")
 
     workflow: str = Field(min_length=1, description="A stored workflow id.")
@@ -100,14 +101,14 @@ class AgentParams(ConversationParams):
         return tools
 
 
-class AgentStep(BaseModel):
+class AgentStep(Model):
     tool: str = Field(description="The tool's name, as the model called it.")
     arguments: dict[str, Any]
     output: Any = Field(None, description="The tool workflow's output, when it succeeded.")
     error: str | None = Field(None, description="Why the call failed, when it did.")
 
 
-class AgentOutput(BaseModel):
+class AgentOutput(Model):
     answer: str
     steps: list[AgentStep] = Field(description="Every tool call, in order.")
     usage: Usage = Field(description="Tokens of every model call, summed.")
@@ -132,7 +133,7 @@ class Agent(LLMCapability, Node):
     outputs = {
         "output": Port(
             "`{answer, steps: [{tool, arguments, output|error}], usage, provider, model}`.",
-            schema=AgentOutput.model_json_schema(),
+            schema=AgentOutput,
         )
     }
 

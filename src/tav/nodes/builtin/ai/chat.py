@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from tav.core.errors import NodeError
 from tav.core.media import is_media
+from tav.core.model import Model
 from tav.nodes.ai import ChatRequest, ProviderAttempt, Usage
 from tav.nodes.base import Node, NodeSpec, Outputs, Port
 from tav.nodes.builtin.ai.conversation import ConversationParams, conversation
@@ -39,7 +40,7 @@ class ChatParams(ConversationParams):
     stream: bool = Field(True, description="Send tokens as they come (node.progress events).")
 
 
-class ChatOutput(BaseModel):
+class ChatOutput(Model):
     text: str
     provider: str = Field(description="Credential kind of the provider that answered.")
     model: str
@@ -68,7 +69,7 @@ class LLMChat(LLMCapability, StreamingCapability, Node):
     outputs = {
         "output": Port(
             "`{text, provider, model, usage, attempts, cached}`.",
-            schema=ChatOutput.model_json_schema(),
+            schema=ChatOutput,
         )
     }
 

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from tav.core.errors import NodeError
+from tav.core.model import Model
 from tav.nodes.ai import ChatRequest, Usage
 from tav.nodes.base import PORT_PATTERN, Node, NodeSpec, Outputs, Port
 from tav.nodes.builtin.ai.conversation import ConversationParams, Text, conversation
@@ -65,7 +66,7 @@ class ClassifyParams(ConversationParams):
         return fallback
 
 
-class Classification(BaseModel):
+class Classification(Model):
     label: str
     confidence: float | None = Field(
         description="How sure the model was, from 0 to 1; empty for the fallback label "
@@ -121,7 +122,7 @@ class Classify(BranchingCapability, LLMCapability, Node):
     outputs = {
         RESULT_PORT: Port(
             "`{label, confidence, provider, model, usage}`, whatever the label.",
-            schema=Classification.model_json_schema(),
+            schema=Classification,
         )
     }
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field
 
 from tav.core.errors import NodeError
+from tav.core.model import Model
 from tav.nodes.ai import ModelRef
 
 
@@ -36,7 +37,7 @@ def _content(value: Any) -> Any:
     return as_text(value)
 
 
-class ChatMessage(BaseModel):
+class ChatMessage(Model):
     """One message of a conversation; assistant messages may carry ``tool_calls`` and tool
     messages a ``tool_call_id``."""
 
@@ -48,7 +49,7 @@ class ChatMessage(BaseModel):
     )
 
 
-class ConversationParams(BaseModel):
+class ConversationParams(Model):
     model_config = ConfigDict(extra="forbid")
 
     prompt: Text | None = Field(

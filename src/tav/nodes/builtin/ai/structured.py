@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
+from tav.core.model import Model
 from tav.nodes.ai import ChatRequest, ChatResponse, Usage
 from tav.nodes.base import Node, NodeSpec, Outputs, Port
 from tav.nodes.builtin.ai.conversation import ConversationParams, conversation
@@ -37,7 +38,7 @@ class StructuredParams(ConversationParams):
         return schema
 
 
-class StructuredOutput(BaseModel):
+class StructuredOutput(Model):
     object: Any = Field(description="The answer: an object that fits the schema.")
     provider: str = Field(description="Credential kind of the provider that answered.")
     model: str
@@ -66,11 +67,7 @@ class Structured(LLMCapability, Node):
         icon="braces",
     )
     Params = StructuredParams
-    outputs = {
-        "output": Port(
-            "`{object, provider, model, usage}`.", schema=StructuredOutput.model_json_schema()
-        )
-    }
+    outputs = {"output": Port("`{object, provider, model, usage}`.", schema=StructuredOutput)}
 
     async def run(self, params: StructuredParams, input: Any, ctx: NodeContext) -> Outputs:
         request = ChatRequest(

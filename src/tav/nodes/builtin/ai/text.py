@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from tav.core.errors import NodeError
+from tav.core.model import Model
 from tav.nodes.ai import TextSplitter
 from tav.nodes.base import Node, NodeSpec, Outputs, Port
 from tav.nodes.builtin.ai.documents import Document, read_documents
@@ -29,7 +30,7 @@ CHUNK_SCHEMA: dict[str, Any] = {
 }
 
 
-class TextSplitParams(BaseModel):
+class TextSplitParams(Model):
     model_config = ConfigDict(extra="forbid")
 
     text: Any = Field(

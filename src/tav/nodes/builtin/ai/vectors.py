@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from tav.core.errors import NodeError
+from tav.core.model import Model
 from tav.nodes.ai import ModelRef, Usage, VectorMatch, VectorRecord
 from tav.nodes.base import Node, NodeSpec, Outputs, Port
 from tav.nodes.builtin.ai.documents import read_documents, stable_id
@@ -42,7 +43,7 @@ WHERE: Any = Field(
 )
 
 
-class Embedded(BaseModel):
+class Embedded(Model):
     vectors: list[list[float]]
     provider: str | None = None
     model: str | None = None
@@ -101,7 +102,7 @@ def match_value(match: VectorMatch) -> dict[str, Any]:
 # -- ai.embed ------------------------------------------------------------------------------------
 
 
-class EmbedParams(BaseModel):
+class EmbedParams(Model):
     model_config = ConfigDict(extra="forbid")
 
     texts: Any = Field(
@@ -134,7 +135,7 @@ class Embed(AICapability, Node):
 # -- ai.vector_upsert ----------------------------------------------------------------------------
 
 
-class VectorUpsertParams(BaseModel):
+class VectorUpsertParams(Model):
     model_config = ConfigDict(extra="forbid")
 
     collection: str = COLLECTION
@@ -187,7 +188,7 @@ class VectorUpsert(AICapability, Node):
 # -- ai.vector_search ----------------------------------------------------------------------------
 
 
-class RetrievalParams(BaseModel):
+class RetrievalParams(Model):
     """Which records to retrieve: what ``ai.vector_search`` and ``ai.rag_answer`` share."""
 
     model_config = ConfigDict(extra="forbid")

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from tav.core.errors import NodeError
+from tav.core.model import Model
 from tav.nodes.base import Node, NodeSpec, Outputs, Port
 from tav.nodes.context import NodeContext
 
 
-class SetParams(BaseModel):
+class SetParams(Model):
     model_config = ConfigDict(extra="forbid")
 
     values: dict[str, Any] = Field(
@@ -41,7 +42,7 @@ class Set(Node):
         return {"output": {**input, **params.values}}
 
 
-class OutputParams(BaseModel):
+class OutputParams(Model):
     model_config = ConfigDict(extra="forbid")
 
     value: Any = Field(

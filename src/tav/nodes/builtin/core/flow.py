@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tav.core.errors import NodeError
+from tav.core.model import Model
 from tav.nodes.base import PORT_PATTERN, Node, NodeSpec, Outputs, Port
 from tav.nodes.capabilities import BranchingCapability
 from tav.nodes.context import NodeContext
@@ -21,7 +22,7 @@ def truthy(value: Any) -> bool:
     return bool(value)
 
 
-class IfParams(BaseModel):
+class IfParams(Model):
     model_config = ConfigDict(extra="forbid")
 
     condition: Any = Field(
@@ -44,7 +45,7 @@ class If(BranchingCapability, Node):
         return {"true" if truthy(params.condition) else "false": input}
 
 
-class SwitchParams(BaseModel):
+class SwitchParams(Model):
     model_config = ConfigDict(extra="forbid")
 
     value: Any = Field(description="A template; compared, as text, with each case.")
@@ -92,7 +93,7 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
-class MergeParams(BaseModel):
+class MergeParams(Model):
     model_config = ConfigDict(extra="forbid")
 
     mode: Literal["list", "object"] = Field(
@@ -129,7 +130,7 @@ class Noop(Node):
         return {"output": input}
 
 
-class FailParams(BaseModel):
+class FailParams(Model):
     # A message that is one `{{ expr }}` renders to its native type; a number must do.
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 

@@ -13,8 +13,9 @@ import ssl
 from typing import Any, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from tav.core.model import Model
 from tav.nodes import http
 from tav.nodes.base import Node, NodeSpec, Outputs, Port
 from tav.nodes.context import NodeContext
@@ -22,7 +23,7 @@ from tav.nodes.context import NodeContext
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
-class HttpRequestParams(BaseModel):
+class HttpRequestParams(Model):
     # `{"X-Id": "{{ trigger.id }}"}` renders to the native int; headers and body take it.
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
@@ -48,7 +49,7 @@ class HttpRequestParams(BaseModel):
         return self
 
 
-class HttpResponse(BaseModel):
+class HttpResponse(Model):
     status: int
     headers: dict[str, str]
     body: Any
@@ -62,7 +63,7 @@ class HttpRequest(Node):
         type="core.http_request", title="HTTP request", category="network", icon="globe"
     )
     Params = HttpRequestParams
-    outputs = {"output": Port("{status, headers, body}", schema=HttpResponse.model_json_schema())}
+    outputs = {"output": Port("{status, headers, body}", schema=HttpResponse)}
     pool = "http"
 
     async def run(self, params: HttpRequestParams, input: Any, ctx: NodeContext) -> Outputs:

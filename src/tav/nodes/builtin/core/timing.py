@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from tav.core.model import Model
 from tav.nodes.base import Node, NodeSpec, Outputs
 from tav.nodes.context import NodeContext
 
 
-class DelayParams(BaseModel):
+class DelayParams(Model):
     model_config = ConfigDict(extra="forbid")
 
     seconds: float = Field(ge=0, le=7 * 24 * 3600, description="How long to wait.")

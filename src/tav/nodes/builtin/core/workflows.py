@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from tav.core.errors import NodeError
+from tav.core.model import Model
 from tav.nodes.base import Node, NodeSpec, Outputs
 from tav.nodes.context import NodeContext
 
@@ -16,7 +17,7 @@ WORKFLOW_REF = (
 )
 
 
-class SubworkflowParams(BaseModel):
+class SubworkflowParams(Model):
     model_config = ConfigDict(extra="forbid")
 
     workflow: str = Field(min_length=1, description=WORKFLOW_REF)
@@ -34,7 +35,7 @@ class Subworkflow(Node):
         return {"output": await ctx.run_workflow(params.workflow, payload)}
 
 
-class MapParams(BaseModel):
+class MapParams(Model):
     model_config = ConfigDict(extra="forbid")
 
     items: list[Any] = Field(description="A list (usually a template), one run per item.")

@@ -11,9 +11,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from tav.core.media import is_media, parse_media
+from tav.core.model import Model
 from tav.nodes.base import Port
 
 FILE_OUTPUTS = {
@@ -21,7 +22,7 @@ FILE_OUTPUTS = {
 }
 
 
-class ExportParams(BaseModel):
+class ExportParams(Model):
     model_config = ConfigDict(extra="forbid")
 
     data: Any = Field(

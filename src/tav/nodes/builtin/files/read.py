@@ -8,10 +8,11 @@ import io
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from tav.core.errors import NodeError
 from tav.core.media import Media
+from tav.core.model import Model
 from tav.nodes.base import Node, NodeSpec, Outputs, Port
 from tav.nodes.capabilities import media_content, media_param
 from tav.nodes.context import NodeContext
@@ -21,7 +22,7 @@ CSV_TYPES = frozenset({"text/csv", "application/csv", "text/tab-separated-values
 SNIFF_CHARS = 64 * 1024
 
 
-class FileReadParams(BaseModel):
+class FileReadParams(Model):
     model_config = ConfigDict(extra="forbid")
 
     file: Any = Field(

@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from tav.core.media import guess_mime_type, is_media
+from tav.core.model import Model
 from tav.nodes.base import Node, NodeSpec, Outputs, Port
 from tav.nodes.capabilities import Files, media_content, media_param
 from tav.nodes.context import NodeContext
 
 
-class FileWriteParams(BaseModel):
+class FileWriteParams(Model):
     model_config = ConfigDict(extra="forbid")
 
     content: Any = Field(

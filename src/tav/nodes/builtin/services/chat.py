@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from tav.core.model import Model
 from tav.nodes.base import Node, NodeSpec, Outputs, Port
 from tav.nodes.builtin.services.common import credential_field, credential_of, short_key
 from tav.nodes.context import NodeContext
@@ -16,7 +17,7 @@ DISCORD_NONCE_LENGTH = 25
 """Discord takes nonces of at most 25 characters."""
 
 
-class SlackPostMessageParams(BaseModel):
+class SlackPostMessageParams(Model):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
     credential: str = credential_field("slack", "bearer")
@@ -58,7 +59,7 @@ class SlackPostMessage(Node):
         }
 
 
-class DiscordSendMessageParams(BaseModel):
+class DiscordSendMessageParams(Model):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
     credential: str = credential_field("discord")
@@ -102,7 +103,7 @@ class DiscordSendMessage(Node):
         return {"output": message}
 
 
-class TelegramSendMessageParams(BaseModel):
+class TelegramSendMessageParams(Model):
     model_config = ConfigDict(extra="forbid")
 
     credential: str = credential_field("telegram")

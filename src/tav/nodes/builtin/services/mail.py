@@ -5,8 +5,9 @@ from __future__ import annotations
 from email.utils import parseaddr
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
+from tav.core.model import Model
 from tav.nodes.base import Node, NodeSpec, Outputs, Port
 from tav.nodes.builtin.services.common import credential_field, credential_of, short_key
 from tav.nodes.capabilities import media_content, media_param
@@ -26,7 +27,7 @@ def _addresses(value: Any) -> Any:
 Addresses = Annotated[list[str], BeforeValidator(_addresses)]
 
 
-class EmailSendParams(BaseModel):
+class EmailSendParams(Model):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     credential: str = credential_field("smtp")
@@ -57,7 +58,7 @@ class EmailSendParams(BaseModel):
         return data
 
 
-class EmailSent(BaseModel):
+class EmailSent(Model):
     message_id: str
     accepted: list[str]
     rejected: dict[str, str] = Field(description="Recipients the server refused, and why.")
@@ -70,9 +71,7 @@ class EmailSend(Node):
 
     spec = NodeSpec(type="email.send", title="Send email", category="services", icon="mail")
     Params = EmailSendParams
-    outputs = {
-        "output": Port("{message_id, accepted, rejected}", schema=EmailSent.model_json_schema())
-    }
+    outputs = {"output": Port("{message_id, accepted, rejected}", schema=EmailSent)}
     pool = "http"
 
     async def run(self, params: EmailSendParams, input: Any, ctx: NodeContext) -> Outputs:

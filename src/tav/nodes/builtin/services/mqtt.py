@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from tav.core.media import is_media
+from tav.core.model import Model
 from tav.nodes.base import Node, NodeSpec, Outputs, Port
 from tav.nodes.builtin.services.common import credential_of
 from tav.nodes.capabilities import media_content, media_param
@@ -15,7 +16,7 @@ from tav.nodes.context import NodeContext
 from tav.nodes.services import MqttPublisher
 
 
-class MqttPublishParams(BaseModel):
+class MqttPublishParams(Model):
     model_config = ConfigDict(extra="forbid")
 
     host: str = Field("127.0.0.1", min_length=1, max_length=255, description="The broker.")

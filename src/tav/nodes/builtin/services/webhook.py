@@ -6,15 +6,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from tav.core.model import Model
 from tav.nodes.base import Node, NodeSpec, Outputs, Port
 from tav.nodes.builtin.services.common import credential_field, credential_of
 from tav.nodes.context import NodeContext
 from tav.nodes.services import Webhooks
 
 
-class WebhookSendParams(BaseModel):
+class WebhookSendParams(Model):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
     url: str = Field(pattern=r"^https?://", description="Where to POST (absolute URL).")
@@ -25,7 +26,7 @@ class WebhookSendParams(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict, description="Extra headers.")
 
 
-class WebhookResponse(BaseModel):
+class WebhookResponse(Model):
     status: int
     headers: dict[str, str]
     body: Any
@@ -39,9 +40,7 @@ class WebhookSend(Node):
 
     spec = NodeSpec(type="webhook.send", title="Send webhook", category="services", icon="send")
     Params = WebhookSendParams
-    outputs = {
-        "output": Port("{status, headers, body}", schema=WebhookResponse.model_json_schema())
-    }
+    outputs = {"output": Port("{status, headers, body}", schema=WebhookResponse)}
     pool = "http"
 
     async def run(self, params: WebhookSendParams, input: Any, ctx: NodeContext) -> Outputs:

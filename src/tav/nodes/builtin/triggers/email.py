@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from tav.core.model import Model
 from tav.nodes.base import Node, NodeSpec, Port
 from tav.nodes.capabilities import TriggerCapability
 
 
-class EmailParams(BaseModel):
+class EmailParams(Model):
     model_config = ConfigDict(extra="forbid")
 
     credential: str = Field(

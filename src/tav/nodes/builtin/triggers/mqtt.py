@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from tav.core.model import Model
 from tav.nodes.base import Node, NodeSpec, Port
 from tav.nodes.capabilities import TriggerCapability
 
 
-class MqttParams(BaseModel):
+class MqttParams(Model):
     model_config = ConfigDict(extra="forbid")
 
     topic: str = Field(

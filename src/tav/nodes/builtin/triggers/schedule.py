@@ -5,13 +5,14 @@ from __future__ import annotations
 import zoneinfo
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from tav.core.model import Model
 from tav.nodes.base import Node, NodeSpec, Port
 from tav.nodes.capabilities import TriggerCapability
 
 
-class ScheduleParams(BaseModel):
+class ScheduleParams(Model):
     model_config = ConfigDict(extra="forbid")
 
     cron: str | None = Field(

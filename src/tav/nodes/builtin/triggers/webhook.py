@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from tav.core.model import Model
 from tav.nodes.base import Node, NodeSpec, Port
 from tav.nodes.capabilities import TriggerCapability
 
@@ -18,7 +19,7 @@ def _post() -> list[HttpMethod]:
     return ["POST"]
 
 
-class WebhookParams(BaseModel):
+class WebhookParams(Model):
     model_config = ConfigDict(extra="forbid")
 
     path: str = Field(
