@@ -47,6 +47,7 @@ from tav.nodes.discovery import default_registry
 from tav.nodes.registry import NodeRegistry
 from tav.services import ServiceConfig, build_services
 from tav.settings import RuntimeSettings, Settings
+from tav.storage import owners
 from tav.storage.ai_cache import AICacheRepository
 from tav.storage.auth import AuthRepository
 from tav.storage.config import SettingRepository, VariableRepository
@@ -234,6 +235,7 @@ class Server:
             await self.credentials.remember_all()
         except Exception as exc:  # a wrong key must not keep the server from starting
             logger.warning("cannot read the stored credentials: %s", exc)
+        await self.settle_abandoned()
         self.writer.start()
         self.accepting = True
         if triggers:  # the active workflows' webhooks, schedules, subscriptions, pollers
@@ -340,6 +342,7 @@ class Server:
             input=input,
             document=None if stored else dict(document),
             retry_of=retry_of,
+            owner=owners.this_process() if mode == "cli" else None,
         )
         global_vars = await self.global_vars()
         recorded = self.writer.record(execution, data)
@@ -384,12 +387,30 @@ class Server:
         self.running[handle.execution_id] = handle
         handle.add_done_callback(lambda: self.running.pop(handle.execution_id, None))
 
+    async def settle_abandoned(self) -> list[str]:
+        """Fail the executions of ``tav run`` processes of this host that died before they
+        finished (killed, say); returns their ids. A retry runs what they left."""
+        gone = ErrorInfo(
+            type="crashed",
+            message="the `tav run` process running it stopped before it finished; "
+            "retry it to run the rest",
+        )
+        abandoned = [
+            execution_id
+            for execution_id, owner in await self.executions.owned_unfinished()
+            if owners.is_gone(owner)
+        ]
+        for execution_id in abandoned:
+            await self.executions.mark(execution_id, ExecutionStatus.FAILED, gone)
+        return abandoned
+
     async def resume_unfinished(self) -> list[str]:
         """Resume executions a dead process left queued or running; returns their ids.
 
         Sub-executions are not resumed: their parent's node runs them again, under a new
         id, so the interrupted ones are marked failed. Executions of ``tav run`` are left
-        alone: that process may still be running them."""
+        alone: that process may still be running them (``settle_abandoned`` settles those
+        whose process is gone)."""
         crashed = ErrorInfo(
             type="crashed", message="the process running it stopped; its parent runs it again"
         )

@@ -292,3 +292,47 @@ def test_custom_node_from_tav_nodes_path(tmp_path):
     assert json.loads(proc.stdout)["output"] == "HI!!"
     shown = tav("nodes", "show", "acme.shout", env=env)
     assert json.loads(shown.stdout)["description"] == "Upper-cases its input."
+
+
+def _running(tmp_path: Path, name: str) -> subprocess.Popen[str]:
+    """A ``tav run`` waiting in a 30 s delay once this returns."""
+    doc = document(
+        node("start", "trigger.manual"),
+        node("wait", "core.delay", params={"seconds": 30}),
+        node("after", "core.noop"),
+        links=("start -> wait", "wait -> after"),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tav", "run", str(write(tmp_path, doc, f"{name}.json"))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    assert "start" in proc.stderr.readline()
+    return proc
+
+
+def test_a_killed_run_is_settled_by_the_next_start_and_a_live_one_left_alone(tmp_path, data_dir):
+    killed, alive = _running(tmp_path, "killed"), _running(tmp_path, "alive")
+    try:
+        killed.kill()  # SIGKILL: nothing of it runs after this
+        killed.communicate(timeout=10)
+        later = tav("run", str(EXAMPLE), "--input", '{"name": "Ada"}', "--json")
+        assert later.returncode == 0, later.stderr
+        runs = {record.execution_id: record for record, _, _ in stored_runs(data_dir)}
+        assert alive.poll() is None
+        by_status = {record.status.value: record for record in runs.values()}
+        assert set(by_status) == {"failed", "running", "succeeded"}
+        crashed = by_status["failed"]
+        assert crashed.error is not None
+        assert crashed.error.type == "crashed"
+        assert "tav run" in crashed.error.message
+        assert crashed.nodes["start"].status.value == "succeeded"
+        assert by_status["running"].mode == "cli"
+    finally:
+        alive.send_signal(signal.SIGINT)
+        alive.communicate(timeout=10)
+        for proc in (killed, alive):
+            if proc.poll() is None:
+                proc.kill()

@@ -197,6 +197,19 @@ class ExecutionRepository:
         records = [await self.get(execution_id) for execution_id in ids]
         return [record for record in records if record is not None]
 
+    async def owned_unfinished(self) -> list[tuple[str, str]]:
+        """Unfinished top-level executions that record their owner process (``tav run``):
+        ``(execution id, owner)``."""
+        async with self.db.session() as session:
+            rows = await session.execute(
+                select(ExecutionRow.id, ExecutionRow.owner).where(
+                    ExecutionRow.status.in_(UNFINISHED),
+                    ExecutionRow.parent_id.is_(None),
+                    ExecutionRow.owner.is_not(None),
+                )
+            )
+            return [(execution_id, owner) for execution_id, owner in rows if owner]
+
     async def settle_orphans(self, error: ErrorInfo) -> int:
         """Mark unfinished sub-executions failed with ``error``; returns how many."""
         async with self.db.transaction() as session:
@@ -267,6 +280,7 @@ def new_execution(
     input: Any,
     document: dict[str, Any] | None = None,
     retry_of: str | None = None,
+    owner: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The ``executions`` and ``execution_data`` rows of an execution about to start."""
     execution = {
@@ -278,6 +292,7 @@ def new_execution(
         "mode": mode,
         "parent_id": None,
         "retry_of": retry_of,
+        "owner": owner,
         "error": None,
         "started_at": utcnow(),
         "finished_at": None,

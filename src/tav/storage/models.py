@@ -100,7 +100,10 @@ class ExecutionRow(Base):
     duration_ms: Mapped[float | None] = mapped_column(Float)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     retry_of: Mapped[str | None] = mapped_column(ID)
-    """For a retry: the execution it runs again (last: added by a later migration)."""
+    """For a retry: the execution it runs again (added by a later migration)."""
+    owner: Mapped[str | None] = mapped_column(String(300))
+    """For ``tav run``: the process running it (``tav.storage.owners``; last: added by a
+    later migration)."""
 
 
 class ExecutionDataRow(Base):
