@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run example test lint typecheck contracts pytest web web-test bench bench-api docs clean
+.PHONY: run example test lint typecheck contracts pytest web web-test bench bench-api bench-startup docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -63,6 +63,9 @@ bench: $(STAMP)
 
 bench-api: $(STAMP)
 	$(BIN)/python bench/api.py
+
+bench-startup: $(STAMP)
+	$(BIN)/python bench/startup.py
 
 docs: $(STAMP)
 	$(BIN)/tav nodes docs > docs/reference/built-in-nodes.md

@@ -177,8 +177,8 @@ def test_progress_view_without_json_reports_nodes_and_output():
     assert json.loads(proc.stdout)["greetings"][1] == "Bonjour, Lin !"
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_an_interrupt_cancels_the_execution_and_exits_1(tmp_path, data_dir, sig):
+def _running(tmp_path: Path, name: str) -> subprocess.Popen[str]:
+    """A ``tav run`` waiting in a 30 s delay once this returns."""
     doc = document(
         node("start", "trigger.manual"),
         node("wait", "core.delay", params={"seconds": 30}),
@@ -186,7 +186,7 @@ def test_an_interrupt_cancels_the_execution_and_exits_1(tmp_path, data_dir, sig)
         links=("start -> wait", "wait -> after"),
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tav", "run", str(write(tmp_path, doc))],
+        [sys.executable, "-m", "tav", "run", str(write(tmp_path, doc, f"{name}.json"))],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -195,6 +195,12 @@ def test_an_interrupt_cancels_the_execution_and_exits_1(tmp_path, data_dir, sig)
     # Without a terminal the progress view prints a line per settled node: once the
     # trigger has settled, the delay is running.
     assert "start" in proc.stderr.readline()
+    return proc
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupt_cancels_the_execution_and_exits_1(tmp_path, data_dir, sig):
+    proc = _running(tmp_path, "flow")
     started = time.monotonic()
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=10)
@@ -292,25 +298,6 @@ def test_custom_node_from_tav_nodes_path(tmp_path):
     assert json.loads(proc.stdout)["output"] == "HI!!"
     shown = tav("nodes", "show", "acme.shout", env=env)
     assert json.loads(shown.stdout)["description"] == "Upper-cases its input."
-
-
-def _running(tmp_path: Path, name: str) -> subprocess.Popen[str]:
-    """A ``tav run`` waiting in a 30 s delay once this returns."""
-    doc = document(
-        node("start", "trigger.manual"),
-        node("wait", "core.delay", params={"seconds": 30}),
-        node("after", "core.noop"),
-        links=("start -> wait", "wait -> after"),
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tav", "run", str(write(tmp_path, doc, f"{name}.json"))],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stderr is not None
-    assert "start" in proc.stderr.readline()
-    return proc
 
 
 def test_a_killed_run_is_settled_by_the_next_start_and_a_live_one_left_alone(tmp_path, data_dir):

@@ -50,10 +50,11 @@ class NodeRegistry:
             return self._types[type_id]
         except KeyError:
             pass
-        path = self._lazy.pop(type_id, None)
+        path = self._lazy.get(type_id)
         if path is None:
             raise NotFound(self.unknown_message(type_id))
         node_type = self._types[type_id] = load_node_type(type_id, path)
+        del self._lazy[type_id]
         return node_type
 
     def unknown_message(self, type_id: str) -> str:
