@@ -2,7 +2,9 @@
 
 A first start on a new SQLite file creates the schema from the models (no Alembic), and no
 module that only some requests need is imported: credentials' ``cryptography``, YAML,
-Jinja2 (templates), httpx's connection pool (made on the first HTTP request a node sends).
+Jinja2 (templates), httpx's connection pool (made on the first HTTP request a node sends),
+``filetype`` (uploads), the modules of node types no workflow has used. FastAPI's OpenAPI
+models are built when the document is first asked for, not at start.
 """
 
 from __future__ import annotations
@@ -11,7 +13,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-NOT_AT_START = ("alembic", "cryptography", "yaml", "httpcore", "jinja2")
+NOT_AT_START = (
+    "alembic",
+    "cryptography",
+    "yaml",
+    "httpcore",
+    "jinja2",
+    "filetype",
+    "tav.nodes.builtin.core.flow",
+    "tav.nodes.builtin.ai.chat",
+    "tav.nodes.builtin.export.pdf",
+    "tav.nodes.builtin.services.mail",
+)
 
 SCRIPT = """
 import asyncio
@@ -25,7 +38,11 @@ async def main():
         pass
 
 asyncio.run(main())
-print(",".join(m for m in {modules!r} if m in sys.modules))
+from fastapi.openapi.models import OpenAPI
+loaded = [m for m in {modules!r} if m in sys.modules]
+if OpenAPI.__pydantic_complete__:
+    loaded.append("the OpenAPI models, built")
+print(",".join(loaded))
 """
 
 
