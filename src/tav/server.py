@@ -185,7 +185,11 @@ class Server:
         self.registry = registry or default_registry(settings.nodes_path)
         self.bus = InMemoryBus(BUS_RETAIN_EVENTS, sinks=[self.writer])
         self.http = httpx.AsyncClient(transport=LazyTransport())
-        self.ai = AIServices(AIConfig.from_settings(settings), cache=AICacheRepository(self.db))
+        cache_days = settings.ai_cache_max_age_days
+        self.ai_cache = AICacheRepository(
+            self.db, max_age=timedelta(days=cache_days) if cache_days is not None else None
+        )
+        self.ai = AIServices(AIConfig.from_settings(settings), cache=self.ai_cache)
         self.executor = Executor(
             self.registry,
             bus=self.bus,
@@ -484,6 +488,8 @@ class Server:
     # -- retention ------------------------------------------------------------------------
 
     async def prune(self) -> int:
+        """Apply retention: executions (with their files) and AI answers past their age;
+        returns how many executions went."""
         days = self.settings.retention_max_age_days
         removed = await self.executions.prune(
             max_age=timedelta(days=days) if days is not None else None,
@@ -491,6 +497,10 @@ class Server:
         )
         if removed:
             await self.files.sweep()  # the files of pruned executions went with them
+        answers = await self.ai_cache.prune(self.ai_cache.max_age) if self.ai_cache.max_age else 0
+        if answers:
+            logger.info("pruned %d cached model answers", answers)
+        if removed or answers:
             await self.db.reclaim_space()
         return removed
 

@@ -112,6 +112,12 @@ class Settings(BaseSettings):
         5, ge=1, description="Consecutive failures after which a model is skipped a while."
     )
     ai_breaker_cooldown_s: float = Field(30, ge=0, description="How long it is skipped.")
+    ai_cache_max_age_days: float | None = Field(
+        30,
+        gt=0,
+        description="Cached model answers older than this are not reused and are pruned; "
+        "empty keeps them.",
+    )
 
     max_upload_bytes: int = Field(
         100 * 1024 * 1024, gt=0, description="Largest file POST /api/v1/files accepts."

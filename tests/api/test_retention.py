@@ -6,12 +6,12 @@ import os
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select, text, update
 
 from tav.core.events import utcnow
 from tav.server import Server
 from tav.storage.executions import new_execution
-from tav.storage.models import EventRow, ExecutionDataRow, ExecutionRow, NodeRunRow
+from tav.storage.models import AICacheRow, EventRow, ExecutionDataRow, ExecutionRow, NodeRunRow
 
 DAY = timedelta(days=1)
 
@@ -116,3 +116,18 @@ async def _size_after_checkpoint(server: Server, path: Any) -> int:
     async with server.db.engine.connect() as connection:
         await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     return os.path.getsize(path)  # noqa: ASYNC240
+
+
+async def test_cached_model_answers_past_their_age_are_neither_reused_nor_kept(server: Server):
+    cache = server.ai_cache
+    assert cache.max_age == timedelta(days=30)  # the default TAV_AI_CACHE_MAX_AGE_DAYS
+    await cache.put("old", provider="openai", model="m", response=b"{}")
+    await cache.put("new", provider="openai", model="m", response=b"{}")
+    async with server.db.transaction() as session:
+        await session.execute(
+            update(AICacheRow).where(AICacheRow.key == "old").values(created_at=utcnow() - 40 * DAY)
+        )
+    assert await cache.get("old") is None
+    assert await cache.get("new") == b"{}"
+    assert await server.prune() == 0  # no executions went, but the old answer did
+    assert await cache.count() == 1
