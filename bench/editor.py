@@ -18,11 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -30,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from api import TavServer  # bench/api.py
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB_INDEX = ROOT / "src" / "tav" / "web" / "index.html"
@@ -77,42 +75,6 @@ def large_workflow(count: int) -> dict[str, Any]:
         "edges": edges,
         "ui": {"positions": positions},
     }
-
-
-class Server:
-    """``tav serve`` as a child process on a free port of 127.0.0.1."""
-
-    def __init__(self, data_dir: Path) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        self.url = f"http://127.0.0.1:{port}"
-        env = {k: v for k, v in os.environ.items() if k != "TAV_DATABASE_URL"}
-        env |= {"TAV_DATA_DIR": str(data_dir), "TAV_LOG_LEVEL": "WARNING"}
-        command = [sys.executable, "-m", "tav", "serve", "--port", str(port)]
-        self.process = subprocess.Popen(command, env=env)
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"tav serve exited with {self.process.returncode}")
-            try:
-                httpx.get(f"{self.url}/api/v1/auth/status", timeout=1)
-            except httpx.TransportError:
-                time.sleep(0.05)
-            else:
-                return
-        raise SystemExit("tav serve was not ready after 30 s")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 @dataclass
@@ -196,9 +158,9 @@ def main() -> None:
         raise SystemExit("Chromium is missing: apt-get install -y chromium")
     document = large_workflow(args.nodes)
     data_dir = Path(tempfile.mkdtemp(prefix="tav-bench-editor-"))
-    server = Server(data_dir)
+    server = TavServer(data_dir)
     try:
-        server.wait_ready()
+        server.start()
         with httpx.Client(base_url=server.url, timeout=60) as client:
             client.post("/api/v1/auth/setup", json=OWNER).raise_for_status()
             created = client.post("/api/v1/workflows", json=document)

@@ -6,16 +6,12 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 
 from tav.server import Server
 from tav.settings import Settings
 from tav.triggers import WebhookError
 from tests.helpers import document, node
-from tests.integration.triggers import settings, wait_for
+from tests.integration.triggers import wait_for
 
 
 def _flow(name: str, path: str = "orders") -> dict:
@@ -37,19 +33,6 @@ async def _tav(config: Settings, *args: str) -> tuple[int, str, str]:
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
-
-
-@pytest.fixture
-def config(tmp_path: Path) -> Settings:
-    return settings(tmp_path)
-
-
-@pytest.fixture
-async def server(config: Settings) -> AsyncIterator[Server]:
-    server = Server(config)
-    await server.start(prune=False)
-    yield server
-    await server.stop(timeout_s=0)
 
 
 def _armed(server: Server, path: str) -> str | None:

@@ -9,7 +9,6 @@ import imaplib
 import os
 from collections.abc import AsyncIterator, Iterator
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,7 +20,7 @@ from tav.server import Server
 from tav.settings import Settings
 from tests.helpers import document, node
 from tests.integration.dovecot import Dovecot, installed
-from tests.integration.triggers import inputs, settings, wait_for
+from tests.integration.triggers import inputs, wait_for
 
 USER, PASSWORD = "alice", "wonder-land"
 
@@ -35,19 +34,6 @@ def imap_server() -> Iterator[Dovecot]:
     dovecot = Dovecot({USER: PASSWORD}).start()
     yield dovecot
     dovecot.stop()
-
-
-@pytest.fixture
-def config(tmp_path: Path) -> Settings:
-    return settings(tmp_path)
-
-
-@pytest.fixture
-async def server(config: Settings) -> AsyncIterator[Server]:
-    server = Server(config)
-    await server.start(prune=False)
-    yield server
-    await server.stop(timeout_s=0)
 
 
 @contextlib.asynccontextmanager

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import pytest
 
 from tav.server import Server
 from tests.helpers import document, node
-from tests.integration.triggers import inputs, settings, wait_for
+from tests.integration.triggers import inputs, wait_for
 
 BROKER = ("127.0.0.1", 1883)
 
@@ -29,14 +29,6 @@ def mqtt_flow(topic: str, **params: Any) -> dict[str, Any]:
         links=("message -> result",),
         name="mqtt",
     )
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    server = Server(settings(tmp_path))
-    await server.start(prune=False)
-    yield server
-    await server.stop(timeout_s=0)
 
 
 async def publish(topic: str, payload: bytes, *, port: int = BROKER[1], **options: Any) -> None:
