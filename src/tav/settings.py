@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     shutdown_timeout_s: float = Field(
         10, ge=0, description="On SIGTERM, how long running nodes may take to finish."
     )
+    stream_keepalive_s: float = Field(
+        15, gt=0, description="Seconds of quiet after which a live event stream sends a comment."
+    )
     max_body_bytes: int = Field(16 * 1024 * 1024, gt=0, description="Largest request body.")
     max_workflow_bytes: int = Field(
         4 * 1024 * 1024, gt=0, description="Largest workflow document (JSON or YAML) accepted."

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import socket
+import struct
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -16,8 +18,11 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
+from tav.api.app import create_app
 from tav.engine.bus import InMemoryBus
+from tav.server import Server
 from tav.settings import Settings
 from tav.storage.db import Database
 from tav.storage.watch import watch
@@ -268,3 +273,128 @@ async def test_a_real_server_resumes_a_cut_stream_with_last_event_id(served: Ser
         finished = await until(client, execution_id, ended)
         assert finished["status"] == "succeeded"
     assert "Exception in ASGI application" not in served.log.read_text()
+
+
+SMALL_BUFFER = 4096  # bytes: the kernel's socket buffers stay small, so a stalled client is felt
+
+
+@pytest.fixture
+async def uvicorn_url(server: Server) -> AsyncIterator[str]:
+    """The app under uvicorn in this process, logging to the root logger (``caplog``)."""
+    app = create_app(server.settings, server=server)
+    config = uvicorn.Config(app, lifespan="off", log_config=None, ws="none")
+    served = uvicorn.Server(config)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SMALL_BUFFER)  # accepted ones inherit it
+    sock.bind(("127.0.0.1", 0))
+    task = asyncio.create_task(served.serve(sockets=[sock]))
+    async with asyncio.timeout(10):
+        while True:
+            if served.started:
+                break
+            await asyncio.sleep(0.01)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    served.should_exit = True
+    await task
+    sock.close()
+
+
+class RawClient:
+    """One HTTP/1.1 request on a socket of its own, to read as slowly as a test likes and
+    to leave as abruptly."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.received = b""
+
+    @classmethod
+    async def get(cls, url: str, path: str, key: str) -> RawClient:
+        host, port = url.removeprefix("http://").split(":")
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SMALL_BUFFER)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+        reader, writer = await asyncio.open_connection(sock=sock, limit=SMALL_BUFFER)
+        request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\n\r\n"
+        writer.write(request.encode())
+        return cls(reader, writer)
+
+    async def read_until(self, *wanted: bytes) -> None:
+        async with asyncio.timeout(10):
+            while not all(w in self.received for w in wanted):
+                self.received += await self.reader.read(SMALL_BUFFER)
+
+    def leave(self, *, reset: bool) -> None:
+        """A plain close, or a reset as when a network drops."""
+        if reset:
+            linger = struct.pack("ii", 1, 0)
+            self.writer.get_extra_info("socket").setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, linger
+            )
+        self.writer.close()
+
+
+STREAM_TASKS = {"_next", "_disconnected", "_pump", "watch"}
+
+
+async def _nothing_left_nor_logged(server: Server, execution_id: str, caplog) -> None:
+    """No bus subscription nor task of a stream left, nothing logged as an error."""
+    async with asyncio.timeout(5):
+        while True:
+            if not server.bus.watching(execution_id) and not _stream_tasks():
+                break
+            await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)  # a late error would be logged by now
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert [r.getMessage()[:500] for r in errors] == []
+    assert "Traceback" not in caplog.text
+
+
+def _stream_tasks() -> list[asyncio.Task[object]]:
+    tasks = asyncio.all_tasks()
+    return [t for t in tasks if getattr(t.get_coro(), "__name__", None) in STREAM_TASKS]
+
+
+async def test_clients_leaving_during_keep_alive_leave_no_error_and_no_subscription(
+    client, server, uvicorn_url, caplog, monkeypatch
+):
+    """A client going away mid-stream is normal: nothing is logged as an error, and the
+    bus subscription and the stream's tasks end with the request."""
+    monkeypatch.setattr(server.settings, "stream_keepalive_s", 0.002)
+    _, key = await server.auth.create_api_key("watcher")
+    execution_id = await start(client, await stored(server, chain(60)))
+    path = f"/api/v1/executions/{execution_id}/stream"
+    caplog.set_level(logging.INFO)
+    for n in range(20):
+        watcher = await RawClient.get(uvicorn_url, path, key)
+        await watcher.read_until(b"\nid: 1\n", b": ping\n\n")
+        watcher.leave(reset=n % 2 == 0)
+    await _nothing_left_nor_logged(server, execution_id, caplog)
+    await client.post(f"/api/v1/executions/{execution_id}/cancel?wait=true")
+
+
+async def test_a_client_that_stops_reading_then_leaves_ends_its_stream_quietly(
+    client, server, uvicorn_url, caplog, monkeypatch
+):
+    """A large event fills the connection of a client that stopped reading (a phone put
+    away); keep-alive comments pile up behind it; then the client goes."""
+    monkeypatch.setattr(server.settings, "stream_keepalive_s", 0.002)
+    _, key = await server.auth.create_api_key("watcher")
+    doc = document(
+        node("start", "trigger.manual"),
+        node("big", "test.raise", params={"message": "x" * 500_000}, on_error="continue"),
+        node("wait", "core.delay", params={"seconds": 60}),
+        links=("start -> big", "start -> wait"),
+    )
+    execution_id = await start(client, await stored(server, doc))
+    await until(client, execution_id, lambda e: "big" in e["nodes"])
+    path = f"/api/v1/executions/{execution_id}/stream"
+    caplog.set_level(logging.INFO)
+    caplog.clear()  # the node's own error
+    for reset in (False, True):
+        watcher = await RawClient.get(uvicorn_url, path, key)
+        await watcher.read_until(b"\nid: 1\n")
+        await asyncio.sleep(0.2)  # not reading
+        watcher.leave(reset=reset)
+    await _nothing_left_nor_logged(server, execution_id, caplog)
+    await client.post(f"/api/v1/executions/{execution_id}/cancel?wait=true")

@@ -77,6 +77,11 @@ class InMemoryBus:
             channel.watchers.discard(queue)
             self._forget_if_unused(execution_id, channel)
 
+    def watching(self, execution_id: str) -> int:
+        """How many subscribers follow one execution now."""
+        channel = self._channels.get(execution_id)
+        return len(channel.watchers) if channel else 0
+
     def events(self, execution_id: str) -> list[Event]:
         """Everything kept for one execution."""
         channel = self._channels.get(execution_id)

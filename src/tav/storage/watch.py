@@ -16,7 +16,7 @@ executions and never saw those of earlier processes).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from typing import Any
 
 from tav.core.events import FINAL_EVENT_TYPES, event_to_dict
@@ -33,7 +33,7 @@ async def watch(
     *,
     after: int = 0,
     poll_s: float = POLL_S,
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncGenerator[dict[str, Any], None]:
     """Every event of one execution with ``seq > after``, in order, each once, as JSON-ready
     dicts; ends after the final event (at once for an execution that has finished)."""
     cursor = _Cursor(after)
@@ -53,6 +53,7 @@ async def watch(
                 yield event
     finally:
         pump.cancel()
+        await asyncio.wait({pump})  # so that its bus subscription ends with the watch
 
 
 async def _next(

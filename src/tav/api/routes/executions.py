@@ -5,11 +5,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
-from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi.sse import ServerSentEvent
 from pydantic_core import to_json
 
 from tav.api.deps import ServerDep
@@ -23,6 +24,7 @@ from tav.api.schemas.executions import (
     RunAccepted,
     RunRequest,
 )
+from tav.api.sse import EventStream
 from tav.core.errors import InputInvalid, NotFound
 from tav.core.results import NodeResult
 from tav.core.states import ExecutionStatus
@@ -164,10 +166,21 @@ async def _known(execution_id: ExecutionId, server: ServerDep) -> str:
     return execution_id
 
 
+EVENT_SCHEMA = {
+    "type": "object",
+    "properties": {"data": {"type": "string"}, "event": {"type": "string"},
+                   "id": {"type": "string"}},
+}  # fmt: skip
+
+
 @router.get(
     "/{execution_id}/stream",
-    response_class=EventSourceResponse,
-    responses={404: {"description": "No such execution."}},
+    status_code=200,
+    response_class=EventStream,
+    responses={
+        200: {"content": {"text/event-stream": {"itemSchema": EVENT_SCHEMA}}},
+        404: {"description": "No such execution."},
+    },
 )
 async def stream_execution(
     execution_id: Annotated[str, Depends(_known)],
@@ -179,12 +192,22 @@ async def stream_execution(
         int | None,
         Header(ge=0, le=MAX_OFFSET, description="Resume after this event (wins over after)."),
     ] = None,
-) -> AsyncIterator[ServerSentEvent]:
+) -> EventStream:
     """Server-Sent Events: what is stored, then live events; ends after the final event.
-    Each event's ``id`` is its sequence number and its ``event`` its type."""
+    Each event's ``id`` is its sequence number and its ``event`` its type; a ``: ping``
+    comment keeps a quiet stream open."""
     start = after if last_event_id is None else last_event_id
-    async for event in watch(server.executions, server.bus, execution_id, after=start):
-        yield ServerSentEvent(data=event, event=event["type"], id=str(event["seq"]))
+    events = _events(server, execution_id, start)
+    return EventStream(events, keepalive_s=server.settings.stream_keepalive_s)
+
+
+async def _events(
+    server: Server, execution_id: str, after: int
+) -> AsyncGenerator[ServerSentEvent, None]:
+    """``aclosing``: closing this generator closes the watch, and so its bus subscription."""
+    async with aclosing(watch(server.executions, server.bus, execution_id, after=after)) as events:
+        async for event in events:
+            yield ServerSentEvent(data=event, event=event["type"], id=str(event["seq"]))
 
 
 # -- helpers ------------------------------------------------------------------------------
