@@ -21,7 +21,9 @@ from tav.engine.executor import Executor
 from tav.engine.loader import load_workflow_file
 from tav.engine.pools import Pools
 from tav.engine.ports import EventBus, ExecutionStore
+from tav.nodes import outbound
 from tav.nodes.discovery import default_registry
+from tav.nodes.outbound import OutboundPolicy
 from tav.nodes.registry import NodeRegistry
 from tav.services import ServiceConfig, build_services
 from tav.settings import Settings
@@ -40,9 +42,11 @@ def build_executor(
     """An executor configured from settings (``TAV_*`` environment variables).
 
     When ``services`` holds an ``httpx.AsyncClient``, the clients of the service nodes
-    (``tav.services``: mail, chat, MQTT, webhooks) are added over it."""
+    (``tav.services``: mail, chat, MQTT, webhooks) are added over it (``http_client``
+    makes one under the settings' outbound policy). Nodes that make their own client use
+    the settings' ``OutboundPolicy``."""
     settings = settings or Settings()
-    supplied = dict(services or {})
+    supplied = {OutboundPolicy: OutboundPolicy.from_settings(settings), **(services or {})}
     http = supplied.get(httpx.AsyncClient)
     if isinstance(http, httpx.AsyncClient):
         supplied = {**build_services(ServiceConfig.from_settings(settings), http), **supplied}
@@ -54,6 +58,12 @@ def build_executor(
         services=supplied,
         vars=settings.vars,
     )
+
+
+def http_client(settings: Settings | None = None) -> httpx.AsyncClient:
+    """The client requests made for workflows go through, under the settings' outbound
+    policy (``TAV_OUTBOUND_*``)."""
+    return outbound.client(OutboundPolicy.from_settings(settings or Settings()))
 
 
 def load(workflow: WorkflowSource) -> tuple[Workflow, str | None]:
@@ -80,7 +90,7 @@ async def run_workflow(
     document, source = load(workflow)
     if executor is not None:
         return await executor.execute(executor.compile(document, source=source), input)
-    async with httpx.AsyncClient() as client:
+    async with http_client(settings) as client:
         own = build_executor(settings, services={httpx.AsyncClient: client})
         return await own.execute(own.compile(document, source=source), input)
 

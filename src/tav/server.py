@@ -44,6 +44,8 @@ from tav.nodes.ai import (
 )
 from tav.nodes.capabilities import Files
 from tav.nodes.discovery import default_registry
+from tav.nodes.outbound import OutboundPolicy
+from tav.nodes.outbound import client as outbound_client
 from tav.nodes.registry import NodeRegistry
 from tav.services import ServiceConfig, build_services
 from tav.settings import RuntimeSettings, Settings
@@ -71,24 +73,6 @@ BUS_RETAIN_EVENTS = 1_000
 """Events of finished executions the server's bus keeps: only enough to bridge the moment
 between an execution's end and its final batch being written; watchers of finished
 executions replay them from the database."""
-
-
-class LazyTransport(httpx.AsyncBaseTransport):
-    """httpx's default transport, made on the first request: making it loads the CA
-    bundle into an SSL context (~30 ms and some MB at every start, for a server that may
-    never make an HTTP request)."""
-
-    def __init__(self) -> None:
-        self._transport: httpx.AsyncHTTPTransport | None = None
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self._transport is None:
-            self._transport = httpx.AsyncHTTPTransport()
-        return await self._transport.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        if self._transport is not None:
-            await self._transport.aclose()
 
 
 class StoredWorkflowLoader:
@@ -184,7 +168,11 @@ class Server:
         self.credentials = CredentialService(CredentialRepository(self.db), self.vault)
         self.registry = registry or default_registry(settings.nodes_path)
         self.bus = InMemoryBus(BUS_RETAIN_EVENTS, sinks=[self.writer])
-        self.http = httpx.AsyncClient(transport=LazyTransport())
+        # Every request of a node or a service client goes through the outbound policy.
+        # (Its transport is made on the first request: it loads the CA bundle, ~30 ms
+        # and some MB at every start, for a server that may never make one.)
+        self.outbound = OutboundPolicy.from_settings(settings)
+        self.http = outbound_client(self.outbound)
         cache_days = settings.ai_cache_max_age_days
         self.ai_cache = AICacheRepository(
             self.db, max_age=timedelta(days=cache_days) if cache_days is not None else None
@@ -198,6 +186,7 @@ class Server:
             loader=(loader := StoredWorkflowLoader(self.workflows)),
             services={
                 httpx.AsyncClient: self.http,
+                OutboundPolicy: self.outbound,
                 WorkflowCatalog: loader,
                 VectorStores: self.vectors,
                 TextSplitter: RecursiveTextSplitter(),

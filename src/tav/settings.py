@@ -136,6 +136,36 @@ class Settings(BaseSettings):
         30, gt=0, description="Timeout of one call of a service node (mail, chat, webhook)."
     )
 
+    host: str = Field(
+        "127.0.0.1",
+        description="Interface `tav serve` binds (its --host option overrides); 0.0.0.0 "
+        "exposes it. Requests from workflows to it are refused.",
+    )
+    port: int = Field(
+        8000, ge=1, le=65535, description="TCP port `tav serve` listens on (--port overrides)."
+    )
+    outbound_allow_private: bool = Field(
+        True,
+        description="Requests from workflows may reach loopback and private addresses "
+        "(10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7, ...); false for a server "
+        "exposed to people who must not reach the network around it.",
+    )
+    outbound_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Private destinations allowed anyway, comma-separated: host names "
+        "('*.lan' for those under lan), IP addresses, CIDR ranges, each with an optional "
+        ":port ('127.0.0.1:11434', '[::1]:8123').",
+    )
+    outbound_max_response_bytes: int = Field(
+        50 * 1024 * 1024,
+        gt=0,
+        description="Largest response a request from a workflow may read (as sent, and "
+        "once decompressed).",
+    )
+    outbound_max_redirects: int = Field(
+        10, ge=0, le=100, description="Redirects a request from a workflow follows at most."
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
@@ -146,6 +176,13 @@ class Settings(BaseSettings):
     def _split_paths(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [Path(part) for part in value.split(os.pathsep) if part.strip()]
+        return value
+
+    @field_validator("outbound_allow", mode="before")
+    @classmethod
+    def _split_allow(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @field_validator(

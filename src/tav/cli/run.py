@@ -75,12 +75,13 @@ async def _in_memory(
     import httpx
 
     from tav.core.errors import WorkflowInvalid
-    from tav.runner import build_executor
+    from tav.runner import build_executor, http_client
     from tav.settings import Settings
 
-    async with httpx.AsyncClient() as client:
+    settings = Settings()
+    async with http_client(settings) as client:
         try:
-            executor = build_executor(Settings(), services={httpx.AsyncClient: client})
+            executor = build_executor(settings, services={httpx.AsyncClient: client})
         except ImportError as exc:
             fail(str(exc))
         try:

@@ -13,6 +13,7 @@ composition roots, and neither imports the other.
 from __future__ import annotations
 
 import gc
+import os
 import socket
 import sys
 from typing import Annotated, Any
@@ -26,8 +27,11 @@ GC_YOUNGEST_THRESHOLD = 10_000
 
 
 def serve_command(
-    host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 exposes it.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    host: Annotated[
+        str | None,
+        typer.Option(help="Interface to bind; 0.0.0.0 exposes it. [default: TAV_HOST, 127.0.0.1]"),
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port. [default: TAV_PORT, 8000]")] = None,
 ) -> None:
     """Start the server: migrations, resumed executions, then the API on HOST:PORT."""
     gc.disable()  # until it is up: see _long_lived
@@ -37,6 +41,11 @@ def serve_command(
     import uvicorn
 
     settings = Settings()
+    host = settings.host if host is None else host
+    port = settings.port if port is None else port
+    # The application (made by uvicorn, from the environment) refuses requests from
+    # workflows to the address it listens on: it must know which one that is.
+    os.environ["TAV_HOST"], os.environ["TAV_PORT"] = host, str(port)
     log_level = settings.log_level.lower()
     config = uvicorn.Config(
         APP,

@@ -5,6 +5,11 @@ Network errors, timeouts, 5xx and 429 are operational (retryable), honouring a
 4xx is the request's fault and is not retried. Messages name the call with ``what``
 (``Slack chat.postMessage``, ``GET https://...``): service clients never pass a URL that
 may carry a token (Telegram's does).
+
+``params`` are merged into the query string the URL already has (a parameter named in both
+takes the value from ``params``): httpx would replace the URL's query with them.
+The outbound policy's refusals, a response over the size limit and too many redirects are
+the request's fault and are not retried.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 import httpx
 
 from tav.core.errors import NodeError, OperationalError
+from tav.nodes.outbound import OutboundRefused, ResponseTooLarge
 
 
 async def request(
@@ -29,21 +35,30 @@ async def request(
     json: Any = None,
     content: str | bytes | None = None,
     headers: Mapping[str, str] | None = None,
-    params: Mapping[str, str] | None = None,
+    params: Mapping[str, Any] | None = None,
     **options: Any,
 ) -> httpx.Response:
     """The response, whatever its status; raises ``OperationalError`` when there is none."""
     try:
         return await client.request(
             method,
-            url,
+            with_query(url, params),
             json=json,
             content=content,
             headers=headers,
-            params=params,
             timeout=timeout_s,
             **options,
         )
+    except OutboundRefused as exc:
+        raise NodeError(f"{what}: {exc.message}", type=exc.type, retryable=False) from None
+    except ResponseTooLarge as exc:
+        raise NodeError(exc.describe(what), type=exc.type, retryable=False) from None
+    except httpx.TooManyRedirects:
+        raise NodeError(
+            f"{what}: more than {client.max_redirects} redirects",
+            type="too_many_redirects",
+            retryable=False,
+        ) from None
     except httpx.TimeoutException as exc:
         raise OperationalError(
             f"{what}: no response within {timeout_s:g} s ({type(exc).__name__})", type="timeout"
@@ -54,6 +69,20 @@ async def request(
         ) from None
     except httpx.InvalidURL as exc:
         raise NodeError(f"{what}: invalid URL: {exc}", type="invalid_url") from None
+
+
+def with_query(url: str, params: Mapping[str, Any] | None) -> httpx.URL:
+    """``url`` with ``params`` merged into its query string. The URL's own query is kept
+    as written (a signed URL's signature covers its exact bytes) unless ``params`` names
+    one of its parameters."""
+    parsed = httpx.URL(url)
+    if not params:
+        return parsed
+    extra = httpx.QueryParams(dict(params))
+    if set(parsed.params.keys()) & set(extra.keys()):
+        return parsed.copy_merge_params(extra)
+    query = b"&".join(part for part in (parsed.query, str(extra).encode("ascii")) if part)
+    return parsed.copy_with(query=query)
 
 
 def check(response: httpx.Response, what: str) -> None:

@@ -1,8 +1,9 @@
 """Discord: messages through a webhook URL, or with a bot token through the API
 (``https://discord.com/api/v10``, ``TAV_DISCORD_API_URL``).
 
-A webhook URL is used as it is (it names its own host); ``?wait=true`` makes Discord
-answer with the message it created. Rate limits come as 429 with ``Retry-After`` and a
+A webhook URL is used as it is (it names its own host, and may name a thread:
+``?thread_id=``); ``?wait=true`` is added to it, and makes Discord answer with the message
+it created. Rate limits come as 429 with ``Retry-After`` and a
 ``retry_after`` in the body.
 """
 

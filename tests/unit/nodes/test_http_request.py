@@ -83,6 +83,19 @@ async def test_get_sends_query_and_headers_and_parses_a_json_response(executor, 
     assert output["headers"]["content-type"] == "application/json"
 
 
+async def test_query_params_are_added_to_the_query_the_url_has(executor, httpserver):
+    httpserver.expect_request("/x").respond_with_json({})
+    url = httpserver.url_for("/x")
+
+    both = await fetch(executor, {"url": f"{url}?a=1&sig=x%2Fy", "query": {"b": 2}})
+    none = await fetch(executor, {"url": f"{url}?a=1"})
+    replaced = await fetch(executor, {"url": f"{url}?a=1&c=3", "query": {"a": "{{ trigger.id }}"}})
+
+    assert [call(r).status.value for r in (both, none, replaced)] == ["succeeded"] * 3
+    sent = [request.query_string.decode() for request, _ in httpserver.log]
+    assert sent == ["a=1&sig=x%2Fy&b=2", "a=1", "a=42&c=3"]
+
+
 async def test_post_sends_a_json_body(executor, httpserver):
     httpserver.expect_request(
         "/orders", method="POST", json={"id": 42, "tags": ["a"]}

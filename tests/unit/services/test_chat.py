@@ -131,6 +131,24 @@ async def test_discord_through_a_webhook(
     httpserver.check_assertions()
 
 
+async def test_a_discord_webhook_url_keeps_its_thread_id(
+    executor: Executor, httpserver: HTTPServer, memory_secrets: MemorySecrets
+):
+    url = httpserver.url_for("/api/webhooks/123/tok-abc") + "?thread_id=777"
+    memory_secrets.add("discord", "discord", webhook_url=url)
+    httpserver.expect_request(
+        "/api/webhooks/123/tok-abc", method="POST", query_string="thread_id=777&wait=true"
+    ).respond_with_json({"id": "99", "channel_id": "777"})
+
+    outcome = await call(executor, "discord.send_message", credential="discord", content="hi")
+
+    assert outcome.status.value == "succeeded", outcome.error
+    assert httpserver.log[0][0].args.to_dict(flat=False) == {
+        "thread_id": ["777"],
+        "wait": ["true"],
+    }
+
+
 async def test_discord_as_a_bot_sends_the_same_nonce_on_every_attempt(
     executor: Executor, httpserver: HTTPServer, memory_secrets: MemorySecrets
 ):

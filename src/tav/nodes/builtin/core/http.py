@@ -2,21 +2,21 @@
 
 Failures are classified for retries: network errors, 5xx and 429 are operational
 (retryable, honouring ``Retry-After``); other 4xx are the request's fault and are not.
-The host may supply a shared ``httpx.AsyncClient`` as a service (connection pooling);
-otherwise each request uses its own client.
+The host may supply a shared ``httpx.AsyncClient`` as a service (connection pooling; the
+server's applies its outbound policy); otherwise each request uses its own client, under
+the host's ``OutboundPolicy`` service or the default policy. ``query`` is merged into the
+query string ``url`` already has; a parameter in both takes ``query``'s value.
 """
 
 from __future__ import annotations
 
-import functools
-import ssl
 from typing import Any, Literal
 
 import httpx
 from pydantic import ConfigDict, Field, model_validator
 
 from tav.core.model import Model
-from tav.nodes import http
+from tav.nodes import http, outbound
 from tav.nodes.base import Node, NodeSpec, Outputs, Port
 from tav.nodes.context import NodeContext
 
@@ -30,7 +30,11 @@ class HttpRequestParams(Model):
     method: Method = "GET"
     url: str = Field(description="Absolute http(s) URL.", pattern=r"^https?://")
     headers: dict[str, str] = Field(default_factory=dict)
-    query: dict[str, Any] = Field(default_factory=dict, description="Query string parameters.")
+    query: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Query string parameters, added to those in the URL (and replacing "
+        "any of the same name).",
+    )
     json_body: Any = Field(None, alias="json", description="A JSON request body.")
     body: str | None = Field(None, description="A raw text request body.")
     timeout_s: float = Field(30.0, gt=0, description="Timeout of the HTTP call itself.")
@@ -72,18 +76,12 @@ class HttpRequest(Node):
         if params.idempotent:
             headers.setdefault("Idempotency-Key", ctx.idempotency_key)
         if client is None:
-            async with httpx.AsyncClient(verify=_ssl_context()) as own_client:
+            policy = ctx.optional_service(outbound.OutboundPolicy) or outbound.OutboundPolicy()
+            async with outbound.client(policy) as own_client:
                 response = await _send(own_client, params, headers)
         else:
             response = await _send(client, params, headers)
         return {"output": _check(response, params).model_dump()}
-
-
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    # Loading the CA bundle takes tens of milliseconds of blocking CPU: once per process,
-    # not once per request.
-    return httpx.create_ssl_context()
 
 
 async def _send(

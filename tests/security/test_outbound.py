@@ -1,0 +1,648 @@
+"""The outbound policy: what requests made for workflows may reach, and how much they read.
+
+Real sockets on 127.0.0.1 (pytest-httpserver) for what connects; addresses that must be
+refused before any connect (metadata, link-local) are checked without one. Names other
+than ``localhost`` go through a resolver the test supplies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import ipaddress
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from tav.core.results import NodeResult
+from tav.core.states import ExecutionStatus, NodeStatus
+from tav.engine.executor import Executor
+from tav.nodes.outbound import AllowRule, Listening, OutboundPolicy, client
+from tav.nodes.outbound.policy import IPAddress
+from tav.nodes.registry import NodeRegistry
+from tav.runner import run_workflow
+from tav.services import ServiceConfig, build_services
+from tav.settings import Settings
+from tests.helpers import document, node, run, workflow
+
+MIB = 1024 * 1024
+NO_WAIT = {"max_attempts": 3, "backoff_s": 0, "jitter": False}
+PRIVATE_OFF = OutboundPolicy(allow_private=False)
+
+
+@pytest.fixture
+def httpserver(httpserver_ipv4: HTTPServer) -> HTTPServer:
+    return httpserver_ipv4
+
+
+@pytest.fixture
+def other_server() -> Iterator[HTTPServer]:
+    """A second fake server on 127.0.0.1, on another port."""
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
+
+
+def fixed_resolver(names: dict[str, str], calls: list[str] | None = None) -> Any:
+    """A resolver that knows ``names`` only (and records what it was asked)."""
+
+    async def resolve(host: str, port: int) -> list[IPAddress]:
+        if calls is not None:
+            calls.append(host)
+        if host not in names:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [ipaddress.ip_address(names[host])]
+
+    return resolve
+
+
+async def fetch(
+    registry: NodeRegistry,
+    url: str,
+    *,
+    policy: OutboundPolicy | None = None,
+    http: httpx.AsyncClient | None = None,
+    **params: Any,
+) -> NodeResult:
+    """Run one ``core.http_request``: through ``http`` if given, else through the client
+    the node makes itself under ``policy`` (a host's ``OutboundPolicy`` service)."""
+    services: dict[type, object] = {}
+    if policy is not None:
+        services[OutboundPolicy] = policy
+    if http is not None:
+        services[httpx.AsyncClient] = http
+    executor = Executor(registry, services=services)
+    wf = workflow(
+        node("start", "trigger.manual"),
+        node(
+            "call",
+            "core.http_request",
+            params={"url": url, "timeout_s": 2, **params},
+            retry=NO_WAIT,
+        ),
+        links=("start -> call",),
+    )
+    return (await run(executor, wf)).nodes["call"]
+
+
+def refused(result: NodeResult, message: str) -> None:
+    assert result.status is NodeStatus.FAILED, result
+    assert result.error is not None
+    assert result.error.type == "outbound_refused", result.error
+    assert result.error.message == message
+    assert result.attempts == 1  # a user error: never retried
+
+
+# -- always refused: no connect is needed to refuse them ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "address", "kind"),
+    [
+        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254", "link-local/metadata"),
+        ("http://169.254.170.2/v2/credentials", "169.254.170.2", "link-local/metadata"),
+        ("http://[fd00:ec2::254]/latest/", "fd00:ec2::254", "link-local/metadata"),
+        ("http://100.100.100.200/latest/meta-data/", "100.100.100.200", "link-local/metadata"),
+        ("http://[fe80::1]:8080/", "fe80::1", "link-local/metadata"),
+        (
+            "http://[::ffff:169.254.169.254]/",
+            "::ffff:169.254.169.254 (169.254.169.254)",
+            "link-local/metadata",
+        ),
+        (
+            "http://[64:ff9b::a9fe:a9fe]/",
+            "64:ff9b::a9fe:a9fe (169.254.169.254)",
+            "link-local/metadata",
+        ),
+        ("http://0.0.0.0:8000/", "0.0.0.0", "unspecified"),
+        ("http://[::]:8000/", "::", "unspecified"),
+        ("http://224.0.0.1/", "224.0.0.1", "multicast"),
+        ("http://255.255.255.255/", "255.255.255.255", "broadcast"),
+        ("http://240.0.0.1/", "240.0.0.1", "reserved"),
+    ],
+)
+async def test_link_local_metadata_and_special_addresses_are_always_refused(
+    registry: NodeRegistry, url: str, address: str, kind: str
+):
+    # Private addresses allowed, and the address itself on the allow-list: still refused.
+    policy = OutboundPolicy(allow=(AllowRule.parse(address.split()[0].join("[]")),))
+
+    result = await fetch(registry, url, policy=policy)
+
+    article = "an" if kind[0] in "aeiou" else "a"
+    refused(
+        result, f"GET {url}: refused by the outbound policy: {address} is {article} {kind} address"
+    )
+
+
+async def test_a_name_of_a_metadata_address_is_refused_without_a_second_lookup(
+    registry: NodeRegistry,
+):
+    calls: list[str] = []
+    names = {"metadata.google.internal": "169.254.169.254", "rebind.test": "169.254.169.254"}
+    http = client(OutboundPolicy(), resolver=fixed_resolver(names, calls))
+    async with http:
+        result = await fetch(registry, "http://rebind.test/computeMetadata/v1/", http=http)
+
+    refused(
+        result,
+        "GET http://rebind.test/computeMetadata/v1/: refused by the outbound policy: "
+        "rebind.test (169.254.169.254) is a link-local/metadata address",
+    )
+    assert calls == ["rebind.test"]
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "127.1.2.3",
+        "::1",
+        "::ffff:127.0.0.1",
+        "::127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.9",
+        "192.168.1.20",
+        "100.64.0.1",
+        "fc00::1",
+        "fd12:3456::1",
+        "198.18.0.1",
+    ],
+)
+def test_private_and_loopback_addresses_follow_the_setting(address: str):
+    ip = ipaddress.ip_address(address)
+
+    assert OutboundPolicy().refusal(address, ip, 80) is None
+    reason = PRIVATE_OFF.refusal(address, ip, 80)
+    assert reason is not None
+    assert "TAV_OUTBOUND_ALLOW_PRIVATE=false" in reason
+    # Public addresses are allowed either way.
+    assert PRIVATE_OFF.refusal("example.com", ipaddress.ip_address("93.184.215.14"), 80) is None
+
+
+def test_allow_rules_name_hosts_addresses_ranges_and_ports():
+    policy = replace(
+        PRIVATE_OFF,
+        allow=tuple(
+            AllowRule.parse(rule)
+            for rule in (
+                "ollama.lan:11434",
+                "*.home.arpa",
+                "10.0.0.0/8",
+                "[::1]:8123",
+                "192.168.1.5",
+            )
+        ),
+    )
+    allowed = [
+        ("ollama.lan", "192.168.1.9", 11434),
+        ("hass.home.arpa", "192.168.1.7", 8123),
+        ("x", "10.9.9.9", 1),
+        ("::1", "::1", 8123),
+        ("nas", "192.168.1.5", 445),
+        ("nas", "::ffff:192.168.1.5", 445),
+    ]
+    refused = [
+        ("ollama.lan", "192.168.1.9", 80),
+        ("home.arpa.evil", "192.168.1.7", 8123),
+        ("::1", "::1", 8124),
+        ("nas", "192.168.1.6", 445),
+    ]
+    for host, address, port in allowed:
+        assert policy.refusal(host, ipaddress.ip_address(address), port) is None, host
+    for host, address, port in refused:
+        assert policy.refusal(host, ipaddress.ip_address(address), port) is not None, host
+    with pytest.raises(ValueError, match="is a URL"):
+        AllowRule.parse("http://ollama.lan/")
+    with pytest.raises(ValueError, match="is not a host name"):
+        AllowRule.parse("ollama lan")
+    with pytest.raises(ValueError, match="is not a port"):
+        AllowRule.parse("ollama.lan:http")
+
+
+def _local_address() -> str | None:
+    """An address of this machine other than loopback, if it has one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: it only picks a route
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if ipaddress.ip_address(address).is_loopback else address
+
+
+def test_the_servers_own_api_is_refused_on_every_address_it_listens_on():
+    own = ipaddress.ip_address
+    loopback = OutboundPolicy(listening=(Listening("127.0.0.1", 8000),))
+    reopened = replace(loopback, allow_private=False, allow=(AllowRule.parse("127.0.0.1:8000"),))
+    for policy in (loopback, reopened):
+        for address in ("127.0.0.1", "127.0.0.2", "::1", "::ffff:127.0.0.1"):
+            reason = policy.refusal(address, own(address), 8000)
+            assert reason is not None
+            assert "own API" in reason, (policy, address)
+    assert loopback.refusal("127.0.0.1", own("127.0.0.1"), 8001) is None
+    wildcard = OutboundPolicy(listening=(Listening("0.0.0.0", 8000),))
+    assert wildcard.refusal("192.0.2.1", own("192.0.2.1"), 8000) is None  # not this machine
+    local = _local_address()
+    if local is not None:
+        assert wildcard.refusal(local, own(local), 8000) is not None
+        assert loopback.refusal(local, own(local), 8000) is None
+    lan = OutboundPolicy(listening=(Listening("192.0.2.7", 9000),))
+    assert lan.refusal("192.0.2.7", own("192.0.2.7"), 9000) is not None
+
+
+# -- against real sockets ------------------------------------------------------------
+
+
+async def test_loopback_is_allowed_by_default_and_refused_with_the_setting(
+    registry: NodeRegistry, httpserver: HTTPServer
+):
+    httpserver.expect_request("/status").respond_with_json({"ok": True})
+    url = httpserver.url_for("/status")
+
+    allowed = await fetch(registry, url)  # no policy supplied: the default one
+    denied = await fetch(registry, url, policy=PRIVATE_OFF)
+
+    assert allowed.status is NodeStatus.SUCCEEDED, allowed.error
+    assert allowed.outputs["output"]["body"] == {"ok": True}
+    refused(
+        denied,
+        f"GET {url}: refused by the outbound policy: 127.0.0.1 is a loopback address, and "
+        "private addresses are refused (TAV_OUTBOUND_ALLOW_PRIVATE=false; "
+        "TAV_OUTBOUND_ALLOW can allow this one)",
+    )
+    assert len(httpserver.log) == 1
+
+
+async def test_localhost_resolves_to_loopback_and_is_refused_with_it(
+    registry: NodeRegistry, httpserver: HTTPServer
+):
+    url = f"http://localhost:{httpserver.port}/status"
+
+    result = await fetch(registry, url, policy=PRIVATE_OFF)
+
+    assert result.error is not None
+    assert result.error.type == "outbound_refused"
+    assert f"GET {url}: refused by the outbound policy: localhost (" in result.error.message
+    assert httpserver.log == []
+
+
+async def test_an_allow_listed_host_and_port_is_reopened(
+    registry: NodeRegistry, httpserver: HTTPServer, other_server: HTTPServer
+):
+    httpserver.expect_request("/api/tags").respond_with_json({"models": []})
+    other_server.expect_request("/").respond_with_data("no")
+    policy = replace(PRIVATE_OFF, allow=(AllowRule.parse(f"127.0.0.1:{httpserver.port}"),))
+
+    allowed = await fetch(registry, httpserver.url_for("/api/tags"), policy=policy)
+    other_port = await fetch(registry, other_server.url_for("/"), policy=policy)
+
+    assert allowed.status is NodeStatus.SUCCEEDED, allowed.error
+    assert other_port.error is not None
+    assert other_port.error.type == "outbound_refused"
+    assert other_server.log == []
+
+
+async def test_a_name_is_resolved_once_and_the_checked_address_is_connected_to(
+    registry: NodeRegistry, httpserver: HTTPServer
+):
+    """The connection goes to the address the policy judged: the name is not looked up
+    again (here it could not be: only the test's resolver knows it)."""
+    httpserver.expect_request("/x").respond_with_json({"host": "seen"})
+    calls: list[str] = []
+    resolver = fixed_resolver({"rebind.test": "127.0.0.1"}, calls)
+    url = f"http://rebind.test:{httpserver.port}/x"
+
+    async with client(OutboundPolicy(), resolver=resolver) as http:
+        allowed = await fetch(registry, url, http=http)
+    async with client(PRIVATE_OFF, resolver=resolver) as http:
+        denied = await fetch(registry, url, http=http)
+
+    assert allowed.status is NodeStatus.SUCCEEDED, allowed.error
+    assert httpserver.log[0][0].headers["Host"] == f"rebind.test:{httpserver.port}"
+    assert calls == ["rebind.test", "rebind.test"]  # once per client, for its one connect
+    refused(
+        denied,
+        f"GET {url}: refused by the outbound policy: rebind.test (127.0.0.1) is a loopback "
+        "address, and private addresses are refused (TAV_OUTBOUND_ALLOW_PRIVATE=false; "
+        "TAV_OUTBOUND_ALLOW can allow this one)",
+    )
+
+
+async def test_every_redirect_hop_goes_through_the_policy(
+    registry: NodeRegistry, httpserver: HTTPServer, other_server: HTTPServer
+):
+    httpserver.expect_request("/metadata").respond_with_data(
+        "", status=302, headers={"Location": "http://169.254.169.254/latest/meta-data/iam/"}
+    )
+    httpserver.expect_request("/inside").respond_with_data(
+        "", status=307, headers={"Location": other_server.url_for("/admin")}
+    )
+    other_server.expect_request("/admin").respond_with_data("secret")
+    reopened = replace(PRIVATE_OFF, allow=(AllowRule.parse(f"127.0.0.1:{httpserver.port}"),))
+
+    to_metadata = await fetch(registry, httpserver.url_for("/metadata"))
+    to_private = await fetch(registry, httpserver.url_for("/inside"), policy=reopened)
+
+    refused(
+        to_metadata,
+        f"GET {httpserver.url_for('/metadata')}: refused by the outbound policy: "
+        "169.254.169.254 is a link-local/metadata address",
+    )
+    assert to_private.error is not None
+    assert to_private.error.type == "outbound_refused"
+    assert "127.0.0.1 is a loopback address" in to_private.error.message
+    assert other_server.log == []
+
+
+async def test_redirects_are_capped(registry: NodeRegistry, httpserver: HTTPServer):
+    httpserver.expect_request("/loop").respond_with_data(
+        "", status=302, headers={"Location": "/loop"}
+    )
+    policy = OutboundPolicy(max_redirects=3)
+
+    result = await fetch(registry, httpserver.url_for("/loop"), policy=policy)
+
+    assert result.error is not None, result
+    assert result.error.type == "too_many_redirects"
+    assert result.error.message == f"GET {httpserver.url_for('/loop')}: more than 3 redirects"
+    assert result.attempts == 1
+    assert len(httpserver.log) == 4
+
+
+async def test_service_clients_go_through_the_policy(registry: NodeRegistry):
+    """webhook.send posts to a URL the workflow names, through the host's client."""
+    from tests.fakes.secrets import MemorySecrets
+
+    secrets = MemorySecrets()
+    secrets.add("hook", "hmac", secret="s")
+    async with client(OutboundPolicy()) as http:
+        executor = Executor(
+            registry,
+            services=build_services(ServiceConfig(timeout_s=2), http),
+            secrets=secrets,
+        )
+        wf = workflow(
+            node("start", "trigger.manual"),
+            node(
+                "hook",
+                "webhook.send",
+                params={"url": "http://169.254.169.254/latest/", "credential": "hook"},
+            ),
+            links=("start -> hook",),
+        )
+        result = (await run(executor, wf)).nodes["hook"]
+
+    refused(
+        result,
+        "webhook POST http://169.254.169.254/latest/: refused by the outbound policy: "
+        "169.254.169.254 is a link-local/metadata address",
+    )
+
+
+# -- without a server: tav.run_workflow and `tav run` --------------------------------
+
+
+def _calling(url: str) -> dict[str, Any]:
+    return document(
+        node("start", "trigger.manual"),
+        node("call", "core.http_request", params={"url": url, "timeout_s": 2}),
+        links=("start -> call",),
+    )
+
+
+async def test_run_workflow_applies_the_settings_policy(httpserver: HTTPServer, tmp_path: Path):
+    httpserver.expect_request("/x").respond_with_data("ok")
+    settings = Settings(data_dir=tmp_path, outbound_allow_private=False)
+
+    result = await run_workflow(_calling(httpserver.url_for("/x")), settings=settings)
+    metadata = await run_workflow(
+        _calling("http://169.254.169.254/"), settings=Settings(data_dir=tmp_path)
+    )
+
+    for outcome in (result, metadata):
+        assert outcome.status is ExecutionStatus.FAILED
+        error = outcome.nodes["call"].error
+        assert error is not None
+        assert error.type == "outbound_refused", error
+    assert httpserver.log == []
+
+
+def test_tav_run_applies_the_environments_policy(httpserver: HTTPServer, tmp_path: Path):
+    httpserver.expect_request("/x").respond_with_data("ok")
+    flow = tmp_path / "flow.json"
+    flow.write_text(json.dumps(_calling(httpserver.url_for("/x"))))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAV_")}
+    env |= {"TAV_DATA_DIR": str(tmp_path / "data"), "TAV_OUTBOUND_ALLOW_PRIVATE": "false"}
+
+    done = subprocess.run(
+        [sys.executable, "-m", "tav", "run", str(flow), "--json", "--no-store"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode != 0, done.stdout
+    error = json.loads(done.stdout)["nodes"]["call"]["error"]
+    assert error["type"] == "outbound_refused", error
+    assert httpserver.log == []
+
+
+# -- the server's own API -------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, str, int]]:
+    """``tav serve --port P`` over a fresh data dir: (base URL, API key, port)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAV_")}
+    env["TAV_DATA_DIR"] = str(tmp_path / "data")
+    tav = [sys.executable, "-m", "tav"]
+    key = subprocess.run(
+        [*tav, "api-keys", "create", "--name", "t"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.strip()
+    port = _free_port()
+    with (tmp_path / "serve.log").open("w") as log:
+        process = subprocess.Popen(
+            [*tav, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        yield f"http://127.0.0.1:{port}", key, port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+async def test_a_workflow_cannot_call_the_servers_own_api(served: tuple[str, str, int]):
+    base, key, port = served
+    targets = {
+        "direct": f"http://127.0.0.1:{port}/api/v1/credentials",
+        "by_name": f"http://localhost:{port}/api/v1/credentials",
+        "mapped": f"http://[::ffff:127.0.0.1]:{port}/api/v1/api-keys",
+    }
+    nodes = [node("start", "trigger.manual")]
+    nodes += [
+        node(
+            name,
+            "core.http_request",
+            params={"url": url, "timeout_s": 5},
+            on_error="continue",
+        )
+        for name, url in targets.items()
+    ]
+    doc = document(*nodes, links=tuple(f"start -> {name}" for name in targets))
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as api:
+        async with asyncio.timeout(30):
+            while True:
+                try:
+                    if (await api.get("/api/v1/nodes")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+        created = await api.post("/api/v1/workflows", json=doc)
+        assert created.status_code == 201, created.text
+        ran = await api.post(f"/api/v1/workflows/{created.json()['id']}/run?wait=true", json={})
+
+    assert ran.status_code == 200, ran.text
+    execution = ran.json()
+    for name, url in targets.items():
+        error = execution["nodes"][name]["error"]
+        assert error is not None, execution["nodes"][name]
+        assert error["type"] == "outbound_refused", (name, error)
+        assert error["message"].startswith(f"GET {url}: refused by the outbound policy: ")
+        assert f"port {port} of " in error["message"]
+        assert error["message"].endswith("is the TAV server's own API")
+
+
+# -- response size --------------------------------------------------------------------
+
+
+def _zeros(total: int, chunk: int = MIB) -> Iterator[bytes]:
+    block = b"\0" * chunk
+    for _ in range(total // chunk):
+        yield block
+
+
+async def _measured(awaitable: Any) -> tuple[Any, int, float]:
+    """``awaitable``'s result, the peak of the Python memory allocated meanwhile, and
+    the seconds it took."""
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    clock = time.perf_counter()
+    try:
+        result = await awaitable
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return result, peak, time.perf_counter() - clock
+
+
+async def test_a_large_answer_is_refused_by_its_content_length_before_it_is_read(
+    registry: NodeRegistry, httpserver: HTTPServer
+):
+    size = 300 * MIB
+    httpserver.expect_request("/big").respond_with_response(
+        Response(_zeros(size), headers={"Content-Length": str(size)})
+    )
+    url = httpserver.url_for("/big")
+
+    result, peak, seconds = await _measured(fetch(registry, url))  # the default limit
+
+    assert result.error is not None, result
+    assert result.error.type == "response_too_large"
+    assert result.error.message == f"the response of GET {url} is larger than {50 * MIB} bytes"
+    assert result.attempts == 1
+    assert peak < 16 * MIB
+    assert seconds < 5
+
+
+async def test_a_streamed_answer_is_cut_at_the_limit(
+    registry: NodeRegistry, httpserver: HTTPServer
+):
+    httpserver.expect_request("/stream").respond_with_response(Response(_zeros(300 * MIB)))
+    url = httpserver.url_for("/stream")
+    policy = OutboundPolicy(max_response_bytes=4 * MIB)
+
+    result, peak, _ = await _measured(fetch(registry, url, policy=policy))
+
+    assert result.error is not None, result
+    assert result.error.message == f"the response of GET {url} is larger than {4 * MIB} bytes"
+    assert peak < 24 * MIB
+
+
+async def test_a_compressed_answer_is_counted_as_it_inflates(
+    registry: NodeRegistry, httpserver: HTTPServer
+):
+    bomb = gzip.compress(b"\0" * (300 * MIB), compresslevel=9)  # ~300 kB
+    httpserver.expect_request("/bomb").respond_with_response(
+        Response(bomb, headers={"Content-Encoding": "gzip", "Content-Type": "text/plain"})
+    )
+    httpserver.expect_request("/small").respond_with_response(
+        Response(
+            gzip.compress(b'{"a": 1}'),
+            headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+        )
+    )
+    policy = OutboundPolicy(max_response_bytes=4 * MIB)
+    url = httpserver.url_for("/bomb")
+
+    result, peak, _ = await _measured(fetch(registry, url, policy=policy))
+    small = await fetch(registry, httpserver.url_for("/small"), policy=policy)
+
+    assert result.error is not None, result
+    assert result.error.message == (
+        f"the response of GET {url} is larger than {4 * MIB} bytes once decompressed"
+    )
+    assert peak < 24 * MIB
+    assert small.outputs["output"]["body"] == {"a": 1}
+
+
+async def test_only_encodings_with_a_bounded_decoder_are_asked_for(
+    registry: NodeRegistry, httpserver: HTTPServer
+):
+    def echo(request: Request) -> Response:
+        return Response(request.headers.get("Accept-Encoding", ""))
+
+    httpserver.expect_request("/echo").respond_with_handler(echo)
+    httpserver.expect_request("/zstd").respond_with_response(
+        Response(b"(zstd)", headers={"Content-Encoding": "zstd"})
+    )
+
+    asked = await fetch(registry, httpserver.url_for("/echo"))
+    answered = await fetch(registry, httpserver.url_for("/zstd"))
+
+    assert asked.outputs["output"]["body"] == "gzip, deflate"
+    assert answered.error is not None
+    assert answered.error.type == "invalid_response"
