@@ -13,7 +13,7 @@ import logging
 import re
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from tav.ai import AIConfig, AIServices
 from tav.ai.text import RecursiveTextSplitter
-from tav.core.errors import NotFound
+from tav.core.errors import NotFound, Problem, WorkflowInvalid
 from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
 from tav.core.states import ExecutionStatus, NodeStatus
 from tav.core.workflow import Workflow, parse_workflow
@@ -57,6 +57,7 @@ from tav.storage.credentials import CredentialRepository
 from tav.storage.db import Database
 from tav.storage.executions import ExecutionRecord, ExecutionRepository, new_execution
 from tav.storage.files import FileStore
+from tav.storage.private import secure_data_dir
 from tav.storage.triggers import TriggerStateRepository
 from tav.storage.vectors import VectorStore
 from tav.storage.workflows import StoredWorkflow, WorkflowRepository
@@ -76,11 +77,16 @@ executions replay them from the database."""
 
 
 class StoredWorkflowLoader:
-    """Sub-workflow refs: a stored workflow id, or else a file path."""
+    """Sub-workflow refs: a stored workflow id; with ``file_refs`` (``tav run``) also a
+    file path, relative to the calling workflow's file.
 
-    def __init__(self, workflows: WorkflowRepository) -> None:
+    A server never takes a ref for a path: its workflows are written by its users, and a
+    path would let any editor run, and have an agent describe, any workflow file the
+    server's process can read."""
+
+    def __init__(self, workflows: WorkflowRepository, *, file_refs: bool = False) -> None:
         self.workflows = workflows
-        self.files = FileWorkflowLoader()
+        self.files = FileWorkflowLoader() if file_refs else None
 
     async def load(self, ref: str, *, relative_to: str | None) -> tuple[Workflow, str]:
         if STORED_ID.match(ref):
@@ -88,7 +94,21 @@ class StoredWorkflowLoader:
             if stored is None:
                 raise NotFound(f"no stored workflow with id {ref!r}")
             return parse_workflow(stored.document, structure=False), f"workflow:{ref}"
+        if self.files is None:
+            raise NotFound(_not_stored(ref))
         return await self.files.load(ref, relative_to=relative_to)
+
+    def problems(self, workflow: Workflow) -> list[Problem]:
+        """Refs written into the document that ``load`` would refuse (a template's value
+        is checked when the node runs)."""
+        if self.files is not None:
+            return []
+        return [
+            Problem(_not_stored(ref), node=node.id, field=field)
+            for node in workflow.nodes
+            for field, ref in _workflow_refs(node.type, node.params)
+            if "{{" not in ref and not STORED_ID.match(ref)
+        ]
 
     async def describe(self, ref: str) -> WorkflowDescription:
         """``WorkflowCatalog``: what an agent's tool tells the model about a workflow."""
@@ -99,6 +119,27 @@ class StoredWorkflowLoader:
             description=workflow.description,
             input_schema=workflow.input_schema,
         )
+
+
+def _not_stored(ref: str) -> str:
+    return (
+        f"sub-workflow {ref!r} is not a stored workflow id; "
+        "file paths are only allowed with `tav run`"
+    )
+
+
+def _workflow_refs(node_type: str, params: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """``(field, ref)`` of the workflows a node names in its params."""
+    if node_type in ("core.subworkflow", "core.map"):
+        ref = params.get("workflow")
+        if isinstance(ref, str):
+            yield "params.workflow", ref
+    elif node_type == "ai.agent" and isinstance(tools := params.get("tools"), list):
+        for index, tool in enumerate(tools):
+            ref = tool.get("workflow") if isinstance(tool, dict) else tool
+            if isinstance(ref, str):
+                field = f"params.tools.{index}" + (".workflow" if isinstance(tool, dict) else "")
+                yield field, ref
 
 
 @dataclass(frozen=True)
@@ -151,7 +192,15 @@ def _cancel_unless_recorded(recorded: asyncio.Future[None], handle: ExecutionHan
 
 
 class Server:
-    def __init__(self, settings: Settings, *, registry: NodeRegistry | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        registry: NodeRegistry | None = None,
+        file_refs: bool = False,
+    ) -> None:
+        """``file_refs``: sub-workflow refs may be file paths (``tav run``); a server takes
+        stored workflow ids only."""
         self.settings = settings
         self.db = Database(settings.resolved_database_url())
         self.writer = ExecutionWriter(self.db)
@@ -178,16 +227,17 @@ class Server:
             self.db, max_age=timedelta(days=cache_days) if cache_days is not None else None
         )
         self.ai = AIServices(AIConfig.from_settings(settings), cache=self.ai_cache)
+        self.loader = StoredWorkflowLoader(self.workflows, file_refs=file_refs)
         self.executor = Executor(
             self.registry,
             bus=self.bus,
             store=self.writer,
             pools=Pools(settings.pools, default_limit=settings.pool_default_limit),
-            loader=(loader := StoredWorkflowLoader(self.workflows)),
+            loader=self.loader,
             services={
                 httpx.AsyncClient: self.http,
                 OutboundPolicy: self.outbound,
-                WorkflowCatalog: loader,
+                WorkflowCatalog: self.loader,
                 VectorStores: self.vectors,
                 TextSplitter: RecursiveTextSplitter(),
                 ChatModels: self.ai,
@@ -221,6 +271,7 @@ class Server:
     async def start(
         self, *, resume: bool = True, prune: bool = True, triggers: bool = True
     ) -> None:
+        secure_data_dir(self.settings.data_dir)
         await self.db.migrate()
         self.apply_settings(await self.stored_settings.all())
         redacting_logs.install(self.vault)
@@ -286,6 +337,8 @@ class Server:
             return cached[1]
         workflow = parse_workflow(dict(document), structure=False)
         plan = self.executor.compile(workflow, source=source)
+        if problems := self.loader.problems(workflow):
+            raise WorkflowInvalid(problems, source=source)
         if source and source.startswith("workflow:"):
             self._plans[source] = (dict(document), plan)
             if len(self._plans) > PLAN_CACHE_SIZE:

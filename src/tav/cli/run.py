@@ -116,8 +116,8 @@ def _server() -> Server:
     from tav.server import Server
     from tav.settings import Settings
 
-    try:
-        return Server(Settings())
+    try:  # sub-workflow refs may be paths, relative to the workflow file
+        return Server(Settings(), file_refs=True)
     except ImportError as exc:
         fail(str(exc))
 

@@ -6,8 +6,9 @@ that: it writes the new key *in front of* the old one, re-encrypts, and only the
 the old key, so a crash at any step leaves every credential readable.
 
 The key file is created on first use with mode 0600 (``O_EXCL``, so two processes starting
-at once agree on one key) and re-read when it changes, so a server picks up a rotation
-made by ``tav credentials rotate-key`` without a restart.
+at once agree on one key), in a data dir made with mode 0700, and re-read when it changes,
+so a server picks up a rotation made by ``tav credentials rotate-key`` without a restart.
+A key file found open to other users is closed to them when it is read, with a warning.
 
 A ``TAV_SECRET_KEY`` that is not a Fernet key (32 url-safe base64 bytes) is taken as a
 passphrase and stretched with SHA-256; a generated Fernet key is better.
@@ -18,9 +19,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 import os
+import stat
 from pathlib import Path
 
+logger = logging.getLogger("tav.credentials")
 KEY_FILE = "secret.key"
 
 
@@ -47,7 +51,7 @@ def parse_keys(text: str, separator: str) -> list[str]:
 
 def write_key_file(path: Path, keys: list[str]) -> None:
     """Replace the key file atomically (temporary file, fsync, rename), mode 0600."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.unlink(missing_ok=True)
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -72,7 +76,7 @@ def _fsync_dir(directory: Path) -> None:
 
 def create_key_file(path: Path) -> None:
     """Create the key file with a new key unless it exists (mode 0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -106,8 +110,21 @@ class KeySource:
             create_key_file(self.path)
         stamp = self.path.stat().st_mtime_ns
         if self._cached is None or self._cached[0] != stamp:
+            _close_to_others(self.path)
             keys = parse_keys(self.path.read_text(), "\n")
             if not keys:
                 raise ValueError(f"the key file {self.path} holds no key")
             self._cached = (stamp, keys)
         return list(self._cached[1])
+
+
+def _close_to_others(path: Path) -> None:
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        path.chmod(mode & 0o700)
+        logger.warning(
+            "the key file %s was open to other users (mode %03o); now %03o",
+            path,
+            mode,
+            mode & 0o700,
+        )

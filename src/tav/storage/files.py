@@ -22,18 +22,31 @@ bytes and get a MediaFormat value back, whose ``uri`` (``file:<id>``) it reads a
 also where triggers keep what arrives too large to travel inline (``receive``). It still
 reads the ``files/email/<folder>/<name>`` paths earlier versions wrote without a row, so
 payloads of old executions keep working, never anything outside ``files/``.
+
+Nothing under ``files/`` is reached through a symbolic link: every path is opened one
+part at a time, each relative to the folder above it and with ``O_NOFOLLOW``, so a link
+planted anywhere below ``files/`` (in place of a folder or of a file) is refused, and
+cannot be swapped in between a check and the open. (``files/`` itself may be a link: where
+the files live is the administrator's choice.) Folders are made with mode 0700 and files
+with 0600. Rejected: resolving a path and comparing it with ``files/`` before opening it,
+which leaves that moment for a link to appear. This needs ``dir_fd`` (POSIX), like the
+rest of TAV Engine's process handling.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import mimetypes
 import os
 import re
 import shutil
+import stat
 import time
 import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -46,6 +59,7 @@ from tav.core.events import utcnow
 from tav.core.media import Media
 from tav.storage.db import Database
 from tav.storage.models import FileRow
+from tav.storage.private import make_private_dirs
 
 FileKind = Literal["upload", "export", "execution", "email"]
 FILE_URI = re.compile(r"^file:([0-9a-f]{32})$")
@@ -62,6 +76,11 @@ CHUNK = 1024 * 1024
 TMP_MAX_AGE_S = 3600
 NAME_MAX = 255
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class FileRefused(FileNotFoundError):
+    """A path under ``files/`` that goes through a symbolic link, or is not a regular
+    file: never followed, read or written."""
 
 
 class FileTooLarge(Exception):
@@ -160,13 +179,20 @@ class FileStore:
     # -- paths ----------------------------------------------------------------------------
 
     def path_of(self, record: FileRecord) -> Path:
-        if record.kind == "execution" and record.execution_id:
-            return self.root / "executions" / record.execution_id / record.id
-        folder = {"upload": "uploads", "email": "email"}.get(record.kind, "exports")
-        return self.root / folder / record.id
+        return self.root.joinpath(*_parts(record))
 
-    def _tmp(self) -> Path:
-        return self.root / "tmp" / uuid.uuid4().hex
+    async def content_path(self, record: FileRecord) -> Path:
+        """``path_of(record)`` once it is checked to be a regular file reached through no
+        link; raises ``FileNotFoundError`` (``FileRefused`` for a link) otherwise.
+
+        For a server that opens the file again by its path (a download's range
+        requests): the check cannot hold past that moment, so a link swapped in then
+        would be followed; reading through ``content`` leaves no such moment."""
+        await asyncio.to_thread(_check_file, self.root, _parts(record))
+        return self.path_of(record)
+
+    def _tmp(self) -> tuple[str, ...]:
+        return ("tmp", uuid.uuid4().hex)
 
     # -- storing --------------------------------------------------------------------------
 
@@ -183,7 +209,7 @@ class FileStore:
         if execution_id is not None and not SAFE_ID.match(execution_id):
             raise ValueError(f"{execution_id!r} is not an execution id")
         tmp = self._tmp()
-        digest = await asyncio.to_thread(_write, tmp, data)
+        digest = await asyncio.to_thread(_write, self.root, tmp, data)
         name = clean_name(name)
         return await self._commit(
             tmp,
@@ -207,7 +233,7 @@ class FileStore:
         """Store what ``source`` holds (read in chunks off the event loop); raises
         ``FileTooLarge`` past ``max_bytes``, keeping nothing."""
         tmp = self._tmp()
-        size, digest, head = await asyncio.to_thread(_copy, source, tmp, max_bytes)
+        size, digest, head = await asyncio.to_thread(_copy, source, self.root, tmp, max_bytes)
         name = clean_name(name)
         return await self._commit(
             tmp,
@@ -219,7 +245,9 @@ class FileStore:
             execution_id=None,
         )
 
-    async def _commit(self, tmp: Path, *, execution_id: str | None, **fields: Any) -> FileRecord:
+    async def _commit(
+        self, tmp: tuple[str, ...], *, execution_id: str | None, **fields: Any
+    ) -> FileRecord:
         record = FileRecord(
             id=uuid.uuid4().hex, execution_id=execution_id, created_at=utcnow(), **fields
         )
@@ -227,13 +255,13 @@ class FileStore:
             async with self.db.transaction() as session:
                 session.add(FileRow(**_row(record)))
         except BaseException:
-            await asyncio.to_thread(_unlink, tmp)
+            await asyncio.to_thread(_unlink, self.root, tmp)
             raise
         try:
-            await asyncio.to_thread(_move, tmp, self.path_of(record))
+            await asyncio.to_thread(_move, self.root, tmp, _parts(record))
         except BaseException:
             await self.delete(record.id)
-            await asyncio.to_thread(_unlink, tmp)
+            await asyncio.to_thread(_unlink, self.root, tmp)
             raise
         return record
 
@@ -272,8 +300,9 @@ class FileStore:
             return [_record(row) for row in rows], int(total or 0)
 
     async def content(self, record: FileRecord) -> bytes:
-        """Raises ``FileNotFoundError`` when the content is missing."""
-        return await asyncio.to_thread(self.path_of(record).read_bytes)
+        """Raises ``FileNotFoundError`` when the content is missing (``FileRefused``
+        when a link stands in its way)."""
+        return await asyncio.to_thread(_read, self.root, _parts(record))
 
     # -- deleting -------------------------------------------------------------------------
 
@@ -284,7 +313,7 @@ class FileStore:
                 return False
             record = _record(row)
             await session.delete(row)
-        await asyncio.to_thread(_unlink, self.path_of(record))
+        await asyncio.to_thread(_unlink, self.root, _parts(record))
         return True
 
     async def remove_execution(self, execution_id: str) -> int:
@@ -297,15 +326,15 @@ class FileStore:
                     FileRow.execution_id == execution_id, FileRow.kind == "execution"
                 )
             )
-        await asyncio.to_thread(_rmtree, self.root / "executions" / execution_id)
+        await asyncio.to_thread(_rmtree, self.root, ("executions", execution_id))
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def sweep(self) -> int:
         """Remove the folders of executions that no longer have any files (their rows go
         with the execution when it is pruned or deleted), and temporary files an hour
         old; returns how many folders went."""
-        folders = await asyncio.to_thread(_folders, self.root / "executions")
-        await asyncio.to_thread(_clear_tmp, self.root / "tmp", TMP_MAX_AGE_S)
+        folders = await asyncio.to_thread(_folders, self.root, ("executions",))
+        await asyncio.to_thread(_clear_tmp, self.root, ("tmp",), TMP_MAX_AGE_S)
         if not folders:
             return 0
         owned: set[str] = set()
@@ -322,7 +351,7 @@ class FileStore:
                 )
         orphans = folders - owned
         for name in orphans:
-            await asyncio.to_thread(_rmtree, self.root / "executions" / name)
+            await asyncio.to_thread(_rmtree, self.root, ("executions", name))
         return len(orphans)
 
     # -- the nodes' Files service ---------------------------------------------------------
@@ -371,6 +400,8 @@ class FileStore:
             raise NodeError(f"no stored file {uri!r}", type="file_not_found")
         try:
             return await self.content(record)
+        except FileRefused as exc:
+            raise _refused(uri, exc) from None
         except FileNotFoundError:
             raise NodeError(
                 f"the content of {uri!r} ({record.name}) is missing", type="file_not_found"
@@ -379,11 +410,25 @@ class FileStore:
     async def _read_relative(self, uri: str) -> bytes:
         """A file earlier versions wrote under ``files/`` without a row and referred to by
         its path (``files/email/<folder>/<name>``: large attachments of mail triggers)."""
-        path = self.root / uri.removeprefix("files/")
+        parts = tuple(uri.removeprefix("files/").split("/"))
         try:
-            return await asyncio.to_thread(path.read_bytes)
-        except (FileNotFoundError, IsADirectoryError):
+            return await asyncio.to_thread(_read, self.root, parts)
+        except FileRefused as exc:
+            raise _refused(uri, exc) from None
+        except FileNotFoundError:
             raise NodeError(f"no stored file {uri!r}", type="file_not_found") from None
+
+
+def _refused(uri: str, exc: FileRefused) -> NodeError:
+    return NodeError(f"{uri!r} cannot be read: {exc}", type="file_not_found")
+
+
+def _parts(record: FileRecord) -> tuple[str, ...]:
+    """Where a file's content is, under ``files/``: ids only."""
+    if record.kind == "execution" and record.execution_id:
+        return ("executions", record.execution_id, record.id)
+    folder = {"upload": "uploads", "email": "email"}.get(record.kind, "exports")
+    return (folder, record.id)
 
 
 # -- rows -------------------------------------------------------------------------------
@@ -416,63 +461,135 @@ def _record(row: FileRow) -> FileRecord:
 
 
 # -- the file system (blocking; called through asyncio.to_thread) -----------------------
+#
+# Paths are parts under ``root`` (``files/``), opened one at a time (see the module's
+# docstring): ``_folder`` gives a descriptor of a folder reached through no link.
+
+LINK_ERRORS = frozenset({errno.ELOOP, errno.ENOTDIR, errno.EMLINK})
+"""What opening a link with ``O_NOFOLLOW`` raises (ENOTDIR: a link where a folder should
+be; EMLINK: FreeBSD's ELOOP)."""
+FOLDER = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_NOFOLLOW
+CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
 
 
-def _write(path: Path, data: bytes) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+@contextmanager
+def _folder(root: Path, parts: Sequence[str], *, create: bool = False) -> Iterator[int]:
+    """A descriptor of the folder ``root/parts...``; with ``create``, missing folders are
+    made (mode 0700)."""
+    if create:
+        make_private_dirs(root)
+    fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        for index, part in enumerate(parts):
+            if create:
+                with suppress(FileExistsError):
+                    os.mkdir(part, 0o700, dir_fd=fd)
+            try:
+                inner = os.open(part, FOLDER, dir_fd=fd)
+            except OSError as exc:
+                raise _link_refused(exc, parts[: index + 1]) from None
+            os.close(fd)
+            fd = inner
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _link_refused(exc: OSError, parts: Sequence[str]) -> OSError:
+    if exc.errno in LINK_ERRORS:
+        where = "/".join(parts)
+        return FileRefused(f"files/{where} is a symbolic link or not a folder; not followed")
+    return exc
+
+
+def _open_file(root: Path, parts: Sequence[str]) -> int:
+    """A descriptor of the regular file ``root/parts...`` to read."""
+    with _folder(root, parts[:-1]) as folder:
+        try:
+            # O_NONBLOCK: a FIFO planted there must not hang the open (refused just below).
+            fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder)
+        except OSError as exc:
+            raise _link_refused(exc, parts) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise FileRefused(f"files/{'/'.join(parts)} is not a regular file")
+    return fd
+
+
+def _read(root: Path, parts: Sequence[str]) -> bytes:
+    with os.fdopen(_open_file(root, parts), "rb") as file:
+        return file.read()
+
+
+def _check_file(root: Path, parts: Sequence[str]) -> None:
+    os.close(_open_file(root, parts))
+
+
+@contextmanager
+def _created(root: Path, parts: Sequence[str]) -> Iterator[IO[bytes]]:
+    """A new file (mode 0600) to write, removed again if writing it fails."""
+    with _folder(root, parts[:-1], create=True) as folder:
+        fd = os.open(parts[-1], CREATE, 0o600, dir_fd=folder)
+        try:
+            with os.fdopen(fd, "wb") as file:
+                yield file
+        except BaseException:
+            os.unlink(parts[-1], dir_fd=folder)
+            raise
+
+
+def _write(root: Path, parts: Sequence[str], data: bytes) -> str:
+    with _created(root, parts) as file:
+        file.write(data)
     return hashlib.sha256(data).hexdigest()
 
 
-def _copy(source: IO[bytes], target: Path, max_bytes: int | None) -> tuple[int, str, bytes]:
-    target.parent.mkdir(parents=True, exist_ok=True)
+def _copy(
+    source: IO[bytes], root: Path, parts: Sequence[str], max_bytes: int | None
+) -> tuple[int, str, bytes]:
     digest = hashlib.sha256()
     size, head = 0, b""
-    try:
-        with target.open("wb") as out:
-            while chunk := source.read(CHUNK):
-                size += len(chunk)
-                if max_bytes is not None and size > max_bytes:
-                    raise FileTooLarge(max_bytes)
-                if len(head) < SNIFF_BYTES:
-                    head += chunk[: SNIFF_BYTES - len(head)]
-                digest.update(chunk)
-                out.write(chunk)
-    except BaseException:
-        _unlink(target)
-        raise
+    with _created(root, parts) as out:
+        while chunk := source.read(CHUNK):
+            size += len(chunk)
+            if max_bytes is not None and size > max_bytes:
+                raise FileTooLarge(max_bytes)
+            if len(head) < SNIFF_BYTES:
+                head += chunk[: SNIFF_BYTES - len(head)]
+            digest.update(chunk)
+            out.write(chunk)
     return size, digest.hexdigest(), head
 
 
-def _move(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(source, target)
+def _move(root: Path, source: Sequence[str], target: Sequence[str]) -> None:
+    with _folder(root, source[:-1]) as src, _folder(root, target[:-1], create=True) as dst:
+        os.replace(source[-1], target[-1], src_dir_fd=src, dst_dir_fd=dst)
 
 
-def _unlink(path: Path) -> None:
-    path.unlink(missing_ok=True)
+def _unlink(root: Path, parts: Sequence[str]) -> None:
+    """Remove a file (a link in its place goes, never what it points to)."""
+    with suppress(FileNotFoundError), _folder(root, parts[:-1]) as folder:
+        os.unlink(parts[-1], dir_fd=folder)
 
 
-def _rmtree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
+def _rmtree(root: Path, parts: Sequence[str]) -> None:
+    # rmtree with dir_fd removes a link in the folder's place, never what it points to.
+    with suppress(FileNotFoundError), _folder(root, parts[:-1]) as folder:
+        shutil.rmtree(parts[-1], ignore_errors=True, dir_fd=folder)
 
 
-def _folders(path: Path) -> set[str]:
+def _folders(root: Path, parts: Sequence[str]) -> set[str]:
     try:
-        return {entry.name for entry in os.scandir(path) if entry.is_dir()}
+        with _folder(root, parts) as folder:
+            return {e.name for e in os.scandir(folder) if e.is_dir(follow_symlinks=False)}
     except FileNotFoundError:
         return set()
 
 
-def _clear_tmp(path: Path, max_age_s: float) -> None:
+def _clear_tmp(root: Path, parts: Sequence[str], max_age_s: float) -> None:
     cutoff = time.time() - max_age_s
-    try:
-        entries = list(os.scandir(path))
-    except FileNotFoundError:
-        return
-    for entry in entries:
-        try:
-            if entry.stat().st_mtime < cutoff:
-                os.unlink(entry.path)
-        except OSError:
-            pass
+    with suppress(FileNotFoundError), _folder(root, parts) as folder:
+        for entry in list(os.scandir(folder)):
+            with suppress(OSError):
+                if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    os.unlink(entry.name, dir_fd=folder)

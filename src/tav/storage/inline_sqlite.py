@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from tav.storage.private import private_database
 from tav.storage.sqlite import load_extensions
 
 
@@ -149,10 +150,13 @@ class InlineConnection:
 
 def inline_creator(path: str, **options: Any) -> Callable[[], Any]:
     """An ``async_creator`` for ``create_async_engine``: inline connections to ``path``."""
+    prepared = path == ":memory:" or bool(options.get("uri"))
 
     async def connect() -> InlineConnection:
-        if path != ":memory:" and not options.get("uri"):
-            Path(path).parent.mkdir(parents=True, exist_ok=True)  # the data dir, on first use
+        nonlocal prepared
+        if not prepared:  # the data dir and the database file, mode 0700 and 0600
+            private_database(Path(path))
+            prepared = True
         # Any thread may close a pooled connection (the pool's garbage collection).
         connection = sqlite3.connect(path, check_same_thread=False, **options)
         load_extensions(connection)

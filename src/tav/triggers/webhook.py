@@ -169,7 +169,12 @@ class Webhook:
 
 def custom_answer(output: Any) -> tuple[int, dict[str, str], bytes]:
     """``{status, headers, body}`` from a workflow's output: a string body goes as text
-    (unless a content-type says otherwise), anything else as JSON."""
+    (unless a content-type says otherwise), anything else as JSON.
+
+    The answer is served on the editor's origin and its body may be whatever the caller
+    sent, so it never runs as a page of that origin: ``Content-Security-Policy: sandbox``
+    (an opaque origin: no cookies, no storage, no scripts) is added to any policy the
+    workflow sets, and ``nosniff`` keeps a browser from taking text for HTML."""
     output = output if isinstance(output, dict) else {"body": output}
     status = output.get("status", 200)
     if not isinstance(status, int) or not 200 <= status <= 599:
@@ -178,6 +183,10 @@ def custom_answer(output: Any) -> tuple[int, dict[str, str], bytes]:
         str(name).lower(): str(value) for name, value in (output.get("headers") or {}).items()
     }
     headers.pop("content-length", None)
+    # Policies separated by a comma are each enforced: the workflow's cannot loosen ours.
+    own_policy = headers.get("content-security-policy")
+    headers["content-security-policy"] = f"{own_policy}, sandbox" if own_policy else "sandbox"
+    headers["x-content-type-options"] = "nosniff"
     body = output.get("body")
     if isinstance(body, str):
         headers.setdefault("content-type", "text/plain; charset=utf-8")

@@ -2,8 +2,9 @@
 
 An upload's ``value`` is a MediaFormat value (``uri`` ``file:<id>``) to put into a
 workflow's input, where ``file.read``, ``email.send`` and other nodes read it. Content is
-always served as an attachment with ``nosniff``, so an uploaded HTML or SVG file never
-runs as a page of this origin.
+always served as an attachment with ``nosniff`` and ``Content-Security-Policy: sandbox``,
+so an uploaded HTML or SVG file never runs as a page of this origin, even when a browser
+shows it inline.
 """
 
 from __future__ import annotations
@@ -102,15 +103,20 @@ async def download_file(file_id: FileId, server: ServerDep) -> FileResponse:
     record = await server.files.get(file_id)
     if record is None:
         raise _unknown(file_id)
-    path = server.files.path_of(record)
-    if not path.is_file():
-        raise ApiError(404, "not_found", f"the content of file {file_id!r} is missing")
+    try:
+        path = await server.files.content_path(record)
+    except FileNotFoundError:  # or a symbolic link in its place: never followed
+        raise ApiError(404, "not_found", f"the content of file {file_id!r} is missing") from None
     return FileResponse(
         path,
         media_type=record.mime_type,
         filename=record.name,
         content_disposition_type="attachment",
-        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-cache"},
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox",
+            "Cache-Control": "private, no-cache",
+        },
     )
 
 

@@ -13,7 +13,8 @@ from tav.nodes.base import Node, NodeSpec, Outputs
 from tav.nodes.context import NodeContext
 
 WORKFLOW_REF = (
-    "The workflow to run: a file path relative to this workflow's file, or a stored workflow id."
+    "The workflow to run: a stored workflow id; under `tav run`, also a file path relative "
+    "to this workflow's file."
 )
 
 
