@@ -22,6 +22,7 @@ from tav.engine.loader import load_workflow_file
 from tav.engine.pools import Pools
 from tav.engine.ports import EventBus, ExecutionStore
 from tav.nodes import outbound
+from tav.nodes.builtin.export.fonts import PdfFonts
 from tav.nodes.discovery import default_registry
 from tav.nodes.outbound import OutboundPolicy
 from tav.nodes.registry import NodeRegistry
@@ -46,7 +47,11 @@ def build_executor(
     makes one under the settings' outbound policy). Nodes that make their own client use
     the settings' ``OutboundPolicy``."""
     settings = settings or Settings()
-    supplied = {OutboundPolicy: OutboundPolicy.from_settings(settings), **(services or {})}
+    supplied = {
+        OutboundPolicy: OutboundPolicy.from_settings(settings),
+        PdfFonts: PdfFonts(tuple(str(path) for path in settings.pdf_font)),
+        **(services or {}),
+    }
     http = supplied.get(httpx.AsyncClient)
     if isinstance(http, httpx.AsyncClient):
         supplied = {**build_services(ServiceConfig.from_settings(settings), http), **supplied}

@@ -42,6 +42,7 @@ from tav.nodes.ai import (
     WorkflowCatalog,
     WorkflowDescription,
 )
+from tav.nodes.builtin.export.fonts import PdfFonts
 from tav.nodes.capabilities import Files
 from tav.nodes.discovery import default_registry
 from tav.nodes.outbound import OutboundPolicy
@@ -243,6 +244,7 @@ class Server:
                 ChatModels: self.ai,
                 Embeddings: self.ai,
                 Files: self.files,
+                PdfFonts: PdfFonts(tuple(str(path) for path in settings.pdf_font)),
                 **build_services(ServiceConfig.from_settings(settings), self.http),
             },
             vars=settings.vars,

@@ -122,6 +122,11 @@ class Settings(BaseSettings):
         "empty keeps them.",
     )
 
+    pdf_font: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Font files (TTF, OTF, TTC) PDF exports write text in, the first for the "
+        f"body, the others for characters it lacks, separated by '{os.pathsep}'.",
+    )
     max_upload_bytes: int = Field(
         100 * 1024 * 1024, gt=0, description="Largest file POST /api/v1/files accepts."
     )
@@ -171,7 +176,7 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'tav.db').resolve()}"
 
-    @field_validator("nodes_path", mode="before")
+    @field_validator("nodes_path", "pdf_font", mode="before")
     @classmethod
     def _split_paths(cls, value: Any) -> Any:
         if isinstance(value, str):

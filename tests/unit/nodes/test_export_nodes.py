@@ -15,6 +15,8 @@ from markdown_it import MarkdownIt
 from tav.core.media import parse_media
 from tav.core.workflow import parse_workflow
 from tav.engine.executor import Executor
+from tav.nodes.builtin.export import fonts
+from tav.nodes.builtin.export.fonts import PdfFonts
 from tav.nodes.capabilities import Files
 from tav.nodes.registry import NodeRegistry
 from tav.storage.files import FileStore
@@ -223,3 +225,119 @@ async def test_the_csv_to_reports_example(executor: Executor, file_store: FileSt
     assert record is not None
     sheet = load_workbook(io.BytesIO(await file_store.content(record)))["Orders"]
     assert [c.value for c in sheet[2]] == ["1", "Ada"]
+
+
+# -- PDF fonts: every character shown, or said not to be ------------------------------
+
+DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+LIBERATION = "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf"
+SCRIPTS = "Привет мир · Γειά σου κόσμε · ქართული · Հայերեն · Ünïcödé"  # noqa: RUF001
+
+
+def _pdf(data: bytes) -> tuple[str, set[str]]:
+    """The text of a PDF, and the fonts it embeds."""
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(data))
+    text = " ".join(page.extract_text() for page in reader.pages)
+    fonts = set()
+    for page in reader.pages:
+        for font in page["/Resources"]["/Font"].values():
+            fonts.add(str(font.get_object()["/BaseFont"]).split("+")[-1])
+    return text, fonts
+
+
+def _fonts_executor(registry: NodeRegistry, file_store: FileStore, *files: str) -> Executor:
+    return Executor(registry, services={Files: file_store, PdfFonts: PdfFonts(files)})
+
+
+@pytest.fixture
+def no_system_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever fonts this machine has for CJK, they are not used."""
+    monkeypatch.setattr(fonts, "SYSTEM_FALLBACKS", ())
+
+
+@pytest.mark.skipif(not Path(DEJAVU).is_file(), reason="needs DejaVu Sans (fonts-dejavu-core)")
+async def test_pdf_shows_every_script_its_font_has(executor: Executor, file_store: FileStore):
+    value, data = await export(executor, file_store, "export.pdf", [{"greeting": SCRIPTS}])
+
+    text, embedded = _pdf(data)
+    for word in SCRIPTS.split(" · "):
+        assert word in text
+    assert embedded == {"DejaVuSansBook", "DejaVuSansBold"}
+    assert "warnings" not in value["metadata"]
+
+
+@pytest.mark.skipif(not Path(DEJAVU).is_file(), reason="needs DejaVu Sans (fonts-dejavu-core)")
+async def test_pdf_warns_of_characters_no_font_has(
+    executor: Executor, file_store: FileStore, no_system_fallbacks: None
+):
+    """The file is still written, with what can be shown; its value says what could not."""
+    value, data = await export(
+        executor, file_store, "export.pdf", "Order 日本語 ok", title="Привет 日本"
+    )
+
+    assert value["metadata"]["warnings"] == [
+        "3 characters could not be shown with the font DejaVu Sans: '日本語'; install a "
+        "font that has them (Noto Sans CJK for Chinese, Japanese and Korean) or name one in "
+        "TAV_PDF_FONT"
+    ]
+    text, _ = _pdf(data)
+    assert "Привет" in text
+    assert "Order" in text
+    assert "ok" in text
+
+
+@pytest.mark.skipif(not Path(DEJAVU).is_file(), reason="needs DejaVu Sans (fonts-dejavu-core)")
+async def test_pdf_can_fail_instead(
+    executor: Executor, file_store: FileStore, no_system_fallbacks: None
+):
+    wf = workflow(
+        node("start", "trigger.manual"),
+        node("export", "export.pdf", params={"text": "漢字", "missing_characters": "fail"}),
+        links=("start -> export",),
+    )
+    result = await run(executor, wf, None)
+
+    error = result.nodes["export"].error
+    assert error is not None
+    assert error.type == "missing_characters"
+    assert "2 characters could not be shown with the font DejaVu Sans: '漢字'" in error.message
+    assert await file_store.find(kind="export") == ([], 0)
+
+
+@pytest.mark.skipif(
+    not (Path(DEJAVU).is_file() and Path(LIBERATION).is_file()),
+    reason="needs DejaVu Sans and Liberation Sans",
+)
+async def test_pdf_writes_in_the_configured_font_and_falls_back_for_what_it_lacks(
+    registry: NodeRegistry, file_store: FileStore
+):
+    """Liberation Sans has no Georgian or Armenian: those come from the system's DejaVu."""
+    executor = _fonts_executor(registry, file_store, LIBERATION)
+    value, data = await export(executor, file_store, "export.pdf", SCRIPTS, title="Report")
+
+    text, embedded = _pdf(data)
+    for word in SCRIPTS.split(" · "):
+        assert word in text
+    assert embedded == {"LiberationSans", "DejaVuSansBook"}
+    assert "warnings" not in value["metadata"]
+
+
+async def test_a_configured_file_that_is_no_font_fails_the_node_saying_which(
+    registry: NodeRegistry, file_store: FileStore, tmp_path: Path
+):
+    bogus = tmp_path / "font.ttf"
+    bogus.write_text("not a font")
+    executor = _fonts_executor(registry, file_store, str(bogus))
+    wf = workflow(
+        node("start", "trigger.manual"),
+        node("export", "export.pdf", params={"text": "hello"}),
+        links=("start -> export",),
+    )
+    result = await run(executor, wf, None)
+
+    error = result.nodes["export"].error
+    assert error is not None
+    assert error.type == "font_unusable"
+    assert f"the PDF font {bogus} (TAV_PDF_FONT) cannot be used" in error.message
