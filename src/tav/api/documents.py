@@ -20,7 +20,7 @@ from fastapi import Request, Response
 
 from tav.api.errors import ApiError
 from tav.core.errors import Problem, WorkflowInvalid
-from tav.engine.loader import parse_document
+from tav.engine.loader import decode_text, parse_document
 from tav.server import Server
 
 MAX_DEPTH = 64
@@ -152,10 +152,10 @@ async def read_document(request: Request, *, max_bytes: int) -> Any:
     body = await request.body()
     if len(body) > max_bytes:
         raise ApiError(413, "document_too_large", f"the document is larger than {max_bytes} bytes")
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise WorkflowInvalid([Problem("the document is not UTF-8 text")]) from None
+    try:  # UTF-8, or UTF-16 or UTF-32 with a byte order mark
+        text = decode_text(body)
+    except ValueError as exc:
+        raise WorkflowInvalid([Problem(f"the document is {exc}")]) from None
     if media in YAML_TYPES:
         # PyYAML is pure Python: a large document would hold up every other request.
         return await asyncio.to_thread(parse_document, text, source="document.yaml")

@@ -164,11 +164,15 @@ def _parse_input(text: str | None) -> Any:
         return None
     where = "--input"
     if text.startswith("@"):
+        from tav.engine.loader import decode_text
+
         where = text[1:]
         try:
-            text = Path(where).read_text(encoding="utf-8")
+            text = decode_text(Path(where).read_bytes())
         except OSError as exc:
             fail(f"cannot read input file {where}: {exc.strerror}")
+        except ValueError as exc:
+            fail(f"{where} is {exc}; save it as UTF-8")
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
