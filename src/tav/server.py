@@ -22,6 +22,7 @@ import httpx
 from pydantic import ValidationError
 
 from tav.ai import AIConfig, AIServices
+from tav.ai.http import ProviderHttp
 from tav.ai.text import RecursiveTextSplitter
 from tav.core.errors import NotFound, Problem, WorkflowInvalid
 from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
@@ -227,7 +228,10 @@ class Server:
         self.ai_cache = AICacheRepository(
             self.db, max_age=timedelta(days=cache_days) if cache_days is not None else None
         )
-        self.ai = AIServices(AIConfig.from_settings(settings), cache=self.ai_cache)
+        self.provider_http = ProviderHttp(self.outbound)
+        self.ai = AIServices(
+            AIConfig.from_settings(settings), cache=self.ai_cache, http=self.provider_http
+        )
         self.loader = StoredWorkflowLoader(self.workflows, file_refs=file_refs)
         self.executor = Executor(
             self.registry,
@@ -300,6 +304,7 @@ class Server:
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.auth.settle()
         await self.http.aclose()
+        await self.provider_http.aclose()
         await self.db.close()
 
     def drain(self, *, timeout_s: float | None = None) -> asyncio.Future[None]:

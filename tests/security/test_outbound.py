@@ -27,16 +27,25 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from tav.ai import AIConfig, AIServices
+from tav.ai.http import ProviderHttp
 from tav.core.results import NodeResult
 from tav.core.states import ExecutionStatus, NodeStatus
 from tav.engine.executor import Executor
+from tav.nodes.ai import ChatModels, Embeddings
+from tav.nodes.builtin import BUILTIN_NODE_TYPES
 from tav.nodes.outbound import AllowRule, Listening, OutboundPolicy, client
 from tav.nodes.outbound.policy import IPAddress
 from tav.nodes.registry import NodeRegistry
+from tav.nodes.testing import TESTING_NODE_TYPES
 from tav.runner import run_workflow
 from tav.services import ServiceConfig, build_services
 from tav.settings import Settings
+from tests.fakes.llm import FakeProviders
+from tests.fakes.secrets import MemorySecrets
 from tests.helpers import document, node, run, workflow
+from tests.unit.ai.conftest import Ask
+from tests.unit.ai.helpers import ask_flow, chain, chat_flow
 
 MIB = 1024 * 1024
 NO_WAIT = {"max_attempts": 3, "backoff_s": 0, "jitter": False}
@@ -388,8 +397,6 @@ async def test_redirects_are_capped(registry: NodeRegistry, httpserver: HTTPServ
 
 async def test_service_clients_go_through_the_policy(registry: NodeRegistry):
     """webhook.send posts to a URL the workflow names, through the host's client."""
-    from tests.fakes.secrets import MemorySecrets
-
     secrets = MemorySecrets()
     secrets.add("hook", "hmac", secret="s")
     async with client(OutboundPolicy()) as http:
@@ -646,3 +653,79 @@ async def test_only_encodings_with_a_bounded_decoder_are_asked_for(
     assert asked.outputs["output"]["body"] == "gzip, deflate"
     assert answered.error is not None
     assert answered.error.type == "invalid_response"
+
+
+# -- model providers: a credential's base URL is written by a user too ----------------
+
+AI_KINDS = ["openai", "openai_compatible", "anthropic", "google", "ollama"]
+LOOPBACK_REFUSED = "refused by the outbound policy: 127.0.0.1 is a loopback address"
+
+
+def _ai_executor(registry: NodeRegistry, fake_llm: FakeProviders, http: ProviderHttp) -> Executor:
+    vault = MemorySecrets()
+    for kind in AI_KINDS:
+        vault.add(kind, kind, api_key="sk-test", base_url=fake_llm.url(kind))
+    vault.add("metadata", "openai_compatible", base_url="http://169.254.169.254/v1")
+    ai = AIServices(AIConfig(timeout_s=5), http=http)
+    return Executor(registry, secrets=vault, services={ChatModels: ai, Embeddings: ai})
+
+
+@pytest.fixture
+def ai_registry() -> NodeRegistry:
+    return NodeRegistry([*BUILTIN_NODE_TYPES, *TESTING_NODE_TYPES, Ask])
+
+
+@pytest.mark.parametrize("kind", AI_KINDS)
+async def test_model_providers_are_reached_through_the_policy(
+    registry: NodeRegistry, fake_llm: FakeProviders, kind: str
+):
+    allowed, refused = ProviderHttp(OutboundPolicy()), ProviderHttp(PRIVATE_OFF)
+    try:
+        flow = chat_flow(prompt="hi", models=chain(f"{kind}:m"), stream=False)
+        answered = await run(_ai_executor(registry, fake_llm, allowed), flow)
+        denied = await run(_ai_executor(registry, fake_llm, refused), flow)
+    finally:
+        await allowed.aclose()
+        await refused.aclose()
+
+    assert answered.nodes["chat"].status is NodeStatus.SUCCEEDED, answered.nodes["chat"].error
+    error = denied.nodes["chat"].error
+    assert error is not None
+    assert LOOPBACK_REFUSED in error.message, error.message
+    assert error.retryable is False
+    assert len(fake_llm.requests_to(kind)) == 1
+
+
+async def test_a_metadata_base_url_is_refused_by_default(
+    registry: NodeRegistry, fake_llm: FakeProviders
+):
+    http = ProviderHttp(OutboundPolicy())
+    try:
+        flow = chat_flow(prompt="hi", models=chain("metadata:m"), stream=False)
+        result = await run(_ai_executor(registry, fake_llm, http), flow)
+    finally:
+        await http.aclose()
+
+    error = result.nodes["chat"].error
+    assert error is not None
+    assert (
+        "refused by the outbound policy: 169.254.169.254 is a link-local/metadata address"
+        in error.message
+    )
+
+
+@pytest.mark.parametrize("kind", ["openai", "google", "ollama"])
+async def test_embedding_providers_are_reached_through_the_policy(
+    ai_registry: NodeRegistry, fake_llm: FakeProviders, kind: str
+):
+    http = ProviderHttp(PRIVATE_OFF)
+    try:
+        flow = ask_flow(embed={"models": chain(f"{kind}:e"), "texts": ["x"]})
+        result = await run(_ai_executor(ai_registry, fake_llm, http), flow)
+    finally:
+        await http.aclose()
+
+    error = result.nodes["ask"].error
+    assert error is not None
+    assert LOOPBACK_REFUSED in error.message, error.message
+    assert fake_llm.requests_to(kind) == []

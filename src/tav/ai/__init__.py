@@ -9,6 +9,7 @@ importing ``tav.ai`` is cheap, so ``tav serve`` starts without loading LangChain
     chain.py      the ordered fallback over a model chain, attempts, the all-failed error
     chat.py       one chat call: plain, streamed, tools, structured output
     providers.py  a LangChain client per credential kind (lazy imports)
+    http.py       the HTTP clients they send through, under the outbound policy
     messages.py   node messages and MediaFormat content to LangChain messages
     limits.py     per-credential concurrency, requests per minute, Retry-After, breakers
     failures.py   reading an SDK's exception: timeout, 429, HTTP status, short message

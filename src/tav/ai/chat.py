@@ -23,6 +23,7 @@ from typing import Any
 
 from tav.ai import providers, schemas
 from tav.ai.chain import InvalidAnswer, Link
+from tav.ai.http import ProviderHttp
 from tav.ai.streaming import TokenBatcher
 from tav.nodes.ai import ChatRequest, ToolCall, ToolSpec, Usage
 
@@ -46,8 +47,9 @@ async def ask(
     timeout_s: float,
     batcher: TokenBatcher | None,
     on_usage: OnUsage,
+    http: ProviderHttp | None = None,
 ) -> Answer:
-    options = providers.ModelOptions(timeout_s, request.temperature, request.max_tokens)
+    options = providers.ModelOptions(timeout_s, request.temperature, request.max_tokens, http)
     model = providers.chat_model(link.credential, link.ref.model, options)
     if request.json_schema is not None:
         return await _structured(model, request.json_schema, messages, timeout_s, on_usage)

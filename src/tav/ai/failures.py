@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from tav.core.errors import NodeError
+
 MAX_MESSAGE = 240
 
 
@@ -34,6 +36,9 @@ class Failure:
 
 def classify(exc: BaseException, *, timeout_s: float, secrets: tuple[str, ...] = ()) -> Failure:
     """What went wrong, for the attempts record and the decision to fall back."""
+    ours = next((e for e in _chain(exc) if isinstance(e, NodeError)), None)
+    if ours is not None:  # raised under the SDK (the outbound policy), which wrapped it
+        return Failure("failed", ours.message, transient=ours.retryable, counts=False)
     names = {cls.__name__ for e in _chain(exc) for cls in type(e).__mro__}
     status = next((s for e in _chain(exc) if (s := _status(e)) is not None), None)
     retry_after = next((r for e in _chain(exc) if (r := _retry_after(e)) is not None), None)

@@ -12,6 +12,9 @@ Kinds and their LangChain clients:
 - ``anthropic``: ``ChatAnthropic`` (no embeddings API)
 - ``google``: ``ChatGoogleGenerativeAI`` / ``GoogleGenerativeAIEmbeddings`` (Gemini API)
 - ``ollama``: ``ChatOllama`` / ``OllamaEmbeddings``
+
+Given a ``ProviderHttp`` (``ModelOptions.http``; the server gives one), every client sends
+through the outbound policy (``tav.ai.http``); without one, through the SDK's own client.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tav.ai.http import ProviderHttp
 from tav.core.errors import NodeError
 from tav.nodes.context import Credential
 
@@ -45,6 +49,7 @@ class ModelOptions:
     timeout_s: float
     temperature: float | None = None
     max_tokens: int | None = None
+    http: ProviderHttp | None = None
 
 
 async def load(kind: str) -> None:
@@ -73,10 +78,12 @@ def chat_model(credential: Credential, model: str, options: ModelOptions) -> Any
     return _CHAT[credential.kind](credential.data, model, options)
 
 
-def embeddings(credential: Credential, model: str, timeout_s: float) -> Any:
+def embeddings(
+    credential: Credential, model: str, timeout_s: float, http: ProviderHttp | None = None
+) -> Any:
     """A LangChain embeddings client for this credential and model."""
     check_kind(credential, EMBEDDING_KINDS, "embeddings")
-    return _EMBEDDINGS[credential.kind](credential.data, model, timeout_s)
+    return _EMBEDDINGS[credential.kind](credential.data, model, ModelOptions(timeout_s, http=http))
 
 
 def _sampling(options: ModelOptions, max_tokens_name: str = "max_tokens") -> dict[str, Any]:
@@ -99,14 +106,19 @@ def _openai(data: Any, model: str, options: ModelOptions) -> Any:
         max_retries=0,
         timeout=options.timeout_s,
         stream_usage=True,
+        **_openai_client(options),
         **_sampling(options),
     )
+
+
+def _openai_client(options: ModelOptions) -> dict[str, Any]:
+    return {} if options.http is None else {"http_async_client": options.http.shared_client()}
 
 
 def _anthropic(data: Any, model: str, options: ModelOptions) -> Any:
     from langchain_anthropic import ChatAnthropic
 
-    return ChatAnthropic(
+    chat = ChatAnthropic(
         model=model,
         api_key=data["api_key"],
         base_url=data.get("base_url") or None,
@@ -114,6 +126,15 @@ def _anthropic(data: Any, model: str, options: ModelOptions) -> Any:
         default_request_timeout=options.timeout_s,
         **_sampling(options),
     )
+    if options.http is not None:
+        import anthropic
+
+        # ChatAnthropic takes no HTTP client: its SDK client is a cached property, made
+        # here with the one to send through instead of LangChain's default.
+        chat.__dict__["_async_client"] = anthropic.AsyncClient(
+            **chat._client_params, http_client=options.http.shared_client()
+        )
+    return chat
 
 
 def _google(data: Any, model: str, options: ModelOptions) -> Any:
@@ -125,8 +146,18 @@ def _google(data: Any, model: str, options: ModelOptions) -> Any:
         base_url=data.get("base_url") or None,
         max_retries=0,
         timeout=options.timeout_s,
+        **_google_client(options),
         **_sampling(options, "max_output_tokens"),
     )
+
+
+def _google_client(options: ModelOptions) -> dict[str, Any]:
+    args: dict[str, Any] = {"timeout": options.timeout_s}
+    if options.http is not None:
+        # The SDK takes the httpx flavour of the transport's class (httpx), and keeps off
+        # aiohttp, which it prefers when installed, once it is given a transport.
+        args["transport"] = options.http.transport()
+    return {"client_args": args}
 
 
 def _ollama(data: Any, model: str, options: ModelOptions) -> Any:
@@ -135,19 +166,22 @@ def _ollama(data: Any, model: str, options: ModelOptions) -> Any:
     return ChatOllama(
         model=model,
         base_url=data["base_url"],
-        client_kwargs=_ollama_client(data, options.timeout_s),
+        **_ollama_clients(data, options),
         **_sampling(options, "num_predict"),
     )
 
 
-def _ollama_client(data: Any, timeout_s: float) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"timeout": timeout_s}
+def _ollama_clients(data: Any, options: ModelOptions) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"timeout": options.timeout_s}
     if data.get("headers"):
         kwargs["headers"] = dict(data["headers"])
-    return kwargs
+    found: dict[str, Any] = {"client_kwargs": kwargs}
+    if options.http is not None:  # the async client only: the sync one is never used
+        found["async_client_kwargs"] = {"transport": options.http.transport()}
+    return found
 
 
-def _openai_embeddings(data: Any, model: str, timeout_s: float) -> Any:
+def _openai_embeddings(data: Any, model: str, options: ModelOptions) -> Any:
     from langchain_openai import OpenAIEmbeddings
 
     # check_embedding_ctx_length=False: otherwise it downloads a tiktoken vocabulary.
@@ -158,26 +192,27 @@ def _openai_embeddings(data: Any, model: str, timeout_s: float) -> Any:
         openai_organization=data.get("organization") or None,
         check_embedding_ctx_length=False,
         max_retries=0,
-        request_timeout=timeout_s,
+        request_timeout=options.timeout_s,
+        **_openai_client(options),
     )
 
 
-def _google_embeddings(data: Any, model: str, timeout_s: float) -> Any:
+def _google_embeddings(data: Any, model: str, options: ModelOptions) -> Any:
     from langchain_google_genai import GoogleGenerativeAIEmbeddings
 
     return GoogleGenerativeAIEmbeddings(
         model=model,
         api_key=data["api_key"],
         base_url=data.get("base_url") or None,
-        client_args={"timeout": timeout_s},
+        **_google_client(options),
     )
 
 
-def _ollama_embeddings(data: Any, model: str, timeout_s: float) -> Any:
+def _ollama_embeddings(data: Any, model: str, options: ModelOptions) -> Any:
     from langchain_ollama import OllamaEmbeddings
 
     return OllamaEmbeddings(
-        model=model, base_url=data["base_url"], client_kwargs=_ollama_client(data, timeout_s)
+        model=model, base_url=data["base_url"], **_ollama_clients(data, options)
     )
 
 
@@ -188,7 +223,7 @@ _CHAT: dict[str, Callable[[Any, str, ModelOptions], Any]] = {
     "google": _google,
     "ollama": _ollama,
 }
-_EMBEDDINGS: dict[str, Callable[[Any, str, float], Any]] = {
+_EMBEDDINGS: dict[str, Callable[[Any, str, ModelOptions], Any]] = {
     "openai": _openai_embeddings,
     "openai_compatible": _openai_embeddings,
     "google": _google_embeddings,

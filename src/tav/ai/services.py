@@ -20,6 +20,7 @@ from tav.ai.cache import ResponseCache, cache_key
 from tav.ai.chain import Chain, Link, Outcome, RequestError
 from tav.ai.chat import Answer, ask
 from tav.ai.config import AIConfig
+from tav.ai.http import ProviderHttp
 from tav.ai.limits import Breaker, Clock, Limits
 from tav.ai.messages import inline_stored_media, to_langchain
 from tav.ai.streaming import TokenBatcher
@@ -39,9 +40,13 @@ class AIServices:
         config: AIConfig | None = None,
         *,
         cache: ResponseCache | None = None,
+        http: ProviderHttp | None = None,
         clock: Clock = time.monotonic,
     ) -> None:
+        """``http``: the clients the providers' SDKs send through (the server's apply its
+        outbound policy); without it, each SDK's own."""
         self.config = config or AIConfig()
+        self.http = http
         self.limits = Limits(self.config, clock)
         self.breaker = Breaker(self.config, clock)
         self.cache = cache
@@ -75,7 +80,13 @@ class AIServices:
 
         async def call(link: Link) -> Answer:
             return await ask(
-                link, request, messages, timeout_s=timeout_s, batcher=batcher, on_usage=count
+                link,
+                request,
+                messages,
+                timeout_s=timeout_s,
+                batcher=batcher,
+                on_usage=count,
+                http=self.http,
             )
 
         try:
@@ -154,7 +165,7 @@ class AIServices:
         timeout_s = self.config.timeout_s
 
         async def call(link: Link) -> list[list[float]]:
-            client = providers.embeddings(link.credential, link.ref.model, timeout_s)
+            client = providers.embeddings(link.credential, link.ref.model, timeout_s, self.http)
             vectors = await asyncio.wait_for(client.aembed_documents(list(texts)), timeout_s)
             return [list(map(float, vector)) for vector in vectors]
 

@@ -10,11 +10,20 @@ Hosts build the policy from their settings and hand the client to the executor a
 from tav.nodes.outbound.errors import OutboundRefused, ResponseTooLarge
 from tav.nodes.outbound.network import GuardedBackend, Resolver, resolve
 from tav.nodes.outbound.policy import AllowRule, Listening, OutboundPolicy
-from tav.nodes.outbound.transport import HTTPX2, OutboundTransport, client, ssl_context
+from tav.nodes.outbound.transport import (
+    HTTPX,
+    HTTPX2,
+    Flavour,
+    OutboundTransport,
+    client,
+    ssl_context,
+)
 
 __all__ = [
+    "HTTPX",
     "HTTPX2",
     "AllowRule",
+    "Flavour",
     "GuardedBackend",
     "Listening",
     "OutboundPolicy",
