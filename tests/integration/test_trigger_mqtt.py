@@ -126,3 +126,23 @@ async def test_reconnects_after_the_broker_comes_back(server: Server, broker: Mo
     await publish(topic, b"[1, 2]", port=broker.port)
     payloads = await inputs(server, workflow.id, 1)
     assert payloads[0]["payload"] == [1, 2]
+
+
+async def test_a_payload_that_cannot_be_read_as_json_keeps_the_connection(
+    server: Server, caplog: pytest.LogCaptureFixture
+):
+    """JSON nested too deeply to read, or ``NaN``, arrives as its text; the subscription
+    stays connected and takes the next message."""
+    base = f"tav-test/{uuid.uuid4().hex}"
+    workflow = await server.workflows.create(mqtt_flow(f"{base}/#", qos=1))
+    await server.triggers.activate(workflow.id)
+    await wait_for(lambda: _subscribed(server, workflow.id))
+    deep = b"[" * 100_000 + b"]" * 100_000
+
+    await publish(f"{base}/deep", deep, qos=1)
+    await publish(f"{base}/nan", b'{"value": NaN}', qos=1)
+    await publish(f"{base}/fine", b'{"ok": true}', qos=1)
+    payloads = await inputs(server, workflow.id, 3)
+
+    assert [p["payload"] for p in payloads] == [deep.decode(), '{"value": NaN}', {"ok": True}]
+    assert "reconnecting" not in caplog.text

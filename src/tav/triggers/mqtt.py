@@ -5,6 +5,11 @@ each time up to ``MAX_BACKOFF_S``, and from the start again once connected. Mess
 taken one at a time, in order: a run is recorded before the next message is taken. With
 QoS 1 or 2, a message that arrives while the server is down is lost unless the broker
 keeps a session for a fixed ``client_id``.
+
+The payload is JSON if it parses, else text, else (bytes that are not UTF-8) base64 text:
+reading it never fails, so no payload costs the subscription its connection. JSON that
+parses into what a run cannot take (nested too deeply to read, ``NaN``) arrives as its
+text; a run that cannot start is logged and the message skipped.
 """
 
 from __future__ import annotations
@@ -90,9 +95,13 @@ def _decoded(payload: Any) -> Any:
     else:
         text = "" if payload is None else str(payload)
     try:
-        return json.loads(text)
-    except ValueError:
+        return json.loads(text, parse_constant=_not_json)
+    except (ValueError, RecursionError):  # not JSON, NaN or Infinity, nested too deeply
         return text
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value")
 
 
 class MqttKind:
