@@ -205,7 +205,7 @@ class Server:
         stored workflow ids only."""
         self.settings = settings
         self.db = Database(settings.resolved_database_url())
-        self.writer = ExecutionWriter(self.db)
+        self.writer = ExecutionWriter(self.db, on_lost=self._stop_unstored)
         self.executions = ExecutionRepository(self.db)
         self.workflows = WorkflowRepository(self.db)
         self.auth = AuthRepository(self.db)
@@ -435,6 +435,13 @@ class Server:
     async def global_vars(self) -> dict[str, Any]:
         """``vars`` of every execution: TAV_VARS, overridden by variables set over the API."""
         return {**self.settings.vars, **await self.variables.all()}
+
+    def _stop_unstored(self, execution_id: str) -> None:
+        """The writer could not store this execution's updates (it records it as failed):
+        it stops here too."""
+        handle = self.running.get(execution_id)
+        if handle is not None:
+            handle.cancel()
 
     def _track(self, handle: ExecutionHandle) -> None:
         self.running[handle.execution_id] = handle

@@ -19,11 +19,12 @@ from typing import Any
 from fastapi import Request, Response
 
 from tav.api.errors import ApiError
+from tav.core import values
 from tav.core.errors import Problem, WorkflowInvalid
 from tav.engine.loader import decode_text, parse_document
 from tav.server import Server
 
-MAX_DEPTH = 64
+MAX_DEPTH = values.MAX_INPUT_DEPTH
 MAX_PROBLEMS = 50
 # NUL: PostgreSQL text cannot hold it. A lone surrogate (YAML's "\ud800"): no UTF-8 for it.
 UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")

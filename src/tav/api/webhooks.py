@@ -6,11 +6,14 @@ first in the app, not a FastAPI one: no dependencies, body model or response val
 to run, so a webhook costs what ``POST /api/v1/workflows/{id}/run`` costs, not more.
 
 In order: the path and method (404, 405 with ``Allow``), the rate limit (429 with
-``Retry-After``), the declared size, authentication (401), the body (413, 400), then the
+``Retry-After``), the declared size, authentication (401), the body (413, then 400 for
+JSON that does not parse, 422 for JSON that is not storable: nested deeper than an API
+input may be, a lone surrogate, ``NaN``; the same checks as an API run's input), then the
 run: ``immediately`` answers 202 with the execution id once it is recorded; ``when_done``
 once it has ended and is stored, with its output (or the status, headers and body the
 output names), 500 if it failed and 504 if it took longer than the webhook's
-``timeout_s`` (the run goes on).
+``timeout_s`` (the run goes on). A run whose updates could not be stored answers 500
+``not_stored``, never as if it had been.
 """
 
 from __future__ import annotations
@@ -23,9 +26,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tav.api.errors import error_body
-from tav.server import Server
-from tav.triggers.webhook import PREFIX, Webhook, WebhookError
+from tav.api.documents import value_problems
+from tav.api.errors import ApiError, error_body
+from tav.core.errors import InputInvalid
+from tav.server import Server, StartedRun
+from tav.storage.writer import NotStored
+from tav.triggers.webhook import PREFIX, Webhook, WebhookError, is_json
+
+SIZE_FACTOR = 4
+"""How much larger than its text a JSON body may count in ``value_problems`` (a number
+counts 8 there, and takes as little as 2 bytes: ``0,``): a body within the webhook's size
+is never refused for its size twice."""
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
@@ -51,26 +62,59 @@ async def webhook(request: Request) -> Response:
         )
     except WebhookError as exc:
         return _error(exc.status, exc.code, exc.message, exc.headers)
+    refused = _unstorable(request, hook, payload["body"])
+    if refused is not None:
+        return refused
     if not server.accepting:
         return _error(503, "unavailable", "the server is shutting down")
     target = hook.target
-    started = await server.launch(target.workflow, payload, mode="webhook", skip=target.skip)
+    try:
+        started = await server.launch(target.workflow, payload, mode="webhook", skip=target.skip)
+    except InputInvalid as exc:
+        return _error(422, "input_invalid", str(exc))
     execution_id = started.handle.execution_id
     if hook.config.respond == "immediately":
-        await started.recorded
+        try:
+            await started.recorded
+        except NotStored as exc:
+            return _not_stored(exc, execution_id)
         return JSONResponse({"execution_id": execution_id}, status_code=202)
     return await _when_done(server, hook, started, execution_id)
 
 
-async def _when_done(server: Server, hook: Webhook, started: Any, execution_id: str) -> Response:
+def _unstorable(request: Request, hook: Webhook, body: Any) -> Response | None:
+    """422, with where, for a JSON body that is not storable JSON data (413 past the
+    size): it would fail its run at the first node, or nest too deep to be stored."""
+    if not is_json(request.headers.get("content-type", "")):
+        return None
+    max_bytes = SIZE_FACTOR * hook.config.max_body_bytes
+    try:
+        problems = value_problems(body, max_bytes=max_bytes, location="body")
+    except ApiError as exc:
+        return _error(exc.status, exc.code, exc.message)
+    if problems:
+        return _error(422, "request_invalid", "the body is not storable JSON", details=problems)
+    return None
+
+
+def _not_stored(exc: NotStored, execution_id: str) -> Response:
+    return _error(500, "not_stored", exc.message, details={"execution_id": execution_id})
+
+
+async def _when_done(
+    server: Server, hook: Webhook, started: StartedRun, execution_id: str
+) -> Response:
     try:
         async with asyncio.timeout(hook.config.timeout_s):
             result = await started.handle.wait()
     except TimeoutError:
         message = f"the run did not end within {hook.config.timeout_s} s; it goes on"
         return _error(504, "timeout", message, details={"execution_id": execution_id})
-    await started.recorded
-    await server.writer.flush()  # stored before answered, as run?wait=true is
+    try:
+        await started.recorded
+        await server.writer.flush(execution_id)  # stored before answered, as run?wait=true is
+    except NotStored as exc:
+        return _not_stored(exc, execution_id)
     status, headers, body = hook.answer(result)
     headers["x-tav-execution-id"] = execution_id
     return Response(body, status_code=status, headers=headers)

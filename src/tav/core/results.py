@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
 
 from tav.core.model import Model
 from tav.core.states import ExecutionStatus, NodeStatus
+from tav.core.values import storable_text
 
 
 class ErrorInfo(Model):
@@ -21,7 +22,8 @@ class ErrorInfo(Model):
     model_config = ConfigDict(frozen=True)
 
     type: str
-    message: str
+    message: Annotated[str, AfterValidator(storable_text)]
+    """Surrogates replaced: a message may quote a value that cannot be stored as it is."""
     retryable: bool = Field(False, exclude=True)
 
 

@@ -1,4 +1,4 @@
-"""One node, start to settle: bind inputs, render params, pool, timeout, retry.
+"""One node, start to settle: bind inputs, render params, pool, timeout, retry, outputs.
 
 ``run_step`` is the one error boundary around node code. It catches everything the node
 raises, keeps the traceback in the log for unexpected errors, turns the error into data
@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
+from tav.core import values
 from tav.core.errors import NodeError, NodeTimeout, ParamsInvalid
 from tav.core.events import utcnow
 from tav.core.results import ErrorInfo, NodeResult
@@ -29,6 +31,8 @@ from tav.engine.pools import Pools
 from tav.nodes.context import Credential, Inputs
 
 logger = logging.getLogger("tav.engine")
+_CHECKED: weakref.WeakKeyDictionary[StepHost, values.Checked] = weakref.WeakKeyDictionary()
+"""The outputs each execution has checked (see ``values.Checked``), for as long as it runs."""
 
 
 class StepHost(Protocol):
@@ -121,7 +125,7 @@ async def _attempt(
             outputs = await node.instance.run(params, input, ctx)
         else:
             outputs = await _with_timeout(node, node.instance.run(params, input, ctx))
-    return _checked_outputs(node, params, outputs)
+    return _checked_outputs(node, params, outputs, _checked(host))
 
 
 async def _with_timeout(node: PlannedNode, work: Any) -> Any:
@@ -155,7 +159,20 @@ def _render_params(host: StepHost, node: PlannedNode, input: Any) -> BaseModel:
         raise ParamsInvalid(f"node '{node.id}': {problems}") from None
 
 
-def _checked_outputs(node: PlannedNode, params: BaseModel, outputs: Any) -> dict[str, Any]:
+def _checked(host: StepHost) -> values.Checked:
+    checked = _CHECKED.get(host)
+    if checked is None:
+        checked = _CHECKED[host] = values.Checked()
+    return checked
+
+
+def _checked_outputs(
+    node: PlannedNode, params: BaseModel, outputs: Any, checked: values.Checked
+) -> dict[str, Any]:
+    """The outputs, if they are a dict of the node's ports to storable JSON data.
+
+    Outputs are stored with other executions' updates in one transaction: a value that
+    cannot be stored fails this node here, rather than that transaction later."""
     if not isinstance(outputs, dict):
         raise NodeError(
             f"{node.node_type.spec.type}.run returned {type(outputs).__name__}, "
@@ -168,6 +185,12 @@ def _checked_outputs(node: PlannedNode, params: BaseModel, outputs: Any) -> dict
         raise NodeError(
             f"{node.node_type.spec.type}.run returned unknown output port(s) {unknown}",
             type="node_contract",
+        )
+    found = checked.problem(outputs)
+    if found is not None:
+        where, what = found
+        raise NodeError(
+            f"output is not storable JSON data: {what}, at {where}", type="output_invalid"
         )
     return outputs
 

@@ -16,14 +16,27 @@ import json
 import zlib
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic_core import to_json, to_jsonable_python
+
+from tav.core.values import storable_text
 
 COMPRESS_FROM = 200
 LEVEL = 1
 
 
+class NotStorable(ValueError):
+    """A value that cannot be written as JSON: a lone surrogate, an unknown type, nested
+    too deeply (``tav.core.values`` checks values before they get here)."""
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=to_jsonable_python)
+    try:
+        return json.dumps(
+            value, separators=(",", ":"), ensure_ascii=False, default=to_jsonable_python
+        )
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise _not_storable(exc) from None
 
 
 def loads(text: str | bytes) -> Any:
@@ -31,12 +44,24 @@ def loads(text: str | bytes) -> Any:
 
 
 def to_bytes(value: Any) -> bytes:
-    """Compact JSON of any value Pydantic can serialise (models, datetimes, ...)."""
-    return to_json(value)
+    """Compact JSON of any value Pydantic can serialise (models, datetimes, ...); raises
+    ``NotStorable`` for anything else."""
+    try:
+        return to_json(value)
+    except (ValueError, RecursionError) as exc:  # PydanticSerializationError is a ValueError
+        raise _not_storable(exc) from None
+
+
+def model_bytes(model: BaseModel) -> bytes:
+    """``model`` as compact JSON; raises ``NotStorable`` like ``to_bytes``."""
+    try:
+        return model.model_dump_json().encode()
+    except (ValueError, RecursionError) as exc:
+        raise _not_storable(exc) from None
 
 
 def pack(value: Any) -> bytes:
-    return compress(to_json(value))
+    return compress(to_bytes(value))
 
 
 def compress(data: bytes) -> bytes:
@@ -53,3 +78,10 @@ def unpack(data: bytes | None) -> Any:
     if data[:1] == b"x":
         data = zlib.decompress(data)
     return json.loads(data)
+
+
+def _not_storable(exc: BaseException) -> NotStorable:
+    if isinstance(exc, RecursionError):
+        return NotStorable("the value is nested too deeply to be stored")
+    reason = str(exc).removeprefix("Error serializing to JSON: ")
+    return NotStorable(f"the value cannot be stored as JSON: {storable_text(reason)}")

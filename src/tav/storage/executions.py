@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tav.core import values
+from tav.core.errors import InputInvalid
 from tav.core.events import utcnow
 from tav.core.model import Model
 from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
@@ -282,7 +284,14 @@ def new_execution(
     retry_of: str | None = None,
     owner: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The ``executions`` and ``execution_data`` rows of an execution about to start."""
+    """The ``executions`` and ``execution_data`` rows of an execution about to start;
+    ``InputInvalid`` if ``input`` is not storable JSON data (it would break the batch it
+    is written in)."""
+    found = values.problem(input)
+    if found is not None:
+        where, what = found
+        location = ".".join(filter(None, ["input", where]))
+        raise InputInvalid(f"the input is not storable JSON data: {what}, at {location}")
     execution = {
         "id": execution_id,
         "workflow_id": workflow_id,

@@ -21,6 +21,16 @@ and its ``execution_data`` row are inserted already finished, with the result bl
 caller answers only once that batch is committed; a crash before then loses the execution
 as if its request had never arrived (no answer was sent for it).
 
+One execution never costs the others their updates. When a batch cannot be written for a
+reason other than those handled on the spot (an execution deleted meanwhile, one whose
+workflow is gone), its executions are written apart, halving the set that fails until the
+ones that break it are found (``_Isolation``); everyone else's is committed. Each of those
+is recorded as failed, with whatever of its updates can be stored on its own, and stopped
+(``on_lost``); one that cannot be recorded even so is lost, and its ``record`` future gets
+the error. ``flush`` says so too: it raises ``NotStored`` rather than report a write that
+did not happen. (The engine checks node outputs before they get here, so this is the net
+under that check, not the usual path.)
+
 Rejected: a row per event in a single table kept forever (the listing and the file grow
 with every event), and writing from the engine's task (every node would wait for a commit).
 """
@@ -28,17 +38,21 @@ with every event), and writing from the engine's task (every node would wait for
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tav.core.events import Event
-from tav.core.results import ExecutionResult, NodeResult
+from tav.core.events import Event, utcnow
+from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
+from tav.core.states import ExecutionStatus, NodeStatus
+from tav.core.values import storable_text
 from tav.storage import codec
 from tav.storage.db import Database
 from tav.storage.models import EventRow, ExecutionDataRow, ExecutionRow, NodeRunRow
@@ -66,6 +80,26 @@ _LAST_SEQ = (
     .where(EXECUTIONS.c.id == bindparam("b_id"))
     .values(last_seq=bindparam("last_seq"))
 )
+_FAIL = (
+    EXECUTIONS.update()
+    .where(EXECUTIONS.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("status"), finished_at=bindparam("finished_at"), error=bindparam("error")
+    )
+)
+LOST_REMEMBERED = 1000
+"""Executions whose updates could not be stored that ``flush`` still knows of."""
+UNAVAILABLE = (OperationalError, InterfaceError, OSError, TimeoutError)
+"""What a database that cannot be written at all raises (unreachable, disk full)."""
+
+
+class NotStored(Exception):
+    """Updates of an execution that could not be stored. ``recorded``: the execution is
+    recorded all the same, as failed (with the updates that could be stored)."""
+
+    def __init__(self, message: str, *, execution_id: str | None = None, recorded: bool = False):
+        super().__init__(message)
+        self.message, self.execution_id, self.recorded = message, execution_id, recorded
 
 
 @dataclass
@@ -81,6 +115,8 @@ class _Journal:
 
 
 _Created = tuple[dict[str, Any], dict[str, Any], asyncio.Future[None]]
+_Waiter = tuple[asyncio.Future[None], str | None, int]
+"""A ``flush``: its future, the execution it asks about, and the losses counted before."""
 
 
 @dataclass
@@ -90,7 +126,10 @@ class _Batch:
     events: dict[str, dict[int, Event]] = field(default_factory=dict)
     nodes: dict[str, dict[str, NodeResult]] = field(default_factory=dict)
     finished: dict[str, ExecutionResult] = field(default_factory=dict)
-    waiters: list[asyncio.Future[None]] = field(default_factory=list)
+    waiters: list[_Waiter] = field(default_factory=list)
+    inserted: set[str] = field(default_factory=set)
+    """New executions whose rows were committed on their own (``_create_one_by_one``):
+    written again, they are no longer new. Shared with the batch's parts."""
 
     def empty(self) -> bool:
         return not (self.created or self.started or self.events or self.nodes or self.finished)
@@ -100,12 +139,48 @@ class _Batch:
             for part in (self.started, self.events, self.nodes, self.finished):
                 part.pop(execution_id, None)
 
+    def new(self) -> list[_Created]:
+        """The executions this batch records, less those already inserted."""
+        return [c for c in self.created if c[0]["id"] not in self.inserted]
+
+    def ids(self) -> list[str]:
+        """Every execution with updates in the batch, in the order they came."""
+        ids = [execution["id"] for execution, _, _ in self.created]
+        for part in (self.started, self.events, self.nodes, self.finished):
+            ids.extend(part)
+        return list(dict.fromkeys(ids))
+
+    def only(self, ids: Collection[str]) -> _Batch:
+        """The part of the batch that belongs to ``ids``."""
+
+        def kept(part: dict[str, Any]) -> dict[str, Any]:
+            return {k: v for k, v in part.items() if k in ids}
+
+        created = [c for c in self.created if c[0]["id"] in ids]
+        parts = (kept(self.started), kept(self.events), kept(self.nodes), kept(self.finished))
+        return _Batch(created, *parts, inserted=self.inserted)
+
+    def families(self) -> list[list[str]]:
+        """The executions in groups that can be written apart: a sub-execution goes with
+        its parent when both are here (its row refers to the parent's)."""
+        roots: dict[str, str] = {}
+        groups: dict[str, list[str]] = {}
+        for execution_id in self.ids():
+            result = self.started.get(execution_id) or self.finished.get(execution_id)
+            parent = result.parent_execution_id if result else None
+            root = roots.get(parent, execution_id) if parent else execution_id
+            roots[execution_id] = root
+            groups.setdefault(root, []).append(execution_id)
+        return list(groups.values())
+
 
 class ExecutionWriter:
     """``ExecutionStore`` and event sink backed by the database."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, on_lost: Callable[[str], None] | None = None) -> None:
         self.db = db
+        self.on_lost = on_lost
+        """Called with each execution whose updates could not be stored: stop it."""
         self._ops: list[tuple[str, Any]] = []
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -117,7 +192,12 @@ class ExecutionWriter:
         """Executions recorded by operations not yet taken into a batch, still running."""
         self._young_finished: asyncio.Event | None = None
         self._refused: set[str] = set()
-        """New executions that could not be recorded: their updates are dropped."""
+        """Executions that could not be recorded, or not stored: their updates are dropped
+        until they finish."""
+        self._lost: OrderedDict[str, NotStored] = OrderedDict()
+        """The latest executions whose updates could not be stored, for ``flush``."""
+        self._losses = 0
+        """How many executions have lost updates so far."""
 
     def start(self) -> None:
         if self._task is None:
@@ -137,19 +217,25 @@ class ExecutionWriter:
         running then resumes on the next start from what was written)."""
         if self._task is None:
             return
-        await self.flush()
+        with contextlib.suppress(NotStored):  # logged when it happened
+            await self.flush()
         self._closed = True
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
         self._task = None
         self._journals.clear()
 
-    async def flush(self) -> None:
-        """Wait until everything handed over so far is committed."""
+    async def flush(self, execution_id: str | None = None) -> None:
+        """Wait until everything handed over so far is committed.
+
+        Raises ``NotStored`` if some of it could not be stored; with ``execution_id``, only
+        if that execution's updates could not be (now or before)."""
+        if execution_id is not None and execution_id in self._lost:
+            raise self._lost[execution_id]
         if self._task is None or self._task.done() or not (self._ops or self._busy):
             return
         waiter = asyncio.get_running_loop().create_future()
-        self._put("flush", waiter)
+        self._put("flush", (waiter, execution_id, self._losses))
         await waiter
 
     def record(self, execution: dict[str, Any], data: dict[str, Any]) -> asyncio.Future[None]:
@@ -207,22 +293,53 @@ class ExecutionWriter:
             batch = self._collect(ops)
             self._busy = True
             try:
-                await self._write_checked(batch)
-            except Exception as exc:
-                logger.exception("could not persist the updates of %d executions", _size(batch))
-                for *_, future in batch.created:
-                    if not future.done():
-                        future.set_exception(exc)
+                lost = await self._write_isolated(batch)
             finally:
                 self._busy = False
-            for *_, future in batch.created:
-                if not future.done():
-                    future.set_result(None)
-            for execution_id in batch.finished:
-                self._journals.pop(execution_id, None)
-            for waiter in batch.waiters:
-                if not waiter.done():
+            self._settle(batch, lost)
+
+    def _settle(self, batch: _Batch, lost: dict[str, NotStored]) -> None:
+        """Tell those waiting on the batch how it went."""
+        for execution, _, future in batch.created:
+            error = lost.get(execution["id"])
+            if future.done():
+                continue
+            if error is not None and not error.recorded:
+                future.set_exception(error)
+            else:
+                future.set_result(None)
+        for execution_id in batch.finished:
+            self._journals.pop(execution_id, None)
+        for execution_id, error in lost.items():
+            self._forget(execution_id, error, finished=execution_id in batch.finished)
+        for waiter, asked, losses in batch.waiters:
+            if not waiter.done():
+                problem = self._problem(asked, losses)
+                if problem is None:
                     waiter.set_result(None)
+                else:
+                    waiter.set_exception(problem)
+
+    def _forget(self, execution_id: str, error: NotStored, *, finished: bool) -> None:
+        """Drop what is still to come of an execution that could not be stored, and stop it."""
+        self._losses += 1
+        self._lost[execution_id] = error
+        if len(self._lost) > LOST_REMEMBERED:
+            self._lost.popitem(last=False)
+        self._journals.pop(execution_id, None)
+        if not finished:
+            self._refused.add(execution_id)
+            if self.on_lost is not None:
+                self.on_lost(execution_id)
+
+    def _problem(self, execution_id: str | None, losses: int) -> NotStored | None:
+        """What a ``flush`` raises: the execution's loss, or any loss since it was asked."""
+        if execution_id is not None:
+            return self._lost.get(execution_id)
+        if self._losses > losses:
+            count = self._losses - losses
+            return NotStored(f"the updates of {count} execution(s) could not be stored")
+        return None
 
     async def _gather(self) -> None:
         """Let more updates gather before a batch is taken, so that they share its commit.
@@ -284,6 +401,28 @@ class ExecutionWriter:
             kept.append((kind, payload))
         return kept
 
+    async def _write_isolated(self, batch: _Batch) -> dict[str, NotStored]:
+        """Write the batch; if it fails, write its executions apart and return those that
+        could not be stored. Never raises (but cancellation): the writer goes on."""
+        try:
+            await self._write_checked(batch)
+            return {}
+        except Exception as exc:
+            failure = exc
+        groups = batch.families()
+        logger.warning(
+            "could not store the updates of %d executions together (%s); storing them apart",
+            len(batch.ids()),
+            _reason(failure),
+        )
+        isolation = _Isolation(self, batch)
+        try:
+            await isolation.bisect(groups, failure)
+        except Exception as exc:  # a bug here must not stop the writer
+            logger.exception("could not store the updates of %d executions", len(batch.ids()))
+            isolation.lose(batch.ids(), exc, recorded=False)
+        return isolation.lost
+
     async def _write_checked(self, batch: _Batch) -> None:
         """Write the batch; if some of its executions were deleted meanwhile (their rows
         would break foreign keys), write it again without them. New executions that cannot
@@ -291,8 +430,8 @@ class ExecutionWriter:
         try:
             await self._write(batch)
         except IntegrityError:
-            if batch.created:
-                created, batch.created = batch.created, []
+            if batch.new():
+                created, batch.created = batch.new(), []
                 try:
                     await self._write_apart(created, batch)
                 finally:
@@ -314,15 +453,18 @@ class ExecutionWriter:
     async def _write_apart(self, created: list[_Created], batch: _Batch) -> None:
         """Record the new executions one by one, then the rest of the batch without those
         refused (their updates still to come are dropped too, until they finish)."""
-        refused = await self._create_one_by_one(created)
+        refused = await self._create_one_by_one(created, batch.inserted)
         self._refused.update(refused - set(batch.finished))
         batch.drop(refused)
         for execution_id in refused:
             self._journals.pop(execution_id, None)
         await self._write_checked(batch)
 
-    async def _create_one_by_one(self, created: list[_Created]) -> set[str]:
-        """Record each new execution on its own; returns the ids of those refused."""
+    async def _create_one_by_one(
+        self, created: list[_Created], batch_inserted: set[str]
+    ) -> set[str]:
+        """Record each new execution on its own; returns the ids of those refused (the
+        others go into ``batch_inserted``)."""
         refused = set()
         for execution, data, future in created:
             try:
@@ -330,17 +472,21 @@ class ExecutionWriter:
                     await _insert_created(connection, [execution], [data])
             except Exception as exc:
                 refused.add(execution["id"])
-                future.set_exception(exc)
+                if not future.done():
+                    future.set_exception(exc)
+            else:
+                batch_inserted.add(execution["id"])
         return refused
 
     async def _write(self, batch: _Batch) -> None:
         if batch.empty():
             return
         dialect = self.db.dialect
-        new = {execution["id"] for execution, _, _ in batch.created}
+        created = batch.new()
+        new = {execution["id"] for execution, _, _ in created}
         async with self.db.begin() as connection:
-            if batch.created:
-                executions, data = self._created_rows(batch)
+            if created:
+                executions, data = self._created_rows(batch, created)
                 await _insert_created(connection, executions, data)
             started = [r for execution_id, r in batch.started.items() if execution_id not in new]
             if started:
@@ -350,12 +496,14 @@ class ExecutionWriter:
             if finished:
                 await self._archive(connection, dialect, finished)
 
-    def _created_rows(self, batch: _Batch) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def _created_rows(
+        self, batch: _Batch, created: list[_Created]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The rows of the executions recorded in this batch, as they stand at its end: a
         finished one goes in whole (its hot rows are never written), a started one as
         running."""
         executions, data = [], []
-        for execution, data_row, _ in batch.created:
+        for execution, data_row, _ in created:
             execution_id = execution["id"]
             result = batch.finished.get(execution_id)
             if result is not None:
@@ -367,6 +515,44 @@ class ExecutionWriter:
             executions.append(execution)
             data.append(data_row)
         return executions, data
+
+    async def _write_failed(self, batch: _Batch, error: ErrorInfo) -> None:
+        """Record the executions of ``batch`` as failed with ``error``, with each of their
+        updates that can be stored on its own, as hot rows: they read back as those of an
+        unfinished execution do (no result blob is written)."""
+        ended = {
+            "status": ExecutionStatus.FAILED.value,
+            "finished_at": utcnow(),
+            "error": error.model_dump(),
+        }
+        node_rows = [
+            {"execution_id": execution_id, "node_id": node_id, "data": _storable_node(result)}
+            for execution_id, nodes in batch.nodes.items()
+            for node_id, result in nodes.items()
+        ]
+        event_rows = _storable_events(batch.events)
+        last_seq: dict[str, int] = {}
+        for row in event_rows:
+            last_seq[row["execution_id"]] = max(last_seq.get(row["execution_id"], 0), row["seq"])
+        created = batch.new()
+        new = {execution["id"] for execution, _, _ in created}
+        old = [execution_id for execution_id in batch.ids() if execution_id not in new]
+        async with self.db.begin() as connection:
+            if created:
+                executions = [
+                    {**execution, **ended, "last_seq": last_seq.get(execution["id"], 0)}
+                    for execution, _, _ in created
+                ]
+                await _insert_created(connection, executions, [data for _, data, _ in created])
+            started = [r for execution_id, r in batch.started.items() if execution_id not in new]
+            if started:
+                await _started(connection, self.db.dialect, started)
+            await _put_hot(connection, self.db.dialect, node_rows, event_rows)
+            if old:
+                await connection.execute(_FAIL, [{"b_id": k, **ended} for k in old])
+            seqs = [{"b_id": k, "last_seq": seq} for k, seq in last_seq.items() if k not in new]
+            if seqs:
+                await connection.execute(_LAST_SEQ, seqs)
 
     def _journal(self, execution_id: str) -> _Journal:
         return self._journals.get(execution_id) or _Journal()
@@ -381,17 +567,13 @@ class ExecutionWriter:
             for node_id, result in nodes.items()
         ]
         event_rows: list[dict[str, Any]] = [
-            {"execution_id": execution_id, "seq": seq, "data": event.model_dump_json()}
+            {"execution_id": execution_id, "seq": seq, "data": codec.model_bytes(event).decode()}
             for execution_id, events in batch.events.items()
             if execution_id not in finished
             for seq, event in events.items()
         ]
-        if node_rows:
-            statement = upsert(dialect, NodeRunRow, ("execution_id", "node_id"), ("data",))
-            await connection.execute(statement, node_rows)
+        await _put_hot(connection, dialect, node_rows, event_rows)
         if event_rows:
-            statement = upsert(dialect, EventRow, ("execution_id", "seq"))
-            await connection.execute(statement, event_rows)
             last_seq = [
                 {"b_id": execution_id, "last_seq": max(events)}
                 for execution_id, events in batch.events.items()
@@ -423,6 +605,119 @@ class ExecutionWriter:
             await connection.execute(delete(EventRow).where(EventRow.execution_id.in_(hot)))
 
 
+class _Isolation:
+    """Finding the executions that keep a batch from being written (see the module doc).
+
+    The batch's groups of executions (``_Batch.families``) are halved, each half written in
+    its own transaction, until each group that fails alone is found: with k such groups
+    among n, some 2·k·log2(n) transactions, and none more when there is none."""
+
+    def __init__(self, writer: ExecutionWriter, batch: _Batch) -> None:
+        self.writer, self.batch = writer, batch
+        self.lost: dict[str, NotStored] = {}
+        self.unavailable = False
+        """The database refused even to record a failure: the rest is not tried."""
+
+    async def bisect(self, groups: list[list[str]], failure: Exception) -> None:
+        """``groups`` failed together with ``failure``: write each half on its own."""
+        if len(groups) == 1:
+            await self.fail(groups[0], failure)
+            return
+        middle = len(groups) // 2
+        for part in (groups[:middle], groups[middle:]):
+            ids = [execution_id for group in part for execution_id in group]
+            if self.unavailable:
+                self.lose(ids, failure, recorded=False)
+                continue
+            try:
+                await self.writer._write_checked(self.batch.only(ids))
+            except Exception as exc:
+                await self.bisect(part, exc)
+
+    async def fail(self, group: list[str], failure: Exception) -> None:
+        """A group that fails alone: written once more (the trouble may have passed), else
+        recorded as failed with what of it can be stored."""
+        part = self.batch.only(group)
+        try:
+            await self.writer._write_checked(part)
+            return
+        except Exception as exc:
+            failure = exc
+        reason = _reason(failure)
+        unexpected = None if isinstance(failure, codec.NotStorable) else failure
+        names = ", ".join(group)
+        logger.error("could not store execution(s) %s: %s", names, reason, exc_info=unexpected)
+        message = f"the execution could not be stored, so it was stopped: {reason}"
+        try:
+            await self.writer._write_failed(part, ErrorInfo(type="not_stored", message=message))
+        except Exception as exc:
+            logger.error("could not record execution(s) %s as failed: %s", names, _reason(exc))
+            self.unavailable = isinstance(exc, UNAVAILABLE)
+            self.lose(group, failure, recorded=False)
+        else:
+            self.lose(group, failure, recorded=True)
+
+    def lose(self, ids: Iterable[str], failure: BaseException, *, recorded: bool) -> None:
+        reason = _reason(failure)
+        outcome = "; it is recorded as failed" if recorded else ""
+        for execution_id in ids:
+            message = f"execution {execution_id} could not be stored: {reason}{outcome}"
+            self.lost[execution_id] = NotStored(
+                message, execution_id=execution_id, recorded=recorded
+            )
+
+
+def _reason(exc: BaseException) -> str:
+    """One line on what went wrong, fit to be stored and shown (a database error's text
+    goes on with the statement and its parameters: those are left out)."""
+    text = str(exc) if isinstance(exc, codec.NotStorable) else f"{type(exc).__name__}: {exc}"
+    line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return storable_text(line if len(line) <= 300 else line[:297] + "...")
+
+
+def _storable_node(result: NodeResult) -> bytes:
+    """The node's row; a failure saying why, if its result cannot be stored."""
+    try:
+        return _node_data(result)
+    except codec.NotStorable as exc:
+        error = ErrorInfo(type="not_stored", message=f"its result could not be stored: {exc}")
+        failed = NodeResult(
+            node_id=result.node_id,
+            status=NodeStatus.FAILED,
+            attempts=result.attempts,
+            error=error,
+            started_at=result.started_at,
+            finished_at=result.finished_at,
+            duration_ms=result.duration_ms,
+        )
+        return _node_data(failed)
+
+
+def _storable_events(events: dict[str, dict[int, Event]]) -> list[dict[str, Any]]:
+    """The event rows of those events that can be stored."""
+    rows = []
+    for execution_id, by_seq in events.items():
+        for seq, event in by_seq.items():
+            with contextlib.suppress(codec.NotStorable):
+                data = codec.model_bytes(event).decode()
+                rows.append({"execution_id": execution_id, "seq": seq, "data": data})
+    return rows
+
+
+async def _put_hot(
+    connection: AsyncConnection,
+    dialect: str,
+    node_rows: list[dict[str, Any]],
+    event_rows: list[dict[str, Any]],
+) -> None:
+    if node_rows:
+        statement = upsert(dialect, NodeRunRow, ("execution_id", "node_id"), ("data",))
+        await connection.execute(statement, node_rows)
+    if event_rows:
+        statement = upsert(dialect, EventRow, ("execution_id", "seq"))
+        await connection.execute(statement, event_rows)
+
+
 def _ending(result: ExecutionResult, events: Mapping[int, object]) -> dict[str, Any]:
     """The ``executions`` columns a finished execution sets."""
     return {
@@ -444,12 +739,8 @@ def _execution_of(kind: str, payload: Any) -> str | None:
     return None
 
 
-def _size(batch: _Batch) -> int:
-    return len(set(batch.started) | set(batch.events) | set(batch.nodes) | set(batch.finished))
-
-
 def _node_data(result: NodeResult) -> bytes:
-    return codec.compress(result.model_dump_json().encode())
+    return codec.compress(codec.model_bytes(result))
 
 
 def _result_blob(result: ExecutionResult, events: Mapping[int, Event | str]) -> bytes:

@@ -289,15 +289,23 @@ def _query(raw: bytes) -> dict[str, Any]:
     return query
 
 
+def is_json(content_type: str) -> bool:
+    """A JSON media type (``application/json``, ``application/*+json``)."""
+    mime = content_type.partition(";")[0].strip().lower()
+    return mime == "application/json" or mime.endswith("+json")
+
+
 def _body(content_type: str, body: bytes) -> Any:
     if not body:
         return None
     mime = content_type.partition(";")[0].strip().lower()
-    if mime == "application/json" or mime.endswith("+json"):
+    if is_json(content_type):
         try:
             return json.loads(body)
         except ValueError:
             raise WebhookError(400, "request_invalid", "the body is not valid JSON") from None
+        except RecursionError:  # bounded: the body's size was checked first
+            raise WebhookError(400, "request_invalid", "the body is nested too deeply") from None
     if mime == "application/x-www-form-urlencoded":
         return _query(body)
     if mime == "multipart/form-data":

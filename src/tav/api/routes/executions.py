@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, Awaitable
+from contextlib import aclosing, suppress
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
@@ -34,6 +34,7 @@ from tav.server import Server, StartedRun
 from tav.storage.executions import ExecutionRecord
 from tav.storage.watch import watch
 from tav.storage.workflows import StoredWorkflow
+from tav.storage.writer import NotStored
 
 router = APIRouter(prefix="/executions", tags=["executions"])
 runs = APIRouter(prefix="/workflows", tags=["executions"])
@@ -228,22 +229,34 @@ async def _answer(
     with the finished execution as stored (200). For a run this server started, that is
     built from memory once the writer has committed it (the same as a later GET);
     otherwise (or if the server stopped writing meanwhile: it resumes on the next start)
-    it is read back."""
+    it is read back. An execution whose updates could not be stored answers 500
+    ``not_stored``, not as if they had been."""
+    execution_id = handle.execution_id
     if not wait:
         if started is not None:
-            await started.recorded
-        return RunAccepted(execution_id=handle.execution_id)
+            await _written(execution_id, started.recorded)
+        return RunAccepted(execution_id=execution_id)
     result = await handle.wait()
-    await server.writer.flush()
+    await _written(execution_id, server.writer.flush(execution_id))
     if started is None or not server.writer.writing:
-        return await _stored(server, handle.execution_id)
-    await started.recorded  # done by now; raises if it could not be recorded
+        return await _stored(server, execution_id)
+    await _written(execution_id, started.recorded)  # done by now
     return _execution_answer(started.record(result))
 
 
+async def _written(execution_id: str, storing: Awaitable[None]) -> None:
+    """Await ``storing``; 500 ``not_stored`` if the execution's updates could not be."""
+    try:
+        await storing
+    except NotStored as exc:
+        raise ApiError(500, "not_stored", exc.message, {"execution_id": execution_id}) from None
+
+
 async def _stored(server: Server, execution_id: str) -> Response:
-    """As stored, once everything the execution has done so far is written."""
-    await server.writer.flush()
+    """As stored, once everything the execution has done so far is written (an execution
+    that could not be stored shows as it was recorded: failed, saying why)."""
+    with suppress(NotStored):
+        await server.writer.flush(execution_id)
     return _execution_answer(await _record(server, execution_id))
 
 
