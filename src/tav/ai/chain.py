@@ -10,7 +10,10 @@ its type is ``invalid_answer`` when every link answered, but never in the shape 
 (structured output that does not fit its schema, even when asked again).
 
 Errors of the request itself (``RequestError``: invalid messages, media that cannot be
-sent) would fail on every link and are raised at once.
+sent) would fail on every link and are raised at once, and so are errors that are not the
+provider's (``failures.provider_failure``): a bug of ours would fail on every link too, and
+trying the next one would only hide it; the engine's error boundary logs it with its
+traceback.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from tav.ai import providers
-from tav.ai.failures import Failure, classify
+from tav.ai.failures import Failure, classify, provider_failure
 from tav.ai.limits import Breaker, Limits
 from tav.core.errors import NodeError
 from tav.nodes.ai import ModelRef, ProviderAttempt
@@ -123,6 +126,8 @@ class Chain:
                 failure = Failure("failed", str(exc), transient=False, counts=False)
                 tally.invalid += 1
             except Exception as exc:
+                if not provider_failure(exc):
+                    raise
                 failure = classify(exc, timeout_s=timeout_s, secrets=link.secrets())
             else:
                 self.breaker.succeeded(link.key)

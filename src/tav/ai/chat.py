@@ -23,6 +23,7 @@ from typing import Any
 
 from tav.ai import providers, schemas
 from tav.ai.chain import InvalidAnswer, Link
+from tav.ai.failures import ProviderError
 from tav.ai.http import ProviderHttp
 from tav.ai.streaming import TokenBatcher
 from tav.nodes.ai import ChatRequest, ToolCall, ToolSpec, Usage
@@ -78,7 +79,7 @@ async def _stream(model: Any, messages: list[Any], timeout_s: float, batcher: To
                 batcher.add(str(chunk.text))
                 total = chunk if total is None else total + chunk
     if total is None:
-        raise RuntimeError("the provider's stream ended without a message")
+        raise ProviderError("the provider's stream ended without a message")
     return total
 
 

@@ -5,6 +5,13 @@ flavours of httpx), so the reading goes by duck typing along the exception's cau
 HTTP status (``status_code``, ``code`` or ``response.status_code``), a ``Retry-After``
 header, or a class whose name says timeout, rate limit or connection. Importing the SDKs
 to test ``isinstance`` would load LangChain just to classify an error.
+
+Only what the providers' libraries raise is a provider's failure (``provider_failure``):
+an exception of a class from one of them (or from LangChain's own error module), a
+timeout, a refused connection, an answer that is not JSON, or ``ProviderError``. Anything
+else — a ``TypeError``, a ``KeyError`` — is a bug of ours: trying it on the next model of
+the chain would only hide it, so it goes up to the engine's error boundary, which logs it
+with its traceback.
 """
 
 from __future__ import annotations
@@ -18,6 +25,35 @@ from typing import Any
 from tav.core.errors import NodeError
 
 MAX_MESSAGE = 240
+PROVIDER_LIBRARIES = frozenset({
+    "openai", "anthropic", "ollama", "google", "httpx", "httpx2", "httpcore", "httpcore2",
+    "langchain_openai", "langchain_anthropic", "langchain_ollama", "langchain_google_genai",
+})  # fmt: skip
+"""Top-level packages whose exceptions are the provider's (or the network's) doing."""
+PROVIDER_MODULES = frozenset({"langchain_core.exceptions", "json.decoder"})
+"""Modules whose exceptions are: LangChain's model errors, and an answer that is not JSON
+(the SDKs parse the provider's answers; our own parsing is done before the chain runs)."""
+
+
+class ProviderError(Exception):
+    """A provider misbehaving where its SDK raises nothing (a stream that ends empty)."""
+
+
+def provider_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) is the provider's doing rather
+    than a bug of ours."""
+    current: BaseException | None = exc
+    for _ in range(8):
+        if current is None:
+            return False
+        if isinstance(current, ProviderError | TimeoutError | ConnectionError) or any(
+            cls.__module__.partition(".")[0] in PROVIDER_LIBRARIES
+            or cls.__module__ in PROVIDER_MODULES
+            for cls in type(current).__mro__
+        ):
+            return True
+        current = current.__cause__  # raised *from* it on purpose, not while handling it
+    return False
 
 
 @dataclass(frozen=True)

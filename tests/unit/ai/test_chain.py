@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 
@@ -173,3 +174,34 @@ async def test_the_circuit_is_per_model(executor: Executor, fake_llm: FakeProvid
     other_model = await run(executor, chat_flow(prompt="hi", models=chain("openai:gpt-z")))
 
     assert outcomes(other_model) == [("openai", "answered")]
+
+
+async def test_a_bug_of_ours_is_not_tried_on_the_next_link_and_keeps_its_traceback(
+    executor: Executor,
+    fake_llm: FakeProviders,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from tav.ai import services
+
+    real_ask = services.ask
+
+    async def ask(link: Any, *args: Any, **kwargs: Any) -> Any:
+        if link.provider == "openai":
+            return buggy_link(link)
+        return await real_ask(link, *args, **kwargs)
+
+    def buggy_link(link: Any) -> Any:
+        return link.ref.model + 1  # TypeError: a bug, not the provider's failure
+
+    monkeypatch.setattr(services, "ask", ask)
+
+    result = await run(executor, chat_flow(prompt="hi", models=TWO))
+
+    error = result.nodes["chat"].error
+    assert error is not None
+    assert (error.type, error.message.split(":")[0]) == ("exception", "TypeError")
+    assert fake_llm.requests_to("anthropic") == []  # not hidden behind the next link
+    logged = [r for r in caplog.records if r.exc_info and r.exc_info[0] is TypeError]
+    assert logged, caplog.text
+    assert "buggy_link" in caplog.text  # the traceback, down to the frame that raised

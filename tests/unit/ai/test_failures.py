@@ -78,3 +78,25 @@ def test_the_schema_check_names_the_first_problem(value: object, expected: str |
     else:
         assert found is not None
         assert expected in found
+
+
+def test_only_what_the_providers_libraries_raise_is_a_provider_failure() -> None:
+    import httpx
+    import openai
+
+    from tav.ai.failures import ProviderError, provider_failure
+
+    request = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
+    network = httpx.ConnectError("refused", request=request)
+    assert provider_failure(network)
+    assert provider_failure(openai.APIConnectionError(request=request))
+    assert provider_failure(TimeoutError())
+    assert provider_failure(ProviderError("the stream ended without a message"))
+    assert not provider_failure(TypeError("unsupported operand"))
+    assert not provider_failure(KeyError("model"))
+    bug = KeyError("missing")
+    bug.__context__ = network  # a bug while handling a provider's error is still a bug
+    assert not provider_failure(bug)
+    wrapped = RuntimeError("the call failed")
+    wrapped.__cause__ = network  # raised from it on purpose
+    assert provider_failure(wrapped)
