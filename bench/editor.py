@@ -161,7 +161,9 @@ def main() -> None:
     server = TavServer(data_dir)
     try:
         server.start()
-        with httpx.Client(base_url=server.url, timeout=60) as client:
+        # Signed in by the session cookie, as the editor is: its own Origin goes along.
+        origin = {"Origin": server.url}
+        with httpx.Client(base_url=server.url, timeout=60, headers=origin) as client:
             client.post("/api/v1/auth/setup", json=OWNER).raise_for_status()
             created = client.post("/api/v1/workflows", json=document)
             created.raise_for_status()

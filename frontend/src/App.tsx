@@ -50,7 +50,16 @@ export function App() {
 
   if (failure) return <div className="center-screen">The server cannot be reached: {failure}</div>
   if (!status) return <div className="center-screen muted">Loading…</div>
-  if (status.setup_required) return <AuthScreen mode="setup" onDone={signedIn} />
+  if (status.setup_required) {
+    return (
+      <AuthScreen
+        mode="setup"
+        onDone={signedIn}
+        tokenRequired={status.setup_token_required ?? false}
+        tokenFile={status.setup_token_file ?? null}
+      />
+    )
+  }
   if (!status.user) return <AuthScreen mode="login" onDone={signedIn} />
 
   const match = path.match(WORKFLOW_PATH)

@@ -53,7 +53,7 @@ from tav.services import ServiceConfig, build_services
 from tav.settings import RuntimeSettings, Settings
 from tav.storage import owners
 from tav.storage.ai_cache import AICacheRepository
-from tav.storage.auth import AuthRepository
+from tav.storage.auth import SETUP_TOKEN_FILE, AuthRepository, SetupToken
 from tav.storage.config import SettingRepository, VariableRepository
 from tav.storage.credentials import CredentialRepository
 from tav.storage.db import Database
@@ -208,7 +208,11 @@ class Server:
         self.writer = ExecutionWriter(self.db, on_lost=self._stop_unstored)
         self.executions = ExecutionRepository(self.db)
         self.workflows = WorkflowRepository(self.db)
-        self.auth = AuthRepository(self.db)
+        self.auth = AuthRepository(
+            self.db,
+            setup_token=SetupToken(settings.data_dir / SETUP_TOKEN_FILE),
+            hash_concurrency=settings.password_hash_concurrency,
+        )
         self.variables = VariableRepository(self.db)
         self.stored_settings = SettingRepository(self.db)
         self.vectors = VectorStore(self.db)

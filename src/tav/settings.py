@@ -88,6 +88,33 @@ class Settings(BaseSettings):
     secure_cookies: bool | None = Field(
         None, description="Mark the session cookie Secure; default: when served over HTTPS."
     )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host names the server answers besides localhost, 127.0.0.1 and [::1], "
+        "comma-separated; '*.example.com' matches its subdomains, '*' any host.",
+    )
+    public_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins (scheme://host[:port]) browsers reach the editor at, when a "
+        "proxy changes the Host or the scheme, comma-separated; their hosts are allowed too.",
+    )
+    local_setup: bool = Field(
+        True,
+        description="A browser on this machine (loopback address, localhost Host, no proxy "
+        "headers) creates the owner without the setup token; false: always ask for it.",
+    )
+    login_max_failures: int = Field(
+        5, ge=1, description="Wrong passwords for one account before it is locked a while."
+    )
+    login_max_failures_per_address: int = Field(
+        20, ge=1, description="Failed logins from one client address before it is locked."
+    )
+    login_lockout_s: float = Field(
+        900, gt=0, description="How long a lockout lasts, and the window failures count in."
+    )
+    password_hash_concurrency: int = Field(
+        2, ge=1, description="Password hashes (scrypt, 16 MiB each) computed at once."
+    )
 
     ai_default_models: AIChain = Field(
         default_factory=list,
@@ -186,6 +213,13 @@ class Settings(BaseSettings):
     @field_validator("outbound_allow", mode="before")
     @classmethod
     def _split_allow(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("allowed_hosts", "public_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value

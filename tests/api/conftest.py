@@ -62,7 +62,7 @@ async def anonymous(server: Server) -> AsyncIterator[httpx.AsyncClient]:
     """A client with no credentials."""
     app = create_app(server.settings, server=server)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://tav.test") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         yield client
 
 

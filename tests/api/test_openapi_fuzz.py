@@ -91,6 +91,7 @@ def fuzz_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         retention_max_age_days=None,
         retention_max_count=None,
         shutdown_timeout_s=0,
+        allowed_hosts=["testserver"],  # the host of Schemathesis's ASGI client
     )
 
 

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -60,9 +61,16 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A ``tav serve`` process on a free port with a fresh data dir."""
+    with serve(tmp_path_factory.mktemp("data")) as url:
+        yield url
+
+
+@contextmanager
+def serve(data: Path, **settings: str) -> Iterator[str]:
+    """``tav serve`` on a free port with the data dir ``data`` and these ``TAV_*``
+    variables; yields its URL."""
     port = _free_port()
-    data = tmp_path_factory.mktemp("data")
-    env = {**os.environ, "TAV_DATA_DIR": str(data), "TAV_LOG_LEVEL": "WARNING"}
+    env = {**os.environ, **settings, "TAV_DATA_DIR": str(data), "TAV_LOG_LEVEL": "WARNING"}
     command = [sys.executable, "-m", "tav", "serve", "--port", str(port)]
     log = data / "serve.log"
     with log.open("wb") as output:

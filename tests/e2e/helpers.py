@@ -4,13 +4,24 @@ edges, import documents, run workflows over the API."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from playwright.sync_api import Locator, Page
 
 
+def same_origin(page: Page) -> dict[str, str]:
+    """The ``Origin`` header the editor's own requests carry: an unsafe request signed in
+    by the session cookie needs it (the API request context sends none by itself)."""
+    url = urlsplit(page.url)
+    assert url.scheme in ("http", "https"), f"open a page of the editor first, not {page.url}"
+    return {"Origin": f"{url.scheme}://{url.netloc}"}
+
+
 def create_workflow(page: Page, document: dict[str, Any]) -> str:
     """Store ``document`` over the API (as the signed-in owner); its id."""
-    response = page.context.request.post("/api/v1/workflows", data=document)
+    response = page.context.request.post(
+        "/api/v1/workflows", data=document, headers=same_origin(page)
+    )
     assert response.ok, response.text()
     return str(response.json()["id"])
 
@@ -23,7 +34,10 @@ def open_workflow(page: Page, workflow_id: str) -> None:
 def run_over_api(page: Page, workflow_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """Run the workflow to its end over the API; the execution."""
     response = page.context.request.post(
-        f"/api/v1/workflows/{workflow_id}/run?wait=true", data=body, timeout=30_000
+        f"/api/v1/workflows/{workflow_id}/run?wait=true",
+        data=body,
+        timeout=30_000,
+        headers=same_origin(page),
     )
     assert response.ok, response.text()
     execution: dict[str, Any] = response.json()

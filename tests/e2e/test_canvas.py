@@ -14,7 +14,12 @@ require_browser()
 
 from playwright.sync_api import expect  # noqa: E402
 
-from tests.e2e.helpers import create_workflow, open_workflow, stored_document  # noqa: E402
+from tests.e2e.helpers import (  # noqa: E402
+    create_workflow,
+    open_workflow,
+    same_origin,
+    stored_document,
+)
 from tests.fakes.llm import FakeProviders, Reply  # noqa: E402
 
 MOD = "Control"
@@ -78,6 +83,7 @@ def test_copy_and_paste_work_without_the_clipboard_api(browser, base_url, owner)
     try:
         page = context.new_page()
         assert context.request.post("/api/v1/auth/login", data=owner).ok
+        page.goto("/")  # the origin create_workflow sends, as the editor's own requests do
         workflow_id = create_workflow(page, two_nodes("No clipboard"))
         open_workflow(page, workflow_id)
         page.get_by_test_id("node-greet").click(button="right")
@@ -139,6 +145,7 @@ def test_an_ai_node_shows_its_tokens_live_then_its_provider_and_usage(
             "kind": "openai",
             "data": {"api_key": "sk-fake-e2e-1234", "base_url": fake_llm.url("openai")},
         },
+        headers=same_origin(page),
     ).json()
     document = {
         "schema": 1,

@@ -9,6 +9,8 @@ require_browser()
 
 from playwright.sync_api import expect  # noqa: E402
 
+from tests.e2e.helpers import same_origin  # noqa: E402
+
 SECRET = "sk-e2e-never-shown-7f3a9c"
 SECRET_2 = "sk-e2e-replaced-51b2d8"
 
@@ -78,6 +80,7 @@ def test_settings_and_variables_change_on_the_server(page) -> None:
     credential = request.post(
         "/api/v1/credentials",
         data={"name": "Local model", "kind": "ollama", "data": {}},
+        headers=same_origin(page),
     ).json()
     page.get_by_role("link", name="Settings").click()
     page.get_by_role("heading", name="Settings").wait_for()

@@ -42,7 +42,7 @@ async def api_client(server: Server) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=create_app(server.settings, server=server))
     headers = {"Authorization": f"Bearer {secret}"}
     async with httpx.AsyncClient(
-        transport=transport, base_url="http://tav.test", headers=headers
+        transport=transport, base_url="http://localhost", headers=headers
     ) as client:
         yield client
 

@@ -64,7 +64,8 @@ async function request<T>(method: string, path: string, body?: unknown, contentT
 
 export const api = {
   status: () => request<AuthStatus>('GET', '/auth/status'),
-  setup: (email: string, password: string) => request<User>('POST', '/auth/setup', { email, password }),
+  setup: (email: string, password: string, setupToken?: string) =>
+    request<User>('POST', '/auth/setup', { email, password, setup_token: setupToken || undefined }),
   login: (email: string, password: string) => request<User>('POST', '/auth/login', { email, password }),
   logout: () => request<void>('POST', '/auth/logout'),
 

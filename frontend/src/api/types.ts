@@ -129,6 +129,10 @@ export interface User {
 
 export interface AuthStatus {
   setup_required: boolean
+  /** Creating the owner from this browser needs the setup token `tav serve` printed. */
+  setup_token_required?: boolean
+  /** Where the server keeps the setup token, while it is needed. */
+  setup_token_file?: string | null
   user: User | null
 }
 

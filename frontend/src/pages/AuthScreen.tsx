@@ -1,17 +1,23 @@
 import { useState, type FormEvent } from 'react'
-import { api } from '../api/client'
+import { api, ApiError } from '../api/client'
 import type { User } from '../api/types'
 
 interface Props {
   mode: 'setup' | 'login'
   onDone: (user: User) => void
+  /** Setup from another machine: the server asks for the token `tav serve` printed. */
+  tokenRequired?: boolean
+  /** Where the server keeps that token. */
+  tokenFile?: string | null
 }
 
 /** First run: create the owner account. Afterwards: sign in. */
-export function AuthScreen({ mode, onDone }: Props) {
+export function AuthScreen({ mode, onDone, tokenRequired = false, tokenFile = null }: Props) {
   const [email, setEmail] = useState('')
   const [password, setPassword] = useState('')
   const [repeat, setRepeat] = useState('')
+  const [token, setToken] = useState('')
+  const [askToken, setAskToken] = useState(tokenRequired)
   const [error, setError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
   const setup = mode === 'setup'
@@ -23,8 +29,10 @@ export function AuthScreen({ mode, onDone }: Props) {
     setBusy(true)
     setError(null)
     try {
-      onDone(await (setup ? api.setup(email, password) : api.login(email, password)))
+      onDone(await (setup ? api.setup(email, password, askToken ? token : undefined) : api.login(email, password)))
     } catch (failure) {
+      // The server knows best whether this browser counts as on its machine.
+      if (failure instanceof ApiError && failure.code === 'setup_token_required') setAskToken(true)
       setError((failure as Error).message)
     } finally {
       setBusy(false)
@@ -52,6 +60,19 @@ export function AuthScreen({ mode, onDone }: Props) {
             Repeat the password
             <input type="password" required value={repeat} onChange={(e) => setRepeat(e.target.value)} autoComplete="new-password" />
           </label>
+        )}
+        {setup && askToken && (
+          <>
+            <p className="muted" data-testid="setup-token-help">
+              Creating the owner from here needs the one-time setup token (a browser on the server's own machine needs none).
+              {' '}<code>tav serve</code> printed it in its terminal when it started
+              {tokenFile ? <>; it is also in the file <code>{tokenFile}</code> on the server.</> : '.'}
+            </p>
+            <label>
+              Setup token
+              <input required value={token} onChange={(e) => setToken(e.target.value)} autoComplete="off" spellCheck={false} />
+            </label>
+          </>
         )}
         {error && <div className="error-text" role="alert">{error}</div>}
         <button className="primary" type="submit" disabled={busy}>

@@ -10,7 +10,9 @@ from fastapi import Depends, FastAPI
 
 from tav.api import errors, web, webhooks
 from tav.api.deps import current_principal
+from tav.api.gate import AuthGate
 from tav.api.limits import BodyLimitMiddleware
+from tav.api.origins import HostGuard, HostPolicy, OriginPolicy, public_origins
 from tav.api.routes import (
     auth,
     collections,
@@ -22,12 +24,19 @@ from tav.api.routes import (
     variables,
     workflows,
 )
+from tav.api.throttle import LoginThrottle
 from tav.server import Server
 from tav.settings import Settings
 
 API_PREFIX = "/api/v1"
 MULTIPART_OVERHEAD = 64 * 1024
 """Room for the multipart framing around an upload of the largest size allowed."""
+PUBLIC_ROUTES = frozenset(
+    f"{API_PREFIX}/auth/{name}" for name in ("status", "setup", "login", "logout")
+)
+"""The routes under the API prefix that take no credentials."""
+CREDENTIALS_BODY_BYTES = 64 * 1024
+"""Largest body of the setup and login routes: an email and a password."""
 
 
 def create_app(config: Settings | None = None, *, server: Server | None = None) -> FastAPI:
@@ -38,6 +47,7 @@ def create_app(config: Settings | None = None, *, server: Server | None = None) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await server.start()
+        await auth.prepare_setup(server)
         try:
             yield
         finally:
@@ -50,14 +60,22 @@ def create_app(config: Settings | None = None, *, server: Server | None = None) 
         lifespan=lifespan,
     )
     app.state.server = server
+    app.state.login_throttle = LoginThrottle(config)
     errors.install(app)
     # Uploads may be larger than other bodies; the route checks the file's own size.
-    uploads = {f"{API_PREFIX}/files": config.max_upload_bytes + MULTIPART_OVERHEAD}
-    app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes, limits=uploads)
+    limits = {f"{API_PREFIX}/files": config.max_upload_bytes + MULTIPART_OVERHEAD}
+    limits |= {f"{API_PREFIX}/auth/{name}": CREDENTIALS_BODY_BYTES for name in ("setup", "login")}
+    app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes, limits=limits)
+    # Outermost last: the Host is checked first, then the credentials, then the body.
+    origins = OriginPolicy(public_origins(config))
+    app.add_middleware(
+        AuthGate, server=server, prefix=API_PREFIX, public=PUBLIC_ROUTES, origins=origins
+    )
+    app.add_middleware(HostGuard, policy=HostPolicy.from_settings(config))
     protected: dict[str, Any] = {
         "prefix": API_PREFIX,
         "dependencies": [Depends(current_principal)],
-        "responses": errors.responses(401, 422),
+        "responses": errors.responses(401, 403, 422),
     }
     # Each request is matched against the routes in order, router by router, and the
     # routers are included here directly (not under one router of protected routes, which

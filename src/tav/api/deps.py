@@ -12,6 +12,8 @@ from tav.api.errors import ApiError
 from tav.server import Server
 
 SESSION_COOKIE = "tav_session"
+PRINCIPAL_SCOPE_KEY = "tav.principal"
+"""Where ``tav.api.gate.AuthGate`` leaves the caller in the ASGI scope."""
 _bearer = HTTPBearer(auto_error=False, description="An API key: `tav api-keys create`.")
 
 
@@ -34,19 +36,15 @@ class Principal:
     name: str
 
 
-async def current_principal(
-    request: Request,
-    server: ServerDep,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
+async def authenticate(server: Server, bearer: str | None, session: str | None) -> Principal:
+    """The caller an API key (first) or a session token opens; ``ApiError`` 401 if none."""
     if bearer is not None:
-        key = await server.auth.check_api_key(bearer.credentials)
+        key = await server.auth.check_api_key(bearer)
         if key is None:
             raise ApiError(401, "unauthorized", "the API key is not valid")
         return Principal("api_key", key.id, key.name)
-    token = request.cookies.get(SESSION_COOKIE)
-    if token:
-        user = await server.auth.session_user(token)
+    if session:
+        user = await server.auth.session_user(session)
         if user is not None:
             return Principal("user", user.id, user.email)
     raise ApiError(
@@ -54,6 +52,20 @@ async def current_principal(
         "unauthorized",
         "sign in (POST /api/v1/auth/login) or send an API key as 'Authorization: Bearer ...'",
     )
+
+
+async def current_principal(
+    request: Request,
+    server: ServerDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller ``tav.api.gate.AuthGate`` found before the body was read; looked up
+    here only for a route outside the gate's paths."""
+    found = request.scope.get(PRINCIPAL_SCOPE_KEY)
+    if isinstance(found, Principal):
+        return found
+    token = bearer.credentials if bearer is not None else None
+    return await authenticate(server, token, request.cookies.get(SESSION_COOKIE))
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Send
 
 from tav.core.errors import InputInvalid, NotFound, WorkflowInvalid
 from tav.storage.workflows import VersionConflict
@@ -47,24 +49,50 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 DESCRIPTIONS = {
+    400: "The Host header names no host this server answers (`host_not_allowed`).",
     401: "No valid API key or session.",
+    403: "Refused: a cross-site request, or a setup token missing or wrong; `code` says which.",
     404: "Not found.",
     409: "In conflict with the stored state; `details` says with what.",
     413: "The request body is too large.",
     422: "The request is not valid; `details` lists every problem.",
+    429: "Too many failed attempts; the `Retry-After` header says when to try again.",
 }
 
 
 class ApiError(Exception):
     """An error the API answers with ``status`` and a stable ``code``."""
 
-    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details
+        self.headers = headers
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
+
+
+async def send_error(
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: Iterable[tuple[bytes, bytes]] = (),
+) -> None:
+    """The error answered from pure ASGI middleware, before any route (or body) is read."""
+    body = json.dumps(error_body(code, message, details), separators=(",", ":")).encode()
+    start = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": [*start, *headers]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _json(
@@ -80,7 +108,7 @@ def _json(
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return _json(exc.status, exc.code, exc.message, exc.details)
+        return _json(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
     @app.exception_handler(WorkflowInvalid)
     async def workflow_invalid(_: Request, exc: WorkflowInvalid) -> JSONResponse:

@@ -19,7 +19,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tav.api.errors import error_body
+from tav.api.errors import send_error
 
 SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 JSON_TYPE = re.compile(rb"^application/(?:[\w.+-]+\+)?json\b", re.IGNORECASE)
@@ -48,7 +48,7 @@ class BodyLimitMiddleware:
         headers = dict(scope.get("headers", []))
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _reject(send, 413, "body_too_large", _too_large(limit))
+            await send_error(send, 413, "body_too_large", _too_large(limit))
             return
         if JSON_TYPE.match(headers.get(b"content-type", b"")):
             await self._json(scope, receive, send, limit)
@@ -56,7 +56,7 @@ class BodyLimitMiddleware:
         try:
             await self.app(scope, _limited(receive, limit), send)
         except BodyTooLarge:
-            await _reject(send, 413, "body_too_large", _too_large(limit))
+            await send_error(send, 413, "body_too_large", _too_large(limit))
 
     async def _json(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         """Read the whole JSON body (the route would anyway), check it, then replay it."""
@@ -71,13 +71,13 @@ class BodyLimitMiddleware:
                 if not message.get("more_body", False):
                     break
         except BodyTooLarge:
-            await _reject(send, 413, "body_too_large", _too_large(limit))
+            await send_error(send, 413, "body_too_large", _too_large(limit))
             return
         body = b"".join(chunks)
         if SURROGATE_ESCAPE.search(body) and _has_lone_surrogate(body):
             details = [{"location": "body", "message": "text holds a lone UTF-16 surrogate"}]
             reason = "the body is not valid Unicode JSON"
-            await _reject(send, 422, "request_invalid", reason, details)
+            await send_error(send, 422, "request_invalid", reason, details)
             return
         replayed = False
 
@@ -136,18 +136,3 @@ def _encodable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-async def _reject(send: Send, status: int, code: str, message: str, details: Any = None) -> None:
-    body = json.dumps(error_body(code, message, details), separators=(",", ":")).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

@@ -20,14 +20,16 @@ api_keys = typer.Typer(help="Manage API keys for scripts.", no_args_is_help=True
 
 def _with_auth(action: Callable[[AuthRepository], Awaitable[T]]) -> T:
     from tav.settings import Settings
-    from tav.storage.auth import AuthRepository
+    from tav.storage.auth import SETUP_TOKEN_FILE, AuthRepository, SetupToken
     from tav.storage.db import Database
 
     async def run() -> T:
-        db = Database(Settings().resolved_database_url())
+        settings = Settings()
+        db = Database(settings.resolved_database_url())
+        token = SetupToken(settings.data_dir / SETUP_TOKEN_FILE)
         try:
             await db.migrate()
-            return await action(AuthRepository(db))
+            return await action(AuthRepository(db, setup_token=token))
         finally:
             await db.close()
 

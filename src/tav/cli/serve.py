@@ -13,6 +13,7 @@ composition roots, and neither imports the other.
 from __future__ import annotations
 
 import gc
+import ipaddress
 import os
 import socket
 import sys
@@ -46,6 +47,7 @@ def serve_command(
     # The application (made by uvicorn, from the environment) refuses requests from
     # workflows to the address it listens on: it must know which one that is.
     os.environ["TAV_HOST"], os.environ["TAV_PORT"] = host, str(port)
+    _note_hosts(host, settings)
     log_level = settings.log_level.lower()
     config = uvicorn.Config(
         APP,
@@ -74,6 +76,30 @@ def serve_command(
             await super().shutdown(sockets)
 
     DrainingServer(config).run()
+
+
+def _note_hosts(host: str, settings: Settings) -> None:
+    """Say at start what the Host rule (``tav.api.origins``) will do with this binding."""
+    if "*" in settings.allowed_hosts:
+        typer.echo(
+            "tav serve: TAV_ALLOWED_HOSTS=* answers any Host name, so a web page can reach "
+            "this server through DNS rebinding; list the names clients use instead",
+            err=True,
+        )
+    elif not _loopback(host) and not settings.allowed_hosts and not settings.public_origins:
+        typer.echo(
+            f"tav serve: listening on {host}, but answering only requests addressed to "
+            "localhost, 127.0.0.1 or [::1]; set TAV_ALLOWED_HOSTS to the names other "
+            "machines use to reach it (docs/deployment/security.md)",
+            err=True,
+        )
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _long_lived() -> None:

@@ -4,6 +4,16 @@ Passwords are hashed with scrypt from the standard library (memory-hard, no extr
 dependency). API keys and session tokens are random 256-bit secrets, so a plain SHA-256
 of them is enough to store: only the hash is kept, never the secret.
 
+A password hash takes ~40 ms of CPU and 16 MiB: it runs on a worker thread (scrypt lets go
+of the GIL), never on the event loop, and at most ``hash_concurrency`` at once, so a burst
+of logins queues rather than taking every core and thread from the other requests. A login
+with an unknown email runs the same scrypt against a dummy hash, so that its answer takes
+as long as a wrong password for a real account: the time does not tell which emails exist.
+
+Until the owner account exists, a one-time setup token lets a browser on another machine
+create it (``SetupToken``): it is kept in a file of the data dir readable by its user only,
+which the server prints at start, and is deleted once the owner exists.
+
 Verified API keys are kept in memory for ``API_KEY_CACHE_TTL_S`` seconds (5), so a request
 with a known key costs no database read. Deleting a key through this repository drops it
 at once; a key deleted by another process (``tav api-keys delete`` while the server runs)
@@ -17,12 +27,16 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import os
 import secrets
+import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, select, update
 
@@ -39,6 +53,11 @@ a key deleted by another process keeps working here."""
 LAST_USED_EVERY_S = 60.0
 """``last_used_at`` of a key is written at most this often."""
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+_DUMMY_HASH = f"scrypt${'00' * 16}${'00' * 64}"
+"""Checked against when the email is unknown: the same scrypt work as a real hash."""
+SETUP_TOKEN_FILE = "setup-token"
+"""The setup token's file in the data dir."""
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -76,9 +95,61 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+class SetupToken:
+    """The one-time token that creating the owner account asks for, in a file of its own.
+
+    The file is the one copy: every server process on the data dir reads the same token,
+    and ``tav users create-owner`` deletes it as the server's setup does."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def issue(self) -> str:
+        """The token, made on the first call (a new file, mode 0600) and read afterwards."""
+        existing = self._read()
+        if existing:
+            return existing
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_urlsafe(24)
+        # Written whole to a file of its own (mkstemp: mode 0600), then linked into place:
+        # another process never reads a half-written token, and the first link wins.
+        fd, draft = tempfile.mkstemp(dir=self.path.parent, prefix=".setup-token-")
+        try:
+            with os.fdopen(fd, "w") as file:
+                file.write(token + "\n")
+            os.link(draft, self.path)
+        except FileExistsError:
+            return self._read()
+        finally:
+            os.unlink(draft)
+        return token
+
+    def matches(self, candidate: str) -> bool:
+        stored = self._read()
+        return bool(stored) and hmac.compare_digest(stored.encode(), candidate.strip().encode())
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def _read(self) -> str:
+        try:
+            return self.path.read_text().strip()
+        except FileNotFoundError:
+            return ""
+
+
 class AuthRepository:
-    def __init__(self, db: Database, *, cache_ttl_s: float = API_KEY_CACHE_TTL_S) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        cache_ttl_s: float = API_KEY_CACHE_TTL_S,
+        setup_token: SetupToken | None = None,
+        hash_concurrency: int = 2,
+    ) -> None:
         self.db = db
+        self.setup_token = setup_token
+        self._hashing = asyncio.Semaphore(hash_concurrency)
         self._keys: TTLCache[str, ApiKey] = TTLCache(cache_ttl_s)
         self._touched: dict[str, float] = {}
         """When this process last wrote ``last_used_at``, by key id (monotonic)."""
@@ -90,17 +161,20 @@ class AuthRepository:
 
     async def create_owner(self, email: str, password: str) -> User:
         """Create the owner account; raises ``ValueError`` if one exists."""
+        password_hash = await self._hash_work(hash_password, password)
         async with self.db.transaction() as session:
             if await session.scalar(select(func.count()).select_from(UserRow)):
                 raise ValueError("an owner account already exists")
             row = UserRow(
                 id=uuid.uuid4().hex,
                 email=email.strip().lower(),
-                password_hash=hash_password(password),
+                password_hash=password_hash,
                 role="owner",
                 created_at=utcnow(),
             )
             session.add(row)
+        if self.setup_token is not None:
+            self.setup_token.discard()
         return User(row.id, row.email, row.role)
 
     async def authenticate(self, email: str, password: str) -> User | None:
@@ -108,9 +182,16 @@ class AuthRepository:
             row = await session.scalar(
                 select(UserRow).where(UserRow.email == email.strip().lower())
             )
-        if row is None or not verify_password(password, row.password_hash):
+        stored = row.password_hash if row is not None else _DUMMY_HASH
+        matches = await self._hash_work(verify_password, password, stored)
+        if row is None or not matches:
             return None
         return User(row.id, row.email, row.role)
+
+    async def _hash_work(self, work: Callable[..., T], *args: str) -> T:
+        """``work`` on a worker thread, at most ``hash_concurrency`` at once."""
+        async with self._hashing:
+            return await asyncio.to_thread(work, *args)
 
     async def create_session(self, user: User, ttl: timedelta) -> str:
         token = secrets.token_urlsafe(32)

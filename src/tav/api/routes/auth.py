@@ -1,44 +1,101 @@
-"""Owner setup, login/logout for browsers, and API keys."""
+"""Owner setup, login/logout for browsers, and API keys.
+
+The owner account is created from this machine: a request from a loopback address to a
+localhost name (``tav.api.origins.from_this_machine``) needs nothing more, any other needs
+the one-time setup token that ``tav serve`` prints at start while there is no owner
+(``prepare_setup``). So ``make run`` and a browser on the same machine create it at once,
+and a server exposed before its owner exists cannot be claimed by whoever finds it first.
+"""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict
 from datetime import timedelta
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
 from tav.api.deps import SESSION_COOKIE, CurrentPrincipal, ServerDep, current_principal
-from tav.api.errors import ApiError
+from tav.api.errors import ApiError, responses
+from tav.api.origins import from_this_machine
 from tav.api.schemas.auth import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyPublic,
     AuthStatus,
     Credentials,
+    OwnerSetup,
     UserPublic,
 )
+from tav.api.throttle import LoginThrottle, client_key
 from tav.server import Server
 from tav.storage.auth import User
 
+logger = logging.getLogger("tav.api")
 router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+async def _login_throttle(request: Request) -> LoginThrottle:
+    throttle: LoginThrottle = request.app.state.login_throttle
+    return throttle
+
+
+ThrottleDep = Annotated[LoginThrottle, Depends(_login_throttle)]
+
+
+async def prepare_setup(server: Server) -> None:
+    """At start: while there is no owner, issue the setup token and say where it is."""
+    token = server.auth.setup_token
+    if token is None:
+        return
+    if await server.auth.has_owner():
+        token.discard()  # left by an owner created while no server ran
+        return
+    logger.warning(
+        "No owner account yet: open the editor to create it. From another machine it asks "
+        "for this setup token: %s (also in %s)",
+        token.issue(),
+        token.path,
+    )
+
+
+def _token_needed(request: Request, server: Server) -> bool:
+    settings = server.settings
+    # Public origins mean a proxy, whose requests come from 127.0.0.1 and may carry a
+    # localhost Host: none of them is taken for one from this machine.
+    local = settings.local_setup and not settings.public_origins
+    return not (local and from_this_machine(request.scope))
 
 
 @router.get("/status")
 async def status(request: Request, server: ServerDep) -> AuthStatus:
-    """Whether the owner account still has to be created, and who is signed in."""
+    """Whether the owner account still has to be created (and whether the setup token is
+    needed for it from here), and who is signed in."""
     user = None
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         found = await server.auth.session_user(token)
         user = UserPublic(**asdict(found)) if found else None
-    return AuthStatus(setup_required=not await server.auth.has_owner(), user=user)
+    if await server.auth.has_owner():
+        return AuthStatus(setup_required=False, user=user)
+    needed, token = _token_needed(request, server), server.auth.setup_token
+    path = str(token.path) if needed and token is not None else None
+    return AuthStatus(
+        setup_required=True, setup_token_required=needed, setup_token_file=path, user=user
+    )
 
 
-@router.post("/setup", status_code=201)
+@router.post("/setup", status_code=201, responses=responses(403, 409))
 async def setup(
-    body: Credentials, request: Request, response: Response, server: ServerDep
+    body: OwnerSetup, request: Request, response: Response, server: ServerDep
 ) -> UserPublic:
-    """Create the owner account (only while there is none) and sign in."""
+    """Create the owner account (only while there is none) and sign in. From another
+    machine, ``setup_token`` must be the token ``tav serve`` printed."""
+    if await server.auth.has_owner():
+        raise ApiError(409, "conflict", "the owner account already exists")
+    if _token_needed(request, server):
+        _check_setup_token(server, body.setup_token)
     try:
         user = await server.auth.create_owner(body.email, body.password)
     except ValueError:
@@ -47,11 +104,40 @@ async def setup(
     return UserPublic(**asdict(user))
 
 
-@router.post("/login")
+def _check_setup_token(server: Server, given: str | None) -> None:
+    token = server.auth.setup_token
+    where = f" (and is stored in {token.path})" if token else ""
+    if not given:
+        raise ApiError(
+            403,
+            "setup_token_required",
+            "creating the owner account from another machine needs the setup token: "
+            f"`tav serve` printed it in its terminal when it started{where}",
+        )
+    if token is None or not token.matches(given):
+        raise ApiError(
+            403,
+            "setup_token_invalid",
+            f"the setup token is not right: use the one `tav serve` printed{where}",
+        )
+
+
+@router.post("/login", responses=responses(401, 429))
 async def login(
-    body: Credentials, request: Request, response: Response, server: ServerDep
+    body: Credentials,
+    request: Request,
+    response: Response,
+    server: ServerDep,
+    throttle: ThrottleDep,
 ) -> UserPublic:
-    user = await server.auth.authenticate(body.email, body.password)
+    """Sign in; wrong passwords lock the account and the client address a while (429)."""
+    address = client_key(request.client.host if request.client else "")
+    attempt = throttle.begin(body.email, address)
+    user = None
+    try:
+        user = await server.auth.authenticate(body.email, body.password)
+    finally:
+        attempt.settle(succeeded=user is not None)
     if user is None:
         raise ApiError(401, "unauthorized", "wrong email or password")
     await _sign_in(server, user, request, response)

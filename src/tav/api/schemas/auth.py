@@ -10,6 +10,15 @@ class Credentials(BaseModel):
     password: str = Field(min_length=8, max_length=1024)
 
 
+class OwnerSetup(Credentials):
+    setup_token: str | None = Field(
+        None,
+        max_length=200,
+        description="The token `tav serve` printed at start (also in <data dir>/setup-token); "
+        "needed unless the request comes from this machine.",
+    )
+
+
 class UserPublic(BaseModel):
     id: str
     email: str
@@ -18,6 +27,12 @@ class UserPublic(BaseModel):
 
 class AuthStatus(BaseModel):
     setup_required: bool
+    setup_token_required: bool = Field(
+        False, description="Whether creating the owner from here needs the setup token."
+    )
+    setup_token_file: str | None = Field(
+        None, description="Where the setup token is stored, while it is needed."
+    )
     user: UserPublic | None = None
 
 
