@@ -30,7 +30,7 @@ from tav.api.documents import value_problems
 from tav.api.errors import ApiError, error_body
 from tav.core.errors import InputInvalid
 from tav.server import Server, StartedRun
-from tav.storage.writer import NotStored
+from tav.storage.isolation import NotStored
 from tav.triggers.webhook import PREFIX, Webhook, WebhookError, is_json
 
 SIZE_FACTOR = 4

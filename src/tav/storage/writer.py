@@ -23,12 +23,12 @@ as if its request had never arrived (no answer was sent for it).
 
 One execution never costs the others their updates. When a batch cannot be written for a
 reason other than those handled on the spot (an execution deleted meanwhile, one whose
-workflow is gone), its executions are written apart, halving the set that fails until the
-ones that break it are found (``_Isolation``); everyone else's is committed. Each of those
-is recorded as failed, with whatever of its updates can be stored on its own, and stopped
+workflow is gone), its executions are written apart until the ones that break it are
+found (``tav.storage.isolation``); everyone else's are committed. Each of those is
+recorded as failed, with whatever of its updates can be stored on its own, and stopped
 (``on_lost``); one that cannot be recorded even so is lost, and its ``record`` future gets
 the error. ``flush`` says so too: it raises ``NotStored`` rather than report a write that
-did not happen. (The engine checks node outputs before they get here, so this is the net
+did not happen. (The engine checks node outputs before they get here: this is the net
 under that check, not the usual path.)
 
 Rejected: a row per event in a single table kept forever (the listing and the file grow
@@ -46,15 +46,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, insert, select
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tav.core.events import Event, utcnow
 from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
 from tav.core.states import ExecutionStatus, NodeStatus
-from tav.core.values import storable_text
 from tav.storage import codec
 from tav.storage.db import Database
+from tav.storage.isolation import Isolation, NotStored, reason
 from tav.storage.models import EventRow, ExecutionDataRow, ExecutionRow, NodeRunRow
 from tav.storage.upsert import upsert
 
@@ -89,17 +89,6 @@ _FAIL = (
 )
 LOST_REMEMBERED = 1000
 """Executions whose updates could not be stored that ``flush`` still knows of."""
-UNAVAILABLE = (OperationalError, InterfaceError, OSError, TimeoutError)
-"""What a database that cannot be written at all raises (unreachable, disk full)."""
-
-
-class NotStored(Exception):
-    """Updates of an execution that could not be stored. ``recorded``: the execution is
-    recorded all the same, as failed (with the updates that could be stored)."""
-
-    def __init__(self, message: str, *, execution_id: str | None = None, recorded: bool = False):
-        super().__init__(message)
-        self.message, self.execution_id, self.recorded = message, execution_id, recorded
 
 
 @dataclass
@@ -413,12 +402,12 @@ class ExecutionWriter:
         logger.warning(
             "could not store the updates of %d executions together (%s); storing them apart",
             len(batch.ids()),
-            _reason(failure),
+            reason(failure),
         )
-        isolation = _Isolation(self, batch)
+        isolation = Isolation(batch.only, self._write_checked, self._write_failed)
         try:
             await isolation.bisect(groups, failure)
-        except Exception as exc:  # a bug here must not stop the writer
+        except Exception as exc:  # a bug there must not stop the writer
             logger.exception("could not store the updates of %d executions", len(batch.ids()))
             isolation.lose(batch.ids(), exc, recorded=False)
         return isolation.lost
@@ -430,12 +419,13 @@ class ExecutionWriter:
         try:
             await self._write(batch)
         except IntegrityError:
-            if batch.new():
-                created, batch.created = batch.new(), []
+            created = batch.new()
+            if created:
+                kept, batch.created = batch.created, []
                 try:
                     await self._write_apart(created, batch)
                 finally:
-                    batch.created = created  # their futures are settled from the batch
+                    batch.created = kept  # their futures are settled from the batch
                 return
             ids = set(batch.started) | set(batch.events) | set(batch.nodes) | set(batch.finished)
             async with self.db.session() as session:
@@ -603,76 +593,6 @@ class ExecutionWriter:
         if hot:
             await connection.execute(delete(NodeRunRow).where(NodeRunRow.execution_id.in_(hot)))
             await connection.execute(delete(EventRow).where(EventRow.execution_id.in_(hot)))
-
-
-class _Isolation:
-    """Finding the executions that keep a batch from being written (see the module doc).
-
-    The batch's groups of executions (``_Batch.families``) are halved, each half written in
-    its own transaction, until each group that fails alone is found: with k such groups
-    among n, some 2·k·log2(n) transactions, and none more when there is none."""
-
-    def __init__(self, writer: ExecutionWriter, batch: _Batch) -> None:
-        self.writer, self.batch = writer, batch
-        self.lost: dict[str, NotStored] = {}
-        self.unavailable = False
-        """The database refused even to record a failure: the rest is not tried."""
-
-    async def bisect(self, groups: list[list[str]], failure: Exception) -> None:
-        """``groups`` failed together with ``failure``: write each half on its own."""
-        if len(groups) == 1:
-            await self.fail(groups[0], failure)
-            return
-        middle = len(groups) // 2
-        for part in (groups[:middle], groups[middle:]):
-            ids = [execution_id for group in part for execution_id in group]
-            if self.unavailable:
-                self.lose(ids, failure, recorded=False)
-                continue
-            try:
-                await self.writer._write_checked(self.batch.only(ids))
-            except Exception as exc:
-                await self.bisect(part, exc)
-
-    async def fail(self, group: list[str], failure: Exception) -> None:
-        """A group that fails alone: written once more (the trouble may have passed), else
-        recorded as failed with what of it can be stored."""
-        part = self.batch.only(group)
-        try:
-            await self.writer._write_checked(part)
-            return
-        except Exception as exc:
-            failure = exc
-        reason = _reason(failure)
-        unexpected = None if isinstance(failure, codec.NotStorable) else failure
-        names = ", ".join(group)
-        logger.error("could not store execution(s) %s: %s", names, reason, exc_info=unexpected)
-        message = f"the execution could not be stored, so it was stopped: {reason}"
-        try:
-            await self.writer._write_failed(part, ErrorInfo(type="not_stored", message=message))
-        except Exception as exc:
-            logger.error("could not record execution(s) %s as failed: %s", names, _reason(exc))
-            self.unavailable = isinstance(exc, UNAVAILABLE)
-            self.lose(group, failure, recorded=False)
-        else:
-            self.lose(group, failure, recorded=True)
-
-    def lose(self, ids: Iterable[str], failure: BaseException, *, recorded: bool) -> None:
-        reason = _reason(failure)
-        outcome = "; it is recorded as failed" if recorded else ""
-        for execution_id in ids:
-            message = f"execution {execution_id} could not be stored: {reason}{outcome}"
-            self.lost[execution_id] = NotStored(
-                message, execution_id=execution_id, recorded=recorded
-            )
-
-
-def _reason(exc: BaseException) -> str:
-    """One line on what went wrong, fit to be stored and shown (a database error's text
-    goes on with the statement and its parameters: those are left out)."""
-    text = str(exc) if isinstance(exc, codec.NotStorable) else f"{type(exc).__name__}: {exc}"
-    line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    return storable_text(line if len(line) <= 300 else line[:297] + "...")
 
 
 def _storable_node(result: NodeResult) -> bytes:

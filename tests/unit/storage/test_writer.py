@@ -18,7 +18,8 @@ from tav.core.results import ExecutionResult, NodeResult
 from tav.core.states import ExecutionStatus, NodeStatus
 from tav.storage.db import Database
 from tav.storage.executions import ExecutionRepository, new_execution
-from tav.storage.writer import ExecutionWriter, NotStored
+from tav.storage.isolation import NotStored
+from tav.storage.writer import ExecutionWriter
 
 UNSTORABLE = object()
 """A node output the JSON serializer refuses (as a template's ``namespace()`` would be)."""

@@ -32,9 +32,9 @@ from tav.engine.executor import ExecutionHandle
 from tav.engine.rerun import reusable
 from tav.server import Server, StartedRun
 from tav.storage.executions import ExecutionRecord
+from tav.storage.isolation import NotStored
 from tav.storage.watch import watch
 from tav.storage.workflows import StoredWorkflow
-from tav.storage.writer import NotStored
 
 router = APIRouter(prefix="/executions", tags=["executions"])
 runs = APIRouter(prefix="/workflows", tags=["executions"])
