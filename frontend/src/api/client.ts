@@ -12,6 +12,7 @@ import type {
   Page,
   RunFrom,
   RuntimeSettings,
+  SchedulePreview,
   StoredWorkflow,
   User,
   ValidationReport,
@@ -69,6 +70,10 @@ export const api = {
   login: (email: string, password: string) => request<User>('POST', '/auth/login', { email, password }),
   logout: () => request<void>('POST', '/auth/logout'),
 
+  /** When a schedule trigger with this cron and time zone fires next; 422 with the
+   * located problem when the expression or the zone is not valid. */
+  schedulePreview: (cron: string, timezone: string, count = 5) =>
+    request<SchedulePreview>('GET', `/nodes/trigger.schedule/preview?${new URLSearchParams({ cron, timezone, count: String(count) })}`),
   nodeTypes: async (): Promise<Catalog> => {
     const types = await request<NodeType[]>('GET', '/nodes')
     return new Map(types.map((type) => [type.type, type]))

@@ -108,6 +108,14 @@ export interface Page<T> {
   offset: number
 }
 
+/** GET /api/v1/nodes/trigger.schedule/preview */
+export interface SchedulePreview {
+  next: string[]
+  timezone: string
+  fields: string[]
+  warning: string | null
+}
+
 export interface Problem {
   location: string
   node: string | null

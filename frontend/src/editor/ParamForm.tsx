@@ -1,6 +1,7 @@
 // The params form of a node, generated from its type's JSON Schema.
 import type { Problem } from '../api/types'
 import type { Field } from '../lib/schemaForm'
+import { CronPreview } from './CronPreview'
 import { CredentialSelect, JsonInput, NumberInput, TemplateInput } from './inputs'
 
 interface Props {
@@ -33,6 +34,7 @@ export function ParamForm({ fields, values, onChange, problems = [], prefix = 'p
               </div>
             )}
             {field.kind !== 'boolean' && <FieldInput field={field} value={values[field.key]} onChange={(value) => onChange(field.key, value)} />}
+            {field.format === 'cron' && <CronPreview cron={values[field.key]} timezone={values.timezone} shown={own.map((problem) => problem.message)} />}
             {field.description && <div className="field-help">{field.description}</div>}
             {own.map((problem, index) => (
               <div className="field-error" key={index}>

@@ -80,6 +80,17 @@ describe('forms from params schemas', () => {
     expect(parseJson('{"a": [1]}')).toEqual({ value: { a: [1] } })
     expect('error' in parseJson('{"a": ')).toBe(true)
   })
+
+  it('keeps the format of a text, such as a cron expression', () => {
+    const schedule = {
+      type: 'object',
+      properties: { cron: { anyOf: [{ type: 'string', maxLength: 200 }, { type: 'null' }], default: null, format: 'cron', title: 'Cron' } },
+    }
+    const [cron] = fieldsFromSchema(schedule)
+    expect(cron.kind).toBe('text')
+    expect(cron.format).toBe('cron')
+    expect(fieldsFromSchema(http).every((field) => field.format === undefined)).toBe(true)
+  })
 })
 
 describe('template highlighting', () => {

@@ -27,6 +27,8 @@ export interface Field {
   maximum?: number
   multiline?: boolean
   itemFields?: Field[]
+  /** The schema's `format` of a text, e.g. `cron` (the editor previews its fire times). */
+  format?: string
 }
 
 const MULTILINE = /prompt|system|message|body|condition|instructions|template|text|value/i
@@ -52,6 +54,7 @@ function fieldFor(key: string, raw: JsonSchema, required: boolean, root: JsonSch
   if (typeof schema.minimum === 'number') field.minimum = schema.minimum
   if (typeof schema.maximum === 'number') field.maximum = schema.maximum
   if (field.kind === 'text') field.multiline = MULTILINE.test(key)
+  if (field.kind === 'text' && typeof schema.format === 'string') field.format = schema.format
   if (field.kind === 'object-list') field.itemFields = fieldsFromSchema(resolve(schema.items as JsonSchema, root), root)
   return field
 }

@@ -64,6 +64,18 @@ class Slots:
         return croniter(self.config.cron, moment.astimezone(self.zone))
 
 
+def upcoming(config: ScheduleParams, after: datetime, count: int) -> list[datetime]:
+    """The next ``count`` slots after ``after``, in the schedule's time zone: what a
+    preview shows, computed as the schedule fires."""
+    slots = Slots(config)
+    found: list[datetime] = []
+    moment = after
+    for _ in range(count):
+        moment = slots.next_after(moment)
+        found.append(moment.astimezone(slots.zone))
+    return found
+
+
 class Schedule(Background):
     def __init__(self, target: Target, config: ScheduleParams, host: Host) -> None:
         super().__init__(f"schedule {target.workflow.id}/{target.node_id}")

@@ -6,9 +6,11 @@ import zoneinfo
 from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from tav.core.model import Model
 from tav.nodes.base import Node, NodeSpec, Port
+from tav.nodes.builtin.triggers import cron as crons
 from tav.nodes.capabilities import TriggerCapability
 
 
@@ -19,7 +21,9 @@ class ScheduleParams(Model):
         None,
         max_length=200,
         description="A cron expression: minute hour day-of-month month day-of-week "
-        "('*/15 * * * *', '0 9 * * mon-fri'); a sixth field counts seconds.",
+        "('*/15 * * * *', '0 9 * * mon-fri'). A sixth field counts seconds and comes last, "
+        "not first as in Quartz: '0 9 * * mon-fri 30' is 09:00:30.",
+        json_schema_extra={"format": "cron"},
     )
     timezone: str = Field("UTC", max_length=64, description="IANA time zone of the cron times.")
     interval_s: float | None = Field(
@@ -36,11 +40,10 @@ class ScheduleParams(Model):
     def _cron(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        from croniter import croniter  # ~0.1 s to import: only where schedules are used
-
         value = " ".join(value.split())
-        if not croniter.is_valid(value):
-            raise ValueError(f"{value!r} is not a valid cron expression")
+        problem = crons.problem(value)
+        if problem is not None:
+            raise PydanticCustomError("cron_invalid", problem)
         return value
 
     @field_validator("timezone")
@@ -49,7 +52,8 @@ class ScheduleParams(Model):
         try:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
+            message = f"unknown time zone {value!r} (IANA names such as 'Europe/Paris')"
+            raise PydanticCustomError("timezone_unknown", message) from None
         return value
 
     @model_validator(mode="after")
