@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from tav.core import values
 from tav.core.errors import NodeError
 from tav.core.results import NodeResult
 from tav.core.states import NodeStatus
@@ -105,6 +106,14 @@ class StepContext:
         return self._host.vars
 
     def progress(self, data: dict[str, Any]) -> None:
+        """Report ``data`` as a ``node.progress`` event. Data that is not storable JSON (a
+        streamed token holding half of a surrogate pair, say) is left out: the event would
+        be stored with the execution and break its storage."""
+        found = values.problem(data)
+        if found is not None:
+            where, what = found
+            logger.debug("node %s: progress not reported: %s, at %s", self.node_id, what, where)
+            return
         self._host.progress(self.node_id, data)
 
     def to_thread(self, func: Callable[..., T], /, *args: Any) -> Awaitable[T]:
