@@ -224,6 +224,15 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("outbound_allow")
+    @classmethod
+    def _parse_allow(cls, value: list[str]) -> list[str]:
+        if value:  # (the parser comes with httpx: imported only when there is a rule)
+            from tav.nodes.outbound.policy import parse_rules
+
+            parse_rules(value)  # a ValueError names the entry that does not parse
+        return value
+
     @field_validator(
         "retention_max_age_days",
         "retention_max_count",

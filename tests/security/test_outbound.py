@@ -8,6 +8,7 @@ than ``localhost`` go through a resolver the test supplies.
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import ipaddress
 import json
@@ -24,6 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -243,6 +245,15 @@ def test_allow_rules_name_hosts_addresses_ranges_and_ports():
         AllowRule.parse("ollama lan")
     with pytest.raises(ValueError, match="is not a port"):
         AllowRule.parse("ollama.lan:http")
+
+
+def test_an_allow_rule_that_does_not_parse_is_a_settings_error(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TAV_OUTBOUND_ALLOW", "127.0.0.1:11434, http://ollama.lan/")
+
+    with pytest.raises(ValidationError, match=r"'http://ollama\.lan/' is a URL"):
+        Settings()
+    monkeypatch.setenv("TAV_OUTBOUND_ALLOW", "127.0.0.1:11434, ollama.lan")
+    assert Settings().outbound_allow == ["127.0.0.1:11434", "ollama.lan"]
 
 
 def _local_address() -> str | None:
@@ -729,3 +740,51 @@ async def test_embedding_providers_are_reached_through_the_policy(
     assert error is not None
     assert LOOPBACK_REFUSED in error.message, error.message
     assert fake_llm.requests_to(kind) == []
+
+
+async def test_media_given_by_url_are_fetched_through_the_policy(
+    registry: NodeRegistry, fake_llm: FakeProviders, httpserver: HTTPServer
+):
+    """LangChain's Google package would fetch an image URL itself, on this machine,
+    with no policy and no size limit: media URLs are fetched here instead."""
+    png = b"\x89PNG\r\n\x1a\n" + bytes(24)
+    httpserver.expect_request("/cat.png").respond_with_data(png, content_type="image/png")
+
+    def image(url: str) -> dict[str, Any]:
+        return {"media": "v1", "kind": "image", "mime_type": "image/png", "uri": url}
+
+    http = ProviderHttp(OutboundPolicy())
+    try:
+        executor = _ai_executor(registry, fake_llm, http)
+        shown = await run(
+            executor,
+            chat_flow(
+                prompt="what is it?",
+                media=image(httpserver.url_for("/cat.png")),
+                models=chain("ollama:m"),
+                stream=False,
+            ),
+        )
+        refused = await run(
+            executor,
+            chat_flow(
+                prompt="what is it?",
+                media=image("http://169.254.169.254/latest/meta-data/iam/"),
+                models=chain("google:m"),
+                stream=False,
+            ),
+        )
+    finally:
+        await http.aclose()
+
+    assert shown.nodes["chat"].status is NodeStatus.SUCCEEDED, shown.nodes["chat"].error
+    [request] = fake_llm.requests_to("ollama")
+    assert request.json["messages"][-1]["images"] == [base64.b64encode(png).decode()]
+    error = refused.nodes["chat"].error
+    assert error is not None
+    assert error.type == "outbound_refused"
+    assert error.message == (
+        "GET http://169.254.169.254/latest/meta-data/iam/: refused by the outbound policy: "
+        "169.254.169.254 is a link-local/metadata address"
+    )
+    assert fake_llm.requests_to("google") == []

@@ -9,13 +9,19 @@ SDKs take a client or a transport each in their own way (``tav.ai.providers``):
   client they were given.
 - Google and Ollama (httpx): a transport of their own per model client, since they
   close it with the model client (the Google SDK when it is garbage collected).
+
+Media a message gives by URL are fetched here too (``fetch``), rather than by a provider
+package that would fetch them itself, outside the policy and whole.
 """
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import replace
 from typing import Any
 
+from tav.nodes import outbound
+from tav.nodes.http import check, request
 from tav.nodes.outbound import HTTPX, HTTPX2, Flavour, OutboundPolicy, OutboundTransport
 
 
@@ -41,6 +47,18 @@ class ProviderHttp:
     def transport(self, flavour: Flavour = HTTPX) -> OutboundTransport:
         """A transport for one model client, closed with it."""
         return OutboundTransport(self.policy, flavour=flavour)
+
+    async def fetch(self, url: str, *, limit: int, timeout_s: float) -> bytes:
+        """The body a GET of ``url`` answers (a message's media), of at most ``limit`` bytes
+        (``response_too_large`` beyond)."""
+        what = f"GET {url}"
+        policy = replace(self.policy, max_response_bytes=min(limit, self.policy.max_response_bytes))
+        async with outbound.client(policy) as client:
+            response = await request(
+                client, "GET", url, what=what, timeout_s=timeout_s, follow_redirects=True
+            )
+        check(response, what)
+        return response.content
 
     async def aclose(self) -> None:
         if self._client is not None:

@@ -7,7 +7,10 @@ through. Media become LangChain's standard content blocks (``image``, ``audio``,
 
 Media stored as files (``uri`` ``file:<id>``) are read first, through the host's ``Files``
 service (``inline_stored_media``), up to ``MAX_MEDIA_BYTES`` each: a model is sent the
-content, never a path of ours. Media given by an http(s) URL pass as URLs.
+content, never a path of ours. Media given by an http(s) URL are fetched the same way when
+the host gives a fetcher (``inline_remote_media``; the server's goes through its outbound
+policy), else pass as URLs: some provider packages fetch a URL themselves, on this
+machine and outside any policy (LangChain's Google package does).
 """
 
 from __future__ import annotations
@@ -131,16 +134,30 @@ async def inline_stored_media(
 ) -> list[dict[str, Any]]:
     """``messages`` with each media value stored as a file made inline, its content read
     through ``read``; ``NodeError`` ``media_too_large`` beyond ``limit`` bytes."""
+    return await _inline_media(messages, _stored, read, limit)
+
+
+async def inline_remote_media(
+    messages: list[dict[str, Any]], fetch: Reader, *, limit: int = MAX_MEDIA_BYTES
+) -> list[dict[str, Any]]:
+    """``messages`` with each media value given by an http(s) URL made inline, its content
+    fetched through ``fetch`` (which may refuse more than ``limit`` bytes itself)."""
+    return await _inline_media(messages, _remote, fetch, limit)
+
+
+async def _inline_media(
+    messages: list[dict[str, Any]], wanted: Callable[[Any], bool], read: Reader, limit: int
+) -> list[dict[str, Any]]:
     resolved = []
     for index, message in enumerate(messages):
         content = message.get("content")
         where = f"message {index}"
-        if _stored(content):
+        if wanted(content):
             content = await _read_media(content, read, limit, where)
-        elif isinstance(content, list) and any(_stored(item) for item in content):
+        elif isinstance(content, list) and any(wanted(item) for item in content):
             content = [
                 await _read_media(item, read, limit, f"{where}, block {i}")
-                if _stored(item)
+                if wanted(item)
                 else item
                 for i, item in enumerate(content)
             ]
@@ -153,10 +170,24 @@ async def inline_stored_media(
 
 def _stored(value: Any) -> bool:
     """A media value with a uri into our files (not an http(s) URL a provider can fetch)."""
+    uri = _uri(value)
+    return isinstance(uri, str) and not uri.startswith(("http://", "https://"))
+
+
+def _remote(value: Any) -> bool:
+    """A media value given by an http(s) URL (and no data)."""
+    uri = _uri(value)
+    return isinstance(uri, str) and uri.startswith(("http://", "https://")) and not _data_of(value)
+
+
+def _uri(value: Any) -> Any:
     if isinstance(value, Media):
         value = value.to_value()
-    uri = value.get("uri") if is_media(value) else None
-    return isinstance(uri, str) and not uri.startswith(("http://", "https://"))
+    return value.get("uri") if is_media(value) else None
+
+
+def _data_of(value: Any) -> Any:
+    return value.data if isinstance(value, Media) else value.get("data")
 
 
 async def _read_media(value: Any, read: Reader, limit: int, where: str) -> dict[str, Any]:
@@ -164,7 +195,7 @@ async def _read_media(value: Any, read: Reader, limit: int, where: str) -> dict[
         media = parse_media(value, where=where)
     except MediaError as exc:
         raise NodeError(str(exc), type="invalid_media") from None
-    assert media.uri is not None  # _stored checked it
+    assert media.uri is not None  # _stored or _remote checked it
     if media.size is not None and media.size > limit:
         raise _too_large(media, media.size, limit, where)
     content = await read(media.uri)

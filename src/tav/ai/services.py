@@ -22,7 +22,7 @@ from tav.ai.chat import Answer, ask
 from tav.ai.config import AIConfig
 from tav.ai.http import ProviderHttp
 from tav.ai.limits import Breaker, Clock, Limits
-from tav.ai.messages import inline_stored_media, to_langchain
+from tav.ai.messages import inline_remote_media, inline_stored_media, to_langchain
 from tav.ai.streaming import TokenBatcher
 from tav.nodes.ai import ChatRequest, ChatResponse, EmbedResponse, ModelRef, Usage
 from tav.nodes.capabilities import Files
@@ -114,11 +114,20 @@ class AIServices:
         self, ctx: NodeContext, messages: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
         """``messages`` with the media stored as files read through the host's ``Files``
-        (where it supplies none, such media fail with ``media_not_inline``)."""
+        (where it supplies none, such media fail with ``media_not_inline``), and those given
+        by URL fetched through ``http`` (where there is none, they pass as URLs)."""
+        limit = self.config.max_media_bytes
         files = ctx.optional_service(Files)  # type: ignore[type-abstract]
-        if files is None:
-            return messages
-        return await inline_stored_media(messages, files.read, limit=self.config.max_media_bytes)
+        if files is not None:
+            messages = await inline_stored_media(messages, files.read, limit=limit)
+        if self.http is not None:
+            http, timeout_s = self.http, self.config.timeout_s
+
+            async def fetch(url: str) -> bytes:
+                return await http.fetch(url, limit=limit, timeout_s=timeout_s)
+
+            messages = await inline_remote_media(messages, fetch, limit=limit)
+        return messages
 
     async def _cached(
         self, ctx: NodeContext, refs: Sequence[ModelRef], request: ChatRequest
