@@ -7,20 +7,24 @@ an error that says where. The poisons: a webhook body nested 253 deep, a templat
 that is not JSON data (``namespace()``), and a service answering JSON with a lone
 surrogate (``"\\ud800"``).
 
-Also: ``?wait=true`` and ``when_done`` webhooks never answer 200 for a run whose updates
-could not be stored.
+Also: ``?wait=true``, ``when_done`` webhooks and ``tav run`` never report success for a
+run whose updates could not be stored.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from tav.cli.app import app
 from tav.server import Server
 from tav.storage import writer
 from tests.api.helpers import stored
@@ -260,3 +264,15 @@ async def _answering(body: bytes) -> AsyncIterator[str]:
     finally:
         listening.close()
         await listening.wait_closed()
+
+
+def test_tav_run_fails_when_its_execution_could_not_be_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("TAV_DATA_DIR", str(tmp_path / "data"))
+    _fail_the_end_of(monkeypatch, "doomed")
+    flow = tmp_path / "flow.json"
+    flow.write_text(json.dumps(_slow_flow(name="doomed")))
+    result = CliRunner().invoke(app, ["run", str(flow), "--json"])
+    assert result.exit_code == 1, result.output
+    assert "could not be stored" in result.stderr

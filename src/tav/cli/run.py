@@ -95,8 +95,10 @@ async def _in_memory(
 async def _stored(
     workflow: Workflow, source: str | None, payload: Any, *, show: bool
 ) -> ExecutionResult:
-    """Through the server's parts: its writer stores the execution as it runs."""
+    """Through the server's parts: its writer stores the execution as it runs (an
+    execution that could not be stored fails the command, though it ran)."""
     from tav.core.errors import WorkflowInvalid
+    from tav.storage.isolation import NotStored
 
     server = _server()
     document = workflow.to_document()
@@ -107,7 +109,11 @@ async def _stored(
     await server.start(resume=False, prune=False, triggers=False)
     try:
         handle = await server.run(document, payload, mode="cli", source=source)
-        return await _watch(handle, server.bus, plan, show=show)
+        result = await _watch(handle, server.bus, plan, show=show)
+        await server.writer.flush(handle.execution_id)
+        return result
+    except NotStored as exc:
+        fail(exc.message, EXIT_FAILED)
     finally:
         await server.stop()
 
