@@ -234,7 +234,10 @@ class Server:
         )
         self.provider_http = ProviderHttp(self.outbound)
         self.ai = AIServices(
-            AIConfig.from_settings(settings), cache=self.ai_cache, http=self.provider_http
+            AIConfig.from_settings(settings),
+            cache=self.ai_cache,
+            redaction=self.vault,
+            http=self.provider_http,
         )
         self.loader = StoredWorkflowLoader(self.workflows, file_refs=file_refs)
         self.executor = Executor(

@@ -12,7 +12,8 @@ Behaviour:
 - ``reply(provider, *replies)`` queues scripted answers, consumed in order; each may be an
   error status, carry headers (``Retry-After``), a delay (to provoke timeouts), tool calls
   and token usage. A 401's error message quotes the key the client presented, as OpenAI's
-  does, to check that keys never leak into errors.
+  does, to check that keys never leak into errors; ``Reply(echo_key=True)`` puts it in
+  the answer, and ``Reply(chunks=[...])`` streams the answer in exactly those pieces.
 - With nothing queued, a chat answers ``"echo: " + the last user message's text``; a
   request for structured output (OpenAI ``response_format``, Ollama ``format``, Gemini
   ``responseJsonSchema``) or a forced tool call gets a minimal object that fits the schema.
@@ -186,6 +187,8 @@ class FakeProviders:
         reply = self._next(provider)
         if reply is not None and reply.status == 401:
             reply = replace(reply, headers={**reply.headers, "X-Presented-Key": _key(headers)})
+        if reply is not None and reply.echo_key:
+            reply = replace(reply, text=reply.text + _key(headers), echo_key=False)
         self.in_flight[provider] += 1
         self.max_in_flight[provider] = max(self.max_in_flight[provider], self.in_flight[provider])
         try:

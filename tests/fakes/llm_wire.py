@@ -35,6 +35,11 @@ class Reply:
     """Input and output tokens."""
     token_delay_s: float = 0
     """Wait this long before each streamed chunk."""
+    chunks: list[str] | None = None
+    """Stream exactly these pieces (the text is what they make together)."""
+    echo_key: bool = False
+    """Add the key the client presented to the text, as a provider repeating its request
+    would (``tests.fakes.llm`` fills it in)."""
 
 
 @dataclass
@@ -54,9 +59,12 @@ class Answer:
     usage: tuple[int, int]
     headers: dict[str, str]
     token_delay_s: float = 0
+    chunks: list[str] | None = None
 
     @property
     def tokens(self) -> list[str]:
+        if self.chunks is not None:
+            return list(self.chunks)
         return re.findall(r"\s*\S+", self.text)
 
 
@@ -76,6 +84,8 @@ def answer(reply: Reply | None, plan: Plan) -> Answer:
             calls = _with_ids([{"name": plan.forced_tool, "arguments": arguments}])
             return Answer("", calls, usage, headers, delay)
     if reply:
+        if reply.chunks is not None:
+            return Answer("".join(reply.chunks), [], usage, headers, delay, reply.chunks)
         return Answer(reply.text, [], usage, headers, delay)
     if plan.schema is not None:
         return Answer(json.dumps(example(plan.schema)), [], usage, headers, delay)

@@ -6,6 +6,13 @@ canonical JSON. The credential id stands for the provider: two OpenAI-compatible
 servers are two providers. Timeouts and streaming do not change an answer and are left
 out. The host supplies the store (``tav.storage.ai_cache`` keeps it in the database);
 without one, ``MemoryResponseCache`` keeps the most recent answers in memory.
+
+Secrets never reach the cache (``Redaction``: the host's vault). A request whose
+messages, schema or tools hold a stored secret is neither looked up nor stored: its key
+would be a hash an attacker could test guessed secrets against, and its answer likely
+repeats the secret. An answer is stored redacted, so the cache never holds more than the
+execution that asked showed; a hit is redacted again (a secret stored since) and passes
+through the execution's redaction like a fresh answer.
 """
 
 from __future__ import annotations
@@ -28,18 +35,52 @@ class ResponseCache(Protocol):
         ...
 
 
+class Redaction(Protocol):
+    """The host's knowledge of stored secrets (``tav.credentials.Vault``)."""
+
+    def redact(self, text: str) -> str:
+        """``text`` with every stored secret replaced by ``***``."""
+        ...
+
+    def pending(self, text: str) -> int:
+        """How many characters at the end of ``text`` may begin a secret."""
+        ...
+
+
+class NoRedaction:
+    """A host that keeps no secrets."""
+
+    def redact(self, text: str) -> str:
+        return text
+
+    def pending(self, text: str) -> int:
+        return 0
+
+
 def cache_key(ref: ModelRef, request: ChatRequest) -> str:
-    material: dict[str, Any] = {
-        "credential": ref.credential,
-        "model": ref.model,
+    material = {"credential": ref.credential, "model": ref.model, **request_material(request)}
+    return hashlib.sha256(_canonical(material).encode()).hexdigest()
+
+
+def request_material(request: ChatRequest) -> dict[str, Any]:
+    """What of a request changes its answer (the key, less the link)."""
+    return {
         "messages": request.messages,
         "temperature": request.temperature,
         "max_tokens": request.max_tokens,
         "json_schema": request.json_schema,
         "tools": [tool.model_dump() for tool in request.tools],
     }
-    canonical = json.dumps(material, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def holds_secret(request: ChatRequest, redaction: Redaction) -> bool:
+    """Whether the request's messages, schema or tools contain a stored secret."""
+    text = _canonical(request_material(request))
+    return redaction.redact(text) != text
+
+
+def _canonical(material: dict[str, Any]) -> str:
+    return json.dumps(material, sort_keys=True, separators=(",", ":"), default=str)
 
 
 class MemoryResponseCache:

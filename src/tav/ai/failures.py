@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tav.core.errors import NodeError
+from tav.core.text import clip
 
 MAX_MESSAGE = 240
 PROVIDER_LIBRARIES = frozenset({
@@ -80,7 +81,7 @@ def classify(exc: BaseException, *, timeout_s: float, secrets: tuple[str, ...] =
     retry_after = next((r for e in _chain(exc) if (r := _retry_after(e)) is not None), None)
     if isinstance(exc, TimeoutError) or any("Timeout" in name for name in names):
         return Failure("timeout", f"no answer within {timeout_s:g} s")
-    text = redact(_text(exc), secrets)
+    text = clip(redact(_text(exc), secrets), MAX_MESSAGE)
     if status == 429 or any("RateLimit" in name for name in names):
         return Failure("rate_limited", f"rate limited (HTTP 429): {text}", True, retry_after)
     if status is not None:
@@ -151,8 +152,7 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def _text(exc: BaseException) -> str:
+    """The first line of the message (redacted, then cut: a secret cut first would no
+    longer be recognised)."""
     lines = str(exc).strip().splitlines()
-    text = lines[0] if lines else type(exc).__name__
-    if len(text) > MAX_MESSAGE:
-        text = text[: MAX_MESSAGE - 1] + "…"
-    return text
+    return lines[0] if lines else type(exc).__name__

@@ -5,6 +5,11 @@ circuit breakers it holds are shared by every workflow and execution. It reveals
 link's credential through the node's context (so the engine redacts its secrets), streams
 tokens as ``node.progress`` events, counts token usage on the node, and keeps or reuses
 answers in the response cache when a request asks for it.
+
+Secrets: ``redaction`` (the host's vault) keeps stored secrets out of the cache (see
+``tav.ai.cache``), and lets the token stream hold back a piece that may be the start of a
+secret until the next piece shows whether it is one: the engine redacts each
+``node.progress`` event on its own and cannot see a secret cut in two.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tav.ai import providers
-from tav.ai.cache import ResponseCache, cache_key
+from tav.ai.cache import NoRedaction, Redaction, ResponseCache, cache_key, holds_secret
 from tav.ai.chain import Chain, Link, Outcome, RequestError
 from tav.ai.chat import Answer, ask
 from tav.ai.config import AIConfig
@@ -24,6 +29,8 @@ from tav.ai.http import ProviderHttp
 from tav.ai.limits import Breaker, Clock, Limits
 from tav.ai.messages import inline_remote_media, inline_stored_media, to_langchain
 from tav.ai.streaming import TokenBatcher
+from tav.core.errors import NodeError
+from tav.engine.secrets import redact_value
 from tav.nodes.ai import ChatRequest, ChatResponse, EmbedResponse, ModelRef, Usage
 from tav.nodes.capabilities import Files
 from tav.nodes.context import NodeContext
@@ -40,6 +47,7 @@ class AIServices:
         config: AIConfig | None = None,
         *,
         cache: ResponseCache | None = None,
+        redaction: Redaction | None = None,
         http: ProviderHttp | None = None,
         clock: Clock = time.monotonic,
     ) -> None:
@@ -47,6 +55,7 @@ class AIServices:
         outbound policy); without it, each SDK's own."""
         self.config = config or AIConfig()
         self.http = http
+        self.redaction = redaction or NoRedaction()
         self.limits = Limits(self.config, clock)
         self.breaker = Breaker(self.config, clock)
         self.cache = cache
@@ -67,13 +76,14 @@ class AIServices:
                 "ask for structured output (json_schema) or offer tools, not both",
                 type="invalid_request",
             )
-        if request.cache and (hit := await self._cached(ctx, refs, request)) is not None:
+        cache = request.cache and not holds_secret(request, self.redaction)
+        if cache and (hit := await self._cached(ctx, refs, request)) is not None:
             return hit
         await providers.load_module("langchain_core.messages")
         messages = to_langchain(await self._readable(ctx, request.messages))
         timeout_s = request.timeout_s or self.config.timeout_s
         streams = request.stream and request.json_schema is None
-        batcher = TokenBatcher(ctx.progress) if streams else None
+        batcher = TokenBatcher(ctx.progress, redaction=self.redaction) if streams else None
 
         def count(usage: Usage) -> None:
             ctx.add_usage(usage.counts())
@@ -106,7 +116,7 @@ class AIServices:
             if batcher is not None:
                 batcher.flush()
         response = _response(outcome)
-        if request.cache:
+        if cache:
             await self._store(outcome.link.ref, request, response)
         return response
 
@@ -140,16 +150,22 @@ class AIServices:
             except Exception:
                 logger.warning("reading the AI response cache failed", exc_info=True)
                 return None
-            if stored is not None:
-                response = ChatResponse.model_validate_json(stored)
-                if request.stream and request.json_schema is None and response.text:
-                    ctx.progress({"token": response.text})
-                return response.model_copy(update={"cached": True, "usage": Usage()})
+            if stored is None:
+                continue
+            try:  # the answer is the credential's: the execution redacts its secrets
+                await ctx.credential(ref.credential)
+            except NodeError:  # gone since: the chain reports it
+                continue
+            response = self._redacted(ChatResponse.model_validate_json(stored))
+            if request.stream and request.json_schema is None and response.text:
+                ctx.progress({"token": response.text})
+            return response.model_copy(update={"cached": True, "usage": Usage()})
         return None
 
     async def _store(self, ref: ModelRef, request: ChatRequest, response: ChatResponse) -> None:
         assert self.cache is not None
-        stored = response.model_copy(update={"attempts": []}).model_dump_json().encode()
+        kept = self._redacted(response.model_copy(update={"attempts": []}))
+        stored = kept.model_dump_json().encode()
         try:
             await self.cache.put(
                 cache_key(ref, request),
@@ -159,6 +175,10 @@ class AIServices:
             )
         except Exception:
             logger.warning("writing the AI response cache failed", exc_info=True)
+
+    def _redacted(self, response: ChatResponse) -> ChatResponse:
+        data = response.model_dump(mode="json")
+        return ChatResponse.model_validate(redact_value(data, self.redaction.redact))
 
     # -- embeddings -----------------------------------------------------------------------
 

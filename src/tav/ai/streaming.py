@@ -7,6 +7,13 @@ events a second and no token waits longer than ``interval_s``.
 
 When a link fails after it had streamed some tokens and the chain falls back, a
 ``{"discard": true}`` event tells watchers to drop the text they received so far.
+
+With the host's ``redaction`` (its vault), a batch is redacted, and what is left at its
+end that may be the start of a secret (``Redaction.pending``) waits for the next batch:
+a secret the model streams in pieces is redacted whole rather than sent in two parts
+that no redaction would recognise. Redacting before holding back matters: a complete
+secret whose last character could begin another one must not be cut there. The last
+flush sends everything.
 """
 
 from __future__ import annotations
@@ -15,15 +22,20 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from tav.ai.cache import Redaction
+
 INTERVAL_S = 0.05
 
 Emit = Callable[[dict[str, Any]], None]
 
 
 class TokenBatcher:
-    def __init__(self, emit: Emit, interval_s: float = INTERVAL_S) -> None:
+    def __init__(
+        self, emit: Emit, interval_s: float = INTERVAL_S, *, redaction: Redaction | None = None
+    ) -> None:
         self._emit = emit
         self._interval_s = interval_s
+        self._redaction = redaction
         self._buffer: list[str] = []
         self._timer: asyncio.TimerHandle | None = None
         self.sent = 0
@@ -34,15 +46,26 @@ class TokenBatcher:
             return
         self._buffer.append(text)
         if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self._interval_s, self.flush)
+            self._timer = asyncio.get_running_loop().call_later(self._interval_s, self._tick)
 
     def flush(self) -> None:
+        """Send everything unsent (the stream has ended)."""
+        self._send(final=True)
+
+    def _tick(self) -> None:
+        self._send(final=False)
+
+    def _send(self, *, final: bool) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._buffer:
-            text = "".join(self._buffer)
-            self._buffer.clear()
+        text = "".join(self._buffer)
+        held = 0
+        if self._redaction is not None:
+            text = self._redaction.redact(text)
+            held = 0 if final else self._redaction.pending(text)
+        self._buffer[:] = [text[len(text) - held :]] if held else []
+        if text := text[: len(text) - held]:
             self.sent += len(text)
             self._emit({"token": text})
 

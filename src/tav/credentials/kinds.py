@@ -3,7 +3,10 @@
 Secret fields are plain ``str`` marked in their JSON Schema rather than ``SecretStr``:
 the vault needs the real values to encrypt them, and ``SecretStr`` masks them on dump.
 The API never returns any value of a credential, secret or not, so the mark only tells
-editors which inputs to hide and the vault which values to redact.
+editors which inputs to hide and the vault which values to redact: every value of a
+secret field, its secret parts and their encodings (``tav.credentials.redaction``). A
+field that holds a secret must be declared with ``secret(...)``; a unit test checks that
+fields named like one (password, token, key, secret, headers, webhook URL) are.
 """
 
 from __future__ import annotations

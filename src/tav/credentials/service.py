@@ -1,7 +1,8 @@
 """The credentials a user stores: validated by kind, encrypted, never shown again.
 
 Reads give the kind, the name and which fields are set; the data itself leaves the service
-only through ``data(id)``, for the node that uses the credential while it runs.
+only through ``data(id)``, for the node that uses the credential while it runs. Whatever
+the vault reads or writes, it learns what to redact (``redaction.to_redact``).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from pydantic import ValidationError
 
 from tav.core.errors import NodeError, NotFound
 from tav.credentials.errors import CredentialInvalid, CredentialKeyError
-from tav.credentials.kinds import KINDS, secret_values
+from tav.credentials.kinds import KINDS
 from tav.credentials.ports import CredentialRecord, CredentialStore
+from tav.credentials.redaction import to_redact
 from tav.credentials.vault import Vault
 from tav.nodes.context import Credential
 
@@ -26,7 +28,7 @@ class CredentialService:
 
     async def create(self, name: str, kind: str, data: dict[str, Any]) -> CredentialRecord:
         clean = validate(kind, data)
-        self.vault.remember(secret_values(kind, clean))
+        self.vault.remember(to_redact(kind, clean))
         return await self.store.create(name, kind, self.vault.encrypt(clean), sorted(clean))
 
     async def all(self) -> Sequence[CredentialRecord]:
@@ -47,7 +49,7 @@ class CredentialService:
         ciphertext, fields = record.ciphertext, record.fields
         if data is not None:
             clean = validate(record.kind, {**self.vault.decrypt(record.ciphertext), **data})
-            self.vault.remember(secret_values(record.kind, clean))
+            self.vault.remember(to_redact(record.kind, clean))
             ciphertext, fields = self.vault.encrypt(clean), sorted(clean)
         updated = await self.store.update(
             credential_id, name=name or record.name, ciphertext=ciphertext, fields=fields
@@ -64,7 +66,7 @@ class CredentialService:
         """The decrypted data, for a node while it runs (its secrets become redacted)."""
         record = await self.get(credential_id)
         data = self.vault.decrypt(record.ciphertext)
-        self.vault.remember(secret_values(record.kind, data))
+        self.vault.remember(to_redact(record.kind, data))
         return data
 
     async def reveal(self, credential_id: str) -> Credential:
@@ -74,7 +76,7 @@ class CredentialService:
             data = self.vault.decrypt(record.ciphertext)
         except CredentialKeyError as exc:
             raise NodeError(str(exc), type="credential_key") from None
-        self.vault.remember(secret_values(record.kind, data))
+        self.vault.remember(to_redact(record.kind, data))
         return Credential(id=record.id, name=record.name, kind=record.kind, data=data)
 
     def redact(self, text: str) -> str:
@@ -83,7 +85,7 @@ class CredentialService:
     async def remember_all(self) -> None:
         """Learn every stored secret, so that ``vault.redact`` knows them from the start."""
         for record in await self.store.all():
-            self.vault.remember(secret_values(record.kind, self.vault.decrypt(record.ciphertext)))
+            self.vault.remember(to_redact(record.kind, self.vault.decrypt(record.ciphertext)))
 
     async def rotate(self, vault: Vault) -> int:
         """Re-encrypt every credential with ``vault``'s newest key; returns how many."""

@@ -84,3 +84,17 @@ class Vault:
             longest_first = sorted(self._secrets, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(s) for s in longest_first))
         return self._pattern.sub(REDACTED, text)
+
+    def pending(self, text: str) -> int:
+        """How many characters at the end of ``text`` may be the start of a secret: what a
+        stream sent in pieces holds back until the next piece tells (``redact`` of a
+        piece cannot see a secret cut in two)."""
+        longest = 0
+        for secret in self._secrets:
+            start = max(len(text) - len(secret) + 1, 0)
+            while (start := text.find(secret[0], start)) != -1 and len(text) - start > longest:
+                if secret.startswith(text[start:]):
+                    longest = len(text) - start
+                    break
+                start += 1
+        return longest

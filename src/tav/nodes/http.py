@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from tav.core.errors import NodeError, OperationalError
+from tav.core.text import clip
 from tav.nodes.outbound import OutboundRefused, ResponseTooLarge
 
 
@@ -91,7 +92,7 @@ def check(response: httpx.Response, what: str) -> None:
     if status < 400:
         return
     message = f"{what} answered {status} {response.reason_phrase}"
-    snippet = response.text[:200].strip()
+    snippet = clip(response.text.strip(), 200)  # not cut inside a word: it may be a secret
     if snippet:
         message += f": {snippet}"
     if status >= 500 or status == 429:
@@ -106,7 +107,7 @@ def json_body(response: httpx.Response, what: str) -> Any:
         return response.json()
     except ValueError:
         raise OperationalError(
-            f"{what} answered {response.status_code} with no JSON: {response.text[:200]!r}",
+            f"{what} answered {response.status_code} with no JSON: {clip(response.text, 200)!r}",
             type="invalid_response",
         ) from None
 

@@ -10,6 +10,7 @@ query string ``url`` already has; a parameter in both takes ``query``'s value.
 
 from __future__ import annotations
 
+import base64
 from typing import Any, Literal
 
 import httpx
@@ -18,6 +19,7 @@ from pydantic import ConfigDict, Field, model_validator
 from tav.core.model import Model
 from tav.nodes import http, outbound
 from tav.nodes.base import Node, NodeSpec, Outputs, Port
+from tav.nodes.builtin.services.common import credential_of
 from tav.nodes.context import NodeContext
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -44,6 +46,11 @@ class HttpRequestParams(Model):
         False,
         description="Send an Idempotency-Key header, the same on every retry and after a "
         "resume, so that a server that supports it acts on the request once.",
+    )
+    credential: str | None = Field(
+        None,
+        description="Id of a stored `basic` or `bearer` credential, sent as the "
+        "Authorization header (its secrets are redacted from the response).",
     )
 
     @model_validator(mode="after")
@@ -75,6 +82,8 @@ class HttpRequest(Node):
         headers = dict(params.headers)
         if params.idempotent:
             headers.setdefault("Idempotency-Key", ctx.idempotency_key)
+        if params.credential:
+            headers["Authorization"] = await _authorization(ctx, params.credential)
         if client is None:
             policy = ctx.optional_service(outbound.OutboundPolicy) or outbound.OutboundPolicy()
             async with outbound.client(policy) as own_client:
@@ -82,6 +91,15 @@ class HttpRequest(Node):
         else:
             response = await _send(client, params, headers)
         return {"output": _check(response, params).model_dump()}
+
+
+async def _authorization(ctx: NodeContext, credential_id: str) -> str:
+    credential = await credential_of(ctx, credential_id, "basic", "bearer")
+    data = credential.data
+    if credential.kind == "bearer":
+        return f"Bearer {data['token']}"
+    login = f"{data['username']}:{data['password']}".encode()
+    return f"Basic {base64.b64encode(login).decode()}"
 
 
 async def _send(
