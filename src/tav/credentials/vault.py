@@ -81,8 +81,7 @@ class Vault:
         if not self._secrets:
             return text
         if self._pattern is None:
-            longest_first = sorted(self._secrets, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(s) for s in longest_first))
+            self._pattern = re.compile(_trie_pattern(self._secrets))
         return self._pattern.sub(REDACTED, text)
 
     def pending(self, text: str) -> int:
@@ -98,3 +97,35 @@ class Vault:
                     break
                 start += 1
         return longest
+
+
+def _trie_pattern(secrets: Iterable[str]) -> str:
+    """One regular expression matching any of ``secrets``, longest first, as a trie.
+
+    A credential registers a dozen forms (parts, encodings); ``a|b|c|...`` over a thousand
+    of them tries each at every position of the text (40 ms for 100 KB), where the trie
+    follows one branch per character (under 1 ms)."""
+    trie: dict[str, Any] = {}
+    for secret in secrets:
+        node = trie
+        for char in secret:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a secret ends here
+    return _node_pattern(trie)
+
+
+def _node_pattern(node: dict[str, Any]) -> str:
+    # A run of characters that neither branch nor end a secret is written out in a loop:
+    # a long secret (a key in PEM) must not take one recursion level per character.
+    run: list[str] = []
+    while len(node) == 1 and "" not in node:
+        char, node = next(iter(node.items()))
+        run.append(re.escape(char))
+    ends = "" in node
+    branches = [re.escape(char) + _node_pattern(child) for char, child in node.items() if char]
+    if not branches:
+        return "".join(run)
+    if len(branches) == 1 and not ends:
+        return "".join(run) + branches[0]
+    # Greedy "?": a longer secret through this node is tried before the one ending here.
+    return "".join(run) + "(?:" + "|".join(branches) + ")" + ("?" if ends else "")

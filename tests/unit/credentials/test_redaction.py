@@ -199,3 +199,14 @@ def test_every_field_named_like_a_secret_is_declared_secret(kind: str) -> None:
     named = {name for name in model.model_fields if any(word in name for word in SECRET_NAMES)}
 
     assert named <= secret_fields(kind)
+
+
+def test_a_long_secret_and_many_credentials_are_redacted() -> None:
+    """A private key in PEM is thousands of characters; a hundred credentials register a
+    thousand forms, all of them in one pattern."""
+    key = "-----BEGIN PRIVATE KEY-----\n" + "MIIE" * 800 + "\n-----END PRIVATE KEY-----"
+    vault = vault_for("api_key", {"api_key": key})
+    for index in range(100):
+        vault.remember(to_redact("api_key", {"api_key": f"{TOKEN}-{index}"}))
+
+    assert vault.redact(f"a {key} b {TOKEN}-7 c {TOKEN}-42d") == "a *** b *** c ***d"
