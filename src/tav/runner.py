@@ -21,6 +21,7 @@ from tav.engine.executor import Executor
 from tav.engine.loader import load_workflow_file
 from tav.engine.pools import Pools
 from tav.engine.ports import EventBus, ExecutionStore
+from tav.engine.template_budget import TemplateLimits
 from tav.nodes import outbound
 from tav.nodes.builtin.export.fonts import PdfFonts
 from tav.nodes.discovery import default_registry
@@ -62,6 +63,7 @@ def build_executor(
         pools=Pools(settings.pools, default_limit=settings.pool_default_limit),
         services=supplied,
         vars=settings.vars,
+        template_limits=TemplateLimits.from_settings(settings),
     )
 
 

@@ -35,6 +35,7 @@ from tav.engine.executor import ExecutionHandle, Executor, Resume
 from tav.engine.loader import FileWorkflowLoader
 from tav.engine.plan import ExecutionPlan
 from tav.engine.pools import Pools
+from tav.engine.template_budget import TemplateLimits
 from tav.nodes.ai import (
     ChatModels,
     Embeddings,
@@ -260,6 +261,7 @@ class Server:
             },
             vars=settings.vars,
             secrets=self.credentials,
+            template_limits=TemplateLimits.from_settings(settings),
         )
         self.triggers = TriggerManager(
             self.registry,

@@ -73,6 +73,23 @@ class Settings(BaseSettings):
     max_workflow_bytes: int = Field(
         4 * 1024 * 1024, gt=0, description="Largest workflow document (JSON or YAML) accepted."
     )
+    template_max_bytes: int = Field(
+        16 * 1024 * 1024,
+        gt=0,
+        description="Text a node's templates may build in one render, output included.",
+    )
+    template_max_iterations: int = Field(
+        1_000_000, gt=0, description="Loop iterations of one render of a node's templates."
+    )
+    template_timeout_s: float = Field(
+        1.0, gt=0, description="How long one render of a node's templates may take."
+    )
+    workflow_max_templates: int = Field(
+        2_000, gt=0, description="Templates one workflow document may hold."
+    )
+    workflow_max_template_bytes: int = Field(
+        1024 * 1024, gt=0, description="Characters of template text in one workflow document."
+    )
     secret_key: SecretStr | None = Field(
         None,
         description="Key(s) encrypting stored credentials, newest first, comma-separated; "

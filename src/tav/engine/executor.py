@@ -48,6 +48,7 @@ from tav.engine.pools import Pools
 from tav.engine.ports import EventBus, ExecutionStore, SecretProvider, WorkflowLoader
 from tav.engine.secrets import Redact, redact_error, redact_result, redact_value
 from tav.engine.step import run_step
+from tav.engine.template_budget import DEFAULT_LIMITS, TemplateLimits
 from tav.nodes.context import Arrival, Credential, Inputs
 from tav.nodes.registry import NodeRegistry
 
@@ -99,6 +100,7 @@ class Executor:
         services: Mapping[type, object] | None = None,
         vars: Mapping[str, Any] | None = None,
         secrets: SecretProvider | None = None,
+        template_limits: TemplateLimits | None = None,
     ) -> None:
         self.registry = registry
         self.bus: EventBus = bus or InMemoryBus()
@@ -108,10 +110,11 @@ class Executor:
         self.services = dict(services or {})
         self.vars = dict(vars or {})
         self.secrets = secrets
+        self.template_limits = template_limits or DEFAULT_LIMITS
         self._plans: dict[str, tuple[Workflow, ExecutionPlan]] = {}
 
     def compile(self, workflow: Workflow, *, source: str | None = None) -> ExecutionPlan:
-        return compile_plan(workflow, self.registry, source=source)
+        return compile_plan(workflow, self.registry, source=source, limits=self.template_limits)
 
     def start(self, plan: ExecutionPlan, trigger: Any = None, **options: Any) -> ExecutionHandle:
         """Start an execution in the background and return its handle at once.
@@ -198,6 +201,7 @@ class _Run:
         self.depth = depth
         self.pools = executor.pools
         self.services: Mapping[type, object] = executor.services
+        self.template_limits = executor.template_limits
         self.global_vars = executor.vars if options.vars is None else options.vars
         self.vars: Mapping[str, Any] = {**self.global_vars, **plan.vars}
         self.results: dict[str, NodeResult] = {}

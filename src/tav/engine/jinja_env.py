@@ -1,5 +1,6 @@
-"""The Jinja2 side of ``tav.engine.templates``: the sandboxed environment, compiling,
-rendering, syntax checks and the variables a template reads.
+"""The Jinja2 side of ``tav.engine.templates``: compiling, rendering, syntax checks and the
+variables a template reads. The sandbox itself, and how it charges a render's budget, is
+``tav.engine.jinja_sandbox``.
 
 Imported by ``templates`` on the first template it meets: Jinja2 (~20 ms and ~2 MB) is then
 loaded only by processes that have templates to render or check.
@@ -7,146 +8,98 @@ loaded only by processes that have templates to render or check.
 
 from __future__ import annotations
 
-import functools
-import operator
 import re
-from collections.abc import Callable, Generator, ItemsView, KeysView, Mapping, ValuesView
+from collections.abc import (
+    Callable,
+    Generator,
+    ItemsView,
+    KeysView,
+    Mapping,
+    ValuesView,
+)
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, nodes
+from jinja2 import TemplateSyntaxError, Undefined, UndefinedError, nodes
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from tav.core.errors import TemplateError
+from tav.engine import jinja_guards as guards
+from tav.engine.jinja_sandbox import ENV, current_budget, finalize
+from tav.engine.template_budget import (
+    INLINE_SOURCE_CHARS,
+    Budget,
+    OverBudget,
+    TooHeavyInline,
+    spending,
+)
+from tav.engine.template_budget import current as _current
 
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>.*?)\}\}\s*$", re.DOTALL)
-MAX_SEQUENCE = 1_000_000
-MAX_EXPONENT = 1_000
-MAX_INT_BITS = 10_000
-"""Bigger integers could not even be shown: Python refuses str() past 4,300 digits."""
 
 Renderer = Callable[[Mapping[str, Any]], Any]
-
-_HUGE_NUMBER = re.compile(r"\d{7,}")
-
-
-def _check_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    for value in (*args, *kwargs.values()):
-        if _int(value) and abs(value) > MAX_SEQUENCE:
-            raise SecurityError(f"the number {value} is too large here")
-
-
-def _check_format(text: Any) -> None:
-    if isinstance(text, str) and _HUGE_NUMBER.search(text):
-        raise SecurityError("a format with a width or precision this large is not allowed")
-
-
-def _guarded(function: Callable[..., Any]) -> Callable[..., Any]:
-    """A filter that refuses size arguments that would build huge strings."""
-
-    @functools.wraps(function)  # keeps Jinja's pass_context/pass_environment marks
-    def guarded(*args: Any, **kwargs: Any) -> Any:
-        _check_arguments(args, kwargs)
-        return function(*args, **kwargs)
-
-    return guarded
-
-
-class _Environment(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**", "%"})
-
-    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        _check_arguments(args, kwargs)
-        return super().call(__context, __obj, *args, **kwargs)
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        if isinstance(obj, Mapping):
-            try:
-                return obj[attribute]
-            except (KeyError, TypeError):
-                pass
-        elif attribute in ("format", "format_map"):
-            _check_format(obj)  # '{:>999999999}'.format(1)
-        return super().getattr(obj, attribute)
-
-    def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
-        # Jinja's message names the object's type ('function', 'type'...): say less.
-        return self.undefined(
-            f"reading attribute {attribute!r}",
-            name=attribute,
-            obj=obj,
-            exc=SecurityError,
-        )
-
-    def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
-        if operator_ == "%":
-            _check_format(left)
-            return operator.mod(left, right)
-        if operator_ == "**":
-            if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
-                raise SecurityError(f"exponent {right} is too large")
-            if _int(left) and _int(right) and abs(left).bit_length() * right > MAX_INT_BITS:
-                raise SecurityError("the result of '**' would be too large")
-            return operator.pow(left, right)
-        for sequence, count in ((left, right), (right, left)):
-            sized = isinstance(sequence, str | list | tuple) and isinstance(count, int)
-            if sized and len(sequence) * count > MAX_SEQUENCE:
-                raise SecurityError("the result of '*' would be too large")
-        if _int(left) and _int(right) and left.bit_length() + right.bit_length() > MAX_INT_BITS:
-            raise SecurityError("the result of '*' would be too large")
-        return operator.mul(left, right)
-
-
-def _int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _finalize(value: Any) -> Any:
-    """What ``{{ ... }}`` inside text shows: data only (undefined fails when shown)."""
-    if callable(value) and not isinstance(value, Undefined):
-        raise SecurityError("a template's value must be data, not something to call")
-    return value
-
 
 _LAZY_SEQUENCES = (range, KeysView, ValuesView, ItemsView, Generator)
 
 
-def _checked(value: Any) -> Any:
+def _checked(value: Any, budget: Budget) -> Any:
     """A single expression's native value: defined, and data all the way down.
 
     Lazy sequences (``range(3)``, ``x.keys()``, ``xs | map(...)``) become lists, so that a
-    value is always something a result or an API response can hold.
+    value is always something a result or an API response can hold. Each list, key and
+    text is charged: a value built of shared parts (``[[x] * 1000] * 1000``) is charged as
+    large as it will be once stored.
     """
+    if isinstance(value, str):
+        budget.charge(len(value))
+        return str(value) if isinstance(value, Markup) else value
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
     if isinstance(value, _LAZY_SEQUENCES):
         value = list(value)
     if isinstance(value, list | tuple):
-        return [_checked(item) for item in value]
+        budget.charge(guards.POINTER * len(value))
+        return [_checked(item, budget) for item in value]
     if isinstance(value, dict):
-        return {key: _checked(item) for key, item in value.items()}
-    if isinstance(value, Markup):
-        return str(value)
-    return _finalize(value)
+        budget.charge(2 * guards.POINTER * len(value))
+        return {key: _checked(item, budget) for key, item in value.items()}
+    return finalize(value)
 
 
-_ENV = _Environment(
-    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=_finalize
-)
-_ENV.filters = {name: _guarded(function) for name, function in _ENV.filters.items()}
+def _read(value: Any, budget: Budget) -> Any:
+    """The native value of an expression that only reads a variable (``nodes.x.output``):
+    data from the context passes as it is; only what a template could make is checked."""
+    if isinstance(value, str | int | float | bool | dict | list) or value is None:
+        return value
+    return _checked(value, budget)
 
 
 @lru_cache(maxsize=4096)
 def compile_template(source: str) -> Renderer:
     """Compile a template once; raise ``TemplateSyntaxError`` if it is not valid."""
+    with spending(None):  # nothing of the template runs while it compiles
+        return _compile(source)
+
+
+def _compile(source: str) -> Renderer:
     match = _SINGLE_EXPRESSION.match(source)
     if match and "{{" not in match["expr"] and "}}" not in match["expr"]:
-        expression = _ENV.compile_expression(match["expr"], undefined_to_none=False)
-        return lambda context: _checked(expression(**context))
-    template = _ENV.from_string(source)
+        expression = ENV.compile_expression(match["expr"], undefined_to_none=False)
+        native = _read if _only_reads(match["expr"]) else _checked
+        return lambda context: native(expression(**context), current_budget())
+    template = ENV.from_string(source)
     return lambda context: template.render(context)
+
+
+def _only_reads(expression: str) -> bool:
+    """Whether an expression is a variable's path: ``nodes.x.output['items']``."""
+    output = ENV.parse("{{" + expression + "}}").body[0]
+    assert isinstance(output, nodes.Output)
+    node = output.nodes[0]
+    return isinstance(node, nodes.Name | nodes.Getattr | nodes.Getitem) and bool(
+        _chain(node, set())
+    )
 
 
 def syntax_error(source: str) -> str | None:
@@ -161,15 +114,30 @@ def syntax_error(source: str) -> str | None:
 
 
 def render(source: str, context: Mapping[str, Any], *, where: str) -> Any:
-    """Render one template string; ``where`` names it in errors (``node 'x', params.url``)."""
+    """Render one template string; ``where`` names it in errors (``node 'x', params.url``).
+
+    Runs under the current budget, or under one of its own with the default limits.
+    """
+    budget = _current()
+    if budget is None:
+        with spending(Budget()):
+            return render(source, context, where=where)
     try:
+        if budget.inline and len(source) > INLINE_SOURCE_CHARS:
+            raise TooHeavyInline
         return compile_template(source)(context)
+    except TooHeavyInline:
+        raise
+    except OverBudget as exc:
+        raise TemplateError(f"{where}: {exc}") from None
     except TemplateSyntaxError as exc:
         raise TemplateError(f"{where}: template syntax error: {exc.message}") from None
     except UndefinedError:
         raise TemplateError(f"{where}: {_describe_undefined(source, context)}") from None
     except SecurityError as exc:
         raise TemplateError(f"{where}: not allowed in templates: {exc}") from None
+    except RecursionError:
+        raise TemplateError(f"{where}: the template calls itself too deeply") from None
     except TemplateError:
         raise
     except Exception as exc:
@@ -187,7 +155,7 @@ def referenced_nodes(source: str) -> set[str]:
 
 def _parse(source: str) -> nodes.Template:
     match = _SINGLE_EXPRESSION.match(source)
-    return _ENV.parse(source if not match else "{{" + match["expr"] + "}}")
+    return ENV.parse(source if not match else "{{" + match["expr"] + "}}")
 
 
 def _paths(tree: nodes.Node) -> list[list[str | int]]:

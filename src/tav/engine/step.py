@@ -28,6 +28,7 @@ from tav.engine import templates
 from tav.engine.context import StepContext
 from tav.engine.plan import PlannedNode
 from tav.engine.pools import Pools
+from tav.engine.template_budget import TemplateLimits
 from tav.nodes.context import Credential, Inputs
 
 logger = logging.getLogger("tav.engine")
@@ -44,6 +45,7 @@ class StepHost(Protocol):
     pools: Pools
     services: Mapping[type, object]
     redact: Callable[[str], str] | None
+    template_limits: TemplateLimits
 
     async def reveal(self, credential_id: str) -> Credential: ...
     def template_context(self, node_id: str, input: Any) -> dict[str, Any]: ...
@@ -119,7 +121,7 @@ async def _attempt(
         host.started(node.id, attempt)
         params = node.static_params
         if params is None:
-            params = _render_params(host, node, input)
+            params = await _render_params(host, node, input)
         ctx = StepContext(host, node.id, attempt, inputs, node.pool, usage)
         if node.timeout_s is None:
             outputs = await node.instance.run(params, input, ctx)
@@ -140,15 +142,14 @@ async def _with_timeout(node: PlannedNode, work: Any) -> Any:
         raise
 
 
-def _render_params(host: StepHost, node: PlannedNode, input: Any) -> BaseModel:
-    context = host.template_context(node.id, input)
-    where = f"node '{node.id}', params"
-    rendered = {
-        key: value
-        if key in node.node_type.raw_params
-        else templates.render_value(value, context, where=f"{where}.{key}")
-        for key, value in node.params.items()
-    }
+async def _render_params(host: StepHost, node: PlannedNode, input: Any) -> BaseModel:
+    rendered = await templates.render_params(
+        node.params,
+        host.template_context(node.id, input),
+        where=f"node '{node.id}', params",
+        raw=node.node_type.raw_params,
+        limits=host.template_limits,
+    )
     try:
         return node.node_type.Params.model_validate(rendered)
     except ValidationError as exc:
