@@ -18,7 +18,7 @@ import pytest
 
 from tav.api.app import create_app
 from tav.core.errors import TemplateError, WorkflowInvalid
-from tav.engine import templates
+from tav.engine import jinja_env, templates
 from tav.engine.executor import Executor
 from tav.engine.template_budget import TemplateLimits
 from tav.nodes.builtin import BUILTIN_NODE_TYPES
@@ -344,6 +344,26 @@ async def test_saving_a_workflow_with_60000_templates_is_refused_quickly_without
         for p in problems
     ), problems
     assert elapsed < 5, elapsed
+
+
+async def test_the_first_run_of_a_large_workflow_compiles_off_the_event_loop(
+    client: httpx.AsyncClient,
+) -> None:
+    values = {f"k{i}": f"{{{{ {i} }}}}" for i in range(2000)}  # the most a workflow holds
+    document = workflow(
+        node("start", "trigger.manual"),
+        node("x", "core.set", params={"values": values}),
+        links=("start -> x",),
+    ).to_document()
+    created = await client.post("/api/v1/workflows", json=document)
+    assert created.status_code == 201, created.text[:500]
+    await warmed_up(client)
+    jinja_env.compile_template.cache_clear()  # as after a restart: nothing compiled yet
+    run = client.post(f"/api/v1/workflows/{created.json()['id']}/run?wait=true", json={})
+    answer, busy = await latencies_while(client, run)
+    assert p99(busy) < 0.2, (p99(busy), max(busy), len(busy))
+    assert answer.json()["status"] == "succeeded", answer.text[:500]
+    assert answer.json()["nodes"]["x"]["outputs"]["output"]["k1999"] == 1999
 
 
 async def test_the_template_caps_are_settings(settings: Settings) -> None:

@@ -146,7 +146,7 @@ async def retry_execution(
     if not record.status.is_terminal:
         raise ApiError(409, "conflict", "the execution is still running")
     document, stored = await _ran(server, record)
-    reuse = reusable(server.compile(document), record.nodes)
+    reuse = reusable(await server.compile_off_loop(document), record.nodes)
     started = await _start(
         server,
         document,
@@ -288,7 +288,8 @@ async def _run_from(
     earlier = await _record(server, body.from_execution)
     if earlier.workflow_id != stored.id:
         raise InputInvalid(f"execution {earlier.execution_id!r} did not run this workflow")
-    reuse = reusable(server.compile(stored.document), earlier.nodes, body.start_at or ())
+    plan = await server.compile_off_loop(stored.document)
+    reuse = reusable(plan, earlier.nodes, body.start_at or ())
     input = body.input if "input" in body.model_fields_set else earlier.input
     return reuse, input
 
