@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run example test lint typecheck contracts pytest web web-test bench bench-api bench-startup docs clean
+.PHONY: run example test lint typecheck contracts pytest fuzz web web-test bench bench-api bench-startup docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,12 @@ contracts: $(STAMP)
 
 pytest: $(STAMP) $(WEB_STAMP)  # tests/e2e drive the built editor
 	$(BIN)/pytest -q
+
+# The fuzzing properties of tests/security/test_fuzz.py with many random examples (`make
+# test` runs a short derandomized pass); failures found are replayed first next time.
+FUZZ_EXAMPLES ?= 2000
+fuzz: $(STAMP)
+	TAV_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -p no:cacheprovider tests/security/test_fuzz.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/engine.py
