@@ -149,6 +149,8 @@ def _dict(value: dict[Any, Any], depth: int, limit: int, known: Known | None) ->
 
 
 def _list(value: list[Any], depth: int, limit: int, known: Known | None) -> int | Found:
+    # The loop of ``_dict`` again, for lists: one loop over ``enumerate`` or ``items()``
+    # taking a callable per item measured about twice as slow on every node output.
     if not value:
         return 0
     if depth >= limit:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,13 +22,6 @@ from tav.storage.writer import ExecutionWriter
 
 UNSTORABLE = object()
 """A node output the JSON serializer refuses (as a template's ``namespace()`` would be)."""
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'tav.db'}"
-    return str(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture

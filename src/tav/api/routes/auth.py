@@ -79,8 +79,8 @@ async def status(request: Request, server: ServerDep) -> AuthStatus:
         user = UserPublic(**asdict(found)) if found else None
     if await server.auth.has_owner():
         return AuthStatus(setup_required=False, user=user)
-    needed, token = _token_needed(request, server), server.auth.setup_token
-    path = str(token.path) if needed and token is not None else None
+    needed, setup_token = _token_needed(request, server), server.auth.setup_token
+    path = str(setup_token.path) if needed and setup_token is not None else None
     return AuthStatus(
         setup_required=True, setup_token_required=needed, setup_token_file=path, user=user
     )
