@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from tav.core import values
 from tav.core.errors import NodeError, NotFound, WorkflowInvalid
 from tav.core.events import (
     ExecutionCancelled,
@@ -203,6 +204,7 @@ class _Run:
         self.pools = executor.pools
         self.services: Mapping[type, object] = executor.services
         self.template_limits = executor.template_limits
+        self.checked = values.Checked()
         self.global_vars = executor.vars if options.vars is None else options.vars
         self.vars: Mapping[str, Any] = {**self.global_vars, **plan.vars}
         self.results: dict[str, NodeResult] = {}

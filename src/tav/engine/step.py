@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
@@ -32,8 +31,6 @@ from tav.engine.template_budget import TemplateLimits
 from tav.nodes.context import Credential, Inputs
 
 logger = logging.getLogger("tav.engine")
-_CHECKED: weakref.WeakKeyDictionary[StepHost, values.Checked] = weakref.WeakKeyDictionary()
-"""The outputs each execution has checked (see ``values.Checked``), for as long as it runs."""
 
 
 class StepHost(Protocol):
@@ -46,6 +43,8 @@ class StepHost(Protocol):
     services: Mapping[type, object]
     redact: Callable[[str], str] | None
     template_limits: TemplateLimits
+    checked: values.Checked
+    """The outputs this execution's nodes returned so far, found storable."""
 
     async def reveal(self, credential_id: str) -> Credential: ...
     def template_context(self, node_id: str, input: Any) -> dict[str, Any]: ...
@@ -127,7 +126,7 @@ async def _attempt(
             outputs = await node.instance.run(params, input, ctx)
         else:
             outputs = await _with_timeout(node, node.instance.run(params, input, ctx))
-    return _checked_outputs(node, params, outputs, _checked(host))
+    return _checked_outputs(node, params, outputs, host.checked)
 
 
 async def _with_timeout(node: PlannedNode, work: Any) -> Any:
@@ -158,13 +157,6 @@ async def _render_params(host: StepHost, node: PlannedNode, input: Any) -> BaseM
             for e in exc.errors(include_url=False)
         )
         raise ParamsInvalid(f"node '{node.id}': {problems}") from None
-
-
-def _checked(host: StepHost) -> values.Checked:
-    checked = _CHECKED.get(host)
-    if checked is None:
-        checked = _CHECKED[host] = values.Checked()
-    return checked
 
 
 def _checked_outputs(
