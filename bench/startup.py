@@ -49,7 +49,7 @@ async def serve_one():
     path = "/api/v1/auth/status"
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
              "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(),
-             "query_string": b"", "root_path": "", "headers": [(b"host", b"bench")],
+             "query_string": b"", "root_path": "", "headers": [(b"host", b"localhost")],
              "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000), "state": {}}
     async with app.router.lifespan_context(app):
         await app(scope, receive, send)
