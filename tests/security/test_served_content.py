@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tav.server import Server
+from tests.api.triggers import http_server
 from tests.helpers import document, node
 
 PAGE = "<script>fetch('/api/v1/credentials').then(r => r.text()).then(alert)</script>"
@@ -87,3 +88,33 @@ async def test_downloads_of_html_and_svg_are_sandboxed(
     assert response.headers["content-disposition"].startswith("attachment")
     assert response.headers["content-security-policy"] == "sandbox"
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Note": "{{ trigger.query.html }}"},  # the caller's text, CR LF included
+        {"X-Bad Name": "1"},
+        {"X-Note": "日本"},  # not Latin-1: not a header value
+        {"Set-Cookie": "tav_session=chosen-by-the-caller; Path=/"},
+        {"Transfer-Encoding": "chunked", "Connection": "close"},
+    ],
+)
+async def test_a_custom_answer_sends_only_headers_that_are_safe_to_send(
+    server: Server, headers: dict[str, Any]
+) -> None:
+    """Over a real HTTP server (whose protocol layer refuses a header with CR LF): such a
+    header, a malformed one, a cookie for the editor's origin and hop-by-hop headers are
+    left out; the answer itself goes out."""
+    await echo_hook(server, {"Content-Type": "text/plain", **headers})
+    async with http_server(server) as url, httpx.AsyncClient(base_url=url) as web:
+        response = await web.get(
+            "/webhook/echo", params={"html": "ok\r\nSet-Cookie: tav_session=planted"}
+        )
+
+    assert response.status_code == 200, response.text
+    assert response.text == "ok\r\nSet-Cookie: tav_session=planted"
+    assert "set-cookie" not in response.headers
+    assert "x-bad name" not in response.headers
+    assert response.headers.get("x-note") in (None, "")
+    assert response.headers.get("connection") != "close"

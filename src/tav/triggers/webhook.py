@@ -16,7 +16,9 @@ import base64
 import binascii
 import hmac
 import json
+import logging
 import math
+import re
 import time
 import urllib.parse
 from collections.abc import Mapping, Sequence
@@ -31,6 +33,8 @@ from tav.core.states import ExecutionStatus
 from tav.nodes.builtin.triggers.webhook import WebhookParams
 from tav.nodes.context import Credential
 from tav.triggers.base import Host, Target, check_credential
+
+logger = logging.getLogger("tav.triggers")
 
 CREDENTIAL_TTL_S = 5.0
 PREFIX = "/webhook/"
@@ -179,10 +183,7 @@ def custom_answer(output: Any) -> tuple[int, dict[str, str], bytes]:
     status = output.get("status", 200)
     if not isinstance(status, int) or not 200 <= status <= 599:
         status = 500
-    headers = {
-        str(name).lower(): str(value) for name, value in (output.get("headers") or {}).items()
-    }
-    headers.pop("content-length", None)
+    headers = _sendable(output.get("headers"))
     # Policies separated by a comma are each enforced: the workflow's cannot loosen ours.
     own_policy = headers.get("content-security-policy")
     headers["content-security-policy"] = f"{own_policy}, sandbox" if own_policy else "sandbox"
@@ -195,6 +196,36 @@ def custom_answer(output: Any) -> tuple[int, dict[str, str], bytes]:
         return status, headers, b""
     headers.setdefault("content-type", "application/json")
     return status, headers, _json(body)
+
+
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+"""A header name (RFC 9110 ``token``)."""
+_VALUE = re.compile(r"^[\t\x20-\x7e\x80-\xff]*$")
+"""A header value: Latin-1 text without control characters (no CR, LF or NUL)."""
+_WITHHELD = frozenset(
+    {
+        # the server frames the answer itself
+        "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te",
+        "trailer", "proxy-connection",
+        # cookies of the editor's origin are not a workflow's to set (a caller's text in a
+        # cookie would fix the session of whoever opens the answer)
+        "set-cookie",
+    }
+)  # fmt: skip
+
+
+def _sendable(headers: Any) -> dict[str, str]:
+    """The headers a workflow gave its answer, without those that cannot or must not be
+    sent: a name that is not a token, a value with CR/LF or outside Latin-1 (a caller's
+    text, say: it would split the answer or fail it), and the ones in ``_WITHHELD``."""
+    sendable = {}
+    for name, value in (headers if isinstance(headers, dict) else {}).items():
+        name, value = str(name).lower(), str(value)
+        if name in _WITHHELD or not _TOKEN.match(name) or not _VALUE.match(value):
+            logger.info("webhook answer: header %r left out", name)
+            continue
+        sendable[name] = value
+    return sendable
 
 
 class WebhookRoutes:
