@@ -35,6 +35,11 @@ def list_nodes(
     from rich.table import Table
 
     registry = _registry()
+    for unavailable in registry.unavailable():
+        typer.echo(
+            f"warning: node type {unavailable.type} could not be loaded: {unavailable.reason}",
+            err=True,
+        )
     if as_json:
         typer.echo(json.dumps(registry.catalog(), indent=2))
         return

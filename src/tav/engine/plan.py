@@ -136,9 +136,10 @@ def upgrade_workflow(workflow: Workflow, registry: NodeRegistry) -> Workflow:
 
 
 def _upgraded(node: NodeDef, registry: NodeRegistry) -> NodeDef:
-    if node.type not in registry:
+    try:
+        node_type = registry.get(node.type)
+    except NotFound:  # unknown or unavailable: compile_plan reports it on the node
         return node
-    node_type = registry.get(node.type)
     current = node_type.spec.version
     version = node.version or current
     if version > current:

@@ -1,15 +1,19 @@
 """Finding node types: built-ins, the ``tav.nodes`` entry-point group, and folders.
 
-- Built-ins come from ``tav.nodes.builtin``, by import path: each module is imported
-  when one of its types is first used.
+- Built-ins come from ``tav.nodes.builtin.BUILTIN_MODULES``, one ``NodeModule`` record
+  per module: each module is imported when one of its types is first used.
 - A package can ship node types by declaring an entry point in the ``tav.nodes`` group
-  that names a ``Node`` subclass, a list of them, or a module (every ``Node`` subclass
-  defined in it is taken).
+  that names a ``Node`` subclass, a ``NodeModule`` record (imported on first use, like
+  the built-ins), a list of either, or a module (every ``Node`` subclass defined in it
+  is taken).
 - Every ``*.py`` file (not starting with ``_``) in a folder on ``TAV_NODES_PATH`` is
   imported and its ``Node`` subclasses taken. A custom node is one short file.
 
 A plugin that fails to import does not take the host down: its error is collected in
-``Discovery.errors`` with the file or entry point it came from, and reported.
+``Discovery.errors`` with the file or entry point it came from, and reported. A record's
+module that fails to import later makes its types unavailable (``tav.nodes.modules``).
+The files imported are kept (``Discovery.plugin_modules``) for other kinds of extension
+to look in (``tav.triggers.discovery`` finds trigger kinds there).
 """
 
 from __future__ import annotations
@@ -25,20 +29,37 @@ from pathlib import Path
 from types import ModuleType
 
 from tav.nodes.base import Node
+from tav.nodes.modules import NodeModule, describe_error, node_types_in
 from tav.nodes.registry import NodeRegistry
 
 ENTRY_POINT_GROUP = "tav.nodes"
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Discovery",
+    "default_registry",
+    "discover",
+    "import_file",
+    "node_types_in",
+]
 
 
 @dataclass
 class Discovery:
     node_types: list[type[Node]] = field(default_factory=list)
+    modules: list[NodeModule] = field(default_factory=list)
+    """Module records (the built-ins, plugin packages'), imported on first use."""
     errors: list[str] = field(default_factory=list)
-    lazy: dict[str, str] = field(default_factory=dict)
-    """Types known by import path (the built-ins), imported on first use."""
+    plugin_modules: list[ModuleType] = field(default_factory=list)
+    """The ``TAV_NODES_PATH`` files imported, for other kinds of extension to look in."""
 
     def registry(self) -> NodeRegistry:
-        registry = NodeRegistry(lazy=self.lazy)
+        registry = NodeRegistry()
+        for record in self.modules:
+            try:
+                registry.add_module(record)
+            except ValueError as exc:
+                self.errors.append(str(exc))
         for node_type in self.node_types:
             try:
                 registry.register(node_type)
@@ -53,9 +74,9 @@ def discover(
     """Every node type this host can see, and every plugin that failed to load."""
     found = Discovery()
     if builtins:
-        from tav.nodes.builtin import BUILTIN_NODES
+        from tav.nodes.builtin import BUILTIN_MODULES
 
-        found.lazy.update(BUILTIN_NODES)
+        found.modules.extend(BUILTIN_MODULES)
     if entry_points:
         _from_entry_points(found)
     for folder in paths:
@@ -72,37 +93,35 @@ def default_registry(paths: Sequence[Path] = ()) -> NodeRegistry:
     return registry
 
 
-def node_types_in(module: ModuleType) -> list[type[Node]]:
-    """Concrete ``Node`` subclasses defined in ``module`` (not merely imported into it)."""
-    return [
-        obj
-        for obj in vars(module).values()
-        if inspect.isclass(obj)
-        and issubclass(obj, Node)
-        and obj.__module__ == module.__name__
-        and "spec" in obj.__dict__
-    ]
-
-
 def _from_entry_points(found: Discovery) -> None:
     for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         try:
             loaded = entry_point.load()
-            found.node_types.extend(_as_node_types(loaded))
+            for item in _as_extensions(loaded):
+                if isinstance(item, NodeModule):
+                    found.modules.append(item)
+                else:
+                    found.node_types.append(item)
         except Exception as exc:
-            found.errors.append(f"entry point {entry_point.value!r}: {_reason(exc)}")
+            found.errors.append(f"entry point {entry_point.value!r}: {describe_error(exc)}")
 
 
-def _as_node_types(loaded: object) -> list[type[Node]]:
+def _as_extensions(loaded: object) -> list[type[Node] | NodeModule]:
     if isinstance(loaded, ModuleType):
-        return node_types_in(loaded)
-    if inspect.isclass(loaded) and issubclass(loaded, Node):
-        return [loaded]
-    if isinstance(loaded, Iterable):
+        return list(node_types_in(loaded))
+    if _is_extension(loaded):
+        return [loaded]  # type: ignore[list-item]
+    if isinstance(loaded, Iterable) and not isinstance(loaded, str):
         items = list(loaded)
-        if all(inspect.isclass(i) and issubclass(i, Node) for i in items):
+        if all(_is_extension(i) for i in items):
             return items
-    raise TypeError(f"expected a Node subclass, a list of them or a module, got {loaded!r}")
+    raise TypeError(
+        f"expected a Node subclass, a NodeModule record, a list of them or a module, got {loaded!r}"
+    )
+
+
+def _is_extension(item: object) -> bool:
+    return isinstance(item, NodeModule) or (inspect.isclass(item) and issubclass(item, Node))
 
 
 def _from_folder(folder: Path, found: Discovery) -> None:
@@ -113,12 +132,16 @@ def _from_folder(folder: Path, found: Discovery) -> None:
         if file.name.startswith("_"):
             continue
         try:
-            found.node_types.extend(node_types_in(_import_file(file)))
+            module = import_file(file)
         except Exception as exc:
-            found.errors.append(f"{file}: {_reason(exc)}")
+            found.errors.append(f"{file}: {describe_error(exc)}")
+            continue
+        found.plugin_modules.append(module)
+        found.node_types.extend(node_types_in(module))
 
 
-def _import_file(file: Path) -> ModuleType:
+def import_file(file: Path) -> ModuleType:
+    """Import a plugin file once per process (the same file gives the same module)."""
     digest = hashlib.sha1(str(file.resolve()).encode()).hexdigest()[:10]
     name = f"tav_nodes_path.{file.stem}_{digest}"
     if name in sys.modules:
@@ -134,7 +157,3 @@ def _import_file(file: Path) -> ModuleType:
         del sys.modules[name]
         raise
     return module
-
-
-def _reason(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"

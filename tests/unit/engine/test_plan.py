@@ -76,6 +76,37 @@ def test_an_unknown_node_type_without_a_near_miss_suggests_nothing(registry):
     assert problem.message == "unknown node type 'zzz.qqq'"
 
 
+def test_a_node_type_whose_module_fails_to_import_is_a_located_problem():
+    from tav.nodes.builtin import BUILTIN_NODE_TYPES
+    from tav.nodes.modules import NodeModule
+
+    registry = NodeRegistry(
+        BUILTIN_NODE_TYPES,
+        modules=[
+            NodeModule("tav_no_such_module", ("core.foo",)),
+            NodeModule("tav.nodes.builtin.core.flow", ("acme.missing",)),
+        ],
+    )
+    wf = workflow(
+        node("start", "trigger.manual"),
+        node("x", "core.foo"),
+        node("y", "acme.missing"),
+        links=("start -> x", "start -> y"),
+    )
+
+    with pytest.raises(WorkflowInvalid) as caught:
+        compile_plan(wf, registry)
+
+    assert [str(p) for p in caught.value.problems] == [
+        "node 'x', type: type 'core.foo' could not be loaded: "
+        "ModuleNotFoundError: No module named 'tav_no_such_module'",
+        "node 'y', type: type 'acme.missing' could not be loaded: "
+        "LookupError: tav.nodes.builtin.core.flow defines no node type 'acme.missing'",
+    ]
+    upgraded = upgrade_workflow(wf, registry)
+    assert upgraded.nodes[1:] == wf.nodes[1:]
+
+
 def test_a_missing_required_param(registry):
     problem = only(problems(registry, node("wait", "core.delay")))
     assert str(problem) == "node 'wait', params.seconds: required param is missing"

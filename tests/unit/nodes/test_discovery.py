@@ -52,7 +52,9 @@ def shout(folder: Path, name: str = "shout.py", type_id: str = "acme.shout") -> 
 
 
 def types_of(found) -> set[str]:
-    return {t.spec.type for t in found.node_types} | set(found.lazy)
+    return {t.spec.type for t in found.node_types} | {
+        type_id for record in found.modules for type_id in record.types
+    }
 
 
 # -- plugin folders ---------------------------------------------------------------------
@@ -221,6 +223,13 @@ NODES = [Ping, Echo]
 NOT_NODES = "just a string"
 """
 
+RECORDS = """
+from tav.nodes.modules import NodeModule
+
+NODES = NodeModule("{package}", ("pkg.ping", "pkg.echo"))
+BROKEN = [NodeModule("tav_no_such_plugin_module", ("pkg.gone",))]
+"""
+
 
 @pytest.fixture
 def package(tmp_path, monkeypatch) -> Iterator[str]:
@@ -297,7 +306,7 @@ def test_a_broken_entry_point_is_reported_without_breaking_the_others(package, e
     assert missing.startswith("entry point 'tav_no_such_plugin_module:Nodes': ")
     assert "ModuleNotFoundError" in missing
     assert f"entry point '{package}:NOT_NODES'" in wrong
-    assert "expected a Node subclass, a list of them or a module" in wrong
+    assert "expected a Node subclass, a NodeModule record, a list of them or a module" in wrong
 
 
 def test_only_the_tav_nodes_group_is_read(package, entry_points):
@@ -310,3 +319,59 @@ def test_entry_points_can_be_switched_off(package, entry_points):
     entry_points({"ping": f"{package}:Ping"})
 
     assert discover(builtins=False, entry_points=False).node_types == []
+
+
+# -- plugin packages shipping module records --------------------------------------------
+
+
+@pytest.fixture
+def records(package, tmp_path) -> Iterator[str]:
+    """A light module of ``NodeModule`` records naming the ``package`` fixture's module."""
+    name = f"{package}_records"
+    plugin(tmp_path / "site", f"{name}.py", RECORDS.format(package=package))
+    yield name
+    sys.modules.pop(name, None)
+
+
+def test_an_entry_point_naming_a_record_is_imported_on_first_use(package, records, entry_points):
+    entry_points({"nodes": f"{records}:NODES"})
+
+    found = discover(builtins=False)
+    registry = found.registry()
+
+    assert (found.errors, types_of(found)) == ([], {"pkg.ping", "pkg.echo"})
+    assert package not in sys.modules
+    assert registry.get("pkg.ping").__name__ == "Ping"
+    assert package in sys.modules
+
+
+def test_a_plugin_record_whose_module_is_missing_is_listed_unavailable(records, entry_points):
+    entry_points({"broken": f"{records}:BROKEN"})
+
+    registry = discover(builtins=False).registry()
+
+    (entry,) = registry.catalog()
+    assert (entry["type"], entry["available"]) == ("pkg.gone", False)
+    assert entry["error"] == "ModuleNotFoundError: No module named 'tav_no_such_plugin_module'"
+
+
+def test_a_plugin_record_reusing_a_built_in_type_id_is_reported(tmp_path, entry_points):
+    plugin(
+        tmp_path / "site",
+        "tav_test_clash_records.py",
+        "from tav.nodes.modules import NodeModule\n"
+        "NODES = NodeModule('somewhere', ('core.noop',))\n",
+    )
+    sys.path.insert(0, str(tmp_path / "site"))
+    try:
+        entry_points({"clash": "tav_test_clash_records:NODES"})
+        found = discover()
+        registry = found.registry()
+    finally:
+        sys.path.remove(str(tmp_path / "site"))
+        sys.modules.pop("tav_test_clash_records", None)
+
+    assert found.errors == [
+        "node type 'core.noop' is defined twice: by tav.nodes.builtin.core.flow and by somewhere"
+    ]
+    assert registry.get("core.noop").__module__ == "tav.nodes.builtin.core.flow"

@@ -12,7 +12,8 @@ from pydantic import BaseModel
 from tav.core.errors import NotFound
 from tav.nodes import Node, NodeContext, NodeSpec, Outputs, Port
 from tav.nodes.builtin import BUILTIN_NODE_TYPES
-from tav.nodes.registry import NodeRegistry
+from tav.nodes.modules import NodeModule
+from tav.nodes.registry import NodeRegistry, NodeTypeUnavailable
 
 BUILTIN_TYPE_IDS = {
     "trigger.manual",
@@ -68,6 +69,8 @@ CATALOG_KEYS = {
     "dynamic_outputs",
     "params_schema",
     "source",
+    "available",
+    "error",
 }
 
 
@@ -223,18 +226,31 @@ def test_registries_do_not_share_state(builtins):
     assert "demo.greet" not in NodeRegistry(BUILTIN_NODE_TYPES)
 
 
-# -- built-ins registered by import path -------------------------------------------------
+# -- module records: built-ins and plugin packages, imported on first use --------------
 
 
-def test_every_built_in_path_names_the_class_of_its_type_id():
-    from tav.nodes.builtin import BUILTIN_NODES
+def test_every_built_in_record_names_exactly_the_classes_its_module_defines():
+    import importlib
 
-    assert {t.spec.type: f"{t.__module__}:{t.__qualname__}" for t in BUILTIN_NODE_TYPES} == (
-        BUILTIN_NODES
-    )
+    from tav.nodes.builtin import BUILTIN_MODULES
+    from tav.nodes.modules import node_types_in
+
+    for record in BUILTIN_MODULES:
+        defined = {t.spec.type for t in node_types_in(importlib.import_module(record.module))}
+        assert set(record.types) == defined, record.module
+    named = [type_id for record in BUILTIN_MODULES for type_id in record.types]
+    assert len(named) == len(set(named)), "a type id named by two records"
+    assert set(named) == {t.spec.type for t in BUILTIN_NODE_TYPES}
 
 
-def test_a_lazy_type_is_imported_when_first_asked_for(tmp_path, monkeypatch):
+def test_a_record_names_each_type_once():
+    with pytest.raises(ValueError, match=r"names \['demo\.a'\] more than once"):
+        NodeModule("demo_mod", ("demo.a", "demo.a"))
+    with pytest.raises(ValueError, match="needs a tuple of type ids"):
+        NodeModule("demo_mod", "demo.a")  # type: ignore[arg-type]
+
+
+def test_a_recorded_type_is_imported_when_first_asked_for(tmp_path, monkeypatch):
     (tmp_path / "lazy_plugin_mod.py").write_text(
         "from tav.nodes import Node, NodeSpec\n"
         "class Late(Node):\n"
@@ -243,7 +259,7 @@ def test_a_lazy_type_is_imported_when_first_asked_for(tmp_path, monkeypatch):
         "        return {'output': input}\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    registry = NodeRegistry(lazy={"demo.late": "lazy_plugin_mod:Late"})
+    registry = NodeRegistry(modules=[NodeModule("lazy_plugin_mod", ("demo.late",))])
     assert "demo.late" in registry
     assert len(registry) == 1
     assert "lazy_plugin_mod" not in sys.modules
@@ -251,16 +267,83 @@ def test_a_lazy_type_is_imported_when_first_asked_for(tmp_path, monkeypatch):
     assert "lazy_plugin_mod" in sys.modules
     with pytest.raises(NotFound, match=r"did you mean 'demo\.late'"):
         registry.get("demo.lat")
+    sys.modules.pop("lazy_plugin_mod")
 
 
-def test_a_lazy_path_naming_another_type_is_an_error():
-    registry = NodeRegistry(lazy={"core.if": "tav.nodes.builtin.core.flow:Noop"})
-    with pytest.raises(ValueError, match=r"is node type 'core\.noop', not 'core\.if'"):
-        registry.get("core.if")
+def test_a_record_whose_module_fails_to_import_makes_its_types_unavailable():
+    registry = NodeRegistry(
+        BUILTIN_NODE_TYPES, modules=[NodeModule("tav_no_such_module", ("core.foo", "core.bar"))]
+    )
+
+    with pytest.raises(NodeTypeUnavailable) as caught:
+        registry.get("core.foo")
+
+    assert str(caught.value) == (
+        "type 'core.foo' could not be loaded: "
+        "ModuleNotFoundError: No module named 'tav_no_such_module'"
+    )
+    assert "core.foo" in registry
+    assert [u.type for u in registry.unavailable()] == ["core.bar", "core.foo"]
+    assert registry.get("core.noop").spec.type == "core.noop"
 
 
-def test_a_plugin_cannot_take_a_lazy_built_in_type_id():
-    from tav.nodes.builtin import BUILTIN_NODES
+def test_a_record_naming_a_class_its_module_lacks_makes_that_type_unavailable():
+    registry = NodeRegistry(
+        modules=[NodeModule("tav.nodes.builtin.core.flow", ("core.if", "core.iff"))]
+    )
+
+    assert registry.get("core.if").__name__ == "If"
+    with pytest.raises(NodeTypeUnavailable, match=r"defines no node type 'core\.iff'"):
+        registry.get("core.iff")
+    assert {e["type"] for e in registry.catalog()} == {"core.if", "core.iff"}
+
+
+def test_the_catalog_lists_an_unavailable_type_with_its_error():
+    registry = NodeRegistry([Greet], modules=[NodeModule("tav_no_such_module", ("acme.foo",))])
+
+    catalog = registry.catalog()
+
+    entry = next(e for e in catalog if e["type"] == "acme.foo")
+    assert set(entry) == CATALOG_KEYS
+    assert entry["available"] is False
+    assert entry["error"] == "ModuleNotFoundError: No module named 'tav_no_such_module'"
+    assert entry["source"] == "tav_no_such_module"
+    assert entry["category"] == "acme"
+    assert registry.describe("acme.foo") == entry
+    json.dumps(catalog)
+    greet = next(e for e in catalog if e["type"] == "demo.greet")
+    assert (greet["available"], greet["error"]) == (True, None)
+
+
+def test_a_class_whose_params_schema_cannot_be_made_is_unavailable_in_the_catalog():
+    class Opaque:
+        pass
+
+    class OddParams(BaseModel):
+        model_config = {"arbitrary_types_allowed": True}
+        thing: Opaque
+
+    class Odd(Node):
+        spec = NodeSpec(type="demo.odd")
+        Params = OddParams
+
+        async def run(self, params: Any, input: Any, ctx: NodeContext) -> Outputs:
+            return {}
+
+    registry = NodeRegistry([Greet, Odd])
+
+    entry = registry.describe("demo.odd")
+
+    assert entry["available"] is False
+    assert entry["error"].startswith("PydanticInvalidForJsonSchema")
+    assert {e["type"]: e["available"] for e in registry.catalog()} == {
+        "demo.greet": True,
+        "demo.odd": False,
+    }
+
+
+def test_a_plugin_cannot_take_a_recorded_built_in_type_id():
+    from tav.nodes.builtin import BUILTIN_MODULES
 
     class Impostor(Node):
         spec = NodeSpec(type="core.noop")
@@ -268,6 +351,8 @@ def test_a_plugin_cannot_take_a_lazy_built_in_type_id():
         async def run(self, params: Any, input: Any, ctx: NodeContext) -> Outputs:
             return {"output": input}
 
-    registry = NodeRegistry(lazy=BUILTIN_NODES)
+    registry = NodeRegistry(modules=BUILTIN_MODULES)
     with pytest.raises(ValueError, match="defined twice"):
         registry.register(Impostor)
+    with pytest.raises(ValueError, match="defined twice"):
+        registry.add_module(NodeModule("acme_nodes", ("core.noop",)))
