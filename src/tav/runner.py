@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,8 @@ from tav.engine.pools import Pools
 from tav.engine.ports import EventBus, ExecutionStore
 from tav.engine.template_budget import TemplateLimits
 from tav.nodes import outbound
-from tav.nodes.builtin.export.fonts import PdfFonts
 from tav.nodes.discovery import default_registry
+from tav.nodes.host import HostServices, PdfFonts
 from tav.nodes.outbound import OutboundPolicy
 from tav.nodes.registry import NodeRegistry
 from tav.services import ServiceConfig, build_services
@@ -39,31 +40,38 @@ def build_executor(
     registry: NodeRegistry | None = None,
     bus: EventBus | None = None,
     store: ExecutionStore | None = None,
-    services: Mapping[type, object] | None = None,
+    http: httpx.AsyncClient | None = None,
+    services: HostServices | None = None,
 ) -> Executor:
     """An executor configured from settings (``TAV_*`` environment variables).
 
-    When ``services`` holds an ``httpx.AsyncClient``, the clients of the service nodes
-    (``tav.services``: mail, chat, MQTT, webhooks) are added over it (``http_client``
-    makes one under the settings' outbound policy). Nodes that make their own client use
-    the settings' ``OutboundPolicy``."""
+    Its services are ``services`` when given; else, with ``http`` (``http_client`` makes
+    one under the settings' outbound policy), that client and the clients of the service
+    nodes over it (``tav.services``: mail, chat, MQTT, webhooks), the settings'
+    ``OutboundPolicy`` and PDF fonts. Workflows whose nodes need a service it lacks are
+    refused when they compile."""
     settings = settings or Settings()
-    supplied = {
-        OutboundPolicy: OutboundPolicy.from_settings(settings),
-        PdfFonts: PdfFonts(tuple(str(path) for path in settings.pdf_font)),
-        **(services or {}),
-    }
-    http = supplied.get(httpx.AsyncClient)
-    if isinstance(http, httpx.AsyncClient):
-        supplied = {**build_services(ServiceConfig.from_settings(settings), http), **supplied}
     return Executor(
         registry or default_registry(settings.nodes_path),
         bus=bus or InMemoryBus(),
         store=store,
         pools=Pools(settings.pools, default_limit=settings.pool_default_limit),
-        services=supplied,
+        services=services if services is not None else _settings_services(settings, http),
         vars=settings.vars,
         template_limits=TemplateLimits.from_settings(settings),
+    )
+
+
+def _settings_services(settings: Settings, http: httpx.AsyncClient | None) -> HostServices:
+    """What a host without storage supplies: the outbound policy and the PDF fonts of
+    ``settings``, and with ``http``, the clients of the service nodes over it."""
+    found = HostServices()
+    if http is not None:
+        found = build_services(ServiceConfig.from_settings(settings), http)
+    return replace(
+        found,
+        outbound=OutboundPolicy.from_settings(settings),
+        pdf_fonts=PdfFonts(tuple(str(path) for path in settings.pdf_font)),
     )
 
 
@@ -98,7 +106,7 @@ async def run_workflow(
     if executor is not None:
         return await executor.execute(executor.compile(document, source=source), input)
     async with http_client(settings) as client:
-        own = build_executor(settings, services={httpx.AsyncClient: client})
+        own = build_executor(settings, http=client)
         return await own.execute(own.compile(document, source=source), input)
 
 

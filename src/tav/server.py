@@ -14,11 +14,10 @@ import re
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 from pydantic import ValidationError
 
 from tav.ai import AIConfig, AIServices
@@ -36,17 +35,9 @@ from tav.engine.loader import FileWorkflowLoader
 from tav.engine.plan import ExecutionPlan
 from tav.engine.pools import Pools
 from tav.engine.template_budget import TemplateLimits
-from tav.nodes.ai import (
-    ChatModels,
-    Embeddings,
-    TextSplitter,
-    VectorStores,
-    WorkflowCatalog,
-    WorkflowDescription,
-)
-from tav.nodes.builtin.export.fonts import PdfFonts
-from tav.nodes.capabilities import Files
+from tav.nodes.ai import WorkflowDescription
 from tav.nodes.discovery import default_registry
+from tav.nodes.host import PdfFonts
 from tav.nodes.outbound import OutboundPolicy
 from tav.nodes.outbound import client as outbound_client
 from tav.nodes.registry import NodeRegistry
@@ -247,18 +238,17 @@ class Server:
             store=self.writer,
             pools=Pools(settings.pools, default_limit=settings.pool_default_limit),
             loader=self.loader,
-            services={
-                httpx.AsyncClient: self.http,
-                OutboundPolicy: self.outbound,
-                WorkflowCatalog: self.loader,
-                VectorStores: self.vectors,
-                TextSplitter: RecursiveTextSplitter(),
-                ChatModels: self.ai,
-                Embeddings: self.ai,
-                Files: self.files,
-                PdfFonts: PdfFonts(tuple(str(path) for path in settings.pdf_font)),
-                **build_services(ServiceConfig.from_settings(settings), self.http),
-            },
+            services=replace(
+                build_services(ServiceConfig.from_settings(settings), self.http),
+                outbound=self.outbound,
+                workflows=self.loader,
+                vector_stores=self.vectors,
+                text_splitter=RecursiveTextSplitter(),
+                chat_models=self.ai,
+                embeddings=self.ai,
+                files=self.files,
+                pdf_fonts=PdfFonts(tuple(str(path) for path in settings.pdf_font)),
+            ),
             vars=settings.vars,
             secrets=self.credentials,
             template_limits=TemplateLimits.from_settings(settings),

@@ -13,8 +13,9 @@ from tav.ai.services import AIServices
 from tav.core.errors import NotFound
 from tav.core.states import ExecutionStatus
 from tav.engine.executor import Executor
-from tav.nodes.ai import ChatModels, ModelRef
+from tav.nodes.ai import ModelRef
 from tav.nodes.context import Credential
+from tav.nodes.host import HostServices
 from tests.fakes.llm import FakeProviders, Reply
 from tests.helpers import node, run, statuses, workflow
 
@@ -48,7 +49,7 @@ def executor(registry, bus, store, fake_llm) -> Executor:
         registry,
         bus=bus,
         store=store,
-        services={ChatModels: AIServices(config)},
+        services=HostServices(chat_models=AIServices(config)),
         secrets=Credentials(fake_llm),
     )
 

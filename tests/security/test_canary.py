@@ -21,7 +21,7 @@ import urllib.parse
 import uuid
 import zlib
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,6 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import inspect, text
 from werkzeug import Request, Response
 
-from tav.nodes.services import Mailer
 from tav.server import Server
 from tav.services.mail import SmtpMailer
 from tav.settings import Settings
@@ -99,7 +98,7 @@ def smtp(certificate: Certificate, canaries: Canaries, server: Server) -> Iterat
     """An SMTP server wanting the password over STARTTLS; the server trusts its
     certificate."""
     mailer = SmtpMailer(timeout_s=5, tls_context=certificate.client_context())
-    server.executor.services[Mailer] = mailer
+    server.executor.services = replace(server.executor.services, mailer=mailer)
     with SmtpServer(
         security="starttls", certificate=certificate, username="robot", password=canaries.smtp
     ) as fake:

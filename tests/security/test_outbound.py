@@ -34,8 +34,8 @@ from tav.ai.http import ProviderHttp
 from tav.core.results import NodeResult
 from tav.core.states import ExecutionStatus, NodeStatus
 from tav.engine.executor import Executor
-from tav.nodes.ai import ChatModels, Embeddings
 from tav.nodes.builtin import BUILTIN_NODE_TYPES
+from tav.nodes.host import HostServices
 from tav.nodes.outbound import AllowRule, Listening, OutboundPolicy, client
 from tav.nodes.outbound.policy import IPAddress
 from tav.nodes.registry import NodeRegistry
@@ -93,11 +93,7 @@ async def fetch(
 ) -> NodeResult:
     """Run one ``core.http_request``: through ``http`` if given, else through the client
     the node makes itself under ``policy`` (a host's ``OutboundPolicy`` service)."""
-    services: dict[type, object] = {}
-    if policy is not None:
-        services[OutboundPolicy] = policy
-    if http is not None:
-        services[httpx.AsyncClient] = http
+    services = HostServices(http=http, outbound=policy or OutboundPolicy())
     executor = Executor(registry, services=services)
     wf = workflow(
         node("start", "trigger.manual"),
@@ -678,7 +674,7 @@ def _ai_executor(registry: NodeRegistry, fake_llm: FakeProviders, http: Provider
         vault.add(kind, kind, api_key="sk-test", base_url=fake_llm.url(kind))
     vault.add("metadata", "openai_compatible", base_url="http://169.254.169.254/v1")
     ai = AIServices(AIConfig(timeout_s=5), http=http)
-    return Executor(registry, secrets=vault, services={ChatModels: ai, Embeddings: ai})
+    return Executor(registry, secrets=vault, services=HostServices(chat_models=ai, embeddings=ai))
 
 
 @pytest.fixture

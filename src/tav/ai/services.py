@@ -32,7 +32,6 @@ from tav.ai.streaming import TokenBatcher
 from tav.core.errors import NodeError
 from tav.engine.secrets import redact_value
 from tav.nodes.ai import ChatRequest, ChatResponse, EmbedResponse, ModelRef, Usage
-from tav.nodes.capabilities import Files
 from tav.nodes.context import NodeContext
 
 logger = logging.getLogger("tav.ai")
@@ -127,7 +126,7 @@ class AIServices:
         (where it supplies none, such media fail with ``media_not_inline``), and those given
         by URL fetched through ``http`` (where there is none, they pass as URLs)."""
         limit = self.config.max_media_bytes
-        files = ctx.optional_service(Files)  # type: ignore[type-abstract]
+        files = ctx.services.files
         if files is not None:
             messages = await inline_stored_media(messages, files.read, limit=limit)
         if self.http is not None:

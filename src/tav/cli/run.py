@@ -72,8 +72,6 @@ def run_command(
 async def _in_memory(
     workflow: Workflow, source: str | None, payload: Any, *, show: bool
 ) -> ExecutionResult:
-    import httpx
-
     from tav.core.errors import WorkflowInvalid
     from tav.runner import build_executor, http_client
     from tav.settings import Settings
@@ -81,7 +79,7 @@ async def _in_memory(
     settings = Settings()
     async with http_client(settings) as client:
         try:
-            executor = build_executor(settings, services={httpx.AsyncClient: client})
+            executor = build_executor(settings, http=client)
         except ImportError as exc:
             fail(str(exc))
         try:

@@ -15,6 +15,7 @@ from tav.nodes.context import Credential, Inputs
 
 if TYPE_CHECKING:
     from tav.engine.step import StepHost
+    from tav.nodes.host import HostServices, Requirement
 
 T = TypeVar("T")
 logger = logging.getLogger("tav.node")
@@ -137,14 +138,15 @@ class StepContext:
         for key, count in usage.items():
             self._usage[key] = self._usage.get(key, 0) + int(count)
 
-    def optional_service(self, kind: type[T]) -> T | None:
-        return self._host.services.get(kind)  # type: ignore[return-value]
+    @property
+    def services(self) -> HostServices:
+        return self._host.services
 
-    def service(self, kind: type[T]) -> T:
-        found = self.optional_service(kind)
+    def service(self, requirement: Requirement[T]) -> T:
+        found = requirement.supplied_by(self._host.services)
         if found is None:
             raise NodeError(
-                f"this node needs {kind.__name__}, which this host does not provide",
+                f"this node needs {requirement.title}, which this host does not provide",
                 type="service_unavailable",
             )
         return found

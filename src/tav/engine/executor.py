@@ -51,6 +51,7 @@ from tav.engine.secrets import Redact, redact_error, redact_result, redact_value
 from tav.engine.step import run_step
 from tav.engine.template_budget import DEFAULT_LIMITS, TemplateLimits
 from tav.nodes.context import Arrival, Credential, Inputs
+from tav.nodes.host import HostServices
 from tav.nodes.registry import NodeRegistry
 
 MAX_DEPTH = 16
@@ -98,7 +99,7 @@ class Executor:
         store: ExecutionStore | None = None,
         pools: Pools | None = None,
         loader: WorkflowLoader | None = None,
-        services: Mapping[type, object] | None = None,
+        services: HostServices | None = None,
         vars: Mapping[str, Any] | None = None,
         secrets: SecretProvider | None = None,
         template_limits: TemplateLimits | None = None,
@@ -108,7 +109,9 @@ class Executor:
         self.store = store
         self.pools = pools or Pools()
         self.loader: WorkflowLoader = loader or FileWorkflowLoader()
-        self.services = dict(services or {})
+        self.services = services if services is not None else HostServices()
+        """What nodes may use (``ctx.service``); compiling checks each node's ``requires``
+        against it, and sub-executions run with the same."""
         self.vars = dict(vars or {})
         self.secrets = secrets
         self.template_limits = template_limits or DEFAULT_LIMITS
@@ -202,7 +205,7 @@ class _Run:
         self.parent_execution_id = parent_execution_id
         self.depth = depth
         self.pools = executor.pools
-        self.services: Mapping[type, object] = executor.services
+        self.services: HostServices = executor.services
         self.template_limits = executor.template_limits
         self.checked = values.Checked()
         self.global_vars = executor.vars if options.vars is None else options.vars

@@ -29,6 +29,7 @@ from tav.engine.plan import PlannedNode
 from tav.engine.pools import Pools
 from tav.engine.template_budget import TemplateLimits
 from tav.nodes.context import Credential, Inputs
+from tav.nodes.host import HostServices
 
 logger = logging.getLogger("tav.engine")
 
@@ -40,7 +41,7 @@ class StepHost(Protocol):
     trigger: Any
     vars: Mapping[str, Any]
     pools: Pools
-    services: Mapping[type, object]
+    services: HostServices
     redact: Callable[[str], str] | None
     template_limits: TemplateLimits
     checked: values.Checked

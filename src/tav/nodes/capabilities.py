@@ -15,7 +15,7 @@ node runs in-process, headless or on a worker.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
@@ -24,6 +24,19 @@ from tav.core.media import Media, MediaError, parse_media
 from tav.nodes.ai import ChatModels, Embeddings, VectorStores
 from tav.nodes.base import Outputs, Port
 from tav.nodes.context import NodeContext
+from tav.nodes.host import CHAT_MODELS, EMBEDDINGS, FILES, VECTOR_STORES, Files
+
+__all__ = [
+    "AICapability",
+    "BranchingCapability",
+    "ExportCapability",
+    "Files",
+    "LLMCapability",
+    "StreamingCapability",
+    "TriggerCapability",
+    "media_content",
+    "media_param",
+]
 
 
 class TriggerCapability:
@@ -53,49 +66,17 @@ class LLMCapability:
     pool: ClassVar[str | None] = "llm"
 
     def chat_models(self, ctx: NodeContext) -> ChatModels:
-        return ctx.service(ChatModels)  # type: ignore[type-abstract]
+        return ctx.service(CHAT_MODELS)
 
 
 class AICapability:
     """Embeds texts and reads or writes vector collections."""
 
     def embeddings(self, ctx: NodeContext) -> Embeddings:
-        return ctx.service(Embeddings)  # type: ignore[type-abstract]
+        return ctx.service(EMBEDDINGS)
 
     def vector_stores(self, ctx: NodeContext) -> VectorStores:
-        return ctx.service(VectorStores)  # type: ignore[type-abstract]
-
-
-class Files(Protocol):
-    """Files under the data dir; supplied by the host.
-
-    A stored file travels along edges as a MediaFormat value whose ``uri`` is
-    ``file:<id>`` (``metadata.url`` is where to download it); ``read`` takes that uri back.
-    """
-
-    async def write(self, data: bytes, *, name: str, mime_type: str) -> dict[str, Any]:
-        """Store an export (``files/exports``); returns its file value."""
-        ...
-
-    async def read(self, uri: str) -> bytes:
-        """The content of the stored file ``uri`` (``file:<id>``); ``NodeError``
-        (``file_not_found``) when there is none."""
-        ...
-
-    async def save(
-        self,
-        data: bytes,
-        *,
-        name: str,
-        mime_type: str | None = None,
-        execution_id: str | None = None,
-        export: bool = False,
-    ) -> dict[str, Any]:
-        """Store ``data`` and return its file value: a file of the execution
-        ``execution_id`` (``files/executions/<id>``, deleted with it), or with ``export`` an
-        export (``files/exports``, kept until deleted). ``mime_type`` ``None``: detected
-        from the content, else from the name."""
-        ...
+        return ctx.service(VECTOR_STORES)
 
 
 def media_param(value: Any, *, where: str) -> Media:
@@ -112,8 +93,7 @@ async def media_content(ctx: NodeContext, media: Media) -> bytes:
     if media.data is not None:
         return media.content_bytes()
     assert media.uri is not None  # a media value has one or the other
-    files = ctx.service(Files)  # type: ignore[type-abstract]
-    return await files.read(media.uri)
+    return await ctx.service(FILES).read(media.uri)
 
 
 class ExportCapability:
@@ -122,8 +102,7 @@ class ExportCapability:
     async def export(
         self, ctx: NodeContext, data: bytes, *, name: str, mime_type: str
     ) -> dict[str, Any]:
-        files = ctx.service(Files)  # type: ignore[type-abstract]
-        return await files.save(
+        return await ctx.service(FILES).save(
             data, name=name, mime_type=mime_type, execution_id=ctx.execution_id, export=True
         )
 

@@ -1,8 +1,9 @@
 """The narrow context a node's ``run`` receives.
 
 Node code sees only this: who it is, what arrived on its inputs, the run's trigger payload
-and variables, a way to report progress, and typed services supplied by the host
-(``ctx.service(SomeProtocol)``) — never the executor, the store or a transport.
+and variables, a way to report progress, and the services the host supplies
+(``tav.nodes.host``): ``ctx.service(FILES)`` for one its type requires, ``ctx.services``
+for the rest — never the executor, the store or a transport.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from tav.nodes.host import HostServices, Requirement
 
 T = TypeVar("T")
 
@@ -110,11 +114,14 @@ class NodeContext(Protocol):
         """Count resources this node used (LLM tokens: ``input_tokens``, ``output_tokens``,
         ``total_tokens``); summed into the node's result and the execution's."""
 
-    def service(self, kind: type[T]) -> T:
-        """A service the host supplies (LLM models, files, ...), looked up by its type;
-        raises ``NodeError`` when the host has none."""
+    @property
+    def services(self) -> HostServices:
+        """Everything the host supplies; a field is ``None`` where it supplies nothing
+        (``ctx.services.http``, ``ctx.services.pdf_fonts``)."""
         ...
 
-    def optional_service(self, kind: type[T]) -> T | None:
-        """Like ``service``, but ``None`` when the host has none."""
+    def service(self, requirement: Requirement[T]) -> T:
+        """The service ``requirement`` names (``ctx.service(FILES)``): declare it in the
+        node type's ``requires`` and compiling a workflow checks that the host supplies
+        it; else this raises ``NodeError`` (``service_unavailable``) when the node runs."""
         ...

@@ -1,8 +1,9 @@
 """Clients of the outside services that service nodes use: mail, Slack, Discord, Telegram,
 MQTT and signed webhooks (``tav.nodes.services`` says what each one does).
 
-``build_services`` gives the host the ``services`` mapping of its executor; base URLs and
-the timeout come from settings, through ``ServiceConfig``.
+``build_services`` gives the host these clients as ``HostServices`` (``tav.nodes.host``),
+which it completes with the rest of what it supplies; base URLs and the timeout come from
+settings, through ``ServiceConfig``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from tav.nodes.services import Discord, Mailer, MqttPublisher, Slack, Telegram, Webhooks
+from tav.nodes.host import HostServices
 from tav.services.discord import DiscordClient
 from tav.services.mail import SmtpMailer
 from tav.services.mqtt import MqttClient
@@ -56,17 +57,19 @@ def build_services(
     http: httpx.AsyncClient,
     *,
     tls_context: ssl.SSLContext | None = None,
-) -> dict[type, object]:
-    """Every service client, by the protocol service nodes look it up with.
+) -> HostServices:
+    """``http`` and every service client over it; the other services are left unset
+    (``dataclasses.replace`` adds them).
 
     ``tls_context`` is what the SMTP and MQTT clients verify servers with (default: the
     system's CA certificates); HTTP calls go through ``http``."""
     timeout = config.timeout_s
-    return {
-        Mailer: SmtpMailer(timeout_s=timeout, tls_context=tls_context),
-        Slack: SlackClient(http, config.slack_api_url, timeout_s=timeout),
-        Discord: DiscordClient(http, config.discord_api_url, timeout_s=timeout),
-        Telegram: TelegramClient(http, config.telegram_api_url, timeout_s=timeout),
-        MqttPublisher: MqttClient(timeout_s=timeout, tls_context=tls_context),
-        Webhooks: WebhookSender(http, timeout_s=timeout),
-    }
+    return HostServices(
+        http=http,
+        mailer=SmtpMailer(timeout_s=timeout, tls_context=tls_context),
+        slack=SlackClient(http, config.slack_api_url, timeout_s=timeout),
+        discord=DiscordClient(http, config.discord_api_url, timeout_s=timeout),
+        telegram=TelegramClient(http, config.telegram_api_url, timeout_s=timeout),
+        mqtt=MqttClient(timeout_s=timeout, tls_context=tls_context),
+        webhooks=WebhookSender(http, timeout_s=timeout),
+    )

@@ -12,10 +12,11 @@ from tav.ai import AIConfig, AIServices, MemoryResponseCache
 from tav.engine.bus import InMemoryBus
 from tav.engine.executor import Executor
 from tav.engine.memory import MemoryStore
-from tav.nodes.ai import ChatModels, ChatRequest, Embeddings, ModelRef
+from tav.nodes.ai import ChatRequest, ModelRef
 from tav.nodes.base import Node, NodeSpec, Outputs, Port
 from tav.nodes.builtin import BUILTIN_NODE_TYPES
 from tav.nodes.context import NodeContext
+from tav.nodes.host import CHAT_MODELS, EMBEDDINGS, HostServices
 from tav.nodes.registry import NodeRegistry
 from tav.nodes.testing import TESTING_NODE_TYPES
 from tests.fakes.llm import FakeProviders
@@ -58,7 +59,7 @@ def executor(
         bus=bus,
         store=store,
         secrets=secrets,
-        services={ChatModels: ai, Embeddings: ai},
+        services=HostServices(chat_models=ai, embeddings=ai),
     )
 
 
@@ -78,11 +79,11 @@ class Ask(Node):
     async def run(self, params: AskParams, input: Any, ctx: NodeContext) -> Outputs:
         if params.chat is not None:
             request = ChatRequest.model_validate(params.chat)
-            response = await ctx.service(ChatModels).chat(ctx, request)  # type: ignore[type-abstract]
+            response = await ctx.service(CHAT_MODELS).chat(ctx, request)
             return {"output": response.model_dump(mode="json")}
         assert params.embed is not None
         models = [ModelRef.model_validate(m) for m in params.embed.get("models", [])]
-        service = ctx.service(Embeddings)  # type: ignore[type-abstract]
+        service = ctx.service(EMBEDDINGS)
         embedded = await service.embed(ctx, models, params.embed["texts"])
         return {"output": embedded.model_dump(mode="json")}
 

@@ -87,7 +87,7 @@ async def test_a_node_without_models_uses_the_default_chain(executor: Executor) 
 async def test_no_models_and_no_default_chain_is_a_clear_error(
     executor: Executor, ai_config: AIConfig
 ) -> None:
-    executor.services[next(iter(executor.services))].configure(AIConfig())  # type: ignore[attr-defined]
+    executor.services.chat_models.configure(AIConfig())  # type: ignore[union-attr]
 
     result = await run(executor, chat_flow(prompt="hi"))
 

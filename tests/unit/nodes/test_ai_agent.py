@@ -17,8 +17,9 @@ from tav.core.workflow import Workflow
 from tav.engine.executor import Executor
 from tav.engine.loader import load_workflow_file
 from tav.engine.plan import validate
-from tav.nodes.ai import ChatModels, ToolCall, Usage, WorkflowCatalog, WorkflowDescription
+from tav.nodes.ai import ToolCall, Usage, WorkflowDescription
 from tav.nodes.builtin.ai.agent import tool_name
+from tav.nodes.host import HostServices
 from tests.helpers import document, node, run, workflow
 from tests.unit.nodes.scripted_models import ScriptedModels, answer
 
@@ -40,7 +41,7 @@ def models() -> ScriptedModels:
 
 @pytest.fixture
 def executor(registry, bus, store, models) -> Executor:
-    services = {ChatModels: models, WorkflowCatalog: FileCatalog()}
+    services = HostServices(chat_models=models, workflows=FileCatalog())
     return Executor(registry, bus=bus, store=store, services=services)
 
 

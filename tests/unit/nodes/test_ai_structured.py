@@ -12,8 +12,8 @@ from tav.core.errors import NodeError
 from tav.core.states import ExecutionStatus
 from tav.engine.executor import Executor
 from tav.engine.plan import validate
-from tav.nodes.ai import ChatModels
 from tav.nodes.builtin.ai.json_schema import object_schema_problems, schema_problems
+from tav.nodes.host import HostServices
 from tests.helpers import node, run, statuses, workflow
 from tests.unit.nodes.scripted_models import ScriptedModels, answer
 
@@ -25,7 +25,7 @@ def models() -> ScriptedModels:
 
 @pytest.fixture
 def executor(registry, bus, store, models) -> Executor:
-    return Executor(registry, bus=bus, store=store, services={ChatModels: models})
+    return Executor(registry, bus=bus, store=store, services=HostServices(chat_models=models))
 
 
 def problems_of(registry, *nodes: dict[str, Any], links: tuple[str, ...] = ()) -> list[str]:

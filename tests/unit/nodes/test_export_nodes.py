@@ -16,8 +16,7 @@ from tav.core.media import parse_media
 from tav.core.workflow import parse_workflow
 from tav.engine.executor import Executor
 from tav.nodes.builtin.export import fonts
-from tav.nodes.builtin.export.fonts import PdfFonts
-from tav.nodes.capabilities import Files
+from tav.nodes.host import HostServices, PdfFonts
 from tav.nodes.registry import NodeRegistry
 from tav.storage.files import FileStore
 from tests.helpers import node, run, workflow
@@ -31,7 +30,7 @@ ROWS = [
 
 @pytest.fixture
 def executor(registry: NodeRegistry, file_store: FileStore) -> Executor:
-    return Executor(registry, services={Files: file_store})
+    return Executor(registry, services=HostServices(files=file_store))
 
 
 async def export(
@@ -248,7 +247,7 @@ def _pdf(data: bytes) -> tuple[str, set[str]]:
 
 
 def _fonts_executor(registry: NodeRegistry, file_store: FileStore, *files: str) -> Executor:
-    return Executor(registry, services={Files: file_store, PdfFonts: PdfFonts(files)})
+    return Executor(registry, services=HostServices(files=file_store, pdf_fonts=PdfFonts(files)))
 
 
 @pytest.fixture

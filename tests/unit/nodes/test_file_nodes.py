@@ -9,7 +9,7 @@ import pytest
 
 from tav.core.media import Media
 from tav.engine.executor import Executor
-from tav.nodes.capabilities import Files
+from tav.nodes.host import HostServices
 from tav.nodes.registry import NodeRegistry
 from tav.storage.files import FileStore
 from tests.helpers import node, run, workflow
@@ -17,7 +17,7 @@ from tests.helpers import node, run, workflow
 
 @pytest.fixture
 def executor(registry: NodeRegistry, file_store: FileStore) -> Executor:
-    return Executor(registry, services={Files: file_store})
+    return Executor(registry, services=HostServices(files=file_store))
 
 
 async def read(executor: Executor, file: Any, **params: Any) -> Any:

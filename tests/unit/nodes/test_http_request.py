@@ -21,6 +21,7 @@ from tav.core.states import ExecutionStatus
 from tav.engine.bus import InMemoryBus
 from tav.engine.executor import Executor
 from tav.nodes.builtin.core.http import HttpRequest
+from tav.nodes.host import HostServices
 from tests.helpers import node, run, workflow
 
 NO_WAIT = {"max_attempts": 3, "backoff_s": 0, "jitter": False}
@@ -341,7 +342,7 @@ async def test_a_host_supplied_client_is_used_and_left_open(registry, httpserver
     async with httpx.AsyncClient(
         headers={"User-Agent": "tav-host"}, event_hooks={"request": [remember]}
     ) as client:
-        executor = Executor(registry, services={httpx.AsyncClient: client})
+        executor = Executor(registry, services=HostServices(http=client))
         result = await fetch(executor, {"url": httpserver.url_for("/shared")})
         again = await fetch(executor, {"url": httpserver.url_for("/shared")})
 

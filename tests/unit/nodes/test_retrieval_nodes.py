@@ -15,17 +15,14 @@ from tav.core.media import Media
 from tav.core.states import ExecutionStatus, NodeStatus
 from tav.engine.executor import Executor
 from tav.nodes.ai import (
-    ChatModels,
     ChatRequest,
     ChatResponse,
-    Embeddings,
     EmbedResponse,
     ModelRef,
-    TextSplitter,
     Usage,
-    VectorStores,
 )
 from tav.nodes.context import NodeContext
+from tav.nodes.host import HostServices
 from tav.nodes.registry import NodeRegistry
 from tav.storage.db import Database
 from tav.storage.vectors import VectorStore
@@ -96,12 +93,12 @@ def chat() -> Scripted:
 def executor(
     registry: NodeRegistry, vectors: VectorStore, embeddings: BagOfWords, chat: Scripted
 ) -> Executor:
-    services: dict[type, object] = {
-        TextSplitter: RecursiveTextSplitter(),
-        Embeddings: embeddings,
-        ChatModels: chat,
-        VectorStores: vectors,
-    }
+    services = HostServices(
+        text_splitter=RecursiveTextSplitter(),
+        embeddings=embeddings,
+        chat_models=chat,
+        vector_stores=vectors,
+    )
     return Executor(registry, services=services)
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 
 from tav.engine.executor import Executor
-from tav.nodes.capabilities import Files
 from tav.nodes.registry import NodeRegistry
 from tav.services import ServiceConfig, build_services
 from tav.storage.files import FileStore
@@ -46,5 +46,5 @@ def executor(
     memory_secrets: MemorySecrets,
     file_store: FileStore,
 ) -> Executor:
-    services = {**build_services(config, http), Files: file_store}
+    services = replace(build_services(config, http), files=file_store)
     return Executor(registry, services=services, secrets=memory_secrets)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -10,7 +11,6 @@ from pytest_httpserver import HTTPServer
 
 from tav.core.workflow import parse_workflow
 from tav.engine.executor import Executor
-from tav.nodes.capabilities import Files
 from tav.nodes.registry import NodeRegistry
 from tav.services import ServiceConfig, build_services
 from tav.services.webhooks import verify
@@ -41,7 +41,7 @@ async def test_the_order_notifications_example(
         memory_secrets.add("smtp-id", "smtp", **smtp.credential())
         executor = Executor(
             registry,
-            services={**build_services(config, http), Files: file_store},
+            services=replace(build_services(config, http), files=file_store),
             secrets=memory_secrets,
             vars={
                 "smtp_credential": "smtp-id",

@@ -12,9 +12,8 @@ import pytest
 from tav.core.media import Media
 from tav.core.results import ExecutionResult
 from tav.engine.executor import Executor
-from tav.nodes.capabilities import Files
+from tav.nodes.host import HostServices
 from tav.nodes.registry import NodeRegistry
-from tav.nodes.services import Mailer
 from tav.services.mail import SmtpMailer
 from tav.storage.files import FileStore
 from tests.fakes.secrets import MemorySecrets
@@ -41,7 +40,8 @@ def executor(
     certificate: Certificate,
 ) -> Executor:
     mailer = SmtpMailer(timeout_s=5, tls_context=certificate.client_context())
-    return Executor(registry, services={Mailer: mailer, Files: file_store}, secrets=memory_secrets)
+    services = HostServices(mailer=mailer, files=file_store)
+    return Executor(registry, services=services, secrets=memory_secrets)
 
 
 async def send(executor: Executor, **params: Any) -> ExecutionResult:
@@ -214,7 +214,7 @@ async def test_an_untrusted_certificate_is_refused(
 ):
     other = self_signed(tmp_path / "other")
     mailer = SmtpMailer(timeout_s=5, tls_context=other.client_context())
-    executor = Executor(registry, services={Mailer: mailer}, secrets=memory_secrets)
+    executor = Executor(registry, services=HostServices(mailer=mailer), secrets=memory_secrets)
     with SmtpServer(security="tls", certificate=self_signed(tmp_path / "server")) as server:
         memory_secrets.add("smtp", "smtp", **server.credential())
         result = await send(executor, to=["ada@example.org"], text="x")

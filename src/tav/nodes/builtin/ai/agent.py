@@ -38,7 +38,6 @@ from tav.nodes.ai import (
     ToolCall,
     ToolSpec,
     Usage,
-    WorkflowCatalog,
     WorkflowDescription,
 )
 from tav.nodes.base import Node, NodeSpec, Outputs, Port
@@ -46,6 +45,7 @@ from tav.nodes.builtin.ai.conversation import ConversationParams, conversation
 from tav.nodes.builtin.ai.json_schema import object_schema_problems
 from tav.nodes.capabilities import LLMCapability
 from tav.nodes.context import NodeContext
+from tav.nodes.host import WORKFLOWS
 
 TOOL_NAME = r"^[A-Za-z0-9_-]{1,64}$"
 """What every provider accepts as a function name."""
@@ -164,7 +164,7 @@ class Agent(LLMCapability, Node):
 
 async def resolve_tools(ctx: NodeContext, refs: list[ToolRef]) -> dict[str, Tool]:
     """The tools by the name the model calls them, described by the workflow catalog."""
-    catalog = ctx.service(WorkflowCatalog)  # type: ignore[type-abstract]
+    catalog = ctx.service(WORKFLOWS)
     tools: dict[str, Tool] = {}
     named = {ref.name for ref in refs if ref.name}
     for ref in refs:

@@ -16,6 +16,7 @@ from tav.nodes.ai import TextSplitter
 from tav.nodes.base import Node, NodeSpec, Outputs, Port
 from tav.nodes.builtin.ai.documents import Document, read_documents
 from tav.nodes.context import NodeContext
+from tav.nodes.host import TEXT_SPLITTER
 
 CHUNK_SCHEMA: dict[str, Any] = {
     "type": "array",
@@ -75,7 +76,7 @@ class TextSplit(Node):
         value = params.text if params.text is not None else input
         what = "`text`" if params.text is not None else "the input"
         documents = read_documents(value, what=what)
-        splitter = ctx.service(TextSplitter)  # type: ignore[type-abstract]
+        splitter = ctx.service(TEXT_SPLITTER)
         chunks = await ctx.to_thread(_split_all, splitter, documents, params)
         return {"output": chunks}
 

@@ -2,9 +2,9 @@
 
 Failures are classified for retries: network errors, 5xx and 429 are operational
 (retryable, honouring ``Retry-After``); other 4xx are the request's fault and are not.
-The host may supply a shared ``httpx.AsyncClient`` as a service (connection pooling; the
-server's applies its outbound policy); otherwise each request uses its own client, under
-the host's ``OutboundPolicy`` service or the default policy. ``query`` is merged into the
+The host may supply a shared ``httpx.AsyncClient`` (``ctx.services.http``: connection
+pooling; the server's applies its outbound policy); otherwise each request uses its own
+client, under the host's outbound policy (``ctx.services.outbound``). ``query`` is merged into the
 query string ``url`` already has; a parameter in both takes ``query``'s value.
 """
 
@@ -78,15 +78,14 @@ class HttpRequest(Node):
     pool = "http"
 
     async def run(self, params: HttpRequestParams, input: Any, ctx: NodeContext) -> Outputs:
-        client = ctx.optional_service(httpx.AsyncClient)
+        client = ctx.services.http
         headers = dict(params.headers)
         if params.idempotent:
             headers.setdefault("Idempotency-Key", ctx.idempotency_key)
         if params.credential:
             headers["Authorization"] = await _authorization(ctx, params.credential)
         if client is None:
-            policy = ctx.optional_service(outbound.OutboundPolicy) or outbound.OutboundPolicy()
-            async with outbound.client(policy) as own_client:
+            async with outbound.client(ctx.services.outbound) as own_client:
                 response = await _send(own_client, params, headers)
         else:
             response = await _send(client, params, headers)

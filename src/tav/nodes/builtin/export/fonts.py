@@ -3,11 +3,12 @@
 fpdf2 embeds TrueType and OpenType fonts, and takes each character the current font lacks
 from the first fallback font that has it; a character that no font has is left out of the
 page, with no more than a line in a log. So the export looks at its text first. The body
-font is the first of the configured files (``PdfFonts``, from ``TAV_PDF_FONT``), else the
-system's Unicode font (DejaVu Sans, Liberation Sans); fallbacks are the other configured
-files, then the system's fonts for the scripts the body font lacks (Noto CJK, WenQuanYi,
-Droid Sans Fallback), each added only when the text needs it (a CJK collection is ~20 MB
-for fpdf2 to parse). What no font has is reported, and the node warns or fails.
+font is the first of the configured files (the host's ``PdfFonts``, from
+``TAV_PDF_FONT``), else the system's Unicode font (DejaVu Sans, Liberation Sans);
+fallbacks are the other configured files, then the system's fonts for the scripts the body
+font lacks (Noto CJK, WenQuanYi, Droid Sans Fallback), each added only when the text needs
+it (a CJK collection is ~20 MB for fpdf2 to parse). What no font has is reported, and the
+node warns or fails.
 
 Rejected: scanning every font installed (fontconfig's way): seconds on the first export,
 and what a PDF looks like would depend on whatever a machine happens to have; naming the
@@ -57,15 +58,6 @@ SYSTEM_FALLBACKS = (
 """Fonts tried, in order, after the system's body fonts, for characters the body font lacks."""
 
 SAMPLE = 20
-
-
-@dataclass(frozen=True, slots=True)
-class PdfFonts:
-    """Font files PDF exports write text in (``TAV_PDF_FONT``): TrueType, OpenType, or the
-    first face of a collection. The first is the body font, the others fallbacks for the
-    characters it lacks; the system's fonts come after them. Empty: the system's only."""
-
-    files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

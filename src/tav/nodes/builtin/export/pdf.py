@@ -25,7 +25,7 @@ from tav.nodes.builtin.export.common import (
     paragraphs,
     text_of,
 )
-from tav.nodes.builtin.export.fonts import FontChoice, PdfFonts, choose
+from tav.nodes.builtin.export.fonts import FontChoice, choose
 from tav.nodes.capabilities import ExportCapability
 from tav.nodes.context import NodeContext
 
@@ -54,8 +54,7 @@ class ExportPdf(ExportCapability, Node):
 
     async def run(self, params: PdfParams, input: Any, ctx: NodeContext) -> Outputs:
         content = Content.of(params, data_of(params, input))
-        configured = ctx.optional_service(PdfFonts) or PdfFonts()
-        fonts = await ctx.to_thread(choose, content.text(), configured.files)
+        fonts = await ctx.to_thread(choose, content.text(), ctx.services.pdf_fonts.files)
         warnings = []
         if fonts.missing:
             message = fonts.missing_message()

@@ -10,8 +10,9 @@ from pydantic import ConfigDict, Field
 from tav.core.media import guess_mime_type, is_media
 from tav.core.model import Model
 from tav.nodes.base import Node, NodeSpec, Outputs, Port
-from tav.nodes.capabilities import Files, media_content, media_param
+from tav.nodes.capabilities import media_content, media_param
 from tav.nodes.context import NodeContext
+from tav.nodes.host import FILES
 
 
 class FileWriteParams(Model):
@@ -56,7 +57,7 @@ class FileWrite(Node):
             data = json.dumps(value, ensure_ascii=False, indent=2).encode()
             name = name or "data.json"
             mime_type = mime_type or guess_mime_type(name) or "application/json"
-        files = ctx.service(Files)  # type: ignore[type-abstract]
+        files = ctx.service(FILES)
         stored = await files.save(
             data, name=name, mime_type=mime_type, execution_id=ctx.execution_id
         )

@@ -11,7 +11,7 @@ from tav.core.model import Model
 from tav.nodes.base import Node, NodeSpec, Outputs, Port
 from tav.nodes.builtin.services.common import credential_field, credential_of, short_key
 from tav.nodes.context import NodeContext
-from tav.nodes.services import Discord, Slack, Telegram
+from tav.nodes.host import DISCORD, SLACK, TELEGRAM
 
 DISCORD_NONCE_LENGTH = 25
 """Discord takes nonces of at most 25 characters."""
@@ -48,7 +48,7 @@ class SlackPostMessage(Node):
     async def run(self, params: SlackPostMessageParams, input: Any, ctx: NodeContext) -> Outputs:
         credential = await credential_of(ctx, params.credential, "slack", "bearer")
         body = params.model_dump(exclude={"credential"}, exclude_none=True)
-        slack = ctx.service(Slack)  # type: ignore[type-abstract]
+        slack = ctx.service(SLACK)
         answer = await slack.call(str(credential.data["token"]), "chat.postMessage", body)
         return {
             "output": {
@@ -98,7 +98,7 @@ class DiscordSendMessage(Node):
         if credential.data.get("bot_token") and not credential.data.get("webhook_url"):
             body.pop("username", None)
             body.update(nonce=short_key(ctx, DISCORD_NONCE_LENGTH), enforce_nonce=True)
-        discord = ctx.service(Discord)  # type: ignore[type-abstract]
+        discord = ctx.service(DISCORD)
         message = await discord.send_message(credential.data, body, channel_id=params.channel_id)
         return {"output": message}
 
@@ -137,6 +137,6 @@ class TelegramSendMessage(Node):
             body["disable_notification"] = True
         if params.reply_to_message_id is not None:
             body["reply_parameters"] = {"message_id": params.reply_to_message_id}
-        telegram = ctx.service(Telegram)  # type: ignore[type-abstract]
+        telegram = ctx.service(TELEGRAM)
         result = await telegram.call(str(credential.data["bot_token"]), "sendMessage", body)
         return {"output": result}

@@ -12,7 +12,8 @@ from tav.nodes.base import Node, NodeSpec, Outputs, Port
 from tav.nodes.builtin.services.common import credential_field, credential_of, short_key
 from tav.nodes.capabilities import media_content, media_param
 from tav.nodes.context import NodeContext
-from tav.nodes.services import Attachment, Email, Mailer
+from tav.nodes.host import MAILER
+from tav.nodes.services import Attachment, Email
 
 
 def _addresses(value: Any) -> Any:
@@ -91,7 +92,7 @@ class EmailSend(Node):
             ),
             message_id=f"<{short_key(ctx)}@{domain}>",
         )
-        sent = await ctx.service(Mailer).send(credential.data, email)  # type: ignore[type-abstract]
+        sent = await ctx.service(MAILER).send(credential.data, email)
         return {"output": EmailSent.model_validate(sent).model_dump()}
 
 

@@ -13,7 +13,7 @@ from tav.nodes.base import Node, NodeSpec, Outputs, Port
 from tav.nodes.builtin.services.common import credential_of
 from tav.nodes.capabilities import media_content, media_param
 from tav.nodes.context import NodeContext
-from tav.nodes.services import MqttPublisher
+from tav.nodes.host import MQTT
 
 
 class MqttPublishParams(Model):
@@ -66,7 +66,7 @@ class MqttPublish(Node):
             )
         value = params.payload if params.payload is not None else input
         payload = await encode(ctx, value)
-        mqtt = ctx.service(MqttPublisher)  # type: ignore[type-abstract]
+        mqtt = ctx.service(MQTT)
         await mqtt.publish(broker, params.topic, payload, qos=params.qos, retain=params.retain)
         return {
             "output": {

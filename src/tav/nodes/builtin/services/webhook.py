@@ -12,7 +12,7 @@ from tav.core.model import Model
 from tav.nodes.base import Node, NodeSpec, Outputs, Port
 from tav.nodes.builtin.services.common import credential_field, credential_of
 from tav.nodes.context import NodeContext
-from tav.nodes.services import Webhooks
+from tav.nodes.host import WEBHOOKS
 
 
 class WebhookSendParams(Model):
@@ -47,7 +47,7 @@ class WebhookSend(Node):
         credential = await credential_of(ctx, params.credential, "hmac")
         payload = params.payload if params.payload is not None else input
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-        webhooks = ctx.service(Webhooks)  # type: ignore[type-abstract]
+        webhooks = ctx.service(WEBHOOKS)
         response = await webhooks.send(
             params.url,
             body,
