@@ -118,7 +118,13 @@ class Executor:
         self._plans: dict[str, tuple[Workflow, ExecutionPlan]] = {}
 
     def compile(self, workflow: Workflow, *, source: str | None = None) -> ExecutionPlan:
-        return compile_plan(workflow, self.registry, source=source, limits=self.template_limits)
+        return compile_plan(
+            workflow,
+            self.registry,
+            source=source,
+            limits=self.template_limits,
+            services=self.services,
+        )
 
     def start(self, plan: ExecutionPlan, trigger: Any = None, **options: Any) -> ExecutionHandle:
         """Start an execution in the background and return its handle at once.

@@ -1,7 +1,8 @@
 """Compile a workflow into an immutable ``ExecutionPlan``, finding every problem first.
 
 ``compile_plan`` checks everything that can be known before running — node types, params,
-ports, templates, references — and raises ``WorkflowInvalid`` with every problem located.
+ports, templates, references, the host services each node requires — and raises
+``WorkflowInvalid`` with every problem located.
 The plan holds, per node, what the executor needs and nothing it must recompute: the node
 instance, migrated params (validated once when they hold no templates), incoming edges per
 port in document order, and retry/timeout/error settings.
@@ -29,6 +30,7 @@ from tav.core.workflow import (
 from tav.engine import templates
 from tav.engine.template_budget import DEFAULT_LIMITS, TemplateLimits
 from tav.nodes.base import Node, Port
+from tav.nodes.host import HostServices, missing
 from tav.nodes.registry import NodeRegistry
 
 NO_RETRY = RetryPolicy(max_attempts=1, backoff_s=0, jitter=False)
@@ -91,12 +93,15 @@ def compile_plan(
     *,
     source: str | None = None,
     limits: TemplateLimits = DEFAULT_LIMITS,
+    services: HostServices | None = None,
 ) -> ExecutionPlan:
     """Compile ``workflow``; raise ``WorkflowInvalid`` with every problem if it cannot run.
 
     ``limits`` caps the templates of the document (count and length), checked before any
-    is compiled: compiling one takes about half a millisecond."""
-    compiler = _Compiler(workflow, registry, limits)
+    is compiled: compiling one takes about half a millisecond. ``services``: what the host
+    that will run the plan supplies; a node whose type ``requires`` a service it lacks is
+    a problem (``None``: not checked)."""
+    compiler = _Compiler(workflow, registry, limits, services)
     plan = compiler.compile(source)
     if compiler.problems:
         raise WorkflowInvalid(compiler.problems, source=source)
@@ -105,10 +110,15 @@ def compile_plan(
 
 
 def validate(
-    workflow: Workflow, registry: NodeRegistry, *, limits: TemplateLimits = DEFAULT_LIMITS
+    workflow: Workflow,
+    registry: NodeRegistry,
+    *,
+    limits: TemplateLimits = DEFAULT_LIMITS,
+    services: HostServices | None = None,
 ) -> list[Problem]:
-    """Every problem that would stop ``workflow`` from running; empty when it is valid."""
-    compiler = _Compiler(workflow, registry, limits)
+    """Every problem that would stop ``workflow`` from running (on a host that supplies
+    ``services``, when given); empty when it is valid."""
+    compiler = _Compiler(workflow, registry, limits, services)
     compiler.compile(None)
     return compiler.problems
 
@@ -149,10 +159,17 @@ def _upgraded(node: NodeDef, registry: NodeRegistry) -> NodeDef:
 
 
 class _Compiler:
-    def __init__(self, workflow: Workflow, registry: NodeRegistry, limits: TemplateLimits) -> None:
+    def __init__(
+        self,
+        workflow: Workflow,
+        registry: NodeRegistry,
+        limits: TemplateLimits,
+        services: HostServices | None,
+    ) -> None:
         self.workflow = workflow
         self.registry = registry
         self.limits = limits
+        self.services = services
         self.problems: list[Problem] = check_structure(workflow)
         self.types: dict[str, type[Node]] = {}
         self.params: dict[str, dict[str, Any]] = {}
@@ -197,6 +214,7 @@ class _Compiler:
             self._problem(str(exc), node=node.id, field="type")
             return
         self.types[node.id] = node_type
+        self._check_requirements(node.id, node_type)
         params = self._migrated(node, node_type)
         if params is None:
             return
@@ -206,6 +224,16 @@ class _Compiler:
             for path, source in templates.template_strings(params, "params")
             if path.split(".")[1].split("[")[0] not in node_type.raw_params
         ]
+
+    def _check_requirements(self, node_id: str, node_type: type[Node]) -> None:
+        if self.services is None or not node_type.requires:
+            return
+        lacking = missing(node_type.requires, self.services)
+        if lacking:
+            needs = " and ".join(filter(None, [", ".join(lacking[:-1]), lacking[-1]]))
+            self._problem(
+                f"node '{node_id}' needs {needs}, which this host does not provide", node=node_id
+            )
 
     def _check_template_limits(self) -> None:
         found = [source for sources in self.templates.values() for _, source in sources]

@@ -2,7 +2,8 @@
 
 A node type is a class with a ``spec`` (stable type id, version, title, category), a
 Pydantic ``Params`` model (its JSON Schema drives the editor's form), named input and
-output ``Port``\\s, an optional resource ``pool``, and ``async def run``. ``run`` returns a
+output ``Port``\\s, an optional resource ``pool``, the host services it ``requires``, and
+``async def run``. ``run`` returns a
 dict from output port to value; a port left out stays inactive, and so do the edges
 from it — that is how branching works.
 
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from tav.core.model import Model
 from tav.core.workflow import RetryPolicy
+from tav.nodes.host import Requirement
 
 if TYPE_CHECKING:
     from tav.nodes.context import NodeContext
@@ -96,9 +98,15 @@ class Node:
     max_per_workflow: ClassVar[int | None] = None
     migrations: ClassVar[dict[int, ParamsMigration]] = {}
     """``{N: f}``: ``f`` turns params written for version N into params for version N+1."""
+    requires: ClassVar[tuple[Requirement[Any], ...]] = ()
+    """Host services the node cannot run without (``tav.nodes.host``: ``FILES``, ...), on
+    top of its capabilities' (``LLMCapability`` requires ``CHAT_MODELS``); compiling a
+    workflow refuses it on a host that lacks one. After the class statement, this holds
+    them all."""
 
     def __init_subclass__(cls, abstract: bool = False, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        cls.requires = _requirements(cls)
         if not abstract:
             _check_node_class(cls)
 
@@ -117,6 +125,21 @@ class Node:
     async def run(self, params: Any, input: Any, ctx: NodeContext) -> Outputs:
         """Do the node's work; return its outputs by port."""
         raise NotImplementedError
+
+
+def _requirements(cls: type[Node]) -> tuple[Requirement[Any], ...]:
+    """What ``cls``, its bases and its capabilities declare in ``requires``, once each."""
+    found: dict[Requirement[Any], None] = {}
+    for klass in reversed(cls.__mro__):
+        for requirement in vars(klass).get("requires", ()):
+            if not isinstance(requirement, Requirement):
+                raise TypeError(
+                    f"node class {cls.__module__}.{cls.__qualname__}: requires must list "
+                    f"requirements from tav.nodes.host (FILES, CHAT_MODELS, ...), not "
+                    f"{requirement!r}"
+                )
+            found[requirement] = None
+    return tuple(found)
 
 
 def _check_node_class(cls: type[Node]) -> None:

@@ -1,9 +1,10 @@
 """Capabilities: mixins that give a node type a kind of power the type checker can see.
 
-Each capability declares what its node types need from the host as a service protocol;
-the host (server, CLI, worker) supplies implementations, and node code reaches them with
-``ctx.service(Protocol)``. This keeps node code free of transports and settings: the same
-node runs in-process, headless or on a worker.
+Each capability declares in ``requires`` the host services its node types cannot run
+without (``tav.nodes.host``); the host (server, CLI, worker) supplies implementations,
+compiling a workflow checks that it supplies them, and node code reaches them with
+``ctx.service(CHAT_MODELS)``. This keeps node code free of transports and settings: the
+same node runs in-process, headless or on a worker.
 
 - ``TriggerCapability``: the node starts executions (manual, webhook, schedule, ...).
 - ``LLMCapability``: the node talks to chat models through the ``llm`` pool.
@@ -24,7 +25,7 @@ from tav.core.media import Media, MediaError, parse_media
 from tav.nodes.ai import ChatModels, Embeddings, VectorStores
 from tav.nodes.base import Outputs, Port
 from tav.nodes.context import NodeContext
-from tav.nodes.host import CHAT_MODELS, EMBEDDINGS, FILES, VECTOR_STORES, Files
+from tav.nodes.host import CHAT_MODELS, EMBEDDINGS, FILES, VECTOR_STORES, Files, Requirement
 
 __all__ = [
     "AICapability",
@@ -64,13 +65,17 @@ class LLMCapability:
     """Talks to chat models, through the ``llm`` pool, with provider fallback."""
 
     pool: ClassVar[str | None] = "llm"
+    requires: ClassVar[tuple[Requirement[Any], ...]] = (CHAT_MODELS,)
 
     def chat_models(self, ctx: NodeContext) -> ChatModels:
         return ctx.service(CHAT_MODELS)
 
 
 class AICapability:
-    """Embeds texts and reads or writes vector collections."""
+    """Embeds texts and reads or writes vector collections. Requires embedding models; a
+    node that reads or writes collections adds ``VECTOR_STORES``."""
+
+    requires: ClassVar[tuple[Requirement[Any], ...]] = (EMBEDDINGS,)
 
     def embeddings(self, ctx: NodeContext) -> Embeddings:
         return ctx.service(EMBEDDINGS)
@@ -98,6 +103,8 @@ async def media_content(ctx: NodeContext, media: Media) -> bytes:
 
 class ExportCapability:
     """Writes a file under ``files/exports`` and registers it."""
+
+    requires: ClassVar[tuple[Requirement[Any], ...]] = (FILES,)
 
     async def export(
         self, ctx: NodeContext, data: bytes, *, name: str, mime_type: str

@@ -104,6 +104,10 @@ class Requirement(Generic[T]):
     name: str
     title: str
 
+    def __post_init__(self) -> None:
+        if self.name not in HostServices.__dataclass_fields__:
+            raise ValueError(f"a requirement names a field of HostServices, not {self.name!r}")
+
     def supplied_by(self, services: HostServices) -> T | None:
         """The service ``services`` supplies for this requirement, or ``None``."""
         found: T | None = getattr(services, self.name)

@@ -130,6 +130,7 @@ class Agent(LLMCapability, Node):
 
     spec = NodeSpec(type="ai.agent", title="Agent", category="ai", icon="bot")
     Params = AgentParams
+    requires = (WORKFLOWS,)
     outputs = {
         "output": Port(
             "`{answer, steps: [{tool, arguments, output|error}], usage, provider, model}`.",

@@ -26,6 +26,7 @@ from tav.nodes.builtin.ai.vectors import (
 )
 from tav.nodes.capabilities import AICapability, LLMCapability
 from tav.nodes.context import NodeContext
+from tav.nodes.host import VECTOR_STORES
 
 INSTRUCTIONS = (
     "Answer the question using only the numbered context passages below. After each "
@@ -62,6 +63,7 @@ class RagAnswer(AICapability, LLMCapability, Node):
 
     spec = NodeSpec(type="ai.rag_answer", title="Answer from documents", category="ai", icon="book")
     Params = RagAnswerParams
+    requires = (VECTOR_STORES,)
     inputs = {"input": Port("The question, when `question` is empty.", required=False)}
     outputs = {
         "output": Port(

@@ -69,6 +69,7 @@ class TextSplit(Node):
 
     spec = NodeSpec(type="ai.text_split", title="Split text", category="ai", icon="scissors")
     Params = TextSplitParams
+    requires = (TEXT_SPLITTER,)
     inputs = {"input": Port("Text, media or documents, when `text` is empty.", required=False)}
     outputs = {"output": Port("`[{text, metadata}]`, the chunks in order.", schema=CHUNK_SCHEMA)}
 

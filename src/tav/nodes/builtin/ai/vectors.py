@@ -22,6 +22,7 @@ from tav.nodes.base import Node, NodeSpec, Outputs, Port
 from tav.nodes.builtin.ai.documents import read_documents, stable_id
 from tav.nodes.capabilities import AICapability
 from tav.nodes.context import NodeContext
+from tav.nodes.host import VECTOR_STORES
 
 MAX_K = 100
 COLLECTION: Any = Field(
@@ -158,6 +159,7 @@ class VectorUpsert(AICapability, Node):
         type="ai.vector_upsert", title="Store in vector collection", category="ai", icon="database"
     )
     Params = VectorUpsertParams
+    requires = (VECTOR_STORES,)
     inputs = {"input": Port("Documents, when `documents` is empty.", required=False)}
     outputs = {"output": Port("`{collection, count, ids, provider, model, usage}`.")}
     pool = "llm"
@@ -226,6 +228,7 @@ class VectorSearch(AICapability, Node):
         type="ai.vector_search", title="Search vector collection", category="ai", icon="search"
     )
     Params = VectorSearchParams
+    requires = (VECTOR_STORES,)
     inputs = {"input": Port("The query text, when `query` and `vector` are empty.", required=False)}
     outputs = {"output": Port("`{matches: [{id, text, score, metadata}]}`.")}
     pool = "llm"

@@ -41,6 +41,7 @@ class FileWrite(Node):
 
     spec = NodeSpec(type="file.write", title="Write file", category="files", icon="file-plus")
     Params = FileWriteParams
+    requires = (FILES,)
     outputs = {"output": Port("The file value (MediaFormat, uri file:<id>).")}
 
     async def run(self, params: FileWriteParams, input: Any, ctx: NodeContext) -> Outputs:

@@ -42,6 +42,7 @@ class SlackPostMessage(Node):
         type="slack.post_message", title="Slack message", category="services", icon="message"
     )
     Params = SlackPostMessageParams
+    requires = (SLACK,)
     outputs = {"output": Port("{channel, ts, message}")}
     pool = "http"
 
@@ -87,6 +88,7 @@ class DiscordSendMessage(Node):
         type="discord.send_message", title="Discord message", category="services", icon="message"
     )
     Params = DiscordSendMessageParams
+    requires = (DISCORD,)
     outputs = {"output": Port("The message Discord created: {id, channel_id, ...}.")}
     pool = "http"
 
@@ -125,6 +127,7 @@ class TelegramSendMessage(Node):
         icon="message",
     )
     Params = TelegramSendMessageParams
+    requires = (TELEGRAM,)
     outputs = {"output": Port("The message Telegram created: {message_id, chat, ...}.")}
     pool = "http"
 

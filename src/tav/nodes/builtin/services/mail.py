@@ -72,6 +72,7 @@ class EmailSend(Node):
 
     spec = NodeSpec(type="email.send", title="Send email", category="services", icon="mail")
     Params = EmailSendParams
+    requires = (MAILER,)
     outputs = {"output": Port("{message_id, accepted, rejected}", schema=EmailSent)}
     pool = "http"
 

@@ -49,6 +49,7 @@ class MqttPublish(Node):
 
     spec = NodeSpec(type="mqtt.publish", title="MQTT publish", category="services", icon="radio")
     Params = MqttPublishParams
+    requires = (MQTT,)
     outputs = {"output": Port("{topic, bytes, qos, retain}")}
     pool = "http"
 

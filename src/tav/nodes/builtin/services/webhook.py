@@ -40,6 +40,7 @@ class WebhookSend(Node):
 
     spec = NodeSpec(type="webhook.send", title="Send webhook", category="services", icon="send")
     Params = WebhookSendParams
+    requires = (WEBHOOKS,)
     outputs = {"output": Port("{status, headers, body}", schema=WebhookResponse)}
     pool = "http"
 
