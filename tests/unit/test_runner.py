@@ -54,3 +54,15 @@ def test_an_invalid_document_raises_with_every_problem():
     assert any("duplicate node id" in m for m in messages)
     assert any("core.nope" in m for m in messages)
     assert any("unknown node 'b'" in m for m in messages)
+
+
+def test_a_node_needing_a_service_this_host_lacks_is_refused_before_running():
+    """Without storage there are no stored files: an export cannot run, and says so first."""
+    doc = document(
+        node("start", "trigger.manual"), node("save", "export.csv"), links=("start -> save",)
+    )
+    with pytest.raises(WorkflowInvalid) as caught:
+        tav.run_workflow_sync(doc, [{"a": 1}])
+    assert [(p.node, p.message) for p in caught.value.problems] == [
+        ("save", "node 'save' needs stored files, which this host does not provide")
+    ]
