@@ -23,7 +23,8 @@ from pydantic import ValidationError
 from tav.ai import AIConfig, AIServices
 from tav.ai.http import ProviderHttp
 from tav.ai.text import RecursiveTextSplitter
-from tav.core.errors import NotFound, Problem, WorkflowInvalid
+from tav.core.errors import FailureKind, NotFound, Problem, WorkflowInvalid
+from tav.core.modes import ExecutionMode
 from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
 from tav.core.states import ExecutionStatus, NodeStatus
 from tav.core.workflow import Workflow, parse_workflow
@@ -153,7 +154,7 @@ class StartedRun:
     workflow: str
     workflow_id: str | None
     workflow_version: int | None
-    mode: str
+    mode: ExecutionMode
     input: Any
     """As given (JSON data: what is stored is its JSON)."""
     started_at: datetime
@@ -389,7 +390,7 @@ class Server:
         input: Any = None,
         *,
         stored: StoredWorkflow | None = None,
-        mode: str = "api",
+        mode: ExecutionMode = ExecutionMode.API,
         reuse: Mapping[str, NodeResult] | None = None,
         execution_id: str | None = None,
         source: str | None = None,
@@ -417,7 +418,7 @@ class Server:
             input=input,
             document=None if stored else dict(document),
             retry_of=retry_of,
-            owner=owners.this_process() if mode == "cli" else None,
+            owner=owners.this_process() if mode is ExecutionMode.CLI else None,
         )
         global_vars = await self.global_vars()
         recorded = self.writer.record(execution, data)
@@ -445,7 +446,12 @@ class Server:
         )
 
     async def launch(
-        self, workflow: TriggeredWorkflow, payload: Any, *, mode: str, skip: frozenset[str]
+        self,
+        workflow: TriggeredWorkflow,
+        payload: Any,
+        *,
+        mode: ExecutionMode,
+        skip: frozenset[str],
     ) -> StartedRun:
         """Start a stored workflow from one of its triggers (``tav.triggers.ports.Launcher``);
         ``skip``: its other trigger nodes."""
@@ -473,7 +479,7 @@ class Server:
         """Fail the executions of ``tav run`` processes of this host that died before they
         finished (killed, say); returns their ids. A retry runs what they left."""
         gone = ErrorInfo(
-            type="crashed",
+            type=FailureKind.CRASHED,
             message="the `tav run` process running it stopped before it finished; "
             "retry it to run the rest",
         )
@@ -494,16 +500,17 @@ class Server:
         alone: that process may still be running them (``settle_abandoned`` settles those
         whose process is gone)."""
         crashed = ErrorInfo(
-            type="crashed", message="the process running it stopped; its parent runs it again"
+            type=FailureKind.CRASHED,
+            message="the process running it stopped; its parent runs it again",
         )
         await self.executions.settle_orphans(crashed)
         resumed = []
-        for record in await self.executions.unfinished(exclude_modes=("cli",)):
+        for record in await self.executions.unfinished(exclude_modes=(ExecutionMode.CLI,)):
             try:
                 handle = await self._resume(record)
             except Exception as exc:
                 logger.warning("cannot resume execution %s: %s", record.execution_id, exc)
-                error = ErrorInfo(type="resume_failed", message=f"cannot resume: {exc}")
+                error = ErrorInfo(type=FailureKind.RESUME_FAILED, message=f"cannot resume: {exc}")
                 await self.executions.mark(record.execution_id, ExecutionStatus.FAILED, error)
                 continue
             resumed.append(handle.execution_id)

@@ -28,7 +28,8 @@ from starlette.routing import Route
 
 from tav.api.documents import value_problems
 from tav.api.errors import ApiError, error_body
-from tav.core.errors import InputInvalid
+from tav.core.errors import FailureKind, InputInvalid
+from tav.core.modes import ExecutionMode
 from tav.server import Server, StartedRun
 from tav.storage.isolation import NotStored
 from tav.triggers.webhook import PREFIX, Webhook, WebhookError, is_json
@@ -69,7 +70,9 @@ async def webhook(request: Request) -> Response:
         return _error(503, "unavailable", "the server is shutting down")
     target = hook.target
     try:
-        started = await server.launch(target.workflow, payload, mode="webhook", skip=target.skip)
+        started = await server.launch(
+            target.workflow, payload, mode=ExecutionMode.WEBHOOK, skip=target.skip
+        )
     except InputInvalid as exc:
         return _error(422, "input_invalid", str(exc))
     execution_id = started.handle.execution_id
@@ -98,7 +101,7 @@ def _unstorable(request: Request, hook: Webhook, body: Any) -> Response | None:
 
 
 def _not_stored(exc: NotStored, execution_id: str) -> Response:
-    return _error(500, "not_stored", exc.message, details={"execution_id": execution_id})
+    return _error(500, FailureKind.NOT_STORED, exc.message, details={"execution_id": execution_id})
 
 
 async def _when_done(

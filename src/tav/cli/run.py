@@ -96,6 +96,7 @@ async def _stored(
     """Through the server's parts: its writer stores the execution as it runs (an
     execution that could not be stored fails the command, though it ran)."""
     from tav.core.errors import WorkflowInvalid
+    from tav.core.modes import ExecutionMode
     from tav.storage.isolation import NotStored
 
     server = _server()
@@ -106,7 +107,7 @@ async def _stored(
         _report_invalid(exc)
     await server.start(resume=False, prune=False, triggers=False)
     try:
-        handle = await server.run(document, payload, mode="cli", source=source)
+        handle = await server.run(document, payload, mode=ExecutionMode.CLI, source=source)
         result = await _watch(handle, server.bus, plan, show=show)
         await server.writer.flush(handle.execution_id)
         return result

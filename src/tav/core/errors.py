@@ -8,22 +8,37 @@
     │   ├── WorkflowInvalid      a workflow document with problems (all of them, located)
     │   ├── InputInvalid         run input or a value that is not acceptable
     │   └── NotFound             a workflow, node type or execution that does not exist
-    └── NodeError                one node did not produce its outputs; carries ``type``
-        │                        (a stable code), ``retryable`` and ``retry_after``
-        ├── TemplateError        a param template that does not render (not retryable)
-        ├── ParamsInvalid        params that do not validate once rendered (not retryable)
-        └── OperationalError     transient trouble: network, 5xx, rate limit (retryable)
-            └── NodeTimeout      the node ran longer than its ``timeout_s``
+    ├── NodeError                one node did not produce its outputs; carries ``type``
+    │   │                        (a stable code), ``retryable`` and ``retry_after``
+    │   ├── TemplateError        a param template that does not render (not retryable)
+    │   ├── ParamsInvalid        params that do not validate once rendered (not retryable)
+    │   └── OperationalError     transient trouble: network, 5xx, rate limit (retryable)
+    │       └── NodeTimeout      the node ran longer than its ``timeout_s``
+    └── InternalError            a bug of TAV Engine: a broken invariant, such as an illegal
+                                 state transition. Nobody can act on it but a developer.
 
 Anything else raised by node code is an *unexpected* error — most likely a bug. The
 engine's one error boundary (``tav.engine.step``) logs it with its traceback and
 records it as type ``exception``; it is retried like an operational error, because a
 library's unexpected exception is as often transient as not.
+
+An execution that fails carries an ``ErrorInfo`` too. When one of its nodes failed it
+is that node's error; otherwise its ``type`` is a ``FailureKind``, the closed set of
+reasons the engine and its host fail or end an execution for:
+
+::
+
+    cancelled        stopped by a person or a program (an execution ``cancelled``)
+    crashed          the process running it stopped before it finished
+    resume_failed    interrupted, and it could not be resumed (its workflow is gone, ...)
+    not_stored       its updates could not be stored, so it was stopped (also the type
+                     of a node whose result could not be stored)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 
 class TavError(Exception):
@@ -144,3 +159,23 @@ class NodeTimeout(OperationalError):
     """The node ran longer than its ``timeout_s``."""
 
     type = "timeout"
+
+
+class InternalError(TavError):
+    """A bug of TAV Engine: an invariant that does not hold (an illegal state transition,
+    say). Never caught to carry on; it ends what raised it, with its traceback logged."""
+
+
+class FailureKind(StrEnum):
+    """Why the engine or its host ended an execution that no node's error explains: the
+    ``type`` of its ``ErrorInfo`` (stored and answered as the value)."""
+
+    CANCELLED = "cancelled"
+    """Stopped by a person or a program; the execution is ``cancelled``."""
+    CRASHED = "crashed"
+    """The process running it stopped before it finished; a retry runs the rest."""
+    RESUME_FAILED = "resume_failed"
+    """Interrupted, and it could not be resumed (its workflow is no longer stored, ...)."""
+    NOT_STORED = "not_stored"
+    """Its updates could not be stored: it was stopped, and recorded as failed. (A node
+    whose result cannot be stored is recorded as failed with this type too.)"""

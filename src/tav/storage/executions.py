@@ -13,6 +13,7 @@ from tav.core import values
 from tav.core.errors import InputInvalid
 from tav.core.events import utcnow
 from tav.core.model import Model
+from tav.core.modes import ExecutionMode
 from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
 from tav.core.states import ExecutionStatus
 from tav.storage import codec
@@ -30,7 +31,7 @@ class ExecutionSummary(Model):
     workflow_id: str | None
     workflow_version: int | None
     status: ExecutionStatus
-    mode: str
+    mode: ExecutionMode
     parent_execution_id: str | None
     retry_of: str | None = None
     error: ErrorInfo | None
@@ -182,7 +183,9 @@ class ExecutionRepository:
             result = await session.execute(delete(ExecutionRow).where(ExecutionRow.id.in_(ids)))
             return ids if result.rowcount else []  # type: ignore[attr-defined]
 
-    async def unfinished(self, *, exclude_modes: Sequence[str] = ()) -> list[ExecutionRecord]:
+    async def unfinished(
+        self, *, exclude_modes: Sequence[ExecutionMode] = ()
+    ) -> list[ExecutionRecord]:
         """Top-level executions a dead process left queued or running, oldest first."""
         async with self.db.session() as session:
             ids = (
@@ -278,7 +281,7 @@ def new_execution(
     workflow: str,
     workflow_id: str | None,
     workflow_version: int | None,
-    mode: str,
+    mode: ExecutionMode,
     input: Any,
     document: dict[str, Any] | None = None,
     retry_of: str | None = None,

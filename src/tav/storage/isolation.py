@@ -22,6 +22,7 @@ from typing import Generic, TypeVar
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from tav.core.errors import FailureKind
 from tav.core.results import ErrorInfo
 from tav.core.values import storable_text
 from tav.storage.codec import NotStorable
@@ -89,7 +90,7 @@ class Isolation(Generic[Part]):
         logger.error("could not store execution(s) %s: %s", names, why, exc_info=unexpected)
         message = f"the execution could not be stored, so it was stopped: {why}"
         try:
-            await self.record_failed(part, ErrorInfo(type="not_stored", message=message))
+            await self.record_failed(part, ErrorInfo(type=FailureKind.NOT_STORED, message=message))
         except Exception as exc:
             logger.error("could not record execution(s) %s as failed: %s", names, reason(exc))
             self.unavailable = isinstance(exc, UNAVAILABLE)

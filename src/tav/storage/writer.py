@@ -49,7 +49,9 @@ from sqlalchemy import Table, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tav.core.errors import FailureKind
 from tav.core.events import Event, utcnow
+from tav.core.modes import ExecutionMode
 from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
 from tav.core.states import ExecutionStatus, NodeStatus
 from tav.storage import codec
@@ -600,7 +602,9 @@ def _storable_node(result: NodeResult) -> bytes:
     try:
         return _node_data(result)
     except codec.NotStorable as exc:
-        error = ErrorInfo(type="not_stored", message=f"its result could not be stored: {exc}")
+        error = ErrorInfo(
+            type=FailureKind.NOT_STORED, message=f"its result could not be stored: {exc}"
+        )
         failed = NodeResult(
             node_id=result.node_id,
             status=NodeStatus.FAILED,
@@ -711,7 +715,7 @@ async def _started(
             "id": result.execution_id,
             "workflow_name": result.workflow[:200],
             "status": result.status.value,
-            "mode": "subworkflow" if result.parent_execution_id else "cli",
+            "mode": ExecutionMode.SUBWORKFLOW if result.parent_execution_id else ExecutionMode.CLI,
             "parent_id": result.parent_execution_id,
             "started_at": result.started_at,
             "last_seq": 0,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tav.core.errors import NotFound
+from tav.core.modes import ExecutionMode
 from tav.triggers.clock import Clock
 from tav.triggers.ports import (
     Credentials,
@@ -80,7 +81,7 @@ class Target:
     node_id: str
     skip: frozenset[str]
 
-    async def launch(self, host: Host, payload: Any, mode: str) -> Any:
+    async def launch(self, host: Host, payload: Any, mode: ExecutionMode) -> Any:
         """Start a run and wait until it is recorded; returns ``Started``."""
         started = await host.launcher.launch(self.workflow, payload, mode=mode, skip=self.skip)
         await started.recorded

@@ -31,6 +31,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 
 from tav.core.media import MAX_INLINE_BYTES, Media
+from tav.core.modes import ExecutionMode
 from tav.nodes.builtin.triggers.email import EmailParams
 from tav.triggers.base import Background, Host, Target, check_credential
 from tav.triggers.ports import ReceivedFiles
@@ -223,7 +224,7 @@ class Poller(Background):
             payload["attachments"] = [
                 await attachment_value(attachment, self.host.files) for attachment in attachments
             ]
-            await target.launch(self.host, {**payload, "uid": uid}, "email")
+            await target.launch(self.host, {**payload, "uid": uid}, ExecutionMode.EMAIL)
             new = {"uidvalidity": fetched.uidvalidity, "last_uid": uid}
             await state.swap(target.workflow.id, target.node_id, STATE_KEY, known, new)
             known = new

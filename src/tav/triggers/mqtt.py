@@ -21,6 +21,7 @@ import ssl
 from collections.abc import Mapping
 from typing import Any
 
+from tav.core.modes import ExecutionMode
 from tav.nodes.builtin.triggers.mqtt import MqttParams
 from tav.triggers.base import Background, Host, Target, check_credential
 
@@ -80,7 +81,7 @@ class Subscription(Background):
             "retain": bool(message.retain),
         }
         try:
-            await self.target.launch(self.host, payload, "mqtt")
+            await self.target.launch(self.host, payload, ExecutionMode.MQTT)
         except Exception as exc:
             logger.warning("%s: cannot start a run: %s", self.name, exc)
 

@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from tav.core.modes import ExecutionMode
 from tav.engine.executor import ExecutionHandle
 from tav.nodes.context import Credential
 
@@ -63,7 +64,12 @@ class Launcher(Protocol):
     """Starts executions of stored workflows."""
 
     async def launch(
-        self, workflow: TriggeredWorkflow, payload: Any, *, mode: str, skip: frozenset[str]
+        self,
+        workflow: TriggeredWorkflow,
+        payload: Any,
+        *,
+        mode: ExecutionMode,
+        skip: frozenset[str],
     ) -> Started:
         """Start ``workflow`` with ``payload`` as its trigger payload; ``skip`` are the
         trigger nodes that did not fire. Raises ``RuntimeError`` when shutting down."""

@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tav.core.modes import ExecutionMode
 from tav.nodes.builtin.triggers.schedule import ScheduleParams
 from tav.triggers.base import Background, Host, Target
 
@@ -122,7 +123,7 @@ class Schedule(Background):
         if taken is not None:
             return taken  # someone else moved it first
         try:
-            await self.target.launch(self.host, self._payload(slot, missed), "schedule")
+            await self.target.launch(self.host, self._payload(slot, missed), ExecutionMode.SCHEDULE)
         except Exception as exc:  # the slot stays taken: never run twice, rather once less
             logger.warning("%s: cannot start the run of %s: %s", self.name, slot, exc)
         return slot

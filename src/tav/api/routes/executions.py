@@ -25,7 +25,8 @@ from tav.api.schemas.executions import (
     RunRequest,
 )
 from tav.api.sse import EventStream
-from tav.core.errors import InputInvalid, NotFound
+from tav.core.errors import FailureKind, InputInvalid, NotFound
+from tav.core.modes import ExecutionMode
 from tav.core.results import NodeResult
 from tav.core.states import ExecutionStatus
 from tav.engine.executor import ExecutionHandle
@@ -153,7 +154,7 @@ async def retry_execution(
         record.input,
         stored=stored,
         reuse=reuse,
-        mode="retry",
+        mode=ExecutionMode.RETRY,
         retry_of=record.execution_id,
     )
     return await _answer(server, started.handle, wait, started)
@@ -249,7 +250,9 @@ async def _written(execution_id: str, storing: Awaitable[None]) -> None:
     try:
         await storing
     except NotStored as exc:
-        raise ApiError(500, "not_stored", exc.message, {"execution_id": execution_id}) from None
+        raise ApiError(
+            500, FailureKind.NOT_STORED, exc.message, {"execution_id": execution_id}
+        ) from None
 
 
 async def _stored(server: Server, execution_id: str) -> Response:

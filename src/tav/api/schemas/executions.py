@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tav.core.modes import ExecutionMode
 from tav.core.states import ExecutionStatus, NodeStatus
 
 ID_PATTERN = r"^[A-Za-z0-9_.-]+$"
@@ -71,7 +72,9 @@ class ExecutionSummaryPublic(BaseModel):
     workflow_id: str | None
     workflow_version: int | None
     status: ExecutionStatus
-    mode: str = Field(description="How it started: api, cli, retry, subworkflow.")
+    mode: ExecutionMode = Field(
+        description="How it started: the API, tav run, a retry, a sub-workflow node or a trigger."
+    )
     parent_execution_id: str | None
     retry_of: str | None = Field(
         None, description="For a retry (mode retry): the execution it runs again."
