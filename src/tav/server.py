@@ -58,6 +58,7 @@ from tav.storage.vectors import VectorStore
 from tav.storage.workflows import StoredWorkflow, WorkflowRepository
 from tav.storage.writer import ExecutionWriter
 from tav.triggers import Host, SystemClock, TriggerManager
+from tav.triggers.discovery import default_trigger_kinds
 from tav.triggers.ports import TriggeredWorkflow
 
 logger = logging.getLogger("tav.server")
@@ -265,6 +266,7 @@ class Server:
                 files=self.files,
             ),
             sync_every_s=settings.trigger_sync_s,
+            kinds=default_trigger_kinds(settings.nodes_path),
         )
         self.running: dict[str, ExecutionHandle] = {}
         self.accepting = False

@@ -12,8 +12,8 @@
 A plugin that fails to import does not take the host down: its error is collected in
 ``Discovery.errors`` with the file or entry point it came from, and reported. A record's
 module that fails to import later makes its types unavailable (``tav.nodes.modules``).
-The files imported are kept (``Discovery.plugin_modules``) for other kinds of extension
-to look in (``tav.triggers.discovery`` finds trigger kinds there).
+A file is imported once per process: ``tav.triggers.discovery`` looks in the same files
+for the trigger kinds they define.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ __all__ = [
     "discover",
     "import_file",
     "node_types_in",
+    "plugin_files",
 ]
 
 
@@ -50,8 +51,6 @@ class Discovery:
     modules: list[NodeModule] = field(default_factory=list)
     """Module records (the built-ins, plugin packages'), imported on first use."""
     errors: list[str] = field(default_factory=list)
-    plugin_modules: list[ModuleType] = field(default_factory=list)
-    """The ``TAV_NODES_PATH`` files imported, for other kinds of extension to look in."""
 
     def registry(self) -> NodeRegistry:
         registry = NodeRegistry()
@@ -128,16 +127,17 @@ def _from_folder(folder: Path, found: Discovery) -> None:
     if not folder.is_dir():
         found.errors.append(f"{folder}: TAV_NODES_PATH folder does not exist")
         return
-    for file in sorted(folder.glob("*.py")):
-        if file.name.startswith("_"):
-            continue
+    for file in plugin_files(folder):
         try:
-            module = import_file(file)
+            found.node_types.extend(node_types_in(import_file(file)))
         except Exception as exc:
             found.errors.append(f"{file}: {describe_error(exc)}")
-            continue
-        found.plugin_modules.append(module)
-        found.node_types.extend(node_types_in(module))
+
+
+def plugin_files(folder: Path) -> list[Path]:
+    """The plugin files of a ``TAV_NODES_PATH`` folder: ``*.py`` not starting with ``_``,
+    in name order."""
+    return [file for file in sorted(folder.glob("*.py")) if not file.name.startswith("_")]
 
 
 def import_file(file: Path) -> ModuleType:

@@ -7,9 +7,11 @@ flags are also polled every ``sync_every_s`` seconds, so a workflow (de)activate
 database, is armed, re-armed or disarmed within that time. At start every active workflow
 is armed again, so active triggers survive restarts.
 
-A workflow can be activated only if it has a trigger node other than ``trigger.manual``,
-its trigger params hold no template, and no other active workflow holds one of its
-*claims* (a webhook method and path): those are ``ActivationInvalid`` and ``TriggerClash``.
+The kinds a manager arms are records (``tav.triggers.kinds``): the built-ins and those
+plugins add (``tav.triggers.discovery``). A workflow can be activated only if it has a
+trigger node of a kind that arms (not ``manual``), its trigger params hold no template,
+and no other active workflow holds one of its *claims* (a webhook method and path):
+those are ``ActivationInvalid`` and ``TriggerClash``.
 
 Rejected: arming only what the API activates (the CLI works on the data dir with no server
 to tell, and a second server would never hear of it), and a database trigger or
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,30 +40,16 @@ from tav.triggers.base import (
     Host,
     Target,
     TriggerClash,
-    TriggerKind,
 )
-from tav.triggers.email import EmailKind
-from tav.triggers.mqtt import MqttKind
+from tav.triggers.kinds import BUILTIN_KINDS, Kinds, TriggerKindSpec, default_kinds
 from tav.triggers.ports import TriggeredWorkflow, WorkflowSource
-from tav.triggers.schedule import ScheduleKind
-from tav.triggers.webhook import WebhookKind, WebhookRoutes
+from tav.triggers.webhook import WebhookRoutes
 
 logger = logging.getLogger("tav.triggers")
 SYNC_EVERY_S = 5.0
 
 
-def default_kinds(routes: WebhookRoutes) -> dict[str, TriggerKind]:
-    return {
-        "webhook": WebhookKind(routes),
-        "schedule": ScheduleKind(),
-        "mqtt": MqttKind(),
-        "email": EmailKind(),
-    }
-
-
-def plan_triggers(
-    plan: ExecutionPlan, kinds: Mapping[str, TriggerKind]
-) -> tuple[list[Activation], frozenset[str]]:
+def plan_triggers(plan: ExecutionPlan, kinds: Kinds) -> tuple[list[Activation], frozenset[str]]:
     """The triggers to arm for a compiled workflow, and the ids of all its trigger nodes.
 
     Raises ``ActivationInvalid`` when there is nothing to arm or a trigger cannot be."""
@@ -73,7 +61,7 @@ def plan_triggers(
             continue
         trigger_nodes.append(node.id)
         kind_name = node.node_type.trigger_kind  # type: ignore[attr-defined]
-        if kind_name == "manual":
+        if kinds.by_hand(kind_name):
             continue
         kind = kinds.get(kind_name)
         if kind is None:
@@ -92,14 +80,14 @@ def plan_triggers(
         raise ActivationInvalid(problems[0].message, [p.to_dict() for p in problems])
     if not activations:
         raise ActivationInvalid(
-            "the workflow has no trigger to activate: add a webhook, schedule, MQTT or "
-            "email trigger (trigger.manual runs only by hand)"
+            f"the workflow has no trigger to activate: add a {kinds.armable_titles()} "
+            "trigger (trigger.manual runs only by hand)"
         )
     return activations, frozenset(trigger_nodes)
 
 
 def plan_document(
-    document: Mapping[str, Any], registry: NodeRegistry, kinds: Mapping[str, TriggerKind]
+    document: Mapping[str, Any], registry: NodeRegistry, kinds: Kinds
 ) -> tuple[list[Activation], frozenset[str]]:
     """``plan_triggers`` of a workflow document (raises ``WorkflowInvalid`` too)."""
     workflow = parse_workflow(dict(document), structure=False)
@@ -139,14 +127,15 @@ class TriggerManager:
         host: Host,
         *,
         sync_every_s: float = SYNC_EVERY_S,
-        kinds: Mapping[str, TriggerKind] | None = None,
+        kinds: Sequence[TriggerKindSpec] = BUILTIN_KINDS,
     ) -> None:
+        """``kinds``: the records of the kinds to arm (``discover_kinds`` finds them)."""
         self.registry = registry
         self.workflows = workflows
         self.host = host
         self.sync_every_s = sync_every_s
         self.webhooks = WebhookRoutes()
-        self.kinds = dict(kinds) if kinds is not None else default_kinds(self.webhooks)
+        self.kinds = default_kinds(self.webhooks, kinds)
         self.armed: dict[str, ArmedWorkflow] = {}
         self.running = False
         self._lock = asyncio.Lock()
