@@ -79,7 +79,7 @@ async def chain_figures(server: Server, repeat: int) -> None:
         stored = await server.workflows.create(chain(n))
         document = stored.document
         plan = executor.compile(Workflow.model_validate(document))
-        server.compile(document, source=f"workflow:{stored.id}")  # compiled once, as in use
+        server.plans.compile(document, source=f"workflow:{stored.id}")  # compiled once, as in use
         memory, persisted = [], []
         for _ in range(repeat):  # interleaved, so that a noisy moment hits both alike
             clock = time.perf_counter()
@@ -87,7 +87,7 @@ async def chain_figures(server: Server, repeat: int) -> None:
             memory.append(time.perf_counter() - clock)
             assert result.succeeded, result.error
             clock = time.perf_counter()
-            handle = await server.run(document, {}, stored=stored)
+            handle = await server.executions_service.run(document, {}, stored=stored)
             result = await handle.wait()
             await server.writer.flush()
             persisted.append(time.perf_counter() - clock)
@@ -112,7 +112,7 @@ async def bytes_per_execution(server: Server, path: Path | None) -> str:
     clock = time.perf_counter()
     for start in range(0, STORED_EXECUTIONS, 100):
         handles = [
-            await server.run(workflow.document, {"i": i}, stored=workflow)
+            await server.executions_service.run(workflow.document, {"i": i}, stored=workflow)
             for i in range(start, start + 100)
         ]
         for handle in handles:

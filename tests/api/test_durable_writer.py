@@ -68,7 +68,7 @@ def types(events: list[dict[str, Any]], node_id: str) -> list[str]:
 
 
 async def test_a_short_execution_goes_straight_into_its_result(server: Server):
-    handle = await server.run(chain(0, 0), {"n": 1})
+    handle = await server.executions_service.run(chain(0, 0), {"n": 1})
     await handle.wait()
     await server.writer.flush()
     record = await server.executions.get(handle.execution_id)
@@ -82,7 +82,7 @@ async def test_a_short_execution_goes_straight_into_its_result(server: Server):
 
 
 async def test_a_running_execution_is_stored_as_it_goes(server: Server):
-    handle = await server.run(chain(0, 5), {})
+    handle = await server.executions_service.run(chain(0, 5), {})
     await _until_settled(server, handle.execution_id, "d1")
     nodes, events = await hot_rows(server, handle.execution_id)
     assert nodes >= 2  # start, d1
@@ -103,13 +103,13 @@ async def test_a_running_execution_is_stored_as_it_goes(server: Server):
 async def test_a_restart_resumes_from_the_settled_nodes(
     server: Server, settings: Settings, second: list[Server]
 ):
-    handle = await server.run(chain(0, 0.6, 0), {"n": 1})
+    handle = await server.executions_service.run(chain(0, 0.6, 0), {"n": 1})
     await _until_settled(server, handle.execution_id, "d1")
     await server.stop(timeout_s=0)  # as if killed: d2 is running, nothing more is stored
 
     again = await restart(settings, second)
-    assert handle.execution_id in again.running
-    result = await again.running[handle.execution_id].wait()
+    assert handle.execution_id in again.executions_service.running
+    result = await again.executions_service.running[handle.execution_id].wait()
     assert result.status.value == "succeeded"
     await again.writer.flush()
     events = await again.executions.events(handle.execution_id)
@@ -124,7 +124,7 @@ async def test_a_restart_resumes_from_the_settled_nodes(
 async def test_seq_goes_on_from_the_stored_events_even_if_last_seq_lags(
     server: Server, settings: Settings, second: list[Server]
 ):
-    handle = await server.run(chain(0, 0.6), {})
+    handle = await server.executions_service.run(chain(0, 0.6), {})
     await _until_settled(server, handle.execution_id, "d1")
     await server.stop(timeout_s=0)
     async with server.db.transaction() as session:  # a last_seq that missed some events
@@ -132,7 +132,7 @@ async def test_seq_goes_on_from_the_stored_events_even_if_last_seq_lags(
             update(ExecutionRow).where(ExecutionRow.id == handle.execution_id).values(last_seq=1)
         )
     again = await restart(settings, second)
-    await again.running[handle.execution_id].wait()
+    await again.executions_service.running[handle.execution_id].wait()
     await again.writer.flush()
     events = await again.executions.events(handle.execution_id)
     check_numbered(events)
@@ -156,7 +156,7 @@ async def test_an_execution_recorded_but_never_started_starts_over(
     )
     await server.stop(timeout_s=0)
     again = await restart(settings, second)
-    result = await again.running[execution_id].wait()
+    result = await again.executions_service.running[execution_id].wait()
     assert result.status.value == "succeeded"
     await again.writer.flush()
     check_numbered(await again.executions.events(execution_id))
@@ -170,13 +170,13 @@ async def test_interrupted_sub_executions_are_marked_failed_and_cli_runs_left_al
         node("wait", "core.delay", params={"seconds": 5}),
         links=("start -> wait",),
     )
-    cli = await server.run(doc, {}, mode="cli")
+    cli = await server.executions_service.run(doc, {}, mode="cli")
     await _until_started(server, cli.execution_id)
     async with server.db.transaction() as session:
         session.add(_orphan(cli.execution_id))
     await server.stop(timeout_s=0)
     again = await restart(settings, second)
-    assert cli.execution_id not in again.running
+    assert cli.execution_id not in again.executions_service.running
     orphan = await again.executions.get("f" * 32)
     assert orphan is not None
     assert orphan.status.value == "failed"
@@ -189,8 +189,8 @@ async def test_interrupted_sub_executions_are_marked_failed_and_cli_runs_left_al
 
 
 async def test_an_execution_deleted_while_running_does_not_stop_the_others(server: Server):
-    doomed = await server.run(chain(0, 0.3), {})
-    other = await server.run(chain(0, 0.3), {})
+    doomed = await server.executions_service.run(chain(0, 0.3), {})
+    other = await server.executions_service.run(chain(0, 0.3), {})
     await _until_settled(server, doomed.execution_id, "d1")
     assert await server.executions.delete(doomed.execution_id)
     await doomed.wait()
@@ -222,7 +222,7 @@ async def test_a_short_execution_is_recorded_whole_in_one_transaction(
     event.listen(engine, "before_cursor_execute", record)
     event.listen(engine, "commit", commit)
     try:
-        started = await server.start_run(noops(3), {"n": 1})
+        started = await server.executions_service.start_run(noops(3), {"n": 1})
         await started.handle.wait()
         await server.writer.flush()
     finally:
@@ -249,8 +249,8 @@ async def test_an_execution_that_cannot_be_recorded_fails_alone(server: Server):
         created_at=utcnow(),
         updated_at=utcnow(),
     )
-    refused = await server.start_run(chain(0), {}, stored=gone)
-    recorded = await server.start_run(chain(0), {})
+    refused = await server.executions_service.start_run(chain(0), {}, stored=gone)
+    recorded = await server.executions_service.start_run(chain(0), {})
     with pytest.raises(IntegrityError):
         await refused.recorded
     await recorded.recorded

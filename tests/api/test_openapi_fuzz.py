@@ -58,8 +58,8 @@ async def _seed(config: Settings) -> dict[str, Any]:
             name="greet",
         )
         stored = await server.workflows.create(greet)
-        succeeded = await server.run(stored.document, {"name": "Ada"}, stored=stored)
-        failed = await server.run(stored.document, {}, stored=stored)  # trigger.name missing
+        succeeded = await server.executions_service.run(stored.document, {"name": "Ada"}, stored=stored)
+        failed = await server.executions_service.run(stored.document, {}, stored=stored)  # trigger.name missing
         await succeeded.wait()
         await failed.wait()
         await server.variables.put("region", "eu")

@@ -175,4 +175,4 @@ async def test_invalid_schedules_are_refused_on_save(server: Server):
         {"cron": "* * * * *", "interval_s": 60},
     ):
         with pytest.raises(WorkflowInvalid):
-            server.compile(schedule_flow(**params))
+            server.plans.compile(schedule_flow(**params))

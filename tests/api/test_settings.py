@@ -71,7 +71,7 @@ async def test_stored_settings_apply_again_after_a_restart(client, server):
 
 async def test_invalid_stored_settings_do_not_stop_the_server(server, caplog):
     await server.stored_settings.put_many({"pools": {"llm": -1}, "editor_theme": "dark"})
-    server.apply_settings(await server.stored_settings.all())
+    server.settings_service.apply(await server.stored_settings.all())
     assert server.executor.pools.limits["llm"] == DEFAULT_LIMITS["llm"]
     assert "ignoring the stored runtime settings" in caplog.text
 

@@ -293,7 +293,7 @@ async def _consistent(
     """Every accepted execution is stored and ends; the workflows stored read back."""
     await server.writer.flush()
     for execution_id in accepted:
-        handle = server.running.get(execution_id)
+        handle = server.executions_service.running.get(execution_id)
         if handle is not None:
             await asyncio.wait_for(handle.wait(), timeout=10)
     await server.writer.flush()

@@ -232,7 +232,7 @@ async def _settled(server: Server, execution_id: str) -> dict[str, Any]:
     """The execution as stored once it has ended (it must be stored, and end)."""
     async with asyncio.timeout(20):
         while True:
-            handle = server.running.get(execution_id)
+            handle = server.executions_service.running.get(execution_id)
             if handle is not None:
                 await handle.wait()
             await server.writer.flush()

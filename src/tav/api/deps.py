@@ -1,4 +1,5 @@
-"""Dependencies of the route handlers: the server, and who is calling."""
+"""Dependencies of the route handlers: the server, its use-case services, and who is
+calling."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tav.api.errors import ApiError
+from tav.app.executions import Executions
+from tav.app.settings import RuntimeConfig
+from tav.app.workflows import Workflows
 from tav.server import Server
 
 SESSION_COOKIE = "tav_session"
@@ -25,6 +29,26 @@ async def get_server(request: Request) -> Server:
 
 
 ServerDep = Annotated[Server, Depends(get_server)]
+
+
+async def get_executions(request: Request) -> Executions:
+    server: Server = request.app.state.server
+    return server.executions_service
+
+
+async def get_workflows(request: Request) -> Workflows:
+    server: Server = request.app.state.server
+    return server.workflows_service
+
+
+async def get_runtime_config(request: Request) -> RuntimeConfig:
+    server: Server = request.app.state.server
+    return server.settings_service
+
+
+ExecutionsDep = Annotated[Executions, Depends(get_executions)]
+WorkflowsDep = Annotated[Workflows, Depends(get_workflows)]
+RuntimeConfigDep = Annotated[RuntimeConfig, Depends(get_runtime_config)]
 
 
 @dataclass(frozen=True)

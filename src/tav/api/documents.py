@@ -22,7 +22,6 @@ from tav.api.errors import ApiError
 from tav.core import values
 from tav.core.errors import Problem, WorkflowInvalid
 from tav.engine.loader import decode_text, parse_document
-from tav.server import Server
 
 MAX_DEPTH = values.MAX_INPUT_DEPTH
 MAX_PROBLEMS = 50
@@ -99,17 +98,16 @@ def value_problems(value: Any, *, max_bytes: int, location: str) -> list[dict[st
     ]
 
 
-def checked_document(server: Server, data: Any) -> dict[str, Any]:
-    """``data`` if it is a workflow document that can run; else ``WorkflowInvalid`` (422)
-    with every problem, or 413 when it is larger than ``TAV_MAX_WORKFLOW_BYTES``."""
+def storable_document(data: Any, *, max_bytes: int) -> dict[str, Any]:
+    """``data`` if it is a workflow document of storable JSON; else ``WorkflowInvalid``
+    (422) with every problem, or 413 when it is larger than ``max_bytes``. (Whether it can
+    run is for the use case to check: ``tav.app.workflows.Workflows.check``.)"""
     if not isinstance(data, dict):
         kind = "nothing" if data is None else f"a {type(data).__name__}"
         raise WorkflowInvalid([Problem(f"a workflow document is an object, got {kind}")])
-    max_bytes = server.settings.max_workflow_bytes
     problems = _bounded(json_problems(data, max_bytes=max_bytes), max_bytes)
     if problems:
         raise WorkflowInvalid([_located(data, path, message) for path, message in problems])
-    server.compile(data)
     return data
 
 

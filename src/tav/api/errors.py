@@ -14,8 +14,15 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Send
 
-from tav.core.errors import InputInvalid, NotFound, WorkflowInvalid
-from tav.storage.workflows import VersionConflict
+from tav.core.errors import (
+    Conflict,
+    FailureKind,
+    InputInvalid,
+    NotFound,
+    NotStored,
+    Unavailable,
+    WorkflowInvalid,
+)
 from tav.triggers import ActivationInvalid, TriggerClash
 
 logger = logging.getLogger("tav.api")
@@ -124,9 +131,18 @@ def install(app: FastAPI) -> None:
     async def input_invalid(_: Request, exc: InputInvalid) -> JSONResponse:
         return _json(422, "input_invalid", str(exc))
 
-    @app.exception_handler(VersionConflict)
-    async def conflict(_: Request, exc: VersionConflict) -> JSONResponse:
-        return _json(409, "conflict", str(exc), {"current_version": exc.current})
+    @app.exception_handler(Conflict)
+    async def conflict(_: Request, exc: Conflict) -> JSONResponse:
+        return _json(409, "conflict", str(exc), exc.details)
+
+    @app.exception_handler(Unavailable)
+    async def unavailable(_: Request, exc: Unavailable) -> JSONResponse:
+        return _json(503, "unavailable", str(exc))
+
+    @app.exception_handler(NotStored)
+    async def not_stored(_: Request, exc: NotStored) -> JSONResponse:
+        # The run happened; what it did is not (all) stored. Not answered as if it were.
+        return _json(500, FailureKind.NOT_STORED, exc.message, {"execution_id": exc.execution_id})
 
     @app.exception_handler(ActivationInvalid)
     async def activation_invalid(_: Request, exc: ActivationInvalid) -> JSONResponse:

@@ -28,10 +28,10 @@ from starlette.routing import Route
 
 from tav.api.documents import value_problems
 from tav.api.errors import ApiError, error_body
-from tav.core.errors import FailureKind, InputInvalid
+from tav.app.executions import Executions, StartedRun
+from tav.core.errors import FailureKind, InputInvalid, NotStored, Unavailable
 from tav.core.modes import ExecutionMode
-from tav.server import Server, StartedRun
-from tav.storage.isolation import NotStored
+from tav.server import Server
 from tav.triggers.webhook import PREFIX, Webhook, WebhookError, is_json
 
 SIZE_FACTOR = 4
@@ -53,7 +53,7 @@ async def webhook(request: Request) -> Response:
     scope = request.scope
     path = request.path_params["path"]
     try:
-        hook = server.triggers.webhooks.resolve(request.method, path)
+        hook = server.webhooks.resolve(request.method, path)
         hook.admit()
         hook.check_size(_declared_length(request))
         await hook.authenticate(request.headers)
@@ -66,13 +66,14 @@ async def webhook(request: Request) -> Response:
     refused = _unstorable(request, hook, payload["body"])
     if refused is not None:
         return refused
-    if not server.accepting:
-        return _error(503, "unavailable", "the server is shutting down")
+    executions = server.executions_service
     target = hook.target
     try:
-        started = await server.launch(
+        started = await executions.launch(
             target.workflow, payload, mode=ExecutionMode.WEBHOOK, skip=target.skip
         )
+    except Unavailable as exc:
+        return _error(503, "unavailable", str(exc))
     except InputInvalid as exc:
         return _error(422, "input_invalid", str(exc))
     execution_id = started.handle.execution_id
@@ -82,7 +83,7 @@ async def webhook(request: Request) -> Response:
         except NotStored as exc:
             return _not_stored(exc, execution_id)
         return JSONResponse({"execution_id": execution_id}, status_code=202)
-    return await _when_done(server, hook, started, execution_id)
+    return await _when_done(executions, hook, started, execution_id)
 
 
 def _unstorable(request: Request, hook: Webhook, body: Any) -> Response | None:
@@ -105,7 +106,7 @@ def _not_stored(exc: NotStored, execution_id: str) -> Response:
 
 
 async def _when_done(
-    server: Server, hook: Webhook, started: StartedRun, execution_id: str
+    executions: Executions, hook: Webhook, started: StartedRun, execution_id: str
 ) -> Response:
     try:
         async with asyncio.timeout(hook.config.timeout_s):
@@ -115,7 +116,7 @@ async def _when_done(
         return _error(504, "timeout", message, details={"execution_id": execution_id})
     try:
         await started.recorded
-        await server.writer.flush(execution_id)  # stored before answered, as run?wait=true is
+        await executions.written(execution_id)  # stored before answered, as run?wait=true is
     except NotStored as exc:
         return _not_stored(exc, execution_id)
     status, headers, body = hook.answer(result)

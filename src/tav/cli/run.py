@@ -93,23 +93,23 @@ async def _in_memory(
 async def _stored(
     workflow: Workflow, source: str | None, payload: Any, *, show: bool
 ) -> ExecutionResult:
-    """Through the server's parts: its writer stores the execution as it runs (an
-    execution that could not be stored fails the command, though it ran)."""
-    from tav.core.errors import WorkflowInvalid
+    """Through the server's parts: the execution is stored as it runs (an execution that
+    could not be stored fails the command, though it ran)."""
+    from tav.core.errors import NotStored, WorkflowInvalid
     from tav.core.modes import ExecutionMode
-    from tav.storage.isolation import NotStored
 
     server = _server()
+    executions = server.executions_service
     document = workflow.to_document()
     try:
-        plan = server.compile(document, source=source)
+        plan = server.plans.compile(document, source=source)
     except WorkflowInvalid as exc:
         _report_invalid(exc)
     await server.start(resume=False, prune=False, triggers=False)
     try:
-        handle = await server.run(document, payload, mode=ExecutionMode.CLI, source=source)
+        handle = await executions.run(document, payload, mode=ExecutionMode.CLI, source=source)
         result = await _watch(handle, server.bus, plan, show=show)
-        await server.writer.flush(handle.execution_id)
+        await executions.written(handle.execution_id)
         return result
     except NotStored as exc:
         fail(exc.message, EXIT_FAILED)

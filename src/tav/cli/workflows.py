@@ -17,9 +17,8 @@ import typer
 from tav.cli.output import EXIT_FAILED, fail
 
 if TYPE_CHECKING:  # SQLAlchemy is imported when a command runs, not when the CLI starts
-    from tav.nodes.registry import NodeRegistry
-    from tav.storage.workflows import StoredWorkflow, WorkflowRepository
-    from tav.triggers import Activation
+    from tav.app.workflows import Workflows
+    from tav.storage.workflows import WorkflowRepository
 
 T = TypeVar("T")
 app = typer.Typer(help="List stored workflows and activate their triggers.", no_args_is_help=True)
@@ -60,7 +59,7 @@ def list_workflows() -> None:
 def activate(workflow_id: Annotated[str, typer.Argument(help="The workflow's id.")]) -> None:
     """Mark the workflow active: its triggers are armed by a running server within
     TAV_TRIGGER_SYNC_S seconds, and at every start of the server."""
-    name = _with_workflows(lambda workflows: _activate(workflows, workflow_id))
+    name = _with_workflows(lambda workflows: _activate(_use_cases(workflows), workflow_id))
     typer.echo(f"workflow {name!r} is active", err=True)
 
 
@@ -68,51 +67,43 @@ def activate(workflow_id: Annotated[str, typer.Argument(help="The workflow's id.
 def deactivate(workflow_id: Annotated[str, typer.Argument(help="The workflow's id.")]) -> None:
     """Mark the workflow inactive: a running server disarms its triggers within
     TAV_TRIGGER_SYNC_S seconds."""
+    from tav.core.errors import NotFound
 
-    async def run(workflows: WorkflowRepository) -> StoredWorkflow | None:
-        return await workflows.set_active(workflow_id, False)
+    async def run(workflows: WorkflowRepository) -> str:
+        try:
+            return (await _use_cases(workflows).deactivate(workflow_id)).name
+        except NotFound as exc:
+            fail(str(exc), EXIT_FAILED)
 
-    changed = _with_workflows(run)
-    if changed is None:
-        fail(f"no workflow with id {workflow_id!r}", EXIT_FAILED)
-    typer.echo(f"workflow {changed.name!r} is inactive", err=True)
+    name = _with_workflows(run)
+    typer.echo(f"workflow {name!r} is inactive", err=True)
 
 
-async def _activate(workflows: WorkflowRepository, workflow_id: str) -> str:
+async def _activate(workflows: Workflows, workflow_id: str) -> str:
     """The checks of the API's activation, then the flag (credentials are checked when
     the server arms the triggers)."""
-    from tav.core.errors import WorkflowInvalid
-    from tav.triggers import ActivationInvalid, TriggerClash, find_clash
+    from tav.core.errors import NotFound, WorkflowInvalid
+    from tav.triggers import ActivationInvalid, TriggerClash
 
-    workflow = await workflows.get(workflow_id)
-    if workflow is None:
-        fail(f"no workflow with id {workflow_id!r}", EXIT_FAILED)
-    registry = _registry()
     try:
-        activations = _plan(workflow, registry)
-        others = []
-        for other in await workflows.active_workflows():
-            try:
-                others.append((other, _plan(other, registry)))
-            except (ActivationInvalid, WorkflowInvalid):
-                continue  # not armed anywhere, so it holds nothing
-        find_clash(workflow.id, activations, others)
-    except (ActivationInvalid, WorkflowInvalid, TriggerClash) as exc:
+        workflow = await workflows.get(workflow_id)
+    except NotFound as exc:
+        fail(str(exc), EXIT_FAILED)
+    try:
+        await workflows.activate(workflow.id)
+    except (ActivationInvalid, WorkflowInvalid, TriggerClash, NotFound) as exc:
         fail(f"cannot activate workflow {workflow.name!r}: {exc}", EXIT_FAILED)
-    await workflows.set_active(workflow.id, True)
     return workflow.name
 
 
-def _registry() -> NodeRegistry:
+def _use_cases(workflows: WorkflowRepository) -> Workflows:
+    """The workflow use cases of a process that arms no triggers: a running server arms
+    them (``DeferredTriggers``)."""
+    from tav.app.plans import Plans
+    from tav.app.workflows import DeferredTriggers, Workflows
+    from tav.engine.executor import Executor
     from tav.nodes.discovery import default_registry
     from tav.settings import Settings
 
-    return default_registry(Settings().nodes_path)
-
-
-def _plan(workflow: StoredWorkflow, registry: NodeRegistry) -> list[Activation]:
-    from tav.triggers import default_kinds, plan_document
-    from tav.triggers.webhook import WebhookRoutes
-
-    activations, _ = plan_document(workflow.document, registry, default_kinds(WebhookRoutes()))
-    return activations
+    registry = default_registry(Settings().nodes_path)
+    return Workflows(workflows, DeferredTriggers(workflows, registry), Plans(Executor(registry)))

@@ -7,7 +7,12 @@
     │   │                        Never retried; the API answers 4xx.
     │   ├── WorkflowInvalid      a workflow document with problems (all of them, located)
     │   ├── InputInvalid         run input or a value that is not acceptable
-    │   └── NotFound             a workflow, node type or execution that does not exist
+    │   ├── NotFound             a workflow, node type or execution that does not exist
+    │   └── Conflict             a request the stored state refuses: a stale version, an
+    │                            execution still running (the API answers 409)
+    ├── Unavailable              this process takes no new work: it is shutting down (503)
+    ├── NotStored                what an execution did could not be stored: the database
+    │                            refused it, and the operator must act (500)
     ├── NodeError                one node did not produce its outputs; carries ``type``
     │   │                        (a stable code), ``retryable`` and ``retry_after``
     │   ├── TemplateError        a param template that does not render (not retryable)
@@ -37,6 +42,7 @@ reasons the engine and its host fail or end an execution for:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -103,6 +109,30 @@ class InputInvalid(UserError):
 
 class NotFound(UserError):
     """A workflow, node type or execution that does not exist."""
+
+
+class Conflict(UserError):
+    """A request that the stored state refuses: the workflow changed since the version
+    the caller based its save on, the execution is still running, ...; ``details`` says
+    with what (JSON data)."""
+
+    def __init__(self, message: str, details: Mapping[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.details = dict(details) if details is not None else None
+
+
+class Unavailable(TavError):
+    """This process takes no new work now (it is shutting down); the same request may
+    succeed later, or on another server."""
+
+
+class NotStored(TavError):
+    """Updates of an execution that could not be stored. ``recorded``: the execution is
+    recorded all the same, as failed (with the updates that could be stored)."""
+
+    def __init__(self, message: str, *, execution_id: str | None = None, recorded: bool = False):
+        super().__init__(message)
+        self.message, self.execution_id, self.recorded = message, execution_id, recorded
 
 
 class NodeError(TavError):

@@ -22,7 +22,7 @@ from typing import Generic, TypeVar
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from tav.core.errors import FailureKind
+from tav.core.errors import FailureKind, NotStored
 from tav.core.results import ErrorInfo
 from tav.core.values import storable_text
 from tav.storage.codec import NotStorable
@@ -32,15 +32,6 @@ UNAVAILABLE = (OperationalError, InterfaceError, OSError, TimeoutError)
 """What a database that cannot be written at all raises (unreachable, disk full)."""
 
 Part = TypeVar("Part")
-
-
-class NotStored(Exception):
-    """Updates of an execution that could not be stored. ``recorded``: the execution is
-    recorded all the same, as failed (with the updates that could be stored)."""
-
-    def __init__(self, message: str, *, execution_id: str | None = None, recorded: bool = False):
-        super().__init__(message)
-        self.message, self.execution_id, self.recorded = message, execution_id, recorded
 
 
 class Isolation(Generic[Part]):

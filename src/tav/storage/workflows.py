@@ -7,6 +7,7 @@ process (a second server on the same database) goes unseen here."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import defer
 
+from tav.core.errors import Conflict
 from tav.core.events import utcnow
 from tav.core.model import Model
 from tav.storage.cache import TTLCache
@@ -22,6 +24,8 @@ from tav.storage.db import Database
 from tav.storage.models import WorkflowRow, WorkflowVersionRow
 
 WORKFLOWS_CACHE_TTL_S = 5.0
+STORED_ID = re.compile(r"^[0-9a-f]{32}$")
+"""What the id of a stored workflow looks like (``uuid4().hex``)."""
 
 
 class WorkflowInfo(Model):
@@ -52,11 +56,11 @@ class WorkflowVersion(VersionInfo):
     document: dict[str, Any]
 
 
-class VersionConflict(Exception):
+class VersionConflict(Conflict):
     """The workflow changed since the version the caller based its update on."""
 
     def __init__(self, current: int) -> None:
-        super().__init__(f"the workflow is at version {current}")
+        super().__init__(f"the workflow is at version {current}", {"current_version": current})
         self.current = current
 
 

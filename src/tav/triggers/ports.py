@@ -72,7 +72,7 @@ class Launcher(Protocol):
         skip: frozenset[str],
     ) -> Started:
         """Start ``workflow`` with ``payload`` as its trigger payload; ``skip`` are the
-        trigger nodes that did not fire. Raises ``RuntimeError`` when shutting down."""
+        trigger nodes that did not fire. Raises ``Unavailable`` when shutting down."""
         ...
 
 

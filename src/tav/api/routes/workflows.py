@@ -3,9 +3,10 @@ import and export.
 
 Saves are guarded optimistically: ``If-Match: "<version>"`` (the ``ETag`` of every
 workflow response) or ``?base_version=`` makes an update fail with 409 when someone saved
-since. Activation (``/activate``, ``/deactivate`` or ``PATCH``) changes no version; it goes
-through the server's trigger manager, which arms or disarms the triggers at once, and
-refuses a workflow with nothing to arm (422) or whose webhook another holds (409).
+since. Activation (``/activate``, ``/deactivate`` or ``PATCH``) changes no version; it arms
+or disarms the triggers at once, and refuses a workflow with nothing to arm (422) or whose
+webhook another holds (409). The use cases are ``tav.app.workflows.Workflows``'s; these
+routes translate HTTP.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
 
 from tav.api import errors
-from tav.api.deps import ServerDep
-from tav.api.documents import checked_document, download, read_document
+from tav.api.deps import ServerDep, WorkflowsDep
+from tav.api.documents import download, read_document, storable_document
 from tav.api.errors import ApiError
 from tav.api.schemas.workflows import (
     ProblemPublic,
@@ -30,9 +31,10 @@ from tav.api.schemas.workflows import (
     WorkflowSummary,
     WorkflowUpdate,
 )
-from tav.core.errors import NotFound, WorkflowInvalid
-from tav.server import STORED_ID, Server
-from tav.storage.workflows import StoredWorkflow, WorkflowVersion
+from tav.app.workflows import Workflows
+from tav.core.errors import WorkflowInvalid
+from tav.server import Server
+from tav.storage.workflows import StoredWorkflow
 
 router = APIRouter(prefix="/workflows", tags=["workflows"])
 
@@ -65,11 +67,8 @@ Active = Annotated[bool, Query(description="Store the workflow active (triggers 
 Version = Annotated[int, Path(ge=1, le=MAX_VERSION)]
 
 
-async def stored_workflow(workflow_id: str, server: ServerDep) -> StoredWorkflow:
-    workflow = await server.workflows.get(workflow_id) if STORED_ID.match(workflow_id) else None
-    if workflow is None:
-        raise NotFound(f"no workflow with id {workflow_id!r}")
-    return workflow
+async def stored_workflow(workflow_id: str, workflows: WorkflowsDep) -> StoredWorkflow:
+    return await workflows.get(workflow_id)
 
 
 async def base_version(
@@ -102,57 +101,34 @@ def _public(workflow: StoredWorkflow, response: Response) -> WorkflowPublic:
     return WorkflowPublic.model_validate(workflow)
 
 
-def _found(workflow: StoredWorkflow | None, workflow_id: str) -> StoredWorkflow:
-    # Deleted between the lookup and the save.
-    if workflow is None:
-        raise NotFound(f"no workflow with id {workflow_id!r}")
-    return workflow
-
-
-async def _checked(server: Server, data: Any) -> dict[str, Any]:
-    """``checked_document`` on a worker thread: checking a large document, and compiling
-    its templates above all (about half a millisecond each), must not hold up the other
+async def _document(server: Server, workflows: Workflows, data: Any) -> dict[str, Any]:
+    """``data`` as a workflow document that can run (``WorkflowInvalid`` otherwise),
+    checked on a worker thread: checking a large document must not hold up the other
     requests."""
-    return await asyncio.to_thread(checked_document, server, data)
-
-
-async def _create(server: Server, data: Any, response: Response, active: bool) -> WorkflowPublic:
-    document = await _checked(server, data)
-    if active:
-        await server.triggers.check(None, document)
-    workflow = await server.workflows.create(document, active=active)
-    if active:
-        await server.triggers.refresh(workflow.id)
-    return _public(workflow, response)
-
-
-async def _save(
-    server: Server, workflow: StoredWorkflow, document: dict[str, Any], base: int | None
-) -> StoredWorkflow:
-    """Save a new version; an active workflow's triggers are checked first and re-armed."""
-    if workflow.active:
-        await server.triggers.check(workflow.id, document)
-    saved = _found(
-        await server.workflows.update(workflow.id, document, base_version=base), workflow.id
-    )
-    if saved.active or workflow.active:
-        await server.triggers.refresh(workflow.id)
-    return saved
+    max_bytes = server.settings.max_workflow_bytes
+    document = await asyncio.to_thread(storable_document, data, max_bytes=max_bytes)
+    await workflows.check(document)
+    return document
 
 
 @router.post("", status_code=201)
 async def create_workflow(
-    document: Document, server: ServerDep, response: Response, active: Active = False
+    document: Document,
+    server: ServerDep,
+    workflows: WorkflowsDep,
+    response: Response,
+    active: Active = False,
 ) -> WorkflowPublic:
     """Store a new workflow as version 1, inactive unless ``?active=true``. The document
     is validated against the installed node types first: 422 lists every problem, each
     located by node id, edge index and field."""
-    return await _create(server, document, response, active)
+    document = await _document(server, workflows, document)
+    return _public(await workflows.create(document, active=active), response)
 
 
 @router.get("")
 async def list_workflows(
-    server: ServerDep,
+    workflows: WorkflowsDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     search: Annotated[
@@ -161,18 +137,20 @@ async def list_workflows(
     ] = None,
 ) -> WorkflowPage:
     """Workflows, most recently saved first, without their documents."""
-    found, total = await server.workflows.find(search=search, limit=limit, offset=offset)
+    found, total = await workflows.find(search=search, limit=limit, offset=offset)
     items = [WorkflowSummary.model_validate(workflow) for workflow in found]
     return WorkflowPage(items=items, total=total, limit=limit, offset=offset)
 
 
 @router.post("/validate", openapi_extra={"requestBody": DOCUMENT_BODY})
-async def validate_workflow(request: Request, server: ServerDep) -> ValidationReport:
+async def validate_workflow(
+    request: Request, server: ServerDep, workflows: WorkflowsDep
+) -> ValidationReport:
     """Check a document as a save would, without storing anything. Documents that are
     not even JSON (or YAML) are reported as problems too."""
     try:
         data = await read_document(request, max_bytes=server.settings.max_workflow_bytes)
-        await _checked(server, data)
+        await _document(server, workflows, data)
     except WorkflowInvalid as exc:
         problems = [ProblemPublic.model_validate(p.to_dict()) for p in exc.problems]
         return ValidationReport(valid=False, problems=problems)
@@ -181,11 +159,16 @@ async def validate_workflow(request: Request, server: ServerDep) -> ValidationRe
 
 @router.post("/import", status_code=201, openapi_extra={"requestBody": DOCUMENT_BODY})
 async def import_workflow(
-    request: Request, server: ServerDep, response: Response, active: Active = False
+    request: Request,
+    server: ServerDep,
+    workflows: WorkflowsDep,
+    response: Response,
+    active: Active = False,
 ) -> WorkflowPublic:
     """Store a new workflow from a JSON or YAML document (as an export wrote it)."""
     data = await read_document(request, max_bytes=server.settings.max_workflow_bytes)
-    return await _create(server, data, response, active)
+    document = await _document(server, workflows, data)
+    return _public(await workflows.create(document, active=active), response)
 
 
 @router.get("/{workflow_id}")
@@ -196,87 +179,77 @@ async def get_workflow(workflow: Stored, response: Response) -> WorkflowPublic:
 
 @router.put("/{workflow_id}")
 async def update_workflow(
-    workflow: Stored, document: Document, server: ServerDep, response: Response, base: BaseVersion
+    workflow: Stored,
+    document: Document,
+    server: ServerDep,
+    workflows: WorkflowsDep,
+    response: Response,
+    base: BaseVersion,
 ) -> WorkflowPublic:
     """Save the document as a new version (409 when ``If-Match`` is stale). An active
     workflow's triggers are re-armed; a change that cannot be active is refused (422, 409)."""
-    saved = await _save(server, workflow, await _checked(server, document), base)
-    return _public(saved, response)
+    document = await _document(server, workflows, document)
+    return _public(await workflows.save(workflow, document, base_version=base), response)
 
 
 @router.patch("/{workflow_id}")
 async def change_workflow(
-    workflow: Stored, body: WorkflowUpdate, server: ServerDep, response: Response
+    workflow: Stored, body: WorkflowUpdate, workflows: WorkflowsDep, response: Response
 ) -> WorkflowPublic:
     """Activate or deactivate the workflow, as ``/activate`` and ``/deactivate`` do."""
-    return await _set_active(server, workflow.id, body.active, response)
+    if body.active:
+        return _public(await workflows.activate(workflow.id), response)
+    return _public(await workflows.deactivate(workflow.id), response)
 
 
 @router.post("/{workflow_id}/activate", responses=errors.responses(404, 409, 422))
 async def activate_workflow(
-    workflow: Stored, server: ServerDep, response: Response
+    workflow: Stored, workflows: WorkflowsDep, response: Response
 ) -> WorkflowPublic:
     """Arm the workflow's triggers now and at every start of the server, until it is
     deactivated. 422 if it has no trigger but ``trigger.manual`` (or one that cannot be
     armed); 409 if another active workflow holds its webhook path and method
     (``details.workflow_id`` names it)."""
-    return await _set_active(server, workflow.id, True, response)
+    return _public(await workflows.activate(workflow.id), response)
 
 
 @router.post("/{workflow_id}/deactivate", responses=errors.responses(404))
 async def deactivate_workflow(
-    workflow: Stored, server: ServerDep, response: Response
+    workflow: Stored, workflows: WorkflowsDep, response: Response
 ) -> WorkflowPublic:
     """Disarm the workflow's triggers at once; runs they started go on."""
-    return await _set_active(server, workflow.id, False, response)
-
-
-async def _set_active(
-    server: Server, workflow_id: str, active: bool, response: Response
-) -> WorkflowPublic:
-    if active:
-        changed = await server.triggers.activate(workflow_id)
-    else:
-        changed = await server.triggers.deactivate(workflow_id)
-    assert isinstance(changed, StoredWorkflow)
-    return _public(changed, response)
+    return _public(await workflows.deactivate(workflow.id), response)
 
 
 @router.delete("/{workflow_id}", status_code=204)
-async def delete_workflow(workflow_id: str, server: ServerDep) -> None:
+async def delete_workflow(workflow_id: str, workflows: WorkflowsDep) -> None:
     """Delete the workflow and its versions; its executions stay, unlinked."""
-    if not STORED_ID.match(workflow_id) or not await server.workflows.delete(workflow_id):
-        raise NotFound(f"no workflow with id {workflow_id!r}")
-    await server.triggers.refresh(workflow_id)
+    await workflows.delete(workflow_id)
 
 
 @router.get("/{workflow_id}/versions")
-async def list_versions(workflow: Stored, server: ServerDep) -> list[VersionSummary]:
+async def list_versions(workflow: Stored, workflows: WorkflowsDep) -> list[VersionSummary]:
     """Every saved version, newest first."""
-    versions = await server.workflows.versions(workflow.id)
+    versions = await workflows.versions(workflow.id)
     return [VersionSummary.model_validate(version) for version in versions]
 
 
-async def _version(server: Server, workflow_id: str, version: int) -> WorkflowVersion:
-    found = await server.workflows.version(workflow_id, version)
-    if found is None:
-        raise NotFound(f"workflow {workflow_id!r} has no version {version}")
-    return found
-
-
 @router.get("/{workflow_id}/versions/{version}")
-async def get_version(workflow: Stored, version: Version, server: ServerDep) -> VersionPublic:
+async def get_version(workflow: Stored, version: Version, workflows: WorkflowsDep) -> VersionPublic:
     """One saved version with its document."""
-    return VersionPublic.model_validate(await _version(server, workflow.id, version))
+    return VersionPublic.model_validate(await workflows.version(workflow.id, version))
 
 
 @router.post("/{workflow_id}/versions/{version}/restore")
 async def restore_version(
-    workflow: Stored, version: Version, server: ServerDep, response: Response, base: BaseVersion
+    workflow: Stored,
+    version: Version,
+    workflows: WorkflowsDep,
+    response: Response,
+    base: BaseVersion,
 ) -> WorkflowPublic:
     """Save that version's document again, as a new version (it must still validate)."""
-    old = await _version(server, workflow.id, version)
-    saved = await _save(server, workflow, await _checked(server, old.document), base)
+    saved = await workflows.restore(workflow, version, base_version=base)
     return _public(saved, response)
 
 
@@ -292,12 +265,12 @@ async def restore_version(
 )
 async def export_workflow(
     workflow: Stored,
-    server: ServerDep,
+    workflows: WorkflowsDep,
     format: Annotated[Literal["json", "yaml"], Query()] = "json",
     version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
 ) -> Response:
     """Download the document (of the current version, or of ``version``) as a file."""
     document = workflow.document
     if version is not None:
-        document = (await _version(server, workflow.id, version)).document
+        document = (await workflows.version(workflow.id, version)).document
     return download(document, workflow.name, format)

@@ -1,0 +1,493 @@
+"""Executions as the API, the webhooks and ``tav run`` use them: start a stored workflow
+or a document, run from an earlier execution, retry, cancel, delete, wait until ended and
+stored, get; and, for the host's start, resume what a dead process left unfinished.
+
+``Executions`` keeps the executions this process runs (``running``) and whether it takes
+new ones (``accepting``: the host clears it when it shuts down, and starting one then
+raises ``Unavailable``). It is the triggers' ``Launcher`` too.
+
+Waiting is the subtle part, and why it lives here rather than in each caller: an answer
+that says an execution ended must also mean it is stored, as a later GET returns it. So
+``finished`` waits for the end and then for the writer to have committed everything the
+execution did, and raises ``NotStored`` if it could not be.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncGenerator, Collection, Mapping
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tav.app.plans import Plans
+from tav.core.errors import (
+    Conflict,
+    FailureKind,
+    InputInvalid,
+    NotFound,
+    NotStored,
+    Unavailable,
+)
+from tav.core.modes import ExecutionMode
+from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
+from tav.core.states import ExecutionStatus, NodeStatus
+from tav.engine.executor import ExecutionHandle, Executor, Resume
+from tav.engine.ports import EventBus
+from tav.engine.rerun import reusable
+from tav.storage import owners
+from tav.storage.config import VariableRepository
+from tav.storage.executions import (
+    ExecutionRecord,
+    ExecutionRepository,
+    ExecutionSummary,
+    new_execution,
+)
+from tav.storage.files import FileStore
+from tav.storage.watch import watch
+from tav.storage.workflows import StoredWorkflow, WorkflowRepository
+from tav.storage.writer import ExecutionWriter
+from tav.triggers.ports import TriggeredWorkflow
+
+logger = logging.getLogger("tav.app")
+
+
+@dataclass(frozen=True)
+class StartedRun:
+    """An execution that was started, with what it records.
+
+    ``recorded`` is done once the execution is committed (recorded with what it did until
+    then, see ``ExecutionWriter.record``); it fails with ``NotStored`` if it could not be
+    recorded, and the execution is then cancelled. ``record(result)`` is the finished
+    execution exactly as the store gives it back (``ExecutionRepository.get``) once the
+    writer has written it, built from memory: the stored fields are the ones recorded
+    here, and everything else comes from the result the store keeps (as JSON:
+    ``ExecutionRecord.to_json`` of the two is the same)."""
+
+    handle: ExecutionHandle
+    recorded: asyncio.Future[None]
+    workflow: str
+    workflow_id: str | None
+    workflow_version: int | None
+    mode: ExecutionMode
+    input: Any
+    """As given (JSON data: what is stored is its JSON)."""
+    started_at: datetime
+    retry_of: str | None = None
+
+    def record(self, result: ExecutionResult) -> ExecutionRecord:
+        return ExecutionRecord(
+            execution_id=result.execution_id,
+            workflow=self.workflow,
+            workflow_id=self.workflow_id,
+            workflow_version=self.workflow_version,
+            status=result.status,
+            mode=self.mode,
+            parent_execution_id=None,
+            retry_of=self.retry_of,
+            error=result.error,
+            started_at=self.started_at,
+            finished_at=result.finished_at,
+            duration_ms=result.duration_ms,
+            input=self.input,
+            output=result.output,
+            nodes=result.nodes,
+            last_seq=0,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Ran:
+    """What an earlier execution ran: its document, and its stored workflow at the
+    version it ran (``None`` for a document run as it was, such as by ``tav run``)."""
+
+    document: dict[str, Any]
+    stored: StoredWorkflow | None
+
+    @property
+    def source(self) -> str | None:
+        return f"workflow:{self.stored.id}" if self.stored is not None else None
+
+
+class Executions:
+    def __init__(
+        self,
+        *,
+        executions: ExecutionRepository,
+        workflows: WorkflowRepository,
+        writer: ExecutionWriter,
+        executor: Executor,
+        bus: EventBus,
+        plans: Plans,
+        files: FileStore,
+        variables: VariableRepository,
+        vars: Mapping[str, Any],
+    ) -> None:
+        """``bus``: where the executor's events are watched (``watch``); ``vars``: the
+        global variables of the environment (``TAV_VARS``), under those set over the API."""
+        self.executions = executions
+        self.workflows = workflows
+        self.writer = writer
+        self.executor = executor
+        self.bus = bus
+        self.plans = plans
+        self.files = files
+        self.variables = variables
+        self.vars = dict(vars)
+        self.running: dict[str, ExecutionHandle] = {}
+        self.accepting = False
+        """Whether new executions start (the host's lifecycle sets it)."""
+
+    # -- starting -------------------------------------------------------------------------
+
+    async def start(
+        self,
+        workflow_id: str,
+        input: Any = None,
+        *,
+        from_execution: str | None = None,
+        start_at: Collection[str] = (),
+        same_input: bool = False,
+        mode: ExecutionMode = ExecutionMode.API,
+    ) -> StartedRun:
+        """Start the stored workflow. With ``from_execution`` (run from node), reuse that
+        execution's settled outputs for every node that does not run again: the
+        ``start_at`` nodes with everything downstream, and whatever did not succeed; with
+        ``same_input``, its input too."""
+        stored = await self._workflow(workflow_id)
+        reuse = None
+        if from_execution is not None:
+            earlier = await self.get(from_execution)
+            if earlier.workflow_id != stored.id:
+                raise InputInvalid(f"execution {earlier.execution_id!r} did not run this workflow")
+            plan = await self.plans.compile_off_loop(stored.document)
+            reuse = reusable(plan, earlier.nodes, start_at)
+            input = earlier.input if same_input else input
+        elif start_at:
+            raise InputInvalid("start_at needs from_execution: the execution to reuse from")
+        return await self.start_run(stored.document, input, stored=stored, reuse=reuse, mode=mode)
+
+    async def retry(self, execution_id: str) -> StartedRun:
+        """Run a failed or cancelled execution again, as a new execution of the same
+        workflow version: nodes that succeeded keep their outputs, the rest run."""
+        record = await self._record(execution_id)
+        if record.status is ExecutionStatus.SUCCEEDED:
+            raise Conflict("the execution succeeded; there is nothing to retry")
+        if not record.status.is_terminal:
+            raise Conflict("the execution is still running")
+        ran = await self._ran(record)
+        reuse = reusable(await self.plans.compile_off_loop(ran.document), record.nodes)
+        return await self.start_run(
+            ran.document,
+            record.input,
+            stored=ran.stored,
+            reuse=reuse,
+            mode=ExecutionMode.RETRY,
+            retry_of=record.execution_id,
+        )
+
+    async def launch(
+        self,
+        workflow: TriggeredWorkflow,
+        payload: Any,
+        *,
+        mode: ExecutionMode,
+        skip: frozenset[str],
+    ) -> StartedRun:
+        """Start a stored workflow from one of its triggers (``tav.triggers.ports.Launcher``);
+        ``skip``: its other trigger nodes."""
+        assert isinstance(workflow, StoredWorkflow)  # what the manager got from the repository
+        return await self.start_run(
+            workflow.document, payload, stored=workflow, mode=mode, skip=skip
+        )
+
+    async def run(
+        self,
+        document: Mapping[str, Any],
+        input: Any = None,
+        *,
+        stored: StoredWorkflow | None = None,
+        mode: ExecutionMode = ExecutionMode.API,
+        source: str | None = None,
+    ) -> ExecutionHandle:
+        """Start an execution and return once it is recorded (see ``start_run``)."""
+        started = await self.start_run(document, input, stored=stored, mode=mode, source=source)
+        await started.recorded
+        return started.handle
+
+    async def start_run(
+        self,
+        document: Mapping[str, Any],
+        input: Any = None,
+        *,
+        stored: StoredWorkflow | None = None,
+        mode: ExecutionMode = ExecutionMode.API,
+        reuse: Mapping[str, NodeResult] | None = None,
+        execution_id: str | None = None,
+        source: str | None = None,
+        skip: frozenset[str] = frozenset(),
+        retry_of: str | None = None,
+    ) -> StartedRun:
+        """Start an execution of ``document`` (``stored``'s, if it is a stored workflow's)
+        and have it recorded; returns at once, before the record is committed
+        (``StartedRun.recorded``): the execution is recorded in the same transaction as
+        the first things it does.
+
+        ``source`` is where an ad-hoc document came from (a file path: sub-workflow refs
+        are relative to it); a stored workflow's is its id."""
+        if not self.accepting:
+            raise Unavailable("the server is shutting down")
+        if stored:
+            source = f"workflow:{stored.id}"
+        plan = await self.plans.compile_off_loop(document, source=source)
+        execution, data = new_execution(
+            execution_id or uuid.uuid4().hex,
+            workflow=plan.name,
+            workflow_id=stored.id if stored else None,
+            workflow_version=stored.version if stored else None,
+            mode=mode,
+            input=input,
+            document=None if stored else dict(document),
+            retry_of=retry_of,
+            owner=owners.this_process() if mode == ExecutionMode.CLI else None,
+        )
+        global_vars = await self.global_vars()
+        recorded = self.writer.record(execution, data)
+        handle = self.executor.start(
+            plan,
+            input,
+            execution_id=execution["id"],
+            reuse=reuse,
+            vars=global_vars,
+            started_at=execution["started_at"],
+            skip=skip,
+        )
+        self._track(handle)
+        recorded.add_done_callback(lambda done: _cancel_unless_recorded(done, handle))
+        return StartedRun(
+            handle=handle,
+            recorded=recorded,
+            workflow=execution["workflow_name"],
+            workflow_id=execution["workflow_id"],
+            workflow_version=execution["workflow_version"],
+            mode=mode,
+            input=input,
+            started_at=execution["started_at"],
+            retry_of=retry_of,
+        )
+
+    async def global_vars(self) -> dict[str, Any]:
+        """``vars`` of every execution: TAV_VARS, overridden by variables set over the API."""
+        return {**self.vars, **await self.variables.all()}
+
+    # -- stopping and removing ------------------------------------------------------------
+
+    async def cancel(self, execution_id: str) -> ExecutionHandle:
+        """Cancel an execution this process runs: running nodes are cancelled at once,
+        nodes yet to start never run. Returns its handle, to wait for its end."""
+        handle = self.running.get(execution_id)
+        if handle is None or handle.done():
+            raise await self._not_cancellable(execution_id)
+        handle.cancel()
+        return handle
+
+    def stop(self, execution_id: str) -> None:
+        """Cancel the execution if it runs here (its updates could not be stored, say)."""
+        handle = self.running.get(execution_id)
+        if handle is not None:
+            handle.cancel()
+
+    async def delete(self, execution_id: str) -> list[str]:
+        """Delete an ended execution with the sub-executions it started, at any depth, and
+        their files; returns the ids deleted."""
+        status = await self.executions.status(execution_id)
+        if status is None:
+            raise _unknown(execution_id)
+        if not status.is_terminal or execution_id in self.running:
+            raise Conflict("the execution is still running; cancel it first")
+        deleted = await self.executions.delete(execution_id)
+        for gone in deleted:
+            await self.files.remove_execution(gone)
+        return deleted
+
+    # -- waiting and reading --------------------------------------------------------------
+
+    async def written(self, execution_id: str) -> None:
+        """Return once everything the execution did so far is committed; ``NotStored`` if
+        some of it could not be (now or before)."""
+        await self.writer.flush(execution_id)
+
+    async def finished(
+        self, handle: ExecutionHandle, started: StartedRun | None = None
+    ) -> ExecutionRecord:
+        """Wait until the execution has ended and is stored, and return it as stored.
+
+        For an execution ``started`` here, that is built from memory once the writer has
+        committed it (the same as a later ``get``); otherwise, or if the writer stopped
+        meanwhile (the execution resumes on the next start), it is read back. Raises
+        ``NotStored`` for an execution whose updates could not be stored, rather than
+        answer as if they had been."""
+        result = await handle.wait()
+        await self.written(handle.execution_id)
+        if started is None or not self.writer.writing:
+            return await self.get(handle.execution_id)
+        await started.recorded  # done by now
+        return started.record(result)
+
+    async def get(self, execution_id: str) -> ExecutionRecord:
+        """As stored, once everything it has done so far is written (an execution that
+        could not be stored shows as it was recorded: failed, saying why)."""
+        with suppress(NotStored):
+            await self.written(execution_id)
+        return await self._record(execution_id)
+
+    async def status(self, execution_id: str) -> ExecutionStatus:
+        status = await self.executions.status(execution_id)
+        if status is None:
+            raise _unknown(execution_id)
+        return status
+
+    async def find(
+        self,
+        *,
+        workflow_id: str | None = None,
+        status: ExecutionStatus | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[ExecutionSummary], int]:
+        """Newest first, and how many there are in all."""
+        return await self.executions.find(
+            workflow_id=workflow_id,
+            status=status.value if status else None,
+            limit=limit,
+            offset=offset,
+        )
+
+    def watch(self, execution_id: str, *, after: int = 0) -> AsyncGenerator[dict[str, Any], None]:
+        """Every event of the execution after ``after``: the stored ones, then live ones;
+        ends after its final event. Close it to stop watching."""
+        return watch(self.executions, self.bus, execution_id, after=after)
+
+    # -- the host's start -----------------------------------------------------------------
+
+    async def settle_abandoned(self) -> list[str]:
+        """Fail the executions of ``tav run`` processes of this host that died before they
+        finished (killed, say); returns their ids. A retry runs what they left."""
+        gone = ErrorInfo(
+            type=FailureKind.CRASHED,
+            message="the `tav run` process running it stopped before it finished; "
+            "retry it to run the rest",
+        )
+        abandoned = [
+            execution_id
+            for execution_id, owner in await self.executions.owned_unfinished()
+            if owners.is_gone(owner)
+        ]
+        for execution_id in abandoned:
+            await self.executions.mark(execution_id, ExecutionStatus.FAILED, gone)
+        return abandoned
+
+    async def resume_unfinished(self) -> list[str]:
+        """Resume executions a dead process left queued or running; returns their ids.
+
+        Sub-executions are not resumed: their parent's node runs them again, under a new
+        id, so the interrupted ones are marked failed. Executions of ``tav run`` are left
+        alone: that process may still be running them (``settle_abandoned`` settles those
+        whose process is gone)."""
+        crashed = ErrorInfo(
+            type=FailureKind.CRASHED,
+            message="the process running it stopped; its parent runs it again",
+        )
+        await self.executions.settle_orphans(crashed)
+        resumed = []
+        for record in await self.executions.unfinished(exclude_modes=(ExecutionMode.CLI,)):
+            try:
+                handle = await self._resume(record)
+            except Exception as exc:  # one that cannot resume must not keep the rest back
+                logger.warning("cannot resume execution %s: %s", record.execution_id, exc)
+                error = ErrorInfo(type=FailureKind.RESUME_FAILED, message=f"cannot resume: {exc}")
+                await self.executions.mark(record.execution_id, ExecutionStatus.FAILED, error)
+                continue
+            resumed.append(handle.execution_id)
+        return resumed
+
+    async def _resume(self, record: ExecutionRecord) -> ExecutionHandle:
+        ran = await self._ran(record)
+        plan = await self.plans.compile_off_loop(ran.document, source=ran.source)
+        settled = {
+            node_id: result
+            for node_id, result in record.nodes.items()
+            if result.status is not NodeStatus.CANCELLED and node_id in plan.nodes
+        }
+        # Nothing stored yet (not even ``execution.started``): start it over, from seq 1.
+        resume = (
+            Resume(results=settled, last_seq=record.last_seq, started_at=record.started_at)
+            if record.last_seq
+            else None
+        )
+        if resume is not None:
+            self.writer.resuming(record.execution_id)
+        handle = self.executor.start(
+            plan,
+            record.input,
+            execution_id=record.execution_id,
+            resume=resume,
+            vars=await self.global_vars(),
+        )
+        self._track(handle)
+        logger.info("resumed execution %s (%d settled nodes)", record.execution_id, len(settled))
+        return handle
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _track(self, handle: ExecutionHandle) -> None:
+        self.running[handle.execution_id] = handle
+        handle.add_done_callback(lambda: self.running.pop(handle.execution_id, None))
+
+    async def _workflow(self, workflow_id: str) -> StoredWorkflow:
+        stored = await self.workflows.get(workflow_id)
+        if stored is None:
+            raise NotFound(f"no workflow with id {workflow_id!r}")
+        return stored
+
+    async def _record(self, execution_id: str) -> ExecutionRecord:
+        record = await self.executions.get(execution_id)
+        if record is None:
+            raise _unknown(execution_id)
+        return record
+
+    async def _ran(self, record: ExecutionRecord) -> Ran:
+        """The document an execution ran; ``Conflict`` if it is no longer stored."""
+        if record.workflow_id is not None and record.workflow_version is not None:
+            stored = await self.workflows.get(record.workflow_id)
+            version = await self.workflows.version(record.workflow_id, record.workflow_version)
+            if stored is not None and version is not None:
+                at_version = {"version": version.version, "document": version.document}
+                return Ran(version.document, stored.model_copy(update=at_version))
+        elif (document := await self.executions.document(record.execution_id)) is not None:
+            return Ran(document, None)
+        raise Conflict("the workflow this execution ran is no longer stored")
+
+    async def _not_cancellable(self, execution_id: str) -> Exception:
+        status = await self.executions.status(execution_id)
+        if status is None:
+            return _unknown(execution_id)
+        if status.is_terminal:
+            ended = "been cancelled" if status is ExecutionStatus.CANCELLED else status.value
+            return Conflict(f"the execution has already {ended}")
+        return Conflict(
+            "the execution is not running in this server (a sub-workflow's execution stops "
+            "with its parent's)"
+        )
+
+
+def _cancel_unless_recorded(recorded: asyncio.Future[None], handle: ExecutionHandle) -> None:
+    if recorded.cancelled() or recorded.exception() is not None:
+        handle.cancel()
+
+
+def _unknown(execution_id: str) -> NotFound:
+    return NotFound(f"no execution with id {execution_id!r}")

@@ -1,0 +1,203 @@
+"""Workflows as the API and ``tav workflows`` change them: create (or import), save a new
+version, restore an old one, activate, deactivate, delete.
+
+Every document stored is checked first, as a run would compile it (``WorkflowInvalid``
+with every problem). A workflow's triggers follow it: saving an active workflow checks
+that the new version can be active too (``ActivationInvalid``, ``TriggerClash``) and then
+re-arms them; deleting one disarms them.
+
+Who arms them is the ``Triggers`` given: a server's ``TriggerManager`` arms at once;
+``DeferredTriggers`` (a process that arms nothing, such as ``tav workflows``) only checks
+and stores the ``active`` flag, and a running server arms within ``TAV_TRIGGER_SYNC_S``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from tav.app.plans import Plans
+from tav.core.errors import NotFound, WorkflowInvalid
+from tav.nodes.registry import NodeRegistry
+from tav.storage.workflows import (
+    STORED_ID,
+    StoredWorkflow,
+    VersionInfo,
+    WorkflowInfo,
+    WorkflowRepository,
+    WorkflowVersion,
+)
+from tav.triggers import ActivationInvalid, default_kinds, find_clash, plan_document
+from tav.triggers.ports import TriggeredWorkflow
+from tav.triggers.webhook import WebhookRoutes
+
+
+class Triggers(Protocol):
+    """What the use cases need from whoever arms triggers (``TriggerManager``)."""
+
+    async def check(self, workflow_id: str | None, document: Mapping[str, Any]) -> None:
+        """Raise unless a workflow with ``document`` could be active (``WorkflowInvalid``,
+        ``ActivationInvalid`` or ``TriggerClash``)."""
+        ...
+
+    async def activate(self, workflow_id: str) -> TriggeredWorkflow:
+        """Check, store active and arm. Raises ``NotFound`` too."""
+        ...
+
+    async def deactivate(self, workflow_id: str) -> TriggeredWorkflow:
+        """Store inactive and disarm. Raises ``NotFound`` too."""
+        ...
+
+    async def refresh(self, workflow_id: str) -> None:
+        """Re-arm (or disarm) a workflow that was just saved or deleted."""
+        ...
+
+
+class Workflows:
+    def __init__(self, workflows: WorkflowRepository, triggers: Triggers, plans: Plans) -> None:
+        self.workflows = workflows
+        self.triggers = triggers
+        self.plans = plans
+
+    # -- reading --------------------------------------------------------------------------
+
+    async def get(self, workflow_id: str) -> StoredWorkflow:
+        """The workflow at its current version; ``NotFound`` if there is none."""
+        found = await self.workflows.get(workflow_id) if STORED_ID.match(workflow_id) else None
+        if found is None:
+            raise _unknown(workflow_id)
+        return found
+
+    async def find(
+        self, *, search: str | None = None, limit: int = 50, offset: int = 0
+    ) -> tuple[list[WorkflowInfo], int]:
+        """Most recently saved first, and how many match in all."""
+        return await self.workflows.find(search=search, limit=limit, offset=offset)
+
+    async def versions(self, workflow_id: str) -> list[VersionInfo]:
+        """Every saved version, newest first."""
+        return await self.workflows.versions(workflow_id)
+
+    async def version(self, workflow_id: str, version: int) -> WorkflowVersion:
+        found = await self.workflows.version(workflow_id, version)
+        if found is None:
+            raise NotFound(f"workflow {workflow_id!r} has no version {version}")
+        return found
+
+    async def check(self, document: Mapping[str, Any]) -> None:
+        """Raise ``WorkflowInvalid`` with every problem unless the document can run.
+
+        On a worker thread: compiling takes about half a millisecond per template, and a
+        large document must not hold up everything else."""
+        await self.plans.compile_off_loop(document)
+
+    # -- changing -------------------------------------------------------------------------
+
+    async def create(self, document: dict[str, Any], *, active: bool = False) -> StoredWorkflow:
+        """Store a new workflow as version 1 (checked first); ``active`` arms its triggers
+        too, once they are checked."""
+        await self.check(document)
+        if active:
+            await self.triggers.check(None, document)
+        workflow = await self.workflows.create(document, active=active)
+        if active:
+            await self.triggers.refresh(workflow.id)
+        return workflow
+
+    async def save(
+        self,
+        workflow: StoredWorkflow,
+        document: dict[str, Any],
+        *,
+        base_version: int | None = None,
+    ) -> StoredWorkflow:
+        """Save the document as a new version of ``workflow``. ``base_version``: only if
+        the workflow is still at that version (``VersionConflict`` otherwise). An active
+        workflow's triggers are checked first and re-armed after."""
+        await self.check(document)
+        if workflow.active:
+            await self.triggers.check(workflow.id, document)
+        saved = await self.workflows.update(workflow.id, document, base_version=base_version)
+        if saved is None:  # deleted meanwhile
+            raise _unknown(workflow.id)
+        if saved.active or workflow.active:
+            await self.triggers.refresh(workflow.id)
+        return saved
+
+    async def restore(
+        self, workflow: StoredWorkflow, version: int, *, base_version: int | None = None
+    ) -> StoredWorkflow:
+        """Save an earlier version's document again, as a new version (it must still
+        pass the checks of a save)."""
+        old = await self.version(workflow.id, version)
+        return await self.save(workflow, old.document, base_version=base_version)
+
+    async def activate(self, workflow_id: str) -> StoredWorkflow:
+        """Check that the workflow can be active, store it active and arm its triggers.
+
+        ``ActivationInvalid`` if it has nothing to arm, or a trigger that cannot be;
+        ``TriggerClash`` if another active workflow holds one of its claims."""
+        return _stored(await self.triggers.activate(workflow_id))
+
+    async def deactivate(self, workflow_id: str) -> StoredWorkflow:
+        """Store the workflow inactive and disarm its triggers; runs they started go on."""
+        return _stored(await self.triggers.deactivate(workflow_id))
+
+    async def delete(self, workflow_id: str) -> None:
+        """Delete the workflow and its versions, and disarm it; its executions stay,
+        unlinked."""
+        if not STORED_ID.match(workflow_id) or not await self.workflows.delete(workflow_id):
+            raise _unknown(workflow_id)
+        await self.triggers.refresh(workflow_id)
+
+
+class DeferredTriggers:
+    """``Triggers`` of a process that arms none (``tav workflows``): activation checks
+    the workflow's triggers against the stored active workflows and stores the flag; the
+    server running on the same data dir arms them within ``TAV_TRIGGER_SYNC_S``.
+
+    Credentials are not checked here but when the server arms the triggers: this process
+    may not hold the key that opens them."""
+
+    def __init__(self, workflows: WorkflowRepository, registry: NodeRegistry) -> None:
+        self.workflows = workflows
+        self.registry = registry
+        self.kinds = default_kinds(WebhookRoutes())
+
+    async def check(self, workflow_id: str | None, document: Mapping[str, Any]) -> None:
+        activations, _ = plan_document(document, self.registry, self.kinds)
+        others = []
+        for other in await self.workflows.active_workflows():
+            try:
+                others.append((other, plan_document(other.document, self.registry, self.kinds)[0]))
+            except (ActivationInvalid, WorkflowInvalid):
+                continue  # not armed anywhere, so it holds nothing
+        find_clash(workflow_id, activations, others)
+
+    async def activate(self, workflow_id: str) -> TriggeredWorkflow:
+        workflow = await self.workflows.get(workflow_id)
+        if workflow is None:
+            raise _unknown(workflow_id)
+        await self.check(workflow.id, workflow.document)
+        return _found(await self.workflows.set_active(workflow.id, True), workflow_id)
+
+    async def deactivate(self, workflow_id: str) -> TriggeredWorkflow:
+        return _found(await self.workflows.set_active(workflow_id, False), workflow_id)
+
+    async def refresh(self, workflow_id: str) -> None:
+        """Nothing to do: the server's next sync sees the change."""
+
+
+def _stored(workflow: TriggeredWorkflow) -> StoredWorkflow:
+    assert isinstance(workflow, StoredWorkflow)  # what the repository gives the triggers
+    return workflow
+
+
+def _found(workflow: StoredWorkflow | None, workflow_id: str) -> StoredWorkflow:
+    if workflow is None:
+        raise _unknown(workflow_id)
+    return workflow
+
+
+def _unknown(workflow_id: str) -> NotFound:
+    return NotFound(f"no workflow with id {workflow_id!r}")
