@@ -99,6 +99,28 @@ async def test_kinds_mark_secret_fields(client: httpx.AsyncClient):
     assert kinds["smtp"]["schema"]["required"] == ["host"]
 
 
+async def test_kinds_say_which_are_llm_providers_as_their_records_do(client: httpx.AsyncClient):
+    from tav.ai.providers import PROVIDERS
+
+    kinds = {kind["kind"]: kind for kind in (await client.get(f"{BASE}/kinds")).json()}
+
+    providers = {name: kind["provider"] for name, kind in kinds.items() if kind["provider"]}
+    assert list(providers) == [p.kind for p in PROVIDERS]
+    assert providers["anthropic"] == {
+        "title": "Anthropic",
+        "api": "anthropic",
+        "chat": True,
+        "embeddings": False,
+        "default_base_url": "https://api.anthropic.com",
+    }
+    assert providers["openai_compatible"]["default_base_url"] is None
+    assert kinds["smtp"]["provider"] is None
+    created = await client.post(
+        BASE, json={"name": "local", "kind": "openai_compatible", "data": {"base_url": "x"}}
+    )
+    assert created.status_code == 201, created.text
+
+
 async def test_unknown_kind_is_422(client: httpx.AsyncClient):
     response = await client.post(BASE, json={"name": "x", "kind": "nope", "data": {}})
     assert response.status_code == 422

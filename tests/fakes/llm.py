@@ -4,6 +4,9 @@ One real HTTP server (uvicorn on a background thread) serves every provider unde
 path prefix, so the real LangChain clients talk to it exactly as they would to the
 provider: ``url("openai")`` is ``http://127.0.0.1:PORT/openai/v1``, ``url("anthropic")``
 ``.../anthropic``, ``url("ollama")`` ``.../ollama``, ``url("google")`` ``.../google``.
+Which providers there are comes from their records (``tav.ai.providers.PROVIDERS``): each
+is served with the wire format of the API its record speaks, so a new provider that speaks
+one of these APIs needs nothing here.
 Because it is a real port, a ``tav serve`` in another process can use it too
 (``python -m tests.fakes.llm --port 8911`` runs it on its own).
 
@@ -47,12 +50,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from tav.ai.providers import PROVIDERS as RECORDS
 from tests.fakes import llm_wire as wire
 from tests.fakes.llm_wire import EMBED_DIM, Reply, embed_text
 
 __all__ = ["EMBED_DIM", "FakeProviders", "Recorded", "Reply", "embed_text"]
 
-PROVIDERS = ("openai", "openai_compatible", "anthropic", "ollama", "google")
+PROVIDERS = tuple(provider.kind for provider in RECORDS)
+"""Every provider of ``tav.ai.providers``: each is served by the API its record speaks."""
+API_PATHS = {"openai": "/v1", "anthropic": "", "google": "", "ollama": ""}
+"""Per API the fakes speak, what its base URLs end in (OpenAI's clients add no ``/v1``)."""
+_API = {provider.kind: provider.api for provider in RECORDS}
 
 
 @dataclass
@@ -94,8 +102,7 @@ class FakeProviders:
         """The base URL to store in a credential of this provider's kind."""
         if provider not in PROVIDERS:
             raise ValueError(f"unknown provider {provider!r}; one of {PROVIDERS}")
-        suffix = "/v1" if provider in ("openai", "openai_compatible") else ""
-        return f"{self.base_url}/{provider}{suffix}"
+        return f"{self.base_url}/{provider}{API_PATHS[_API[provider]]}"
 
     def reply(self, provider: str, *replies: Reply) -> None:
         """Queue scripted replies for ``provider``, consumed in order."""
@@ -169,11 +176,11 @@ class FakeProviders:
             Route("/{provider}/v1/chat/completions", self._openai_chat, methods=["POST"]),
             Route("/{provider}/v1/embeddings", self._openai_embed, methods=["POST"]),
             Route("/{provider}/v1/models", self._openai_models, methods=["GET"]),
-            Route("/anthropic/v1/messages", self._anthropic, methods=["POST"]),
-            Route("/ollama/api/chat", self._ollama_chat, methods=["POST"]),
-            Route("/ollama/api/embed", self._ollama_embed, methods=["POST"]),
-            Route("/ollama/api/tags", self._ollama_tags, methods=["GET"]),
-            Route("/google/{version}/models/{call:path}", self._google, methods=["POST"]),
+            Route("/{provider}/v1/messages", self._anthropic, methods=["POST"]),
+            Route("/{provider}/api/chat", self._ollama_chat, methods=["POST"]),
+            Route("/{provider}/api/embed", self._ollama_embed, methods=["POST"]),
+            Route("/{provider}/api/tags", self._ollama_tags, methods=["GET"]),
+            Route("/{provider}/{version}/models/{call:path}", self._google, methods=["POST"]),
         ]
         return _CloseConnections(Starlette(routes=routes))
 
@@ -220,7 +227,7 @@ class FakeProviders:
         return JSONResponse({"object": "list", "data": [{"id": "fake", "object": "model"}]})
 
     async def _anthropic(self, request: Request) -> Response:
-        body, reply = await self._take(request, "anthropic")
+        body, reply = await self._take(request, request.path_params["provider"])
         if error := _error(reply, wire.anthropic_error):
             return error
         answer = wire.answer(reply, wire.anthropic_plan(body))
@@ -229,7 +236,7 @@ class FakeProviders:
         return JSONResponse(wire.anthropic_message(body, answer))
 
     async def _ollama_chat(self, request: Request) -> Response:
-        body, reply = await self._take(request, "ollama")
+        body, reply = await self._take(request, request.path_params["provider"])
         if error := _error(reply, wire.ollama_error):
             return error
         answer = wire.answer(reply, wire.ollama_plan(body))
@@ -238,7 +245,7 @@ class FakeProviders:
         return JSONResponse(wire.ollama_message(body, answer))
 
     async def _ollama_embed(self, request: Request) -> Response:
-        body, reply = await self._take(request, "ollama")
+        body, reply = await self._take(request, request.path_params["provider"])
         if error := _error(reply, wire.ollama_error):
             return error
         return JSONResponse(wire.ollama_embeddings(body))
@@ -247,7 +254,7 @@ class FakeProviders:
         return JSONResponse({"models": []})
 
     async def _google(self, request: Request) -> Response:
-        body, reply = await self._take(request, "google")
+        body, reply = await self._take(request, request.path_params["provider"])
         if error := _error(reply, wire.google_error):
             return error
         model, _, method = request.path_params["call"].partition(":")

@@ -22,15 +22,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from tav.ai.providers import PROVIDERS
 from tav.core.errors import NodeError
 from tav.core.text import clip
 
 MAX_MESSAGE = 240
-PROVIDER_LIBRARIES = frozenset({
-    "openai", "anthropic", "ollama", "google", "httpx", "httpx2", "httpcore", "httpcore2",
-    "langchain_openai", "langchain_anthropic", "langchain_ollama", "langchain_google_genai",
-})  # fmt: skip
-"""Top-level packages whose exceptions are the provider's (or the network's) doing."""
+NETWORK_LIBRARIES = frozenset({"httpx", "httpx2", "httpcore", "httpcore2"})
+PROVIDER_LIBRARIES = NETWORK_LIBRARIES | {
+    library for provider in PROVIDERS for library in (*provider.libraries, provider.package)
+}
+"""Top-level packages whose exceptions are the provider's (or the network's) doing: each
+provider's SDK and LangChain package (its record says which), and the HTTP clients."""
 PROVIDER_MODULES = frozenset({"langchain_core.exceptions", "json.decoder"})
 """Modules whose exceptions are: LangChain's model errors, and an answer that is not JSON
 (the SDKs parse the provider's answers; our own parsing is done before the chain runs)."""

@@ -1,35 +1,34 @@
 """Credential kinds: one Pydantic model each; secret fields carry ``"secret": true``.
 
-Secret fields are plain ``str`` marked in their JSON Schema rather than ``SecretStr``:
-the vault needs the real values to encrypt them, and ``SecretStr`` masks them on dump.
-The API never returns any value of a credential, secret or not, so the mark only tells
-editors which inputs to hide and the vault which values to redact: every value of a
-secret field, its secret parts and their encodings (``tav.credentials.redaction``). A
-field that holds a secret must be declared with ``secret(...)``; a unit test checks that
-fields named like one (password, token, key, secret, headers, webhook URL) are.
+The models of the LLM providers' kinds are in their records (``tav.ai.providers``); the
+others are here. Secret fields are plain ``str`` marked in their JSON Schema
+(``tav.core.credentials``). The API never returns any value of a credential, secret or
+not, so the mark only tells editors which inputs to hide and the vault which values to
+redact: every value of a secret field, its secret parts and their encodings
+(``tav.credentials.redaction``). A field that holds a secret must be declared with
+``secret(...)``; a unit test checks that fields named like one (password, token, key,
+secret, headers, webhook URL) are.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import ConfigDict, Field, model_validator
-from pydantic.config import JsonDict
+from pydantic import Field, model_validator
 
-from tav.core.model import Model
+from tav.ai.providers import BY_KIND, PROVIDERS
+from tav.core.credentials import SECRET, Kind, secret
 
-SECRET: JsonDict = {"secret": True, "writeOnly": True}
-
-
-def secret(description: str, *, required: bool = True) -> Any:
-    """A secret field: never shown again once written, redacted from logs and events."""
-    if required:
-        return Field(min_length=1, description=description, json_schema_extra=SECRET)
-    return Field(None, min_length=1, description=description, json_schema_extra=SECRET)
-
-
-class Kind(Model):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+__all__ = [
+    "KINDS",
+    "SECRET",
+    "Kind",
+    "KindName",
+    "kind_schemas",
+    "secret",
+    "secret_fields",
+    "secret_values",
+]
 
 
 class ApiKey(Kind):
@@ -115,46 +114,6 @@ class Imap(Kind):
     security: Literal["ssl", "starttls", "none"] = "ssl"
 
 
-class OpenAI(Kind):
-    """OpenAI (or Azure-style proxies speaking its API)."""
-
-    api_key: str = secret("The API key.")
-    base_url: str | None = Field(None, description="Default: https://api.openai.com/v1.")
-    organization: str | None = None
-
-
-class Anthropic(Kind):
-    """Anthropic."""
-
-    api_key: str = secret("The API key.")
-    base_url: str | None = Field(None, description="Default: https://api.anthropic.com.")
-
-
-class Google(Kind):
-    """Google Gemini (AI Studio)."""
-
-    api_key: str = secret("The API key.")
-    base_url: str | None = Field(
-        None, description="Default: https://generativelanguage.googleapis.com."
-    )
-
-
-class Ollama(Kind):
-    """An Ollama server."""
-
-    base_url: str = Field("http://127.0.0.1:11434", min_length=1)
-    headers: dict[str, str] | None = Field(
-        None, description="Extra HTTP headers (e.g. for a proxy).", json_schema_extra=SECRET
-    )
-
-
-class OpenAICompatible(Kind):
-    """Any server speaking the OpenAI API: llama.cpp, vLLM, LM Studio, ..."""
-
-    base_url: str = Field(min_length=1)
-    api_key: str | None = secret("The API key, if the server wants one.", required=False)
-
-
 KINDS: dict[str, type[Kind]] = {
     "api_key": ApiKey,
     "basic": Basic,
@@ -165,28 +124,15 @@ KINDS: dict[str, type[Kind]] = {
     "discord": Discord,
     "telegram": Telegram,
     "hmac": Hmac,
-    "openai": OpenAI,
-    "anthropic": Anthropic,
-    "google": Google,
-    "ollama": Ollama,
-    "openai_compatible": OpenAICompatible,
+    **{provider.kind: provider.credential for provider in PROVIDERS},
 }
-KindName = Literal[
-    "api_key",
-    "basic",
-    "bearer",
-    "smtp",
-    "imap",
-    "slack",
-    "discord",
-    "telegram",
-    "hmac",
-    "openai",
-    "anthropic",
-    "google",
-    "ollama",
-    "openai_compatible",
-]
+"""Every kind by name: those of the service nodes and triggers, then one per LLM provider
+(its record in ``tav.ai.providers`` holds its model)."""
+
+if TYPE_CHECKING:
+    KindName = str
+else:  # the kinds as a Literal: the API validates a kind and lists them in its schema
+    KindName = Literal[tuple(KINDS)]
 
 
 def secret_fields(kind: str) -> frozenset[str]:
@@ -218,13 +164,28 @@ def _strings(value: Any, found: list[str]) -> None:
 
 
 def kind_schemas() -> list[dict[str, Any]]:
-    """Every kind with its fields as JSON Schema (secret fields marked)."""
+    """Every kind with its fields as JSON Schema (secret fields marked); a provider's kind
+    with what its record says of it (``provider``), the others with ``None``."""
     return [
         {
             "kind": name,
             "description": (model.__doc__ or "").strip(),
             "secret_fields": sorted(secret_fields(name)),
             "schema": model.model_json_schema(),
+            "provider": _provider(name),
         }
         for name, model in KINDS.items()
     ]
+
+
+def _provider(kind: str) -> dict[str, Any] | None:
+    provider = BY_KIND.get(kind)
+    if provider is None:
+        return None
+    return {
+        "title": provider.title,
+        "api": provider.api,
+        "chat": True,
+        "embeddings": provider.embeddings is not None,
+        "default_base_url": provider.default_base_url,
+    }

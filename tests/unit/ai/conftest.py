@@ -9,6 +9,7 @@ import pytest
 from pydantic import BaseModel
 
 from tav.ai import AIConfig, AIServices, MemoryResponseCache
+from tav.ai.providers import BY_KIND, PROVIDERS
 from tav.engine.bus import InMemoryBus
 from tav.engine.executor import Executor
 from tav.engine.memory import MemoryStore
@@ -30,10 +31,21 @@ API_KEY = "sk-test-4f9a1c2e7b3d5a6f"
 def secrets(fake_llm: FakeProviders) -> MemorySecrets:
     """One credential per provider kind, named after it, pointing at the fake servers."""
     vault = MemorySecrets()
-    for kind in ("openai", "openai_compatible", "anthropic", "google"):
-        vault.add(kind, kind, api_key=API_KEY, base_url=fake_llm.url(kind))
-    vault.add("ollama", "ollama", base_url=fake_llm.url("ollama"), headers={"X-Key": API_KEY})
+    for provider in PROVIDERS:
+        vault.add(provider.kind, provider.kind, **provider_data(provider.kind, fake_llm))
     return vault
+
+
+def provider_data(kind: str, fake_llm: FakeProviders) -> dict[str, Any]:
+    """A credential of ``kind`` pointing at the fake servers, carrying ``API_KEY`` in
+    whichever secret field the kind has for it (a key, or headers)."""
+    fields = BY_KIND[kind].credential.model_fields
+    data: dict[str, Any] = {"base_url": fake_llm.url(kind)}
+    if "api_key" in fields:
+        data["api_key"] = API_KEY
+    elif "headers" in fields:
+        data["headers"] = {"X-Key": API_KEY}
+    return data
 
 
 @pytest.fixture

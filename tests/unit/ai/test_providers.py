@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tav.ai.providers import PROVIDERS
 from tav.engine.bus import InMemoryBus
 from tav.engine.executor import Executor
 from tests.fakes.llm import FakeProviders, Reply
@@ -11,7 +12,7 @@ from tests.helpers import run
 from tests.unit.ai.conftest import API_KEY
 from tests.unit.ai.helpers import chain, chat_flow, output, progress, tokens
 
-KINDS = ["openai", "openai_compatible", "anthropic", "ollama", "google"]
+KINDS = [provider.kind for provider in PROVIDERS]
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -46,10 +46,25 @@ class CredentialPublic(BaseModel):
     updated_at: datetime
 
 
+class ProviderInfo(BaseModel):
+    """What a credential of an LLM provider's kind offers (``tav.ai.providers``)."""
+
+    title: str = Field(description="The provider's name, for people: OpenAI.")
+    api: str = Field(description="The HTTP API it speaks: openai, anthropic, google, ollama.")
+    chat: bool = Field(description="It can be a link of a chat model chain.")
+    embeddings: bool = Field(description="It can be a link of an embeddings chain.")
+    default_base_url: str | None = Field(
+        description="Used when the credential gives no base_url (null: it must give one)."
+    )
+
+
 class CredentialKind(BaseModel):
     kind: str
     description: str
     secret_fields: list[str]
     schema_: dict[str, Any] = Field(alias="schema", description="The fields as JSON Schema.")
+    provider: ProviderInfo | None = Field(
+        description="For the kind of an LLM provider: what it offers; null for the others."
+    )
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
