@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tav.server import Server
+from tav.triggers import BUILTIN_KINDS, default_kinds
 from tests.api.helpers import stored
 from tests.api.triggers import manual_flow, webhook_flow
 from tests.helpers import document, node
@@ -47,6 +48,7 @@ async def test_a_workflow_with_only_a_manual_trigger_is_refused(
     error = response.json()["error"]
     assert error["code"] == "activation_invalid"
     assert "no trigger to activate" in error["message"]
+    assert [(p["code"], p["node"]) for p in error["details"]] == [("no_trigger", None)]
     assert (await client.get(f"{BASE}/{workflow_id}")).json()["active"] is False
     patched = await client.patch(f"{BASE}/{workflow_id}", json={"active": True})
     assert patched.status_code == 422
@@ -128,12 +130,42 @@ async def test_templates_and_bad_credentials_cannot_be_armed(
     workflow_id = await stored(server, templated)
     response = await _activate(client, workflow_id)
     assert response.status_code == 422
-    assert response.json()["error"]["details"][0]["node"] == "hook"
+    (problem,) = response.json()["error"]["details"]
+    assert (problem["code"], problem["node"]) == ("trigger_templated", "hook")
 
     missing = webhook_flow(auth="header", credential="nope")
     response = await _activate(client, await stored(server, missing))
     assert response.status_code == 422
-    assert "no credential" in response.json()["error"]["message"]
+    error = response.json()["error"]
+    assert "no credential" in error["message"]
+    (problem,) = error["details"]
+    assert (problem["code"], problem["node"]) == ("credential_missing", "hook")
+
+    made = await client.post(
+        "/api/v1/credentials",
+        json={"name": "login", "kind": "basic", "data": {"username": "u", "password": "p"}},
+    )
+    wrong = webhook_flow(auth="header", credential=made.json()["id"], path="wrong")
+    response = await _activate(client, await stored(server, wrong))
+    (problem,) = response.json()["error"]["details"]
+    assert (problem["code"], problem["node"]) == ("credential_kind", "hook")
+
+
+async def test_a_trigger_of_an_unknown_kind_is_refused_on_its_node(
+    client: httpx.AsyncClient, server: Server
+):
+    triggers = server.triggers
+    triggers.kinds = default_kinds(
+        triggers.webhooks, [s for s in BUILTIN_KINDS if s.name != "mqtt"]
+    )
+    flow = document(node("sensor", "trigger.mqtt", params={"topic": "t"}), name="sensor")
+
+    response = await _activate(client, await stored(server, flow))
+
+    assert response.status_code == 422
+    (problem,) = response.json()["error"]["details"]
+    assert (problem["code"], problem["node"]) == ("trigger_kind_unknown", "sensor")
+    assert "'mqtt' is not known to this server" in problem["message"]
 
 
 async def test_active_workflows_are_armed_again_at_start(server: Server):

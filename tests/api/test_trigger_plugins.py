@@ -136,7 +136,7 @@ async def test_without_the_plugin_the_kind_is_refused_on_its_node(
 
     assert response.status_code == 422
     (problem,) = response.json()["error"]["details"]
-    assert (problem["node"], problem["message"]) == ("tick", "no trigger kind 'tick' here")
+    assert (problem["code"], problem["node"]) == ("trigger_kind_unknown", "tick")
 
 
 async def _executions(

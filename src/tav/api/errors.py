@@ -146,7 +146,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ActivationInvalid)
     async def activation_invalid(_: Request, exc: ActivationInvalid) -> JSONResponse:
-        return _json(422, "activation_invalid", str(exc), exc.problems or None)
+        # Every problem carries its own stable code (tav.triggers.Refusal): no_trigger, ...
+        return _json(422, "activation_invalid", str(exc), exc.problems)
 
     @app.exception_handler(TriggerClash)
     async def trigger_clash(_: Request, exc: TriggerClash) -> JSONResponse:

@@ -8,7 +8,7 @@ found by ``discovery``. What the manager needs from its host is in ``ports``; ``
 drive time. See docs/reference/triggers.md.
 """
 
-from tav.triggers.base import Activation, ActivationInvalid, Host, TriggerClash
+from tav.triggers.base import Activation, ActivationInvalid, Host, Refusal, TriggerClash
 from tav.triggers.clock import Clock, ManualClock, SystemClock
 from tav.triggers.kinds import BUILTIN_KINDS, KindSetup, TriggerKindSpec, default_kinds
 from tav.triggers.manager import TriggerManager, find_clash, plan_document, plan_triggers
@@ -22,6 +22,7 @@ __all__ = [
     "Host",
     "KindSetup",
     "ManualClock",
+    "Refusal",
     "SystemClock",
     "TriggerClash",
     "TriggerKindSpec",

@@ -12,9 +12,10 @@ import asyncio
 import logging
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Protocol
 
-from tav.core.errors import NotFound
+from tav.core.errors import NotFound, Problem
 from tav.core.modes import ExecutionMode
 from tav.triggers.clock import Clock
 from tav.triggers.ports import (
@@ -28,12 +29,60 @@ from tav.triggers.ports import (
 logger = logging.getLogger("tav.triggers")
 
 
-class ActivationInvalid(Exception):
-    """The workflow cannot be activated as it is (no trigger to arm, bad settings)."""
+class Refusal(StrEnum):
+    """Why a workflow cannot be activated: the stable ``code`` of each problem of an
+    ``ActivationInvalid`` (and of each entry of its API error's ``details``)."""
 
-    def __init__(self, message: str, problems: list[dict[str, Any]] | None = None) -> None:
+    NO_TRIGGER = "no_trigger"
+    """No trigger node of a kind that arms: only ``trigger.manual``, or none at all."""
+    KIND_UNKNOWN = "trigger_kind_unknown"
+    """A trigger node names a kind this server does not know (a plugin not installed)."""
+    TEMPLATED = "trigger_templated"
+    """A trigger's params hold a template: a trigger is armed before any run exists."""
+    PARAMS_INVALID = "trigger_params_invalid"
+    """The trigger's kind refuses its params."""
+    CREDENTIAL_MISSING = "credential_missing"
+    """The credential a trigger names does not exist."""
+    CREDENTIAL_KIND = "credential_kind"
+    """The credential a trigger names is of a kind the trigger cannot use."""
+    TRIGGER_INVALID = "trigger_invalid"
+    """Any other reason a trigger's kind gives for not arming it (a plugin's)."""
+
+
+class ActivationInvalid(Exception):
+    """The workflow cannot be activated as it is (no trigger to arm, bad settings).
+
+    ``problems`` are located problems (``Problem.to_dict()``), each with its ``code``
+    (a ``Refusal``); the message is the first one's. A kind's ``check`` may raise it with
+    a message only: the manager locates it on the trigger node."""
+
+    def __init__(
+        self,
+        message: str,
+        problems: list[dict[str, Any]] | None = None,
+        *,
+        code: Refusal = Refusal.TRIGGER_INVALID,
+    ) -> None:
         super().__init__(message)
-        self.problems = problems or []
+        self.problems = problems or [refusal(code, message)]
+
+    @classmethod
+    def of(cls, problems: list[dict[str, Any]]) -> ActivationInvalid:
+        return cls(problems[0]["message"], problems)
+
+    def at(self, node_id: str) -> ActivationInvalid:
+        """The same refusal, its unlocated problems placed on node ``node_id``."""
+        return ActivationInvalid.of(
+            [
+                p if p.get("node") else refusal(p["code"], p["message"], node_id)
+                for p in self.problems
+            ]
+        )
+
+
+def refusal(code: Refusal, message: str, node: str | None = None) -> dict[str, Any]:
+    """One problem of an ``ActivationInvalid``: where, what, and its stable code."""
+    return {**Problem(message, node=node).to_dict(), "code": str(code)}
 
 
 class TriggerClash(Exception):
@@ -143,10 +192,13 @@ async def check_credential(host: Host, credential_id: str, kinds: tuple[str, ...
     try:
         credential = await host.credentials.reveal(credential_id)
     except NotFound:
-        raise ActivationInvalid(f"there is no credential with id {credential_id!r}") from None
+        raise ActivationInvalid(
+            f"there is no credential with id {credential_id!r}", code=Refusal.CREDENTIAL_MISSING
+        ) from None
     if credential.kind not in kinds:
         wanted = " or ".join(kinds)
         raise ActivationInvalid(
             f"credential {credential_id!r} is of kind {credential.kind!r}; this trigger "
-            f"needs {wanted}"
+            f"needs {wanted}",
+            code=Refusal.CREDENTIAL_KIND,
         )

@@ -28,9 +28,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tav.core.errors import NotFound, Problem
+from tav.core.errors import NotFound
 from tav.core.workflow import parse_workflow
-from tav.engine.plan import ExecutionPlan, compile_plan
+from tav.engine.plan import ExecutionPlan, PlannedNode, compile_plan
 from tav.nodes.capabilities import TriggerCapability
 from tav.nodes.registry import NodeRegistry
 from tav.triggers.base import (
@@ -38,6 +38,7 @@ from tav.triggers.base import (
     ActivationInvalid,
     Armed,
     Host,
+    Refusal,
     Target,
     TriggerClash,
 )
@@ -54,7 +55,7 @@ def plan_triggers(plan: ExecutionPlan, kinds: Kinds) -> tuple[list[Activation], 
 
     Raises ``ActivationInvalid`` when there is nothing to arm or a trigger cannot be."""
     activations: list[Activation] = []
-    problems: list[Problem] = []
+    problems: list[dict[str, Any]] = []
     trigger_nodes = []
     for node in plan.nodes.values():
         if not isinstance(node.instance, TriggerCapability):
@@ -63,27 +64,39 @@ def plan_triggers(plan: ExecutionPlan, kinds: Kinds) -> tuple[list[Activation], 
         kind_name = node.node_type.trigger_kind  # type: ignore[attr-defined]
         if kinds.by_hand(kind_name):
             continue
-        kind = kinds.get(kind_name)
-        if kind is None:
-            problems.append(Problem(f"no trigger kind {kind_name!r} here", node=node.id))
-        elif node.static_params is None:
-            problems.append(Problem("trigger params cannot hold templates", node=node.id))
-        else:
-            activation = node.instance.activation(node.static_params)
-            try:
-                config = kind.parse(activation)
-            except ValidationError as exc:
-                problems.append(Problem(f"cannot arm it: {exc.errors()[0]['msg']}", node=node.id))
-                continue
-            activations.append(Activation(node.id, kind_name, config, kind.claims(config)))
+        try:
+            activations.append(_activation(node, kind_name, kinds))
+        except ActivationInvalid as exc:
+            problems += exc.at(node.id).problems
     if problems:
-        raise ActivationInvalid(problems[0].message, [p.to_dict() for p in problems])
+        raise ActivationInvalid.of(problems)
     if not activations:
         raise ActivationInvalid(
             f"the workflow has no trigger to activate: add a {kinds.armable_titles()} "
-            "trigger (trigger.manual runs only by hand)"
+            "trigger (trigger.manual runs only by hand)",
+            code=Refusal.NO_TRIGGER,
         )
     return activations, frozenset(trigger_nodes)
+
+
+def _activation(node: PlannedNode, kind_name: str, kinds: Kinds) -> Activation:
+    kind = kinds.get(kind_name)
+    if kind is None:
+        raise ActivationInvalid(
+            f"trigger kind {kind_name!r} is not known to this server (is the plugin that "
+            "adds it installed?)",
+            code=Refusal.KIND_UNKNOWN,
+        )
+    if node.static_params is None:
+        raise ActivationInvalid("trigger params cannot hold templates", code=Refusal.TEMPLATED)
+    assert isinstance(node.instance, TriggerCapability)  # only trigger nodes come here
+    activation = node.instance.activation(node.static_params)
+    try:
+        config = kind.parse(activation)
+    except ValidationError as exc:
+        message = f"cannot arm it: {exc.errors()[0]['msg']}"
+        raise ActivationInvalid(message, code=Refusal.PARAMS_INVALID) from None
+    return Activation(node.id, kind_name, config, kind.claims(config))
 
 
 def plan_document(
@@ -170,7 +183,10 @@ class TriggerManager:
         ``ActivationInvalid`` or ``TriggerClash``)."""
         activations, _ = self.plan(document)
         for activation in activations:
-            await self.kinds[activation.kind].check(activation.config, self.host)
+            try:
+                await self.kinds[activation.kind].check(activation.config, self.host)
+            except ActivationInvalid as exc:
+                raise exc.at(activation.node_id) from None
         others = [(armed.workflow, armed.activations) for armed in self.armed.values()]
         find_clash(workflow_id, activations, others)
 
