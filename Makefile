@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run example test lint typecheck contracts pytest fuzz web web-test bench bench-api bench-startup docs clean
+.PHONY: run example test lint typecheck contracts pytest fuzz web web-test api-types bench bench-api bench-startup docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,22 @@ web: $(WEB_STAMP)
 
 web-test: $(WEB_DEPS)
 	cd $(WEB) && npm test --silent
+
+# The editor's API types: the app's OpenAPI document, kept in frontend/src/api/openapi.json
+# (tests/api/test_openapi_snapshot.py fails when it is stale), and the TypeScript generated
+# from it. Run it after changing a route or a schema. openapi-typescript needs TypeScript
+# 5's JavaScript API, so it has a package of its own in frontend/tools.
+WEB_TOOLS := $(WEB)/tools/node_modules/.installed
+
+$(WEB_TOOLS): $(WEB)/tools/package.json $(WEB)/tools/package-lock.json
+	cd $(WEB)/tools && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+api-types: $(STAMP) $(WEB_TOOLS)
+	$(BIN)/python -m tav.api.openapi > $(WEB)/src/api/openapi.json.new
+	mv $(WEB)/src/api/openapi.json.new $(WEB)/src/api/openapi.json
+	cd $(WEB)/tools && npx --no-install openapi-typescript ../src/api/openapi.json \
+		--default-non-nullable false --output ../src/api/schema.d.ts
 
 # The server on 127.0.0.1:$(PORT), data in $TAV_DATA_DIR (default ./.tav).
 PORT ?= 8000

@@ -6,20 +6,21 @@ import type {
   CredentialKind,
   CredentialSummary,
   Execution,
-  ExecutionSummary,
+  ExecutionPage,
   FileInfo,
   NodeType,
-  Page,
+  RunAccepted,
   RunFrom,
   RuntimeSettings,
   SchedulePreview,
+  SettingsUpdate,
   StoredWorkflow,
   User,
   ValidationReport,
   Variable,
   VersionSummary,
   WorkflowDocument,
-  WorkflowSummary,
+  WorkflowPage,
 } from './types'
 
 export const API = '/api/v1'
@@ -54,10 +55,21 @@ async function request<T>(method: string, path: string, body?: unknown, contentT
   }
   const response = await fetch(API + path, { method, headers, body: payload, credentials: 'same-origin' })
   if (response.status === 204) return undefined as T
-  const data = await response.json().catch(() => null)
+  if (response.status === 401 && !path.startsWith('/auth/')) onUnauthorized()
+  return answer<T>(response)
+}
+
+/** The JSON of a response, or its error as an ApiError. An error answer that is not the
+ * API's JSON (a proxy's page, say) is told by its status text. */
+async function answer<T>(response: Response): Promise<T> {
+  let data: { error?: { code?: string; message?: string; details?: unknown } } | null = null
+  try {
+    data = await response.json()
+  } catch (error) {
+    if (response.ok) throw new ApiError(response.status, 'invalid_answer', `The server's answer is not JSON: ${(error as Error).message}`, null)
+  }
   if (!response.ok) {
     const error = data?.error ?? {}
-    if (response.status === 401 && !path.startsWith('/auth/')) onUnauthorized()
     throw new ApiError(response.status, error.code ?? 'error', error.message ?? response.statusText, error.details)
   }
   return data as T
@@ -87,13 +99,13 @@ export const api = {
   deleteCredential: (id: string) => request<void>('DELETE', `/credentials/${id}`),
 
   settings: () => request<RuntimeSettings>('GET', '/settings'),
-  saveSettings: (change: Partial<RuntimeSettings>) => request<RuntimeSettings>('PUT', '/settings', change),
+  saveSettings: (change: SettingsUpdate) => request<RuntimeSettings>('PUT', '/settings', change),
   variables: () => request<Variable[]>('GET', '/variables'),
   setVariable: (name: string, value: unknown) => request<Variable>('PUT', `/variables/${encodeURIComponent(name)}`, { value }),
   deleteVariable: (name: string) => request<void>('DELETE', `/variables/${encodeURIComponent(name)}`),
 
   workflows: (search: string, limit = 200) =>
-    request<Page<WorkflowSummary>>('GET', `/workflows?limit=${limit}&search=${encodeURIComponent(search)}`),
+    request<WorkflowPage>('GET', `/workflows?limit=${limit}&search=${encodeURIComponent(search)}`),
   workflow: (id: string) => request<StoredWorkflow>('GET', `/workflows/${id}`),
   createWorkflow: (document: WorkflowDocument) => request<StoredWorkflow>('POST', '/workflows', document),
   saveWorkflow: (id: string, document: WorkflowDocument, baseVersion?: number) =>
@@ -112,13 +124,13 @@ export const api = {
   deactivate: (id: string) => request<StoredWorkflow>('POST', `/workflows/${id}/deactivate`),
   validate: (document: WorkflowDocument) => request<ValidationReport>('POST', '/workflows/validate', document),
 
-  run: (id: string, input: unknown) => request<{ execution_id: string }>('POST', `/workflows/${id}/run`, { input }),
+  run: (id: string, input: unknown) => request<RunAccepted>('POST', `/workflows/${id}/run`, { input }),
   /** Run from node: `start_at` and everything downstream run again, the rest is reused. */
-  runFrom: (id: string, from: RunFrom) => request<{ execution_id: string }>('POST', `/workflows/${id}/run`, from),
+  runFrom: (id: string, from: RunFrom) => request<RunAccepted>('POST', `/workflows/${id}/run`, from),
   executions: (workflowId: string, limit = 50, offset = 0) =>
-    request<Page<ExecutionSummary>>('GET', `/executions?workflow_id=${workflowId}&limit=${limit}&offset=${offset}`),
+    request<ExecutionPage>('GET', `/executions?workflow_id=${workflowId}&limit=${limit}&offset=${offset}`),
   execution: (id: string) => request<Execution>('GET', `/executions/${id}`),
-  cancel: (id: string) => request<unknown>('POST', `/executions/${id}/cancel`),
+  cancel: (id: string) => request<RunAccepted>('POST', `/executions/${id}/cancel`),
   streamUrl: (id: string) => `${API}/executions/${id}/stream`,
 
   /** Uploads a file (multipart, one part `file`); its `value` is the media value to hand
@@ -127,12 +139,7 @@ export const api = {
     const form = new FormData()
     form.append('file', file, file.name)
     const response = await fetch(`${API}/files`, { method: 'POST', body: form, headers: { Accept: 'application/json' }, credentials: 'same-origin' })
-    const data = await response.json().catch(() => null)
-    if (!response.ok) {
-      const error = data?.error ?? {}
-      if (response.status === 401) onUnauthorized()
-      throw new ApiError(response.status, error.code ?? 'error', error.message ?? response.statusText, error.details)
-    }
-    return data as FileInfo
+    if (response.status === 401) onUnauthorized()
+    return answer<FileInfo>(response)
   },
 }

@@ -1,262 +1,50 @@
-// The shapes of the REST API (docs/api) that the editor uses.
+// The shapes of the REST API (docs/api) that the editor uses, by the names the editor's
+// code knows them by. Each is an alias of a type generated from the server's OpenAPI
+// document (schema.d.ts, written by `make api-types` from openapi.json): none is written
+// by hand, except the workflow document and the node catalog (./document.ts), which the
+// API passes as open JSON objects.
+import type { components } from './schema'
+import type { WorkflowDocument } from './document'
 
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
-export type JsonSchema = { [key: string]: unknown }
+export type { Catalog, EdgeDef, JsonSchema, JsonValue, NodeDef, NodeType, OnError, RetryPolicy, WorkflowDocument, WorkflowUi } from './document'
 
-export type OnError = 'stop' | 'continue' | 'branch'
+type Schemas = components['schemas']
 
-export interface RetryPolicy {
-  max_attempts?: number
-  backoff_s?: number
-  backoff_factor?: number
-  max_backoff_s?: number
-  jitter?: boolean
-}
+export type WorkflowSummary = Schemas['WorkflowSummary']
+/** A stored workflow with its document (open in the API: typed here as the editor reads it). */
+export type StoredWorkflow = Omit<Schemas['WorkflowPublic'], 'document'> & { document: WorkflowDocument }
+export type WorkflowPage = Schemas['WorkflowPage']
+export type VersionSummary = Schemas['VersionSummary']
+export type Problem = Schemas['ProblemPublic']
+export type ValidationReport = Schemas['ValidationReport']
 
-export interface NodeDef {
-  id: string
-  type: string
-  version?: number
-  name?: string
-  params?: Record<string, unknown>
-  retry?: RetryPolicy
-  timeout_s?: number
-  on_error?: OnError
-  pin?: Record<string, unknown>
-}
-
-export interface EdgeDef {
-  from: string
-  to: string
-}
-
-export interface WorkflowUi {
-  positions?: Record<string, [number, number]>
-  [key: string]: unknown
-}
-
-export interface WorkflowDocument {
-  schema: 1
-  name: string
-  description?: string
-  input_schema?: JsonSchema
-  vars?: Record<string, unknown>
-  nodes: NodeDef[]
-  edges: EdgeDef[]
-  ui?: WorkflowUi
-}
-
-export interface InputPort {
-  description: string
-  required: boolean
-  many: boolean
-}
-
-export interface OutputPort {
-  description: string
-  schema?: JsonSchema
-}
-
-export interface NodeType {
-  type: string
-  version: number
-  title: string
-  category: string
-  description: string
-  icon: string | null
-  pool: string | null
-  inputs: Record<string, InputPort>
-  outputs: Record<string, OutputPort>
-  dynamic_outputs: boolean
-  params_schema: JsonSchema
-}
-
-export type Catalog = Map<string, NodeType>
-
-export interface WorkflowSummary {
-  id: string
-  name: string
-  description: string
-  active: boolean
-  version: number
-  created_at: string
-  updated_at: string
-}
-
-export interface StoredWorkflow extends WorkflowSummary {
-  document: WorkflowDocument
-}
+export type User = Schemas['UserPublic']
+export type AuthStatus = Schemas['AuthStatus']
 
 /** A stored file (POST /api/v1/files); `value` is its media value. */
-export interface FileInfo {
-  id: string
-  name: string
-  mime_type: string
-  size: number
-  sha256: string
-  kind: string
-  execution_id: string | null
-  created_at: string
-  url: string
-  value: Record<string, unknown>
-}
-
-export interface Page<T> {
-  items: T[]
-  total: number
-  limit: number
-  offset: number
-}
-
+export type FileInfo = Schemas['FilePublic']
 /** GET /api/v1/nodes/trigger.schedule/preview */
-export interface SchedulePreview {
-  next: string[]
-  timezone: string
-  fields: string[]
-  warning: string | null
-}
+export type SchedulePreview = Schemas['SchedulePreview']
 
-export interface Problem {
-  location: string
-  node: string | null
-  edge: number | null
-  field: string | null
-  message: string
-}
-
-export interface ValidationReport {
-  valid: boolean
-  problems: Problem[]
-}
-
-export interface User {
-  id: string
-  email: string
-  role: string
-}
-
-export interface AuthStatus {
-  setup_required: boolean
-  /** Creating the owner from this browser needs the setup token `tav serve` printed. */
-  setup_token_required?: boolean
-  /** Where the server keeps the setup token, while it is needed. */
-  setup_token_file?: string | null
-  user: User | null
-}
-
-export interface ErrorInfo {
-  type: string
-  message: string
-}
-
-export interface NodeResult {
-  status: string
-  attempts: number
-  outputs: Record<string, unknown> | null
-  error: ErrorInfo | null
-  started_at: string | null
-  finished_at: string | null
-  duration_ms: number | null
-  reused?: boolean
-  pinned?: boolean
-  usage?: Usage | null
-}
-
+export type ErrorInfo = Schemas['ErrorPublic']
+export type ExecutionStatus = Schemas['ExecutionStatus']
+export type NodeResult = Schemas['NodeRunPublic']
 /** Counted resources a node used: LLM tokens. */
-export interface Usage {
-  input_tokens?: number
-  output_tokens?: number
-  total_tokens?: number
-  [key: string]: number | undefined
-}
+export type Usage = NonNullable<NodeResult['usage']>
+export type ExecutionSummary = Schemas['ExecutionSummaryPublic']
+export type Execution = Schemas['ExecutionPublic']
+export type ExecutionPage = Schemas['ExecutionPage']
+export type RunAccepted = Schemas['RunAccepted']
+/** Run from node: `start_at` and everything downstream run again, the rest is reused. */
+export type RunFrom = Required<Pick<Schemas['RunRequest'], 'from_execution' | 'start_at'>>
+/** One event of an execution's stream (docs/api/execution.md#event-types), told apart by `type`. */
+export type RunEvent = Schemas['ExecutionEvent']
 
-export interface ExecutionSummary {
-  execution_id: string
-  workflow: string
-  workflow_id: string | null
-  workflow_version: number | null
-  status: string
-  mode: string
-  parent_execution_id: string | null
-  error: ErrorInfo | null
-  started_at: string
-  finished_at: string | null
-  duration_ms: number | null
-}
-
-export interface Execution extends ExecutionSummary {
-  input: unknown
-  output: unknown
-  nodes: Record<string, NodeResult>
-  usage?: Usage | null
-}
-
-export interface RunFrom {
-  from_execution: string
-  start_at: string[]
-}
-
-export interface VersionSummary {
-  version: number
-  name: string
-  created_at: string
-}
-
-export interface CredentialSummary {
-  id: string
-  name: string
-  kind: string
-  /** The names of the fields that are set; values are never returned. */
-  fields: string[]
-  created_at: string
-  updated_at: string
-}
-
-export interface CredentialKind {
-  kind: string
-  description: string
-  secret_fields: string[]
-  schema: JsonSchema
-}
-
-export interface ModelLink {
-  credential: string
-  model: string
-}
-
-export interface CredentialLimits {
-  max_concurrent?: number | null
-  requests_per_minute?: number | null
-}
-
+export type CredentialSummary = Schemas['CredentialPublic']
+export type CredentialKind = Schemas['CredentialKind']
+export type ModelLink = Schemas['AIModelLink']
+export type CredentialLimits = Schemas['AICredentialLimits']
 /** The runtime settings of GET/PUT /api/v1/settings. */
-export interface RuntimeSettings {
-  pools: Record<string, number>
-  pool_default_limit: number
-  retention_max_age_days: number | null
-  retention_max_count: number | null
-  ai_default_models: ModelLink[]
-  ai_limits: Record<string, CredentialLimits>
-}
-
-export interface Variable {
-  name: string
-  value: unknown
-}
-
-/** One event of an execution's stream (docs/api/execution.md#event-types). */
-export interface RunEvent {
-  seq: number
-  type: string
-  execution_id: string
-  at: string
-  node_id?: string
-  attempt?: number
-  attempts?: number
-  duration_ms?: number
-  error?: ErrorInfo | null
-  data?: Record<string, unknown>
-  delay_s?: number
-  reason?: string
-  status?: string
-}
+export type RuntimeSettings = Schemas['SettingsPublic']
+export type SettingsUpdate = Schemas['SettingsUpdate']
+export type Variable = Schemas['VariablePublic']

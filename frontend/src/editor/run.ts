@@ -1,8 +1,10 @@
 // The state of the execution shown on the canvas — one being followed live over its event
 // stream, or a past one opened from the history — as pure functions of events and results.
-import type { ErrorInfo, Execution, NodeResult, RunEvent } from '../api/types'
+import type { ErrorInfo, Execution, ExecutionStatus, NodeResult, RunEvent } from '../api/types'
 
-export type NodeStatus = 'queued' | 'running' | 'retrying' | 'succeeded' | 'failed' | 'skipped' | 'cancelled'
+/** A node's state on the canvas: as stored (`NodeResult.status`), or `queued` while a run
+ * that has just started has not reached it. */
+export type NodeStatus = 'queued' | NodeResult['status']
 
 export interface NodeRunState {
   status: NodeStatus
@@ -17,7 +19,7 @@ export interface NodeRunState {
 
 export interface RunState {
   executionId: string | null
-  status: string | null
+  status: ExecutionStatus | null
   nodes: Record<string, NodeRunState>
   execution: Execution | null
   durationMs: number | null
@@ -26,17 +28,9 @@ export interface RunState {
 }
 
 export const EMPTY_RUN: RunState = { executionId: null, status: null, nodes: {}, execution: null, durationMs: null, live: false }
-export const FINISHED = ['succeeded', 'failed', 'cancelled']
+export const FINISHED: readonly ExecutionStatus[] = ['succeeded', 'failed', 'cancelled']
 
 const QUEUED: NodeRunState = { status: 'queued', attempt: 0, durationMs: null, error: null, progress: '' }
-const NODE_STATUS: Record<string, NodeStatus> = {
-  'node.started': 'running',
-  'node.retrying': 'retrying',
-  'node.completed': 'succeeded',
-  'node.failed': 'failed',
-  'node.skipped': 'skipped',
-  'node.cancelled': 'cancelled',
-}
 
 /** A run just started: every node queued, events to follow. */
 export function startedRun(executionId: string, nodeIds: string[]): RunState {
@@ -64,7 +58,7 @@ function fromResult(result: NodeResult, progress: string): NodeRunState {
   return {
     progress,
     attempt: result.attempts,
-    status: result.status as NodeStatus,
+    status: result.status,
     durationMs: result.duration_ms,
     error: result.error,
     reused: result.reused || undefined,
@@ -74,26 +68,40 @@ function fromResult(result: NodeResult, progress: string): NodeRunState {
 
 /** The run state after one event of the stream. */
 export function reduceRun(run: RunState, event: RunEvent): RunState {
-  if (event.type.startsWith('execution.')) {
-    if (event.type === 'execution.started') return { ...run, status: 'running' }
-    return { ...run, status: event.status ?? event.type.slice('execution.'.length), durationMs: event.duration_ms ?? null }
+  switch (event.type) {
+    case 'execution.started':
+      return { ...run, status: 'running' }
+    case 'execution.completed':
+    case 'execution.failed':
+    case 'execution.cancelled':
+      return { ...run, status: event.status, durationMs: event.duration_ms }
+    default:
+      return { ...run, nodes: { ...run.nodes, [event.node_id]: reduceNode(run.nodes[event.node_id] ?? QUEUED, event) } }
   }
-  const id = event.node_id
-  if (!id) return run
-  const node = run.nodes[id] ?? QUEUED
-  let next: NodeRunState = { ...node }
-  if (event.type === 'node.progress') next.progress = node.progress + progressText(event.data ?? {})
-  else {
-    next = { ...next, status: NODE_STATUS[event.type] ?? node.status }
-    if (event.attempt) next.attempt = event.attempt
-    if (event.attempts) next.attempt = event.attempts
-    if (event.duration_ms !== undefined) next.durationMs = event.duration_ms
-    if (event.error !== undefined) next.error = event.error ?? null
-    if (event.reason) next.reason = event.reason
-    if (event.type === 'node.completed' && (event as { pinned?: boolean }).pinned) next.pinned = true
-    if (event.type === 'node.started' && (event.attempt ?? 1) === 1) next.progress = ''
+}
+
+/** An event about one node. */
+export type NodeEvent = Extract<RunEvent, { node_id: string }>
+
+/** One node's state after an event about it; the type checker sees that every type of
+ * node event is handled. */
+function reduceNode(node: NodeRunState, event: NodeEvent): NodeRunState {
+  switch (event.type) {
+    case 'node.started':
+      return { ...node, status: 'running', attempt: event.attempt, progress: event.attempt === 1 ? '' : node.progress }
+    case 'node.progress':
+      return { ...node, progress: node.progress + progressText(event.data) }
+    case 'node.retrying':
+      return { ...node, status: 'retrying', attempt: event.attempt, error: event.error }
+    case 'node.completed':
+      return { ...node, status: 'succeeded', attempt: event.attempts, durationMs: event.duration_ms, pinned: event.pinned || undefined }
+    case 'node.failed':
+      return { ...node, status: 'failed', attempt: event.attempts, durationMs: event.duration_ms, error: event.error }
+    case 'node.skipped':
+      return { ...node, status: 'skipped', reason: event.reason }
+    case 'node.cancelled':
+      return { ...node, status: 'cancelled' }
   }
-  return { ...run, nodes: { ...run.nodes, [id]: next } }
 }
 
 /** LLM tokens as they come; anything else a node reports, one JSON line each. */

@@ -110,22 +110,32 @@ describe('notes, pins, paste and layout in the store', () => {
 
 describe('run state from events', () => {
   const base: RunState = { executionId: 'e', status: 'running', nodes: {}, execution: null, durationMs: null, live: true }
-  const event = (type: string, extra: object = {}) => ({ seq: 1, type, execution_id: 'e', at: '', node_id: 'a', ...extra })
+  const about = { seq: 1, execution_id: 'e', at: '' }
+  const node = { ...about, node_id: 'a' }
 
   it('moves nodes through their states with attempts and durations', () => {
-    let run = reduceRun(base, event('node.started', { attempt: 1 }))
+    let run = reduceRun(base, { ...node, type: 'node.started', attempt: 1 })
     expect(run.nodes.a.status).toBe('running')
-    run = reduceRun(run, event('node.retrying', { attempt: 1, error: { type: 'x', message: 'boom' } }))
+    run = reduceRun(run, { ...node, type: 'node.retrying', attempt: 1, delay_s: 1, error: { type: 'x', message: 'boom' } })
     expect(run.nodes.a).toMatchObject({ status: 'retrying', error: { message: 'boom' } })
-    run = reduceRun(run, event('node.completed', { attempts: 2, duration_ms: 12 }))
+    run = reduceRun(run, { ...node, type: 'node.completed', attempts: 2, ports: ['output'], duration_ms: 12, pinned: false })
     expect(run.nodes.a).toMatchObject({ status: 'succeeded', attempt: 2, durationMs: 12 })
-    run = reduceRun(run, { seq: 9, type: 'execution.completed', execution_id: 'e', at: '', status: 'succeeded', duration_ms: 20 })
+    run = reduceRun(run, { ...about, seq: 9, type: 'execution.completed', status: 'succeeded', duration_ms: 20, error: null })
     expect(run).toMatchObject({ status: 'succeeded', durationMs: 20 })
   })
 
+  it('tells why a node failed or was skipped, and how an execution ended', () => {
+    let run = reduceRun(base, { ...node, type: 'node.failed', attempts: 3, duration_ms: 7, error: { type: 'HttpError', message: 'HTTP 500' } })
+    expect(run.nodes.a).toMatchObject({ status: 'failed', attempt: 3, durationMs: 7, error: { message: 'HTTP 500' } })
+    run = reduceRun(run, { ...node, node_id: 'b', type: 'node.skipped', reason: 'branch not taken' })
+    expect(run.nodes.b).toMatchObject({ status: 'skipped', reason: 'branch not taken' })
+    run = reduceRun(run, { ...about, type: 'execution.failed', status: 'failed', duration_ms: 30, error: { type: 'NodeFailed', message: 'a failed' } })
+    expect(run).toMatchObject({ status: 'failed', durationMs: 30 })
+  })
+
   it('streams progress tokens into the node output', () => {
-    let run = reduceRun(base, event('node.progress', { data: { token: 'Hel' } }))
-    run = reduceRun(run, event('node.progress', { data: { token: 'lo' } }))
+    let run = reduceRun(base, { ...node, type: 'node.progress', data: { token: 'Hel' } })
+    run = reduceRun(run, { ...node, type: 'node.progress', data: { token: 'lo' } })
     expect(run.nodes.a.progress).toBe('Hello')
     expect(progressText({ step: 1 })).toBe('{"step":1}\n')
     expect(progressText({ attempt: { provider: 'openai', model: 'gpt', outcome: 'failed', error: 'HTTP 500' } })).toBe('[openai · gpt: failed — HTTP 500]\n')

@@ -5,28 +5,56 @@ import { api } from '../api/client'
 import type { RunEvent } from '../api/types'
 import { useEditor } from './store'
 
-const NODE_EVENTS = ['node.started', 'node.progress', 'node.retrying', 'node.completed', 'node.failed', 'node.skipped', 'node.cancelled']
-const FINAL_EVENTS = ['execution.completed', 'execution.failed', 'execution.cancelled']
+/** What each type of event asks for besides the canvas update: `final` ends the stream and
+ * reads the execution, `settled` reads a node's outputs soon. Keyed by every event type,
+ * so a type the server adds fails the type check here until it is followed. */
+const FOLLOW: Record<RunEvent['type'], 'final' | 'settled' | null> = {
+  'execution.started': null,
+  'node.started': null,
+  'node.progress': null,
+  'node.retrying': null,
+  'node.completed': 'settled',
+  'node.failed': 'settled',
+  'node.skipped': null,
+  'node.cancelled': null,
+  'execution.completed': 'final',
+  'execution.failed': 'final',
+  'execution.cancelled': 'final',
+}
 
 export function useRunEvents(executionId: string | null): void {
   useEffect(() => {
     if (!executionId) return
-    const { applyEvent, setExecution } = useEditor.getState()
+    const { applyEvent, setExecution, notify } = useEditor.getState()
     const source = new EventSource(api.streamUrl(executionId))
     let timer: ReturnType<typeof setTimeout> | undefined
+    const read = async () => {
+      try {
+        setExecution(await api.execution(executionId))
+      } catch (error) {
+        notify('error', `The execution's results could not be read: ${(error as Error).message}`)
+      }
+    }
     const refresh = (delay: number) => {
       clearTimeout(timer)
-      timer = setTimeout(() => api.execution(executionId).then(setExecution, () => {}), delay)
+      timer = setTimeout(read, delay)
     }
     const onEvent = (message: MessageEvent<string>) => {
       const event = JSON.parse(message.data) as RunEvent
       applyEvent(event)
-      if (FINAL_EVENTS.includes(event.type)) {
+      if (FOLLOW[event.type] === 'final') {
         source.close() // otherwise EventSource reconnects once the server ends the stream
         refresh(0)
-      } else if (event.type === 'node.completed' || event.type === 'node.failed') refresh(250)
+      } else if (FOLLOW[event.type] === 'settled') refresh(250)
     }
-    for (const type of ['execution.started', ...NODE_EVENTS, ...FINAL_EVENTS]) source.addEventListener(type, onEvent)
+    // The browser reconnects by itself after a dropped connection; it gives up (CLOSED)
+    // when the server refuses the stream, and the execution as stored is all there is.
+    source.onerror = () => {
+      if (source.readyState !== EventSource.CLOSED) return
+      notify('error', 'The execution can no longer be followed live: its event stream was refused')
+      refresh(0)
+    }
+    for (const type of Object.keys(FOLLOW)) source.addEventListener(type, onEvent)
     return () => {
       source.close()
       clearTimeout(timer)

@@ -18,6 +18,7 @@ const smtp: CredentialKind = {
       starttls: { type: 'boolean', default: true, title: 'Starttls' },
     },
   },
+  provider: null, // not an LLM provider
 }
 const fields = credentialFields(smtp)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 
-from tav.api import errors, web, webhooks
+from tav.api import errors, openapi, web, webhooks
 from tav.api.deps import current_principal
 from tav.api.gate import AuthGate
 from tav.api.limits import BodyLimitMiddleware
@@ -62,6 +62,7 @@ def create_app(config: Settings | None = None, *, server: Server | None = None) 
     app.state.server = server
     app.state.login_throttle = LoginThrottle(config)
     errors.install(app)
+    openapi.install(app)  # the event stream's events, which FastAPI cannot see
     # Uploads may be larger than other bodies; the route checks the file's own size.
     limits = {f"{API_PREFIX}/files": config.max_upload_bytes + MULTIPART_OVERHEAD}
     limits |= {f"{API_PREFIX}/auth/{name}": CREDENTIALS_BODY_BYTES for name in ("setup", "login")}

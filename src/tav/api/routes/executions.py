@@ -17,6 +17,7 @@ from pydantic_core import to_json
 from tav.api.deps import ExecutionsDep, ServerDep
 from tav.api.documents import value_problems
 from tav.api.errors import ApiError
+from tav.api.openapi import EVENT_STREAM_ITEM
 from tav.api.schemas.executions import (
     ID_PATTERN,
     ExecutionPage,
@@ -137,19 +138,12 @@ async def _known(execution_id: ExecutionId, executions: ExecutionsDep) -> str:
     return execution_id
 
 
-EVENT_SCHEMA = {
-    "type": "object",
-    "properties": {"data": {"type": "string"}, "event": {"type": "string"},
-                   "id": {"type": "string"}},
-}  # fmt: skip
-
-
 @router.get(
     "/{execution_id}/stream",
     status_code=200,
     response_class=EventStream,
     responses={
-        200: {"content": {"text/event-stream": {"itemSchema": EVENT_SCHEMA}}},
+        200: {"content": {"text/event-stream": {"itemSchema": EVENT_STREAM_ITEM}}},
         404: {"description": "No such execution."},
     },
 )
