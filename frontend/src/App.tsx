@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState, type ComponentType } from 'react'
 import { api, setUnauthorizedHandler } from './api/client'
-import { prefetch } from './api/prefetch'
+import { prefetch, take } from './api/prefetch'
 import type { AuthStatus, User } from './api/types'
 import { AuthScreen } from './pages/AuthScreen'
 import { CredentialsPage } from './pages/CredentialsPage'
@@ -21,7 +21,7 @@ const WORKFLOW_PATH = /^\/workflows\/([0-9a-f]{32})\/?$/
 // session is checked, instead of one after the other.
 const opened = location.pathname.match(WORKFLOW_PATH)
 if (opened) {
-  void loadEditor()
+  prefetch('editor', loadEditor)
   prefetch(`workflow:${opened[1]}`, () => api.workflow(opened[1]))
   prefetch('nodes', api.nodeTypes)
 }
@@ -41,9 +41,16 @@ export function App() {
     setUnauthorizedHandler(refresh)
   }, [refresh])
 
+  const [signOutError, setSignOutError] = useState<string | null>(null)
   const signedIn = (user: User) => setStatus({ setup_required: false, user })
   const signOut = async () => {
-    await api.logout()
+    setSignOutError(null)
+    try {
+      await api.logout()
+    } catch (error) {
+      setSignOutError(`Not signed out: ${(error as Error).message}`)
+      return
+    }
     setStatus({ setup_required: false, user: null })
     navigate('/')
   }
@@ -68,16 +75,31 @@ export function App() {
       <LoadedEditor key={match[1]} workflowId={match[1]} />
     )
   }
-  if (path === '/credentials') return <CredentialsPage user={status.user} onSignOut={signOut} />
-  if (path === '/settings') return <SettingsPage user={status.user} onSignOut={signOut} />
-  return <WorkflowsPage user={status.user} onSignOut={signOut} />
+  const page =
+    path === '/credentials' ? (
+      <CredentialsPage user={status.user} onSignOut={signOut} />
+    ) : path === '/settings' ? (
+      <SettingsPage user={status.user} onSignOut={signOut} />
+    ) : (
+      <WorkflowsPage user={status.user} onSignOut={signOut} />
+    )
+  return (
+    <>
+      {signOutError && (
+        <div className="banner error" role="alert">
+          {signOutError}
+        </div>
+      )}
+      {page}
+    </>
+  )
 }
 
 function LoadedEditor({ workflowId }: { workflowId: string }) {
   const [Editor, setEditor] = useState<EditorPageType | null>(() => editorPage)
   const [failure, setFailure] = useState<string | null>(null)
   useEffect(() => {
-    if (!Editor) loadEditor().then((page) => setEditor(() => page), (error: Error) => setFailure(error.message))
+    if (!Editor) take('editor', loadEditor).then((page) => setEditor(() => page), (error: Error) => setFailure(error.message))
   }, [Editor])
   if (failure) return <div className="center-screen">The editor could not be loaded: {failure}</div>
   if (!Editor) return <div className="center-screen muted">Loading the editor…</div>

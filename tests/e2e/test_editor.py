@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 from tests.e2e.conftest import OWNER, require_browser, screenshot
 
@@ -12,7 +13,13 @@ require_browser()
 
 from playwright.sync_api import expect  # noqa: E402
 
-from tests.e2e.helpers import drag_edge, import_text, palette  # noqa: E402
+from tests.e2e.helpers import (  # noqa: E402
+    create_workflow,
+    drag_edge,
+    import_text,
+    open_workflow,
+    palette,
+)
 
 MOD = "Control"
 
@@ -144,6 +151,42 @@ def test_a_failing_node_is_marked_with_its_error(page) -> None:
     page.get_by_test_id("node-boom").click()
     page.get_by_test_id("node-error").get_by_text("no luck").wait_for()
     screenshot(page, "failed-run")
+
+
+def test_stop_says_why_the_server_refused(page) -> None:
+    """The execution ends before Stop reaches the server, whose answer (409: it has already
+    succeeded) the editor shows. Its end is held back on the way to the page, so that the
+    page still follows it as running."""
+    workflow_id = create_workflow(
+        page,
+        {
+            "schema": 1,
+            "name": "Quick",
+            "nodes": [{"id": "start", "type": "trigger.manual"}, {"id": "set", "type": "core.set"}],
+            "edges": [{"from": "start", "to": "set"}],
+        },
+    )
+    open_workflow(page, workflow_id)
+    held: list[object] = []
+    page.route(re.compile(r"/api/v1/executions/[^/]+/stream"), lambda route: held.append(route))
+    page.get_by_role("button", name="▶ Run").click()
+    page.get_by_role("button", name=re.compile("^Run")).last.click()
+    stop = page.get_by_role("button", name="Stop")
+    stop.wait_for()
+    execution_id = page.get_by_test_id("runbar").get_attribute("data-execution")
+    assert execution_id
+    deadline = time.monotonic() + 10
+    while page.context.request.get(f"/api/v1/executions/{execution_id}").json()["status"] != (
+        "succeeded"
+    ):
+        assert time.monotonic() < deadline, "the execution did not end"
+        time.sleep(0.05)
+    assert held, "the page asked for the event stream"
+
+    stop.click()
+    refusal = page.get_by_role("alert").filter(has_text="Not stopped")
+    expect(refusal).to_have_text("Not stopped: the execution has already succeeded")
+    expect(stop).to_be_enabled()  # still following the execution: its stream says the rest
 
 
 def test_template_fields_suggest_the_upstream_nodes(page) -> None:

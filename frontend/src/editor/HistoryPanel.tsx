@@ -49,6 +49,7 @@ function Executions({ workflowId, onOpen }: { workflowId: string; onOpen: (id: s
   const runStatus = useEditor((state) => state.run.status)
   const version = useEditor((state) => state.version)
 
+  // Never rejects: a failure is shown in place of the list.
   const load = useCallback(
     (offset = 0) =>
       api.executions(workflowId, PAGE, offset).then(
@@ -61,7 +62,7 @@ function Executions({ workflowId, onOpen }: { workflowId: string; onOpen: (id: s
     [workflowId],
   )
   useEffect(() => {
-    void load()
+    load()
   }, [load, shown, runStatus])
 
   if (error) return <div className="banner error">{error}</div>
@@ -89,7 +90,7 @@ function Executions({ workflowId, onOpen }: { workflowId: string; onOpen: (id: s
         ))}
       </ul>
       {items.length < total && (
-        <button className="small load-more" onClick={() => void load(items.length)}>
+        <button className="small load-more" onClick={() => load(items.length)}>
           Show older ({total - items.length} more)
         </button>
       )}

@@ -112,12 +112,9 @@ function WebhookUrl({ params }: { params: Record<string, unknown> }) {
   const methods = Array.isArray(params.methods) && params.methods.length ? params.methods.join(', ') : 'POST'
   const copy = async () => {
     if (!url) return
-    try {
-      await navigator.clipboard.writeText(url)
-    } catch {
-      const box = document.querySelector<HTMLInputElement>('.webhook-url input')
-      box?.select()
-      document.execCommand('copy')
+    if (!(await copyText(url))) {
+      useEditor.getState().notify('error', 'The URL could not be copied: select it and copy it by hand')
+      return
     }
     setCopied(true)
     setTimeout(() => setCopied(false), 1500)
@@ -129,7 +126,7 @@ function WebhookUrl({ params }: { params: Record<string, unknown> }) {
         <>
           <div className="copy-row">
             <input readOnly aria-label="Webhook URL" value={url} onFocus={(event) => event.target.select()} />
-            <button className="small" onClick={() => void copy()} title="Copy the URL">
+            <button className="small" onClick={copy} title="Copy the URL">
               {copied ? 'Copied' : 'Copy'}
             </button>
           </div>
@@ -295,4 +292,18 @@ function Pinned({ nodeId, pin }: { nodeId: string; pin: Record<string, unknown> 
       />
     </section>
   )
+}
+
+/** Copies `text` with the Clipboard API, else (pages served over plain HTTP from another
+ * host than localhost have none) with the older copy command on the selected URL box;
+ * whether either did. */
+async function copyText(text: string): Promise<boolean> {
+  try {
+    await navigator.clipboard.writeText(text)
+    return true
+  } catch {
+    const box = document.querySelector<HTMLInputElement>('.webhook-url input')
+    box?.select()
+    return Boolean(box) && document.execCommand('copy')
+  }
 }

@@ -13,7 +13,7 @@ export function useValidation(enabled: boolean): void {
     const timer = setTimeout(() => {
       api.validate(useEditor.getState().document()).then(
         (report) => current && useEditor.getState().setProblems(report.problems),
-        () => {},
+        (error: Error) => current && useEditor.getState().notify('error', `The workflow could not be checked: ${error.message}`),
       )
     }, 400)
     return () => {

@@ -76,7 +76,7 @@ export function RunDialog({ workflowId, onRun, onClose }: Props) {
           Attach a file at key
           <input className="attach-key" aria-label="Input key for the file" value={fileKey} maxLength={100} onChange={(event) => setFileKey(event.target.value)} />
         </label>
-        <input ref={picker} type="file" hidden aria-label="File to attach" onChange={(event) => void attach(event.target.files?.[0])} />
+        <input ref={picker} type="file" hidden aria-label="File to attach" onChange={(event) => attach(event.target.files?.[0])} />
         <button onClick={() => picker.current?.click()} disabled={upload.busy} title="Upload a file and put its value into the input">
           {upload.busy ? 'Uploading…' : 'Attach file…'}
         </button>

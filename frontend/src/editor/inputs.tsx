@@ -19,11 +19,17 @@ export function forgetVariables(): void {
   variables = null
 }
 
+/** The names of the server's variables, for suggestions; null (and a notice) when they
+ * cannot be read, and asked again by the next field. */
 function loadVariables(): Promise<string[] | null> {
-  variables ??= api
-    .variables()
-    .then((items) => items.map((item) => item.name))
-    .catch(() => null)
+  variables ??= api.variables().then(
+    (items) => items.map((item) => item.name),
+    (error: Error) => {
+      variables = null
+      useEditor.getState().notify('error', `The variables could not be read for suggestions: ${error.message}`)
+      return null
+    },
+  )
   return variables
 }
 
@@ -72,7 +78,7 @@ export function TemplateInput({ value, onChange, multiline, label, placeholder }
   const listId = useId()
 
   useEffect(() => {
-    if (nodeId) loadVariables().then(setServerVars)
+    if (nodeId) loadVariables().then(setServerVars) // never rejects: a failure is a notice
   }, [nodeId])
   useLayoutEffect(() => {
     if (caret.current === null || !area.current) return
@@ -241,21 +247,32 @@ export function forgetCredentials(): void {
 
 export function CredentialSelect({ value, onChange, label }: { value: unknown; onChange: (value: string | undefined) => void; label: string }) {
   const [items, setItems] = useState<CredentialSummary[] | null>(null)
+  const [failure, setFailure] = useState<string | null>(null)
   useEffect(() => {
-    credentials ??= api.credentials().catch(() => [])
-    credentials.then(setItems)
+    credentials ??= api.credentials()
+    credentials.then(setItems, (error: Error) => {
+      credentials = null // asked again next time
+      setFailure(error.message)
+    })
   }, [])
   const current = typeof value === 'string' ? value : ''
   const known = items?.some((item) => item.id === current)
   return (
-    <select aria-label={label} value={current} onChange={(event) => onChange(event.target.value || undefined)}>
-      <option value="">— choose a credential —</option>
-      {current && !known && <option value={current}>{current} (not found)</option>}
-      {items?.map((item) => (
-        <option key={item.id} value={item.id}>
-          {item.name} · {item.kind}
-        </option>
-      ))}
-    </select>
+    <>
+      <select aria-label={label} value={current} onChange={(event) => onChange(event.target.value || undefined)}>
+        <option value="">— choose a credential —</option>
+        {current && !known && <option value={current}>{items ? `${current} (not found)` : current}</option>}
+        {items?.map((item) => (
+          <option key={item.id} value={item.id}>
+            {item.name} · {item.kind}
+          </option>
+        ))}
+      </select>
+      {failure && (
+        <div className="field-error" role="alert">
+          The credentials could not be read: {failure}
+        </div>
+      )}
+    </>
   )
 }

@@ -9,6 +9,7 @@
 import { useEffect, useMemo, useRef } from 'react'
 import type { WorkflowDocument } from '../api/types'
 import { readClipboard } from '../lib/clipboard'
+import { MOD } from './format'
 import { useEditor } from './store'
 
 const KEPT = 'tav:clipboard'
@@ -30,14 +31,16 @@ export function useClipboard(enabled: boolean, at: () => { x: number; y: number 
     const ours = (event: ClipboardEvent) => options.current.enabled && !typing(event.target) && !selectedText()
     const onCopy = (event: ClipboardEvent) => {
       if (!ours(event)) return
-      const text = copied()
-      if (!text) return
+      const selection = copied()
+      if (!selection) return
       event.preventDefault()
+      let refused: unknown = event.clipboardData ? null : new Error('the browser gave no clipboard')
       try {
-        event.clipboardData?.setData('text/plain', text)
-      } catch {
-        // kept in localStorage by copied()
+        event.clipboardData?.setData('text/plain', selection.text)
+      } catch (error) {
+        refused = error
       }
+      tell(selection, refused)
       if (event.type === 'cut') useEditor.getState().deleteSelected()
     }
     const onPaste = (event: ClipboardEvent) => {
@@ -57,8 +60,15 @@ export function useClipboard(enabled: boolean, at: () => { x: number; y: number 
 
   return useMemo(() => {
     const copy = async () => {
-      const text = copied()
-      if (text) await navigator.clipboard?.writeText(text).catch(() => {})
+      const selection = copied()
+      if (!selection) return
+      let refused: unknown = navigator.clipboard ? null : new Error('this page may not use the clipboard')
+      try {
+        await navigator.clipboard?.writeText(selection.text)
+      } catch (error) {
+        refused = error
+      }
+      tell(selection, refused)
     }
     const cut = async () => {
       await copy()
@@ -66,32 +76,54 @@ export function useClipboard(enabled: boolean, at: () => { x: number; y: number 
     }
     const paste = async (at?: { x: number; y: number }) => {
       let text: string | null = null
+      let refused: unknown = null
       try {
         text = (await navigator.clipboard?.readText()) ?? null
-      } catch {
-        text = null // refused, or no permission to ask
+      } catch (error) {
+        refused = error // no permission: what this browser kept may still be pasted
       }
       if (!text || !readClipboard(text)) text = kept()
-      if (!pasted(text, at ?? options.current.at())) useEditor.getState().notify('info', 'Nothing to paste: copy nodes first')
+      if (pasted(text, at ?? options.current.at())) return
+      const { notify } = useEditor.getState()
+      if (refused) notify('error', `Nothing to paste: the browser refused to read the clipboard (${reason(refused)}); paste with ${MOD}+V`)
+      else notify('info', 'Nothing to paste: copy nodes first')
     }
     return { copy, cut, paste }
   }, [])
 }
 
-/** The selection as clipboard text (also kept in localStorage), or null. */
-function copied(): string | null {
-  const state = useEditor.getState()
-  const document = state.copy()
+/** The selection as clipboard text (also kept in localStorage, where that works), or null. */
+function copied(): Copy | null {
+  const document = useEditor.getState().copy()
   if (!document) return null
   const text = JSON.stringify(document, null, 2)
+  let kept = true
   try {
     localStorage.setItem(KEPT, text)
   } catch {
-    // storage full or disabled: the system clipboard still has it
+    kept = false // storage full or disabled: the system clipboard still gets it
   }
-  const count = document.nodes.length + (Array.isArray(document.ui?.notes) ? document.ui.notes.length : 0)
-  state.notify('info', `Copied ${count} item${count === 1 ? '' : 's'}`)
-  return text
+  return { text, kept, count: document.nodes.length + (Array.isArray(document.ui?.notes) ? document.ui.notes.length : 0) }
+}
+
+interface Copy {
+  text: string
+  count: number
+  /** Kept in this browser's localStorage too. */
+  kept: boolean
+}
+
+/** Says what was copied, and where to when the system clipboard refused it. */
+function tell({ count, kept }: Copy, refused: unknown): void {
+  const what = `${count} item${count === 1 ? '' : 's'}`
+  const { notify } = useEditor.getState()
+  if (!refused) notify('info', `Copied ${what}`)
+  else if (kept) notify('info', `Copied ${what} for this browser only: the system clipboard refused them (${reason(refused)})`)
+  else notify('error', `Not copied: the system clipboard refused (${reason(refused)}) and this browser keeps nothing`)
+}
+
+function reason(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
 }
 
 /** Pastes `text` if it holds a workflow document; whether it did. */
@@ -107,7 +139,7 @@ function kept(): string | null {
   try {
     return localStorage.getItem(KEPT)
   } catch {
-    return null
+    return null // storage disabled: nothing kept, which the callers say
   }
 }
 

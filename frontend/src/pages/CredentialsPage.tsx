@@ -127,7 +127,7 @@ export function CredentialsPage({ user, onSignOut }: { user: User; onSignOut: ()
           footer={
             <>
               <button onClick={() => setDialog(null)}>Cancel</button>
-              <button className="danger primary" autoFocus onClick={() => void remove(dialog.credential)}>
+              <button className="danger primary" autoFocus onClick={() => remove(dialog.credential)}>
                 Delete
               </button>
             </>
@@ -202,7 +202,7 @@ function CredentialDialog({ credential, kinds, onClose, onSaved }: DialogProps) 
         autoComplete="off"
         onSubmit={(event) => {
           event.preventDefault()
-          void submit()
+          submit() // reports its own failure
         }}
       >
         <label>

@@ -47,7 +47,7 @@ export function SettingsPage({ user, onSignOut }: { user: User; onSignOut: () =>
 /** Saves a part of the settings, with the server's answer or its error. */
 function useSave(onSaved: (settings: RuntimeSettings) => void) {
   const [state, setState] = useState<{ busy: boolean; error: string | null; saved: boolean }>({ busy: false, error: null, saved: false })
-  const fail = (error: string) => setState({ busy: false, error, saved: false })
+  const fail = useCallback((error: string) => setState({ busy: false, error, saved: false }), [])
   const save = async (change: Partial<RuntimeSettings>) => {
     setState({ busy: true, error: null, saved: false })
     try {
@@ -79,7 +79,7 @@ function Execution({ settings, onSaved }: { settings: RuntimeSettings; onSaved: 
   const submit = () => {
     const numbers = [...pools.map((pool) => pool.limit), defaultLimit, maxAge, maxCount].filter((text) => text.trim() !== '')
     if (numbers.some((text) => !Number.isFinite(Number(text)))) return fail('Limits and retention are numbers (leave retention empty to keep everything).')
-    void save({
+    return save({
       pools: Object.fromEntries(pools.filter((pool) => pool.name.trim()).map((pool) => [pool.name.trim(), Number(pool.limit)])),
       pool_default_limit: Number(defaultLimit),
       retention_max_age_days: maxAge.trim() === '' ? null : Number(maxAge),
@@ -130,10 +130,13 @@ function Execution({ settings, onSaved }: { settings: RuntimeSettings; onSaved: 
 function ModelChain({ settings, onSaved }: { settings: RuntimeSettings; onSaved: (s: RuntimeSettings) => void }) {
   const [chain, setChain] = useState<ModelLink[]>(settings.ai_default_models)
   const [credentials, setCredentials] = useState<CredentialSummary[]>([])
-  const { busy, error, saved, save } = useSave(onSaved)
+  const { busy, error, saved, save, fail } = useSave(onSaved)
   useEffect(() => {
-    api.credentials().then((items) => setCredentials(items.filter((item) => CHAT_KINDS.includes(item.kind))), () => {})
-  }, [])
+    api.credentials().then(
+      (items) => setCredentials(items.filter((item) => CHAT_KINDS.includes(item.kind))),
+      (failure: Error) => fail(`The credentials to choose from could not be read: ${failure.message}`),
+    )
+  }, [fail])
   const move = (index: number, by: number) => {
     const next = [...chain]
     const [link] = next.splice(index, 1)
@@ -253,7 +256,7 @@ function Variables() {
                 </td>
                 <td className="row-actions narrow">
                   <button onClick={() => setEditing(variable)}>Edit</button>
-                  <button className="danger" onClick={() => void remove(variable.name)} aria-label={`Delete ${variable.name}`}>
+                  <button className="danger" onClick={() => remove(variable.name)} aria-label={`Delete ${variable.name}`}>
                     Delete
                   </button>
                 </td>
@@ -310,7 +313,7 @@ function VariableDialog({ variable, onClose, onSaved }: { variable: Variable | n
         className="param-form"
         onSubmit={(event) => {
           event.preventDefault()
-          void submit()
+          submit() // reports its own failure
         }}
       >
         <label>

@@ -142,7 +142,7 @@ export function WorkflowsPage({ user, onSignOut }: Props) {
                     {workflow.description && <div className="muted small">{workflow.description}</div>}
                   </td>
                   <td>
-                    <ActiveToggle active={workflow.active} busy={toggling === workflow.id} label={`Active: ${workflow.name}`} onChange={(on) => void setActive(workflow, on)} />
+                    <ActiveToggle active={workflow.active} busy={toggling === workflow.id} label={`Active: ${workflow.name}`} onChange={(on) => setActive(workflow, on)} />
                   </td>
                   <td className="muted">v{workflow.version}</td>
                   <td className="muted" title={workflow.updated_at}>{relativeTime(workflow.updated_at)}</td>
@@ -282,9 +282,9 @@ function ImportDialog({ onClose, onImported }: { onClose: () => void; onImported
         type="file"
         aria-label="Workflow file"
         accept=".json,.yaml,.yml,application/json,application/yaml"
-        onChange={async (event) => {
+        onChange={(event) => {
           const file = event.target.files?.[0]
-          if (file) setText(await file.text())
+          file?.text().then(setText, (failure: Error) => setError(`The file could not be read: ${failure.message}`))
         }}
       />
       <textarea className="code" rows={14} aria-label="Workflow document" placeholder='{"schema": 1, "name": "…", "nodes": [], "edges": []}' value={text} onChange={(event) => setText(event.target.value)} />

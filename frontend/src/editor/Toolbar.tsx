@@ -1,0 +1,107 @@
+// The editor's top bar: the workflow's name, version and state, and its commands.
+import { api } from '../api/client'
+import { ActiveToggle } from '../ui/ActiveToggle'
+import { navigate } from '../ui/router'
+import { useCommands } from './commands'
+import { MOD } from './format'
+import { ProblemsIndicator } from './Problems'
+import { useEditor } from './store'
+
+interface Props {
+  workflowId: string
+  historyOpen: boolean
+  onToggleHistory: () => void
+  onHelp: () => void
+  onRun: () => void
+  onAddNote: () => void
+  onTidy: () => void
+}
+
+export function Toolbar({ workflowId, historyOpen, onToggleHistory, onHelp, onRun, onAddNote, onTidy }: Props) {
+  const name = useEditor((state) => state.base.name)
+  const version = useEditor((state) => state.version)
+  const canUndo = useEditor((state) => state.past.length > 0)
+  const canRedo = useEditor((state) => state.future.length > 0)
+  const { undo, redo, rename } = useEditor.getState()
+  return (
+    <header className="topbar">
+      <button className="ghost" onClick={() => navigate('/')} title="All workflows">
+        ← Workflows
+      </button>
+      <input className="title-input workflow-title" aria-label="Workflow name" value={name} maxLength={200} onChange={(event) => rename(event.target.value)} />
+      <span className="muted small" data-testid="version">v{version}</span>
+      <SavedState />
+      <ProblemsIndicator />
+      <div className="spacer" />
+      <Activation />
+      <button className="icon" disabled={!canUndo} onClick={undo} title={`Undo (${MOD}+Z)`} aria-label="Undo">
+        ↶
+      </button>
+      <button className="icon" disabled={!canRedo} onClick={redo} title={`Redo (${MOD}+Shift+Z)`} aria-label="Redo">
+        ↷
+      </button>
+      <button onClick={onAddNote} title="Add a sticky note (N)">
+        + Note
+      </button>
+      <button onClick={onTidy} title="Lay the workflow out from left to right (L)">
+        Tidy up
+      </button>
+      <button className={historyOpen ? 'active' : ''} aria-pressed={historyOpen} onClick={onToggleHistory} title="Executions and versions (H)">
+        History
+      </button>
+      <button className="icon" onClick={onHelp} title="Keyboard shortcuts (?)" aria-label="Keyboard shortcuts">
+        ?
+      </button>
+      <a className="button" href={api.exportUrl(workflowId, 'json')} download title="Download the saved version as JSON">
+        Export
+      </a>
+      <SaveButton />
+      <RunButton onRun={onRun} />
+    </header>
+  )
+}
+
+function SavedState() {
+  const dirty = useEditor((state) => state.dirty)
+  if (!dirty) return <span className="muted small" data-testid="saved">saved</span>
+  return (
+    <span className="unsaved" data-testid="unsaved" title="Unsaved changes">
+      ● unsaved
+    </span>
+  )
+}
+
+function Activation() {
+  const active = useEditor((state) => state.active)
+  const activating = useCommands((state) => state.activating)
+  return <ActiveToggle active={active} busy={activating} label="Active" onChange={useCommands.getState().setActive} />
+}
+
+function SaveButton() {
+  const dirty = useEditor((state) => state.dirty)
+  const saving = useCommands((state) => state.saving)
+  return (
+    <button onClick={useCommands.getState().save} disabled={saving || !dirty} title={`Save (${MOD}+S)`}>
+      {saving ? 'Saving…' : 'Save'}
+    </button>
+  )
+}
+
+/** Run, or Stop while the execution shown is followed live. */
+function RunButton({ onRun }: { onRun: () => void }) {
+  const status = useEditor((state) => state.run.status)
+  const live = useEditor((state) => state.run.live)
+  const stopping = useCommands((state) => state.stopping)
+  if (live && (status === 'running' || status === 'queued')) {
+    return (
+      <button className="danger" onClick={useCommands.getState().stop} disabled={stopping} title="Stop the execution: running nodes are cancelled">
+        {stopping ? 'Stopping…' : 'Stop'}
+      </button>
+    )
+  }
+  return (
+    <button className="primary" onClick={onRun} title={`Run (${MOD}+Enter)`}>
+      ▶ Run
+    </button>
+  )
+}
