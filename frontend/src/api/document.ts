@@ -73,6 +73,9 @@ export interface NodeType {
   outputs: Record<string, OutputPort>
   dynamic_outputs: boolean
   params_schema: JsonSchema
+  /** False for a type the server knows but could not load; `error` says why. */
+  available?: boolean
+  error?: string | null
 }
 
 export type Catalog = Map<string, NodeType>

@@ -3,18 +3,19 @@
 import { useEffect, useState } from 'react'
 import { ApiError, api } from '../api/client'
 import type { SchedulePreview } from '../api/types'
-import { formatFireTime, previewable, previewProblem, previewZone, PREVIEW_DELAY_MS } from '../lib/cron'
+import { formatFireTime, locatedOnlyAt, previewable, previewProblem, previewZone, PREVIEW_DELAY_MS } from '../lib/cron'
 
-type State = { kind: 'idle' } | { kind: 'ready'; preview: SchedulePreview; at: Date } | { kind: 'failed'; message: string }
+type State = { kind: 'idle' } | { kind: 'ready'; preview: SchedulePreview; at: Date } | { kind: 'failed'; message: string; ofCron: boolean }
 
 interface Props {
   cron: unknown
   timezone: unknown
-  /** Problems the field shows already (the workflow's validation): not said twice. */
-  shown?: string[]
+  /** The field shows a problem already (the workflow's validation): a problem of the
+   * expression itself is not said twice. */
+  fieldHasProblem?: boolean
 }
 
-export function CronPreview({ cron, timezone, shown = [] }: Props) {
+export function CronPreview({ cron, timezone, fieldHasProblem = false }: Props) {
   const [state, setState] = useState<State>({ kind: 'idle' })
   useEffect(() => {
     if (!previewable(cron)) {
@@ -26,7 +27,11 @@ export function CronPreview({ cron, timezone, shown = [] }: Props) {
       api
         .schedulePreview(cron, previewZone(timezone))
         .then((preview) => current && setState({ kind: 'ready', preview, at: new Date() }))
-        .catch((error: Error) => current && setState({ kind: 'failed', message: error instanceof ApiError ? previewProblem(error.details, error.message) : error.message }))
+        .catch((error: Error) => {
+          if (!current) return
+          const located = error instanceof ApiError
+          setState({ kind: 'failed', message: located ? previewProblem(error.details, error.message) : error.message, ofCron: located && locatedOnlyAt(error.details, 'cron') })
+        })
     }, PREVIEW_DELAY_MS)
     return () => {
       current = false
@@ -35,7 +40,7 @@ export function CronPreview({ cron, timezone, shown = [] }: Props) {
   }, [cron, timezone])
 
   if (state.kind === 'idle') return null
-  if (state.kind === 'failed' && shown.some((message) => state.message.includes(message))) return null
+  if (state.kind === 'failed' && state.ofCron && fieldHasProblem) return null
   if (state.kind === 'failed')
     return (
       <div className="cron-preview field-error" data-testid="cron-preview" role="status">

@@ -65,7 +65,10 @@ export const Palette = forwardRef<HTMLInputElement, Props>(function Palette({ on
 
 export function groupTypes(types: NodeType[], query: string): [string, NodeType[]][] {
   const words = query.toLowerCase().split(/\s+/).filter(Boolean)
+  // A type the server could not load stays in the catalog (nodes of it show why) but
+  // cannot be added.
   const matches = types.filter((type) => {
+    if (type.available === false) return false
     const text = `${type.title} ${type.type} ${type.description} ${type.category}`.toLowerCase()
     return words.every((word) => text.includes(word))
   })

@@ -34,7 +34,7 @@ export function ParamForm({ fields, values, onChange, problems = [], prefix = 'p
               </div>
             )}
             {field.kind !== 'boolean' && <FieldInput field={field} value={values[field.key]} onChange={(value) => onChange(field.key, value)} />}
-            {field.format === 'cron' && <CronPreview cron={values[field.key]} timezone={values.timezone} shown={own.map((problem) => problem.message)} />}
+            {field.format === 'cron' && <CronPreview cron={values[field.key]} timezone={values.timezone} fieldHasProblem={own.length > 0} />}
             {field.description && <div className="field-help">{field.description}</div>}
             {own.map((problem, index) => (
               <div className="field-error" key={index}>

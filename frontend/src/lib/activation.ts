@@ -1,15 +1,15 @@
-// What the editor says when the server refuses to activate a workflow.
+// What the editor says when the server refuses to activate a workflow. It goes by the
+// stable codes of the error (docs/api/rest.md#activate), never by the wording of a message.
 import { ApiError } from '../api/client'
 
-interface Located {
+interface Refusal {
+  code?: string
   node?: string | null
-  field?: string | null
-  location?: string | null
   message?: string
 }
 
-/** A sentence for a refused activation: `422 activation_invalid` (with the problems it
- * locates) or `409 trigger_conflict` (naming the workflow that holds the trigger). */
+/** A sentence for a refused activation: `409 trigger_conflict` (naming the workflow that
+ * holds the trigger) or `422 activation_invalid` (each problem located, with its code). */
 export function activationMessage(error: unknown): string {
   if (!(error instanceof ApiError)) return `Not activated: ${(error as Error)?.message ?? String(error)}`
   if (error.code === 'trigger_conflict' && error.details && typeof error.details === 'object') {
@@ -18,14 +18,12 @@ export function activationMessage(error: unknown): string {
     const other = details.workflow_name ? `“${details.workflow_name}”` : 'another workflow'
     return `Not activated: ${what} is already taken by the active workflow ${other}. Deactivate that one, or change this trigger.`
   }
-  if (error.code === 'activation_invalid') {
-    const problems = Array.isArray(error.details)
-      ? (error.details as Located[]).filter((p) => p && p.message).map((p) => (p.node ? `${p.node}: ${p.message}` : p.message))
-      : []
-    const lead = `Not activated: ${error.message}`
-    if (problems.length && !problems.every((p) => error.message.includes(p as string))) return `${lead} (${problems.join('; ')})`
-    if (/no trigger/i.test(error.message)) return `${lead.replace(/[.\s]*$/, '')}. Add a webhook, schedule, MQTT or email trigger; a manual trigger runs only by hand.`
-    return lead
+  if (error.code === 'activation_invalid' && Array.isArray(error.details) && error.details.length) {
+    const refusals = (error.details as Refusal[]).filter((refusal) => refusal && refusal.message)
+    const said = refusals.map((refusal) => (refusal.node ? `${refusal.node}: ${refusal.message}` : refusal.message)).join('; ')
+    // The server's message names the kinds it can arm; the editor adds where to find them.
+    const hint = refusals.some((refusal) => refusal.code === 'no_trigger') ? " Add one from the palette's Triggers group." : ''
+    return `Not activated: ${said.replace(/[.\s]*$/, '')}.${hint}`
   }
   return `Not activated: ${error.message}`
 }

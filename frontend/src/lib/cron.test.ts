@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formatFireTime, previewable, previewProblem, previewZone, relative } from './cron'
+import { formatFireTime, locatedOnlyAt, previewable, previewProblem, previewZone, relative } from './cron'
 
 describe('cron preview helpers', () => {
   it('shows a fire time as the wall time of its own zone, with how far off it is', () => {
@@ -32,5 +32,14 @@ describe('cron preview helpers', () => {
     const details = [{ location: 'query.cron', message: "'61 * * * *' is not a valid cron expression" }]
     expect(previewProblem(details, 'the request is not valid')).toBe("'61 * * * *' is not a valid cron expression")
     expect(previewProblem(null, 'Failed to fetch')).toBe('Failed to fetch')
+  })
+  it('tells a problem of the expression from one of the zone by where it is located', () => {
+    const cron = [{ location: 'query.cron', message: 'whatever the server says', type: 'value_error' }]
+    const zone = [{ location: 'query.timezone', message: 'unknown time zone', type: 'value_error' }]
+    expect(locatedOnlyAt(cron, 'cron')).toBe(true)
+    expect(locatedOnlyAt([...cron, ...zone], 'cron')).toBe(false)
+    expect(locatedOnlyAt(zone, 'cron')).toBe(false)
+    expect(locatedOnlyAt(null, 'cron')).toBe(false)
+    expect(locatedOnlyAt([], 'cron')).toBe(false)
   })
 })

@@ -49,3 +49,11 @@ export function previewProblem(details: unknown, fallback: string): string {
   const messages = details.map((detail) => (detail as { message?: unknown })?.message).filter((message): message is string => typeof message === 'string')
   return messages.length ? messages.join('; ') : fallback
 }
+
+/** Whether every problem of a failed preview is located at its query parameter `name`
+ * (`query.cron`): then it is about the expression itself, which the field's own validation
+ * reports too. Goes by location, never by the wording of a message. */
+export function locatedOnlyAt(details: unknown, name: string): boolean {
+  if (!Array.isArray(details) || details.length === 0) return false
+  return details.every((detail) => (detail as { location?: unknown })?.location === `query.${name}`)
+}

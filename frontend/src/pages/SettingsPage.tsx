@@ -2,15 +2,12 @@
 // variables. Both are stored by the server and apply at once, without a restart.
 import { useCallback, useEffect, useState } from 'react'
 import { api, ApiError } from '../api/client'
-import type { CredentialSummary, ModelLink, RuntimeSettings, User, Variable } from '../api/types'
+import type { CredentialKind, CredentialSummary, ModelLink, RuntimeSettings, User, Variable } from '../api/types'
 import { forgetVariables } from '../editor/inputs'
+import { chatCredentials, providerTitles } from '../lib/providers'
 import { parseJson } from '../lib/schemaForm'
 import { AppHeader } from '../ui/AppHeader'
 import { Modal } from '../ui/Modal'
-
-// The credential kinds that are chat model providers (tav.ai.providers.CHAT_KINDS); the
-// server refuses any other in the chain and says why.
-const CHAT_KINDS = ['openai', 'openai_compatible', 'anthropic', 'google', 'ollama']
 
 export function SettingsPage({ user, onSignOut }: { user: User; onSignOut: () => void }) {
   const [settings, setSettings] = useState<RuntimeSettings | null>(null)
@@ -130,10 +127,15 @@ function Execution({ settings, onSaved }: { settings: RuntimeSettings; onSaved: 
 function ModelChain({ settings, onSaved }: { settings: RuntimeSettings; onSaved: (s: RuntimeSettings) => void }) {
   const [chain, setChain] = useState<ModelLink[]>(settings.ai_default_models)
   const [credentials, setCredentials] = useState<CredentialSummary[]>([])
+  // Which kinds are chat providers is the server's to say (the credential kinds list).
+  const [kinds, setKinds] = useState<CredentialKind[]>([])
   const { busy, error, saved, save, fail } = useSave(onSaved)
   useEffect(() => {
-    api.credentials().then(
-      (items) => setCredentials(items.filter((item) => CHAT_KINDS.includes(item.kind))),
+    Promise.all([api.credentials(), api.credentialKinds()]).then(
+      ([items, found]) => {
+        setKinds(found)
+        setCredentials(chatCredentials(items, found))
+      },
       (failure: Error) => fail(`The credentials to choose from could not be read: ${failure.message}`),
     )
   }, [fail])
@@ -147,8 +149,8 @@ function ModelChain({ settings, onSaved }: { settings: RuntimeSettings; onSaved:
     <section className="card" aria-label="AI default models">
       <h2>AI default models</h2>
       <p className="muted small">
-        AI nodes that name no model try these in order: when a provider fails, is rate limited or times out, the next one answers. Providers are chat
-        credentials (OpenAI, Anthropic, Google, Ollama, OpenAI-compatible).
+        AI nodes that name no model try these in order: when a provider fails, is rate limited or times out, the next one answers. Providers are the
+        credentials of an LLM provider{kinds.length > 0 && ` (${providerTitles(kinds)})`}.
       </p>
       {chain.length === 0 && <p className="muted small">No default chain: AI nodes must name their models.</p>}
       {chain.map((link, index) => (

@@ -1,0 +1,13 @@
+import { describe, expect, it } from 'vitest'
+import { catalog } from '../lib/fixtures'
+import { groupTypes } from './Palette'
+
+describe('groupTypes', () => {
+  it('leaves out a type the server could not load', () => {
+    const broken = { ...catalog.get('core.set')!, type: 'core.broken', title: 'Broken', available: false, error: 'ModuleNotFoundError: acme' }
+    const groups = groupTypes([...catalog.values(), broken], '')
+    const listed = groups.flatMap(([, types]) => types.map((type) => type.type))
+    expect(listed).toContain('core.set')
+    expect(listed).not.toContain('core.broken')
+  })
+})
