@@ -6,7 +6,7 @@ from typing import Any
 
 from tav.core.results import ExecutionResult
 from tav.core.workflow import Workflow
-from tav.engine.executor import Executor
+from tav.engine.executor import Executor, RunOptions
 
 
 def node(node_id: str, type_: str = "core.noop", **fields: Any) -> dict[str, Any]:
@@ -38,9 +38,9 @@ def workflow(*nodes: dict[str, Any], links: tuple[str, ...] = (), **extra: Any) 
 
 
 async def run(
-    executor: Executor, wf: Workflow, trigger: Any = None, **options: Any
+    executor: Executor, wf: Workflow, trigger: Any = None, options: RunOptions | None = None
 ) -> ExecutionResult:
-    return await executor.execute(executor.compile(wf), trigger, **options)
+    return await executor.execute(executor.compile(wf), trigger, options)
 
 
 def statuses(result: ExecutionResult) -> dict[str, str]:

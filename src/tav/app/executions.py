@@ -35,7 +35,7 @@ from tav.core.errors import (
 from tav.core.modes import ExecutionMode
 from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
 from tav.core.states import ExecutionStatus, NodeStatus
-from tav.engine.executor import ExecutionHandle, Executor, Resume
+from tav.engine.executor import ExecutionHandle, Executor, Resume, RunOptions
 from tav.engine.ports import EventBus
 from tav.engine.rerun import reusable
 from tav.storage import owners
@@ -256,15 +256,14 @@ class Executions:
         )
         global_vars = await self.global_vars()
         recorded = self.writer.record(execution, data)
-        handle = self.executor.start(
-            plan,
-            input,
+        options = RunOptions(
             execution_id=execution["id"],
             reuse=reuse,
             vars=global_vars,
             started_at=execution["started_at"],
             skip=skip,
         )
+        handle = self.executor.start(plan, input, options)
         self._track(handle)
         recorded.add_done_callback(lambda done: _cancel_unless_recorded(done, handle))
         return StartedRun(
@@ -430,13 +429,10 @@ class Executions:
         )
         if resume is not None:
             self.writer.resuming(record.execution_id)
-        handle = self.executor.start(
-            plan,
-            record.input,
-            execution_id=record.execution_id,
-            resume=resume,
-            vars=await self.global_vars(),
+        options = RunOptions(
+            execution_id=record.execution_id, resume=resume, vars=await self.global_vars()
         )
+        handle = self.executor.start(plan, record.input, options)
         self._track(handle)
         logger.info("resumed execution %s (%d settled nodes)", record.execution_id, len(settled))
         return handle

@@ -59,14 +59,22 @@ MAX_DEPTH = 16
 
 @dataclass(frozen=True, kw_only=True)
 class RunOptions:
-    """How to start one execution (see ``Executor.start``)."""
+    """How to start one execution (``Executor.start`` and ``execute``); every field is
+    optional."""
 
     execution_id: str | None = None
+    """Its id (default: a new one, 32 hex digits)."""
     reuse: Mapping[str, NodeResult] | None = None
+    """Results of an earlier execution (a retry, a run from a node): a node whose result
+    here succeeded is not run; its outputs flow on, marked ``reused``."""
     resume: Resume | None = None
+    """Where an interrupted execution left off, to go on from there."""
     vars: Mapping[str, Any] | None = None
+    """The global variables (``vars``), instead of the executor's."""
     parent_execution_id: str | None = None
+    """The execution whose node started this one, for a sub-workflow."""
     depth: int = 0
+    """How deep the sub-workflow is nested (0: a top-level execution)."""
     started_at: datetime | None = None
     """When the execution counts as started (default: now); a host that recorded it
     before starting it passes the time it recorded."""
@@ -83,6 +91,9 @@ class Resume:
     results: Mapping[str, NodeResult]
     last_seq: int
     started_at: datetime
+
+
+_DEFAULT_OPTIONS = RunOptions()
 
 
 _Ready = tuple[PlannedNode, Inputs]
@@ -126,22 +137,18 @@ class Executor:
             services=self.services,
         )
 
-    def start(self, plan: ExecutionPlan, trigger: Any = None, **options: Any) -> ExecutionHandle:
-        """Start an execution in the background and return its handle at once.
-
-        Options (``RunOptions``): ``execution_id``; ``reuse``, succeeded results of an
-        earlier execution (run-from-node, retry); ``resume``, where an interrupted execution
-        left off; ``vars``, global variables instead of the executor's; ``started_at``;
-        ``skip``, nodes to settle as skipped (triggers that did not fire); and, for
-        sub-workflows, ``parent_execution_id`` and ``depth``.
-        """
-        return ExecutionHandle(_Run(self, plan, trigger, RunOptions(**options)))
+    def start(
+        self, plan: ExecutionPlan, trigger: Any = None, options: RunOptions | None = None
+    ) -> ExecutionHandle:
+        """Start an execution of ``plan`` in the background and return its handle at once;
+        ``trigger`` is its trigger payload."""
+        return ExecutionHandle(_Run(self, plan, trigger, options or _DEFAULT_OPTIONS))
 
     async def execute(
-        self, plan: ExecutionPlan, trigger: Any = None, **options: Any
+        self, plan: ExecutionPlan, trigger: Any = None, options: RunOptions | None = None
     ) -> ExecutionResult:
-        """Run an execution to its end in the current task (options as for ``start``)."""
-        return await _Run(self, plan, trigger, RunOptions(**options)).run()
+        """Run an execution to its end in the current task (as ``start`` does)."""
+        return await _Run(self, plan, trigger, options or _DEFAULT_OPTIONS).run()
 
     async def load_plan(self, ref: str, *, relative_to: str | None) -> ExecutionPlan:
         """The compiled plan of a workflow reference, compiled once per document."""
@@ -555,13 +562,10 @@ class _Run:
             raise NodeError(str(exc), type="subworkflow_invalid") from None
         except NotFound as exc:
             raise NodeError(str(exc), type="subworkflow_not_found") from None
-        result = await self.executor.execute(
-            plan,
-            input,
-            parent_execution_id=self.execution_id,
-            depth=self.depth + 1,
-            vars=self.global_vars,
+        options = RunOptions(
+            parent_execution_id=self.execution_id, depth=self.depth + 1, vars=self.global_vars
         )
+        result = await self.executor.execute(plan, input, options)
         if result.status is not ExecutionStatus.SUCCEEDED:
             error = result.error or ErrorInfo(type="subworkflow_failed", message=result.status)
             raise NodeError(

@@ -16,7 +16,7 @@ from tav.core.events import Event
 from tav.core.results import NodeResult
 from tav.core.states import ExecutionStatus
 from tav.engine.bus import InMemoryBus
-from tav.engine.executor import ExecutionHandle, Executor
+from tav.engine.executor import ExecutionHandle, Executor, RunOptions
 from tav.engine.memory import MemoryStore
 from tav.nodes.registry import NodeRegistry
 from tests.helpers import node, statuses, workflow
@@ -202,7 +202,7 @@ async def test_cancelling_the_awaiting_task_cancels_the_execution(
     executor: Executor, bus: InMemoryBus, store: MemoryStore
 ) -> None:
     plan = executor.compile(long_delays())
-    task = asyncio.create_task(executor.execute(plan, execution_id="exec-1"))
+    task = asyncio.create_task(executor.execute(plan, options=RunOptions(execution_id="exec-1")))
     await until_running(bus, "exec-1", "wait1", "wait2")
     clock = time.perf_counter()
     task.cancel()
@@ -225,7 +225,7 @@ async def test_a_timeout_around_execute_cancels_cleanly(
     clock = time.perf_counter()
     with pytest.raises(TimeoutError):
         async with asyncio.timeout(0.05):
-            await executor.execute(plan, execution_id="exec-2")
+            await executor.execute(plan, options=RunOptions(execution_id="exec-2"))
 
     assert time.perf_counter() - clock < 0.25
     assert store.executions["exec-2"].status is ExecutionStatus.CANCELLED
@@ -252,7 +252,7 @@ async def test_a_second_cancellation_does_not_cut_the_wind_down_short(
     executor: Executor, bus: InMemoryBus, store: MemoryStore
 ) -> None:
     plan = executor.compile(long_delays())
-    task = asyncio.create_task(executor.execute(plan, execution_id="exec-3"))
+    task = asyncio.create_task(executor.execute(plan, options=RunOptions(execution_id="exec-3")))
     await until_running(bus, "exec-3", "wait1", "wait2")
     task.cancel()
     await asyncio.sleep(0)  # the execution is now winding down
@@ -332,7 +332,9 @@ async def test_a_cancellation_while_the_first_nodes_settle_loses_none(
         node("second", pin={"output": 2}),
         node("wait", "core.delay", params={"seconds": 10}),
     )
-    task = asyncio.create_task(executor.execute(executor.compile(wf), execution_id="exec-4"))
+    task = asyncio.create_task(
+        executor.execute(executor.compile(wf), options=RunOptions(execution_id="exec-4"))
+    )
     await asyncio.sleep(0.01)  # the store is busy with "first"
     task.cancel()
     done, _ = await asyncio.wait({task}, timeout=1)

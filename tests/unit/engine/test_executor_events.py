@@ -12,7 +12,7 @@ from tav.core.events import FINAL_EVENT_TYPES, Event
 from tav.core.results import ExecutionResult, NodeResult
 from tav.core.states import ExecutionStatus, NodeStatus
 from tav.engine.bus import InMemoryBus
-from tav.engine.executor import Executor
+from tav.engine.executor import Executor, RunOptions
 from tav.engine.memory import MemoryStore
 from tav.nodes.registry import NodeRegistry
 from tests.helpers import node, run, statuses, workflow
@@ -216,7 +216,9 @@ async def test_two_subscribers_both_get_the_whole_stream(
 ) -> None:
     first = await subscribed(bus, "exec-1")
     second = await subscribed(bus, "exec-1")
-    await executor.execute(executor.compile(mixed_workflow()), execution_id="exec-1")
+    await executor.execute(
+        executor.compile(mixed_workflow()), options=RunOptions(execution_id="exec-1")
+    )
 
     async with asyncio.timeout(1):
         got_first, got_second = await first, await second
@@ -300,7 +302,9 @@ async def test_a_subscriber_leaving_early_does_not_disturb_others(
     quitter = asyncio.create_task(first_two())
     stayer = await subscribed(bus, "exec-2")
     await asyncio.sleep(0)
-    await executor.execute(executor.compile(mixed_workflow()), execution_id="exec-2")
+    await executor.execute(
+        executor.compile(mixed_workflow()), options=RunOptions(execution_id="exec-2")
+    )
 
     async with asyncio.timeout(1):
         assert [e.seq for e in await quitter] == [1, 2]

@@ -9,7 +9,7 @@ from typing import Any
 from tav.core.results import NodeResult
 from tav.core.states import ExecutionStatus, NodeStatus
 from tav.engine.bus import InMemoryBus
-from tav.engine.executor import Executor
+from tav.engine.executor import Executor, RunOptions
 from tests.helpers import node, run, statuses, workflow
 
 
@@ -326,7 +326,7 @@ async def test_reused_nodes_are_not_run_again(executor: Executor, bus: InMemoryB
         links=("start -> flaky", "flaky -> out"),
     )
     first = await run(executor, wf, "one")
-    second = await run(executor, wf, "two", reuse={"flaky": first.nodes["flaky"]})
+    second = await run(executor, wf, "two", RunOptions(reuse={"flaky": first.nodes["flaky"]}))
 
     reused = second.nodes["flaky"]
     assert reused.reused is True
@@ -339,7 +339,7 @@ async def test_reused_nodes_are_not_run_again(executor: Executor, bus: InMemoryB
 async def test_a_failed_result_is_not_reused(executor: Executor, bus: InMemoryBus) -> None:
     wf = workflow(node("start", "trigger.manual"), node("a"), links=("start -> a",))
     failed = NodeResult(node_id="a", status=NodeStatus.FAILED)
-    result = await run(executor, wf, "x", reuse={"a": failed})
+    result = await run(executor, wf, "x", RunOptions(reuse={"a": failed}))
 
     assert result.nodes["a"].reused is False
     assert result.nodes["a"].outputs == {"output": "x"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tav.core.errors import InputInvalid
-from tav.engine.executor import Executor
+from tav.engine.executor import Executor, RunOptions
 from tav.engine.rerun import downstream, reusable
 from tests.helpers import node, run, workflow
 
@@ -39,7 +39,7 @@ async def test_start_at_nodes_and_their_downstream_run_again(executor: Executor)
     first = await run(executor, wf)
     reuse = reusable(executor.compile(wf), first.nodes, ["left"])
     assert set(reuse) == {"start", "right"}
-    second = await run(executor, wf, reuse=reuse)
+    second = await run(executor, wf, options=RunOptions(reuse=reuse))
     assert second.succeeded
     assert {n for n, r in second.nodes.items() if r.reused} == {"start", "right"}
 
