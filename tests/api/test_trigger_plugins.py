@@ -4,7 +4,6 @@ found by discovery, armed when its workflow is activated over HTTP."""
 from __future__ import annotations
 
 import asyncio
-import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,70 +17,15 @@ from tav.triggers import default_kinds
 from tests.api.helpers import stored
 from tests.helpers import document, node
 
-TICK = '''
-import asyncio
-from typing import Any
-
-from pydantic import BaseModel, Field
-
-from tav.core.modes import ExecutionMode
-from tav.nodes import Node, NodeSpec, Port
-from tav.nodes.capabilities import TriggerCapability
-from tav.triggers import TriggerKindSpec
-from tav.triggers.base import Background
-
-
-class TickParams(BaseModel):
-    every_s: float = Field(0.01, gt=0)
-    count: int = Field(2, ge=1)
-
-
-class TickTrigger(TriggerCapability, Node):
-    """Starts the workflow `count` times, every `every_s` seconds, once activated."""
-
-    spec = NodeSpec(type="acme.tick", title="Tick", category="triggers")
-    Params = TickParams
-    outputs = {"output": Port("{tick: n}")}
-    trigger_kind = "tick"
-
-
-class Ticking(Background):
-    def __init__(self, target, config, host):
-        super().__init__(f"tick {target.workflow.name}")
-        self.target, self.config, self.host = target, config, host
-
-    async def body(self):
-        for n in range(1, self.config.count + 1):
-            await asyncio.sleep(self.config.every_s)
-            await self.target.launch(self.host, {"tick": n}, ExecutionMode.TRIGGER)
-
-
-class TickKind:
-    def parse(self, activation: Any) -> TickParams:
-        return TickParams.model_validate({k: v for k, v in activation.items() if k != "kind"})
-
-    def claims(self, config: TickParams) -> frozenset[str]:
-        return frozenset()
-
-    async def check(self, config: TickParams, host: Any) -> None:
-        return None
-
-    def arm(self, target: Any, config: TickParams, host: Any) -> Ticking:
-        return Ticking(target, config, host)
-
-
-TICK_KIND = TriggerKindSpec("tick", "tick", lambda setup: TickKind())
-'''
+PLUGINS = Path(__file__).resolve().parents[1] / "fakes" / "plugins"
+"""A folder for TAV_NODES_PATH: ``tick.py`` has the ``acme.tick`` node and its kind."""
 
 
 @pytest.fixture
 async def plugin_server(tmp_path: Path) -> AsyncIterator[Server]:
     """A server (SQLite) whose node types and trigger kinds are discovered, with one
     plugin file on its TAV_NODES_PATH."""
-    folder = tmp_path / "plugins"
-    folder.mkdir()
-    (folder / "tick.py").write_text(textwrap.dedent(TICK))
-    settings = Settings(data_dir=tmp_path / "data", nodes_path=[folder])
+    settings = Settings(data_dir=tmp_path / "data", nodes_path=[PLUGINS])
     server = Server(settings)
     await server.start(prune=False)
     yield server

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from pathlib import Path
 
 from tav.server import Server
 from tav.settings import Settings
@@ -18,8 +19,12 @@ def _flow(name: str, path: str = "orders") -> dict:
     return document(node("hook", "trigger.webhook", params={"path": path}), name=name)
 
 
-async def _tav(config: Settings, *args: str) -> tuple[int, str, str]:
-    environment = {**os.environ, "TAV_DATA_DIR": str(config.data_dir)}
+PLUGINS = Path(__file__).resolve().parents[1] / "fakes" / "plugins"
+"""A TAV_NODES_PATH folder: ``tick.py`` has a trigger node (``acme.tick``) and its kind."""
+
+
+async def _tav(config: Settings, *args: str, **env: str) -> tuple[int, str, str]:
+    environment = {**os.environ, "TAV_DATA_DIR": str(config.data_dir), **env}
     environment.pop("TAV_DATABASE_URL", None)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -70,3 +75,21 @@ async def test_activate_and_deactivate_from_the_cli(server: Server, config: Sett
     await wait_for(lambda: _armed(server, "orders") is None)
     code, _, _ = await _tav(config, "workflows", "activate", "0" * 32)
     assert code == 1
+
+
+async def test_the_cli_activates_a_trigger_of_a_kind_a_plugin_adds(
+    server: Server, config: Settings
+):
+    ticking = await server.workflows.create(
+        document(node("tick", "acme.tick", params={"count": 1}), name="ticking")
+    )
+
+    code, _, err = await _tav(config, "workflows", "activate", ticking.id)
+    assert code == 1  # without the plugin, neither the node type nor its kind is known
+    assert "unknown node type 'acme.tick'" in err
+
+    code, _, err = await _tav(
+        config, "workflows", "activate", ticking.id, TAV_NODES_PATH=str(PLUGINS)
+    )
+    assert code == 0, err
+    assert "'ticking' is active" in err

@@ -13,7 +13,7 @@ and stores the ``active`` flag, and a running server arms within ``TAV_TRIGGER_S
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from tav.app.plans import Plans
@@ -27,7 +27,14 @@ from tav.storage.workflows import (
     WorkflowRepository,
     WorkflowVersion,
 )
-from tav.triggers import ActivationInvalid, default_kinds, find_clash, plan_document
+from tav.triggers import (
+    BUILTIN_KINDS,
+    ActivationInvalid,
+    TriggerKindSpec,
+    default_kinds,
+    find_clash,
+    plan_document,
+)
 from tav.triggers.ports import TriggeredWorkflow
 from tav.triggers.webhook import WebhookRoutes
 
@@ -159,10 +166,17 @@ class DeferredTriggers:
     Credentials are not checked here but when the server arms the triggers: this process
     may not hold the key that opens them."""
 
-    def __init__(self, workflows: WorkflowRepository, registry: NodeRegistry) -> None:
+    def __init__(
+        self,
+        workflows: WorkflowRepository,
+        registry: NodeRegistry,
+        kinds: Sequence[TriggerKindSpec] = BUILTIN_KINDS,
+    ) -> None:
+        """``kinds``: the trigger kinds the server knows (``discover_kinds``), plugins'
+        included, so that a workflow it can arm is not refused here."""
         self.workflows = workflows
         self.registry = registry
-        self.kinds = default_kinds(WebhookRoutes())
+        self.kinds = default_kinds(WebhookRoutes(), kinds)
 
     async def check(self, workflow_id: str | None, document: Mapping[str, Any]) -> None:
         activations, _ = plan_document(document, self.registry, self.kinds)

@@ -104,6 +104,9 @@ def _use_cases(workflows: WorkflowRepository) -> Workflows:
     from tav.engine.executor import Executor
     from tav.nodes.discovery import default_registry
     from tav.settings import Settings
+    from tav.triggers.discovery import default_trigger_kinds
 
-    registry = default_registry(Settings().nodes_path)
-    return Workflows(workflows, DeferredTriggers(workflows, registry), Plans(Executor(registry)))
+    paths = Settings().nodes_path
+    registry = default_registry(paths)
+    triggers = DeferredTriggers(workflows, registry, default_trigger_kinds(paths))
+    return Workflows(workflows, triggers, Plans(Executor(registry)))

@@ -43,10 +43,10 @@ __all__ = [
 class TriggerCapability:
     """Starts executions. A trigger has no inputs; its output is the trigger payload.
 
-    ``trigger_kind`` names how it activates (``manual``, ``webhook``, ``schedule``,
-    ``mqtt``, ``email``); the trigger manager (``tav.triggers``) reads
-    ``activation(params)`` to arm it while its workflow is active. ``manual`` triggers are
-    never armed.
+    ``trigger_kind`` names how it activates: a built-in kind (``manual``, ``webhook``,
+    ``schedule``, ``mqtt``, ``email``) or one a plugin adds (``tav.triggers.kinds``); the
+    trigger manager (``tav.triggers``) reads ``activation(params)`` to arm it while its
+    workflow is active. ``manual`` triggers are never armed.
     """
 
     inputs: ClassVar[dict[str, Port]] = {}
