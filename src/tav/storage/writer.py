@@ -49,14 +49,14 @@ from sqlalchemy import Table, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tav.core.errors import FailureKind
+from tav.core.errors import FailureKind, NotStored
 from tav.core.events import Event, utcnow
 from tav.core.modes import ExecutionMode
 from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
 from tav.core.states import ExecutionStatus, NodeStatus
 from tav.storage import codec
 from tav.storage.db import Database
-from tav.storage.isolation import Isolation, NotStored, reason
+from tav.storage.isolation import Isolation, reason
 from tav.storage.models import EventRow, ExecutionDataRow, ExecutionRow, NodeRunRow
 from tav.storage.upsert import upsert
 

@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
+from tav.core.errors import NotStored
 from tav.core.events import ExecutionStarted, NodeCompleted, utcnow
 from tav.core.results import ExecutionResult, NodeResult
 from tav.core.states import ExecutionStatus, NodeStatus
 from tav.storage.db import Database
 from tav.storage.executions import ExecutionRepository, new_execution
-from tav.storage.isolation import NotStored
 from tav.storage.writer import ExecutionWriter
 
 UNSTORABLE = object()
