@@ -1,4 +1,5 @@
-"""The OpenAPI document: the editor's copy is current, and the event stream is described.
+"""The OpenAPI document: the editor's copy is current; the event stream and the workflow
+document, which FastAPI cannot see, are described.
 
 The editor's API types (frontend/src/api/schema.d.ts) are generated from its copy of the
 document, frontend/src/api/openapi.json; ``make api-types`` writes both.
@@ -6,6 +7,7 @@ document, frontend/src/api/openapi.json; ``make api-types`` writes both.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from tav.settings import Settings
 
 SNAPSHOT = Path(__file__).parents[2] / "frontend" / "src" / "api" / "openapi.json"
 STREAM = "/api/v1/executions/{execution_id}/stream"
+EXAMPLES = Path(__file__).parents[2] / "examples"
 
 
 @pytest.fixture
@@ -59,6 +62,25 @@ def test_the_stream_items_are_the_events_told_apart_by_type(document: dict[str, 
         assert model["properties"]["type"]["const"] == kind
         # Every field is in every event sent: a client's type has them all.
         assert set(model["required"]) == set(model["properties"]), kind
+
+
+def test_stored_documents_are_described_as_workflow_documents(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    for model in ("WorkflowPublic", "VersionPublic"):
+        field = schemas[model]["properties"]["document"]
+        assert field["allOf"] == [{"$ref": "#/components/schemas/WorkflowDocument"}], model
+    # Every key of the shipped examples is described, keys as written in files.
+    described = schemas["WorkflowDocument"]["properties"]
+    nodes = schemas["NodeDef"]["properties"]
+    edges = schemas["EdgeDef"]["properties"]
+    assert {"schema", "nodes", "edges"} <= set(described)
+    for path in sorted(EXAMPLES.glob("*.json")):
+        example = json.loads(path.read_text(encoding="utf-8"))
+        assert set(example) <= set(described), path.name
+        for node in example["nodes"]:
+            assert set(node) <= set(nodes), (path.name, node["id"])
+        for edge in example.get("edges", []):
+            assert set(edge) == set(edges) == {"from", "to"}, path.name
 
 
 def test_every_reference_in_the_document_resolves(document: dict[str, Any]) -> None:

@@ -1,50 +1,29 @@
-// The workflow document (format v1, docs/reference/workflow-format.md) and the node catalog
-// (GET /api/v1/nodes), as the editor reads and writes them. The API takes and gives both
-// as open JSON objects — the server checks a document itself and locates every problem in
-// it, and the catalog comes from the node classes — so its OpenAPI document has no types
-// for them to generate; these follow tav.core.workflow and NodeRegistry.catalog().
+// The workflow document (format v1, docs/reference/workflow-format.md) as the editor holds
+// it, and the node catalog (GET /api/v1/nodes). The document's types are generated from the
+// server's OpenAPI document (WorkflowDocument, from tav.core.workflow); the editor keeps
+// `nodes` and `edges` always present, and reads `ui`, its own data, as WorkflowUi. The
+// catalog is an open JSON list in the API (it comes from the node classes), so its shape is
+// written here, after NodeRegistry.catalog().
+import type { components } from './schema'
+
+type Schemas = components['schemas']
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
 export type JsonSchema = { [key: string]: unknown }
 
-export type OnError = 'stop' | 'continue' | 'branch'
+export type NodeDef = Schemas['NodeDef']
+export type EdgeDef = Schemas['EdgeDef']
+export type RetryPolicy = Schemas['RetryPolicy']
+export type OnError = NonNullable<NodeDef['on_error']>
 
-export interface RetryPolicy {
-  max_attempts?: number
-  backoff_s?: number
-  backoff_factor?: number
-  max_backoff_s?: number
-  jitter?: boolean
-}
-
-export interface NodeDef {
-  id: string
-  type: string
-  version?: number
-  name?: string
-  params?: Record<string, unknown>
-  retry?: RetryPolicy
-  timeout_s?: number
-  on_error?: OnError
-  pin?: Record<string, unknown>
-}
-
-export interface EdgeDef {
-  from: string
-  to: string
-}
-
+/** The editor's own data in a document: where the nodes are drawn, and its notes. */
 export interface WorkflowUi {
   positions?: Record<string, [number, number]>
   [key: string]: unknown
 }
 
-export interface WorkflowDocument {
+export type WorkflowDocument = Omit<Schemas['WorkflowDocument'], 'schema' | 'nodes' | 'edges' | 'ui'> & {
   schema: 1
-  name: string
-  description?: string
-  input_schema?: JsonSchema
-  vars?: Record<string, unknown>
   nodes: NodeDef[]
   edges: EdgeDef[]
   ui?: WorkflowUi

@@ -956,6 +956,16 @@ export interface components {
             /** Password */
             password: string;
         };
+        /**
+         * EdgeDef
+         * @description A connection from an output port to an input port: ``"node"`` or ``"node:port"``.
+         */
+        EdgeDef: {
+            /** From */
+            from: string;
+            /** To */
+            to: string;
+        };
         /** ErrorDetail */
         ErrorDetail: {
             /**
@@ -1323,6 +1333,59 @@ export interface components {
              */
             pinned: boolean;
         };
+        /**
+         * NodeDef
+         * @description One node of a workflow: its type, params and per-node execution settings.
+         */
+        NodeDef: {
+            /**
+             * Id
+             * @description Stable slug, unique in the workflow.
+             */
+            id: string;
+            /**
+             * Type
+             * @description Node type id, e.g. core.http_request.
+             */
+            type: string;
+            /**
+             * Version
+             * @description Type version the params were written for; none means latest.
+             * @default null
+             */
+            version?: number | null;
+            /**
+             * Name
+             * @description Display title in the editor.
+             * @default null
+             */
+            name?: string | null;
+            /** Params */
+            params?: {
+                [key: string]: unknown;
+            };
+            /** @default null */
+            retry?: components["schemas"]["RetryPolicy"] | null;
+            /**
+             * Timeout S
+             * @default null
+             */
+            timeout_s?: number | null;
+            /**
+             * On Error
+             * @default stop
+             * @enum {string}
+             */
+            on_error?: "stop" | "continue" | "branch";
+            /**
+             * Pin
+             * @description Pinned outputs by port: the node is not run, these values flow on.
+             * @default null
+             */
+            pin?: {
+                [key: string]: unknown;
+            } | null;
+        };
         /** NodeFailed */
         NodeFailed: {
             /** Seq */
@@ -1558,6 +1621,42 @@ export interface components {
             default_base_url: string | null;
         };
         /**
+         * RetryPolicy
+         * @description How often and how patiently a failing node is tried again.
+         */
+        RetryPolicy: {
+            /**
+             * Max Attempts
+             * @description Attempts in all, the first included.
+             * @default 3
+             */
+            max_attempts?: number;
+            /**
+             * Backoff S
+             * @description Delay before the second attempt.
+             * @default 1
+             */
+            backoff_s?: number;
+            /**
+             * Backoff Factor
+             * @description Each further delay is multiplied by it.
+             * @default 2
+             */
+            backoff_factor?: number;
+            /**
+             * Max Backoff S
+             * @description No delay is longer than this.
+             * @default 60
+             */
+            max_backoff_s?: number;
+            /**
+             * Jitter
+             * @description Randomise each delay to between half and all of it.
+             * @default true
+             */
+            jitter?: boolean;
+        };
+        /**
          * RunAccepted
          * @description An execution that was started (or asked to stop) and goes on in the background.
          */
@@ -1741,9 +1840,7 @@ export interface components {
              */
             created_at: string;
             /** Document */
-            document: {
-                [key: string]: unknown;
-            };
+            document: components["schemas"]["WorkflowDocument"];
         };
         /** VersionSummary */
         VersionSummary: {
@@ -1759,6 +1856,51 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+        };
+        /**
+         * WorkflowDocument
+         * @description A workflow document, format v1.
+         */
+        WorkflowDocument: {
+            /**
+             * Schema
+             * @default 1
+             * @constant
+             */
+            schema?: 1;
+            /** Name */
+            name: string;
+            /**
+             * Description
+             * @default
+             */
+            description?: string;
+            /**
+             * Input Schema
+             * @description JSON Schema (an object) of the trigger payload the workflow expects. Descriptive: ai.agent gives it to the model as the tool's arguments; runs do not check their input against it.
+             * @default null
+             */
+            input_schema?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Vars
+             * @description Workflow variables, available as vars.<name>.
+             */
+            vars?: {
+                [key: string]: unknown;
+            };
+            /** Nodes */
+            nodes?: components["schemas"]["NodeDef"][];
+            /** Edges */
+            edges?: components["schemas"]["EdgeDef"][];
+            /**
+             * Ui
+             * @description Editor-only data.
+             */
+            ui?: {
+                [key: string]: unknown;
+            };
         };
         /** WorkflowPage */
         WorkflowPage: {
@@ -1806,9 +1948,7 @@ export interface components {
              * Document
              * @description The workflow document of this version.
              */
-            document: {
-                [key: string]: unknown;
-            };
+            document: components["schemas"]["WorkflowDocument"];
         };
         /**
          * WorkflowSummary

@@ -1,8 +1,7 @@
 // The shapes of the REST API (docs/api) that the editor uses, by the names the editor's
 // code knows them by. Each is an alias of a type generated from the server's OpenAPI
 // document (schema.d.ts, written by `make api-types` from openapi.json): none is written
-// by hand, except the workflow document and the node catalog (./document.ts), which the
-// API passes as open JSON objects.
+// by hand but the node catalog's, which the API gives as open JSON (./document.ts).
 import type { components } from './schema'
 import type { WorkflowDocument } from './document'
 
@@ -11,7 +10,7 @@ export type { Catalog, EdgeDef, JsonSchema, JsonValue, NodeDef, NodeType, OnErro
 type Schemas = components['schemas']
 
 export type WorkflowSummary = Schemas['WorkflowSummary']
-/** A stored workflow with its document (open in the API: typed here as the editor reads it). */
+/** A stored workflow, with its document as the editor holds it. */
 export type StoredWorkflow = Omit<Schemas['WorkflowPublic'], 'document'> & { document: WorkflowDocument }
 export type WorkflowPage = Schemas['WorkflowPage']
 export type VersionSummary = Schemas['VersionSummary']

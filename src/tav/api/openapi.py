@@ -7,6 +7,11 @@ item schema (``EVENT_STREAM_ITEM``) says that each event's ``data`` is an
 ``tav.core.events``: a ``oneOf`` discriminated by ``type``, from which a client's generated
 types narrow an event by its type.
 
+Workflow documents go in and out of the API as open JSON objects (the workflow parser, not
+a request model, checks them and locates every problem), so FastAPI sees no model for them
+either. A stored document, as the API gives it back, refers to ``WorkflowDocument``
+(``DOCUMENT_REF``), which ``install`` adds from ``tav.core.workflow.Workflow``.
+
 ``python -m tav.api.openapi`` prints the document; ``make api-types`` writes it into the
 editor (frontend/src/api/openapi.json) and generates the editor's TypeScript types from it.
 """
@@ -22,6 +27,7 @@ from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import core_schema
 
 from tav.core.events import EVENT_ADAPTER
+from tav.core.workflow import Workflow
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -41,6 +47,10 @@ EVENT_STREAM_ITEM: dict[str, Any] = {
     },
 }
 """One item of the event stream, as OpenAPI 3.2's ``itemSchema`` describes it."""
+
+DOCUMENT_SCHEMA = "WorkflowDocument"
+DOCUMENT_REF: dict[str, Any] = {"$ref": f"{REF_PREFIX}{DOCUMENT_SCHEMA}"}
+"""The JSON Schema of a stored workflow document, for the fields that hold one."""
 
 
 class _Sent(GenerateJsonSchema):
@@ -65,6 +75,15 @@ def event_schemas() -> dict[str, Any]:
     return {**models, EVENT_SCHEMA: {"title": EVENT_SCHEMA, "description": description, **schema}}
 
 
+def document_schemas() -> dict[str, Any]:
+    """``WorkflowDocument`` (format v1, keys as written in files) and its parts, by name."""
+    schema = Workflow.model_json_schema(
+        by_alias=True, mode="serialization", ref_template=REF_TEMPLATE
+    )
+    parts = schema.pop("$defs")
+    return {**parts, DOCUMENT_SCHEMA: {**schema, "title": DOCUMENT_SCHEMA}}
+
+
 def add_schemas(document: dict[str, Any], schemas: dict[str, Any]) -> None:
     """Adds ``schemas`` to the document's components, which stay sorted by name. A name
     that is already there must name the same schema (``ExecutionStatus`` does)."""
@@ -76,12 +95,13 @@ def add_schemas(document: dict[str, Any], schemas: dict[str, Any]) -> None:
 
 
 def install(app: FastAPI) -> None:
-    """Makes ``app.openapi()``, and so ``/openapi.json``, describe the events."""
+    """Makes ``app.openapi()``, and so ``/openapi.json``, describe the events and the
+    workflow document."""
     build = app.openapi  # FastAPI's: builds the document once, into app.openapi_schema
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            add_schemas(build(), event_schemas())
+            add_schemas(build(), event_schemas() | document_schemas())
         assert app.openapi_schema is not None
         return app.openapi_schema
 

@@ -9,9 +9,15 @@ every problem, rather than by a request model.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from tav.api.openapi import DOCUMENT_REF
+
+# In an allOf: Pydantic resolves a bare $ref that has siblings (a description) itself.
+Document = Annotated[dict[str, Any], WithJsonSchema({"allOf": [DOCUMENT_REF]})]
+"""A stored workflow document: given back as stored, described as ``WorkflowDocument``."""
 
 
 class WorkflowSummary(BaseModel):
@@ -29,7 +35,7 @@ class WorkflowSummary(BaseModel):
 
 
 class WorkflowPublic(WorkflowSummary):
-    document: dict[str, Any] = Field(description="The workflow document of this version.")
+    document: Document = Field(description="The workflow document of this version.")
 
 
 class WorkflowPage(BaseModel):
@@ -56,7 +62,7 @@ class VersionSummary(BaseModel):
 
 
 class VersionPublic(VersionSummary):
-    document: dict[str, Any]
+    document: Document
 
 
 class ProblemPublic(BaseModel):
