@@ -9,6 +9,11 @@ different things and are never confused:
 - ``skipped``: its branch was not taken or an upstream node produced nothing for it;
 - ``cancelled``: stopped from outside — by the user or by a failing sibling under
   ``on_error: stop``.
+
+``EXECUTION_TRANSITIONS`` and ``NODE_TRANSITIONS`` are the only moves there are: the
+executor changes an execution's or a node's state in one place each, which refuses any
+other move as a bug (``tav.core.errors.InternalError``). A node an execution resumes
+with starts in the state it was stored in (always a terminal one).
 """
 
 from __future__ import annotations
@@ -70,8 +75,3 @@ NODE_TRANSITIONS: dict[NodeStatus, frozenset[NodeStatus]] = {
     NodeStatus.SKIPPED: frozenset(),
     NodeStatus.CANCELLED: frozenset(),
 }
-
-
-def can_transition(current: NodeStatus, new: NodeStatus) -> bool:
-    """Whether a node may move from ``current`` to ``new``."""
-    return new in NODE_TRANSITIONS[current]

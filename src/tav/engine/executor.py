@@ -3,8 +3,12 @@
 The plan's dependency graph drives a ``graphlib.TopologicalSorter``: each node that becomes
 ready is either settled on the spot (skipped, pinned, reused, cancelled) or started as its
 own asyncio task, so independent branches always overlap; resource pools bound what runs
-at once. Finished tasks report through a queue, which keeps each step O(1) however wide
-the graph is (``asyncio.wait`` over all running tasks would be O(width) per step).
+at once. A node's task, once its node has settled, starts what became ready itself, which
+keeps each step O(1) however wide the graph is (``asyncio.wait`` over all running tasks
+would be O(width) per step).
+
+States change in one place each (``_Run._move`` for nodes, ``_Run._move_execution`` for
+the execution), checked against the tables of ``tav.core.states``.
 
 Rejected alternatives: level-by-level scheduling (a slow node holds back unrelated ones)
 and one long-lived worker per pool (pools are semaphores instead: simpler, and a node's
@@ -20,11 +24,12 @@ import uuid
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from tav.core import values
-from tav.core.errors import NodeError, NotFound, WorkflowInvalid
+from tav.core.errors import FailureKind, InternalError, NodeError, NotFound, WorkflowInvalid
 from tav.core.events import (
+    Event,
     ExecutionCancelled,
     ExecutionCompleted,
     ExecutionFailed,
@@ -39,8 +44,13 @@ from tav.core.events import (
     utcnow,
 )
 from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
-from tav.core.states import ExecutionStatus, NodeStatus
-from tav.core.workflow import OnError, Workflow
+from tav.core.states import (
+    EXECUTION_TRANSITIONS,
+    NODE_TRANSITIONS,
+    ExecutionStatus,
+    NodeStatus,
+)
+from tav.core.workflow import Workflow
 from tav.engine.bus import InMemoryBus
 from tav.engine.context import NodesView
 from tav.engine.loader import FileWorkflowLoader
@@ -94,9 +104,6 @@ class Resume:
 
 
 _DEFAULT_OPTIONS = RunOptions()
-
-
-_Ready = tuple[PlannedNode, Inputs]
 
 
 class Executor:
@@ -200,64 +207,114 @@ async def _despite_cancellation(work: Coroutine[Any, Any, None]) -> None:
                 raise
 
 
+class _Head(TypedDict):
+    """What every event of one execution starts with."""
+
+    seq: int
+    execution_id: str
+
+
+_Ready = tuple[PlannedNode, Inputs]
+_Unrun = tuple[NodeResult, str]
+"""A node that settles without running: its result, and why it was skipped ("" if not)."""
+_ENDED: dict[ExecutionStatus, type[ExecutionCompleted | ExecutionFailed | ExecutionCancelled]] = {
+    ExecutionStatus.SUCCEEDED: ExecutionCompleted,
+    ExecutionStatus.FAILED: ExecutionFailed,
+    ExecutionStatus.CANCELLED: ExecutionCancelled,
+}
+
+
 class _Run:
-    """The mutable state of one execution; the plan itself never changes."""
+    """The mutable state of one execution; the plan itself never changes.
+
+    A node's state changes in ``_move`` only, the execution's in ``_move_execution``
+    only: each refuses a move that ``tav.core.states`` does not allow, as a bug of the
+    engine (``InternalError``), rather than record a state that cannot be. Nodes an
+    execution resumes with start in the (terminal) state they were stored in.
+    """
 
     def __init__(
         self, executor: Executor, plan: ExecutionPlan, trigger: Any, options: RunOptions
     ) -> None:
         self.executor = executor
-        self.resume = resume = options.resume
-        execution_id, reuse = options.execution_id, options.reuse
-        parent_execution_id, depth = options.parent_execution_id, options.depth
         self.plan = plan
         self.trigger = trigger
-        self.execution_id = execution_id or uuid.uuid4().hex
-        self.reuse = reuse or {}
+        self.resume = resume = options.resume
+        self.execution_id = options.execution_id or uuid.uuid4().hex
+        self.reuse = options.reuse or {}
         self.skip = options.skip
-        self.parent_execution_id = parent_execution_id
-        self.depth = depth
+        self.parent_execution_id = options.parent_execution_id
+        self.depth = options.depth
         self.pools = executor.pools
         self.services: HostServices = executor.services
         self.template_limits = executor.template_limits
         self.checked = values.Checked()
         self.global_vars = executor.vars if options.vars is None else options.vars
         self.vars: Mapping[str, Any] = {**self.global_vars, **plan.vars}
-        self.results: dict[str, NodeResult] = {}
-        self.skip_reasons: dict[str, str] = {}
-        self.nodes_view = NodesView(self.results)
-        self.running: dict[str, asyncio.Task[None]] = {}
-        """Tasks by the node each is running now: what a stop or a cancel cancels."""
-        self.spawned: set[asyncio.Task[None]] = set()
-        self.sorter = graphlib.TopologicalSorter(plan.predecessors)
-        self.sorter.prepare()
-        self.all_settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.seq = resume.last_seq if resume else 0
-        self.failure: tuple[str, ErrorInfo] | None = None
-        self.cancelled = False
-        self.attempts: dict[str, int] = {}
-        """The attempt each running node is at: what a node cancelled mid-run reports."""
         self.redact: Redact | None = None
         """Set once a node reveals a credential: applied to everything reported after."""
+        self.seq = resume.last_seq if resume else 0
         self.started_at = resume.started_at if resume else options.started_at or utcnow()
         self.execution_info = {
             "id": self.execution_id,
             "started_at": self.started_at.isoformat(),
             "workflow": plan.name,
         }
+        # -- the state machine ----------------------------------------------------------
+        self.status = ExecutionStatus.QUEUED
+        self.states = _initial_states(plan, resume)
+        self.results: dict[str, NodeResult] = {}
+        """The settled nodes' results, in the order they settled: what inputs, templates
+        (``nodes``) and the execution's result read."""
+        self.nodes_view = NodesView(self.results)
+        self.attempts: dict[str, int] = {}
+        """The attempt each started node is at: what a node cancelled mid-run reports."""
+        self.tasks: dict[asyncio.Task[None], str | None] = {}
+        """Every node task (asyncio keeps only weak references), with the node it runs now:
+        None between two nodes, when a stop must not cancel it."""
+        self.failure: tuple[str, ErrorInfo] | None = None
+        """The first node that failed under ``on_error: stop``, with its error."""
+        self.cancelled = False
+        self.sorter = graphlib.TopologicalSorter(plan.predecessors)
+        self.sorter.prepare()
+        self.all_settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    # -- state changes ------------------------------------------------------------------
+
+    def _move(self, node_id: str, status: NodeStatus) -> None:
+        """The one place a node's state changes."""
+        current = self.states[node_id]
+        if status not in NODE_TRANSITIONS[current]:
+            raise InternalError(
+                f"execution {self.execution_id}: node '{node_id}' cannot move "
+                f"from {current.value} to {status.value}"
+            )
+        self.states[node_id] = status
+
+    def _move_execution(self, status: ExecutionStatus) -> None:
+        """The one place the execution's state changes."""
+        if status not in EXECUTION_TRANSITIONS[self.status]:
+            raise InternalError(
+                f"execution {self.execution_id} cannot move "
+                f"from {self.status.value} to {status.value}"
+            )
+        self.status = status
 
     # -- scheduling ---------------------------------------------------------------------
 
     async def run(self) -> ExecutionResult:
         clock = time.perf_counter()
+        self._move_execution(ExecutionStatus.RUNNING)
         if self.resume is None:
             self._emit(
-                ExecutionStarted,
-                workflow=self.plan.name,
-                parent_execution_id=self.parent_execution_id,
+                ExecutionStarted(
+                    **self._head(),
+                    workflow=self.plan.name,
+                    parent_execution_id=self.parent_execution_id,
+                )
             )
         if self.executor.store:
-            await self.executor.store.execution_started(self._result(ExecutionStatus.RUNNING, None))
+            await self.executor.store.execution_started(self._result())
         try:
             # Shielded: cut short, it would drop the ready nodes it had yet to settle.
             await asyncio.shield(self._advance())
@@ -287,10 +344,13 @@ class _Run:
         while ready := sorter.get_ready():
             for node_id in ready:
                 node = self.plan.nodes[node_id]
-                known = self.resume.results.get(node_id) if self.resume else None
-                outcome = known or self._prepare(node)
-                if isinstance(outcome, NodeResult):
-                    await self._settle(outcome, known=known is not None)
+                if self.states[node_id] is not NodeStatus.PENDING:
+                    self._restore(node)
+                    sorter.done(node_id)
+                    continue
+                outcome = self._prepare(node)
+                if isinstance(outcome, tuple):
+                    await self._settle(*outcome)
                     sorter.done(node_id)
                 elif keep_one and kept is None:
                     kept = (node, outcome)
@@ -300,75 +360,60 @@ class _Run:
             self.all_settled.set_result(None)
         return kept
 
-    def _prepare(self, node: PlannedNode) -> NodeResult | Inputs:
+    def _prepare(self, node: PlannedNode) -> Inputs | _Unrun:
         """The inputs to run ``node`` with, or its result if it settles without running."""
         if self.stopped:
-            return NodeResult(node_id=node.id, status=NodeStatus.CANCELLED)
+            return _unrun(node.id, NodeStatus.CANCELLED), ""
         reused = self.reuse.get(node.id)
         if reused is not None and reused.status is NodeStatus.SUCCEEDED:
-            return reused.model_copy(update={"reused": True})
+            return reused.model_copy(update={"reused": True}), ""
         if node.id in self.skip:
-            self.skip_reasons[node.id] = "another trigger started the execution"
-            return NodeResult(node_id=node.id, status=NodeStatus.SKIPPED)
+            return _unrun(node.id, NodeStatus.SKIPPED), "another trigger started the execution"
         inputs, missing = self._inputs(node)
         if missing is not None:
-            self.skip_reasons[node.id] = missing
-            return NodeResult(node_id=node.id, status=NodeStatus.SKIPPED)
+            return _unrun(node.id, NodeStatus.SKIPPED), missing
         if node.pin is not None:
-            now = utcnow()
-            return NodeResult(
-                node_id=node.id,
-                status=NodeStatus.SUCCEEDED,
-                outputs=dict(node.pin),
-                pinned=True,
-                started_at=now,
-                finished_at=now,
-                duration_ms=0.0,
-            )
+            return _pinned(node), ""
         return inputs
 
     def _spawn(self, node: PlannedNode, inputs: Inputs) -> None:
-        # Not in ``running`` before its first step: a task cancelled then would end without
+        # Running no node before its first step: a task cancelled then would end without
         # settling its node, and the execution would wait for it forever.
         task = asyncio.create_task(self._run_nodes(node, inputs))
-        self.spawned.add(task)
-        task.add_done_callback(self.spawned.discard)
+        self.tasks[task] = None
+        task.add_done_callback(self.tasks.pop)
 
     async def _run_nodes(self, node: PlannedNode, inputs: Inputs) -> None:
         """Run ``node``, then each node this task keeps from ``_advance``."""
         task = asyncio.current_task()
         assert task is not None
         next_node: _Ready | None = (node, inputs)
-        while next_node is not None:
-            node, inputs = next_node
-            result = await self._run_one(task, node, inputs)
-            try:
+        try:
+            while next_node is not None:
+                node, inputs = next_node
+                result = await self._run_one(task, node, inputs)
                 await self._settle(result)
                 self.sorter.done(node.id)
                 next_node = await self._advance(keep_one=True)
-            except BaseException as exc:  # an engine bug: fail the execution, do not hang it
-                if not self.all_settled.done():
-                    self.all_settled.set_exception(exc)
-                raise
+        except BaseException as exc:  # an engine bug: fail the execution, do not hang it
+            if not self.all_settled.done():
+                self.all_settled.set_exception(exc)
+            raise
 
     async def _run_one(
         self, task: asyncio.Task[None], node: PlannedNode, inputs: Inputs
     ) -> NodeResult:
         if self.stopped:  # since the node was found ready
-            return NodeResult(node_id=node.id, status=NodeStatus.CANCELLED)
-        self.running[node.id] = task
+            return _unrun(node.id, NodeStatus.CANCELLED)
+        self.tasks[task] = node.id
         try:
             return await run_step(self, node, inputs)
         except asyncio.CancelledError:
             task.uncancel()
-            return NodeResult(
-                node_id=node.id,
-                status=NodeStatus.CANCELLED,
-                attempts=self.attempts.get(node.id, 0),
-                finished_at=utcnow(),
-            )
+            attempts = self.attempts.get(node.id, 0)
+            return _unrun(node.id, NodeStatus.CANCELLED, attempts=attempts, finished_at=utcnow())
         finally:
-            del self.running[node.id]  # until its next node, nothing cancels this task
+            self.tasks[task] = None  # until its next node, nothing cancels this task
             self.attempts.pop(node.id, None)
 
     def _inputs(self, node: PlannedNode) -> tuple[Inputs, str | None]:
@@ -393,18 +438,14 @@ class _Run:
 
     # -- settling -----------------------------------------------------------------------
 
-    async def _settle(self, result: NodeResult, *, known: bool = False) -> None:
-        """Record a settled node; ``known`` results (resumed) were reported before."""
+    async def _settle(self, result: NodeResult, skip_reason: str = "") -> None:
+        """Record a settled node and report it (``skip_reason``: why it was skipped)."""
         node = self.plan.nodes[result.node_id]
-        if self.redact is not None and not known:
+        self._move(node.id, result.status)
+        if self.redact is not None:
             result = redact_result(result, self.redact)
         self.results[node.id] = result
-        if known:
-            if result.status is NodeStatus.FAILED and node.on_error == "stop":
-                assert result.error is not None
-                self.failure = (node.id, result.error)
-            return
-        self._emit_settled(node.on_error, result)
+        self._emit_settled(result, skip_reason)
         if result.status is NodeStatus.FAILED and node.on_error == "stop" and self.failure is None:
             assert result.error is not None
             self.failure = (node.id, result.error)
@@ -412,30 +453,44 @@ class _Run:
         if self.executor.store:
             await self.executor.store.node_settled(self.execution_id, result)
 
-    def _emit_settled(self, on_error: OnError, result: NodeResult) -> None:
-        node_id = result.node_id
+    def _restore(self, node: PlannedNode) -> None:
+        """Take the result of a node that settled before the execution was interrupted (it
+        was reported then)."""
+        assert self.resume is not None
+        result = self.resume.results[node.id]
+        self.results[node.id] = result
+        if result.status is NodeStatus.FAILED and node.on_error == "stop":
+            assert result.error is not None
+            self.failure = (node.id, result.error)
+
+    def _emit_settled(self, result: NodeResult, skip_reason: str) -> None:
+        head, node_id = self._head(), result.node_id
         if result.status is NodeStatus.SUCCEEDED:
             self._emit(
-                NodeCompleted,
-                node_id=node_id,
-                attempts=result.attempts,
-                ports=list(result.outputs),
-                duration_ms=result.duration_ms,
-                pinned=result.pinned,
+                NodeCompleted(
+                    **head,
+                    node_id=node_id,
+                    attempts=result.attempts,
+                    ports=list(result.outputs),
+                    duration_ms=result.duration_ms,
+                    pinned=result.pinned,
+                )
             )
         elif result.status is NodeStatus.FAILED:
             assert result.error is not None
             self._emit(
-                NodeFailed,
-                node_id=node_id,
-                attempts=result.attempts,
-                error=result.error,
-                duration_ms=result.duration_ms,
+                NodeFailed(
+                    **head,
+                    node_id=node_id,
+                    attempts=result.attempts,
+                    error=result.error,
+                    duration_ms=result.duration_ms,
+                )
             )
         elif result.status is NodeStatus.SKIPPED:
-            self._emit(NodeSkipped, node_id=node_id, reason=self.skip_reasons.get(node_id, ""))
+            self._emit(NodeSkipped(**head, node_id=node_id, reason=skip_reason))
         else:
-            self._emit(NodeCancelled, node_id=node_id)
+            self._emit(NodeCancelled(**head, node_id=node_id))
 
     @property
     def stopped(self) -> bool:
@@ -447,44 +502,48 @@ class _Run:
         self._cancel_running()
 
     def _cancel_running(self) -> None:
-        for task in self.running.values():
-            task.cancel()
+        for task, node_id in self.tasks.items():
+            if node_id is not None:
+                task.cancel()
 
     async def _finish(self, clock: float) -> ExecutionResult:
-        if self.failure is not None:
-            node_id, error = self.failure
-            status = ExecutionStatus.FAILED
-            prefix = f"node '{node_id}'"
-            message = (
-                error.message if error.message.startswith(prefix) else f"{prefix}: {error.message}"
-            )
-            summary = ErrorInfo(
-                type=error.type,
-                message=message.replace(prefix, f"{prefix} failed", 1),
-                retryable=error.retryable,
-            )
-            event: type[ExecutionFailed | ExecutionCancelled | ExecutionCompleted] = ExecutionFailed
-        elif self.cancelled:
-            status = ExecutionStatus.CANCELLED
-            summary = ErrorInfo(type="cancelled", message="the execution was cancelled")
-            event = ExecutionCancelled
-        else:
-            status, summary, event = ExecutionStatus.SUCCEEDED, None, ExecutionCompleted
+        status, error = self._outcome()
+        self._move_execution(status)
         duration_ms = (time.perf_counter() - clock) * 1000
-        result = self._result(status, summary, duration_ms)
-        self._emit(event, status=status, duration_ms=duration_ms, error=summary)
+        result = self._result(error, duration_ms)
+        self._emit(
+            _ENDED[status](**self._head(), status=status, duration_ms=duration_ms, error=error)
+        )
         if self.executor.store:
             await self.executor.store.execution_finished(result)
         return result
 
+    def _outcome(self) -> tuple[ExecutionStatus, ErrorInfo | None]:
+        """How the execution ends: a failure under ``stop`` wins over a cancellation."""
+        if self.failure is not None:
+            node_id, error = self.failure
+            prefix = f"node '{node_id}'"
+            message = (
+                error.message if error.message.startswith(prefix) else f"{prefix}: {error.message}"
+            )
+            return ExecutionStatus.FAILED, ErrorInfo(
+                type=error.type,
+                message=message.replace(prefix, f"{prefix} failed", 1),
+                retryable=error.retryable,
+            )
+        if self.cancelled:
+            cancelled = ErrorInfo(type=FailureKind.CANCELLED, message="the execution was cancelled")
+            return ExecutionStatus.CANCELLED, cancelled
+        return ExecutionStatus.SUCCEEDED, None
+
     def _result(
-        self, status: ExecutionStatus, error: ErrorInfo | None, duration_ms: float | None = None
+        self, error: ErrorInfo | None = None, duration_ms: float | None = None
     ) -> ExecutionResult:
-        finished = status.is_terminal
+        finished = self.status.is_terminal
         return ExecutionResult(
             execution_id=self.execution_id,
             workflow=self.plan.name,
-            status=status,
+            status=self.status,
             error=error,
             output=self._output() if finished else None,
             started_at=self.started_at,
@@ -506,25 +565,33 @@ class _Run:
 
     # -- what steps and node contexts use (``tav.engine.step.StepHost``) ----------------
 
-    def _emit(self, event_type: Any, **fields: Any) -> None:
+    def _head(self) -> _Head:
+        """The next event's place: call it as the event is made, and publish that event."""
         self.seq += 1
-        self.executor.bus.publish(
-            event_type(seq=self.seq, execution_id=self.execution_id, **fields)
-        )
+        return {"seq": self.seq, "execution_id": self.execution_id}
+
+    def _emit(self, event: Event) -> None:
+        self.executor.bus.publish(event)
 
     def started(self, node_id: str, attempt: int) -> None:
+        self._move(node_id, NodeStatus.RUNNING)
         self.attempts[node_id] = attempt
-        self._emit(NodeStarted, node_id=node_id, attempt=attempt)
+        self._emit(NodeStarted(**self._head(), node_id=node_id, attempt=attempt))
 
     def retrying(self, node_id: str, attempt: int, delay_s: float, error: ErrorInfo) -> None:
+        self._move(node_id, NodeStatus.RETRYING)
         if self.redact is not None:
             error = redact_error(error, self.redact) or error
-        self._emit(NodeRetrying, node_id=node_id, attempt=attempt, delay_s=delay_s, error=error)
+        self._emit(
+            NodeRetrying(
+                **self._head(), node_id=node_id, attempt=attempt, delay_s=delay_s, error=error
+            )
+        )
 
     def progress(self, node_id: str, data: dict[str, Any]) -> None:
         if self.redact is not None:
             data = redact_value(data, self.redact)
-        self._emit(NodeProgress, node_id=node_id, data=data)
+        self._emit(NodeProgress(**self._head(), node_id=node_id, data=data))
 
     async def reveal(self, credential_id: str) -> Credential:
         secrets = self.executor.secrets
@@ -574,3 +641,40 @@ class _Run:
                 retryable=error.retryable,
             )
         return result.output
+
+
+def _initial_states(plan: ExecutionPlan, resume: Resume | None) -> dict[str, NodeStatus]:
+    """Every node pending, but those the execution resumes with: settled, as stored."""
+    states = dict.fromkeys(plan.nodes, NodeStatus.PENDING)
+    for node_id, result in resume.results.items() if resume else ():
+        if node_id not in states:
+            continue
+        if not result.status.is_terminal:
+            raise InternalError(
+                f"node '{node_id}' cannot resume {result.status.value}: only settled nodes do"
+            )
+        states[node_id] = result.status
+    return states
+
+
+def _unrun(
+    node_id: str, status: NodeStatus, *, attempts: int = 0, finished_at: datetime | None = None
+) -> NodeResult:
+    """The result of a node that did not run to its end: skipped, or cancelled (mid-run,
+    with the attempt it was at and when it stopped)."""
+    return NodeResult(node_id=node_id, status=status, attempts=attempts, finished_at=finished_at)
+
+
+def _pinned(node: PlannedNode) -> NodeResult:
+    """A pinned node's result: its pinned outputs, at once."""
+    assert node.pin is not None
+    now = utcnow()
+    return NodeResult(
+        node_id=node.id,
+        status=NodeStatus.SUCCEEDED,
+        outputs=dict(node.pin),
+        pinned=True,
+        started_at=now,
+        finished_at=now,
+        duration_ms=0.0,
+    )

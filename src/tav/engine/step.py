@@ -3,7 +3,9 @@
 ``run_step`` is the one error boundary around node code. It catches everything the node
 raises, keeps the traceback in the log for unexpected errors, turns the error into data
 (``ErrorInfo``), and decides whether to retry. Nothing else in the engine catches node
-errors; cancellation is never caught here (the executor settles cancelled nodes).
+errors; cancellation is never caught here (the executor settles cancelled nodes), nor is
+an ``InternalError`` — a bug of the engine, such as an illegal state transition, which
+ends the execution instead of failing the node.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ValidationError
 
 from tav.core import values
-from tav.core.errors import NodeError, NodeTimeout, ParamsInvalid
+from tav.core.errors import InternalError, NodeError, NodeTimeout, ParamsInvalid
 from tav.core.events import utcnow
 from tav.core.results import ErrorInfo, NodeResult
 from tav.core.states import NodeStatus
@@ -65,6 +67,8 @@ async def run_step(host: StepHost, node: PlannedNode, inputs: Inputs) -> NodeRes
         attempt += 1
         try:
             outputs = await _attempt(host, node, inputs, attempt, timing, usage)
+        except InternalError:
+            raise  # a bug of the engine, not of the node: the execution fails, not the node
         except Exception as exc:
             error = _error_info(exc, node, attempt)
             delay = _retry_delay(node, attempt, exc)
