@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any
 
 from tav.core import values
 from tav.core.errors import FailureKind, InternalError, NodeError, NotFound, WorkflowInvalid
@@ -207,13 +207,6 @@ async def _despite_cancellation(work: Coroutine[Any, Any, None]) -> None:
                 raise
 
 
-class _Head(TypedDict):
-    """What every event of one execution starts with."""
-
-    seq: int
-    execution_id: str
-
-
 _Ready = tuple[PlannedNode, Inputs]
 _Unrun = tuple[NodeResult, str]
 """A node that settles without running: its result, and why it was skipped ("" if not)."""
@@ -308,7 +301,8 @@ class _Run:
         if self.resume is None:
             self._emit(
                 ExecutionStarted(
-                    **self._head(),
+                    seq=self._next_seq(),
+                    execution_id=self.execution_id,
                     workflow=self.plan.name,
                     parent_execution_id=self.parent_execution_id,
                 )
@@ -339,12 +333,12 @@ class _Run:
         ready node to run itself next instead of spawning a task for it: a chain then runs
         in one task, which halves its per-node cost without changing what runs when.
         """
-        sorter = self.sorter
+        sorter, states, pending = self.sorter, self.states, NodeStatus.PENDING
         kept: _Ready | None = None
         while ready := sorter.get_ready():
             for node_id in ready:
                 node = self.plan.nodes[node_id]
-                if self.states[node_id] is not NodeStatus.PENDING:
+                if states[node_id] is not pending:  # resumed: settled before
                     self._restore(node)
                     sorter.done(node_id)
                     continue
@@ -464,11 +458,12 @@ class _Run:
             self.failure = (node.id, result.error)
 
     def _emit_settled(self, result: NodeResult, skip_reason: str) -> None:
-        head, node_id = self._head(), result.node_id
+        seq, node_id = self._next_seq(), result.node_id
         if result.status is NodeStatus.SUCCEEDED:
             self._emit(
                 NodeCompleted(
-                    **head,
+                    seq=seq,
+                    execution_id=self.execution_id,
                     node_id=node_id,
                     attempts=result.attempts,
                     ports=list(result.outputs),
@@ -480,7 +475,8 @@ class _Run:
             assert result.error is not None
             self._emit(
                 NodeFailed(
-                    **head,
+                    seq=seq,
+                    execution_id=self.execution_id,
                     node_id=node_id,
                     attempts=result.attempts,
                     error=result.error,
@@ -488,9 +484,13 @@ class _Run:
                 )
             )
         elif result.status is NodeStatus.SKIPPED:
-            self._emit(NodeSkipped(**head, node_id=node_id, reason=skip_reason))
+            self._emit(
+                NodeSkipped(
+                    seq=seq, execution_id=self.execution_id, node_id=node_id, reason=skip_reason
+                )
+            )
         else:
-            self._emit(NodeCancelled(**head, node_id=node_id))
+            self._emit(NodeCancelled(seq=seq, execution_id=self.execution_id, node_id=node_id))
 
     @property
     def stopped(self) -> bool:
@@ -512,7 +512,13 @@ class _Run:
         duration_ms = (time.perf_counter() - clock) * 1000
         result = self._result(error, duration_ms)
         self._emit(
-            _ENDED[status](**self._head(), status=status, duration_ms=duration_ms, error=error)
+            _ENDED[status](
+                seq=self._next_seq(),
+                execution_id=self.execution_id,
+                status=status,
+                duration_ms=duration_ms,
+                error=error,
+            )
         )
         if self.executor.store:
             await self.executor.store.execution_finished(result)
@@ -565,10 +571,11 @@ class _Run:
 
     # -- what steps and node contexts use (``tav.engine.step.StepHost``) ----------------
 
-    def _head(self) -> _Head:
-        """The next event's place: call it as the event is made, and publish that event."""
+    def _next_seq(self) -> int:
+        """The next event's sequence number: take it as the event is made, and publish that
+        event at once."""
         self.seq += 1
-        return {"seq": self.seq, "execution_id": self.execution_id}
+        return self.seq
 
     def _emit(self, event: Event) -> None:
         self.executor.bus.publish(event)
@@ -576,7 +583,14 @@ class _Run:
     def started(self, node_id: str, attempt: int) -> None:
         self._move(node_id, NodeStatus.RUNNING)
         self.attempts[node_id] = attempt
-        self._emit(NodeStarted(**self._head(), node_id=node_id, attempt=attempt))
+        self._emit(
+            NodeStarted(
+                seq=self._next_seq(),
+                execution_id=self.execution_id,
+                node_id=node_id,
+                attempt=attempt,
+            )
+        )
 
     def retrying(self, node_id: str, attempt: int, delay_s: float, error: ErrorInfo) -> None:
         self._move(node_id, NodeStatus.RETRYING)
@@ -584,14 +598,23 @@ class _Run:
             error = redact_error(error, self.redact) or error
         self._emit(
             NodeRetrying(
-                **self._head(), node_id=node_id, attempt=attempt, delay_s=delay_s, error=error
+                seq=self._next_seq(),
+                execution_id=self.execution_id,
+                node_id=node_id,
+                attempt=attempt,
+                delay_s=delay_s,
+                error=error,
             )
         )
 
     def progress(self, node_id: str, data: dict[str, Any]) -> None:
         if self.redact is not None:
             data = redact_value(data, self.redact)
-        self._emit(NodeProgress(**self._head(), node_id=node_id, data=data))
+        self._emit(
+            NodeProgress(
+                seq=self._next_seq(), execution_id=self.execution_id, node_id=node_id, data=data
+            )
+        )
 
     async def reveal(self, credential_id: str) -> Credential:
         secrets = self.executor.secrets
