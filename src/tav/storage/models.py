@@ -30,6 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from tav.core.modes import ExecutionMode
+
 ID = String(32)
 
 
@@ -92,7 +94,7 @@ class ExecutionRow(Base):
     workflow_version: Mapped[int | None]
     workflow_name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16))
-    mode: Mapped[str] = mapped_column(String(16), default="api")
+    mode: Mapped[str] = mapped_column(String(16), default=ExecutionMode.API.value)
     parent_id: Mapped[str | None] = mapped_column(ID, index=True)
     error: Mapped[dict[str, Any] | None]
     started_at: Mapped[datetime] = mapped_column(index=True)
