@@ -20,7 +20,7 @@ from tests.helpers import document, node
 EXPORT = document(
     node("start", "trigger.manual"), node("save", "export.csv"), links=("start -> save",)
 )
-MESSAGE = "node 'save' needs stored files, which this host does not provide"
+MESSAGE = "needs stored files, which this host does not provide"
 
 
 async def test_the_server_supplies_every_service_a_built_in_node_requires(

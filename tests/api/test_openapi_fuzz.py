@@ -58,8 +58,9 @@ async def _seed(config: Settings) -> dict[str, Any]:
             name="greet",
         )
         stored = await server.workflows.create(greet)
-        succeeded = await server.executions_service.run(stored.document, {"name": "Ada"}, stored=stored)
-        failed = await server.executions_service.run(stored.document, {}, stored=stored)  # trigger.name missing
+        runs = server.executions_service
+        succeeded = await runs.run(stored.document, {"name": "Ada"}, stored=stored)
+        failed = await runs.run(stored.document, {}, stored=stored)  # trigger.name missing
         await succeeded.wait()
         await failed.wait()
         await server.variables.put("region", "eu")

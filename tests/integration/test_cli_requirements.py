@@ -39,8 +39,8 @@ def test_no_store_refuses_at_compile_the_nodes_whose_services_it_lacks(tmp_path,
     proc = tav("run", str(needs_services(tmp_path)), "--no-store", "--json", "--input", "[]")
     assert proc.returncode == 2, proc.stdout
     assert proc.stdout == ""
-    assert "node 'ask' needs chat models, which this host does not provide" in proc.stderr
-    assert "node 'save' needs stored files, which this host does not provide" in proc.stderr
+    assert "node 'ask': needs chat models, which this host does not provide" in proc.stderr
+    assert "node 'save': needs stored files, which this host does not provide" in proc.stderr
     assert "service_unavailable" not in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not data_dir.exists()

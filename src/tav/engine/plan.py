@@ -231,9 +231,8 @@ class _Compiler:
         lacking = missing(node_type.requires, self.services)
         if lacking:
             needs = " and ".join(filter(None, [", ".join(lacking[:-1]), lacking[-1]]))
-            self._problem(
-                f"node '{node_id}' needs {needs}, which this host does not provide", node=node_id
-            )
+            # Located on the node: shown as "node 'ask': needs chat models, ...".
+            self._problem(f"needs {needs}, which this host does not provide", node=node_id)
 
     def _check_template_limits(self) -> None:
         found = [source for sources in self.templates.values() for _, source in sources]

@@ -107,8 +107,8 @@ def test_a_node_needing_a_service_the_host_lacks_is_a_located_problem(registry):
         links=("start -> save", "start -> ask"),
     )
     assert [(p.node, p.field, p.message) for p in problems] == [
-        ("save", None, "node 'save' needs stored files, which this host does not provide"),
-        ("ask", None, "node 'ask' needs chat models, which this host does not provide"),
+        ("save", None, "needs stored files, which this host does not provide"),
+        ("ask", None, "needs chat models, which this host does not provide"),
     ]
 
 
@@ -135,8 +135,8 @@ def test_every_missing_service_of_a_node_is_named_in_one_problem(registry):
         links=("start -> rag", "start -> both"),
     )
     assert [p.message for p in problems] == [
-        "node 'rag' needs embedding models and vector stores, which this host does not provide",
-        "node 'both' needs stored files and a mail client, which this host does not provide",
+        "needs embedding models and vector stores, which this host does not provide",
+        "needs stored files and a mail client, which this host does not provide",
     ]
 
 
@@ -151,7 +151,7 @@ def test_compiling_without_a_host_does_not_check_requirements(registry):
     )
     assert validate(wf, registry) == []
     assert [p.message for p in validate(wf, registry, services=HostServices())] == [
-        "node 'save' needs stored files, which this host does not provide"
+        "needs stored files, which this host does not provide"
     ]
 
 
@@ -187,7 +187,7 @@ async def test_a_sub_workflow_needing_a_missing_service_fails_its_caller_with_th
     error = result.nodes["call"].error
     assert error is not None
     assert error.type == "subworkflow_invalid"
-    assert "node 'save' needs stored files, which this host does not provide" in error.message
+    assert "node 'save': needs stored files, which this host does not provide" in error.message
 
 
 async def test_an_undeclared_service_the_host_lacks_fails_the_node_when_it_runs(registry):
