@@ -64,5 +64,5 @@ def test_a_node_needing_a_service_this_host_lacks_is_refused_before_running():
     with pytest.raises(WorkflowInvalid) as caught:
         tav.run_workflow_sync(doc, [{"a": 1}])
     assert [(p.node, p.message) for p in caught.value.problems] == [
-        ("save", "node 'save' needs stored files, which this host does not provide")
+        ("save", "needs stored files, which this host does not provide")
     ]
