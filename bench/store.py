@@ -4,8 +4,8 @@
 
 - the engine chain benchmark in memory and persisted (µs per node, and the ratio): in
   memory is an ``Executor`` with no store, as in ``bench/engine.py``; persisted is a run of
-  the stored workflow through ``Server.run``, timed from the start until its last result is
-  durable (the run plus ``ExecutionWriter.flush()``);
+  the stored workflow through ``Executions.run``, timed from the start until its last result
+  is durable (the run plus ``ExecutionWriter.flush()``);
 - bytes of database per stored execution of a 10-node chain;
 - listing (``ExecutionRepository.find``, a page of 50) among 100,000 stored executions.
 
@@ -32,12 +32,13 @@ from typing import Any
 
 from sqlalchemy import insert, text
 
+from tav.app.root import build
+from tav.app.server import Server
 from tav.core.events import utcnow
 from tav.core.workflow import Workflow
 from tav.engine.executor import Executor
 from tav.nodes.builtin import BUILTIN_NODE_TYPES
 from tav.nodes.registry import NodeRegistry
-from tav.server import Server
 from tav.settings import Settings
 from tav.storage.models import Base, ExecutionDataRow, ExecutionRow
 
@@ -61,25 +62,26 @@ def make_server(data_dir: Path, database_url: str | None) -> Server:
         retention_max_age_days=None,
         retention_max_count=None,
     )
-    return Server(settings, registry=NodeRegistry(BUILTIN_NODE_TYPES))
+    return Server(build(settings, registry=NodeRegistry(BUILTIN_NODE_TYPES)))
 
 
 async def empty(server: Server) -> None:
-    if server.db.is_sqlite:
+    if server.parts.db.is_sqlite:
         return
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    async with server.db.engine.begin() as connection:
+    async with server.parts.db.engine.begin() as connection:
         await connection.execute(text(f"TRUNCATE {tables} CASCADE"))
 
 
 async def chain_figures(server: Server, repeat: int) -> None:
     """In memory (the executor alone) vs persisted (through the server and its writer)."""
-    executor = Executor(server.registry)
+    executor = Executor(server.parts.registry)
     for n in CHAIN_SIZES:
-        stored = await server.workflows.create(chain(n))
+        stored = await server.parts.workflows.create(chain(n))
         document = stored.document
         plan = executor.compile(Workflow.model_validate(document))
-        server.plans.compile(document, source=f"workflow:{stored.id}")  # compiled once, as in use
+        # compiled once, as in use
+        server.parts.plans.compile(document, source=f"workflow:{stored.id}")
         memory, persisted = [], []
         for _ in range(repeat):  # interleaved, so that a noisy moment hits both alike
             clock = time.perf_counter()
@@ -87,9 +89,9 @@ async def chain_figures(server: Server, repeat: int) -> None:
             memory.append(time.perf_counter() - clock)
             assert result.succeeded, result.error
             clock = time.perf_counter()
-            handle = await server.executions_service.run(document, {}, stored=stored)
+            handle = await server.parts.executions_service.run(document, {}, stored=stored)
             result = await handle.wait()
-            await server.writer.flush()
+            await server.parts.writer.flush()
             persisted.append(time.perf_counter() - clock)
             assert result.succeeded, result.error
         per_node = [
@@ -107,17 +109,17 @@ async def chain_figures(server: Server, repeat: int) -> None:
 
 async def bytes_per_execution(server: Server, path: Path | None) -> str:
     """Run many 10-node chains through the server; database growth ÷ executions."""
-    workflow = await server.workflows.create(chain(9))
+    workflow = await server.parts.workflows.create(chain(9))
     before = await database_bytes(server, path)
     clock = time.perf_counter()
     for start in range(0, STORED_EXECUTIONS, 100):
         handles = [
-            await server.executions_service.run(workflow.document, {"i": i}, stored=workflow)
+            await server.parts.executions_service.run(workflow.document, {"i": i}, stored=workflow)
             for i in range(start, start + 100)
         ]
         for handle in handles:
             assert (await handle.wait()).succeeded
-    await server.writer.flush()
+    await server.parts.writer.flush()
     elapsed = time.perf_counter() - clock
     grown = await database_bytes(server, path) - before
     print(
@@ -129,7 +131,7 @@ async def bytes_per_execution(server: Server, path: Path | None) -> str:
 
 
 async def database_bytes(server: Server, path: Path | None) -> int:
-    async with server.db.engine.connect() as connection:
+    async with server.parts.db.engine.connect() as connection:
         if path is None:
             size = await connection.scalar(text("SELECT pg_database_size(current_database())"))
             return int(size or 0)
@@ -139,7 +141,7 @@ async def database_bytes(server: Server, path: Path | None) -> int:
 
 async def listing(server: Server, workflow_id: str) -> None:
     """``find`` (a page of 50, newest first, with the total) among 100,000 executions."""
-    have = (await server.executions.find(limit=1))[1]
+    have = (await server.parts.executions.find(limit=1))[1]
     await bulk_insert(server, LISTED_EXECUTIONS - have)
     for label, options in (
         ("all", {}),
@@ -150,7 +152,7 @@ async def listing(server: Server, workflow_id: str) -> None:
         samples = []
         for _ in range(7):
             clock = time.perf_counter()
-            rows, total = await server.executions.find(limit=50, **options)
+            rows, total = await server.parts.executions.find(limit=50, **options)
             samples.append(time.perf_counter() - clock)
         print(
             f"  {label:<14} {min(samples) * 1000:6.1f} ms best, "
@@ -160,8 +162,8 @@ async def listing(server: Server, workflow_id: str) -> None:
 
 async def bulk_insert(server: Server, count: int) -> None:
     """Executions rows as the writer leaves them, inserted directly (fast to make)."""
-    stored = (await server.executions.find(limit=1))[0][0]
-    async with server.db.session() as session:
+    stored = (await server.parts.executions.find(limit=1))[0][0]
+    async with server.parts.db.session() as session:
         data = await session.get(ExecutionDataRow, stored.execution_id)
         assert data is not None
         input, result = data.input, data.result
@@ -187,7 +189,7 @@ async def bulk_insert(server: Server, count: int) -> None:
                 }
             )
             blobs.append({"execution_id": execution_id, "input": input, "result": result})
-        async with server.db.transaction() as session:
+        async with server.parts.db.transaction() as session:
             await session.execute(insert(ExecutionRow), rows)
             await session.execute(insert(ExecutionDataRow), blobs)
 
@@ -198,7 +200,7 @@ async def serving(database_url: str | None) -> AsyncIterator[tuple[Server, Path 
     with tempfile.TemporaryDirectory(prefix="tav-bench-") as tmp:
         data_dir = Path(tmp)
         server = make_server(data_dir, database_url)
-        await server.db.migrate()
+        await server.parts.db.migrate()
         await empty(server)
         await server.start(resume=False, prune=False)
         try:

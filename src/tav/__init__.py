@@ -13,7 +13,7 @@ __all__ = ["run_workflow", "run_workflow_sync"]
 def __getattr__(name: str) -> Any:
     # Imported lazily so that `import tav.core` stays light.
     if name in __all__:
-        from tav import runner
+        from tav.app import headless
 
-        return getattr(runner, name)
+        return getattr(headless, name)
     raise AttributeError(f"module 'tav' has no attribute {name!r}")

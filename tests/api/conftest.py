@@ -14,10 +14,11 @@ import pytest
 from sqlalchemy import text
 
 from tav.api.app import create_app
+from tav.app.root import build
+from tav.app.server import Server
 from tav.nodes.builtin import BUILTIN_NODE_TYPES
 from tav.nodes.registry import NodeRegistry
 from tav.nodes.testing import TESTING_NODE_TYPES
-from tav.server import Server
 from tav.settings import Settings
 from tav.storage.models import Base
 
@@ -42,9 +43,11 @@ def settings(database: str, tmp_path, request: pytest.FixtureRequest) -> Setting
 
 @pytest.fixture
 async def server(settings: Settings) -> AsyncIterator[Server]:
-    server = Server(settings, registry=NodeRegistry([*BUILTIN_NODE_TYPES, *TESTING_NODE_TYPES]))
-    if not server.db.is_sqlite:
-        await server.db.migrate()
+    server = Server(
+        build(settings, registry=NodeRegistry([*BUILTIN_NODE_TYPES, *TESTING_NODE_TYPES]))
+    )
+    if not server.parts.db.is_sqlite:
+        await server.parts.db.migrate()
         await _empty(server)
     await server.start(prune=False)
     yield server
@@ -53,7 +56,7 @@ async def server(settings: Settings) -> AsyncIterator[Server]:
 
 async def _empty(server: Server) -> None:
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    async with server.db.engine.begin() as connection:
+    async with server.parts.db.engine.begin() as connection:
         await connection.execute(text(f"TRUNCATE {tables} CASCADE"))
 
 
@@ -69,6 +72,6 @@ async def anonymous(server: Server) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def client(server: Server, anonymous: httpx.AsyncClient) -> httpx.AsyncClient:
     """A client authenticated with an API key."""
-    _, secret = await server.auth.create_api_key("tests")
+    _, secret = await server.parts.auth.create_api_key("tests")
     anonymous.headers["Authorization"] = f"Bearer {secret}"
     return anonymous

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from tav.server import Server
+from tav.app.server import Server
 from tests.helpers import document, node
 
 
@@ -27,7 +27,7 @@ def chain(*delays: float, name: str = "chain") -> dict[str, Any]:
 
 
 async def stored(server: Server, doc: dict[str, Any]) -> str:
-    return (await server.workflows.create(doc)).id
+    return (await server.parts.workflows.create(doc)).id
 
 
 async def start(client: httpx.AsyncClient, workflow_id: str, **body: Any) -> str:

@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tav.server import Server
+from tav.app.root import build
+from tav.app.server import Server
 from tav.triggers import BUILTIN_KINDS, default_kinds
 from tests.api.helpers import stored
 from tests.api.triggers import manual_flow, webhook_flow
@@ -29,14 +30,16 @@ async def test_activate_arms_and_deactivate_disarms(client: httpx.AsyncClient, s
     assert response.status_code == 200, response.text
     assert response.json()["active"] is True
     assert response.json()["version"] == 1
-    assert server.triggers.webhooks.resolve("POST", "orders").target.workflow.id == workflow_id
+    assert (
+        server.parts.triggers.webhooks.resolve("POST", "orders").target.workflow.id == workflow_id
+    )
     assert (await client.get(f"{BASE}/{workflow_id}")).json()["active"] is True
 
     response = await client.post(f"{BASE}/{workflow_id}/deactivate")
     assert response.status_code == 200
     assert response.json()["active"] is False
-    assert len(server.triggers.webhooks) == 0
-    assert workflow_id not in server.triggers.armed
+    assert len(server.parts.triggers.webhooks) == 0
+    assert workflow_id not in server.parts.triggers.armed
 
 
 async def test_a_workflow_with_only_a_manual_trigger_is_refused(
@@ -80,7 +83,7 @@ async def test_same_path_with_other_methods_is_no_clash(client: httpx.AsyncClien
     writer = await stored(server, webhook_flow(name="writer", methods=["POST"]))
     assert (await _activate(client, reader)).status_code == 200
     assert (await _activate(client, writer)).status_code == 200
-    webhooks = server.triggers.webhooks
+    webhooks = server.parts.triggers.webhooks
     assert webhooks.resolve("GET", "orders").target.workflow.id == reader
     assert webhooks.resolve("POST", "orders").target.workflow.id == writer
 
@@ -90,7 +93,7 @@ async def test_updating_an_active_workflow_rearms_it(client: httpx.AsyncClient, 
     assert (await _activate(client, workflow_id)).status_code == 200
     response = await client.put(f"{BASE}/{workflow_id}", json=webhook_flow(path="orders/v2"))
     assert response.status_code == 200, response.text
-    webhooks = server.triggers.webhooks
+    webhooks = server.parts.triggers.webhooks
     assert webhooks.resolve("POST", "orders/v2").target.workflow.version == 2
     assert _refused(webhooks, "orders") == 404
     # A version that could not be active is refused; the armed one stays.
@@ -111,14 +114,14 @@ async def test_clash_is_checked_on_update_and_on_create(client: httpx.AsyncClien
     assert created.status_code == 409
     created = await client.post(f"{BASE}?active=true", json=webhook_flow(path="new", name="new"))
     assert created.status_code == 201
-    assert server.triggers.webhooks.resolve("POST", "new").target.workflow.name == "new"
+    assert server.parts.triggers.webhooks.resolve("POST", "new").target.workflow.name == "new"
 
 
 async def test_deleting_an_active_workflow_disarms_it(client: httpx.AsyncClient, server: Server):
     workflow_id = await stored(server, webhook_flow())
     assert (await _activate(client, workflow_id)).status_code == 200
     assert (await client.delete(f"{BASE}/{workflow_id}")).status_code == 204
-    assert len(server.triggers.webhooks) == 0
+    assert len(server.parts.triggers.webhooks) == 0
 
 
 async def test_templates_and_bad_credentials_cannot_be_armed(
@@ -154,7 +157,7 @@ async def test_templates_and_bad_credentials_cannot_be_armed(
 async def test_a_trigger_of_an_unknown_kind_is_refused_on_its_node(
     client: httpx.AsyncClient, server: Server
 ):
-    triggers = server.triggers
+    triggers = server.parts.triggers
     triggers.kinds = default_kinds(
         triggers.webhooks, [s for s in BUILTIN_KINDS if s.name != "mqtt"]
     )
@@ -170,11 +173,11 @@ async def test_a_trigger_of_an_unknown_kind_is_refused_on_its_node(
 
 async def test_active_workflows_are_armed_again_at_start(server: Server):
     workflow_id = await stored(server, webhook_flow())
-    await server.triggers.activate(workflow_id)
-    restarted = Server(server.settings, registry=server.registry)
+    await server.parts.triggers.activate(workflow_id)
+    restarted = Server(build(server.settings, registry=server.parts.registry))
     await restarted.start(prune=False, resume=False)
     try:
-        hook = restarted.triggers.webhooks.resolve("POST", "orders")
+        hook = restarted.parts.triggers.webhooks.resolve("POST", "orders")
         assert hook.target.workflow.id == workflow_id
     finally:
         await restarted.stop(timeout_s=0)
@@ -206,7 +209,7 @@ def _refused(webhooks, path: str) -> int:
 )
 async def test_the_trigger_examples_can_be_activated(server: Server, example: str, kind: str):
     document = json.loads((EXAMPLES / example).read_text())
-    activations, _ = server.triggers.plan(document)
+    activations, _ = server.parts.triggers.plan(document)
     assert [activation.kind for activation in activations] == [kind]
 
 

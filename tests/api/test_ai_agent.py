@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tav.server import Server
+from tav.app.server import Server
 from tests.api.helpers import run_to_end, stored
 from tests.fakes.llm import FakeProviders, Reply
 from tests.helpers import document, node
@@ -59,7 +59,7 @@ def answering(tool_id: str, credential: str) -> dict[str, Any]:
 async def setup(server: Server, fake: FakeProviders) -> tuple[str, str]:
     """The stored tool and agent workflows' ids."""
     data = {"api_key": "sk-test", "base_url": fake.url("openai")}
-    credential = await server.credentials.create("Fake OpenAI", "openai", data)
+    credential = await server.parts.credentials.create("Fake OpenAI", "openai", data)
     tool_id = await stored(server, order_status())
     return tool_id, await stored(server, answering(tool_id, credential.id))
 

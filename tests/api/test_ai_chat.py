@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from tav.server import Server
+from tav.app.server import Server
 from tests.api.helpers import run_to_end, start, stored
 from tests.api.test_stream import read_stream
 from tests.fakes.llm import FakeProviders, Reply
@@ -33,7 +33,7 @@ async def written(server: Server, execution_id: str, count: int) -> list[dict[st
     """The stored events, once the writer has stored ``count`` of them."""
     async with asyncio.timeout(10):
         while True:
-            stored = await server.executions.events(execution_id)
+            stored = await server.parts.executions.events(execution_id)
             if len(stored) >= count:
                 return stored
             await asyncio.sleep(0.02)

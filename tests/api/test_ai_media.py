@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from tav.server import Server
+from tav.app.server import Server
 from tests.api.helpers import run_to_end, stored
 from tests.api.test_ai_chat import openai_credential
 from tests.api.test_files import PNG, upload
@@ -52,7 +52,9 @@ async def test_a_stored_file_beyond_the_limit_is_refused(
     client: httpx.AsyncClient, server: Server, fake_llm: FakeProviders
 ) -> None:
     credential = await openai_credential(client, fake_llm)
-    server.ai.configure(dataclasses.replace(server.ai.config, max_media_bytes=len(PNG) - 1))
+    server.parts.ai.configure(
+        dataclasses.replace(server.parts.ai.config, max_media_bytes=len(PNG) - 1)
+    )
     uploaded = await upload(client, "pixel.png", PNG)
     workflow_id = await stored(server, describe_document(credential))
 

@@ -50,7 +50,7 @@ async def test_api_keys_are_shown_once_and_stored_hashed(client, server):
     listed = (await client.get("/api/v1/auth/api-keys")).json()
     assert all("key" not in key for key in listed)
     assert {key["name"] for key in listed} == {"tests", "ci"}
-    async with server.db.session() as session:
+    async with server.parts.db.session() as session:
         from sqlalchemy import text
 
         hashes = (await session.execute(text("SELECT key_hash FROM api_keys"))).scalars().all()

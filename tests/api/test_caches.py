@@ -25,8 +25,8 @@ async def test_a_deleted_api_key_is_refused_at_once(client, server):
 
 
 async def test_a_key_deleted_by_another_process_stops_working_within_the_ttl(server):
-    here = AuthRepository(server.db, cache_ttl_s=0.2)
-    elsewhere = AuthRepository(server.db)  # what `tav api-keys delete` would use
+    here = AuthRepository(server.parts.db, cache_ttl_s=0.2)
+    elsewhere = AuthRepository(server.parts.db)  # what `tav api-keys delete` would use
     key, secret = await elsewhere.create_api_key("script")
     assert await here.check_api_key(secret) == key
     assert await elsewhere.delete_api_key(key.id)
@@ -37,7 +37,7 @@ async def test_a_key_deleted_by_another_process_stops_working_within_the_ttl(ser
 
 
 async def test_last_used_at_is_written_in_the_background_at_most_once_a_minute(server):
-    auth = AuthRepository(server.db)
+    auth = AuthRepository(server.parts.db)
     key, secret = await auth.create_api_key("script")
     assert key.last_used_at is None
     for _ in range(5):
@@ -51,7 +51,7 @@ async def test_last_used_at_is_written_in_the_background_at_most_once_a_minute(s
 
 
 async def _last_used(server, key_id):
-    async with server.db.session() as session:
+    async with server.parts.db.session() as session:
         return await session.scalar(select(ApiKeyRow.last_used_at).where(ApiKeyRow.id == key_id))
 
 
@@ -76,8 +76,8 @@ async def test_a_changed_variable_is_seen_by_the_next_run(client, server):
 
 
 async def test_variables_changed_elsewhere_show_within_the_ttl(server):
-    here = VariableRepository(server.db, cache_ttl_s=0.2)
-    elsewhere = VariableRepository(server.db)
+    here = VariableRepository(server.parts.db, cache_ttl_s=0.2)
+    elsewhere = VariableRepository(server.parts.db)
     await elsewhere.put("colour", "red")
     assert await here.all() == {"colour": "red"}
     await elsewhere.put("colour", "blue")
@@ -114,8 +114,8 @@ async def test_an_updated_workflow_runs_its_new_version(client, server):
 
 
 async def test_a_workflow_changed_elsewhere_shows_within_the_ttl(server):
-    here = WorkflowRepository(server.db, cache_ttl_s=0.2)
-    elsewhere = WorkflowRepository(server.db)
+    here = WorkflowRepository(server.parts.db, cache_ttl_s=0.2)
+    elsewhere = WorkflowRepository(server.parts.db)
     workflow_id = (await elsewhere.create(says("one"))).id
     assert (await here.get(workflow_id)).version == 1
     await elsewhere.update(workflow_id, says("two"))

@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 
+from tav.app.server import Server
 from tav.core.media import Media
 from tav.nodes.ai import VectorRecord
-from tav.server import Server
 from tests.api.helpers import run_to_end, stored
 from tests.fakes.llm import EMBED_DIM, FakeProviders, Reply
 from tests.helpers import document, node
@@ -147,10 +147,10 @@ async def test_an_echoed_answer_cites_every_chunk_best_first(
 
 async def test_list_and_delete_collections(client: httpx.AsyncClient, server: Server):
     assert (await client.get(BASE)).json() == []
-    await server.vectors.upsert(
+    await server.parts.vectors.upsert(
         "b-notes", [VectorRecord(id=str(i), text="t", vector=[1, 0, i]) for i in range(3)]
     )
-    await server.vectors.upsert("a-faq", [VectorRecord(id="q", text="t", vector=[1, 0])])
+    await server.parts.vectors.upsert("a-faq", [VectorRecord(id="q", text="t", vector=[1, 0])])
 
     listed = (await client.get(BASE)).json()
 
@@ -162,7 +162,7 @@ async def test_list_and_delete_collections(client: httpx.AsyncClient, server: Se
     response = await client.delete(f"{BASE}/b-notes")
     assert response.status_code == 204
     assert [c["name"] for c in (await client.get(BASE)).json()] == ["a-faq"]
-    assert await server.vectors.collection("b-notes") is None
+    assert await server.parts.vectors.collection("b-notes") is None
 
 
 async def test_deleting_an_unknown_collection_is_404(client: httpx.AsyncClient):

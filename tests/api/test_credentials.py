@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from tav.server import Server
+from tav.app.server import Server
 from tests.api.helpers import stored
 from tests.helpers import document, node
 
@@ -49,7 +49,7 @@ async def test_update_renames_and_keeps_omitted_fields(client: httpx.AsyncClient
     renamed = await client.put(f"{BASE}/{created['id']}", json={"name": "renamed"})
     assert renamed.status_code == 200
     assert renamed.json()["name"] == "renamed"
-    assert await server.credentials.data(created["id"]) == {
+    assert await server.parts.credentials.data(created["id"]) == {
         "api_key": SECRET,
         "organization": "org-1",
     }
@@ -59,7 +59,7 @@ async def test_update_renames_and_keeps_omitted_fields(client: httpx.AsyncClient
     assert changed.status_code == 200, changed.text
     assert changed.json()["fields"] == ["api_key", "base_url"]
     assert SECRET not in changed.text
-    assert await server.credentials.data(created["id"]) == {
+    assert await server.parts.credentials.data(created["id"]) == {
         "api_key": SECRET,
         "base_url": "http://x",
     }
@@ -181,7 +181,7 @@ async def test_every_route_needs_auth(anonymous: httpx.AsyncClient):
 
 async def test_secrets_are_redacted_once_known(client: httpx.AsyncClient, server: Server):
     await _create(client)
-    assert server.vault.redact(f"calling with {SECRET}!") == "calling with ***!"
+    assert server.parts.vault.redact(f"calling with {SECRET}!") == "calling with ***!"
 
 
 async def test_the_sqlite_file_holds_no_plaintext_secret(
@@ -192,7 +192,7 @@ async def test_the_sqlite_file_holds_no_plaintext_secret(
     smtp = {"host": "mail.test", "username": "ada", "password": "hunter2-Pa55word-xyz"}
     await _create(client)
     await _create(client, name="mail", kind="smtp", data=smtp)
-    await server.db.reclaim_space()  # the WAL checkpointed into the file too
+    await server.parts.db.reclaim_space()  # the WAL checkpointed into the file too
     files = list(server.settings.data_dir.glob("tav.db*"))
     assert files
     raw = b"".join(path.read_bytes() for path in files)
@@ -224,7 +224,7 @@ async def test_a_node_using_a_credential_leaks_it_nowhere(
     for text in (response.text, stream.text, stored_result.text):
         assert SECRET not in text
     if database == "sqlite":
-        await server.writer.flush()
-        await server.db.reclaim_space()
+        await server.parts.writer.flush()
+        await server.parts.db.reclaim_space()
         raw = b"".join(p.read_bytes() for p in server.settings.data_dir.glob("tav.db*"))
         assert SECRET.encode() not in raw

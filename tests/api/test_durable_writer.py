@@ -16,12 +16,13 @@ import pytest
 from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from tav.app.root import build
+from tav.app.server import Server
 from tav.core.events import utcnow
 from tav.core.results import ErrorInfo
 from tav.nodes.builtin import BUILTIN_NODE_TYPES
 from tav.nodes.registry import NodeRegistry
 from tav.nodes.testing import TESTING_NODE_TYPES
-from tav.server import Server
 from tav.settings import Settings
 from tav.storage import writer
 from tav.storage.executions import ExecutionRepository, new_execution
@@ -41,14 +42,16 @@ async def second(settings: Settings) -> AsyncIterator[list[Server]]:
 
 
 async def restart(settings: Settings, started: list[Server]) -> Server:
-    server = Server(settings, registry=NodeRegistry([*BUILTIN_NODE_TYPES, *TESTING_NODE_TYPES]))
+    server = Server(
+        build(settings, registry=NodeRegistry([*BUILTIN_NODE_TYPES, *TESTING_NODE_TYPES]))
+    )
     started.append(server)
     await server.start(prune=False)
     return server
 
 
 async def hot_rows(server: Server, execution_id: str) -> tuple[int, int]:
-    async with server.db.session() as session:
+    async with server.parts.db.session() as session:
         nodes = await session.scalar(
             select(func.count()).where(NodeRunRow.execution_id == execution_id)
         )
@@ -68,13 +71,13 @@ def types(events: list[dict[str, Any]], node_id: str) -> list[str]:
 
 
 async def test_a_short_execution_goes_straight_into_its_result(server: Server):
-    handle = await server.executions_service.run(chain(0, 0), {"n": 1})
+    handle = await server.parts.executions_service.run(chain(0, 0), {"n": 1})
     await handle.wait()
-    await server.writer.flush()
-    record = await server.executions.get(handle.execution_id)
+    await server.parts.writer.flush()
+    record = await server.parts.executions.get(handle.execution_id)
     assert record is not None
     assert record.status.value == "succeeded"
-    events = await server.executions.events(handle.execution_id)
+    events = await server.parts.executions.events(handle.execution_id)
     check_numbered(events)
     assert events[-1]["type"] == "execution.completed"
     assert record.last_seq == len(events)
@@ -82,20 +85,20 @@ async def test_a_short_execution_goes_straight_into_its_result(server: Server):
 
 
 async def test_a_running_execution_is_stored_as_it_goes(server: Server):
-    handle = await server.executions_service.run(chain(0, 5), {})
+    handle = await server.parts.executions_service.run(chain(0, 5), {})
     await _until_settled(server, handle.execution_id, "d1")
     nodes, events = await hot_rows(server, handle.execution_id)
     assert nodes >= 2  # start, d1
-    record = await server.executions.get(handle.execution_id)
+    record = await server.parts.executions.get(handle.execution_id)
     assert record is not None
     assert record.status.value == "running"
     assert record.last_seq == events
-    check_numbered(await server.executions.events(handle.execution_id))
+    check_numbered(await server.parts.executions.events(handle.execution_id))
     handle.cancel()
     await handle.wait()
-    await server.writer.flush()
+    await server.parts.writer.flush()
     assert await hot_rows(server, handle.execution_id) == (0, 0)
-    events_after = await server.executions.events(handle.execution_id)
+    events_after = await server.parts.executions.events(handle.execution_id)
     check_numbered(events_after)
     assert events_after[-1]["type"] == "execution.cancelled"
 
@@ -103,16 +106,16 @@ async def test_a_running_execution_is_stored_as_it_goes(server: Server):
 async def test_a_restart_resumes_from_the_settled_nodes(
     server: Server, settings: Settings, second: list[Server]
 ):
-    handle = await server.executions_service.run(chain(0, 0.6, 0), {"n": 1})
+    handle = await server.parts.executions_service.run(chain(0, 0.6, 0), {"n": 1})
     await _until_settled(server, handle.execution_id, "d1")
     await server.stop(timeout_s=0)  # as if killed: d2 is running, nothing more is stored
 
     again = await restart(settings, second)
-    assert handle.execution_id in again.executions_service.running
-    result = await again.executions_service.running[handle.execution_id].wait()
+    assert handle.execution_id in again.parts.executions_service.running
+    result = await again.parts.executions_service.running[handle.execution_id].wait()
     assert result.status.value == "succeeded"
-    await again.writer.flush()
-    events = await again.executions.events(handle.execution_id)
+    await again.parts.writer.flush()
+    events = await again.parts.executions.events(handle.execution_id)
     check_numbered(events)
     assert types(events, "d1") == ["node.started", "node.completed"]  # not run again
     assert types(events, "d2") == ["node.started", "node.started", "node.completed"]
@@ -124,19 +127,19 @@ async def test_a_restart_resumes_from_the_settled_nodes(
 async def test_seq_goes_on_from_the_stored_events_even_if_last_seq_lags(
     server: Server, settings: Settings, second: list[Server]
 ):
-    handle = await server.executions_service.run(chain(0, 0.6), {})
+    handle = await server.parts.executions_service.run(chain(0, 0.6), {})
     await _until_settled(server, handle.execution_id, "d1")
     await server.stop(timeout_s=0)
-    async with server.db.transaction() as session:  # a last_seq that missed some events
+    async with server.parts.db.transaction() as session:  # a last_seq that missed some events
         await session.execute(
             update(ExecutionRow).where(ExecutionRow.id == handle.execution_id).values(last_seq=1)
         )
     again = await restart(settings, second)
-    await again.executions_service.running[handle.execution_id].wait()
-    await again.writer.flush()
-    events = await again.executions.events(handle.execution_id)
+    await again.parts.executions_service.running[handle.execution_id].wait()
+    await again.parts.writer.flush()
+    events = await again.parts.executions.events(handle.execution_id)
     check_numbered(events)
-    record = await again.executions.get(handle.execution_id)
+    record = await again.parts.executions.get(handle.execution_id)
     assert record is not None
     assert record.last_seq == len(events)
 
@@ -145,7 +148,7 @@ async def test_an_execution_recorded_but_never_started_starts_over(
     server: Server, settings: Settings, second: list[Server]
 ):
     execution_id = "0" * 32
-    await ExecutionRepository(server.db).create(
+    await ExecutionRepository(server.parts.db).create(
         execution_id,
         workflow="chain",
         workflow_id=None,
@@ -156,10 +159,10 @@ async def test_an_execution_recorded_but_never_started_starts_over(
     )
     await server.stop(timeout_s=0)
     again = await restart(settings, second)
-    result = await again.executions_service.running[execution_id].wait()
+    result = await again.parts.executions_service.running[execution_id].wait()
     assert result.status.value == "succeeded"
-    await again.writer.flush()
-    check_numbered(await again.executions.events(execution_id))
+    await again.parts.writer.flush()
+    check_numbered(await again.parts.executions.events(execution_id))
 
 
 async def test_interrupted_sub_executions_are_marked_failed_and_cli_runs_left_alone(
@@ -170,37 +173,37 @@ async def test_interrupted_sub_executions_are_marked_failed_and_cli_runs_left_al
         node("wait", "core.delay", params={"seconds": 5}),
         links=("start -> wait",),
     )
-    cli = await server.executions_service.run(doc, {}, mode="cli")
+    cli = await server.parts.executions_service.run(doc, {}, mode="cli")
     await _until_started(server, cli.execution_id)
-    async with server.db.transaction() as session:
+    async with server.parts.db.transaction() as session:
         session.add(_orphan(cli.execution_id))
     await server.stop(timeout_s=0)
     again = await restart(settings, second)
-    assert cli.execution_id not in again.executions_service.running
-    orphan = await again.executions.get("f" * 32)
+    assert cli.execution_id not in again.parts.executions_service.running
+    orphan = await again.parts.executions.get("f" * 32)
     assert orphan is not None
     assert orphan.status.value == "failed"
     assert orphan.error == ErrorInfo(
         type="crashed", message="the process running it stopped; its parent runs it again"
     )
-    left = await again.executions.get(cli.execution_id)
+    left = await again.parts.executions.get(cli.execution_id)
     assert left is not None
     assert left.status.value == "running"
 
 
 async def test_an_execution_deleted_while_running_does_not_stop_the_others(server: Server):
-    doomed = await server.executions_service.run(chain(0, 0.3), {})
-    other = await server.executions_service.run(chain(0, 0.3), {})
+    doomed = await server.parts.executions_service.run(chain(0, 0.3), {})
+    other = await server.parts.executions_service.run(chain(0, 0.3), {})
     await _until_settled(server, doomed.execution_id, "d1")
-    assert await server.executions.delete(doomed.execution_id)
+    assert await server.parts.executions.delete(doomed.execution_id)
     await doomed.wait()
     assert (await other.wait()).status.value == "succeeded"
-    await server.writer.flush()
-    assert await server.executions.get(doomed.execution_id) is None
-    record = await server.executions.get(other.execution_id)
+    await server.parts.writer.flush()
+    assert await server.parts.executions.get(doomed.execution_id) is None
+    record = await server.parts.executions.get(other.execution_id)
     assert record is not None
     assert record.status.value == "succeeded"
-    check_numbered(await server.executions.events(other.execution_id))
+    check_numbered(await server.parts.executions.events(other.execution_id))
 
 
 async def test_a_short_execution_is_recorded_whole_in_one_transaction(
@@ -218,22 +221,22 @@ async def test_a_short_execution_is_recorded_whole_in_one_transaction(
     def commit(_conn: Any) -> None:
         statements.append("COMMIT")
 
-    engine = server.db.engine.sync_engine
+    engine = server.parts.db.engine.sync_engine
     event.listen(engine, "before_cursor_execute", record)
     event.listen(engine, "commit", commit)
     try:
-        started = await server.executions_service.start_run(noops(3), {"n": 1})
+        started = await server.parts.executions_service.start_run(noops(3), {"n": 1})
         await started.handle.wait()
-        await server.writer.flush()
+        await server.parts.writer.flush()
     finally:
         event.remove(engine, "before_cursor_execute", record)
         event.remove(engine, "commit", commit)
     assert statements == ["INSERT INTO executions", "INSERT INTO execution_data", "COMMIT"]
-    stored = await server.executions.get(started.handle.execution_id)
+    stored = await server.parts.executions.get(started.handle.execution_id)
     assert stored is not None
     assert stored.status.value == "succeeded"
     assert set(stored.nodes) == {"start", "n1", "n2", "n3"}
-    events = await server.executions.events(started.handle.execution_id)
+    events = await server.parts.executions.events(started.handle.execution_id)
     check_numbered(events)
     assert stored.last_seq == len(events)
 
@@ -249,16 +252,16 @@ async def test_an_execution_that_cannot_be_recorded_fails_alone(server: Server):
         created_at=utcnow(),
         updated_at=utcnow(),
     )
-    refused = await server.executions_service.start_run(chain(0), {}, stored=gone)
-    recorded = await server.executions_service.start_run(chain(0), {})
+    refused = await server.parts.executions_service.start_run(chain(0), {}, stored=gone)
+    recorded = await server.parts.executions_service.start_run(chain(0), {})
     with pytest.raises(IntegrityError):
         await refused.recorded
     await recorded.recorded
     assert (await refused.handle.wait()).status.value in ("succeeded", "cancelled")
     assert (await recorded.handle.wait()).status.value == "succeeded"
-    await server.writer.flush()
-    assert await server.executions.get(refused.handle.execution_id) is None
-    again = await server.executions.get(recorded.handle.execution_id)
+    await server.parts.writer.flush()
+    assert await server.parts.executions.get(refused.handle.execution_id) is None
+    again = await server.parts.executions.get(recorded.handle.execution_id)
     assert again is not None
     assert again.status.value == "succeeded"
 
@@ -284,8 +287,8 @@ def _orphan(parent_id: str) -> ExecutionRow:
 
 async def _until_settled(server: Server, execution_id: str, node_id: str) -> None:
     for _ in range(500):
-        await server.writer.flush()
-        record = await server.executions.get(execution_id)
+        await server.parts.writer.flush()
+        record = await server.parts.executions.get(execution_id)
         if record is not None and node_id in record.nodes:
             return
         await _pause()
@@ -294,8 +297,8 @@ async def _until_settled(server: Server, execution_id: str, node_id: str) -> Non
 
 async def _until_started(server: Server, execution_id: str) -> None:
     for _ in range(500):
-        await server.writer.flush()
-        if await server.executions.events(execution_id):
+        await server.parts.writer.flush()
+        if await server.parts.executions.events(execution_id):
             return
         await _pause()
     raise AssertionError("the execution never started")

@@ -207,7 +207,7 @@ async def test_deleting_an_execution_deletes_the_sub_workflow_executions_it_star
     )
     answered = await client.post(f"/api/v1/workflows/{outer}/run?wait=true", json={"input": 1})
     assert answered.json()["status"] == "succeeded", answered.text
-    await server.writer.flush()
+    await server.parts.writer.flush()
     listed = (await client.get("/api/v1/executions")).json()
     assert listed["total"] == 3
 
@@ -270,13 +270,13 @@ def flaky_workflow() -> dict[str, Any]:
 
 
 async def test_retry_reruns_the_failed_nodes_and_reuses_what_succeeded(client, server):
-    await server.variables.put("fails", 1)
+    await server.parts.variables.put("fails", 1)
     workflow_id = await stored(server, flaky_workflow())
     failed = await run_to_end(client, workflow_id, input={"n": 7})
     assert failed["status"] == "failed"
     assert failed["nodes"]["flaky"]["status"] == "failed"
 
-    await server.variables.put("fails", 0)
+    await server.parts.variables.put("fails", 0)
     response = await client.post(f"/api/v1/executions/{failed['execution_id']}/retry?wait=true")
     assert response.status_code == 200
     retried = response.json()
@@ -306,12 +306,12 @@ async def test_retry_reruns_the_failed_nodes_and_reuses_what_succeeded(client, s
 
 
 async def test_retry_runs_the_version_the_execution_ran(client, server):
-    await server.variables.put("fails", 1)
+    await server.parts.variables.put("fails", 1)
     workflow_id = await stored(server, flaky_workflow())
     failed = await run_to_end(client, workflow_id, input={"n": 1})
     assert failed["nodes"]["flaky"]["status"] == "failed"
-    await server.workflows.update(workflow_id, chain(0, name="changed"))
-    await server.variables.put("fails", 0)
+    await server.parts.workflows.update(workflow_id, chain(0, name="changed"))
+    await server.parts.variables.put("fails", 0)
     execution_id = (await client.post(f"/api/v1/executions/{failed['execution_id']}/retry")).json()[
         "execution_id"
     ]
@@ -328,11 +328,11 @@ async def test_retry_of_a_cancelled_execution_runs_the_unfinished_nodes(client, 
         node("slow", "core.delay", params={"seconds": "{{ vars.seconds }}"}),
         links=("start -> quick", "quick -> slow"),
     )
-    await server.variables.put("seconds", 60)
+    await server.parts.variables.put("seconds", 60)
     execution_id = await start(client, await stored(server, doc))
     await until(client, execution_id, lambda e: "quick" in e["nodes"])
     await client.post(f"/api/v1/executions/{execution_id}/cancel?wait=true")
-    await server.variables.put("seconds", 0)
+    await server.parts.variables.put("seconds", 0)
     response = await client.post(f"/api/v1/executions/{execution_id}/retry?wait=true")
     retried = response.json()
     assert retried["status"] == "succeeded"
@@ -357,7 +357,7 @@ async def test_retry_needs_the_workflow_it_ran(client, server):
     doc = document(node("start", "trigger.manual"), node("boom", "test.raise"))
     workflow_id = await stored(server, doc)
     failed = await run_to_end(client, workflow_id)
-    await server.workflows.delete(workflow_id)
+    await server.parts.workflows.delete(workflow_id)
     response = await client.post(f"/api/v1/executions/{failed['execution_id']}/retry")
     assert response.status_code == 409
 
@@ -447,7 +447,7 @@ async def test_token_usage_is_kept_per_node_and_summed(client, server):
     answered = await client.post(f"/api/v1/workflows/{workflow_id}/run?wait=true", json={})
     assert answered.status_code == 200, answered.text
     execution_id = answered.json()["execution_id"]
-    await server.writer.flush()
+    await server.parts.writer.flush()
     got = await client.get(f"/api/v1/executions/{execution_id}")
     for result in (answered.json(), got.json()):
         assert result["usage"] == {"input_tokens": 15, "output_tokens": 5, "total_tokens": 20}

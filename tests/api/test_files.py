@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tav.server import Server
+from tav.app.server import Server
 from tav.settings import Settings
 from tests.api.helpers import run_to_end, stored
 from tests.helpers import document, node
@@ -177,7 +177,7 @@ async def test_files_of_a_pruned_execution_go_with_it(client: httpx.AsyncClient,
     workflow_id = await stored(server, reading_workflow())
     first = await run_to_end(client, workflow_id, input={"file": uploaded["value"]})
     second = await run_to_end(client, workflow_id, input={"file": uploaded["value"]})
-    await server.writer.flush()
+    await server.parts.writer.flush()
     files = server.settings.data_dir / "files" / "executions"
     assert (files / first["execution_id"]).is_dir()
 
@@ -206,7 +206,7 @@ async def test_deleting_an_execution_deletes_its_files(client: httpx.AsyncClient
     uploaded = await upload(client, "orders.csv", b"id\n1\n")
     workflow_id = await stored(server, reading_workflow())
     execution = await run_to_end(client, workflow_id, input={"file": uploaded["value"]})
-    await server.writer.flush()
+    await server.parts.writer.flush()
 
     response = await client.delete(f"/api/v1/executions/{execution['execution_id']}")
 

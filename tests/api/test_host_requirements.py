@@ -11,9 +11,9 @@ from dataclasses import replace
 
 import httpx
 
+from tav.app.server import Server
 from tav.nodes.builtin import BUILTIN_NODE_TYPES
 from tav.nodes.host import missing
-from tav.server import Server
 from tests.api.workflow_builders import WORKFLOWS as API
 from tests.helpers import document, node
 
@@ -29,7 +29,7 @@ async def test_the_server_supplies_every_service_a_built_in_node_requires(
     lacking = {
         node_type.spec.type: found
         for node_type in BUILTIN_NODE_TYPES
-        if (found := missing(node_type.requires, server.executor.services))
+        if (found := missing(node_type.requires, server.parts.executor.services))
     }
     assert lacking == {}
     assert (await client.post(API, json=EXPORT)).status_code == 201
@@ -38,7 +38,7 @@ async def test_the_server_supplies_every_service_a_built_in_node_requires(
 async def test_a_save_on_a_server_without_a_required_service_is_refused_with_the_node(
     server: Server, client: httpx.AsyncClient
 ) -> None:
-    server.executor.services = replace(server.executor.services, files=None)
+    server.parts.executor.services = replace(server.parts.executor.services, files=None)
     response = await client.post(API, json=EXPORT)
     assert response.status_code == 422
     assert [(p["node"], p["field"], p["message"]) for p in response.json()["error"]["details"]] == [

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import httpx
 
+from tav.app.server import Server
 from tav.nodes.modules import NodeModule
-from tav.server import Server
 from tests.helpers import document, node
 
 MISSING = "ModuleNotFoundError: No module named 'tav_no_such_node_module'"
 
 
 def _break(server: Server) -> None:
-    server.registry.add_module(NodeModule("tav_no_such_node_module", ("acme.broken",)))
+    server.parts.registry.add_module(NodeModule("tav_no_such_node_module", ("acme.broken",)))
 
 
 async def test_the_catalog_lists_a_type_that_cannot_be_loaded_with_its_error(

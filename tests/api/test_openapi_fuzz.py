@@ -30,10 +30,11 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.python.asgi import shutdown_lifespans
 
 from tav.api.app import create_app
+from tav.app.root import build
+from tav.app.server import Server
 from tav.nodes.builtin import BUILTIN_NODE_TYPES
 from tav.nodes.registry import NodeRegistry
 from tav.nodes.testing import TESTING_NODE_TYPES
-from tav.server import Server
 from tav.settings import Settings
 from tests.helpers import document, node
 
@@ -46,10 +47,10 @@ def _registry() -> NodeRegistry:
 
 async def _seed(config: Settings) -> dict[str, Any]:
     """An API key and things that exist, made before the app under test starts."""
-    server = Server(config, registry=_registry())
+    server = Server(build(config, registry=_registry()))
     await server.start(resume=False, prune=False)
     try:
-        _, key = await server.auth.create_api_key("schemathesis")
+        _, key = await server.parts.auth.create_api_key("schemathesis")
         greet = document(
             node("start", "trigger.manual"),
             node("greet", "core.set", params={"values": {"text": "Hi {{ trigger.name }}"}}),
@@ -57,16 +58,16 @@ async def _seed(config: Settings) -> dict[str, Any]:
             links=("start -> greet", "greet -> result"),
             name="greet",
         )
-        stored = await server.workflows.create(greet)
-        runs = server.executions_service
+        stored = await server.parts.workflows.create(greet)
+        runs = server.parts.executions_service
         succeeded = await runs.run(stored.document, {"name": "Ada"}, stored=stored)
         failed = await runs.run(stored.document, {}, stored=stored)  # trigger.name missing
         await succeeded.wait()
         await failed.wait()
-        await server.variables.put("region", "eu")
-        credential = await server.credentials.create("main", "api_key", {"api_key": "k-123"})
-        upload = await server.files.add(b"a,b\n1,2\n", name="a.csv", kind="upload")
-        await server.writer.flush()
+        await server.parts.variables.put("region", "eu")
+        credential = await server.parts.credentials.create("main", "api_key", {"api_key": "k-123"})
+        upload = await server.parts.files.add(b"a,b\n1,2\n", name="a.csv", kind="upload")
+        await server.parts.writer.flush()
     finally:
         await server.stop(timeout_s=0)
     return {
@@ -103,7 +104,7 @@ def seeded(fuzz_settings: Settings) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def app(fuzz_settings: Settings, seeded: dict[str, Any]) -> Iterator[FastAPI]:
-    yield create_app(fuzz_settings, server=Server(fuzz_settings, registry=_registry()))
+    yield create_app(fuzz_settings, server=Server(build(fuzz_settings, registry=_registry())))
     shutdown_lifespans()  # stops the server the schema's ASGI client started
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, text, update
 
+from tav.app.server import Server
 from tav.core.events import utcnow
-from tav.server import Server
 from tav.storage.executions import new_execution
 from tav.storage.models import AICacheRow, EventRow, ExecutionDataRow, ExecutionRow, NodeRunRow
 
@@ -38,7 +38,7 @@ async def add_executions(
         data.append({**row, "result": os.urandom(blob)})
         events.append({"execution_id": execution_id, "seq": 1, "data": "{}"})
         nodes.append({"execution_id": execution_id, "node_id": "n", "data": b"{}"})
-    async with server.db.transaction() as session:
+    async with server.parts.db.transaction() as session:
         for model, rows in (
             (ExecutionRow, executions),
             (ExecutionDataRow, data),
@@ -50,7 +50,7 @@ async def add_executions(
 
 
 async def counts(server: Server) -> dict[str, int]:
-    async with server.db.session() as session:
+    async with server.parts.db.session() as session:
         return {
             model.__tablename__: int(await session.scalar(select(func.count()).select_from(model)))
             for model in (ExecutionRow, ExecutionDataRow, EventRow, NodeRunRow)
@@ -58,7 +58,7 @@ async def counts(server: Server) -> dict[str, int]:
 
 
 async def kept(server: Server) -> set[str]:
-    async with server.db.session() as session:
+    async with server.parts.db.session() as session:
         return set(await session.scalars(select(ExecutionRow.id)))
 
 
@@ -66,7 +66,7 @@ async def test_prune_by_age_takes_data_and_events_along(server: Server):
     old = await add_executions(server, 30, age=10 * DAY)
     running = await add_executions(server, 5, age=10 * DAY, status="running")
     recent = await add_executions(server, 20, age=DAY / 2)
-    removed = await server.executions.prune(max_age=5 * DAY, max_count=None)
+    removed = await server.parts.executions.prune(max_age=5 * DAY, max_count=None)
     assert removed == len(old)
     assert await kept(server) == set(running) | set(recent)
     assert await counts(server) == dict.fromkeys(
@@ -78,7 +78,7 @@ async def test_prune_by_count_keeps_the_newest_finished(server: Server):
     older = await add_executions(server, 1200, age=3 * DAY)  # more than one chunk
     running = await add_executions(server, 3, age=2 * DAY, status="running")
     newest = await add_executions(server, 40, age=DAY)
-    removed = await server.executions.prune(max_age=None, max_count=50)
+    removed = await server.parts.executions.prune(max_age=None, max_count=50)
     assert removed == len(older) - 10
     assert await kept(server) == set(older[-10:]) | set(running) | set(newest)
     assert (await counts(server))["execution_events"] == 53
@@ -96,10 +96,10 @@ async def test_server_prune_follows_the_settings(server: Server):
 
 
 async def test_sqlite_gives_the_space_back(server: Server):
-    if not server.db.is_sqlite:
+    if not server.parts.db.is_sqlite:
         return
     path = server.settings.data_dir / "tav.db"
-    async with server.db.engine.connect() as connection:
+    async with server.parts.db.engine.connect() as connection:
         assert await connection.scalar(text("PRAGMA auto_vacuum")) == 2  # incremental
     await add_executions(server, 2000, age=30 * DAY)
     await add_executions(server, 100, age=DAY)
@@ -113,17 +113,17 @@ async def test_sqlite_gives_the_space_back(server: Server):
 
 
 async def _size_after_checkpoint(server: Server, path: Any) -> int:
-    async with server.db.engine.connect() as connection:
+    async with server.parts.db.engine.connect() as connection:
         await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     return os.path.getsize(path)  # noqa: ASYNC240
 
 
 async def test_cached_model_answers_past_their_age_are_neither_reused_nor_kept(server: Server):
-    cache = server.ai_cache
+    cache = server.parts.ai_cache
     assert cache.max_age == timedelta(days=30)  # the default TAV_AI_CACHE_MAX_AGE_DAYS
     await cache.put("old", provider="openai", model="m", response=b"{}")
     await cache.put("new", provider="openai", model="m", response=b"{}")
-    async with server.db.transaction() as session:
+    async with server.parts.db.transaction() as session:
         await session.execute(
             update(AICacheRow).where(AICacheRow.key == "old").values(created_at=utcnow() - 40 * DAY)
         )

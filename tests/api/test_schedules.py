@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tav.server import Server
+from tav.app.root import build
+from tav.app.server import Server
 from tav.triggers import ManualClock
 from tests.api.helpers import stored
 from tests.helpers import document, node
@@ -30,7 +31,7 @@ def schedule_flow(**params: Any) -> dict[str, Any]:
 
 
 def on(server: Server, clock: ManualClock) -> Server:
-    server.triggers.host = dataclasses.replace(server.triggers.host, clock=clock)
+    server.parts.triggers.host = dataclasses.replace(server.parts.triggers.host, clock=clock)
     return server
 
 
@@ -45,7 +46,7 @@ async def restart(server: Server, clock: ManualClock) -> AsyncIterator[Any]:
     started: list[Server] = []
 
     async def start() -> Server:
-        other = on(Server(server.settings, registry=server.registry), clock)
+        other = on(Server(build(server.settings, registry=server.parts.registry)), clock)
         await other.start(prune=False, resume=False)
         started.append(other)
         return other
@@ -66,11 +67,11 @@ async def sleeping(clock: ManualClock, count: int = 1) -> None:
 
 
 async def runs(server: Server, workflow_id: str) -> list[Any]:
-    await server.writer.flush()
-    found, _ = await server.executions.find(workflow_id=workflow_id, limit=100)
+    await server.parts.writer.flush()
+    found, _ = await server.parts.executions.find(workflow_id=workflow_id, limit=100)
     inputs = []
     for summary in sorted(found, key=lambda s: s.started_at):
-        record = await server.executions.get(summary.execution_id)
+        record = await server.parts.executions.get(summary.execution_id)
         assert record is not None
         assert record.mode == "schedule"
         inputs.append(record.input)
@@ -81,7 +82,7 @@ async def test_slots_fire_once_also_across_a_restart(
     server: Server, clock: ManualClock, restart: Any
 ):
     workflow_id = await stored(server, schedule_flow(cron="0 * * * *"))
-    await on(server, clock).triggers.activate(workflow_id)
+    await on(server, clock).parts.triggers.activate(workflow_id)
     await sleeping(clock)
     await clock.advance(to=datetime(2026, 1, 1, 11, tzinfo=UTC))
     await sleeping(clock)
@@ -89,7 +90,7 @@ async def test_slots_fire_once_also_across_a_restart(
     assert [run["slot"] for run in fired] == ["2026-01-01T11:00:00+00:00"]
     assert fired[0]["missed"] is False
 
-    await server.triggers.stop()  # the server goes down at 11:00 and is back at once
+    await server.parts.triggers.stop()  # the server goes down at 11:00 and is back at once
     again = await restart()
     await sleeping(clock)
     await clock.advance(59 * 60)
@@ -104,7 +105,7 @@ async def test_two_servers_on_one_database_fire_a_slot_once(
     server: Server, clock: ManualClock, restart: Any
 ):
     workflow_id = await stored(server, schedule_flow(interval_s=60))
-    await on(server, clock).triggers.activate(workflow_id)
+    await on(server, clock).parts.triggers.activate(workflow_id)
     await restart()  # arms the same schedule
     await sleeping(clock, 2)
     for _ in range(3):
@@ -122,9 +123,9 @@ async def test_missed_slots_are_skipped_by_default(
     server: Server, clock: ManualClock, restart: Any
 ):
     workflow_id = await stored(server, schedule_flow(cron="0 * * * *"))
-    await on(server, clock).triggers.activate(workflow_id)
+    await on(server, clock).parts.triggers.activate(workflow_id)
     await sleeping(clock)
-    await server.triggers.stop()
+    await server.parts.triggers.stop()
     await clock.advance(5 * 3600)  # down from 10:30 to 15:30
     again = await restart()
     await sleeping(clock)
@@ -139,9 +140,9 @@ async def test_missed_slots_run_once_in_a_time_zone(
 ):
     flow = schedule_flow(cron="0 9 * * *", timezone="Europe/Berlin", missed="run_once")
     workflow_id = await stored(server, flow)
-    await on(server, clock).triggers.activate(workflow_id)
+    await on(server, clock).parts.triggers.activate(workflow_id)
     await sleeping(clock)
-    await server.triggers.stop()
+    await server.parts.triggers.stop()
     await clock.advance(to=datetime(2026, 1, 4, 12, tzinfo=UTC))  # three 9:00 slots missed
     again = await restart()
     await sleeping(clock)
@@ -157,9 +158,9 @@ async def test_missed_slots_run_once_in_a_time_zone(
 
 async def test_deactivating_stops_the_schedule(server: Server, clock: ManualClock):
     workflow_id = await stored(server, schedule_flow(interval_s=60))
-    await on(server, clock).triggers.activate(workflow_id)
+    await on(server, clock).parts.triggers.activate(workflow_id)
     await sleeping(clock)
-    await server.triggers.deactivate(workflow_id)
+    await server.parts.triggers.deactivate(workflow_id)
     await clock.advance(600)
     assert await runs(server, workflow_id) == []
     assert clock.sleepers == 0
@@ -175,4 +176,4 @@ async def test_invalid_schedules_are_refused_on_save(server: Server):
         {"cron": "* * * * *", "interval_s": 60},
     ):
         with pytest.raises(WorkflowInvalid):
-            server.plans.compile(schedule_flow(**params))
+            server.parts.plans.compile(schedule_flow(**params))

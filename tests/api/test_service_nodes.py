@@ -8,7 +8,7 @@ import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 
-from tav.server import Server
+from tav.app.server import Server
 from tav.services.webhooks import verify
 from tav.settings import Settings
 from tests.api.helpers import run_to_end, stored

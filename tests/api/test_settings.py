@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from tav.app.root import build
+from tav.app.server import Server
 from tav.engine.pools import DEFAULT_LIMITS
-from tav.server import Server
 
 API = "/api/v1/settings"
 
@@ -37,12 +38,12 @@ async def test_put_changes_only_the_fields_given_and_applies_them(client, server
     assert settings["retention_max_count"] == 50
     assert settings["pool_default_limit"] == 16
     assert (await client.get(API)).json() == settings
-    assert server.executor.pools.limits["llm"] == 2
+    assert server.parts.executor.pools.limits["llm"] == 2
     assert server.settings.retention_max_count == 50
     again = await client.put(API, json={"pool_default_limit": 4, "retention_max_count": None})
     assert again.json()["pools"]["gpu"] == 1
     assert again.json()["retention_max_count"] is None
-    assert server.executor.pools.default_limit == 4
+    assert server.parts.executor.pools.default_limit == 4
 
 
 async def test_pools_left_out_go_back_to_their_default(client):
@@ -60,19 +61,19 @@ async def test_retention_applies_to_the_next_prune(client, server):
 
 async def test_stored_settings_apply_again_after_a_restart(client, server):
     await client.put(API, json={"pools": {"llm": 3}, "retention_max_age_days": 7})
-    restarted = Server(server.settings.model_copy(update={"retention_max_age_days": None}))
+    restarted = Server(build(server.settings.model_copy(update={"retention_max_age_days": None})))
     await restarted.start(resume=False, prune=False)
     try:
-        assert restarted.executor.pools.limits["llm"] == 3
+        assert restarted.parts.executor.pools.limits["llm"] == 3
         assert restarted.settings.retention_max_age_days == 7
     finally:
         await restarted.stop(timeout_s=0)
 
 
 async def test_invalid_stored_settings_do_not_stop_the_server(server, caplog):
-    await server.stored_settings.put_many({"pools": {"llm": -1}, "editor_theme": "dark"})
-    server.settings_service.apply(await server.stored_settings.all())
-    assert server.executor.pools.limits["llm"] == DEFAULT_LIMITS["llm"]
+    await server.parts.stored_settings.put_many({"pools": {"llm": -1}, "editor_theme": "dark"})
+    server.parts.settings_service.apply(await server.parts.stored_settings.all())
+    assert server.parts.executor.pools.limits["llm"] == DEFAULT_LIMITS["llm"]
     assert "ignoring the stored runtime settings" in caplog.text
 
 
@@ -97,7 +98,7 @@ async def test_bad_values_are_refused_and_change_nothing(client, server):
         assert response.status_code == 422, body
         assert response.json()["error"]["code"] == "request_invalid"
         assert response.json()["error"]["details"]
-    assert await server.stored_settings.all() == {}
+    assert await server.parts.stored_settings.all() == {}
 
 
 async def test_infinite_and_malformed_values_are_request_errors(client):

@@ -21,8 +21,8 @@ import pytest
 import uvicorn
 
 from tav.api.app import create_app
+from tav.app.server import Server
 from tav.engine.bus import InMemoryBus
-from tav.server import Server
 from tav.settings import Settings
 from tav.storage.db import Database
 from tav.storage.watch import watch
@@ -89,7 +89,7 @@ async def test_a_finished_execution_replays_every_event_and_ends(client, server)
     events = await read_stream(client, execution_id)
     check_well_formed(events, execution_id)
     assert events[-1].event == "execution.completed"
-    assert [e.data for e in events] == await server.executions.events(execution_id)
+    assert [e.data for e in events] == await server.parts.executions.events(execution_id)
     started = [e.data["node_id"] for e in events if e.event == "node.started"]
     assert started == ["start", "d1", "d2", "result"]
 
@@ -107,8 +107,8 @@ async def test_a_live_stream_gets_every_event_in_order_then_ends(client, server)
     progress = [e.data for e in events if e.event == "node.progress"]
     assert [p["data"]["token"] for p in progress] == ["a", "b", "c"]
     assert all(p["node_id"] == "tokens" for p in progress)
-    await server.writer.flush()
-    assert [e.data for e in events] == await server.executions.events(execution_id)
+    await server.parts.writer.flush()
+    assert [e.data for e in events] == await server.parts.executions.events(execution_id)
 
 
 async def test_last_event_id_or_after_resumes_with_exactly_the_rest(client, server):
@@ -157,11 +157,13 @@ async def test_the_stream_ends_with_the_cancellation(client, server):
 async def test_a_watcher_follows_an_execution_its_bus_never_sees(client, server):
     """As for ``tav run`` in another process: the store alone carries the events."""
     execution_id = await start(client, await stored(server, chain(0.1, 0.1)))
-    events = [e async for e in watch(server.executions, InMemoryBus(), execution_id, poll_s=0.02)]
+    events = [
+        e async for e in watch(server.parts.executions, InMemoryBus(), execution_id, poll_s=0.02)
+    ]
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     assert events[-1]["type"] == "execution.completed"
-    assert events == await server.executions.events(execution_id)
-    late = [e async for e in watch(server.executions, InMemoryBus(), execution_id, after=2)]
+    assert events == await server.parts.executions.events(execution_id)
+    late = [e async for e in watch(server.parts.executions, InMemoryBus(), execution_id, after=2)]
     assert late == events[2:]
 
 
@@ -341,7 +343,7 @@ async def _nothing_left_nor_logged(server: Server, execution_id: str, caplog) ->
     """No bus subscription nor task of a stream left, nothing logged as an error."""
     async with asyncio.timeout(5):
         while True:
-            if not server.bus.watching(execution_id) and not _stream_tasks():
+            if not server.parts.bus.watching(execution_id) and not _stream_tasks():
                 break
             await asyncio.sleep(0.01)
     await asyncio.sleep(0.1)  # a late error would be logged by now
@@ -361,7 +363,7 @@ async def test_clients_leaving_during_keep_alive_leave_no_error_and_no_subscript
     """A client going away mid-stream is normal: nothing is logged as an error, and the
     bus subscription and the stream's tasks end with the request."""
     monkeypatch.setattr(server.settings, "stream_keepalive_s", 0.002)
-    _, key = await server.auth.create_api_key("watcher")
+    _, key = await server.parts.auth.create_api_key("watcher")
     execution_id = await start(client, await stored(server, chain(60)))
     path = f"/api/v1/executions/{execution_id}/stream"
     caplog.set_level(logging.INFO)
@@ -379,7 +381,7 @@ async def test_a_client_that_stops_reading_then_leaves_ends_its_stream_quietly(
     """A large event fills the connection of a client that stopped reading (a phone put
     away); keep-alive comments pile up behind it; then the client goes."""
     monkeypatch.setattr(server.settings, "stream_keepalive_s", 0.002)
-    _, key = await server.auth.create_api_key("watcher")
+    _, key = await server.parts.auth.create_api_key("watcher")
     doc = document(
         node("start", "trigger.manual"),
         node("big", "test.raise", params={"message": "x" * 500_000}, on_error="continue"),

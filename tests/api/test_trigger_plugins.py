@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from tav.api.app import create_app
-from tav.server import Server
+from tav.app.root import build
+from tav.app.server import Server
 from tav.settings import Settings
 from tav.triggers import default_kinds
 from tests.api.helpers import stored
@@ -26,7 +27,7 @@ async def plugin_server(tmp_path: Path) -> AsyncIterator[Server]:
     """A server (SQLite) whose node types and trigger kinds are discovered, with one
     plugin file on its TAV_NODES_PATH."""
     settings = Settings(data_dir=tmp_path / "data", nodes_path=[PLUGINS])
-    server = Server(settings)
+    server = Server(build(settings))
     await server.start(prune=False)
     yield server
     await server.stop(timeout_s=0)
@@ -34,7 +35,7 @@ async def plugin_server(tmp_path: Path) -> AsyncIterator[Server]:
 
 @pytest.fixture
 async def plugin_client(plugin_server: Server) -> AsyncIterator[httpx.AsyncClient]:
-    _, secret = await plugin_server.auth.create_api_key("tests")
+    _, secret = await plugin_server.parts.auth.create_api_key("tests")
     app = create_app(plugin_server.settings, server=plugin_server)
     transport = httpx.ASGITransport(app=app)
     headers = {"Authorization": f"Bearer {secret}"}
@@ -58,7 +59,7 @@ async def test_a_plugin_trigger_kind_is_armed_when_its_workflow_is_activated(
     response = await plugin_client.post(f"/api/v1/workflows/{workflow_id}/activate")
 
     assert response.status_code == 200, response.text
-    assert [a.kind for a in plugin_server.triggers.armed[workflow_id].activations] == ["tick"]
+    assert [a.kind for a in plugin_server.parts.triggers.armed[workflow_id].activations] == ["tick"]
     executions = await _executions(plugin_client, workflow_id, count=2)
     assert {e["mode"] for e in executions} == {"trigger"}
     outputs = []
@@ -71,7 +72,7 @@ async def test_a_plugin_trigger_kind_is_armed_when_its_workflow_is_activated(
 async def test_without_the_plugin_the_kind_is_refused_on_its_node(
     plugin_server: Server, plugin_client: httpx.AsyncClient
 ):
-    triggers = plugin_server.triggers
+    triggers = plugin_server.parts.triggers
     triggers.kinds = default_kinds(triggers.webhooks)  # the built-ins: a host without the kind
     flow = document(node("tick", "acme.tick"), name="ticking")
     workflow_id = await stored(plugin_server, flow)

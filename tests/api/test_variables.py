@@ -96,7 +96,7 @@ async def test_a_variable_is_vars_name_in_an_execution(client, server):
         ),
         links=("start -> say", "say -> out"),
     )
-    handle = await server.executions_service.run(workflow, "world")
+    handle = await server.parts.executions_service.run(workflow, "world")
     result = await handle.wait()
     assert result.succeeded, result.error
     assert result.output == {"said": "hello, world", "max": 3}

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tav.server import Server
+from tav.app.server import Server
 from tests.api.helpers import ended, stored
 from tests.api.triggers import http_server, webhook_flow
 from tests.helpers import document, node
@@ -30,15 +30,15 @@ async def web(server: Server) -> AsyncIterator[httpx.AsyncClient]:
 
 async def _active(server: Server, doc: dict[str, Any]) -> str:
     workflow_id = await stored(server, doc)
-    await server.triggers.activate(workflow_id)
+    await server.parts.triggers.activate(workflow_id)
     return workflow_id
 
 
 async def _execution(server: Server, execution_id: str) -> dict[str, Any]:
     """The execution as stored, once it has ended."""
     for _ in range(500):
-        await server.writer.flush()
-        record = await server.executions.get(execution_id)
+        await server.parts.writer.flush()
+        record = await server.parts.executions.get(execution_id)
         if record is not None and ended(record.to_json()):
             return dict(record.to_json())
         await asyncio.sleep(0.01)
@@ -71,7 +71,7 @@ async def test_when_done_answers_with_the_output(web: httpx.AsyncClient, server:
     assert response.status_code == 200, response.text
     assert response.json() == {"got": {"item": "tea", "n": "2"}}
     execution_id = response.headers["x-tav-execution-id"]
-    stored_execution = await server.executions.get(execution_id)
+    stored_execution = await server.parts.executions.get(execution_id)
     assert stored_execution is not None
     assert stored_execution.status.value == "succeeded"  # stored before answered
     text = await web.post("/webhook/orders", content=b"plain words")
@@ -175,7 +175,7 @@ async def test_rate_limit_is_429_with_retry_after(web: httpx.AsyncClient, server
 
 
 async def test_bearer_token(web: httpx.AsyncClient, server: Server):
-    credential = await server.credentials.create("hook", "bearer", {"token": "s3cret-token"})
+    credential = await server.parts.credentials.create("hook", "bearer", {"token": "s3cret-token"})
     await _active(server, webhook_flow(auth="header", credential=credential.id))
     missing = await web.post("/webhook/orders")
     assert missing.status_code == 401
@@ -191,7 +191,7 @@ async def test_bearer_token(web: httpx.AsyncClient, server: Server):
 
 
 async def test_api_key_header(web: httpx.AsyncClient, server: Server):
-    credential = await server.credentials.create("hook", "api_key", {"api_key": "k-123"})
+    credential = await server.parts.credentials.create("hook", "api_key", {"api_key": "k-123"})
     await _active(
         server, webhook_flow(auth="header", credential=credential.id, auth_header="X-Hook-Key")
     )
@@ -204,7 +204,7 @@ async def test_api_key_header(web: httpx.AsyncClient, server: Server):
 
 async def test_basic_auth(web: httpx.AsyncClient, server: Server):
     data = {"username": "shop", "password": "pa:ss"}
-    credential = await server.credentials.create("hook", "basic", data)
+    credential = await server.parts.credentials.create("hook", "basic", data)
     await _active(server, webhook_flow(auth="basic", credential=credential.id))
     wrong = await web.post("/webhook/orders", auth=("shop", "nope"))
     assert wrong.status_code == 401
@@ -219,7 +219,7 @@ async def test_basic_auth(web: httpx.AsyncClient, server: Server):
 async def test_deactivated_webhooks_are_gone_at_once(web: httpx.AsyncClient, server: Server):
     workflow_id = await _active(server, webhook_flow())
     assert (await web.post("/webhook/orders")).status_code == 202
-    await server.triggers.deactivate(workflow_id)
+    await server.parts.triggers.deactivate(workflow_id)
     assert (await web.post("/webhook/orders")).status_code == 404
 
 
@@ -267,9 +267,9 @@ async def test_the_webhook_example(web: httpx.AsyncClient, server: Server):
 async def test_a_deleted_credential_is_a_500_not_an_open_door(
     web: httpx.AsyncClient, server: Server
 ):
-    credential = await server.credentials.create("hook", "bearer", {"token": "t0ken"})
+    credential = await server.parts.credentials.create("hook", "bearer", {"token": "t0ken"})
     await _active(server, webhook_flow(auth="header", credential=credential.id))
-    await server.credentials.delete(credential.id)
+    await server.parts.credentials.delete(credential.id)
     response = await web.post("/webhook/orders", headers={"Authorization": "Bearer t0ken"})
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "webhook_misconfigured"

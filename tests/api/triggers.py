@@ -11,7 +11,7 @@ from typing import Any
 import uvicorn
 
 from tav.api.app import create_app
-from tav.server import Server
+from tav.app.server import Server
 from tests.helpers import document, node
 
 

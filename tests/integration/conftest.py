@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tav.server import Server
+from tav.app.root import build
+from tav.app.server import Server
 from tav.settings import Settings
 from tests.integration.triggers import settings
 
@@ -19,7 +20,7 @@ def config(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def server(config: Settings) -> AsyncIterator[Server]:
-    server = Server(config)
+    server = Server(build(config))
     await server.start(prune=False)
     yield server
     await server.stop(timeout_s=0)

@@ -9,8 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tav.app.root import build
+from tav.app.server import Server
 from tav.credentials.keys import generate_key
-from tav.server import Server
 from tav.settings import Settings
 
 DATA = {"api_key": "sk-rotate-me-123456"}
@@ -29,19 +30,19 @@ def _tav(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[
 
 
 async def _store(settings: Settings) -> str:
-    server = Server(settings)
+    server = Server(build(settings))
     await server.start(resume=False, prune=False)
     try:
-        return (await server.credentials.create("main", "openai", DATA)).id
+        return (await server.parts.credentials.create("main", "openai", DATA)).id
     finally:
         await server.stop(timeout_s=0)
 
 
 async def _read(settings: Settings, credential_id: str) -> dict:
-    server = Server(settings)
+    server = Server(build(settings))
     await server.start(resume=False, prune=False)
     try:
-        return await server.credentials.data(credential_id)
+        return await server.parts.credentials.data(credential_id)
     finally:
         await server.stop(timeout_s=0)
 

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from tav.server import Server
+from tav.app.server import Server
 from tav.settings import Settings
 from tav.triggers import WebhookError
 from tests.helpers import document, node
@@ -42,15 +42,15 @@ async def _tav(config: Settings, *args: str, **env: str) -> tuple[int, str, str]
 
 def _armed(server: Server, path: str) -> str | None:
     try:
-        return server.triggers.webhooks.resolve("POST", path).target.workflow.id
+        return server.parts.triggers.webhooks.resolve("POST", path).target.workflow.id
     except WebhookError:
         return None
 
 
 async def test_activate_and_deactivate_from_the_cli(server: Server, config: Settings):
-    first = await server.workflows.create(_flow("first"))
-    second = await server.workflows.create(_flow("second"))
-    by_hand = await server.workflows.create(
+    first = await server.parts.workflows.create(_flow("first"))
+    second = await server.parts.workflows.create(_flow("second"))
+    by_hand = await server.parts.workflows.create(
         document(node("start", "trigger.manual"), name="by hand")
     )
 
@@ -80,7 +80,7 @@ async def test_activate_and_deactivate_from_the_cli(server: Server, config: Sett
 async def test_the_cli_activates_a_trigger_of_a_kind_a_plugin_adds(
     server: Server, config: Settings
 ):
-    ticking = await server.workflows.create(
+    ticking = await server.parts.workflows.create(
         document(node("tick", "acme.tick", params={"count": 1}), name="ticking")
     )
 

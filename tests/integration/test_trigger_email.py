@@ -15,8 +15,9 @@ import httpx
 import pytest
 
 from tav.api.app import create_app
+from tav.app.root import build
+from tav.app.server import Server
 from tav.core.media import Media
-from tav.server import Server
 from tav.settings import Settings
 from tests.helpers import document, node
 from tests.integration.dovecot import Dovecot, installed
@@ -38,7 +39,7 @@ def imap_server() -> Iterator[Dovecot]:
 
 @contextlib.asynccontextmanager
 async def api_client(server: Server) -> AsyncIterator[httpx.AsyncClient]:
-    _, secret = await server.auth.create_api_key("tests")
+    _, secret = await server.parts.auth.create_api_key("tests")
     transport = httpx.ASGITransport(app=create_app(server.settings, server=server))
     headers = {"Authorization": f"Bearer {secret}"}
     async with httpx.AsyncClient(
@@ -106,7 +107,7 @@ async def _credential(server: Server, imap_server: Dovecot) -> str:
         "password": PASSWORD,
         "security": "none",
     }
-    return (await server.credentials.create("mailbox", "imap", data)).id
+    return (await server.parts.credentials.create("mailbox", "imap", data)).id
 
 
 async def test_new_messages_start_runs_once_across_a_restart(
@@ -116,8 +117,8 @@ async def test_new_messages_start_runs_once_across_a_restart(
     deliver(imap_server, message("already read"), mailbox, seen=True)
     deliver(imap_server, message("first", html=True, attachment=b"tea,3\ncoffee,0\n"), mailbox)
     credential = await _credential(server, imap_server)
-    workflow = await server.workflows.create(email_flow(credential, mailbox))
-    await server.triggers.activate(workflow.id)
+    workflow = await server.parts.workflows.create(email_flow(credential, mailbox))
+    await server.parts.triggers.activate(workflow.id)
     [first] = await inputs(server, workflow.id, 1)
     assert first["from"] == "bob@example.test"
     assert first["to"] == ["alice@example.test", "carol@example.test"]
@@ -132,16 +133,16 @@ async def test_new_messages_start_runs_once_across_a_restart(
 
     await server.stop(timeout_s=0)  # down; a message arrives meanwhile
     deliver(imap_server, message("second"), mailbox)
-    restarted = Server(config)
+    restarted = Server(build(config))
     await restarted.start(prune=False)
     try:
         payloads = await inputs(restarted, workflow.id, 2)
         assert [p["subject"] for p in payloads] == ["first", "second"]
-        poller = restarted.triggers.armed[workflow.id].armed[0]
+        poller = restarted.parts.triggers.armed[workflow.id].armed[0]
         polls = poller.polls  # type: ignore[attr-defined]
         await wait_for(lambda: poller.polls >= polls + 3)  # type: ignore[attr-defined]
-        await restarted.writer.flush()
-        assert (await restarted.executions.find(workflow_id=workflow.id))[1] == 2
+        await restarted.parts.writer.flush()
+        assert (await restarted.parts.executions.find(workflow_id=workflow.id))[1] == 2
         assert seen_flags(imap_server, mailbox) == [True, False, False]  # left unseen
     finally:
         await restarted.stop(timeout_s=0)
@@ -154,8 +155,8 @@ async def test_mark_seen_and_large_attachments_are_stored_files(
     big = b"x" * (300 * 1024)
     deliver(imap_server, message("big", attachment=big), mailbox)
     credential = await _credential(server, imap_server)
-    workflow = await server.workflows.create(email_flow(credential, mailbox, mark_seen=True))
-    await server.triggers.activate(workflow.id)
+    workflow = await server.parts.workflows.create(email_flow(credential, mailbox, mark_seen=True))
+    await server.parts.triggers.activate(workflow.id)
     [payload] = await inputs(server, workflow.id, 1)
     media = Media.model_validate(payload["attachments"][0])
     assert (media.name, media.mime_type, media.size) == ("stock.csv", "text/csv", len(big))
@@ -169,7 +170,7 @@ async def test_mark_seen_and_large_attachments_are_stored_files(
         response = await client.get(media.metadata["url"])
         assert response.status_code == 200
         assert response.content == big
-    assert await server.files.read(media.uri) == big  # what nodes read through Files
+    assert await server.parts.files.read(media.uri) == big  # what nodes read through Files
     await wait_for(lambda: seen_flags(imap_server, mailbox) == [True])
 
 
@@ -183,9 +184,9 @@ async def test_a_wrong_password_is_retried_not_fatal(
         "password": "wrong",
         "security": "none",
     }
-    credential = (await server.credentials.create("bad", "imap", data)).id
-    workflow = await server.workflows.create(email_flow(credential, "INBOX"))
-    await server.triggers.activate(workflow.id)
-    poller = server.triggers.armed[workflow.id].armed[0]
+    credential = (await server.parts.credentials.create("bad", "imap", data)).id
+    workflow = await server.parts.workflows.create(email_flow(credential, "INBOX"))
+    await server.parts.triggers.activate(workflow.id)
+    poller = server.parts.triggers.armed[workflow.id].armed[0]
     await wait_for(lambda: poller.polls >= 1)  # type: ignore[attr-defined]
-    assert server.triggers.armed[workflow.id].armed[0] is poller
+    assert server.parts.triggers.armed[workflow.id].armed[0] is poller

@@ -15,7 +15,7 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from tav.server import Server
+from tav.app.server import Server
 from tests.helpers import document, node
 from tests.integration.triggers import inputs, wait_for
 
@@ -37,14 +37,14 @@ async def publish(topic: str, payload: bytes, *, port: int = BROKER[1], **option
 
 
 def _subscribed(server: Server, workflow_id: str) -> bool:
-    armed = server.triggers.armed.get(workflow_id)
+    armed = server.parts.triggers.armed.get(workflow_id)
     return armed is not None and all(getattr(t, "connected", False) for t in armed.armed)
 
 
 async def test_each_message_starts_a_run(server: Server):
     base = f"tav-test/{uuid.uuid4().hex}"
-    workflow = await server.workflows.create(mqtt_flow(f"{base}/+/temperature", qos=1))
-    await server.triggers.activate(workflow.id)
+    workflow = await server.parts.workflows.create(mqtt_flow(f"{base}/+/temperature", qos=1))
+    await server.parts.triggers.activate(workflow.id)
     await wait_for(lambda: _subscribed(server, workflow.id))
 
     await publish(f"{base}/kitchen/temperature", b'{"celsius": 21.5}', qos=1)
@@ -60,10 +60,10 @@ async def test_each_message_starts_a_run(server: Server):
         },
         {"topic": f"{base}/cellar/temperature", "payload": "cold", "qos": 0, "retain": False},
     ]
-    await server.triggers.deactivate(workflow.id)
+    await server.parts.triggers.deactivate(workflow.id)
     await publish(f"{base}/attic/temperature", b"1")
-    await server.writer.flush()
-    assert (await server.executions.find(workflow_id=workflow.id))[1] == 2
+    await server.parts.writer.flush()
+    assert (await server.parts.executions.find(workflow_id=workflow.id))[1] == 2
 
 
 def _free_port() -> int:
@@ -116,8 +116,8 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
 
 async def test_reconnects_after_the_broker_comes_back(server: Server, broker: Mosquitto):
     topic = f"tav-test/{uuid.uuid4().hex}"
-    workflow = await server.workflows.create(mqtt_flow(topic, port=broker.port))
-    await server.triggers.activate(workflow.id)
+    workflow = await server.parts.workflows.create(mqtt_flow(topic, port=broker.port))
+    await server.parts.triggers.activate(workflow.id)
     await wait_for(lambda: _subscribed(server, workflow.id))
     broker.stop()
     await wait_for(lambda: not _subscribed(server, workflow.id))
@@ -134,8 +134,8 @@ async def test_a_payload_that_cannot_be_read_as_json_keeps_the_connection(
     """JSON nested too deeply to read, or ``NaN``, arrives as its text; the subscription
     stays connected and takes the next message."""
     base = f"tav-test/{uuid.uuid4().hex}"
-    workflow = await server.workflows.create(mqtt_flow(f"{base}/#", qos=1))
-    await server.triggers.activate(workflow.id)
+    workflow = await server.parts.workflows.create(mqtt_flow(f"{base}/#", qos=1))
+    await server.parts.triggers.activate(workflow.id)
     await wait_for(lambda: _subscribed(server, workflow.id))
     deep = b"[" * 100_000 + b"]" * 100_000
 

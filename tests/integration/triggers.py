@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tav.server import Server
+from tav.app.server import Server
 from tav.settings import Settings
 
 
@@ -27,14 +27,14 @@ async def inputs(server: Server, workflow_id: str, count: int, within_s: float =
     once there are that many (in real time, at most ``within_s``)."""
     async with asyncio.timeout(within_s):
         while True:
-            await server.writer.flush()
-            found, total = await server.executions.find(workflow_id=workflow_id, limit=100)
+            await server.parts.writer.flush()
+            found, total = await server.parts.executions.find(workflow_id=workflow_id, limit=100)
             if total >= count:
                 break
             await asyncio.sleep(0.02)
     payloads = []
     for summary in sorted(found, key=lambda s: s.started_at)[:count]:
-        record = await server.executions.get(summary.execution_id)
+        record = await server.parts.executions.get(summary.execution_id)
         assert record is not None
         payloads.append(record.input)
     return payloads

@@ -9,10 +9,11 @@ import httpx
 import pytest
 
 from tav.api.app import create_app
+from tav.app.root import build
+from tav.app.server import Server
 from tav.nodes.builtin import BUILTIN_NODE_TYPES
 from tav.nodes.registry import NodeRegistry
 from tav.nodes.testing import TESTING_NODE_TYPES
-from tav.server import Server
 from tav.settings import Settings
 
 
@@ -25,7 +26,9 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def server(settings: Settings) -> AsyncIterator[Server]:
-    server = Server(settings, registry=NodeRegistry([*BUILTIN_NODE_TYPES, *TESTING_NODE_TYPES]))
+    server = Server(
+        build(settings, registry=NodeRegistry([*BUILTIN_NODE_TYPES, *TESTING_NODE_TYPES]))
+    )
     await server.start(prune=False)
     yield server
     await server.stop(timeout_s=0)
@@ -34,7 +37,7 @@ async def server(settings: Settings) -> AsyncIterator[Server]:
 @pytest.fixture
 async def client(server: Server) -> AsyncIterator[httpx.AsyncClient]:
     """A client authenticated with an API key."""
-    _, secret = await server.auth.create_api_key("tests")
+    _, secret = await server.parts.auth.create_api_key("tests")
     app = create_app(server.settings, server=server)
     transport = httpx.ASGITransport(app=app)
     headers = {"Authorization": f"Bearer {secret}"}

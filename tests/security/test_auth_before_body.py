@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from starlette.types import Message
 
 from tav.api.app import create_app
-from tav.server import Server
+from tav.app.server import Server
 
 MIB = 1024 * 1024
 CHUNK = 64 * 1024
@@ -128,20 +128,20 @@ async def test_a_multipart_upload_without_credentials_stores_nothing(
     assert answer.read == 0
     files = server.settings.data_dir / "files"
     assert not files.exists() or not any(path.is_file() for path in files.rglob("*"))
-    assert (await server.files.find(limit=10))[1] == 0
+    assert (await server.parts.files.find(limit=10))[1] == 0
 
 
 async def test_with_credentials_the_body_is_read_as_before(app: FastAPI, server: Server) -> None:
-    _, key = await server.auth.create_api_key("tests")
+    _, key = await server.parts.auth.create_api_key("tests")
     checks = 0
-    check = server.auth.check_api_key
+    check = server.parts.auth.check_api_key
 
     async def counted(secret: str) -> Any:
         nonlocal checks
         checks += 1
         return await check(secret)
 
-    server.auth.check_api_key = counted  # type: ignore[method-assign]
+    server.parts.auth.check_api_key = counted  # type: ignore[method-assign]
     flow = {"schema": 1, "name": "x", "nodes": [{"id": "start", "type": "trigger.manual"}]}
     headers = {"content-type": "application/json", "authorization": f"Bearer {key}"}
     stored = await call(app, "POST", "/api/v1/workflows", json.dumps(flow).encode(), headers)
@@ -157,7 +157,7 @@ async def test_with_credentials_the_body_is_read_as_before(app: FastAPI, server:
 async def test_a_signed_in_browser_uploads_from_its_own_origin(
     app: FastAPI, server: Server
 ) -> None:
-    await server.auth.create_owner(OWNER["email"], OWNER["password"])
+    await server.parts.auth.create_owner(OWNER["email"], OWNER["password"])
     login = await call(
         app,
         "POST",

@@ -31,7 +31,7 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import inspect, text
 from werkzeug import Request, Response
 
-from tav.server import Server
+from tav.app.server import Server
 from tav.services.mail import SmtpMailer
 from tav.settings import Settings
 from tests.api.helpers import run_to_end, start, stored
@@ -98,7 +98,7 @@ def smtp(certificate: Certificate, canaries: Canaries, server: Server) -> Iterat
     """An SMTP server wanting the password over STARTTLS; the server trusts its
     certificate."""
     mailer = SmtpMailer(timeout_s=5, tls_context=certificate.client_context())
-    server.executor.services = replace(server.executor.services, mailer=mailer)
+    server.parts.executor.services = replace(server.parts.executor.services, mailer=mailer)
     with SmtpServer(
         security="starttls", certificate=certificate, username="robot", password=canaries.smtp
     ) as fake:
@@ -287,7 +287,7 @@ async def wait(client: httpx.AsyncClient, execution_id: str) -> dict[str, Any]:
 
 async def scan_database(server: Server, hits: Hits) -> None:
     """Every column of every row of every table; compressed blobs decompressed."""
-    async with server.db.engine.connect() as connection:
+    async with server.parts.db.engine.connect() as connection:
         tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
         for table in tables:
             rows = (await connection.execute(text(f'SELECT * FROM "{table}"'))).all()
@@ -369,7 +369,7 @@ async def test_a_canary_secret_never_shows_up_outside_its_service(
     streamed = await read_api(client, ids, hits)
     assert streamed["stream"] == "it is ***."  # a secret streamed in pieces, redacted
     assert streamed["cached"] == "you sent ***"
-    await server.writer.flush()
+    await server.parts.writer.flush()
     await scan_database(server, hits)
     scan_data_dir(server.settings.data_dir, hits)
     hits.scan("logs", caplog.text)
@@ -413,7 +413,7 @@ async def test_tav_run_output_never_shows_the_canary(
     )
     fake_llm.reply("openai_compatible", Reply(text="you sent ", echo_key=True))
     await run_to_end(client, await stored(server, doc))  # fills the cache
-    await server.writer.flush()
+    await server.parts.writer.flush()
     path = tmp_path / "flow.json"
     path.write_text(json.dumps(doc))
     env = {**os.environ, "TAV_DATA_DIR": str(server.settings.data_dir)}

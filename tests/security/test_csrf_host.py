@@ -25,7 +25,7 @@ from fastapi import FastAPI
 from starlette.routing import Route
 
 from tav.api.app import create_app
-from tav.server import Server
+from tav.app.server import Server
 from tav.settings import Settings
 
 OWNER = {"email": "owner@example.com", "password": "correct horse"}
@@ -126,7 +126,7 @@ async def test_a_session_cookie_from_the_servers_own_origin_is_taken_on_every_un
 async def test_an_api_key_is_taken_from_any_origin_on_every_unsafe_route(
     app: FastAPI, server: Server
 ) -> None:
-    _, key = await server.auth.create_api_key("script")
+    _, key = await server.parts.auth.create_api_key("script")
     async with client_for(app) as client:
         client.headers["Authorization"] = f"Bearer {key}"
         for method, path in unsafe_protected(app):
@@ -142,7 +142,7 @@ async def test_what_a_cross_site_page_did_before_is_refused(
     assert (await browser.post("/api/v1/workflows", json=flow, headers=evil)).status_code == 403
     minted = await browser.post("/api/v1/auth/api-keys", json={"name": "x"}, headers=evil)
     assert minted.status_code == 403
-    assert await server.auth.api_keys() == []
+    assert await server.parts.auth.api_keys() == []
     # A body of no declared type (fetch with a Blob) is read as JSON by FastAPI: refused too.
     blob = await browser.post("/api/v1/workflows", content=b"{}", headers=evil)
     assert blob.status_code == 403
@@ -164,7 +164,7 @@ async def test_what_a_cross_site_page_did_before_is_refused(
 async def test_a_configured_public_origin_is_trusted(server: Server) -> None:
     """Behind a proxy that keeps the upstream's Host: the browser's origin is the public one."""
     app = app_with(server, public_origins=[PUBLIC_ORIGIN])
-    await server.auth.create_owner(OWNER["email"], OWNER["password"])
+    await server.parts.auth.create_owner(OWNER["email"], OWNER["password"])
     flow = {"schema": 1, "name": "x", "nodes": [{"id": "start", "type": "trigger.manual"}]}
     async with client_for(app, "http://127.0.0.1:8000") as browser:
         assert (await browser.post("/api/v1/auth/login", json=OWNER)).status_code == 200
@@ -181,7 +181,7 @@ async def test_sign_in_and_setup_from_another_origin_are_refused(
         setup = await client.post("/api/v1/auth/setup", json=OWNER, headers={"Origin": EVIL})
         assert setup.status_code == 403
         assert setup.json()["error"]["code"] == "cross_site_request"
-        assert not await server.auth.has_owner()
+        assert not await server.parts.auth.has_owner()
         assert (await client.post("/api/v1/auth/setup", json=OWNER)).status_code == 201
         login = await client.post("/api/v1/auth/login", json=OWNER, headers={"Origin": EVIL})
         assert login.status_code == 403
@@ -243,7 +243,7 @@ async def test_setup_through_a_rebinding_host_is_refused(app: FastAPI, server: S
     async with client_for(app, base_url="http://rebind.evil.example:8000") as client:
         response = await client.post("/api/v1/auth/setup", json=OWNER)
     assert response.status_code == 400
-    assert not await server.auth.has_owner()
+    assert not await server.parts.auth.has_owner()
 
 
 async def test_setup_from_another_machine_needs_the_printed_token(
@@ -251,7 +251,7 @@ async def test_setup_from_another_machine_needs_the_printed_token(
 ) -> None:
     from tav.api.routes.auth import prepare_setup
 
-    await prepare_setup(server)  # as at start: the token is issued and printed
+    await prepare_setup(server.parts.auth)  # as at start: the token is issued and printed
     token_file = server.settings.data_dir / "setup-token"
     token = token_file.read_text().strip()
     assert token in caplog.text
@@ -268,7 +268,7 @@ async def test_setup_from_another_machine_needs_the_printed_token(
         wrong = await remote.post("/api/v1/auth/setup", json={**OWNER, "setup_token": "guess"})
         assert wrong.status_code == 403
         assert wrong.json()["error"]["code"] == "setup_token_invalid"
-        assert not await server.auth.has_owner()
+        assert not await server.parts.auth.has_owner()
         created = await remote.post("/api/v1/auth/setup", json={**OWNER, "setup_token": token})
         assert created.status_code == 201, created.text
         assert (await remote.get("/api/v1/auth/status")).json()["setup_required"] is False
@@ -297,7 +297,7 @@ async def test_setup_without_the_token_is_refused_unless_from_this_machine(
         assert status["setup_token_required"] is True
         response = await remote.post("/api/v1/auth/setup", json=OWNER, headers=headers)
     assert response.status_code == 403, response.text
-    assert not await server.auth.has_owner()
+    assert not await server.parts.auth.has_owner()
 
 
 async def test_with_public_origins_set_even_this_machine_needs_the_token(

@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tav.server import Server
+from tav.app.root import build
+from tav.app.server import Server
 from tav.settings import Settings
 from tests.helpers import document, node
 
@@ -36,10 +37,10 @@ def permissive_umask() -> Iterator[None]:
 async def test_a_new_data_dir_is_private(
     client: httpx.AsyncClient, server: Server, settings: Settings
 ) -> None:
-    server.keys.texts()  # the key file, made on first use
+    server.parts.keys.texts()  # the key file, made on first use
     uploaded = await client.post("/api/v1/files", files={"file": ("a.txt", b"private")})
     assert uploaded.status_code == 201, uploaded.text
-    await server.workflows.create(document(node("start", "trigger.manual")))
+    await server.parts.workflows.create(document(node("start", "trigger.manual")))
     data = settings.data_dir
 
     assert mode(data) == 0o700
@@ -73,10 +74,10 @@ def test_tav_run_makes_a_private_data_dir(tmp_path: Path) -> None:
 async def test_loose_modes_are_tightened_at_start_with_a_warning(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    first = Server(settings)
+    first = Server(build(settings))
     await first.start(prune=False)
-    first.keys.texts()
-    await first.files.add(b"x", name="a.txt", kind="upload")
+    first.parts.keys.texts()
+    await first.parts.files.add(b"x", name="a.txt", kind="upload")
     await first.stop(timeout_s=0)
     data = settings.data_dir
     for path in (data, data / "files"):
@@ -85,9 +86,9 @@ async def test_loose_modes_are_tightened_at_start_with_a_warning(
         path.chmod(0o644)
 
     with caplog.at_level(logging.WARNING):
-        second = Server(settings)
+        second = Server(build(settings))
         await second.start(prune=False)
-        second.keys.texts()
+        second.parts.keys.texts()
         await second.stop(timeout_s=0)
 
     assert mode(data / "tav.db") == 0o600

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tav.server import Server
+from tav.app.server import Server
 from tests.helpers import document, node
 
 SECRET = b"the key that encrypts every credential"
@@ -34,7 +34,7 @@ def read_flow() -> dict[str, Any]:
 
 
 async def run(client: httpx.AsyncClient, server: Server, doc: dict[str, Any], input: Any) -> Any:
-    workflow = await server.workflows.create(doc)
+    workflow = await server.parts.workflows.create(doc)
     response = await client.post(
         f"/api/v1/workflows/{workflow.id}/run?wait=true", json={"input": input}
     )
@@ -57,7 +57,7 @@ async def test_file_read_refuses_a_stored_file_replaced_by_a_link(
     client: httpx.AsyncClient, server: Server
 ) -> None:
     uploaded = await upload(client)
-    plant_link(server.files.root / "uploads" / uploaded["id"], secret_file(server))
+    plant_link(server.parts.files.root / "uploads" / uploaded["id"], secret_file(server))
 
     result = await run(client, server, read_flow(), uploaded["value"])
 
@@ -72,7 +72,7 @@ async def test_file_read_refuses_a_folder_replaced_by_a_link(
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "secret.txt").write_bytes(SECRET)
-    email = server.files.root / "email"
+    email = server.parts.files.root / "email"
     email.mkdir(parents=True)
     (email / "box").symlink_to(outside)
     value = {"media": "v1", "kind": "file", "mime_type": "text/plain",
@@ -87,7 +87,7 @@ async def test_file_read_refuses_a_folder_replaced_by_a_link(
 
 async def test_a_download_does_not_follow_a_link(client: httpx.AsyncClient, server: Server) -> None:
     uploaded = await upload(client)
-    plant_link(server.files.root / "uploads" / uploaded["id"], secret_file(server))
+    plant_link(server.parts.files.root / "uploads" / uploaded["id"], secret_file(server))
 
     response = await client.get(uploaded["url"])
 
@@ -101,14 +101,14 @@ async def test_an_upload_is_not_written_through_a_linked_folder(
 ) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
-    server.files.root.mkdir(parents=True, exist_ok=True)
-    (server.files.root / folder).symlink_to(outside)
+    server.parts.files.root.mkdir(parents=True, exist_ok=True)
+    (server.parts.files.root / folder).symlink_to(outside)
 
     with pytest.raises(OSError, match=f"files/{folder} is a symbolic link"):
-        await server.files.add_stream(io.BytesIO(b"planted?"), name="a.txt", kind="upload")
+        await server.parts.files.add_stream(io.BytesIO(b"planted?"), name="a.txt", kind="upload")
 
     assert list(outside.iterdir()) == []
-    assert await server.files.find() == ([], 0)
+    assert await server.parts.files.find() == ([], 0)
 
 
 async def test_file_write_is_not_written_through_a_linked_folder(
@@ -116,8 +116,8 @@ async def test_file_write_is_not_written_through_a_linked_folder(
 ) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
-    server.files.root.mkdir(parents=True, exist_ok=True)
-    (server.files.root / "executions").symlink_to(outside)
+    server.parts.files.root.mkdir(parents=True, exist_ok=True)
+    (server.parts.files.root / "executions").symlink_to(outside)
     doc = document(
         node("start", "trigger.manual"),
         node("write", "file.write", params={"content": "hello", "name": "a.txt"}),
@@ -134,7 +134,7 @@ async def test_a_fifo_in_place_of_a_file_is_refused_without_hanging(
     client: httpx.AsyncClient, server: Server
 ) -> None:
     uploaded = await upload(client)
-    path = server.files.root / "uploads" / uploaded["id"]
+    path = server.parts.files.root / "uploads" / uploaded["id"]
     path.unlink()
     os.mkfifo(path)
 

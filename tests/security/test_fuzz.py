@@ -32,6 +32,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tav.api.app import create_app
+from tav.app.root import build
+from tav.app.server import Server
 from tav.core.errors import TavError
 from tav.engine.bus import InMemoryBus
 from tav.engine.executor import Executor
@@ -39,7 +41,6 @@ from tav.engine.memory import MemoryStore
 from tav.nodes.builtin import BUILTIN_NODE_TYPES
 from tav.nodes.registry import NodeRegistry
 from tav.nodes.testing import TESTING_NODE_TYPES
-from tav.server import Server
 from tav.settings import Settings
 from tav.storage import codec
 from tests.helpers import document, node
@@ -265,10 +266,10 @@ def fuzz_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture
 async def served(fuzz_settings: Settings) -> AsyncIterator[tuple[Server, httpx.AsyncClient]]:
     server = Server(
-        fuzz_settings, registry=NodeRegistry([*BUILTIN_NODE_TYPES, *TESTING_NODE_TYPES])
+        build(fuzz_settings, registry=NodeRegistry([*BUILTIN_NODE_TYPES, *TESTING_NODE_TYPES]))
     )
     await server.start(prune=False)
-    _, key = await server.auth.create_api_key("fuzz")
+    _, key = await server.parts.auth.create_api_key("fuzz")
     app = create_app(server.settings, server=server)
     transport = httpx.ASGITransport(app=app)
     headers = {"Authorization": f"Bearer {key}"}
@@ -291,12 +292,12 @@ async def _consistent(
     server: Server, client: httpx.AsyncClient, accepted: list[str], workflows: tuple[str, ...] = ()
 ) -> None:
     """Every accepted execution is stored and ends; the workflows stored read back."""
-    await server.writer.flush()
+    await server.parts.writer.flush()
     for execution_id in accepted:
-        handle = server.executions_service.running.get(execution_id)
+        handle = server.parts.executions_service.running.get(execution_id)
         if handle is not None:
             await asyncio.wait_for(handle.wait(), timeout=10)
-    await server.writer.flush()
+    await server.parts.writer.flush()
     for execution_id in accepted:
         response = await _timed(client.get(f"/api/v1/executions/{execution_id}"))
         assert response.status_code == 200, execution_id
@@ -544,8 +545,8 @@ async def hooked(
 ) -> tuple[Server, httpx.AsyncClient]:
     """``served``, with an active webhook workflow at /webhook/orders."""
     server, _ = served
-    stored = await server.workflows.create(WEBHOOK_FLOW)
-    await server.triggers.activate(stored.id)
+    stored = await server.parts.workflows.create(WEBHOOK_FLOW)
+    await server.parts.triggers.activate(stored.id)
     return served
 
 

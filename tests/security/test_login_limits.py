@@ -16,7 +16,7 @@ import pytest
 from fastapi import FastAPI
 
 from tav.api.app import create_app
-from tav.server import Server
+from tav.app.server import Server
 from tav.settings import Settings
 from tav.storage import auth as auth_storage
 
@@ -39,7 +39,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def owned(server: Server) -> Server:
-    await server.auth.create_owner(OWNER["email"], OWNER["password"])
+    await server.parts.auth.create_owner(OWNER["email"], OWNER["password"])
     return server
 
 

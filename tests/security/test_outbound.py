@@ -31,6 +31,7 @@ from werkzeug import Request, Response
 
 from tav.ai import AIConfig, AIServices
 from tav.ai.http import ProviderHttp
+from tav.app.headless import run_workflow
 from tav.core.results import NodeResult
 from tav.core.states import ExecutionStatus, NodeStatus
 from tav.engine.executor import Executor
@@ -40,7 +41,6 @@ from tav.nodes.outbound import AllowRule, Listening, OutboundPolicy, client
 from tav.nodes.outbound.policy import IPAddress
 from tav.nodes.registry import NodeRegistry
 from tav.nodes.testing import TESTING_NODE_TYPES
-from tav.runner import run_workflow
 from tav.services import ServiceConfig, build_services
 from tav.settings import Settings
 from tests.fakes.llm import FakeProviders

@@ -24,8 +24,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from tav.app.server import Server
 from tav.cli.app import app
-from tav.server import Server
 from tav.storage import writer
 from tests.api.helpers import stored
 from tests.api.triggers import http_server, webhook_flow
@@ -47,7 +47,7 @@ async def test_a_deep_webhook_body_is_refused_and_costs_no_one_else(
     web: httpx.AsyncClient,
 ):
     workflow_id = await stored(server, webhook_flow())
-    await server.triggers.activate(workflow_id)
+    await server.parts.triggers.activate(workflow_id)
     deep = b"[" * 253 + b"]" * 253  # 506 bytes
     poisoned = web.post("/webhook/orders", content=deep, headers=_JSON)
     ordinary = [web.post("/webhook/orders", json={"n": n}) for n in range(ORDINARY)]
@@ -66,14 +66,14 @@ async def test_a_webhook_body_too_deep_to_parse_is_a_400_not_a_500(
     web: httpx.AsyncClient,
 ):
     workflow_id = await stored(server, webhook_flow())
-    await server.triggers.activate(workflow_id)
+    await server.parts.triggers.activate(workflow_id)
     response = await web.post("/webhook/orders", content=b"[" * 100_000, headers=_JSON)
     assert response.status_code == 400, response.text
     assert response.json()["error"]["message"] == "the body is nested too deeply"
     surrogate = await web.post("/webhook/orders", content=b'{"x": "\\ud800"}', headers=_JSON)
     assert surrogate.status_code == 422, surrogate.text
     assert surrogate.json()["error"]["details"][0]["location"].startswith("body")
-    assert (await server.executions.find(workflow_id=workflow_id))[1] == 0
+    assert (await server.parts.executions.find(workflow_id=workflow_id))[1] == 0
 
 
 async def test_a_template_value_that_is_not_json_fails_its_node_alone(
@@ -135,7 +135,7 @@ async def test_a_wait_run_whose_updates_cannot_be_stored_is_not_answered_200(
     assert other.status_code == 200, other.text
     assert other.json()["status"] == "succeeded"
     execution_id = error["details"]["execution_id"]
-    record = await server.executions.get(execution_id)
+    record = await server.parts.executions.get(execution_id)
     assert record is not None
     assert record.status.value == "failed"
     assert record.error is not None
@@ -158,7 +158,7 @@ async def test_a_when_done_webhook_whose_run_cannot_be_stored_is_not_answered_20
         name="doomed",
     )
     workflow_id = await stored(server, flow)
-    await server.triggers.activate(workflow_id)
+    await server.parts.triggers.activate(workflow_id)
     _fail_the_end_of(monkeypatch, "doomed")
     response = await web.post("/webhook/orders", json={"item": "tea"})
     assert response.status_code == 500, response.text
@@ -232,11 +232,11 @@ async def _settled(server: Server, execution_id: str) -> dict[str, Any]:
     """The execution as stored once it has ended (it must be stored, and end)."""
     async with asyncio.timeout(20):
         while True:
-            handle = server.executions_service.running.get(execution_id)
+            handle = server.parts.executions_service.running.get(execution_id)
             if handle is not None:
                 await handle.wait()
-            await server.writer.flush()
-            record = await server.executions.get(execution_id)
+            await server.parts.writer.flush()
+            record = await server.parts.executions.get(execution_id)
             assert record is not None, f"execution {execution_id} is not stored"
             if record.status.value in TERMINAL:
                 return dict(record.to_json())

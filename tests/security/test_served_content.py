@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tav.server import Server
+from tav.app.server import Server
 from tests.api.triggers import http_server
 from tests.helpers import document, node
 
@@ -32,8 +32,8 @@ async def echo_hook(server: Server, headers: dict[str, Any]) -> None:
         ),
         links=("hook -> result",),
     )  # fmt: skip
-    workflow = await server.workflows.create(doc)
-    await server.triggers.activate(workflow.id)
+    workflow = await server.parts.workflows.create(doc)
+    await server.parts.triggers.activate(workflow.id)
 
 
 async def test_a_custom_webhook_answer_is_sandboxed(

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tav.app.server import Server
 from tav.core.errors import NotFound
-from tav.server import Server
 from tests.helpers import document, node
 
 NOT_STORED = "is not a stored workflow id; file paths are only allowed with `tav run`"
@@ -51,7 +51,7 @@ async def test_a_templated_ref_to_a_file_fails_the_node_without_reading_it(
     client: httpx.AsyncClient, server: Server, tmp_path: Path
 ) -> None:
     target = file_workflow(tmp_path)
-    stored = await server.workflows.create(caller("{{ trigger.ref }}"))
+    stored = await server.parts.workflows.create(caller("{{ trigger.ref }}"))
 
     response = await client.post(
         f"/api/v1/workflows/{stored.id}/run?wait=true", json={"input": {"ref": str(target)}}
@@ -88,16 +88,16 @@ async def test_an_agent_tool_cannot_describe_a_file(server: Server, tmp_path: Pa
     target = file_workflow(tmp_path)
 
     with pytest.raises(NotFound, match="file paths are only allowed"):
-        await server.loader.describe(str(target))
+        await server.parts.loader.describe(str(target))
 
 
 async def test_stored_ids_still_run(client: httpx.AsyncClient, server: Server) -> None:
-    inner = await server.workflows.create(
+    inner = await server.parts.workflows.create(
         document(
             node("start", "trigger.manual"), node("out", "core.output"), links=("start -> out",)
         )
     )
-    outer = await server.workflows.create(caller(inner.id))
+    outer = await server.parts.workflows.create(caller(inner.id))
 
     response = await client.post(f"/api/v1/workflows/{outer.id}/run?wait=true", json={"input": 7})
 

@@ -17,13 +17,14 @@ import httpx
 import pytest
 
 from tav.api.app import create_app
+from tav.app.root import build
+from tav.app.server import Server
 from tav.core.errors import TemplateError, WorkflowInvalid
 from tav.engine import jinja_env, templates
 from tav.engine.executor import Executor
 from tav.engine.template_budget import TemplateLimits
 from tav.nodes.builtin import BUILTIN_NODE_TYPES
 from tav.nodes.registry import NodeRegistry
-from tav.server import Server
 from tav.settings import Settings
 from tests.helpers import node, workflow
 
@@ -370,10 +371,10 @@ async def test_the_template_caps_are_settings(settings: Settings) -> None:
     capped = settings.model_copy(
         update={"workflow_max_templates": 10, "workflow_max_template_bytes": 200}
     )
-    server = Server(capped, registry=NodeRegistry(BUILTIN_NODE_TYPES))
+    server = Server(build(capped, registry=NodeRegistry(BUILTIN_NODE_TYPES)))
     await server.start(prune=False)
     try:
-        _, secret = await server.auth.create_api_key("tests")
+        _, secret = await server.parts.auth.create_api_key("tests")
         transport = httpx.ASGITransport(app=create_app(capped, server=server))
         headers = {"Authorization": f"Bearer {secret}"}
         async with httpx.AsyncClient(

@@ -25,7 +25,8 @@ from tav.api.routes import (
     workflows,
 )
 from tav.api.throttle import LoginThrottle
-from tav.server import Server
+from tav.app.root import build
+from tav.app.server import Server
 from tav.settings import Settings
 
 API_PREFIX = "/api/v1"
@@ -40,14 +41,16 @@ CREDENTIALS_BODY_BYTES = 64 * 1024
 
 
 def create_app(config: Settings | None = None, *, server: Server | None = None) -> FastAPI:
-    """The app; its lifespan starts the server (migrations, writer, resumed executions)."""
+    """The app over ``server`` (default: one over the parts ``tav.app.root`` builds from
+    ``config``); its lifespan starts the server (migrations, writer, resumed executions)
+    and stops it."""
     config = config or Settings()
-    server = server or Server(config)
+    server = server or Server(build(config))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await server.start()
-        await auth.prepare_setup(server)
+        await auth.prepare_setup(server.parts.auth)
         try:
             yield
         finally:
@@ -59,7 +62,8 @@ def create_app(config: Settings | None = None, *, server: Server | None = None) 
         description="Local-first workflow automation for AI-powered automations.",
         lifespan=lifespan,
     )
-    app.state.server = server
+    app.state.server = server  # its lifecycle: `tav serve` drains it on SIGTERM
+    app.state.parts = server.parts  # what the routes use (tav.api.deps)
     app.state.login_throttle = LoginThrottle(config)
     errors.install(app)
     openapi.install(app)  # the event stream's events, which FastAPI cannot see
@@ -70,7 +74,7 @@ def create_app(config: Settings | None = None, *, server: Server | None = None) 
     # Outermost last: the Host is checked first, then the credentials, then the body.
     origins = OriginPolicy(public_origins(config))
     app.add_middleware(
-        AuthGate, server=server, prefix=API_PREFIX, public=PUBLIC_ROUTES, origins=origins
+        AuthGate, auth=server.parts.auth, prefix=API_PREFIX, public=PUBLIC_ROUTES, origins=origins
     )
     app.add_middleware(HostGuard, policy=HostPolicy.from_settings(config))
     protected: dict[str, Any] = {

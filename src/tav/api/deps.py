@@ -1,5 +1,10 @@
-"""Dependencies of the route handlers: the server, its use-case services, and who is
-calling."""
+"""Dependencies of the route handlers: the parts and use-case services they need (built
+by ``tav.app.root``, kept in ``app.state.parts``), the settings in force, and who is
+calling.
+
+Each is ``async``: FastAPI runs a plain ``def`` dependency on a worker thread, and the
+hand-over costs more than the whole lookup.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,16 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tav.api.errors import ApiError
 from tav.app.executions import Executions
+from tav.app.root import RecordingParts
 from tav.app.settings import RuntimeConfig
 from tav.app.workflows import Workflows
-from tav.server import Server
+from tav.credentials import CredentialService
+from tav.nodes.registry import NodeRegistry
+from tav.settings import Settings
+from tav.storage.auth import AuthRepository
+from tav.storage.config import VariableRepository
+from tav.storage.files import FileStore
+from tav.storage.vectors import VectorStore
 
 SESSION_COOKIE = "tav_session"
 PRINCIPAL_SCOPE_KEY = "tav.principal"
@@ -21,34 +33,63 @@ PRINCIPAL_SCOPE_KEY = "tav.principal"
 _bearer = HTTPBearer(auto_error=False, description="An API key: `tav api-keys create`.")
 
 
-async def get_server(request: Request) -> Server:
-    """``async``, as every dependency here: FastAPI runs a plain ``def`` dependency on a
-    worker thread, and the hand-over costs more than the whole lookup."""
-    server: Server = request.app.state.server
-    return server
+def parts_of(request: Request) -> RecordingParts:
+    parts: RecordingParts = request.app.state.parts
+    return parts
 
 
-ServerDep = Annotated[Server, Depends(get_server)]
+async def get_settings(request: Request) -> Settings:
+    """The settings in force: the environment's, with the stored runtime settings over
+    them."""
+    return parts_of(request).settings
 
 
 async def get_executions(request: Request) -> Executions:
-    server: Server = request.app.state.server
-    return server.executions_service
+    return parts_of(request).executions_service
 
 
 async def get_workflows(request: Request) -> Workflows:
-    server: Server = request.app.state.server
-    return server.workflows_service
+    return parts_of(request).workflows_service
 
 
 async def get_runtime_config(request: Request) -> RuntimeConfig:
-    server: Server = request.app.state.server
-    return server.settings_service
+    return parts_of(request).settings_service
 
 
+async def get_auth(request: Request) -> AuthRepository:
+    return parts_of(request).auth
+
+
+async def get_credentials(request: Request) -> CredentialService:
+    return parts_of(request).credentials
+
+
+async def get_variables(request: Request) -> VariableRepository:
+    return parts_of(request).variables
+
+
+async def get_files(request: Request) -> FileStore:
+    return parts_of(request).files
+
+
+async def get_vectors(request: Request) -> VectorStore:
+    return parts_of(request).vectors
+
+
+async def get_registry(request: Request) -> NodeRegistry:
+    return parts_of(request).registry
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 ExecutionsDep = Annotated[Executions, Depends(get_executions)]
 WorkflowsDep = Annotated[Workflows, Depends(get_workflows)]
 RuntimeConfigDep = Annotated[RuntimeConfig, Depends(get_runtime_config)]
+AuthDep = Annotated[AuthRepository, Depends(get_auth)]
+CredentialsDep = Annotated[CredentialService, Depends(get_credentials)]
+VariablesDep = Annotated[VariableRepository, Depends(get_variables)]
+FilesDep = Annotated[FileStore, Depends(get_files)]
+VectorsDep = Annotated[VectorStore, Depends(get_vectors)]
+RegistryDep = Annotated[NodeRegistry, Depends(get_registry)]
 
 
 @dataclass(frozen=True)
@@ -60,15 +101,15 @@ class Principal:
     name: str
 
 
-async def authenticate(server: Server, bearer: str | None, session: str | None) -> Principal:
+async def authenticate(auth: AuthRepository, bearer: str | None, session: str | None) -> Principal:
     """The caller an API key (first) or a session token opens; ``ApiError`` 401 if none."""
     if bearer is not None:
-        key = await server.auth.check_api_key(bearer)
+        key = await auth.check_api_key(bearer)
         if key is None:
             raise ApiError(401, "unauthorized", "the API key is not valid")
         return Principal("api_key", key.id, key.name)
     if session:
-        user = await server.auth.session_user(session)
+        user = await auth.session_user(session)
         if user is not None:
             return Principal("user", user.id, user.email)
     raise ApiError(
@@ -80,7 +121,7 @@ async def authenticate(server: Server, bearer: str | None, session: str | None) 
 
 async def current_principal(
     request: Request,
-    server: ServerDep,
+    auth: AuthDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """The caller ``tav.api.gate.AuthGate`` found before the body was read; looked up
@@ -89,7 +130,7 @@ async def current_principal(
     if isinstance(found, Principal):
         return found
     token = bearer.credentials if bearer is not None else None
-    return await authenticate(server, token, request.cookies.get(SESSION_COOKIE))
+    return await authenticate(auth, token, request.cookies.get(SESSION_COOKIE))
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tav.api.deps import PRINCIPAL_SCOPE_KEY, SESSION_COOKIE, authenticate
 from tav.api.errors import ApiError, send_error
 from tav.api.origins import OriginPolicy
-from tav.server import Server
+from tav.storage.auth import AuthRepository
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
@@ -40,13 +40,13 @@ class AuthGate:
         self,
         app: ASGIApp,
         *,
-        server: Server,
+        auth: AuthRepository,
         prefix: str,
         public: frozenset[str],
         origins: OriginPolicy,
     ) -> None:
         self.app = app
-        self.server = server
+        self.auth = auth
         self.prefix = prefix.rstrip("/")
         self.public = public
         self.origins = origins
@@ -66,7 +66,7 @@ class AuthGate:
             return
         authorization, cookie = _credentials(scope)
         try:
-            principal = await authenticate(self.server, authorization, cookie)
+            principal = await authenticate(self.auth, authorization, cookie)
         except ApiError as error:
             await send_error(send, error.status, error.code, error.message)
             return

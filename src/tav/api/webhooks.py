@@ -29,9 +29,9 @@ from starlette.routing import Route
 from tav.api.documents import value_problems
 from tav.api.errors import ApiError, error_body
 from tav.app.executions import Executions, StartedRun
+from tav.app.root import RecordingParts
 from tav.core.errors import FailureKind, InputInvalid, NotStored, Unavailable
 from tav.core.modes import ExecutionMode
-from tav.server import Server
 from tav.triggers.webhook import PREFIX, Webhook, WebhookError, is_json
 
 SIZE_FACTOR = 4
@@ -49,11 +49,11 @@ def install(app: FastAPI) -> None:
 
 
 async def webhook(request: Request) -> Response:
-    server: Server = request.app.state.server
+    parts: RecordingParts = request.app.state.parts
     scope = request.scope
     path = request.path_params["path"]
     try:
-        hook = server.webhooks.resolve(request.method, path)
+        hook = parts.webhooks.resolve(request.method, path)
         hook.admit()
         hook.check_size(_declared_length(request))
         await hook.authenticate(request.headers)
@@ -66,7 +66,7 @@ async def webhook(request: Request) -> Response:
     refused = _unstorable(request, hook, payload["body"])
     if refused is not None:
         return refused
-    executions = server.executions_service
+    executions = parts.executions_service
     target = hook.target
     try:
         started = await executions.launch(

@@ -1,8 +1,10 @@
 """``tav run``: run a workflow file headless and report its result.
 
-The execution is stored in the data dir like one the server runs (mode ``cli``, with the
-document it ran), so the API shows it afterwards; ``--no-store`` keeps it in memory only.
-An interrupted ``tav run`` is not resumed by ``tav serve``: that process may still be
+Both ways run on the host every process builds (``tav.app.root``), from the data dir:
+its credentials, variables, stored files, vector collections and AI cache. The execution
+is stored there like one the server runs (mode ``cli``, with the document it ran), so the
+API shows it afterwards; ``--no-store`` keeps the execution in memory only. An
+interrupted ``tav run`` is not resumed by ``tav serve``: that process may still be
 running it.
 
 Exit codes: 0 the execution succeeded; 1 it failed or was cancelled; 2 the workflow or the
@@ -31,7 +33,6 @@ if TYPE_CHECKING:
     from tav.engine.executor import ExecutionHandle
     from tav.engine.plan import ExecutionPlan
     from tav.engine.ports import EventBus
-    from tav.server import Server
 
 
 def run_command(
@@ -52,8 +53,8 @@ def run_command(
     ] = True,
 ) -> None:
     """Run a workflow file and wait for its result."""
+    from tav.app.headless import load
     from tav.core.errors import NotFound, WorkflowInvalid
-    from tav.runner import load
 
     payload = _parse_input(input)
     try:
@@ -72,59 +73,56 @@ def run_command(
 async def _in_memory(
     workflow: Workflow, source: str | None, payload: Any, *, show: bool
 ) -> ExecutionResult:
+    from tav.app.headless import headless
     from tav.core.errors import WorkflowInvalid
-    from tav.runner import build_executor, http_client
-    from tav.settings import Settings
 
-    settings = Settings()
-    async with http_client(settings) as client:
+    try:  # sub-workflow refs may be paths, relative to the workflow file
+        host = headless(file_refs=True)
+    except ImportError as exc:
+        fail(str(exc))
+    async with host:
         try:
-            executor = build_executor(settings, http=client)
-        except ImportError as exc:
-            fail(str(exc))
-        try:
-            plan = executor.compile(workflow, source=source)
+            plan = host.compile(workflow, source=source)
         except WorkflowInvalid as exc:
             _report_invalid(exc)
-        handle = executor.start(plan, payload)
-        return await _watch(handle, executor.bus, plan, show=show)
+        handle = await host.start(plan, payload)
+        return await _watch(handle, host.parts.bus, plan, show=show)
 
 
 async def _stored(
     workflow: Workflow, source: str | None, payload: Any, *, show: bool
 ) -> ExecutionResult:
-    """Through the server's parts: the execution is stored as it runs (an execution that
-    could not be stored fails the command, though it ran)."""
+    """Through a server's lifecycle: the execution is stored as it runs (an execution
+    that could not be stored fails the command, though it ran)."""
+    from tav.app.root import build
+    from tav.app.server import Server
     from tav.core.errors import NotStored, WorkflowInvalid
     from tav.core.modes import ExecutionMode
+    from tav.settings import Settings
 
-    server = _server()
-    executions = server.executions_service
+    try:  # sub-workflow refs may be paths, relative to the workflow file
+        server = Server(build(Settings(), file_refs=True))
+    except ImportError as exc:
+        fail(str(exc))
+    parts = server.parts
     document = workflow.to_document()
     try:
-        plan = server.plans.compile(document, source=source)
+        plan = parts.plans.compile(document, source=source)
     except WorkflowInvalid as exc:
+        await parts.aclose()
         _report_invalid(exc)
     await server.start(resume=False, prune=False, triggers=False)
     try:
-        handle = await executions.run(document, payload, mode=ExecutionMode.CLI, source=source)
-        result = await _watch(handle, server.bus, plan, show=show)
-        await executions.written(handle.execution_id)
+        handle = await parts.executions_service.run(
+            document, payload, mode=ExecutionMode.CLI, source=source
+        )
+        result = await _watch(handle, parts.bus, plan, show=show)
+        await parts.executions_service.written(handle.execution_id)
         return result
     except NotStored as exc:
         fail(exc.message, EXIT_FAILED)
     finally:
         await server.stop()
-
-
-def _server() -> Server:
-    from tav.server import Server
-    from tav.settings import Settings
-
-    try:  # sub-workflow refs may be paths, relative to the workflow file
-        return Server(Settings(), file_refs=True)
-    except ImportError as exc:
-        fail(str(exc))
 
 
 async def _watch(

@@ -6,8 +6,9 @@ to finish. What is still running then is left as it is stored, and resumes on th
 start. Live streams of those executions end without a final event: their watchers
 reconnect (``Last-Event-ID``) once the server is back.
 
-The application is handed to uvicorn by name: the CLI and the API are separate
-composition roots, and neither imports the other.
+The application is handed to uvicorn by name: the CLI and the API are separate entry
+points, and neither imports the other; the app builds its parts through the composition
+root (``tav.app.root``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 ``tav.credentials`` never imports ``tav.storage`` (they are siblings in one layer): the
 service talks to a ``CredentialStore`` (``ports.py``) that ``tav.storage.credentials``
-implements, and the composition roots (``tav.server``, the CLI) wire the two together.
+implements, and the composition root (``tav.app.root``) and the CLI wire the two together.
 """
 
 from tav.credentials.errors import CredentialInvalid, CredentialKeyError

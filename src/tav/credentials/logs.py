@@ -30,12 +30,14 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+DEFAULT_LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access")
+"""The root logger and uvicorn's."""
+
+
 def install(vault: Vault, *loggers: logging.Logger) -> RedactingFilter:
-    """Add a ``RedactingFilter`` to every handler of ``loggers`` (default: the root and
-    uvicorn's)."""
-    found = loggers or tuple(
-        logging.getLogger(name) for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access")
-    )
+    """Add a ``RedactingFilter`` to every handler of ``loggers`` (default:
+    ``DEFAULT_LOGGERS``)."""
+    found = loggers or tuple(logging.getLogger(name) for name in DEFAULT_LOGGERS)
     redacting = RedactingFilter(vault)
     for each in found:
         for handler in each.handlers:
@@ -43,3 +45,11 @@ def install(vault: Vault, *loggers: logging.Logger) -> RedactingFilter:
             if not any(getattr(f, "vault", None) is vault for f in handler.filters):
                 handler.addFilter(redacting)
     return redacting
+
+
+def uninstall(redacting: RedactingFilter, *loggers: logging.Logger) -> None:
+    """Take ``redacting`` off the handlers ``install`` put it on (the same ``loggers``)."""
+    found = loggers or tuple(logging.getLogger(name) for name in DEFAULT_LOGGERS)
+    for each in found:
+        for handler in each.handlers:
+            handler.removeFilter(redacting)

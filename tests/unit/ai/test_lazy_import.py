@@ -11,10 +11,11 @@ HEAVY = ("langchain_core", "langchain_openai", "langchain_anthropic", "openai", 
 SCRIPT = """
 import sys
 from tav.api.app import create_app
-from tav.server import Server
+from tav.app.root import build
+from tav.app.server import Server
 from tav.settings import Settings
 
-server = Server(Settings(data_dir=sys.argv[1]))
+server = Server(build(Settings(data_dir=sys.argv[1])))
 create_app(server.settings, server=server)
 print(",".join(m for m in {heavy!r} if m in sys.modules))
 """

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from tav.app.root import build
+from tav.app.server import Server
 from tav.nodes.builtin import BUILTIN_NODE_TYPES
 from tav.nodes.registry import NodeRegistry
 from tav.nodes.testing import TESTING_NODE_TYPES
-from tav.server import Server
 from tav.settings import Settings
 
 
@@ -25,7 +26,7 @@ async def server(tmp_path: Path, registry: NodeRegistry) -> AsyncIterator[Server
     settings = Settings(
         data_dir=tmp_path / "data", retention_max_age_days=None, retention_max_count=None
     )
-    server = Server(settings, registry=registry)
+    server = Server(build(settings, registry=registry))
     await server.start(prune=False, triggers=False)
     yield server
     await server.stop(timeout_s=0)

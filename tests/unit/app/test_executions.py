@@ -7,16 +7,16 @@ from typing import Any
 import pytest
 
 from tav.app.executions import Executions
+from tav.app.server import Server
 from tav.core.errors import Conflict, InputInvalid, NotFound, Unavailable
 from tav.core.modes import ExecutionMode
 from tav.core.states import ExecutionStatus, NodeStatus
-from tav.server import Server
 from tests.helpers import document, node
 
 
 @pytest.fixture
 def executions(server: Server) -> Executions:
-    return server.executions_service
+    return server.parts.executions_service
 
 
 def flaky() -> dict[str, Any]:
@@ -32,13 +32,13 @@ def flaky() -> dict[str, Any]:
 
 
 async def test_retry_runs_again_from_the_failed_node(server: Server, executions: Executions):
-    await server.variables.put("fails", 1)
-    stored = await server.workflows.create(flaky())
+    await server.parts.variables.put("fails", 1)
+    stored = await server.parts.workflows.create(flaky())
     first = await executions.start(stored.id, {"n": 7})
     failed = await executions.finished(first.handle, first)
     assert failed.nodes["flaky"].status is NodeStatus.FAILED
 
-    await server.variables.put("fails", 0)
+    await server.parts.variables.put("fails", 0)
     again = await executions.retry(failed.execution_id)
     retried = await executions.finished(again.handle, again)
 
@@ -55,7 +55,7 @@ async def test_retry_runs_again_from_the_failed_node(server: Server, executions:
 async def test_only_an_ended_unsuccessful_execution_is_retried(
     server: Server, executions: Executions
 ):
-    stored = await server.workflows.create(document(node("start", "trigger.manual")))
+    stored = await server.parts.workflows.create(document(node("start", "trigger.manual")))
     started = await executions.start(stored.id)
     succeeded = await executions.finished(started.handle, started)
     with pytest.raises(Conflict, match="nothing to retry"):
@@ -67,8 +67,8 @@ async def test_only_an_ended_unsuccessful_execution_is_retried(
 async def test_run_from_node_reuses_the_earlier_execution_and_its_input(
     server: Server, executions: Executions
 ):
-    await server.variables.put("fails", 0)
-    stored = await server.workflows.create(flaky())
+    await server.parts.variables.put("fails", 0)
+    stored = await server.parts.workflows.create(flaky())
     first = await executions.start(stored.id, {"n": 1})
     earlier = await executions.finished(first.handle, first)
 
@@ -87,7 +87,7 @@ async def test_run_from_node_reuses_the_earlier_execution_and_its_input(
 async def test_delete_removes_the_sub_executions_and_their_files(
     server: Server, executions: Executions
 ):
-    writes = await server.workflows.create(
+    writes = await server.parts.workflows.create(
         document(
             node("start", "trigger.manual"),
             node("keep", "file.write", params={"content": "kept", "name": "kept.txt"}),
@@ -95,30 +95,30 @@ async def test_delete_removes_the_sub_executions_and_their_files(
             name="writes",
         )
     )
-    calls = await server.workflows.create(
+    calls = await server.parts.workflows.create(
         document(node("call", "core.subworkflow", params={"workflow": writes.id}), name="calls")
     )
     started = await executions.start(calls.id)
     parent = await executions.finished(started.handle, started)
     assert parent.status is ExecutionStatus.SUCCEEDED
-    files, _ = await server.files.find()
+    files, _ = await server.parts.files.find()
     (written,) = files
     sub_execution = written.execution_id
     assert sub_execution not in (None, parent.execution_id)
-    on_disk = server.files.path_of(written)
+    on_disk = server.parts.files.path_of(written)
     assert on_disk.exists()
 
     deleted = await executions.delete(parent.execution_id)
 
     assert set(deleted) == {parent.execution_id, sub_execution}
-    assert await server.files.get(written.id) is None
+    assert await server.parts.files.get(written.id) is None
     assert not on_disk.exists()
     with pytest.raises(NotFound):
         await executions.get(sub_execution)
 
 
 async def test_a_running_execution_is_cancelled_not_deleted(server: Server, executions: Executions):
-    stored = await server.workflows.create(
+    stored = await server.parts.workflows.create(
         document(node("wait", "core.delay", params={"seconds": 30}))
     )
     started = await executions.start(stored.id)
@@ -136,7 +136,7 @@ async def test_a_running_execution_is_cancelled_not_deleted(server: Server, exec
 
 
 async def test_nothing_starts_while_the_host_shuts_down(server: Server, executions: Executions):
-    stored = await server.workflows.create(document(node("start", "trigger.manual")))
+    stored = await server.parts.workflows.create(document(node("start", "trigger.manual")))
     executions.accepting = False
     with pytest.raises(Unavailable):
         await executions.start(stored.id)

@@ -50,6 +50,7 @@ def nodes_path(tmp_path, monkeypatch) -> Path:
     (folder / "word_count.py").write_text(WORD_COUNT)
     (tmp_path / "empty").mkdir()
     monkeypatch.setenv("TAV_NODES_PATH", f"{tmp_path / 'empty'}{os.pathsep}{folder}")
+    monkeypatch.setenv("TAV_DATA_DIR", str(tmp_path / "data"))  # tav.run_workflow's
     return folder
 
 

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
+from tav.app.headless import run_workflow
 from tav.core.events import Event, ExecutionCompleted, ExecutionStarted, NodeFailed
 from tav.core.results import ExecutionResult, NodeResult
 from tav.core.states import ExecutionStatus
 from tav.engine.bus import InMemoryBus
 from tav.engine.executor import MAX_DEPTH
-from tav.runner import run_workflow
 from tests.helpers import document, node, workflow
 
 

@@ -16,7 +16,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from tav.api.deps import SESSION_COOKIE, CurrentPrincipal, ServerDep, current_principal
+from tav.api.deps import (
+    SESSION_COOKIE,
+    AuthDep,
+    CurrentPrincipal,
+    SettingsDep,
+    current_principal,
+)
 from tav.api.errors import ApiError, responses
 from tav.api.origins import from_this_machine
 from tav.api.schemas.auth import (
@@ -29,8 +35,8 @@ from tav.api.schemas.auth import (
     UserPublic,
 )
 from tav.api.throttle import LoginThrottle, client_key
-from tav.server import Server
-from tav.storage.auth import User
+from tav.settings import Settings
+from tav.storage.auth import AuthRepository, User
 
 logger = logging.getLogger("tav.api")
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -44,12 +50,12 @@ async def _login_throttle(request: Request) -> LoginThrottle:
 ThrottleDep = Annotated[LoginThrottle, Depends(_login_throttle)]
 
 
-async def prepare_setup(server: Server) -> None:
+async def prepare_setup(auth: AuthRepository) -> None:
     """At start: while there is no owner, issue the setup token and say where it is."""
-    token = server.auth.setup_token
+    token = auth.setup_token
     if token is None:
         return
-    if await server.auth.has_owner():
+    if await auth.has_owner():
         token.discard()  # left by an owner created while no server ran
         return
     logger.warning(
@@ -60,8 +66,7 @@ async def prepare_setup(server: Server) -> None:
     )
 
 
-def _token_needed(request: Request, server: Server) -> bool:
-    settings = server.settings
+def _token_needed(request: Request, settings: Settings) -> bool:
     # Public origins mean a proxy, whose requests come from 127.0.0.1 and may carry a
     # localhost Host: none of them is taken for one from this machine.
     local = settings.local_setup and not settings.public_origins
@@ -69,17 +74,17 @@ def _token_needed(request: Request, server: Server) -> bool:
 
 
 @router.get("/status")
-async def status(request: Request, server: ServerDep) -> AuthStatus:
+async def status(request: Request, auth: AuthDep, settings: SettingsDep) -> AuthStatus:
     """Whether the owner account still has to be created (and whether the setup token is
     needed for it from here), and who is signed in."""
     user = None
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        found = await server.auth.session_user(token)
+        found = await auth.session_user(token)
         user = UserPublic(**asdict(found)) if found else None
-    if await server.auth.has_owner():
+    if await auth.has_owner():
         return AuthStatus(setup_required=False, user=user)
-    needed, setup_token = _token_needed(request, server), server.auth.setup_token
+    needed, setup_token = _token_needed(request, settings), auth.setup_token
     path = str(setup_token.path) if needed and setup_token is not None else None
     return AuthStatus(
         setup_required=True, setup_token_required=needed, setup_token_file=path, user=user
@@ -88,24 +93,28 @@ async def status(request: Request, server: ServerDep) -> AuthStatus:
 
 @router.post("/setup", status_code=201, responses=responses(403, 409))
 async def setup(
-    body: OwnerSetup, request: Request, response: Response, server: ServerDep
+    body: OwnerSetup,
+    request: Request,
+    response: Response,
+    auth: AuthDep,
+    settings: SettingsDep,
 ) -> UserPublic:
     """Create the owner account (only while there is none) and sign in. From another
     machine, ``setup_token`` must be the token ``tav serve`` printed."""
-    if await server.auth.has_owner():
+    if await auth.has_owner():
         raise ApiError(409, "conflict", "the owner account already exists")
-    if _token_needed(request, server):
-        _check_setup_token(server, body.setup_token)
+    if _token_needed(request, settings):
+        _check_setup_token(auth, body.setup_token)
     try:
-        user = await server.auth.create_owner(body.email, body.password)
+        user = await auth.create_owner(body.email, body.password)
     except ValueError:
         raise ApiError(409, "conflict", "the owner account already exists") from None
-    await _sign_in(server, user, request, response)
+    await _sign_in(auth, settings, user, request, response)
     return UserPublic(**asdict(user))
 
 
-def _check_setup_token(server: Server, given: str | None) -> None:
-    token = server.auth.setup_token
+def _check_setup_token(auth: AuthRepository, given: str | None) -> None:
+    token = auth.setup_token
     where = f" (and is stored in {token.path})" if token else ""
     if not given:
         raise ApiError(
@@ -127,7 +136,8 @@ async def login(
     body: Credentials,
     request: Request,
     response: Response,
-    server: ServerDep,
+    auth: AuthDep,
+    settings: SettingsDep,
     throttle: ThrottleDep,
 ) -> UserPublic:
     """Sign in; wrong passwords lock the account and the client address a while (429)."""
@@ -135,46 +145,46 @@ async def login(
     attempt = throttle.begin(body.email, address)
     user = None
     try:
-        user = await server.auth.authenticate(body.email, body.password)
+        user = await auth.authenticate(body.email, body.password)
     finally:
         attempt.settle(succeeded=user is not None)
     if user is None:
         raise ApiError(401, "unauthorized", "wrong email or password")
-    await _sign_in(server, user, request, response)
+    await _sign_in(auth, settings, user, request, response)
     return UserPublic(**asdict(user))
 
 
 @router.post("/logout", status_code=204)
-async def logout(request: Request, response: Response, server: ServerDep) -> None:
+async def logout(request: Request, response: Response, auth: AuthDep) -> None:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        await server.auth.end_session(token)
+        await auth.end_session(token)
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
 @router.get("/api-keys", dependencies=[Depends(current_principal)])
-async def list_api_keys(server: ServerDep) -> list[ApiKeyPublic]:
-    return [ApiKeyPublic(**asdict(key)) for key in await server.auth.api_keys()]
+async def list_api_keys(auth: AuthDep) -> list[ApiKeyPublic]:
+    return [ApiKeyPublic(**asdict(key)) for key in await auth.api_keys()]
 
 
 @router.post("/api-keys", status_code=201)
-async def create_api_key(
-    body: ApiKeyCreate, server: ServerDep, _: CurrentPrincipal
-) -> ApiKeyCreated:
-    key, secret = await server.auth.create_api_key(body.name)
+async def create_api_key(body: ApiKeyCreate, auth: AuthDep, _: CurrentPrincipal) -> ApiKeyCreated:
+    key, secret = await auth.create_api_key(body.name)
     return ApiKeyCreated(**asdict(key), key=secret)
 
 
 @router.delete("/api-keys/{key_id}", status_code=204, dependencies=[Depends(current_principal)])
-async def delete_api_key(key_id: str, server: ServerDep) -> None:
-    if not await server.auth.delete_api_key(key_id):
+async def delete_api_key(key_id: str, auth: AuthDep) -> None:
+    if not await auth.delete_api_key(key_id):
         raise ApiError(404, "not_found", f"no API key with id {key_id!r}")
 
 
-async def _sign_in(server: Server, user: User, request: Request, response: Response) -> None:
-    ttl = timedelta(hours=server.settings.session_ttl_hours)
-    token = await server.auth.create_session(user, ttl)
-    secure = server.settings.secure_cookies
+async def _sign_in(
+    auth: AuthRepository, settings: Settings, user: User, request: Request, response: Response
+) -> None:
+    ttl = timedelta(hours=settings.session_ttl_hours)
+    token = await auth.create_session(user, ttl)
+    secure = settings.secure_cookies
     if secure is None:
         secure = request.url.scheme == "https"
     response.set_cookie(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from tav.api.deps import ServerDep
+from tav.api.deps import VectorsDep
 from tav.api.schemas.collections import CollectionPublic
 from tav.core.errors import NotFound
 
@@ -17,19 +17,19 @@ Name = Annotated[str, Path(min_length=1, max_length=200, description="The collec
 
 
 @router.get("")
-async def list_collections(server: ServerDep) -> list[CollectionPublic]:
+async def list_collections(vectors: VectorsDep) -> list[CollectionPublic]:
     """Every vector collection, by name, with its dimension and number of records."""
     return [
         CollectionPublic(
             name=info.name, dimension=info.dimension, count=info.count, created_at=info.created_at
         )
-        for info in await server.vectors.collections()
+        for info in await vectors.collections()
     ]
 
 
 @router.delete("/{name}", status_code=204)
-async def delete_collection(name: Name, server: ServerDep) -> None:
+async def delete_collection(name: Name, vectors: VectorsDep) -> None:
     """Delete the collection and every record in it."""
-    if await server.vectors.collection(name) is None:
+    if await vectors.collection(name) is None:
         raise NotFound(f"no vector collection {name!r}")
-    await server.vectors.delete(name)
+    await vectors.delete(name)

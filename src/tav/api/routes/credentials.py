@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tav.api.deps import ServerDep
+from tav.api.deps import CredentialsDep
 from tav.api.errors import ApiError
 from tav.api.schemas.credentials import (
     CredentialCreate,
@@ -36,9 +36,9 @@ def _taken(exc: NameTaken) -> ApiError:
 
 
 @router.get("")
-async def list_credentials(server: ServerDep) -> list[CredentialPublic]:
+async def list_credentials(credentials: CredentialsDep) -> list[CredentialPublic]:
     """Every credential, by name (no values)."""
-    return [_public(record) for record in await server.credentials.all()]
+    return [_public(record) for record in await credentials.all()]
 
 
 @router.get("/kinds")
@@ -48,9 +48,11 @@ async def list_kinds() -> list[CredentialKind]:
 
 
 @router.post("", status_code=201, responses={409: {"description": "The name is taken."}})
-async def create_credential(body: CredentialCreate, server: ServerDep) -> CredentialPublic:
+async def create_credential(
+    body: CredentialCreate, credentials: CredentialsDep
+) -> CredentialPublic:
     try:
-        record = await server.credentials.create(body.name, body.kind, body.data)
+        record = await credentials.create(body.name, body.kind, body.data)
     except CredentialInvalid as exc:
         raise _invalid(exc) from None
     except NameTaken as exc:
@@ -59,17 +61,17 @@ async def create_credential(body: CredentialCreate, server: ServerDep) -> Creden
 
 
 @router.get("/{credential_id}")
-async def get_credential(credential_id: str, server: ServerDep) -> CredentialPublic:
-    return _public(await server.credentials.get(credential_id))
+async def get_credential(credential_id: str, credentials: CredentialsDep) -> CredentialPublic:
+    return _public(await credentials.get(credential_id))
 
 
 @router.put("/{credential_id}", responses={409: {"description": "The name is taken."}})
 async def update_credential(
-    credential_id: str, body: CredentialUpdate, server: ServerDep
+    credential_id: str, body: CredentialUpdate, credentials: CredentialsDep
 ) -> CredentialPublic:
     """Rename and/or change fields; fields left out of ``data`` keep their values."""
     try:
-        record = await server.credentials.update(credential_id, name=body.name, data=body.data)
+        record = await credentials.update(credential_id, name=body.name, data=body.data)
     except CredentialInvalid as exc:
         raise _invalid(exc) from None
     except NameTaken as exc:
@@ -78,5 +80,5 @@ async def update_credential(
 
 
 @router.delete("/{credential_id}", status_code=204)
-async def delete_credential(credential_id: str, server: ServerDep) -> None:
-    await server.credentials.delete(credential_id)
+async def delete_credential(credential_id: str, credentials: CredentialsDep) -> None:
+    await credentials.delete(credential_id)

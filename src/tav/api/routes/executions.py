@@ -14,7 +14,7 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
 from fastapi.sse import ServerSentEvent
 from pydantic_core import to_json
 
-from tav.api.deps import ExecutionsDep, ServerDep
+from tav.api.deps import ExecutionsDep, SettingsDep
 from tav.api.documents import value_problems
 from tav.api.errors import ApiError
 from tav.api.openapi import EVENT_STREAM_ITEM
@@ -53,7 +53,7 @@ FINISHED: dict[int | str, dict[str, Any]] = {
 async def run_workflow(
     workflow_id: WorkflowId,
     executions: ExecutionsDep,
-    server: ServerDep,
+    settings: SettingsDep,
     body: Annotated[RunRequest | None, Body()] = None,
     wait: Wait = False,
 ) -> RunAccepted | Response:
@@ -61,7 +61,7 @@ async def run_workflow(
     execution's settled outputs for every node that does not run again."""
     body = body or RunRequest()
     if body.input is not None:
-        max_bytes = server.settings.max_body_bytes
+        max_bytes = settings.max_body_bytes
         problems = value_problems(body.input, max_bytes=max_bytes, location="body.input")
         if problems:
             raise ApiError(422, "request_invalid", "the input is not storable JSON", problems)
@@ -150,7 +150,7 @@ async def _known(execution_id: ExecutionId, executions: ExecutionsDep) -> str:
 async def stream_execution(
     execution_id: Annotated[str, Depends(_known)],
     executions: ExecutionsDep,
-    server: ServerDep,
+    settings: SettingsDep,
     after: Annotated[
         int, Query(ge=0, le=MAX_OFFSET, description="Start after this sequence number.")
     ] = 0,
@@ -164,7 +164,7 @@ async def stream_execution(
     comment keeps a quiet stream open."""
     start = after if last_event_id is None else last_event_id
     events = _events(executions, execution_id, start)
-    return EventStream(events, keepalive_s=server.settings.stream_keepalive_s)
+    return EventStream(events, keepalive_s=settings.stream_keepalive_s)
 
 
 async def _events(

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Path, Query, UploadFile
 from fastapi.responses import FileResponse
 
-from tav.api.deps import ServerDep
+from tav.api.deps import FilesDep, SettingsDep
 from tav.api.errors import ApiError, responses
 from tav.api.schemas.executions import ID_PATTERN
 from tav.api.schemas.files import FileKind, FilePage, FilePublic
@@ -48,16 +48,17 @@ def _unknown(file_id: str) -> ApiError:
 
 @router.post("", status_code=201, responses=responses(413))
 async def upload_file(
-    server: ServerDep,
+    files: FilesDep,
+    settings: SettingsDep,
     file: Annotated[UploadFile, File(description="The file (multipart/form-data).")],
 ) -> FilePublic:
     """Store a file (at most ``TAV_MAX_UPLOAD_BYTES``); its type is detected from the
     content, else from the name."""
-    limit = server.settings.max_upload_bytes
+    limit = settings.max_upload_bytes
     if file.size is not None and file.size > limit:
         raise ApiError(413, "file_too_large", f"the file is larger than {limit} bytes")
     try:
-        record = await server.files.add_stream(
+        record = await files.add_stream(
             file.file,
             name=file.filename,
             kind="upload",
@@ -73,22 +74,22 @@ async def upload_file(
 
 @router.get("")
 async def list_files(
-    server: ServerDep,
+    files: FilesDep,
     kind: FileKind | None = None,
     execution_id: Annotated[str | None, Query(max_length=64, pattern=ID_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> FilePage:
     """Newest first."""
-    found, total = await server.files.find(
+    found, total = await files.find(
         kind=kind, execution_id=execution_id, limit=limit, offset=offset
     )
     return FilePage(items=[_public(r) for r in found], total=total, limit=limit, offset=offset)
 
 
 @router.get("/{file_id}", responses=NOT_FOUND)
-async def get_file(file_id: FileId, server: ServerDep) -> FilePublic:
-    record = await server.files.get(file_id)
+async def get_file(file_id: FileId, files: FilesDep) -> FilePublic:
+    record = await files.get(file_id)
     if record is None:
         raise _unknown(file_id)
     return _public(record)
@@ -99,12 +100,12 @@ async def get_file(file_id: FileId, server: ServerDep) -> FilePublic:
     response_class=FileResponse,
     responses={200: {"description": "The content, as an attachment."}, **NOT_FOUND},
 )
-async def download_file(file_id: FileId, server: ServerDep) -> FileResponse:
-    record = await server.files.get(file_id)
+async def download_file(file_id: FileId, files: FilesDep) -> FileResponse:
+    record = await files.get(file_id)
     if record is None:
         raise _unknown(file_id)
     try:
-        path = await server.files.content_path(record)
+        path = await files.content_path(record)
     except FileNotFoundError:  # or a symbolic link in its place: never followed
         raise ApiError(404, "not_found", f"the content of file {file_id!r} is missing") from None
     return FileResponse(
@@ -121,6 +122,6 @@ async def download_file(file_id: FileId, server: ServerDep) -> FileResponse:
 
 
 @router.delete("/{file_id}", status_code=204, responses=NOT_FOUND)
-async def delete_file(file_id: FileId, server: ServerDep) -> None:
-    if not await server.files.delete(file_id):
+async def delete_file(file_id: FileId, files: FilesDep) -> None:
+    if not await files.delete(file_id):
         raise _unknown(file_id)

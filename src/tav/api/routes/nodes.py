@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
-from tav.api.deps import ServerDep
+from tav.api.deps import RegistryDep
 from tav.nodes.builtin.triggers import cron as crons
 from tav.nodes.builtin.triggers.schedule import ScheduleParams
 from tav.triggers.schedule import upcoming
@@ -28,8 +28,8 @@ class SchedulePreview(BaseModel):
 
 
 @router.get("")
-async def list_nodes(server: ServerDep) -> list[dict[str, Any]]:
-    return server.registry.catalog()
+async def list_nodes(registry: RegistryDep) -> list[dict[str, Any]]:
+    return registry.catalog()
 
 
 @router.get("/trigger.schedule/preview")
@@ -56,5 +56,5 @@ async def preview_schedule(
 
 
 @router.get("/{type_id}")
-async def get_node(type_id: str, server: ServerDep) -> dict[str, Any]:
-    return server.registry.describe(type_id)
+async def get_node(type_id: str, registry: RegistryDep) -> dict[str, Any]:
+    return registry.describe(type_id)

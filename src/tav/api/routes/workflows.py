@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
 
 from tav.api import errors
-from tav.api.deps import ServerDep, WorkflowsDep
+from tav.api.deps import SettingsDep, WorkflowsDep
 from tav.api.documents import download, read_document, storable_document
 from tav.api.errors import ApiError
 from tav.api.schemas.workflows import (
@@ -33,7 +33,7 @@ from tav.api.schemas.workflows import (
 )
 from tav.app.workflows import Workflows
 from tav.core.errors import WorkflowInvalid
-from tav.server import Server
+from tav.settings import Settings
 from tav.storage.workflows import StoredWorkflow
 
 router = APIRouter(prefix="/workflows", tags=["workflows"])
@@ -101,11 +101,11 @@ def _public(workflow: StoredWorkflow, response: Response) -> WorkflowPublic:
     return WorkflowPublic.model_validate(workflow)
 
 
-async def _document(server: Server, workflows: Workflows, data: Any) -> dict[str, Any]:
+async def _document(settings: Settings, workflows: Workflows, data: Any) -> dict[str, Any]:
     """``data`` as a workflow document that can run (``WorkflowInvalid`` otherwise),
     checked on a worker thread: checking a large document must not hold up the other
     requests."""
-    max_bytes = server.settings.max_workflow_bytes
+    max_bytes = settings.max_workflow_bytes
     document = await asyncio.to_thread(storable_document, data, max_bytes=max_bytes)
     await workflows.check(document)
     return document
@@ -114,7 +114,7 @@ async def _document(server: Server, workflows: Workflows, data: Any) -> dict[str
 @router.post("", status_code=201)
 async def create_workflow(
     document: Document,
-    server: ServerDep,
+    settings: SettingsDep,
     workflows: WorkflowsDep,
     response: Response,
     active: Active = False,
@@ -122,7 +122,7 @@ async def create_workflow(
     """Store a new workflow as version 1, inactive unless ``?active=true``. The document
     is validated against the installed node types first: 422 lists every problem, each
     located by node id, edge index and field."""
-    document = await _document(server, workflows, document)
+    document = await _document(settings, workflows, document)
     return _public(await workflows.create(document, active=active), response)
 
 
@@ -144,13 +144,13 @@ async def list_workflows(
 
 @router.post("/validate", openapi_extra={"requestBody": DOCUMENT_BODY})
 async def validate_workflow(
-    request: Request, server: ServerDep, workflows: WorkflowsDep
+    request: Request, settings: SettingsDep, workflows: WorkflowsDep
 ) -> ValidationReport:
     """Check a document as a save would, without storing anything. Documents that are
     not even JSON (or YAML) are reported as problems too."""
     try:
-        data = await read_document(request, max_bytes=server.settings.max_workflow_bytes)
-        await _document(server, workflows, data)
+        data = await read_document(request, max_bytes=settings.max_workflow_bytes)
+        await _document(settings, workflows, data)
     except WorkflowInvalid as exc:
         problems = [ProblemPublic.model_validate(p.to_dict()) for p in exc.problems]
         return ValidationReport(valid=False, problems=problems)
@@ -160,14 +160,14 @@ async def validate_workflow(
 @router.post("/import", status_code=201, openapi_extra={"requestBody": DOCUMENT_BODY})
 async def import_workflow(
     request: Request,
-    server: ServerDep,
+    settings: SettingsDep,
     workflows: WorkflowsDep,
     response: Response,
     active: Active = False,
 ) -> WorkflowPublic:
     """Store a new workflow from a JSON or YAML document (as an export wrote it)."""
-    data = await read_document(request, max_bytes=server.settings.max_workflow_bytes)
-    document = await _document(server, workflows, data)
+    data = await read_document(request, max_bytes=settings.max_workflow_bytes)
+    document = await _document(settings, workflows, data)
     return _public(await workflows.create(document, active=active), response)
 
 
@@ -181,14 +181,14 @@ async def get_workflow(workflow: Stored, response: Response) -> WorkflowPublic:
 async def update_workflow(
     workflow: Stored,
     document: Document,
-    server: ServerDep,
+    settings: SettingsDep,
     workflows: WorkflowsDep,
     response: Response,
     base: BaseVersion,
 ) -> WorkflowPublic:
     """Save the document as a new version (409 when ``If-Match`` is stale). An active
     workflow's triggers are re-armed; a change that cannot be active is refused (422, 409)."""
-    document = await _document(server, workflows, document)
+    document = await _document(settings, workflows, document)
     return _public(await workflows.save(workflow, document, base_version=base), response)
 
 

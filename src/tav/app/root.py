@@ -1,0 +1,332 @@
+"""The composition root: every part of a TAV process, built from ``Settings``.
+
+``build(settings)`` is the one place that constructs the database and its repositories,
+the vault, the node registry, the bus, the outbound policy and the clients under it, the
+AI services and their cache, the executor with the services it supplies to nodes
+(``HostServices``), and the use-case services. ``tav serve`` (through
+``tav.app.server.Server``), ``tav run`` (stored or ``--no-store``), ``tav.run_workflow``
+and the queue's worker all start from it, so a workflow finds the same services wherever
+it runs.
+
+Building opens nothing: the database connects on first use and each HTTP client makes
+its transport on its first request. ``Parts.aclose`` closes what was opened. Starting
+(migrations, stored settings, resuming) is the lifecycle's job: ``tav.app.server`` for a
+host that records its executions, ``tav.app.headless`` for one that does not.
+
+``record`` decides where executions go. A recording host (``RecordingParts``: a server,
+``tav run``, a worker) writes each one to the database as it runs (the writer is a sink
+of the bus and the executor's store) and has the use cases that start, retry and arm
+them. A host built with ``record=False`` (``tav run --no-store``, ``tav.run_workflow``)
+keeps the execution in memory only; everything else still comes from the data dir:
+credentials, variables, stored files, vector collections, the AI cache, stored workflows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any, Literal, overload
+
+import httpx
+
+from tav.ai import AIConfig, AIServices
+from tav.ai.http import ProviderHttp
+from tav.ai.text import RecursiveTextSplitter
+from tav.app.executions import Executions
+from tav.app.loader import StoredWorkflowLoader
+from tav.app.plans import Plans
+from tav.app.settings import RuntimeConfig
+from tav.app.workflows import Workflows
+from tav.credentials import CredentialService, KeySource, Vault
+from tav.engine.bus import InMemoryBus
+from tav.engine.executor import Executor
+from tav.engine.pools import Pools
+from tav.engine.template_budget import TemplateLimits
+from tav.nodes.discovery import default_registry
+from tav.nodes.host import HostServices, PdfFonts
+from tav.nodes.outbound import OutboundPolicy
+from tav.nodes.outbound import client as outbound_client
+from tav.nodes.registry import NodeRegistry
+from tav.services import ServiceConfig, build_services
+from tav.settings import Settings
+from tav.storage.ai_cache import AICacheRepository
+from tav.storage.auth import SETUP_TOKEN_FILE, AuthRepository, SetupToken
+from tav.storage.config import SettingRepository, VariableRepository
+from tav.storage.credentials import CredentialRepository
+from tav.storage.db import Database
+from tav.storage.executions import ExecutionRepository
+from tav.storage.files import FileStore
+from tav.storage.triggers import TriggerStateRepository
+from tav.storage.vectors import VectorStore
+from tav.storage.workflows import WorkflowRepository
+from tav.storage.writer import ExecutionWriter
+from tav.triggers import Host, SystemClock, TriggerManager
+from tav.triggers.discovery import default_trigger_kinds
+from tav.triggers.webhook import WebhookRoutes
+
+BUS_RETAIN_EVENTS = 1_000
+"""Events of finished executions a recording host's bus keeps: only enough to bridge the
+moment between an execution's end and its final batch being written; watchers of
+finished executions replay them from the database."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Parts:
+    """What a host runs workflows with, built by ``build``."""
+
+    db: Database
+    executions: ExecutionRepository
+    workflows: WorkflowRepository
+    auth: AuthRepository
+    variables: VariableRepository
+    stored_settings: SettingRepository
+    vectors: VectorStore
+    files: FileStore
+    keys: KeySource
+    vault: Vault
+    credentials: CredentialService
+    registry: NodeRegistry
+    bus: InMemoryBus
+    outbound: OutboundPolicy
+    """Every request of a node, a service client or a model provider goes through it."""
+    http: httpx.AsyncClient
+    """The client of the nodes and the service clients, under ``outbound``."""
+    provider_http: ProviderHttp
+    """The clients the model providers' SDKs send through, under ``outbound``."""
+    ai_cache: AICacheRepository
+    ai: AIServices
+    loader: StoredWorkflowLoader
+    executor: Executor
+    plans: Plans
+    settings_service: RuntimeConfig
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in force: the environment's, with the stored runtime settings over
+        them once they are applied (``settings_service``)."""
+        return self.settings_service.settings
+
+    async def aclose(self) -> None:
+        """Close what the parts opened: the HTTP clients and the database (after the
+        writes of API key use still pending)."""
+        await self.auth.settle()
+        await self.http.aclose()
+        await self.provider_http.aclose()
+        await self.db.close()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordingParts(Parts):
+    """The parts of a host that records its executions: the writer, and the use cases
+    that start executions and arm triggers."""
+
+    writer: ExecutionWriter
+    executions_service: Executions
+    triggers: TriggerManager
+    workflows_service: Workflows
+
+    @property
+    def webhooks(self) -> WebhookRoutes:
+        """The webhook paths of the armed workflows, which the HTTP layer serves."""
+        return self.triggers.webhooks
+
+
+@overload
+def build(
+    settings: Settings,
+    *,
+    registry: NodeRegistry | None = None,
+    file_refs: bool = False,
+    record: Literal[True] = True,
+) -> RecordingParts: ...
+
+
+@overload
+def build(
+    settings: Settings,
+    *,
+    registry: NodeRegistry | None = None,
+    file_refs: bool = False,
+    record: Literal[False],
+) -> Parts: ...
+
+
+def build(
+    settings: Settings,
+    *,
+    registry: NodeRegistry | None = None,
+    file_refs: bool = False,
+    record: bool = True,
+) -> Parts:
+    """Every part of a host, from ``settings``.
+
+    ``registry``: the node types (default: the built-ins, the ``tav.nodes`` entry points
+    and ``TAV_NODES_PATH``). ``file_refs``: sub-workflow refs may be file paths
+    (``tav run``); a server takes stored workflow ids only. ``record``: executions are
+    written to the database as they run (``RecordingParts``), or kept in memory only."""
+    db = Database(settings.resolved_database_url())
+    writer = ExecutionWriter(db) if record else None
+    storage = _storage(settings, db)
+    ai_cache = _ai_cache(settings, db)
+    outbound = OutboundPolicy.from_settings(settings)
+    # (Each client's transport is made on its first request: it loads the CA bundle,
+    # ~30 ms and some MB at every start, for a process that may never make one.)
+    http = outbound_client(outbound)
+    provider_http = ProviderHttp(outbound)
+    ai = AIServices(
+        AIConfig.from_settings(settings),
+        cache=ai_cache,
+        redaction=storage.vault,
+        http=provider_http,
+    )
+    registry = registry or default_registry(settings.nodes_path)
+    loader = StoredWorkflowLoader(storage.workflows, file_refs=file_refs)
+    services = replace(
+        build_services(ServiceConfig.from_settings(settings), http),
+        outbound=outbound,
+        workflows=loader,
+        vector_stores=storage.vectors,
+        text_splitter=RecursiveTextSplitter(),
+        chat_models=ai,
+        embeddings=ai,
+        files=storage.files,
+        pdf_fonts=PdfFonts(tuple(str(path) for path in settings.pdf_font)),
+    )
+    bus = InMemoryBus(BUS_RETAIN_EVENTS, sinks=[writer]) if writer else InMemoryBus()
+    executor = _executor(settings, registry, services, storage, bus, writer, loader)
+    plans = Plans(executor, refs=loader)
+    runtime = RuntimeConfig(
+        settings,
+        stored=storage.stored_settings,
+        pools=executor.pools,
+        ai=ai,
+        credentials=storage.credentials,
+    )
+    parts = Parts(
+        db=db,
+        executions=storage.executions,
+        workflows=storage.workflows,
+        auth=storage.auth,
+        variables=storage.variables,
+        stored_settings=storage.stored_settings,
+        vectors=storage.vectors,
+        files=storage.files,
+        keys=storage.keys,
+        vault=storage.vault,
+        credentials=storage.credentials,
+        registry=registry,
+        bus=bus,
+        outbound=outbound,
+        http=http,
+        provider_http=provider_http,
+        ai_cache=ai_cache,
+        ai=ai,
+        loader=loader,
+        executor=executor,
+        plans=plans,
+        settings_service=runtime,
+    )
+    return parts if writer is None else _recording(settings, parts, writer)
+
+
+@dataclass(frozen=True, slots=True)
+class _Storage:
+    """The repositories over the database, and the vault."""
+
+    executions: ExecutionRepository
+    workflows: WorkflowRepository
+    auth: AuthRepository
+    variables: VariableRepository
+    stored_settings: SettingRepository
+    vectors: VectorStore
+    files: FileStore
+    keys: KeySource
+    vault: Vault
+    credentials: CredentialService
+
+
+def _storage(settings: Settings, db: Database) -> _Storage:
+    secret_key = settings.secret_key.get_secret_value() if settings.secret_key else None
+    keys = KeySource(settings.data_dir, secret_key)
+    vault = Vault(keys.keys)
+    return _Storage(
+        executions=ExecutionRepository(db),
+        workflows=WorkflowRepository(db),
+        auth=AuthRepository(
+            db,
+            setup_token=SetupToken(settings.data_dir / SETUP_TOKEN_FILE),
+            hash_concurrency=settings.password_hash_concurrency,
+        ),
+        variables=VariableRepository(db),
+        stored_settings=SettingRepository(db),
+        vectors=VectorStore(db),
+        files=FileStore(db, settings.data_dir / "files"),
+        keys=keys,
+        vault=vault,
+        credentials=CredentialService(CredentialRepository(db), vault),
+    )
+
+
+def _ai_cache(settings: Settings, db: Database) -> AICacheRepository:
+    days = settings.ai_cache_max_age_days
+    return AICacheRepository(db, max_age=timedelta(days=days) if days is not None else None)
+
+
+def _executor(
+    settings: Settings,
+    registry: NodeRegistry,
+    services: HostServices,
+    storage: _Storage,
+    bus: InMemoryBus,
+    writer: ExecutionWriter | None,
+    loader: StoredWorkflowLoader,
+) -> Executor:
+    return Executor(
+        registry,
+        bus=bus,
+        store=writer,
+        pools=Pools(settings.pools, default_limit=settings.pool_default_limit),
+        loader=loader,
+        services=services,
+        vars=settings.vars,
+        secrets=storage.credentials,
+        template_limits=TemplateLimits.from_settings(settings),
+    )
+
+
+def _recording(settings: Settings, parts: Parts, writer: ExecutionWriter) -> RecordingParts:
+    """``parts`` with the writer and the use cases that record executions and arm
+    triggers."""
+    executions = Executions(
+        executions=parts.executions,
+        workflows=parts.workflows,
+        writer=writer,
+        executor=parts.executor,
+        bus=parts.bus,
+        plans=parts.plans,
+        files=parts.files,
+        variables=parts.variables,
+        vars=settings.vars,
+    )
+    writer.on_lost = executions.stop  # an execution whose updates could not be stored
+    triggers = TriggerManager(
+        parts.registry,
+        parts.workflows,
+        Host(
+            launcher=executions,
+            state=TriggerStateRepository(parts.db),
+            credentials=parts.credentials,
+            clock=SystemClock(),
+            files=parts.files,
+        ),
+        sync_every_s=settings.trigger_sync_s,
+        kinds=default_trigger_kinds(settings.nodes_path),
+    )
+    shared: dict[str, Any] = {name: getattr(parts, name) for name in Parts.__dataclass_fields__}
+    return RecordingParts(
+        **shared,
+        writer=writer,
+        executions_service=executions,
+        triggers=triggers,
+        workflows_service=Workflows(parts.workflows, triggers, parts.plans),
+    )
