@@ -14,13 +14,12 @@ from, and a name defined twice is an error naming both.
 
 from __future__ import annotations
 
-import importlib.metadata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-from tav.nodes.discovery import import_file, plugin_files
+from tav.nodes.discovery import import_file, installed_entry_points, plugin_files
 from tav.nodes.modules import describe_error
 from tav.triggers.kinds import BUILTIN_KINDS, TriggerKindSpec
 
@@ -75,7 +74,7 @@ def kinds_in(module: ModuleType) -> list[TriggerKindSpec]:
 
 
 def _from_entry_points(found: KindDiscovery) -> None:
-    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+    for entry_point in installed_entry_points(ENTRY_POINT_GROUP):
         source = f"entry point {entry_point.value!r}"
         try:
             specs = _as_kinds(entry_point.load())

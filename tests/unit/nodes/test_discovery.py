@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import sys
 import textwrap
 import uuid
@@ -242,18 +241,9 @@ def package(tmp_path, monkeypatch) -> Iterator[str]:
 
 
 @pytest.fixture
-def entry_points(monkeypatch):
+def entry_points(installed_entry_points):
     """Install fake entry points: ``entry_points({"name": "module:attr"})``."""
-
-    def install(values: dict[str, str], group: str = ENTRY_POINT_GROUP) -> None:
-        points = [importlib.metadata.EntryPoint(n, v, group) for n, v in values.items()]
-
-        def fake(*, group: str) -> list[importlib.metadata.EntryPoint]:
-            return [p for p in points if p.group == group]
-
-        monkeypatch.setattr(importlib.metadata, "entry_points", fake)
-
-    return install
+    return lambda values, group=ENTRY_POINT_GROUP: installed_entry_points(group, values)
 
 
 def test_an_entry_point_naming_a_class_adds_that_class(package, entry_points):

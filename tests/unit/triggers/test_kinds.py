@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import sys
 import textwrap
 import uuid
@@ -72,16 +71,9 @@ def package(tmp_path, monkeypatch) -> Iterator[str]:
 
 
 @pytest.fixture
-def entry_points(monkeypatch):
-    def install(values: dict[str, str], group: str = ENTRY_POINT_GROUP) -> None:
-        points = [importlib.metadata.EntryPoint(n, v, group) for n, v in values.items()]
-
-        def fake(*, group: str) -> list[importlib.metadata.EntryPoint]:
-            return [p for p in points if p.group == group]
-
-        monkeypatch.setattr(importlib.metadata, "entry_points", fake)
-
-    return install
+def entry_points(installed_entry_points):
+    """Install fake entry points: ``entry_points({"name": "module:attr"})``."""
+    return lambda values, group=ENTRY_POINT_GROUP: installed_entry_points(group, values)
 
 
 def _names(found) -> list[str]:
