@@ -23,7 +23,7 @@ credentials, variables, stored files, vector collections, the AI cache, stored w
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 from typing import Any, Literal, overload
 
@@ -204,16 +204,7 @@ def build(
     )
     parts = Parts(
         db=db,
-        executions=storage.executions,
-        workflows=storage.workflows,
-        auth=storage.auth,
-        variables=storage.variables,
-        stored_settings=storage.stored_settings,
-        vectors=storage.vectors,
-        files=storage.files,
-        keys=storage.keys,
-        vault=storage.vault,
-        credentials=storage.credentials,
+        **_fields(storage),
         registry=registry,
         bus=bus,
         outbound=outbound,
@@ -243,6 +234,11 @@ class _Storage:
     keys: KeySource
     vault: Vault
     credentials: CredentialService
+
+
+def _fields(parts: _Storage | Parts) -> dict[str, Any]:
+    """The fields of ``parts`` by name (not ``dataclasses.asdict``: it would copy them)."""
+    return {field.name: getattr(parts, field.name) for field in fields(parts)}
 
 
 def _storage(settings: Settings, db: Database) -> _Storage:
@@ -307,6 +303,7 @@ def _recording(settings: Settings, parts: Parts, writer: ExecutionWriter) -> Rec
         files=parts.files,
         variables=parts.variables,
         vars=settings.vars,
+        keep_default=lambda: parts.settings.keep_successes,
     )
     writer.on_lost = executions.stop  # an execution whose updates could not be stored
     triggers = TriggerManager(
@@ -322,9 +319,8 @@ def _recording(settings: Settings, parts: Parts, writer: ExecutionWriter) -> Rec
         sync_every_s=settings.trigger_sync_s,
         kinds=default_trigger_kinds(settings.nodes_path),
     )
-    shared: dict[str, Any] = {name: getattr(parts, name) for name in Parts.__dataclass_fields__}
     return RecordingParts(
-        **shared,
+        **_fields(parts),
         writer=writer,
         executions_service=executions,
         triggers=triggers,
