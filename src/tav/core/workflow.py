@@ -28,8 +28,13 @@ ERROR_PORT = "error"
 NODE_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 _PORT = r"[A-Za-z_][A-Za-z0-9_\-]*"
 EDGE_END_PATTERN = rf"^[A-Za-z_][A-Za-z0-9_]{{0,63}}(:{_PORT})?$"
+POOL_PATTERN = r"^[A-Za-z0-9_.\-]{1,64}$"
 
 OnError = Literal["stop", "continue", "branch"]
+KeepSuccesses = Literal["all", "summary", "count"]
+"""What is stored of a successful execution (a failed one is always stored in full):
+``all`` of it; its ``summary`` (status, mode, timings) and its input; or nothing but a
+count of the workflow's successful runs. See docs/reference/workflow-format.md."""
 
 
 class _Model(Model):
@@ -66,6 +71,12 @@ class NodeDef(_Model):
     retry: RetryPolicy | None = None
     timeout_s: float | None = Field(None, gt=0)
     on_error: OnError = "stop"
+    pool: str | None = Field(
+        None,
+        pattern=POOL_PATTERN,
+        description="Concurrency pool the node runs in, instead of its type's; its limit "
+        "is a setting.",
+    )
     pin: dict[str, Any] | None = Field(
         None, description="Pinned outputs by port: the node is not run, these values flow on."
     )

@@ -142,6 +142,7 @@ class Executor:
             source=source,
             limits=self.template_limits,
             services=self.services,
+            pools=self.pools.limits,
         )
 
     def start(

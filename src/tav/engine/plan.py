@@ -1,8 +1,8 @@
 """Compile a workflow into an immutable ``ExecutionPlan``, finding every problem first.
 
 ``compile_plan`` checks everything that can be known before running — node types, params,
-ports, templates, references, the host services each node requires — and raises
-``WorkflowInvalid`` with every problem located.
+ports, templates, references, the host services each node requires, the pools nodes name
+— and raises ``WorkflowInvalid`` with every problem located.
 The plan holds, per node, what the executor needs and nothing it must recompute: the node
 instance, migrated params (validated once when they hold no templates), incoming edges per
 port in document order, and retry/timeout/error settings.
@@ -11,7 +11,7 @@ port in document order, and retry/timeout/error settings.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -65,10 +65,8 @@ class PlannedNode:
     timeout_s: float | None
     on_error: OnError
     pin: Mapping[str, Any] | None
-
-    @property
-    def pool(self) -> str | None:
-        return self.node_type.pool
+    pool: str | None
+    """The pool the node runs in: its own (``pool`` in the document), else its type's."""
 
 
 @dataclass(frozen=True)
@@ -94,14 +92,17 @@ def compile_plan(
     source: str | None = None,
     limits: TemplateLimits = DEFAULT_LIMITS,
     services: HostServices | None = None,
+    pools: Collection[str] | None = None,
 ) -> ExecutionPlan:
     """Compile ``workflow``; raise ``WorkflowInvalid`` with every problem if it cannot run.
 
     ``limits`` caps the templates of the document (count and length), checked before any
     is compiled: compiling one takes about half a millisecond. ``services``: what the host
     that will run the plan supplies; a node whose type ``requires`` a service it lacks is
-    a problem (``None``: not checked)."""
-    compiler = _Compiler(workflow, registry, limits, services)
+    a problem (``None``: not checked). ``pools``: the pools the host has a limit for; a
+    node naming another pool (``pool``) than these and its workflow's node types' pools
+    is a problem (``None``: not checked)."""
+    compiler = _Compiler(workflow, registry, limits, services, pools)
     plan = compiler.compile(source)
     if compiler.problems:
         raise WorkflowInvalid(compiler.problems, source=source)
@@ -115,10 +116,11 @@ def validate(
     *,
     limits: TemplateLimits = DEFAULT_LIMITS,
     services: HostServices | None = None,
+    pools: Collection[str] | None = None,
 ) -> list[Problem]:
     """Every problem that would stop ``workflow`` from running (on a host that supplies
-    ``services``, when given); empty when it is valid."""
-    compiler = _Compiler(workflow, registry, limits, services)
+    ``services`` and has ``pools``, when given); empty when it is valid."""
+    compiler = _Compiler(workflow, registry, limits, services, pools)
     compiler.compile(None)
     return compiler.problems
 
@@ -165,11 +167,13 @@ class _Compiler:
         registry: NodeRegistry,
         limits: TemplateLimits,
         services: HostServices | None,
+        pools: Collection[str] | None,
     ) -> None:
         self.workflow = workflow
         self.registry = registry
         self.limits = limits
         self.services = services
+        self.pools = pools
         self.problems: list[Problem] = check_structure(workflow)
         self.types: dict[str, type[Node]] = {}
         self.params: dict[str, dict[str, Any]] = {}
@@ -187,6 +191,7 @@ class _Compiler:
         for node in self.workflow.nodes:
             self._check_node(node)
         self._check_counts()
+        self._check_pools()
         incoming, predecessors = self._check_edges()
         self._check_references(predecessors)
         if self.problems:
@@ -331,6 +336,22 @@ class _Compiler:
                     field="type",
                 )
 
+    def _check_pools(self) -> None:
+        """A node's own pool must be one the host has a limit for, or the pool of a node
+        type of the workflow: a misspelt name would otherwise be a new pool of its own."""
+        if self.pools is None:
+            return
+        known = set(self.pools) | {t.pool for t in self.types.values() if t.pool is not None}
+        for node in self.workflow.nodes:
+            if node.pool is not None and node.pool not in known:
+                have = ", ".join(sorted(known)) or "none"
+                self._problem(
+                    f"unknown pool {node.pool!r} (pools: {have}); set its limit in the "
+                    "pools setting first",
+                    node=node.id,
+                    field="pool",
+                )
+
     def _check_edges(self) -> tuple[dict[str, dict[str, list[Source]]], dict[str, set[str]]]:
         incoming: dict[str, dict[str, list[Source]]] = {
             n.id: defaultdict(list) for n in self.workflow.nodes
@@ -415,6 +436,7 @@ class _Compiler:
             timeout_s=node.timeout_s,
             on_error=node.on_error,
             pin=dict(node.pin) if node.pin is not None else None,
+            pool=node.pool or node_type.pool,
         )
 
     def _port_sets(self, node_type: type[Node]) -> tuple[frozenset[str], frozenset[str]]:

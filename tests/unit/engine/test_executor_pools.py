@@ -212,3 +212,52 @@ async def test_a_cpu_pool_node_may_use_a_thread_without_deadlock() -> None:
 
     assert [result.nodes[n].outputs for n in ("n0", "n1")] == [{"output": 6}] * 2
     assert pools.in_use("cpu") == 0
+
+
+# -- a node's own pool ----------------------------------------------------------------------
+
+
+async def test_a_nodes_own_pool_limits_ten_delays_to_two_at_a_time() -> None:
+    pools = Pools({"slow": 2})
+    executor = Executor(registry_with(), pools=pools)
+    wf = fan_out("core.delay", 10, params={"seconds": 0.05}, pool="slow")
+    clock = time.perf_counter()
+    result, peak = await peak_while(pools, "slow", lambda: run(executor, wf))
+
+    assert result.status is ExecutionStatus.SUCCEEDED
+    assert peak == 2
+    assert time.perf_counter() - clock >= 0.25  # five rounds of 50 ms
+    assert pools.in_use("slow") == 0
+
+
+async def test_a_nodes_own_pool_replaces_its_types_pool() -> None:
+    gauge = Gauge()
+    pools = Pools({"custom": 1, "wide": 3})
+    executor = Executor(registry_with(gauged_node("custom", gauge)), pools=pools)
+    wf = fan_out("probe.gauged", 3, pool="wide")
+    plan = executor.compile(wf)
+    result, peak = await peak_while(pools, "wide", lambda: executor.execute(plan))
+
+    assert result.status is ExecutionStatus.SUCCEEDED
+    assert {node.pool for node in plan.nodes.values()} == {None, "wide"}  # the trigger: none
+    assert gauge.peak == 3
+    assert peak == 3
+
+
+async def test_only_the_nodes_that_name_a_pool_share_it() -> None:
+    pools = Pools({"slow": 1})
+    executor = Executor(registry_with(), pools=pools)
+    wf = workflow(
+        node("start", "trigger.manual"),
+        node("a", "core.delay", params={"seconds": 0.05}, pool="slow"),
+        node("b", "core.delay", params={"seconds": 0.05}, pool="slow"),
+        node("c", "core.delay", params={"seconds": 0.05}),
+        links=("start -> a", "start -> b", "start -> c"),
+    )
+    result = await run(executor, wf)
+
+    a, b, c = (result.nodes[n] for n in "abc")
+    first, second = sorted((a, b), key=started_at)
+    assert first.finished_at is not None
+    assert started_at(second) >= first.finished_at
+    assert started_at(c) < first.finished_at  # not held back by the pool

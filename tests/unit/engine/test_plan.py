@@ -575,3 +575,55 @@ async def test_a_pinned_node_is_not_run_and_its_pin_flows_on(executor):
     assert result.output == 42
     assert result.nodes["boom"].pinned
     assert statuses(result) == {"start": "succeeded", "boom": "succeeded", "out": "succeeded"}
+
+
+# -- a node's own pool ----------------------------------------------------------------------
+
+
+def test_a_node_may_name_a_pool_the_host_has_a_limit_for(registry):
+    wf = workflow(
+        node("start", "trigger.manual"),
+        node("wait", "core.delay", params={"seconds": 0.01}, pool="slow"),
+    )
+    plan = compile_plan(wf, registry, pools={"http": 64, "slow": 2})
+
+    assert plan.nodes["wait"].pool == "slow"
+    assert plan.nodes["start"].pool is None
+
+
+def test_a_node_without_a_pool_runs_in_its_types(registry):
+    wf = workflow(node("get", "core.http_request", params={"url": "http://127.0.0.1/"}))
+    assert compile_plan(wf, registry, pools={}).nodes["get"].pool == "http"
+
+
+def test_a_node_may_name_the_pool_of_a_node_type_in_its_workflow(registry):
+    wf = workflow(
+        node("get", "core.http_request", params={"url": "http://127.0.0.1/"}),
+        node("wait", "core.delay", params={"seconds": 0.01}, pool="http"),
+    )
+    assert validate(wf, registry, pools=()) == []
+
+
+def test_an_unknown_pool_is_a_located_problem(registry):
+    wf = workflow(
+        node("start", "trigger.manual"),
+        node("wait", "core.delay", params={"seconds": 0.01}, pool="slwo"),
+    )
+    found = only(validate(wf, registry, pools={"http": 64, "slow": 2}))
+
+    assert (found.node, found.field) == ("wait", "pool")
+    assert found.message == (
+        "unknown pool 'slwo' (pools: http, slow); set its limit in the pools setting first"
+    )
+    with pytest.raises(WorkflowInvalid):
+        compile_plan(wf, registry, pools={"slow": 2})
+
+
+def test_pools_are_not_checked_when_the_host_does_not_say_which_it_has(registry):
+    wf = workflow(node("wait", "core.delay", params={"seconds": 0.01}, pool="anything"))
+    assert compile_plan(wf, registry).nodes["wait"].pool == "anything"
+
+
+def test_a_pool_name_is_letters_digits_and_a_few_signs(registry):
+    with pytest.raises(ValueError, match="pattern"):
+        workflow(node("wait", "core.delay", params={"seconds": 0.01}, pool="no spaces"))
