@@ -11,7 +11,7 @@ from tav.core import values
 from tav.core.errors import NodeError
 from tav.core.results import NodeResult
 from tav.core.states import NodeStatus
-from tav.nodes.context import Credential, Inputs
+from tav.nodes.context import Credential, Inputs, WorkflowRunner
 
 if TYPE_CHECKING:
     from tav.engine.step import StepHost
@@ -130,6 +130,9 @@ class StepContext:
 
     async def run_workflow(self, ref: str, input: Any) -> Any:
         return await self._host.run_workflow(ref, input)
+
+    async def workflow(self, ref: str, *, separate: bool) -> WorkflowRunner:
+        return await self._host.workflow(ref, separate=separate)
 
     async def credential(self, credential_id: str) -> Credential:
         return await self._host.reveal(credential_id)

@@ -91,6 +91,9 @@ class RunOptions:
     skip: frozenset[str] = frozenset()
     """Nodes settled as skipped without running: the trigger nodes other than the one
     that started the execution, so that only its branch runs."""
+    inline: bool = False
+    """Run as part of a node of the parent execution (``core.map``'s items): nothing is
+    stored and no event is published; only the result comes back to the caller."""
 
 
 @dataclass(frozen=True)
@@ -241,6 +244,10 @@ class _Run:
         self.depth = options.depth
         self.pools = executor.pools
         self.services: HostServices = executor.services
+        self.store = None if options.inline else executor.store
+        self.publish: Callable[[Event], None] = (
+            _unpublished if options.inline else executor.bus.publish
+        )
         self.template_limits = executor.template_limits
         self.checked = values.Checked()
         self.global_vars = executor.vars if options.vars is None else options.vars
@@ -308,8 +315,8 @@ class _Run:
                     parent_execution_id=self.parent_execution_id,
                 )
             )
-        if self.executor.store:
-            await self.executor.store.execution_started(self._result())
+        if self.store:
+            await self.store.execution_started(self._result())
         try:
             # Shielded: cut short, it would drop the ready nodes it had yet to settle.
             await asyncio.shield(self._advance())
@@ -445,8 +452,8 @@ class _Run:
             assert result.error is not None
             self.failure = (node.id, result.error)
             self._cancel_running()
-        if self.executor.store:
-            await self.executor.store.node_settled(self.execution_id, result)
+        if self.store:
+            await self.store.node_settled(self.execution_id, result)
 
     def _restore(self, node: PlannedNode) -> None:
         """Take the result of a node that settled before the execution was interrupted (it
@@ -521,8 +528,8 @@ class _Run:
                 error=error,
             )
         )
-        if self.executor.store:
-            await self.executor.store.execution_finished(result)
+        if self.store:
+            await self.store.execution_finished(result)
         return result
 
     def _outcome(self) -> tuple[ExecutionStatus, ErrorInfo | None]:
@@ -579,7 +586,7 @@ class _Run:
         return self.seq
 
     def _emit(self, event: Event) -> None:
-        self.executor.bus.publish(event)
+        self.publish(event)
 
     def started(self, node_id: str, attempt: int) -> None:
         self._move(node_id, NodeStatus.RUNNING)
@@ -641,6 +648,10 @@ class _Run:
         }
 
     async def run_workflow(self, ref: str, input: Any) -> Any:
+        runner = await self.workflow(ref, separate=True)
+        return await runner.run(input)
+
+    async def workflow(self, ref: str, *, separate: bool) -> SubWorkflow:
         if self.depth + 1 >= MAX_DEPTH:
             raise NodeError(
                 f"sub-workflows nested deeper than {MAX_DEPTH} levels; "
@@ -654,17 +665,40 @@ class _Run:
         except NotFound as exc:
             raise NodeError(str(exc), type="subworkflow_not_found") from None
         options = RunOptions(
-            parent_execution_id=self.execution_id, depth=self.depth + 1, vars=self.global_vars
+            parent_execution_id=self.execution_id,
+            depth=self.depth + 1,
+            vars=self.global_vars,
+            inline=not separate,
         )
-        result = await self.executor.execute(plan, input, options)
+        return SubWorkflow(self.executor, plan, options)
+
+
+class SubWorkflow:
+    """A sub-workflow's plan with the options its runs start with (``ctx.workflow``)."""
+
+    def __init__(self, executor: Executor, plan: ExecutionPlan, options: RunOptions) -> None:
+        self.executor = executor
+        self.plan = plan
+        self.options = options
+
+    @property
+    def name(self) -> str:
+        return self.plan.name
+
+    async def run(self, input: Any) -> Any:
+        result = await self.executor.execute(self.plan, input, self.options)
         if result.status is not ExecutionStatus.SUCCEEDED:
             error = result.error or ErrorInfo(type="subworkflow_failed", message=result.status)
             raise NodeError(
-                f"sub-workflow '{plan.name}' {result.status.value}: {error.message}",
+                f"sub-workflow '{self.plan.name}' {result.status.value}: {error.message}",
                 type="subworkflow_failed",
                 retryable=error.retryable,
             )
         return result.output
+
+
+def _unpublished(event: Event) -> None:
+    """Where an inline execution's events go: nowhere."""
 
 
 def _initial_states(plan: ExecutionPlan, resume: Resume | None) -> dict[str, NodeStatus]:

@@ -30,7 +30,7 @@ from tav.engine.context import StepContext
 from tav.engine.plan import PlannedNode
 from tav.engine.pools import Pools
 from tav.engine.template_budget import TemplateLimits
-from tav.nodes.context import Credential, Inputs
+from tav.nodes.context import Credential, Inputs, WorkflowRunner
 from tav.nodes.host import HostServices
 
 logger = logging.getLogger("tav.engine")
@@ -55,6 +55,7 @@ class StepHost(Protocol):
     def retrying(self, node_id: str, attempt: int, delay_s: float, error: ErrorInfo) -> None: ...
     def progress(self, node_id: str, data: dict[str, Any]) -> None: ...
     async def run_workflow(self, ref: str, input: Any) -> Any: ...
+    async def workflow(self, ref: str, *, separate: bool) -> WorkflowRunner: ...
 
 
 async def run_step(host: StepHost, node: PlannedNode, inputs: Inputs) -> NodeResult:

@@ -70,6 +70,19 @@ class Inputs(Mapping[str, Any]):
         return list(self._arrivals.get(port, ()))
 
 
+class WorkflowRunner(Protocol):
+    """A workflow loaded and compiled once, to run many times (``ctx.workflow``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def run(self, input: Any) -> Any:
+        """Run it to its end with ``input`` as its trigger payload and return its output;
+        raise ``NodeError`` (``subworkflow_failed``) if it does not succeed. Cancelling
+        the caller cancels the run."""
+        ...
+
+
 class NodeContext(Protocol):
     """What a running node may see and do."""
 
@@ -103,7 +116,18 @@ class NodeContext(Protocol):
 
     async def run_workflow(self, ref: str, input: Any) -> Any:
         """Run another workflow (a file path relative to this one, or a stored id) to its
-        end and return its output; raise ``NodeError`` if it does not succeed."""
+        end and return its output; raise ``NodeError`` if it does not succeed. The run is
+        an execution of its own, stored (where the host stores executions) and linked to
+        this one."""
+
+    async def workflow(self, ref: str, *, separate: bool) -> WorkflowRunner:
+        """The workflow ``ref`` names (as for ``run_workflow``), to run once per item.
+
+        With ``separate``, each run is an execution of its own, as ``run_workflow``'s;
+        without, a run is part of this node's work: nothing of it is stored and it
+        publishes no events, only its output (or error) comes back. Raises ``NodeError``
+        (``subworkflow_not_found``, ``subworkflow_invalid``, ``subworkflow_depth``)."""
+        ...
 
     async def credential(self, credential_id: str) -> Credential:
         """The stored credential ``credential_id``, decrypted; raises ``NodeError``

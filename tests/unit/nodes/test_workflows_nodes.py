@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from tav.core.results import ExecutionResult, NodeResult
 from tav.core.states import ExecutionStatus
 from tav.engine.bus import InMemoryBus
 from tav.engine.executor import MAX_DEPTH
+from tests.fakes.slow_http import SlowHttp, serving
 from tests.helpers import document, node, workflow
 
 
@@ -283,12 +285,17 @@ async def test_map_runs_the_child_per_item_and_keeps_item_order(executor, tmp_pa
     assert result.output == [{"item": item, "index": i} for i, item in enumerate(things)]
 
 
-async def test_map_respects_its_concurrency_limit(executor, bus, tmp_path):
+async def test_map_with_separate_executions_respects_its_concurrency_limit(executor, bus, tmp_path):
     echo_after(tmp_path / "item.json", 0.2)
     parent = caller(
         tmp_path / "parent.json",
         "core.map",
-        {"items": list(range(6)), "workflow": "item.json", "concurrency": 3},
+        {
+            "items": list(range(6)),
+            "workflow": "item.json",
+            "concurrency": 3,
+            "separate_executions": True,
+        },
     )
 
     began = time.perf_counter()
@@ -359,3 +366,218 @@ async def test_a_failing_item_fails_the_map_naming_its_index(executor, tmp_path)
     assert kind == "subworkflow_failed"
     assert message.startswith("item 2: ")
     assert "refused bad" in message
+
+
+def fetcher(path: Path) -> Path:
+    """A child that GETs ``trigger.item`` (a URL) and outputs the answer's body."""
+    return save(
+        path,
+        node("start", "trigger.manual"),
+        node("get", "core.http_request", params={"url": "{{ trigger.item }}"}),
+        node("out", "core.output", params={"value": "{{ nodes.get.output.body }}"}),
+        links=("start -> get", "get -> out"),
+    )
+
+
+async def test_map_runs_inline_by_default_leaving_no_execution_or_event_of_its_runs(
+    executor, bus, store, tmp_path
+):
+    echo_after(tmp_path / "item.json", 0)
+    parent = caller(
+        tmp_path / "parent.json", "core.map", {"items": ["a", "b", "c"], "workflow": "item.json"}
+    )
+
+    result = await run_workflow(parent, None, executor=executor)
+
+    assert result.status is ExecutionStatus.SUCCEEDED
+    assert call(result).outputs == {
+        "output": [{"item": x, "index": i} for i, x in enumerate("abc")]
+    }
+    assert {e.execution_id for _, e in bus.log} == {result.execution_id}
+    assert list(store.executions) == [result.execution_id]
+    assert store.executions[result.execution_id].nodes["call"].outputs == call(result).outputs
+
+
+async def test_map_inline_runs_at_most_concurrency_at_once(executor, tmp_path):
+    fetcher(tmp_path / "item.json")
+    async with serving(SlowHttp(delay_s=0.1)) as upstream:
+        urls = [f"{upstream.url}/item/{i}" for i in range(9)]
+        parent = caller(
+            tmp_path / "parent.json",
+            "core.map",
+            {"items": urls, "workflow": "item.json", "concurrency": 3},
+        )
+
+        began = time.perf_counter()
+        result = await run_workflow(parent, None, executor=executor)
+        elapsed = time.perf_counter() - began
+
+    assert result.status is ExecutionStatus.SUCCEEDED, result.error
+    assert [body["path"] for body in result.output] == [f"/item/{i}" for i in range(9)]
+    assert upstream.most_held == 3
+    assert 0.29 <= elapsed < 1.0
+
+
+async def test_map_with_separate_executions_stores_each_run_linked_to_its_parent(
+    executor, store, tmp_path
+):
+    echo_after(tmp_path / "item.json", 0)
+    parent = caller(
+        tmp_path / "parent.json",
+        "core.map",
+        {"items": [1, 2], "workflow": "item.json", "separate_executions": True},
+    )
+
+    result = await run_workflow(parent, None, executor=executor)
+
+    assert result.output == [{"item": 1, "index": 0}, {"item": 2, "index": 1}]
+    children = [e for e in store.executions.values() if e.execution_id != result.execution_id]
+    assert [c.parent_execution_id for c in children] == [result.execution_id] * 2
+    assert sorted(c.output["item"] for c in children) == [1, 2]
+
+
+def picky(path: Path) -> Path:
+    """A child that refuses the item 'bad' and outputs any other."""
+    return save(
+        path,
+        node("start", "trigger.manual"),
+        node("check", "core.if", params={"condition": "{{ trigger.item == 'bad' }}"}),
+        node("reject", "core.fail", params={"message": "refused {{ trigger.item }}"}),
+        node("out", "core.output", params={"value": "{{ trigger.item }}"}),
+        links=("start -> check", "check:true -> reject", "check:false -> out"),
+    )
+
+
+@pytest.mark.parametrize("separate", [False, True])
+async def test_a_failing_item_fails_the_map_and_cancels_the_runs_still_going(
+    executor, tmp_path, separate
+):
+    save(
+        tmp_path / "item.json",
+        node("start", "trigger.manual"),
+        node("check", "core.if", params={"condition": "{{ trigger.item == 'bad' }}"}),
+        node("reject", "core.fail", params={"message": "refused {{ trigger.item }}"}),
+        node("slow", "core.delay", params={"seconds": 30}),
+        links=("start -> check", "check:true -> reject", "check:false -> slow"),
+    )
+    parent = caller(
+        tmp_path / "parent.json",
+        "core.map",
+        {
+            "items": ["slow", "slow", "bad", "never"],
+            "workflow": "item.json",
+            "concurrency": 3,
+            "separate_executions": separate,
+        },
+    )
+
+    began = time.perf_counter()
+    result = await run_workflow(parent, None, executor=executor)
+
+    assert time.perf_counter() - began < 5
+    assert result.status is ExecutionStatus.FAILED
+    kind, message = call_error(result)
+    assert kind == "subworkflow_failed"
+    assert message.startswith("item 2: sub-workflow 'item' failed: ")
+    assert "refused bad" in message
+
+
+async def test_with_on_item_error_continue_every_item_runs_and_errors_go_out_apart(
+    executor, tmp_path
+):
+    picky(tmp_path / "picky.json")
+    parent = save(
+        tmp_path / "parent.json",
+        node("start", "trigger.manual"),
+        node(
+            "call",
+            "core.map",
+            params={
+                "items": ["ok", "bad", "fine", "bad"],
+                "workflow": "picky.json",
+                "on_item_error": "continue",
+            },
+        ),
+        node("failures", "core.output", params={"value": "{{ input | length }}"}),
+        links=("start -> call", "call:errors -> failures"),
+    )
+
+    result = await run_workflow(parent, None, executor=executor)
+
+    assert result.status is ExecutionStatus.SUCCEEDED
+    outputs = call(result).outputs
+    assert outputs["output"] == ["ok", None, "fine", None]
+    assert [(e["index"], e["item"], e["type"]) for e in outputs["errors"]] == [
+        (1, "bad", "subworkflow_failed"),
+        (3, "bad", "subworkflow_failed"),
+    ]
+    assert all("refused bad" in e["message"] for e in outputs["errors"])
+    assert result.output == 2
+
+
+async def test_with_on_item_error_continue_and_no_failure_the_errors_port_stays_inactive(
+    executor, tmp_path
+):
+    picky(tmp_path / "picky.json")
+    parent = save(
+        tmp_path / "parent.json",
+        node("start", "trigger.manual"),
+        node(
+            "call",
+            "core.map",
+            params={"items": ["ok"], "workflow": "picky.json", "on_item_error": "continue"},
+        ),
+        node("failures", "core.output"),
+        links=("start -> call", "call:errors -> failures"),
+    )
+
+    result = await run_workflow(parent, None, executor=executor)
+
+    assert call(result).outputs == {"output": ["ok"]}
+    assert result.nodes["failures"].status.value == "skipped"
+
+
+@pytest.mark.parametrize("separate", [False, True])
+async def test_cancelling_the_parent_cancels_its_map_runs_promptly(
+    executor, store, tmp_path, separate
+):
+    echo_after(tmp_path / "item.json", 30)
+    parent = caller(
+        tmp_path / "parent.json",
+        "core.map",
+        {"items": [1, 2, 3], "workflow": "item.json", "separate_executions": separate},
+    )
+    plan = await executor.load_plan(str(parent), relative_to=None)
+    handle = executor.start(plan, None)
+    await asyncio.sleep(0.2)
+
+    began = time.perf_counter()
+    handle.cancel()
+    result = await handle.wait()
+
+    assert time.perf_counter() - began < 1
+    assert result.status is ExecutionStatus.CANCELLED
+    assert call(result).status.value == "cancelled"
+    children = [e for e in store.executions.values() if e.execution_id != result.execution_id]
+    assert len(children) == (3 if separate else 0)
+    assert all(c.status is ExecutionStatus.CANCELLED for c in children)
+
+
+async def test_the_map_loads_its_workflow_once_for_all_items(executor, tmp_path, monkeypatch):
+    echo_after(tmp_path / "item.json", 0)
+    parent = caller(
+        tmp_path / "parent.json", "core.map", {"items": list(range(5)), "workflow": "item.json"}
+    )
+    loads: list[str] = []
+    load = executor.loader.load
+
+    async def counted(ref: str, *, relative_to: str | None) -> Any:
+        loads.append(ref)
+        return await load(ref, relative_to=relative_to)
+
+    monkeypatch.setattr(executor.loader, "load", counted)
+
+    result = await run_workflow(parent, None, executor=executor)
+
+    assert len(result.output) == 5
+    assert loads == ["item.json"]

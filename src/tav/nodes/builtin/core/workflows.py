@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from tav.core.errors import NodeError
 from tav.core.model import Model
-from tav.nodes.base import Node, NodeSpec, Outputs
+from tav.nodes.base import Node, NodeSpec, Outputs, Port
+from tav.nodes.builtin.core.items import ERRORS_PORT, ON_ITEM_ERROR, OnItemError, each
 from tav.nodes.context import NodeContext
 
 WORKFLOW_REF = (
@@ -42,34 +41,37 @@ class MapParams(Model):
     items: list[Any] = Field(description="A list (usually a template), one run per item.")
     workflow: str = Field(min_length=1, description=WORKFLOW_REF)
     concurrency: int = Field(8, ge=1, le=1000, description="Runs at the same time, at most.")
+    on_item_error: OnItemError = Field("stop", description=ON_ITEM_ERROR)
+    separate_executions: bool = Field(
+        False,
+        description="Store each item's run as an execution of its own, linked to this one "
+        "(its own events, result and history entry). Off: the runs are part of this "
+        "node's work, and only their outputs and errors are kept, in its result.",
+    )
 
 
 class Map(Node):
     """Runs a workflow once per item, with a concurrency limit; outputs the list of their
-    outputs in item order. Each run's trigger payload is ``{"item": x, "index": i}``."""
+    outputs in item order. Each run's trigger payload is ``{"item": x, "index": i}``.
+    The runs are part of this node (nothing of them is stored but their outputs and
+    errors) unless `separate_executions` is set."""
 
     spec = NodeSpec(type="core.map", title="Map", category="flow", icon="repeat")
     Params = MapParams
+    outputs = {
+        "output": Port("The outputs of the runs, in item order (null for a failed one)."),
+        "errors": ERRORS_PORT,
+    }
 
     async def run(self, params: MapParams, input: Any, ctx: NodeContext) -> Outputs:
-        results: list[Any] = [None] * len(params.items)
-        pending = iter(enumerate(params.items))
+        if not params.items:
+            return {"output": []}
+        runner = await ctx.workflow(params.workflow, separate=params.separate_executions)
 
-        async def worker() -> None:
-            for index, item in pending:
-                try:
-                    results[index] = await ctx.run_workflow(
-                        params.workflow, {"item": item, "index": index}
-                    )
-                except NodeError as exc:
-                    raise NodeError(
-                        f"item {index}: {exc.message}", type=exc.type, retryable=exc.retryable
-                    ) from None
+        async def one(index: int, item: Any) -> Any:
+            return await runner.run({"item": item, "index": index})
 
-        try:
-            async with asyncio.TaskGroup() as group:
-                for _ in range(min(params.concurrency, len(params.items))):
-                    group.create_task(worker())
-        except ExceptionGroup as group_error:
-            raise group_error.exceptions[0] from None
-        return {"output": results}
+        done = await each(
+            params.items, one, concurrency=params.concurrency, on_item_error=params.on_item_error
+        )
+        return done.outputs()
