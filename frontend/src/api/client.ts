@@ -1,5 +1,7 @@
 // A small typed client of the REST API under /api/v1. The browser's session cookie
-// authenticates every call; a 401 tells the app to show the login screen.
+// authenticates every call; a 401 tells the app to show the login screen. Every save of a
+// workflow names the version it was edited from (`If-Match`), so that it never overwrites
+// someone else's save made in between: the server answers 409 instead.
 import type {
   AuthStatus,
   Catalog,
@@ -46,8 +48,14 @@ export function setUnauthorizedHandler(handler: Unauthorized): void {
   onUnauthorized = handler
 }
 
-async function request<T>(method: string, path: string, body?: unknown, contentType?: string): Promise<T> {
-  const headers: Record<string, string> = { Accept: 'application/json' }
+interface RequestOptions {
+  /** The body's type when it is sent as the text given, not as JSON. */
+  contentType?: string
+  headers?: Record<string, string>
+}
+
+async function request<T>(method: string, path: string, body?: unknown, { contentType, headers: extra }: RequestOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json', ...extra }
   let payload: BodyInit | undefined
   if (body !== undefined) {
     headers['Content-Type'] = contentType ?? 'application/json'
@@ -73,6 +81,11 @@ async function answer<T>(response: Response): Promise<T> {
     throw new ApiError(response.status, error.code ?? 'error', error.message ?? response.statusText, error.details)
   }
   return data as T
+}
+
+/** The guard of a save: the version the edit started from, as the ETag the server gave. */
+function ifMatch(version: number): Record<string, string> {
+  return { 'If-Match': `"${version}"` }
 }
 
 export const api = {
@@ -108,18 +121,22 @@ export const api = {
     request<WorkflowPage>('GET', `/workflows?limit=${limit}&search=${encodeURIComponent(search)}`),
   workflow: (id: string) => request<StoredWorkflow>('GET', `/workflows/${id}`),
   createWorkflow: (document: WorkflowDocument) => request<StoredWorkflow>('POST', '/workflows', document),
-  saveWorkflow: (id: string, document: WorkflowDocument, baseVersion?: number) =>
-    request<StoredWorkflow>('PUT', `/workflows/${id}${baseVersion ? `?base_version=${baseVersion}` : ''}`, document),
+  /** Saves `document` as the next version, only if the workflow is still at `baseVersion`
+   * (409 `conflict` when someone saved since). */
+  saveWorkflow: (id: string, document: WorkflowDocument, baseVersion: number) =>
+    request<StoredWorkflow>('PUT', `/workflows/${id}`, document, { headers: ifMatch(baseVersion) }),
   deleteWorkflow: (id: string) => request<void>('DELETE', `/workflows/${id}`),
   importWorkflow: (text: string) => {
     const isJson = /^\s*[{[]/.test(text)
-    return request<StoredWorkflow>('POST', '/workflows/import', text, isJson ? 'application/json' : 'application/yaml')
+    return request<StoredWorkflow>('POST', '/workflows/import', text, { contentType: isJson ? 'application/json' : 'application/yaml' })
   },
   exportUrl: (id: string, format: 'json' | 'yaml', version?: number) =>
     `${API}/workflows/${id}/export?format=${format}${version ? `&version=${version}` : ''}`,
   versions: (id: string) => request<VersionSummary[]>('GET', `/workflows/${id}/versions`),
-  restoreVersion: (id: string, version: number, baseVersion?: number) =>
-    request<StoredWorkflow>('POST', `/workflows/${id}/versions/${version}/restore${baseVersion ? `?base_version=${baseVersion}` : ''}`),
+  /** Saves version `version` again as the newest, only if the workflow is still at
+   * `baseVersion`. */
+  restoreVersion: (id: string, version: number, baseVersion: number) =>
+    request<StoredWorkflow>('POST', `/workflows/${id}/versions/${version}/restore`, undefined, { headers: ifMatch(baseVersion) }),
   activate: (id: string) => request<StoredWorkflow>('POST', `/workflows/${id}/activate`),
   deactivate: (id: string) => request<StoredWorkflow>('POST', `/workflows/${id}/deactivate`),
   validate: (document: WorkflowDocument) => request<ValidationReport>('POST', '/workflows/validate', document),
