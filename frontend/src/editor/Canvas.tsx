@@ -2,6 +2,7 @@ import {
   Background,
   BackgroundVariant,
   Controls,
+  MarkerType,
   MiniMap,
   ReactFlow,
   type Connection,
@@ -23,7 +24,8 @@ const nodeTypes = { tav: TavNode, note: NoteNode }
 // its identity changes, which a literal in the JSX would do on every render.
 const DELETE_KEYS = ['Delete', 'Backspace']
 const MULTI_SELECTION_KEYS = ['Shift', 'Meta', 'Control']
-const EDGE_OPTIONS = { interactionWidth: 16 }
+// Every edge ends in an arrowhead at its target: which way the data flows.
+const EDGE_OPTIONS = { interactionWidth: 16, markerEnd: { type: MarkerType.ArrowClosed, width: 16, height: 16 } }
 const SNAP_GRID: [number, number] = [10, 10]
 const FIT_VIEW = { padding: 0.2, maxZoom: 1 }
 const PRO_OPTIONS = { hideAttribution: true }

@@ -4,11 +4,12 @@
 import { ReactFlowProvider, useReactFlow, type XYPosition } from '@xyflow/react'
 import { useEffect, useRef, useState } from 'react'
 import { ContextMenu, type MenuItem } from '../ui/ContextMenu'
-import { navigate } from '../ui/router'
+import { navigate, setLeaveGuard } from '../ui/router'
 import { Canvas } from './Canvas'
 import { useCommands } from './commands'
 import { MOD } from './format'
 import { HistoryPanel } from './HistoryPanel'
+import { LeaveDialog } from './LeaveDialog'
 import { NodePanel } from './NodePanel'
 import { Palette } from './Palette'
 import { Notice, useValidation } from './Problems'
@@ -20,10 +21,11 @@ import { useEditor } from './store'
 import { Toolbar } from './Toolbar'
 import { useCanvasActions, type CanvasActions } from './useCanvasActions'
 import { useClipboard, type ClipboardActions } from './useClipboard'
+import { useRevealNode } from './useRevealNode'
 import { useRunEvents } from './useRunEvents'
 import { useShortcuts } from './useShortcuts'
 
-type Dialog = 'run' | 'help' | { restore: number } | null
+type Dialog = 'run' | 'help' | { restore: number } | { leave: () => void } | null
 
 export default function EditorPage({ workflowId }: { workflowId: string }) {
   return (
@@ -48,10 +50,16 @@ function Editor({ workflowId }: { workflowId: string }) {
   const selectedId = useEditor(selectedNode)
   useRunEvents(run.live ? run.executionId : null)
   useValidation(loaded)
-  useWarnBeforeLeaving()
+  useAskBeforeLeaving((leave) => setDialog({ leave }))
+  useRevealNode(selectedId)
   useEffect(() => {
     useCommands.getState().open(workflowId)
   }, [workflowId])
+  // A "+" on an output port was clicked: the palette's search is where the type is chosen.
+  const addingAfter = useEditor((state) => state.addingAfter)
+  useEffect(() => {
+    if (addingAfter) paletteSearch.current?.focus()
+  }, [addingAfter])
 
   const canvas = useCanvasActions(pointer)
   const clipboard = useClipboard(loaded && dialog === null, canvas.spot)
@@ -116,7 +124,8 @@ function Editor({ workflowId }: { workflowId: string }) {
       <Notice />
       {dialog === 'run' && <RunDialog workflowId={workflowId} onRun={(input) => runWith(input)} onClose={() => setDialog(null)} />}
       {dialog === 'help' && <ShortcutsHelp onClose={() => setDialog(null)} />}
-      {dialog !== null && typeof dialog === 'object' && <RestoreDialog version={dialog.restore} onClose={() => setDialog(null)} />}
+      {dialog !== null && typeof dialog === 'object' && 'restore' in dialog && <RestoreDialog version={dialog.restore} onClose={() => setDialog(null)} />}
+      {dialog !== null && typeof dialog === 'object' && 'leave' in dialog && <LeaveDialog onLeave={dialog.leave} onClose={() => setDialog(null)} />}
     </div>
   )
 }
@@ -170,13 +179,27 @@ function ActivationError() {
   )
 }
 
-/** The browser asks before leaving the page with unsaved changes. */
-function useWarnBeforeLeaving(): void {
+/** Leaving with unsaved changes asks first: `ask` is handed the way out when the editor is
+ * left inside the app (a link, the back button), and the browser asks when the page itself
+ * goes (reload, closing the tab, another address). */
+function useAskBeforeLeaving(ask: (leave: () => void) => void): void {
+  const asker = useRef(ask)
+  asker.current = ask
   useEffect(() => {
+    const removeGuard = setLeaveGuard((leave) => {
+      if (!useEditor.getState().dirty) return false
+      asker.current(leave)
+      return true
+    })
     const warn = (event: BeforeUnloadEvent) => {
-      if (useEditor.getState().dirty) event.preventDefault()
+      if (!useEditor.getState().dirty) return
+      event.preventDefault()
+      event.returnValue = true // for browsers that predate preventDefault here
     }
     window.addEventListener('beforeunload', warn)
-    return () => window.removeEventListener('beforeunload', warn)
+    return () => {
+      removeGuard()
+      window.removeEventListener('beforeunload', warn)
+    }
   }, [])
 }

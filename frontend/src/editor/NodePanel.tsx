@@ -7,6 +7,7 @@ import { webhookUrl } from '../lib/media'
 import { fieldsFromSchema } from '../lib/schemaForm'
 import { aiSummary, formatUsage } from '../lib/usage'
 import { PinIcon } from '../ui/icons'
+import { Markdown } from '../ui/Markdown'
 import { formatDuration, iconFor, MOD } from './format'
 import { JsonTree } from './JsonTree'
 import { JsonInput, NumberInput, TemplateScope } from './inputs'
@@ -49,7 +50,7 @@ export function NodePanel({ nodeId, onClose, onRunFrom }: Props) {
             className="title-input"
             aria-label="Node name"
             value={def.name ?? ''}
-            placeholder={type?.title ?? def.type}
+            placeholder={nodeId}
             onChange={(event) => update((d) => ({ ...d, name: event.target.value || undefined }), 'name')}
           />
           <div className="muted small">
@@ -68,7 +69,7 @@ export function NodePanel({ nodeId, onClose, onRunFrom }: Props) {
           ×
         </button>
       </header>
-      {type?.description && <p className="panel-desc">{type.description}</p>}
+      {type?.description && <Markdown className="panel-desc" text={type.description} />}
       {!type && <div className="banner error">Unknown node type “{def.type}”: the server has no such node.</div>}
       {otherProblems.length > 0 && (
         <ul className="problems" aria-label="Problems">

@@ -10,4 +10,11 @@ describe('groupTypes', () => {
     expect(listed).toContain('core.set')
     expect(listed).not.toContain('core.broken')
   })
+
+  it('lists only types that take an input when the new node is connected after another', () => {
+    const listed = (connected: boolean) => groupTypes([...catalog.values()], '', connected).flatMap(([, types]) => types.map((type) => type.type))
+    expect(listed(false)).toContain('trigger.manual')
+    expect(listed(true)).not.toContain('trigger.manual')
+    expect(listed(true)).toContain('core.set')
+  })
 })

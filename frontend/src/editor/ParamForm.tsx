@@ -1,8 +1,10 @@
 // The params form of a node, generated from its type's JSON Schema.
 import type { Problem } from '../api/types'
 import type { Field } from '../lib/schemaForm'
+import { Markdown } from '../ui/Markdown'
 import { CronPreview } from './CronPreview'
 import { CredentialSelect, JsonInput, NumberInput, TemplateInput } from './inputs'
+import { KeyValueInput } from './KeyValueInput'
 
 interface Props {
   fields: Field[]
@@ -35,7 +37,7 @@ export function ParamForm({ fields, values, onChange, problems = [], prefix = 'p
             )}
             {field.kind !== 'boolean' && <FieldInput field={field} value={values[field.key]} onChange={(value) => onChange(field.key, value)} />}
             {field.format === 'cron' && <CronPreview cron={values[field.key]} timezone={values.timezone} fieldHasProblem={own.length > 0} />}
-            {field.description && <div className="field-help">{field.description}</div>}
+            {field.description && <Markdown className="field-help" text={field.description} />}
             {own.map((problem, index) => (
               <div className="field-error" key={index}>
                 {problem.field !== path && <code>{problem.field?.slice(prefix.length + 1)}: </code>}
@@ -72,6 +74,8 @@ function FieldInput({ field, value, onChange }: { field: Field; value: unknown; 
       return <CredentialSelect label={field.title} value={value} onChange={onChange} />
     case 'string-list':
       return <StringList label={field.title} value={Array.isArray(value) ? value.map(String) : []} onChange={(items) => onChange(items.length ? items : undefined)} />
+    case 'key-value':
+      return <KeyValueInput field={field} value={value} onChange={onChange} />
     case 'object-list':
       return <ObjectList field={field} value={Array.isArray(value) ? (value as Record<string, unknown>[]) : []} onChange={(items) => onChange(items.length ? items : undefined)} />
     default:

@@ -9,6 +9,9 @@ import { parseJson, parseNumber } from '../lib/schemaForm'
 import { templateSegments } from '../lib/templates'
 import { useEditor } from './store'
 
+/** The tallest a template input grows (16 lines of text), in pixels. */
+const MAX_HEIGHT = 16 * 18 + 12
+
 /** The node whose params the template inputs below edit; without one, no suggestions. */
 export const TemplateScope = createContext<string | null>(null)
 
@@ -85,6 +88,14 @@ export function TemplateInput({ value, onChange, multiline, label, placeholder }
     area.current.setSelectionRange(caret.current, caret.current)
     caret.current = null
   })
+  // As tall as its text, wrapped lines included (a long template in a narrow field).
+  useLayoutEffect(() => {
+    const element = area.current
+    if (!element) return
+    element.style.height = ''
+    const borders = element.offsetHeight - element.clientHeight
+    element.style.height = `${Math.min(element.scrollHeight + borders, MAX_HEIGHT)}px`
+  }, [value])
 
   const suggest = (element: HTMLTextAreaElement) => {
     if (!nodeId || element.selectionStart !== element.selectionEnd) return setCompletion(null)

@@ -31,6 +31,23 @@ describe('the editor store', () => {
     expect(useEditor.getState().document().nodes.map((n) => n.id)).toEqual(['start', 'set'])
   })
 
+  it('adds a node after a given output port, and stops adding after it', () => {
+    const editor = useEditor.getState()
+    editor.addNode('core.if', { x: 300, y: 0 }, 'start')
+    editor.addAfter({ node: 'if', port: 'false' })
+    expect(useEditor.getState().addingAfter).toEqual({ node: 'if', port: 'false' })
+    editor.addNode('core.set', { x: 600, y: 100 }, 'if', 'false')
+    expect(useEditor.getState().document().edges).toEqual([
+      { from: 'start', to: 'if' },
+      { from: 'if:false', to: 'set' },
+    ])
+    expect(useEditor.getState().addingAfter).toBeNull()
+    expect(useEditor.getState().nodes.filter((node) => node.selected).map((node) => node.id)).toEqual(['set'])
+    // A port the node does not have: its first output instead.
+    editor.addNode('core.set', { x: 600, y: 300 }, 'if', 'nope')
+    expect(useEditor.getState().document().edges.at(-1)).toEqual({ from: 'if:true', to: 'set_2' })
+  })
+
   it('refuses invalid connections with the reason', () => {
     const editor = useEditor.getState()
     editor.addNode('core.set', { x: 300, y: 0 })

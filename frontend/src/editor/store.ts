@@ -64,6 +64,9 @@ export interface EditorState {
   problems: Problem[]
   run: RunState
   notice: { kind: 'error' | 'info'; text: string; at: number } | null
+  /** The output port a new node is to be added after and connected to (its "+" was
+   * clicked), until a node is added or this is cancelled. */
+  addingAfter: { node: string; port: string } | null
 
   load(stored: StoredWorkflow, catalog: Catalog): void
   document(): WorkflowDocument
@@ -73,7 +76,11 @@ export interface EditorState {
   onEdgesChange(changes: EdgeChange<FlowEdge>[]): void
   onDragStart(): void
   connect(connection: Connection): string | null
-  addNode(type: string, position: XYPosition, from?: string): string
+  /** A node of `type` at `position`, selected; connected from `from` (its port `port`,
+   * else its first output) when given. */
+  addNode(type: string, position: XYPosition, from?: string, port?: string): string
+  /** Start adding a node after a node's output port (null: stop). */
+  addAfter(after: { node: string; port: string } | null): void
   updateNode(id: string, update: (def: NodeDef) => NodeDef, key?: string): void
   setPin(id: string, pin: Record<string, unknown> | undefined): void
   addNote(position: XYPosition): string
@@ -143,12 +150,13 @@ export const useEditor = create<EditorState>()((set, get) => {
     problems: [],
     run: EMPTY_RUN,
     notice: null,
+    addingAfter: null,
 
     load(stored, catalog) {
       const graph = workflowToGraph(stored.document)
       const base = { ...stored.document, nodes: [], edges: [] }
       const keepRun = get().workflowId === stored.id ? get().run : EMPTY_RUN
-      set({ catalog, workflowId: stored.id, version: stored.version, active: Boolean(stored.active), base, nodes: graph.nodes, edges: graph.edges, notes: graph.notes ?? [], past: [], future: [], problems: [], run: keepRun, dirty: false, revision: get().revision + 1 })
+      set({ addingAfter: null, catalog, workflowId: stored.id, version: stored.version, active: Boolean(stored.active), base, nodes: graph.nodes, edges: graph.edges, notes: graph.notes ?? [], past: [], future: [], problems: [], run: keepRun, dirty: false, revision: get().revision + 1 })
       set({ saved: serialize(get().document()) })
     },
     document() {
@@ -197,17 +205,18 @@ export const useEditor = create<EditorState>()((set, get) => {
       changed({ edges: addEdge(edge, edges) })
       return null
     },
-    addNode(type, position, from) {
+    addNode(type, position, from, fromPort) {
       checkpoint()
       const { nodes, catalog } = get()
       const id = newNodeId(type, nodes.map((node) => node.id))
       const node: FlowNode = { id, type: 'tav', position, selected: true, data: { def: { id, type } } }
-      changed({ nodes: [...deselected(nodes), node], notes: deselected(get().notes) })
+      changed({ nodes: [...deselected(nodes), node], notes: deselected(get().notes), addingAfter: null })
       if (from) {
         const source = nodes.find((n) => n.id === from)
         const targetType = catalog.get(type)
         if (source && inputPorts(targetType).length) {
-          const port = outputPorts(source.data.def, catalog.get(source.data.def.type))[0]
+          const ports = outputPorts(source.data.def, catalog.get(source.data.def.type))
+          const port = fromPort && ports.includes(fromPort) ? fromPort : ports[0]
           const edge = { source: from, sourceHandle: port, target: id, targetHandle: inputPorts(targetType)[0] }
           if (port && !connectionProblem(edge, get().nodes, get().edges, catalog)) {
             set({ edges: addEdge({ ...edge, id: edgeId(from, port, id, edge.targetHandle) }, get().edges) })
@@ -215,6 +224,9 @@ export const useEditor = create<EditorState>()((set, get) => {
         }
       }
       return id
+    },
+    addAfter(after) {
+      set({ addingAfter: after })
     },
     updateNode(id, update, key) {
       checkpoint(key ?? `node:${id}`)

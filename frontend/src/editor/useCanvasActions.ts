@@ -1,11 +1,15 @@
-// Where things land on the canvas: new nodes beside the selected one or in the middle of the
-// view, notes and pasted nodes at the pointer, and the tidy-up layout fitted to the view.
+// Where things land on the canvas: new nodes after the port whose "+" was clicked, beside
+// the selected node or in the middle of the view; notes and pasted nodes at the pointer;
+// and the tidy-up layout fitted to the view. Wherever a node lands, the canvas then pans
+// to show it (useRevealNode).
 import { useReactFlow, type XYPosition } from '@xyflow/react'
 import { useCallback, useMemo, type RefObject } from 'react'
+import { outputPorts, type FlowNode } from '../lib/graph'
 import { useEditor } from './store'
 
 export interface CanvasActions {
-  /** A node of `type` at `point` (screen coordinates), else beside the selected node. */
+  /** A node of `type` at `point` (screen coordinates), else after the port being added
+   * after, else beside the selected node, else in the middle of the view. */
   addNode(type: string, point?: XYPosition): void
   /** A note at `at` (screen coordinates), else at the pointer. */
   addNote(at?: XYPosition): void
@@ -29,13 +33,16 @@ export function useCanvasActions(pointer: RefObject<XYPosition | null>): CanvasA
       spot,
       addNode(type, point) {
         const state = useEditor.getState()
+        const adding = state.addingAfter
+        const after = adding ? state.nodes.find((node) => node.id === adding.node) : undefined
         const selected = state.nodes.filter((node) => node.selected)
+        const from = after ?? (!point && selected.length === 1 ? selected[0] : undefined)
         let position
         if (point) position = flow.screenToFlowPosition(point)
-        else if (selected.length === 1) position = { x: selected[0].position.x + 260, y: selected[0].position.y }
+        else if (from) position = { x: from.position.x + 260, y: from.position.y + (after && adding ? portRow(after, adding.port) * 100 : 0) }
         else position = middle()
         position = freeSpot(state.nodes, snap(position))
-        state.addNode(type, position, !point && selected.length === 1 ? selected[0].id : undefined)
+        state.addNode(type, position, from?.id, after ? adding?.port : undefined)
       },
       addNote(at) {
         useEditor.getState().addNote(snap(at ? flow.screenToFlowPosition(at) : spot()))
@@ -53,6 +60,13 @@ export function useCanvasActions(pointer: RefObject<XYPosition | null>): CanvasA
     }),
     [flow, middle, spot],
   )
+}
+
+/** Which of its node's outputs a port is (0 for the first): a node added after the second
+ * output goes below one added after the first. */
+function portRow(node: FlowNode, port: string): number {
+  const index = outputPorts(node.data.def, useEditor.getState().catalog.get(node.data.def.type)).indexOf(port)
+  return Math.max(0, index)
 }
 
 function snap(point: XYPosition): XYPosition {

@@ -18,7 +18,8 @@ export type Draft = Record<string, FieldDraft | undefined>
 export function credentialFields(kind: CredentialKind): CredentialField[] {
   const properties = (kind.schema.properties ?? {}) as Record<string, { secret?: unknown }>
   const secret = new Set([...kind.secret_fields, ...Object.keys(properties).filter((key) => properties[key]?.secret === true)])
-  return fieldsFromSchema(kind.schema).map((field) => ({ ...field, secret: secret.has(field.key) }))
+  // An object field is typed as JSON here: the credential form has no rows of name and value.
+  return fieldsFromSchema(kind.schema).map((field) => ({ ...field, kind: field.kind === 'key-value' ? 'json' : field.kind, secret: secret.has(field.key) }))
 }
 
 /**

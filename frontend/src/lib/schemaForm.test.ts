@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { fieldsFromSchema, parseJson, parseNumber } from './schemaForm'
+import { fieldsFromSchema, humanize, parseJson, parseNumber } from './schemaForm'
 import { hasTemplate, templateSegments } from './templates'
 
 // As Pydantic writes them (see GET /api/v1/nodes).
@@ -42,7 +42,43 @@ const llm = {
 describe('forms from params schemas', () => {
   it('picks an input for each type', () => {
     const kinds = Object.fromEntries(fieldsFromSchema(http).map((f) => [f.key, f.kind]))
-    expect(kinds).toEqual({ method: 'enum', url: 'text', headers: 'json', json: 'json', body: 'text', timeout_s: 'number', fail_on_status: 'boolean' })
+    expect(kinds).toEqual({ method: 'enum', url: 'text', headers: 'key-value', json: 'json', body: 'text', timeout_s: 'number', fail_on_status: 'boolean' })
+  })
+
+  it('edits objects of any keys as rows of name and value, text only where the schema says so', () => {
+    const schema = {
+      type: 'object',
+      properties: {
+        values: { additionalProperties: true, default: {}, title: 'Values', type: 'object' },
+        headers: { additionalProperties: { type: 'string' }, title: 'Headers', type: 'object' },
+        metadata: { anyOf: [{ additionalProperties: true, type: 'object' }, { type: 'null' }], default: null },
+        counts: { additionalProperties: { type: 'integer' }, type: 'object' },
+        fixed: { additionalProperties: false, type: 'object' },
+      },
+    }
+    const fields = Object.fromEntries(fieldsFromSchema(schema).map((f) => [f.key, f]))
+    expect(fields.values).toMatchObject({ kind: 'key-value', textValues: false })
+    expect(fields.headers).toMatchObject({ kind: 'key-value', textValues: true })
+    expect(fields.metadata).toMatchObject({ kind: 'key-value', nullable: true })
+    expect(fields.counts.kind).toBe('json')
+    expect(fields.fixed.kind).toBe('json')
+  })
+
+  it('labels fields in sentence case, keeping the titles a node gives', () => {
+    const schema = {
+      type: 'object',
+      properties: {
+        api_key: { title: 'Api Key', type: 'string' },
+        base_url: { title: 'Base Url', type: 'string' },
+        timeout_s: { title: 'Timeout S', type: 'number' },
+        fail_on_status: { title: 'Fail On Status', type: 'boolean' },
+        mime_type: { type: 'string' },
+        thread_ts: { type: 'string' },
+        prompt: { title: 'What to ask', type: 'string' },
+      },
+    }
+    expect(fieldsFromSchema(schema).map((f) => f.title)).toEqual(['API key', 'Base URL', 'Timeout (s)', 'Fail on status', 'MIME type', 'Thread TS', 'What to ask'])
+    expect(humanize('s')).toBe('S')
   })
 
   it('keeps titles, descriptions, defaults, options and what is required', () => {

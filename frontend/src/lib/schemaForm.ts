@@ -12,7 +12,8 @@ export type FieldKind =
   | 'credential' // the id of a stored credential
   | 'string-list'
   | 'object-list' // a list of small objects with their own fields
-  | 'json' // objects, lists of anything, values of any type
+  | 'key-value' // an object of any keys (`dict[str, ...]`): rows of name and value
+  | 'json' // lists of anything, values of any type
 
 export interface Field {
   key: string
@@ -27,6 +28,8 @@ export interface Field {
   maximum?: number
   multiline?: boolean
   itemFields?: Field[]
+  /** For `key-value`: the values are strings only (`dict[str, str]`), never JSON. */
+  textValues?: boolean
   /** The schema's `format` of a text, e.g. `cron` (the editor previews its fire times). */
   format?: string
 }
@@ -43,7 +46,7 @@ function fieldFor(key: string, raw: JsonSchema, required: boolean, root: JsonSch
   const { schema, nullable } = unwrapNullable(resolve(raw, root), root)
   const field: Field = {
     key,
-    title: (raw.title as string) ?? (schema.title as string) ?? humanize(key),
+    title: titleOf(key, raw, schema),
     description: (raw.description as string) ?? (schema.description as string) ?? '',
     kind: kindOf(key, schema, root),
     required,
@@ -56,7 +59,22 @@ function fieldFor(key: string, raw: JsonSchema, required: boolean, root: JsonSch
   if (field.kind === 'text') field.multiline = MULTILINE.test(key)
   if (field.kind === 'text' && typeof schema.format === 'string') field.format = schema.format
   if (field.kind === 'object-list') field.itemFields = fieldsFromSchema(resolve(schema.items as JsonSchema, root), root)
+  if (field.kind === 'key-value') field.textValues = isSchema(schema.additionalProperties) && schema.additionalProperties.type === 'string'
   return field
+}
+
+/** A field's label: the schema's title, unless it is only the key in title case (what
+ * Pydantic writes when the model gives none), which is said in sentence case instead. */
+function titleOf(key: string, raw: JsonSchema, schema: JsonSchema): string {
+  const title = (raw.title as string | undefined) ?? (schema.title as string | undefined)
+  return title && title !== pydanticTitle(key) ? title : humanize(key)
+}
+
+function pydanticTitle(key: string): string {
+  return key
+    .split('_')
+    .map((word) => word.charAt(0).toUpperCase() + word.slice(1))
+    .join(' ')
 }
 
 function kindOf(key: string, schema: JsonSchema, root: JsonSchema): FieldKind {
@@ -71,6 +89,8 @@ function kindOf(key: string, schema: JsonSchema, root: JsonSchema): FieldKind {
       return 'integer'
     case 'boolean':
       return 'boolean'
+    case 'object':
+      return mapOfAnyKeys(schema) ? 'key-value' : 'json'
     case 'array': {
       const items = resolve((schema.items as JsonSchema) ?? {}, root)
       if (items.type === 'string' && !Array.isArray(items.enum)) return 'string-list'
@@ -90,11 +110,23 @@ export function isCredential(key: string, schema: JsonSchema): boolean {
   )
 }
 
+/** An object that names none of its keys, whose values are of any type or strings. */
+function mapOfAnyKeys(schema: JsonSchema): boolean {
+  if (schema.properties && Object.keys(schema.properties).length) return false
+  const values = schema.additionalProperties
+  if (!isSchema(values)) return values !== false
+  return values.type === undefined || values.type === 'string'
+}
+
+function isSchema(value: unknown): value is JsonSchema {
+  return typeof value === 'object' && value !== null
+}
+
 /** Objects whose every field is a scalar: edited as rows of inputs. */
 function simpleObject(schema: JsonSchema, root: JsonSchema): boolean {
   return Object.values(schema.properties as Record<string, JsonSchema>).every((property) => {
     const kind = kindOf('', unwrapNullable(resolve(property, root), root).schema, root)
-    return kind !== 'json' && kind !== 'object-list' && kind !== 'string-list'
+    return kind !== 'json' && kind !== 'object-list' && kind !== 'string-list' && kind !== 'key-value'
   })
 }
 
@@ -119,9 +151,20 @@ function omit(schema: JsonSchema, key: string): JsonSchema {
   return rest
 }
 
+// Words said in capitals in a label, and unit suffixes said in brackets.
+const ACRONYMS = new Set(['ai', 'api', 'bom', 'csv', 'html', 'http', 'https', 'id', 'imap', 'json', 'llm', 'mime', 'mqtt', 'pdf', 'qos', 'smtp', 'sql', 'ssl', 'tls', 'ts', 'tts', 'uri', 'url', 'urls', 'xml'])
+const UNITS: Record<string, string> = { s: '(s)', ms: '(ms)' }
+
+/** A key as a label, in sentence case: `api_key` → "API key", `timeout_s` → "Timeout (s)". */
 export function humanize(key: string): string {
-  const words = key.replace(/_/g, ' ').trim()
-  return words.charAt(0).toUpperCase() + words.slice(1)
+  const words = key.split(/[_\s]+/).filter(Boolean)
+  const said = words.map((word, index) => {
+    const lower = word.toLowerCase()
+    if (index > 0 && index === words.length - 1 && UNITS[lower]) return UNITS[lower]
+    if (ACRONYMS.has(lower)) return lower === 'urls' ? 'URLs' : lower.toUpperCase()
+    return index === 0 ? word.charAt(0).toUpperCase() + word.slice(1) : word
+  })
+  return said.join(' ')
 }
 
 /** The number typed in a numeric field: a number, a template kept as text, or

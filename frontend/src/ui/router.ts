@@ -1,13 +1,49 @@
-// A handful of screens do not need a router library: the path, and a way to change it.
+// A handful of screens do not need a router library: the path, a way to change it, and a
+// guard that a screen with unsaved work sets to be asked before it is left.
 import { useSyncExternalStore } from 'react'
 
 const CHANGE = 'tav:navigate'
 
+/** Asked before the path changes; true when it holds the change back, to call `leave`
+ * itself once the person has agreed. */
+export type LeaveGuard = (leave: () => void) => boolean
+
+let guard: LeaveGuard | null = null
+let shown = location.pathname
+
+/** Sets the guard; the function returned removes it (if it is still the one set). */
+export function setLeaveGuard(next: LeaveGuard): () => void {
+  guard = next
+  return () => {
+    if (guard === next) guard = null
+  }
+}
+
 export function navigate(path: string): void {
   if (path === location.pathname) return
-  history.pushState(null, '', path)
+  if (guard?.(() => go(path))) return
+  go(path)
+}
+
+function go(path: string): void {
+  if (path !== location.pathname) history.pushState(null, '', path)
+  shown = path
   window.dispatchEvent(new Event(CHANGE))
 }
+
+// The browser's back and forward buttons: the path has already changed when the guard is
+// asked, so while it holds the move back the path is put back, and the move made again if
+// the person agrees. Registered before any screen subscribes, so that screens never see the
+// path that is put back.
+window.addEventListener('popstate', (event) => {
+  const wanted = location.pathname
+  if (wanted !== shown && guard?.(() => go(wanted))) {
+    history.pushState(null, '', shown)
+    event.stopImmediatePropagation()
+    return
+  }
+  shown = wanted
+})
 
 function subscribe(callback: () => void): () => void {
   window.addEventListener('popstate', callback)
