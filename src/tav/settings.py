@@ -10,6 +10,7 @@ from pydantic import ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tav.core.model import Model
+from tav.core.workflow import POOL_PATTERN, KeepSuccesses
 
 
 class AIModelLink(Model):
@@ -62,6 +63,12 @@ class Settings(BaseSettings):
     )
     retention_max_count: int | None = Field(
         10_000, gt=0, description="At most this many executions are kept; empty keeps all."
+    )
+    keep_successes: KeepSuccesses = Field(
+        "all",
+        description="What is stored of a successful execution of a workflow that does not "
+        "say (settings.keep_successes): all, summary (its summary and input) or count "
+        "(only the workflow's count of them). Failures are always stored in full.",
     )
     shutdown_timeout_s: float = Field(
         10, ge=0, description="On SIGTERM, how long running nodes may take to finish."
@@ -265,7 +272,7 @@ class Settings(BaseSettings):
         return value
 
 
-PoolName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
+PoolName = Annotated[str, Field(pattern=POOL_PATTERN)]
 PoolLimit = Annotated[int, Field(ge=1, le=100_000)]
 
 
@@ -288,6 +295,11 @@ class RuntimeSettings(Model):
     )
     retention_max_count: int | None = Field(
         None, gt=0, le=1_000_000_000, description="At most this many executions are kept."
+    )
+    keep_successes: KeepSuccesses = Field(
+        "all",
+        description="What is stored of a successful execution of a workflow whose settings "
+        "do not say: all of it, its summary and input, or only a count.",
     )
     ai_default_models: AIChain = Field(
         default_factory=list,

@@ -22,6 +22,7 @@ async def test_get_shows_the_settings_in_force(client):
         "pool_default_limit": 16,
         "retention_max_age_days": None,
         "retention_max_count": None,
+        "keep_successes": "all",
         "ai_default_models": [],
         "ai_default_embedding_models": [],
         "ai_limits": {},

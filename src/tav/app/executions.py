@@ -10,6 +10,11 @@ Waiting is the subtle part, and why it lives here rather than in each caller: an
 that says an execution ended must also mean it is stored, as a later GET returns it. So
 ``finished`` waits for the end and then for the writer to have committed everything the
 execution did, and raises ``NotStored`` if it could not be.
+
+What is stored of a success follows the workflow's ``settings.keep_successes``, else the
+runtime setting (``keep_default``): all of it, its summary, or a count. A run from the
+editor, a retry and a run from a node keep everything: they are how a person looks into a
+workflow.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncGenerator, Collection, Mapping
+from collections.abc import AsyncGenerator, Callable, Collection, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,7 +40,9 @@ from tav.core.errors import (
 from tav.core.modes import ExecutionMode
 from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
 from tav.core.states import ExecutionStatus, NodeStatus
+from tav.core.workflow import KeepSuccesses
 from tav.engine.executor import ExecutionHandle, Executor, Resume, RunOptions
+from tav.engine.plan import ExecutionPlan
 from tav.engine.ports import EventBus
 from tav.engine.rerun import reusable
 from tav.storage import owners
@@ -65,7 +72,8 @@ class StartedRun:
     execution exactly as the store gives it back (``ExecutionRepository.get``) once the
     writer has written it, built from memory: the stored fields are the ones recorded
     here, and everything else comes from the result the store keeps (as JSON:
-    ``ExecutionRecord.to_json`` of the two is the same)."""
+    ``ExecutionRecord.to_json`` of the two is the same). A success that ``keep`` keeps
+    less of is given whole all the same, with ``kept`` saying what was stored of it."""
 
     handle: ExecutionHandle
     recorded: asyncio.Future[None]
@@ -77,6 +85,7 @@ class StartedRun:
     """As given (JSON data: what is stored is its JSON)."""
     started_at: datetime
     retry_of: str | None = None
+    keep: KeepSuccesses = "all"
 
     def record(self, result: ExecutionResult) -> ExecutionRecord:
         return ExecutionRecord(
@@ -96,6 +105,7 @@ class StartedRun:
             output=result.output,
             nodes=result.nodes,
             last_seq=0,
+            kept=self.keep if result.status is ExecutionStatus.SUCCEEDED else "all",
         )
 
 
@@ -125,9 +135,12 @@ class Executions:
         files: FileStore,
         variables: VariableRepository,
         vars: Mapping[str, Any],
+        keep_default: Callable[[], KeepSuccesses] = lambda: "all",
     ) -> None:
         """``bus``: where the executor's events are watched (``watch``); ``vars``: the
-        global variables of the environment (``TAV_VARS``), under those set over the API."""
+        global variables of the environment (``TAV_VARS``), under those set over the API;
+        ``keep_default``: what is kept of a success of a workflow that does not say (the
+        runtime setting in force)."""
         self.executions = executions
         self.workflows = workflows
         self.writer = writer
@@ -137,6 +150,7 @@ class Executions:
         self.files = files
         self.variables = variables
         self.vars = dict(vars)
+        self.keep_default = keep_default
         self.running: dict[str, ExecutionHandle] = {}
         self.accepting = False
         """Whether new executions start (the host's lifecycle sets it)."""
@@ -255,7 +269,9 @@ class Executions:
             owner=owners.this_process() if mode == ExecutionMode.CLI else None,
         )
         global_vars = await self.global_vars()
-        recorded = self.writer.record(execution, data)
+        looking = mode is ExecutionMode.EDITOR or reuse is not None or retry_of is not None
+        keep: KeepSuccesses = "all" if looking else self.keep(plan)
+        recorded = self.writer.record(execution, data, keep=keep)
         options = RunOptions(
             execution_id=execution["id"],
             reuse=reuse,
@@ -276,7 +292,16 @@ class Executions:
             input=input,
             started_at=execution["started_at"],
             retry_of=retry_of,
+            keep=keep,
         )
+
+    def keep(self, plan: ExecutionPlan) -> KeepSuccesses:
+        """What is stored of a success of ``plan``: its workflow's setting, else the
+        runtime setting."""
+        settings = plan.workflow.settings
+        if settings is not None and settings.keep_successes is not None:
+            return settings.keep_successes
+        return self.keep_default()
 
     async def global_vars(self) -> dict[str, Any]:
         """``vars`` of every execution: TAV_VARS, overridden by variables set over the API."""
@@ -365,6 +390,11 @@ class Executions:
             offset=offset,
         )
 
+    async def not_kept(self, workflow_id: str | None = None) -> tuple[int, datetime | None]:
+        """Successful executions not stored, as their workflow keeps only a count (of
+        ``workflow_id``, or of all), and when the last ended."""
+        return await self.executions.not_kept(workflow_id)
+
     def watch(self, execution_id: str, *, after: int = 0) -> AsyncGenerator[dict[str, Any], None]:
         """Every event of the execution after ``after``: the stored ones, then live ones;
         ends after its final event. Close it to stop watching."""
@@ -429,6 +459,9 @@ class Executions:
         )
         if resume is not None:
             self.writer.resuming(record.execution_id)
+        if record.retry_of is None and record.mode is not ExecutionMode.EDITOR:  # as it began
+            keep = self.keep(plan)
+            self.writer.keeping(record.execution_id, keep, workflow_id=record.workflow_id)
         options = RunOptions(
             execution_id=record.execution_id, resume=resume, vars=await self.global_vars()
         )

@@ -1,5 +1,5 @@
-"""Runtime settings (pools, retention, the AI default chains and limits), changed while
-the server runs.
+"""Runtime settings (pools, retention, what is kept of successes, the AI default chains
+and limits), changed while the server runs.
 
 Changes are stored (they outlive restarts and override TAV_* values) and applied at once:
 pool limits to the slots taken from now on, the AI defaults to the next model call,
@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from tav.ai import AIConfig, AIServices
 from tav.ai.providers import CHAT_KINDS, EMBEDDING_KINDS
 from tav.core.errors import InputInvalid, NotFound
+from tav.core.workflow import KeepSuccesses
 from tav.credentials import CredentialService
 from tav.engine.pools import Pools
 from tav.settings import AICredentialLimits, AIModelLink, RuntimeSettings, Settings
@@ -34,6 +35,7 @@ class InForce:
     pool_default_limit: int
     retention_max_age_days: float | None
     retention_max_count: int | None
+    keep_successes: KeepSuccesses
     ai_default_models: list[AIModelLink]
     ai_default_embedding_models: list[AIModelLink]
     ai_limits: dict[str, AICredentialLimits]
@@ -62,6 +64,7 @@ class RuntimeConfig:
             pool_default_limit=self.pools.default_limit,
             retention_max_age_days=self.settings.retention_max_age_days,
             retention_max_count=self.settings.retention_max_count,
+            keep_successes=self.settings.keep_successes,
             ai_default_models=self.settings.ai_default_models,
             ai_default_embedding_models=self.settings.ai_default_embedding_models,
             ai_limits=self.settings.ai_limits,

@@ -105,6 +105,17 @@ class EdgeDef(_Model):
         return self.target.partition(":")[2] or DEFAULT_INPUT_PORT
 
 
+class WorkflowSettings(_Model):
+    """How the workflow's executions are run and kept."""
+
+    keep_successes: KeepSuccesses | None = Field(
+        None,
+        description="What is stored of a successful execution: all of it, its summary and "
+        "input, or only a count; none means the runtime setting keep_successes. A failed "
+        "execution is always stored in full.",
+    )
+
+
 class Workflow(_Model):
     """A workflow document, format v1."""
 
@@ -122,6 +133,7 @@ class Workflow(_Model):
     )
     nodes: list[NodeDef] = Field(default_factory=list)
     edges: list[EdgeDef] = Field(default_factory=list)
+    settings: WorkflowSettings | None = None
     ui: dict[str, Any] = Field(default_factory=dict, description="Editor-only data.")
 
     @field_validator("name")

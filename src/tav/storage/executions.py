@@ -16,9 +16,17 @@ from tav.core.model import Model
 from tav.core.modes import ExecutionMode
 from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
 from tav.core.states import ExecutionStatus
+from tav.core.workflow import KeepSuccesses
 from tav.storage import codec
 from tav.storage.db import Database
-from tav.storage.models import EventRow, ExecutionDataRow, ExecutionRow, FileRow, NodeRunRow
+from tav.storage.models import (
+    EventRow,
+    ExecutionDataRow,
+    ExecutionRow,
+    FileRow,
+    NodeRunRow,
+    WorkflowRow,
+)
 
 UNFINISHED = (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value)
 PRUNE_CHUNK = 500
@@ -47,6 +55,9 @@ class ExecutionRecord(ExecutionSummary):
     output: Any = None
     nodes: dict[str, NodeResult] = {}
     last_seq: int = 0
+    kept: KeepSuccesses = "all"
+    """What is stored of it: all of it, or (a success of a workflow that keeps less) its
+    summary, or nothing but a count (what a run answers with; it cannot be read back)."""
 
     def result(self) -> ExecutionResult:
         return ExecutionResult(
@@ -74,6 +85,8 @@ class ExecutionRecord(ExecutionSummary):
         )
         if self.retry_of is not None:
             data["retry_of"] = self.retry_of
+        if self.kept != "all":
+            data["kept"] = self.kept
         return data
 
 
@@ -102,6 +115,7 @@ class ExecutionRepository:
             if found is None:
                 return None
             row, input, blob = found
+            kept: KeepSuccesses = "all"
             if blob is None:  # still running, or left unfinished: the hot rows
                 nodes, last_seq = await _hot(session, execution_id, row.last_seq)
                 output = None
@@ -109,8 +123,14 @@ class ExecutionRepository:
                 result = codec.unpack(blob)
                 nodes = {k: NodeResult.model_validate(v) for k, v in result["nodes"].items()}
                 output, last_seq = result["output"], row.last_seq
+                kept = result.get("kept", kept)
         return ExecutionRecord(
-            **_fields(row), input=codec.unpack(input), output=output, nodes=nodes, last_seq=last_seq
+            **_fields(row),
+            input=codec.unpack(input),
+            output=output,
+            nodes=nodes,
+            last_seq=last_seq,
+            kept=kept,
         )
 
     async def status(self, execution_id: str) -> ExecutionStatus | None:
@@ -167,6 +187,19 @@ class ExecutionRepository:
                 .offset(offset)
             )
             return [_summary(row) for row in rows], int(total or 0)
+
+    async def not_kept(self, workflow_id: str | None = None) -> tuple[int, datetime | None]:
+        """How many successful executions were not stored, as their workflows keep only a
+        count (of one workflow, or of all), and when the last of them ended."""
+        query = select(
+            func.coalesce(func.sum(WorkflowRow.successes_not_kept), 0),
+            func.max(WorkflowRow.last_success_not_kept_at),
+        )
+        if workflow_id is not None:
+            query = query.where(WorkflowRow.id == workflow_id)
+        async with self.db.session() as session:
+            count, last = (await session.execute(query)).one()
+        return int(count), last
 
     async def delete(self, execution_id: str) -> list[str]:
         """Delete an execution with the sub-workflow executions it started, at any depth;

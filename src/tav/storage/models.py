@@ -69,6 +69,11 @@ class WorkflowRow(Base):
     document: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    successes_not_kept: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """Successful executions not stored, as the workflow keeps only their count
+    (``keep_successes: count``); the writer adds to it (added by a later migration)."""
+    last_success_not_kept_at: Mapped[datetime | None]
+    """When the last of them ended."""
 
 
 class WorkflowVersionRow(Base):

@@ -21,6 +21,19 @@ and its ``execution_data`` row are inserted already finished, with the result bl
 caller answers only once that batch is committed; a crash before then loses the execution
 as if its request had never arrived (no answer was sent for it).
 
+An execution recorded to keep less than everything of a success (``keep``: its summary, or
+only a count, see ``tav.core.workflow.KeepSuccesses``) is *cold*: its node results and
+events are never written as hot rows. The writer already holds its events (the journal)
+and its end brings every node result, so nothing is lost by waiting: if it fails (or is
+cancelled) it is written in full then, as any other; if it succeeds, a summary is its
+finished row with its input and an empty result, and a count is one added to its
+workflow's ``successes_not_kept`` (its row, if an earlier batch wrote it as running, is
+deleted). A short one that succeeds within one batch costs no statement of its own. Its
+sub-executions keep what it keeps. Rejected: writing its hot rows and deleting them at
+the end (the writes are what a high-volume webhook cannot afford), and not recording it
+at all until it ends (a long one would be invisible while it runs, and a crash would lose
+it without a trace: now it is resumed from its start, having stored no progress).
+
 One execution never costs the others their updates. When a batch cannot be written for a
 reason other than those handled on the spot (an execution deleted meanwhile, one whose
 workflow is gone), its executions are written apart until the ones that break it are
@@ -54,10 +67,11 @@ from tav.core.events import Event, utcnow
 from tav.core.modes import ExecutionMode
 from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
 from tav.core.states import ExecutionStatus, NodeStatus
+from tav.core.workflow import KeepSuccesses
 from tav.storage import codec
 from tav.storage.db import Database
 from tav.storage.isolation import Isolation, reason
-from tav.storage.models import EventRow, ExecutionDataRow, ExecutionRow, NodeRunRow
+from tav.storage.models import EventRow, ExecutionDataRow, ExecutionRow, NodeRunRow, WorkflowRow
 from tav.storage.upsert import upsert
 
 logger = logging.getLogger("tav.storage")
@@ -89,6 +103,17 @@ _FAIL = (
         status=bindparam("status"), finished_at=bindparam("finished_at"), error=bindparam("error")
     )
 )
+WORKFLOWS: Table = WorkflowRow.__table__  # type: ignore[assignment]
+_NOT_KEPT = (
+    WORKFLOWS.update()
+    .where(WORKFLOWS.c.id == bindparam("b_id"))
+    .values(
+        successes_not_kept=WORKFLOWS.c.successes_not_kept + bindparam("count"),
+        last_success_not_kept_at=bindparam("at"),
+    )
+)
+SUMMARY_BLOB = codec.pack({"output": None, "nodes": {}, "events": [], "kept": "summary"})
+"""The result of a success kept as a summary: the same for all of them."""
 LOST_REMEMBERED = 1000
 """Executions whose updates could not be stored that ``flush`` still knows of."""
 
@@ -103,6 +128,14 @@ class _Journal:
     """Some of its rows are in the hot tables (written by this process or an earlier one)."""
     resumed: bool = False
     """An earlier process ran it: events are stored that are not in ``events``."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Cold:
+    """What a cold execution keeps of a success, and the workflow that counts it."""
+
+    keep: KeepSuccesses
+    workflow_id: str | None
 
 
 _Created = tuple[dict[str, Any], dict[str, Any], asyncio.Future[None]]
@@ -177,6 +210,8 @@ class ExecutionWriter:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._journals: dict[str, _Journal] = {}
+        self._cold: dict[str, _Cold] = {}
+        """The unfinished executions that keep less than everything of a success."""
         self._busy = False
         """A batch is being written."""
         self._young: set[str] = set()
@@ -215,6 +250,7 @@ class ExecutionWriter:
         await asyncio.gather(self._task, return_exceptions=True)
         self._task = None
         self._journals.clear()
+        self._cold.clear()
 
     async def flush(self, execution_id: str | None = None) -> None:
         """Wait until everything handed over so far is committed.
@@ -229,20 +265,32 @@ class ExecutionWriter:
         self._put("flush", (waiter, execution_id, self._losses))
         await waiter
 
-    def record(self, execution: dict[str, Any], data: dict[str, Any]) -> asyncio.Future[None]:
+    def record(
+        self, execution: dict[str, Any], data: dict[str, Any], *, keep: KeepSuccesses = "all"
+    ) -> asyncio.Future[None]:
         """Record a new execution (its ``executions`` and ``execution_data`` rows, see
         ``tav.storage.executions.new_execution``) in the next batch, together with what it
         does until then. The future is done once that is committed (or failed: the
-        execution's later updates are then dropped). Needs the writer task (``writing``)."""
+        execution's later updates are then dropped). Needs the writer task (``writing``).
+        ``keep``: what is stored of it if it succeeds (see the module's docstring)."""
         if not self.writing:
             raise RuntimeError("the execution writer is not running")
         future = asyncio.get_running_loop().create_future()
+        self.keeping(execution["id"], keep, workflow_id=execution["workflow_id"])
         self._put("create", (execution, data, future))
         return future
 
     def resuming(self, execution_id: str) -> None:
         """``execution_id`` continues an execution an earlier process left unfinished."""
         self._journals[execution_id] = _Journal(hot=True, resumed=True)
+
+    def keeping(self, execution_id: str, keep: KeepSuccesses, *, workflow_id: str | None) -> None:
+        """What is stored of ``execution_id`` if it succeeds (``record`` says it for a new
+        execution; a resumed one is told here, before it runs)."""
+        if keep == "all":
+            self._cold.pop(execution_id, None)
+        else:
+            self._cold[execution_id] = _Cold(keep, workflow_id)
 
     # -- the engine's side (append only) ------------------------------------------------
 
@@ -301,6 +349,7 @@ class ExecutionWriter:
                 future.set_result(None)
         for execution_id in batch.finished:
             self._journals.pop(execution_id, None)
+            self._cold.pop(execution_id, None)
         for execution_id, error in lost.items():
             self._forget(execution_id, error, finished=execution_id in batch.finished)
         for waiter, asked, losses in batch.waiters:
@@ -318,6 +367,7 @@ class ExecutionWriter:
         if len(self._lost) > LOST_REMEMBERED:
             self._lost.popitem(last=False)
         self._journals.pop(execution_id, None)
+        self._cold.pop(execution_id, None)
         if not finished:
             self._refused.add(execution_id)
             if self.on_lost is not None:
@@ -375,6 +425,9 @@ class ExecutionWriter:
                 batch.created.append(payload)
             elif kind == "started":
                 batch.started[payload.execution_id] = payload
+                parent = self._cold.get(payload.parent_execution_id or "")
+                if parent is not None:  # a sub-execution keeps what its parent keeps
+                    self._cold.setdefault(payload.execution_id, _Cold(parent.keep, None))
             elif kind == "finished":
                 batch.finished[payload.execution_id] = payload
             else:
@@ -476,29 +529,101 @@ class ExecutionWriter:
         dialect = self.db.dialect
         created = batch.new()
         new = {execution["id"] for execution, _, _ in created}
+        kept = self._kept_successes(batch)
         async with self.db.begin() as connection:
             if created:
-                executions, data = self._created_rows(batch, created)
-                await _insert_created(connection, executions, data)
-            started = [r for execution_id, r in batch.started.items() if execution_id not in new]
+                executions, data = self._created_rows(batch, created, kept)
+                if executions:
+                    await _insert_created(connection, executions, data)
+            started = [
+                r
+                for execution_id, r in batch.started.items()
+                if execution_id not in new and kept.get(execution_id) != "count"
+            ]
             if started:
                 await _started(connection, dialect, started)
             await self._write_hot(connection, dialect, batch)
-            finished = {k: r for k, r in batch.finished.items() if k not in new}
+            finished = {k: r for k, r in batch.finished.items() if k not in new and k not in kept}
             if finished:
                 await self._archive(connection, dialect, finished)
+            old = {k: keep for k, keep in kept.items() if k not in new}
+            if old:
+                await self._keep_less(connection, dialect, old, batch.finished)
+            await self._count(connection, kept, batch.finished)
+
+    def _kept_successes(self, batch: _Batch) -> dict[str, KeepSuccesses]:
+        """The cold executions that succeeded in this batch, with what they keep."""
+        cold = self._cold
+        if not cold:
+            return {}
+        return {
+            execution_id: cold[execution_id].keep
+            for execution_id, result in batch.finished.items()
+            if execution_id in cold and result.status is ExecutionStatus.SUCCEEDED
+        }
+
+    async def _keep_less(
+        self,
+        connection: AsyncConnection,
+        dialect: str,
+        kept: dict[str, KeepSuccesses],
+        finished: dict[str, ExecutionResult],
+    ) -> None:
+        """End the successes recorded by earlier batches that keep less than everything:
+        a summary's row is finished with the summary result, a count's row deleted."""
+        summaries = [k for k, keep in kept.items() if keep == "summary"]
+        if summaries:
+            ends = [{"b_id": k, **_ending(finished[k], {})} for k in summaries]
+            await connection.execute(_FINISH, ends)
+            blobs = [{"execution_id": k, "result": SUMMARY_BLOB} for k in summaries]
+            statement = upsert(dialect, ExecutionDataRow, ("execution_id",), ("result",))
+            await connection.execute(statement, blobs)
+        hot = [k for k in summaries if self._journal(k).hot]
+        if hot:  # written before it was cold (an earlier process, say)
+            await connection.execute(delete(NodeRunRow).where(NodeRunRow.execution_id.in_(hot)))
+            await connection.execute(delete(EventRow).where(EventRow.execution_id.in_(hot)))
+        counted = [k for k, keep in kept.items() if keep == "count"]
+        if counted:  # its data and hot rows go with it
+            await connection.execute(delete(ExecutionRow).where(ExecutionRow.id.in_(counted)))
+
+    async def _count(
+        self,
+        connection: AsyncConnection,
+        kept: dict[str, KeepSuccesses],
+        finished: dict[str, ExecutionResult],
+    ) -> None:
+        """Add the successes kept as a count to their workflows' ``successes_not_kept``."""
+        counts: dict[str, list[Any]] = {}
+        for execution_id, keep in kept.items():
+            workflow_id = self._cold[execution_id].workflow_id
+            if keep != "count" or workflow_id is None:
+                continue
+            at = finished[execution_id].finished_at or utcnow()
+            count = counts.setdefault(workflow_id, [0, at])
+            count[0] += 1
+            count[1] = max(count[1], at)
+        if counts:
+            rows = [{"b_id": k, "count": n, "at": at} for k, (n, at) in counts.items()]
+            await connection.execute(_NOT_KEPT, rows)
 
     def _created_rows(
-        self, batch: _Batch, created: list[_Created]
+        self, batch: _Batch, created: list[_Created], kept: dict[str, KeepSuccesses]
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The rows of the executions recorded in this batch, as they stand at its end: a
         finished one goes in whole (its hot rows are never written), a started one as
-        running."""
+        running; a success kept as a summary goes in with the summary result, one kept as
+        a count not at all."""
         executions, data = [], []
         for execution, data_row, _ in created:
             execution_id = execution["id"]
             result = batch.finished.get(execution_id)
-            if result is not None:
+            keep = kept.get(execution_id)
+            if keep == "count":
+                continue
+            if result is not None and keep == "summary":
+                execution = {**execution, **_ending(result, {})}
+                data_row = {**data_row, "result": SUMMARY_BLOB}
+            elif result is not None:
                 events = self._journal(execution_id).events
                 execution = {**execution, **_ending(result, events)}
                 data_row = {**data_row, "result": _result_blob(result, events)}
@@ -550,18 +675,19 @@ class ExecutionWriter:
         return self._journals.get(execution_id) or _Journal()
 
     async def _write_hot(self, connection: AsyncConnection, dialect: str, batch: _Batch) -> None:
-        """Node results and events of executions that go on after this batch."""
-        finished = batch.finished
+        """Node results and events of executions that go on after this batch (but cold
+        ones: their events are in their journals, and their end brings every node)."""
+        finished, cold = batch.finished, self._cold
         node_rows: list[dict[str, Any]] = [
             {"execution_id": execution_id, "node_id": node_id, "data": _node_data(result)}
             for execution_id, nodes in batch.nodes.items()
-            if execution_id not in finished
+            if execution_id not in finished and execution_id not in cold
             for node_id, result in nodes.items()
         ]
         event_rows: list[dict[str, Any]] = [
             {"execution_id": execution_id, "seq": seq, "data": codec.model_bytes(event).decode()}
             for execution_id, events in batch.events.items()
-            if execution_id not in finished
+            if execution_id not in finished and execution_id not in cold
             for seq, event in events.items()
         ]
         await _put_hot(connection, dialect, node_rows, event_rows)
@@ -569,7 +695,7 @@ class ExecutionWriter:
             last_seq = [
                 {"b_id": execution_id, "last_seq": max(events)}
                 for execution_id, events in batch.events.items()
-                if execution_id not in finished
+                if execution_id not in finished and execution_id not in cold
             ]
             await connection.execute(_LAST_SEQ, last_seq)
         for execution_id in {row["execution_id"] for row in (*node_rows, *event_rows)}:

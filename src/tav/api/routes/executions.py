@@ -88,7 +88,15 @@ async def list_executions(
         workflow_id=workflow_id, status=status, limit=limit, offset=offset
     )
     items = [ExecutionSummaryPublic.model_validate(s.model_dump()) for s in found]
-    return ExecutionPage(items=items, total=total, limit=limit, offset=offset)
+    not_kept, last = await executions.not_kept(workflow_id)
+    return ExecutionPage(
+        items=items,
+        total=total,
+        limit=limit,
+        offset=offset,
+        successes_not_kept=not_kept,
+        last_success_not_kept_at=last,
+    )
 
 
 @router.get("/{execution_id}", response_model=ExecutionPublic)

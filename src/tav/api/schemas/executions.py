@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tav.core.modes import ExecutionMode
 from tav.core.states import ExecutionStatus, NodeStatus
+from tav.core.workflow import KeepSuccesses
 
 ID_PATTERN = r"^[A-Za-z0-9_.-]+$"
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]
@@ -96,6 +97,13 @@ class ExecutionPublic(ExecutionSummaryPublic):
     usage: dict[str, int] | None = Field(
         None, description="Present when any node used counted resources: their sum."
     )
+    kept: KeepSuccesses = Field(
+        "all",
+        description="Present for a success of a workflow that keeps less than all of it "
+        "(keep_successes): summary, stored without its output, nodes and events; count, "
+        "not stored at all (only counted), so it cannot be read back. The answer of a "
+        "run that waited has it whole all the same.",
+    )
 
 
 class ExecutionPage(BaseModel):
@@ -103,3 +111,11 @@ class ExecutionPage(BaseModel):
     total: int
     limit: int
     offset: int
+    successes_not_kept: int = Field(
+        0,
+        description="Successful executions not in the list because their workflow keeps "
+        "only a count of them (of the workflow asked for, or of all).",
+    )
+    last_success_not_kept_at: datetime | None = Field(
+        None, description="When the last of those ended."
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tav.core.workflow import KeepSuccesses
 from tav.settings import AICredentialLimits, AIModelLink, RuntimeSettings
 
 
@@ -17,6 +18,11 @@ class SettingsPublic(BaseModel):
     )
     retention_max_count: int | None = Field(
         description="At most this many executions are kept; null keeps all."
+    )
+    keep_successes: KeepSuccesses = Field(
+        description="What is stored of a successful execution of a workflow whose settings "
+        "do not say: all of it, its summary and input, or only a count. Failures are "
+        "always stored in full."
     )
     ai_default_models: list[AIModelLink] = Field(
         description="Model chain of AI nodes that name none, tried in order."
