@@ -3,7 +3,8 @@
 One server (a temp data dir, a free port) and one browser serve each module; every test
 gets its own browser context, signed in as the owner. They drive Debian's Chromium
 (``/usr/bin/chromium``) through Playwright; there is no browser download. Screenshots of
-the main screens go to ``tests/e2e/artifacts/`` (ignored by git).
+the main screens go to ``tests/e2e/artifacts/`` (ignored by git), and a test that fails
+leaves one of its page as it was then in ``tests/e2e/artifacts/failed/``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -121,9 +122,22 @@ def owner(base_url: str) -> dict[str, str]:
     return OWNER
 
 
+REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Keeps each phase's report on the test, for ``new_page`` to tell a failure."""
+    report = yield
+    item.stash.setdefault(REPORTS, {})[report.when] = report
+    return report
+
+
 @pytest.fixture
-def new_page(browser, base_url: str) -> Iterator[object]:
-    """A page in a context of its own, not signed in."""
+def new_page(browser, base_url: str, request: pytest.FixtureRequest) -> Iterator[object]:
+    """A page in a context of its own, not signed in; screenshotted if the test fails."""
     context = browser.new_context(
         base_url=base_url, viewport={"width": 1440, "height": 900}, accept_downloads=True
     )
@@ -132,6 +146,9 @@ def new_page(browser, base_url: str) -> Iterator[object]:
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     yield page
+    call = request.node.stash.get(REPORTS, {}).get("call")
+    if call is not None and call.failed and not page.is_closed():
+        screenshot(page, f"failed/{request.node.name}")
     context.close()
     assert not errors, f"errors in the page: {errors}"
 
@@ -146,5 +163,6 @@ def page(new_page, owner: dict[str, str]):
 
 
 def screenshot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    path = ARTIFACTS / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path))

@@ -3,6 +3,7 @@ edges, import documents, run workflows over the API."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -55,7 +56,23 @@ def palette(page: Page, title: str) -> Locator:
     return page.locator(".palette-item", has_text=title).first
 
 
+def wait_for_still_view(page: Page, timeout_s: float = 5) -> None:
+    """Wait until the canvas stops panning (it pans to show a node just added or selected),
+    so that what is measured on it stays where it was measured."""
+    viewport = page.locator(".react-flow__viewport")
+    deadline = time.monotonic() + timeout_s
+    last = viewport.get_attribute("style")
+    while True:
+        time.sleep(0.1)
+        now = viewport.get_attribute("style")
+        if now == last:
+            return
+        assert time.monotonic() < deadline, "the canvas kept moving"
+        last = now
+
+
 def drag_edge(page: Page, source: str, target: str) -> None:
+    wait_for_still_view(page)
     start = page.locator(f'[data-testid="node-{source}"] .react-flow__handle.source').first
     end = page.locator(f'[data-testid="node-{target}"] .react-flow__handle.target').first
     a, b = start.bounding_box(), end.bounding_box()

@@ -66,8 +66,10 @@ def test_build_save_and_run_a_workflow(page) -> None:
 
     # Parameters come from the node type's schema; templates are highlighted.
     page.get_by_test_id("node-set").click()
-    values = page.get_by_role("textbox", name="Values")
-    values.fill('{"greeting": "Hello, {{ trigger.name }}!"}')
+    values = page.get_by_test_id("kv-values")
+    values.get_by_role("button", name="+ Add a value").click()
+    values.get_by_role("textbox", name="Values: name 1").fill("greeting")
+    values.get_by_role("textbox", name="Values: value 1").fill("Hello, {{ trigger.name }}!")
     page.locator(".template-highlight mark", has_text="{{ trigger.name }}").wait_for()
 
     # Added with a node selected: placed after it and connected to it.
@@ -207,14 +209,16 @@ def test_template_fields_suggest_the_upstream_nodes(page) -> None:
     }
     import_text(page, json.dumps(document))
     page.get_by_test_id("node-set").click()
-    values = page.get_by_role("textbox", name="Values")
-    values.fill("")
-    values.press_sequentially('{"a": "{{ nodes.')
+    form = page.get_by_test_id("kv-values")
+    form.get_by_role("button", name="+ Add a value").click()
+    form.get_by_role("textbox", name="Values: name 1").fill("a")
+    values = form.get_by_role("textbox", name="Values: value 1")
+    values.press_sequentially("{{ nodes.")
     suggestions = page.get_by_role("listbox", name="Suggestions")
     options = suggestions.get_by_role("option")
     expect(options).to_have_text([re.compile("^fetch"), re.compile("^start")])  # upstream only
     suggestions.get_by_role("option", name="fetch").click()
-    expect(values).to_have_value('{"a": "{{ nodes.fetch')
+    expect(values).to_have_value("{{ nodes.fetch")
     expect(suggestions).to_have_count(0)
 
     # One level further, from the keyboard; Escape closes the list and keeps the panel.
@@ -225,9 +229,9 @@ def test_template_fields_suggest_the_upstream_nodes(page) -> None:
     values.press("Backspace")
     values.press(".")
     values.press("Enter")
-    expect(values).to_have_value('{"a": "{{ nodes.fetch.output')
-    values.press_sequentially(' }}"}')
-    expect(values).to_have_value('{"a": "{{ nodes.fetch.output }}"}')
+    expect(values).to_have_value("{{ nodes.fetch.output")
+    values.press_sequentially(" }}")
+    expect(values).to_have_value("{{ nodes.fetch.output }}")
     page.get_by_test_id("valid").wait_for()
 
 

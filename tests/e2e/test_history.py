@@ -129,7 +129,7 @@ def test_a_run_from_a_node_reuses_the_results_before_it(page) -> None:
     # Change the greeting, then run it again from that node alone.
     page.get_by_test_id("node-greet").click()
     page.get_by_role("tab", name="Parameters").click()
-    page.get_by_role("textbox", name="Values").fill('{"text": "Goodbye, {{ trigger.name }}!"}')
+    page.get_by_role("textbox", name="Values: value 1").fill("Goodbye, {{ trigger.name }}!")
     page.get_by_role("button", name="Run from here").click()
     page.get_by_test_id("saved").wait_for()  # saved first: runs take the stored version
     runbar = page.locator('[data-testid="runbar"][data-status="succeeded"]')
