@@ -1095,6 +1095,17 @@ export interface components {
             limit: number;
             /** Offset */
             offset: number;
+            /**
+             * Successes Not Kept
+             * @description Successful executions not in the list because their workflow keeps only a count of them (of the workflow asked for, or of all).
+             * @default 0
+             */
+            successes_not_kept?: number;
+            /**
+             * Last Success Not Kept At
+             * @description When the last of those ended.
+             */
+            last_success_not_kept_at?: string | null;
         };
         /**
          * ExecutionPublic
@@ -1150,6 +1161,13 @@ export interface components {
             usage?: {
                 [key: string]: number;
             } | null;
+            /**
+             * Kept
+             * @description Present for a success of a workflow that keeps less than all of it (keep_successes): summary, stored without its output, nodes and events; count, not stored at all (only counted), so it cannot be read back. The answer of a run that waited has it whole all the same.
+             * @default all
+             * @enum {string}
+             */
+            kept?: "all" | "summary" | "count";
         };
         /** ExecutionStarted */
         ExecutionStarted: {
@@ -1377,6 +1395,12 @@ export interface components {
              * @enum {string}
              */
             on_error?: "stop" | "continue" | "branch";
+            /**
+             * Pool
+             * @description Concurrency pool the node runs in, instead of its type's; its limit is a setting.
+             * @default null
+             */
+            pool?: string | null;
             /**
              * Pin
              * @description Pinned outputs by port: the node is not run, these values flow on.
@@ -1730,6 +1754,12 @@ export interface components {
              */
             retention_max_count: number | null;
             /**
+             * Keep Successes
+             * @description What is stored of a successful execution of a workflow whose settings do not say: all of it, its summary and input, or only a count. Failures are always stored in full.
+             * @enum {string}
+             */
+            keep_successes: "all" | "summary" | "count";
+            /**
              * Ai Default Models
              * @description Model chain of AI nodes that name none, tried in order.
              */
@@ -1776,6 +1806,13 @@ export interface components {
              * @description At most this many executions are kept.
              */
             retention_max_count?: number | null;
+            /**
+             * Keep Successes
+             * @description What is stored of a successful execution of a workflow whose settings do not say: all of it, its summary and input, or only a count.
+             * @default all
+             * @enum {string}
+             */
+            keep_successes?: "all" | "summary" | "count";
             /**
              * Ai Default Models
              * @description Model chain of AI nodes that name none: credential ids and models, tried in order.
@@ -1894,6 +1931,8 @@ export interface components {
             nodes?: components["schemas"]["NodeDef"][];
             /** Edges */
             edges?: components["schemas"]["EdgeDef"][];
+            /** @default null */
+            settings?: components["schemas"]["WorkflowSettings"] | null;
             /**
              * Ui
              * @description Editor-only data.
@@ -1949,6 +1988,18 @@ export interface components {
              * @description The workflow document of this version.
              */
             document: components["schemas"]["WorkflowDocument"];
+        };
+        /**
+         * WorkflowSettings
+         * @description How the workflow's executions are run and kept.
+         */
+        WorkflowSettings: {
+            /**
+             * Keep Successes
+             * @description What is stored of a successful execution: all of it, its summary and input, or only a count; none means the runtime setting keep_successes. A failed execution is always stored in full.
+             * @default null
+             */
+            keep_successes?: ("all" | "summary" | "count") | null;
         };
         /**
          * WorkflowSummary
