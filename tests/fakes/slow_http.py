@@ -29,6 +29,8 @@ class SlowHttp:
         self.held = 0
         self.most_held = 0
         self.paths: list[str] = []
+        self.clients: set[tuple[str, int]] = set()
+        """The client addresses seen: one per connection the server was sent requests on."""
 
     async def __call__(
         self,
@@ -41,6 +43,7 @@ class SlowHttp:
         self.held += 1
         self.most_held = max(self.most_held, self.held)
         self.paths.append(scope["path"])
+        self.clients.add(tuple(scope["client"]))
         try:
             await asyncio.sleep(self.delay_s)
         finally:

@@ -127,8 +127,9 @@ def _defaults(model: type[BaseModel]) -> dict[str, str]:
 def _type(prop: dict[str, Any]) -> str:
     if "enum" in prop:
         return " \\| ".join(f"`{v}`" for v in prop["enum"])
-    if "anyOf" in prop:
-        return " \\| ".join(_type(p) for p in prop["anyOf"])
+    for union in ("anyOf", "oneOf"):
+        if union in prop:
+            return " \\| ".join("object" if "$ref" in p else _type(p) for p in prop[union])
     if prop.get("type") == "array":
         return f"list of {_type(prop.get('items', {}))}"
     values = prop.get("additionalProperties")

@@ -34,9 +34,12 @@ from tav.core.errors import NodeError
 from tav.nodes.outbound.errors import ResponseTooLarge
 from tav.nodes.outbound.network import Errors, GuardedBackend, Resolver, resolve
 from tav.nodes.outbound.policy import OutboundPolicy
+from tav.nodes.outbound.pool import pool_class
 
 ACCEPTED_ENCODINGS = ("gzip", "deflate", "identity")
 INFLATE_SLICE = 64 * 1024
+MAX_CONNECTIONS = 100
+"""Connections one client keeps open at most, busy or idle (httpx's default)."""
 
 
 @dataclass(frozen=True)
@@ -102,11 +105,14 @@ class OutboundTransport(httpx.AsyncBaseTransport):
             self.policy, core.AnyIOBackend(), errors=Errors.of(core), resolver=self.resolver
         )
         # httpx's transport takes no network backend, but its connection pool does: the
-        # pool is made again, as httpx makes it (default limits), with the guarded backend.
-        transport._pool = core.AsyncConnectionPool(
+        # pool is made again, as httpx makes it, with the guarded backend and a pool whose
+        # bookkeeping is linear (``tav.nodes.outbound.pool``), keeping as many idle
+        # connections as it may open (httpx keeps 20): a burst of requests to one host (the
+        # list form of core.http_request) finds its connections open the next time.
+        transport._pool = pool_class(core)(
             ssl_context=ssl_context(),
-            max_connections=100,
-            max_keepalive_connections=20,
+            max_connections=MAX_CONNECTIONS,
+            max_keepalive_connections=MAX_CONNECTIONS,
             keepalive_expiry=5.0,
             network_backend=backend,
         )
