@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 
-from tav.api import errors, openapi, web, webhooks
+from tav.api import apidocs, errors, guide, openapi, web, webhooks
 from tav.api.deps import current_principal
 from tav.api.gate import AuthGate
 from tav.api.limits import BodyLimitMiddleware
@@ -29,6 +29,7 @@ from tav.app.root import build
 from tav.app.server import Server
 from tav.settings import Settings
 
+TITLE = "TAV Engine"
 API_PREFIX = "/api/v1"
 MULTIPART_OVERHEAD = 64 * 1024
 """Room for the multipart framing around an upload of the largest size allowed."""
@@ -57,10 +58,12 @@ def create_app(config: Settings | None = None, *, server: Server | None = None) 
             await server.stop()
 
     app = FastAPI(
-        title="TAV Engine",
+        title=TITLE,
         version="1",
         description="Local-first workflow automation for AI-powered automations.",
         lifespan=lifespan,
+        docs_url=None,  # tav.api.apidocs serves them, without a CDN
+        redoc_url=None,
     )
     app.state.server = server  # its lifecycle: `tav serve` drains it on SIGTERM
     app.state.parts = server.parts  # what the routes use (tav.api.deps)
@@ -91,5 +94,7 @@ def create_app(config: Settings | None = None, *, server: Server | None = None) 
         app.include_router(module.router, **protected)
     app.include_router(files.router, **protected)
     webhooks.install(app)  # /webhook/<path>, first, outside /api/v1 and its auth
+    apidocs.install(app, TITLE)  # /docs and /redoc, public, as /openapi.json is
+    app.include_router(guide.router)  # /guide/: docs/ as HTML, public
     web.install(app)  # the editor, for whatever no route answers
     return app
