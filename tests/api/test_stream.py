@@ -202,7 +202,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
     env["TAV_DATA_DIR"] = str(data_dir)
     tav = [sys.executable, "-m", "tav"]
     created = subprocess.run(
-        [*tav, "api-keys", "create", "--name", "t"],
+        [*tav, "api-keys", "create", "--name", "t", "--init"],
         env=env,
         capture_output=True,
         text=True,

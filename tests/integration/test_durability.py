@@ -82,7 +82,7 @@ class Tav:
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
         created = subprocess.run(
-            [*TAV, "api-keys", "create", "--name", "t"],
+            [*TAV, "api-keys", "create", "--name", "t", "--init"],
             env=self.env,
             capture_output=True,
             text=True,

@@ -495,7 +495,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str, int]]:
     env["TAV_DATA_DIR"] = str(tmp_path / "data")
     tav = [sys.executable, "-m", "tav"]
     key = subprocess.run(
-        [*tav, "api-keys", "create", "--name", "t"],
+        [*tav, "api-keys", "create", "--name", "t", "--init"],
         env=env,
         capture_output=True,
         text=True,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
 import typer
 
 from tav.cli import admin, credentials, nodes, run, serve, workflows
+from tav.cli.version import version
 
 app = typer.Typer(
     name="tav",
@@ -15,6 +17,26 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"tav {version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    pass
+
+
 app.command("run")(run.run_command)
 app.command("serve")(serve.serve_command)
 app.add_typer(nodes.app, name="nodes")

@@ -28,6 +28,7 @@ def rotate_key(
     ] = None,
 ) -> None:
     """Generate a new encryption key and re-encrypt every credential with it."""
+    from tav.cli.datadir import open_data_dir
     from tav.credentials import CredentialKeyError, CredentialService, KeySource, Vault
     from tav.credentials.keys import generate_key, to_fernet_key, write_key_file
     from tav.settings import Settings
@@ -35,6 +36,7 @@ def rotate_key(
     from tav.storage.db import Database
 
     settings = Settings()
+    open_data_dir(settings, can_init=False)  # a new one would have nothing to rotate
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     source = KeySource(settings.data_dir, secret)
     if source.from_env and not new_key:

@@ -3,9 +3,10 @@
 Both ways run on the host every process builds (``tav.app.root``), from the data dir:
 its credentials, variables, stored files, vector collections and AI cache. The execution
 is stored there like one the server runs (mode ``cli``, with the document it ran), so the
-API shows it afterwards; ``--no-store`` keeps the execution in memory only. An
-interrupted ``tav run`` is not resumed by ``tav serve``: that process may still be
-running it.
+API shows it afterwards; ``--no-store`` keeps the execution in memory only. A missing data
+dir is created (``tav.cli.datadir``); the summary names the data dir, and says when it is
+a new one. An interrupted ``tav run`` is not resumed by ``tav serve``: that process may
+still be running it.
 
 Exit codes: 0 the execution succeeded; 1 it failed or was cancelled; 2 the workflow or the
 input is invalid (every problem is listed on stderr).
@@ -54,19 +55,28 @@ def run_command(
 ) -> None:
     """Run a workflow file and wait for its result."""
     from tav.app.headless import load
+    from tav.cli import datadir
     from tav.core.errors import NotFound, WorkflowInvalid
+    from tav.settings import Settings
 
     payload = _parse_input(input)
     try:
         workflow, source = load(file)
     except (WorkflowInvalid, NotFound) as exc:
         _report_invalid(exc)
+    settings = Settings()
+    existed = datadir.exists(settings)
     run = _stored if store else _in_memory
     result = asyncio.run(run(workflow, source, payload, show=not as_json))
+    where = str(settings.data_dir.resolve())
+    if not existed and datadir.exists(settings):
+        where += " (a new data dir)"
+        if as_json or not store:
+            typer.echo(f"data dir: {where}", err=True)
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
-        _summary(result, stored=store)
+        _summary(result, stored_in=where if store else None)
     raise typer.Exit(0 if result.succeeded else EXIT_FAILED)
 
 
@@ -152,12 +162,12 @@ def _cancel_on_signals(handle: ExecutionHandle) -> None:
         loop.add_signal_handler(sig, cancel)
 
 
-def _summary(result: ExecutionResult, *, stored: bool) -> None:
+def _summary(result: ExecutionResult, *, stored_in: str | None) -> None:
     took = f" in {result.duration_ms:.0f} ms" if result.duration_ms is not None else ""
     message = f": {result.error.message}" if result.error else ""
     typer.echo(f"{result.status.value}{took}{message}", err=True)
-    if stored:
-        typer.echo(f"stored as execution {result.execution_id}", err=True)
+    if stored_in is not None:
+        typer.echo(f"stored as execution {result.execution_id} in {stored_in}", err=True)
     if result.output is not None:
         typer.echo(json.dumps(result.output, indent=2, ensure_ascii=False))
 

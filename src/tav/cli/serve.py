@@ -1,4 +1,9 @@
-"""``tav serve``: the API (and, later, the editor) under uvicorn.
+"""``tav serve``: the API, the editor and the docs under uvicorn.
+
+Once it answers it prints a short banner on stdout (``tav.cli.banner``): where it is, what
+to do first on a fresh install, where the API docs are, the data dir and the mode; and a
+line when it starts stopping and when it has stopped. A first start may take a while
+(migrations, the editor's first build under ``make run``): the banner tells it from a hang.
 
 On SIGTERM (or Ctrl-C) uvicorn stops listening and waits for open requests; the server
 stops taking runs at that same moment and gives running executions ``shutdown_timeout_s``
@@ -22,6 +27,7 @@ from typing import Annotated, Any
 
 import typer
 
+from tav.cli import banner
 from tav.settings import Settings
 
 APP = "tav.api.app:create_app"
@@ -49,6 +55,7 @@ def serve_command(
     # workflows to the address it listens on: it must know which one that is.
     os.environ["TAV_HOST"], os.environ["TAV_PORT"] = host, str(port)
     _note_hosts(host, settings)
+    listening = (host, port)  # as the banner names them
     log_level = settings.log_level.lower()
     config = uvicorn.Config(
         APP,
@@ -69,12 +76,17 @@ def serve_command(
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets)
             _long_lived()
+            if self.started:
+                state = _application(self.config.loaded_app).state
+                await banner.ready(settings, *listening, auth=state.parts.auth)
 
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            banner.stopping(settings)
             server = getattr(_application(self.config.loaded_app).state, "server", None)
             if server is not None:
                 server.drain()
             await super().shutdown(sockets)
+            banner.stopped()  # here: after a signal, uvicorn ends by raising it again
 
     DrainingServer(config).run()
 

@@ -25,12 +25,18 @@ app = typer.Typer(help="List stored workflows and activate their triggers.", no_
 
 
 def _with_workflows(action: Callable[[WorkflowRepository], Awaitable[T]]) -> T:
+    """``action`` on the data dir's workflows (named on stderr; a missing one is refused:
+    a new data dir has none)."""
+    from tav.cli.datadir import open_data_dir
     from tav.settings import Settings
     from tav.storage.db import Database
     from tav.storage.workflows import WorkflowRepository
 
+    settings = Settings()
+    open_data_dir(settings, can_init=False)
+
     async def run() -> T:
-        db = Database(Settings().resolved_database_url())
+        db = Database(settings.resolved_database_url())
         try:
             await db.migrate()
             return await action(WorkflowRepository(db, cache_ttl_s=0))
