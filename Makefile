@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run example test lint typecheck contracts pytest fuzz web web-test api-types bench bench-api bench-startup docs clean
+.PHONY: run wheel example test lint typecheck contracts pytest fuzz web web-test api-types bench bench-api bench-startup docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,11 +50,20 @@ api-types: $(STAMP) $(WEB_TOOLS)
 	cd $(WEB)/tools && npx --no-install openapi-typescript ../src/api/openapi.json \
 		--default-non-nullable false --output ../src/api/schema.d.ts
 
-# The server on 127.0.0.1:$(PORT), data in $TAV_DATA_DIR (default ./.tav).
+# The server on 127.0.0.1:$(PORT), data in $TAV_DATA_DIR (default ./.tav). Without npm
+# (Node.js) it starts all the same, without building the editor: `tav serve` then shows
+# the one it has, or a page that says how to build it.
 PORT ?= 8000
+NPM  := $(shell command -v npm 2>/dev/null)
 
-run: $(STAMP) $(WEB_STAMP)
+run: $(STAMP) $(if $(NPM),$(WEB_STAMP))
+	@$(if $(NPM),true,echo "make run: npm not found: starting the server without building the editor (it needs Node.js 20.19 or newer)" >&2)
 	$(BIN)/tav serve --port $(PORT)
+
+# A wheel with the built editor and the docs inside, in dist/: `pipx install` of it gives
+# a working server and editor with no Node.js (docs/deployment/install.md).
+wheel: $(STAMP) $(WEB_STAMP)
+	$(BIN)/python -m build --wheel --no-isolation --outdir dist
 
 example: $(STAMP)
 	$(BIN)/tav run examples/hello.json --input '{"name": "world"}'
