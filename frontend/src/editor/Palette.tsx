@@ -1,7 +1,7 @@
 // Node types from the catalog, grouped by category; drag one onto the canvas, or click
 // it (or press Enter in the search) to add it next to the selected node, or after the
 // output port whose "+" was clicked (then only types that take an input are listed).
-import { forwardRef, useMemo, useState, type KeyboardEvent } from 'react'
+import { forwardRef, useDeferredValue, useMemo, useState, type KeyboardEvent } from 'react'
 import type { NodeType } from '../api/types'
 import { Markdown } from '../ui/Markdown'
 import { CATEGORY_ORDER, categoryLabel, iconFor } from './format'
@@ -17,6 +17,9 @@ export const Palette = forwardRef<HTMLInputElement, Props>(function Palette({ on
   const catalog = useEditor((state) => state.catalog)
   const after = useEditor((state) => (state.addingAfter && state.nodes.some((node) => node.id === state.addingAfter?.node) ? state.addingAfter : null))
   const [query, setQuery] = useState('')
+  // The descriptions as Markdown come in a background render after the first paint: parsing
+  // forty of them would otherwise delay the canvas by tens of milliseconds.
+  const rich = useDeferredValue(true, false)
   const groups = useMemo(() => groupTypes([...catalog.values()], query, after !== null), [catalog, query, after])
   const first = groups[0]?.[1][0]
 
@@ -66,7 +69,7 @@ export const Palette = forwardRef<HTMLInputElement, Props>(function Palette({ on
                 <span className="tav-node-icon">{iconFor(type.icon, type.category)}</span>
                 <span className="palette-text">
                   <span className="palette-title">{type.title}</span>
-                  <Markdown className="palette-desc" text={type.description} inline />
+                  {rich ? <Markdown className="palette-desc" text={type.description} inline /> : <span className="palette-desc">{plainText(type.description)}</span>}
                 </span>
               </button>
             ))}

@@ -1,6 +1,7 @@
 // Descriptions (of node types, params, ports) are Markdown: code spans, emphasis, lists and
 // links, with paths of the docs made links to the docs the server serves. Raw HTML in
 // them is dropped, never rendered.
+import { memo } from 'react'
 import ReactMarkdown, { defaultUrlTransform, type Components } from 'react-markdown'
 import { docsHref, linkDocs } from '../lib/docsLinks'
 
@@ -23,7 +24,9 @@ interface Props {
   inline?: boolean
 }
 
-export function Markdown({ text, className, inline }: Props) {
+// Memoised: a description is parsed again only when it changes, not each time the palette
+// or the panel around it draws again (a search typed, a param edited).
+export const Markdown = memo(function Markdown({ text, className, inline }: Props) {
   if (inline) {
     return (
       <span className={className}>
@@ -40,7 +43,7 @@ export function Markdown({ text, className, inline }: Props) {
       </ReactMarkdown>
     </div>
   )
-}
+})
 
 function firstParagraph(text: string): string {
   return text.trim().split(/\n\s*\n/)[0]
