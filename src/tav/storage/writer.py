@@ -28,11 +28,15 @@ and its end brings every node result, so nothing is lost by waiting: if it fails
 cancelled) it is written in full then, as any other; if it succeeds, a summary is its
 finished row with its input and an empty result, and a count is one added to its
 workflow's ``successes_not_kept`` (its row, if an earlier batch wrote it as running, is
-deleted). A short one that succeeds within one batch costs no statement of its own. Its
-sub-executions keep what it keeps. Rejected: writing its hot rows and deleting them at
-the end (the writes are what a high-volume webhook cannot afford), and not recording it
-at all until it ends (a long one would be invisible while it runs, and a crash would lose
-it without a trace: now it is resumed from its start, having stored no progress).
+deleted). Its sub-executions keep what it keeps. Nothing of it goes through the batches
+until it ends: its events go straight to its journal, its node results are not handed
+over at all, and its record waits for up to ``COLD_GRACE_S`` (its ``record`` future with
+it), so that a short one that succeeds costs no statement of its own (its row would
+otherwise be inserted by one batch and deleted by the next, whenever it straddles them).
+Rejected: writing its hot rows and deleting them at the end (the writes are what a
+high-volume webhook cannot afford), and not recording it at all until it ends (a long one
+would be invisible while it runs, and a crash would lose it without a trace: now it is
+resumed from its start, having stored no progress).
 
 One execution never costs the others their updates. When a batch cannot be written for a
 reason other than those handled on the spot (an execution deleted meanwhile, one whose
@@ -53,6 +57,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -112,6 +117,9 @@ _NOT_KEPT = (
         last_success_not_kept_at=bindparam("at"),
     )
 )
+COLD_GRACE_S = 0.1
+"""How long a cold execution's record may wait for its end, so that a short success is
+never written (see the module's docstring); a longer one is recorded as running."""
 SUMMARY_BLOB = codec.pack({"output": None, "nodes": {}, "events": [], "kept": "summary"})
 """The result of a success kept as a summary: the same for all of them."""
 LOST_REMEMBERED = 1000
@@ -136,6 +144,8 @@ class _Cold:
 
     keep: KeepSuccesses
     workflow_id: str | None
+    since: float = field(default_factory=time.monotonic)
+    """When it was recorded (``time.monotonic``)."""
 
 
 _Created = tuple[dict[str, Any], dict[str, Any], asyncio.Future[None]]
@@ -295,13 +305,18 @@ class ExecutionWriter:
     # -- the engine's side (append only) ------------------------------------------------
 
     def publish(self, event: Event) -> None:
+        execution_id = event.execution_id
+        if execution_id in self._cold and not self._closed and execution_id not in self._refused:
+            self._journal_of(execution_id).events[event.seq] = event  # written if it fails
+            return
         self._put("event", event)
 
     async def execution_started(self, result: ExecutionResult) -> None:
         self._put("started", result)
 
     async def node_settled(self, execution_id: str, result: NodeResult) -> None:
-        self._put("node", (execution_id, result))
+        if execution_id not in self._cold:  # a cold one's end brings every node
+            self._put("node", (execution_id, result))
 
     async def execution_finished(self, result: ExecutionResult) -> None:
         self._put("finished", result)
@@ -330,12 +345,44 @@ class ExecutionWriter:
             ops, self._ops = self._ops, []
             self._young.clear()
             batch = self._collect(ops)
+            if self._cold:
+                self._defer_cold(batch)
             self._busy = True
             try:
                 lost = await self._write_isolated(batch)
             finally:
                 self._busy = False
             self._settle(batch, lost)
+
+    def _defer_cold(self, batch: _Batch) -> None:
+        """Leave out of ``batch`` the cold executions it would record running that are
+        younger than ``COLD_GRACE_S``: they go into the next batch, or the one after the
+        grace (the writer wakes then), unless they end first. Not when a ``flush()`` waits
+        on the batch: it needs everything written."""
+        if any(asked is None for _, asked, _ in batch.waiters):
+            return
+        now, cold = time.monotonic(), self._cold
+        deferred: list[tuple[str, Any]] = []
+        for created in batch.created:
+            execution_id = created[0]["id"]
+            state = cold.get(execution_id)
+            if state is None or execution_id in batch.finished or now - state.since >= COLD_GRACE_S:
+                continue
+            deferred.append(("create", created))
+            started = batch.started.pop(execution_id, None)
+            if started is not None:
+                deferred.append(("started", started))
+        if not deferred:
+            return
+        moved = {op[1][0]["id"] for op in deferred if op[0] == "create"}
+        batch.created = [c for c in batch.created if c[0]["id"] not in moved]
+        self._ops[:0] = deferred
+        self._young.update(moved)
+        asyncio.get_running_loop().call_later(COLD_GRACE_S, self._wake_up)
+
+    def _wake_up(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
 
     def _settle(self, batch: _Batch, lost: dict[str, NotStored]) -> None:
         """Tell those waiting on the batch how it went."""
@@ -413,9 +460,7 @@ class ExecutionWriter:
         for kind, payload in ops:
             if kind == "event":
                 execution_id = payload.execution_id
-                journal = journals.get(execution_id) or journals.setdefault(
-                    execution_id, _Journal()
-                )
+                journal = journals.get(execution_id) or self._journal_of(execution_id)
                 journal.events[payload.seq] = payload
                 batch.events.setdefault(execution_id, {})[payload.seq] = payload
             elif kind == "node":
@@ -673,6 +718,10 @@ class ExecutionWriter:
 
     def _journal(self, execution_id: str) -> _Journal:
         return self._journals.get(execution_id) or _Journal()
+
+    def _journal_of(self, execution_id: str) -> _Journal:
+        """The execution's journal, made if it has none yet."""
+        return self._journals.setdefault(execution_id, _Journal())
 
     async def _write_hot(self, connection: AsyncConnection, dialect: str, batch: _Batch) -> None:
         """Node results and events of executions that go on after this batch (but cold

@@ -4,6 +4,7 @@ until it ends, dropped if it succeeds, written in full if it does not."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -26,7 +27,7 @@ from tav.storage.db import Database
 from tav.storage.executions import ExecutionRepository, new_execution
 from tav.storage.models import EventRow, ExecutionDataRow, ExecutionRow, NodeRunRow
 from tav.storage.workflows import WorkflowRepository
-from tav.storage.writer import ExecutionWriter
+from tav.storage.writer import COLD_GRACE_S, ExecutionWriter
 
 BOOM = ErrorInfo(type="boom", message="node 'b' failed: boom")
 
@@ -319,3 +320,40 @@ async def test_everything_is_kept_by_default(writer: ExecutionWriter, db: Databa
     assert record is not None
     assert (record.kept, set(record.nodes), record.output) == ("all", {"a", "b"}, {"from": "b"})
     assert "kept" not in record.to_json()
+
+
+async def test_a_short_cold_execution_that_straddles_batches_is_never_written(
+    writer: ExecutionWriter, db: Database, workflow_id: str
+):
+    cold = Run(writer, _id(1), workflow_id, "count")
+    await cold.start()
+    await cold.settle("a")
+    other = Run(writer, _id(2), workflow_id, "all")
+    await other.run()
+    await writer.flush(other.id)  # a batch is written while the cold one runs
+
+    assert await _rows(db, ExecutionRow) == 1  # the other one only
+    assert not cold.recorded.done()  # its record waits for its end, for a while
+    await cold.settle("b")
+    await cold.finish()
+    await writer.flush(cold.id)
+
+    assert cold.recorded.done()
+    assert cold.recorded.exception() is None
+    assert await ExecutionRepository(db).get(cold.id) is None
+    assert (await ExecutionRepository(db).not_kept(workflow_id))[0] == 1
+
+
+async def test_a_cold_execution_still_running_after_the_grace_is_recorded_running(
+    writer: ExecutionWriter, db: Database, workflow_id: str
+):
+    run = Run(writer, _id(1), workflow_id, "summary")
+    await run.start()
+    await run.settle("a")
+    await asyncio.sleep(COLD_GRACE_S * 2)  # the writer wakes by itself after the grace
+    await run.recorded
+
+    record = await ExecutionRepository(db).get(run.id)
+    assert record is not None
+    assert record.status is ExecutionStatus.RUNNING
+    assert await _hot_rows(db) == (0, 0)
