@@ -11,7 +11,8 @@ closes its connections and opens them again the next time.
 
 ``LinearPool.assign`` does the same work with one pass over the connections:
 
-- closed connections are dropped, as before;
+- closed connections are dropped, as before (when a request comes, or at a sweep: a pass
+  with no request waiting and no idle surplus possible does nothing);
 - idle connections beyond ``max_keepalive_connections`` are closed, oldest first (the
   idle ones are counted, not all of them);
 - whether an idle connection has expired (its keep-alive ran out, or the server closed
@@ -71,9 +72,13 @@ class LinearPool:
     def _assign_requests_to_connections(self) -> list[Any]:
         """Drop closed connections, close expired and surplus idle ones, and give each
         queued request a connection; returns the connections to close."""
+        queued = [r for r in self._requests if r.is_queued()]
+        surplus_possible = len(self._connections) > self._max_keepalive_connections
+        if not (queued or surplus_possible) and time.monotonic() < self._next_sweep:
+            return []  # a response ended: nothing to give, no idle surplus possible
         closing: list[Any] = []
         idle = self._sorted(closing)
-        for request in [r for r in self._requests if r.is_queued()]:
+        for request in queued:
             origin = request.request.url.origin
             connection = self._reusable(origin, idle, closing) or self._shared(origin)
             if connection is None:
