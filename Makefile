@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run wheel example test lint typecheck contracts pytest fuzz web web-test api-types bench bench-api bench-startup docs clean
+.PHONY: run wheel example test lint typecheck contracts pytest fuzz web web-test api-types bench bench-api bench-startup bench-fanout docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -97,6 +97,9 @@ bench-api: $(STAMP)
 
 bench-startup: $(STAMP)
 	$(BIN)/python bench/startup.py
+
+bench-fanout: $(STAMP)
+	$(BIN)/python bench/fanout.py
 
 docs: $(STAMP)
 	$(BIN)/tav nodes docs > docs/reference/built-in-nodes.md
