@@ -48,9 +48,19 @@ class Installed:
     url: str
 
 
-def run(*command: str | Path, **options: object) -> subprocess.CompletedProcess[str]:
+def clean_environment() -> dict[str, str]:
+    """The environment, less what would point Python or TAV elsewhere."""
+    skip = ("TAV_", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")
+    return {k: v for k, v in os.environ.items() if not k.startswith(skip)}
+
+
+def run(*command: str | Path) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
-        [str(part) for part in command], capture_output=True, text=True, timeout=240, **options
+        [str(part) for part in command],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=clean_environment(),
     )
     assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
     return done
@@ -91,7 +101,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
 
 def _served(installed: Installed, work: Path) -> Iterator[Installed]:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TAV_", "VIRTUAL_ENV"))}
+    env = clean_environment()
     env.update(TAV_DATA_DIR=str(work / "data"), PATH=f"{installed.python.parent}:/usr/bin:/bin")
     log = work / "serve.log"
     with log.open("w") as output:
