@@ -392,8 +392,12 @@ class Executions:
 
     async def not_kept(self, workflow_id: str | None = None) -> tuple[int, datetime | None]:
         """Successful executions not stored, as their workflow keeps only a count (of
-        ``workflow_id``, or of all), and when the last ended."""
-        return await self.executions.not_kept(workflow_id)
+        ``workflow_id``, or of all), and when the last ended: the stored counts and those
+        the writer has yet to write."""
+        stored, stored_last = await self.executions.not_kept(workflow_id)
+        pending, pending_last = self.writer.not_kept(workflow_id)
+        last = max(filter(None, (stored_last, pending_last)), default=None)
+        return stored + pending, last
 
     def watch(self, execution_id: str, *, after: int = 0) -> AsyncGenerator[dict[str, Any], None]:
         """Every event of the execution after ``after``: the stored ones, then live ones;

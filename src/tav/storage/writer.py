@@ -28,15 +28,19 @@ and its end brings every node result, so nothing is lost by waiting: if it fails
 cancelled) it is written in full then, as any other; if it succeeds, a summary is its
 finished row with its input and an empty result, and a count is one added to its
 workflow's ``successes_not_kept`` (its row, if an earlier batch wrote it as running, is
-deleted). Its sub-executions keep what it keeps. Nothing of it goes through the batches
-until it ends: its events go straight to its journal, its node results are not handed
-over at all, and its record waits for up to ``COLD_GRACE_S`` (its ``record`` future with
-it), so that a short one that succeeds costs no statement of its own (its row would
-otherwise be inserted by one batch and deleted by the next, whenever it straddles them).
-Rejected: writing its hot rows and deleting them at the end (the writes are what a
-high-volume webhook cannot afford), and not recording it at all until it ends (a long one
-would be invisible while it runs, and a crash would lose it without a trace: now it is
-resumed from its start, having stored no progress).
+deleted). Its sub-executions keep what it keeps.
+
+Nothing of a cold execution goes through the batches until it ends: its events go
+straight to its journal, its node results are not handed over at all, and its record
+waits for up to ``COLD_GRACE_S`` (its ``record`` future with it), so that a short one is
+not inserted by one batch and deleted by the next whenever it straddles them. Counts are
+added up in memory and written every ``COUNT_EVERY_S`` (and by ``flush()``) in a
+transaction of their own, so a batch of short successes kept as counts needs no
+transaction at all; a crash loses at most that last second of counts. Rejected: writing
+its hot rows and deleting them at the end (the writes are what a high-volume webhook
+cannot afford), and not recording it at all until it ends (a long one would be invisible
+while it runs, and a crash would lose it without a trace: now it is resumed from its
+start, having stored no progress).
 
 One execution never costs the others their updates. When a batch cannot be written for a
 reason other than those handled on the spot (an execution deleted meanwhile, one whose
@@ -61,10 +65,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tav.core.errors import FailureKind, NotStored
@@ -120,6 +125,8 @@ _NOT_KEPT = (
 COLD_GRACE_S = 0.1
 """How long a cold execution's record may wait for its end, so that a short success is
 never written (see the module's docstring); a longer one is recorded as running."""
+COUNT_EVERY_S = 1.0
+"""How often the counts of successes not kept are written (``flush()`` writes them too)."""
 SUMMARY_BLOB = codec.pack({"output": None, "nodes": {}, "events": [], "kept": "summary"})
 """The result of a success kept as a summary: the same for all of them."""
 LOST_REMEMBERED = 1000
@@ -222,6 +229,9 @@ class ExecutionWriter:
         self._journals: dict[str, _Journal] = {}
         self._cold: dict[str, _Cold] = {}
         """The unfinished executions that keep less than everything of a success."""
+        self._counts: dict[str, tuple[int, datetime]] = {}
+        """Successes not kept and when the last ended, by workflow, not yet written."""
+        self._counts_since: float | None = None
         self._busy = False
         """A batch is being written."""
         self._young: set[str] = set()
@@ -269,7 +279,8 @@ class ExecutionWriter:
         if that execution's updates could not be (now or before)."""
         if execution_id is not None and execution_id in self._lost:
             raise self._lost[execution_id]
-        if self._task is None or self._task.done() or not (self._ops or self._busy):
+        pending = self._ops or self._busy or self._counts
+        if self._task is None or self._task.done() or not pending:
             return
         waiter = asyncio.get_running_loop().create_future()
         self._put("flush", (waiter, execution_id, self._losses))
@@ -293,6 +304,12 @@ class ExecutionWriter:
     def resuming(self, execution_id: str) -> None:
         """``execution_id`` continues an execution an earlier process left unfinished."""
         self._journals[execution_id] = _Journal(hot=True, resumed=True)
+
+    def not_kept(self, workflow_id: str | None = None) -> tuple[int, datetime | None]:
+        """The successes not kept whose count is not written yet (of one workflow, or of
+        all), and when the last of them ended."""
+        counts = [c for k, c in self._counts.items() if workflow_id is None or k == workflow_id]
+        return sum(n for n, _ in counts), max((at for _, at in counts), default=None)
 
     def keeping(self, execution_id: str, keep: KeepSuccesses, *, workflow_id: str | None) -> None:
         """What is stored of ``execution_id`` if it succeeds (``record`` says it for a new
@@ -350,6 +367,8 @@ class ExecutionWriter:
             self._busy = True
             try:
                 lost = await self._write_isolated(batch)
+                if self._counts and (self._counts_due() or _flushed(batch)):
+                    await self._write_counts()
             finally:
                 self._busy = False
             self._settle(batch, lost)
@@ -359,7 +378,7 @@ class ExecutionWriter:
         younger than ``COLD_GRACE_S``: they go into the next batch, or the one after the
         grace (the writer wakes then), unless they end first. Not when a ``flush()`` waits
         on the batch: it needs everything written."""
-        if any(asked is None for _, asked, _ in batch.waiters):
+        if _flushed(batch):
             return
         now, cold = time.monotonic(), self._cold
         deferred: list[tuple[str, Any]] = []
@@ -575,26 +594,27 @@ class ExecutionWriter:
         created = batch.new()
         new = {execution["id"] for execution, _, _ in created}
         kept = self._kept_successes(batch)
-        async with self.db.begin() as connection:
-            if created:
-                executions, data = self._created_rows(batch, created, kept)
+        executions, data = self._created_rows(batch, created, kept)
+        started = [
+            r
+            for execution_id, r in batch.started.items()
+            if execution_id not in new and kept.get(execution_id) != "count"
+        ]
+        node_rows, event_rows = self._hot_rows(batch)
+        finished = {k: r for k, r in batch.finished.items() if k not in new and k not in kept}
+        old = {k: keep for k, keep in kept.items() if k not in new}
+        if executions or started or node_rows or event_rows or finished or old:
+            async with self.db.begin() as connection:
                 if executions:
                     await _insert_created(connection, executions, data)
-            started = [
-                r
-                for execution_id, r in batch.started.items()
-                if execution_id not in new and kept.get(execution_id) != "count"
-            ]
-            if started:
-                await _started(connection, dialect, started)
-            await self._write_hot(connection, dialect, batch)
-            finished = {k: r for k, r in batch.finished.items() if k not in new and k not in kept}
-            if finished:
-                await self._archive(connection, dialect, finished)
-            old = {k: keep for k, keep in kept.items() if k not in new}
-            if old:
-                await self._keep_less(connection, dialect, old, batch.finished)
-            await self._count(connection, kept, batch.finished)
+                if started:
+                    await _started(connection, dialect, started)
+                await self._write_hot(connection, dialect, batch, node_rows, event_rows)
+                if finished:
+                    await self._archive(connection, dialect, finished)
+                if old:
+                    await self._keep_less(connection, dialect, old, batch.finished)
+        self._count(kept, batch.finished)  # once the batch is stored
 
     def _kept_successes(self, batch: _Batch) -> dict[str, KeepSuccesses]:
         """The cold executions that succeeded in this batch, with what they keep."""
@@ -631,25 +651,40 @@ class ExecutionWriter:
         if counted:  # its data and hot rows go with it
             await connection.execute(delete(ExecutionRow).where(ExecutionRow.id.in_(counted)))
 
-    async def _count(
-        self,
-        connection: AsyncConnection,
-        kept: dict[str, KeepSuccesses],
-        finished: dict[str, ExecutionResult],
-    ) -> None:
-        """Add the successes kept as a count to their workflows' ``successes_not_kept``."""
-        counts: dict[str, list[Any]] = {}
+    def _count(self, kept: dict[str, KeepSuccesses], finished: dict[str, ExecutionResult]) -> None:
+        """Add the successes kept as a count to the counts to write (``_write_counts``)."""
+        counts = self._counts
         for execution_id, keep in kept.items():
             workflow_id = self._cold[execution_id].workflow_id
             if keep != "count" or workflow_id is None:
                 continue
             at = finished[execution_id].finished_at or utcnow()
-            count = counts.setdefault(workflow_id, [0, at])
-            count[0] += 1
-            count[1] = max(count[1], at)
-        if counts:
-            rows = [{"b_id": k, "count": n, "at": at} for k, (n, at) in counts.items()]
-            await connection.execute(_NOT_KEPT, rows)
+            count, last = counts.get(workflow_id, (0, at))
+            counts[workflow_id] = (count + 1, max(last, at))
+        if counts and self._counts_since is None:
+            self._counts_since = time.monotonic()
+            asyncio.get_running_loop().call_later(COUNT_EVERY_S, self._wake_up)
+
+    def _counts_due(self) -> bool:
+        since = self._counts_since
+        return since is not None and time.monotonic() - since >= COUNT_EVERY_S
+
+    async def _write_counts(self) -> None:
+        """Add the counts to their workflows' ``successes_not_kept``; kept for the next
+        try if the database refuses them."""
+        counts, self._counts, self._counts_since = self._counts, {}, None
+        rows = [{"b_id": k, "count": n, "at": at} for k, (n, at) in counts.items()]
+        try:
+            async with self.db.begin() as connection:
+                await connection.execute(_NOT_KEPT, rows)
+        except SQLAlchemyError as exc:
+            logger.warning("could not store the counts of successes not kept: %s", reason(exc))
+            for workflow_id, (count, at) in counts.items():
+                later, last = self._counts.get(workflow_id, (0, at))
+                self._counts[workflow_id] = (count + later, max(at, last))
+            if self._counts_since is None:
+                self._counts_since = time.monotonic()
+                asyncio.get_running_loop().call_later(COUNT_EVERY_S, self._wake_up)
 
     def _created_rows(
         self, batch: _Batch, created: list[_Created], kept: dict[str, KeepSuccesses]
@@ -723,7 +758,7 @@ class ExecutionWriter:
         """The execution's journal, made if it has none yet."""
         return self._journals.setdefault(execution_id, _Journal())
 
-    async def _write_hot(self, connection: AsyncConnection, dialect: str, batch: _Batch) -> None:
+    def _hot_rows(self, batch: _Batch) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Node results and events of executions that go on after this batch (but cold
         ones: their events are in their journals, and their end brings every node)."""
         finished, cold = batch.finished, self._cold
@@ -739,6 +774,18 @@ class ExecutionWriter:
             if execution_id not in finished and execution_id not in cold
             for seq, event in events.items()
         ]
+        return node_rows, event_rows
+
+    async def _write_hot(
+        self,
+        connection: AsyncConnection,
+        dialect: str,
+        batch: _Batch,
+        node_rows: list[dict[str, Any]],
+        event_rows: list[dict[str, Any]],
+    ) -> None:
+        """The hot rows of ``_hot_rows``, and the executions' ``last_seq``."""
+        finished, cold = batch.finished, self._cold
         await _put_hot(connection, dialect, node_rows, event_rows)
         if event_rows:
             last_seq = [
@@ -770,6 +817,11 @@ class ExecutionWriter:
         if hot:
             await connection.execute(delete(NodeRunRow).where(NodeRunRow.execution_id.in_(hot)))
             await connection.execute(delete(EventRow).where(EventRow.execution_id.in_(hot)))
+
+
+def _flushed(batch: _Batch) -> bool:
+    """Whether a ``flush()`` waits on the batch: everything must be written."""
+    return any(asked is None for _, asked, _ in batch.waiters)
 
 
 def _storable_node(result: NodeResult) -> bytes:

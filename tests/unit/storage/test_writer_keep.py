@@ -27,7 +27,7 @@ from tav.storage.db import Database
 from tav.storage.executions import ExecutionRepository, new_execution
 from tav.storage.models import EventRow, ExecutionDataRow, ExecutionRow, NodeRunRow
 from tav.storage.workflows import WorkflowRepository
-from tav.storage.writer import COLD_GRACE_S, ExecutionWriter
+from tav.storage.writer import COLD_GRACE_S, COUNT_EVERY_S, ExecutionWriter
 
 BOOM = ErrorInfo(type="boom", message="node 'b' failed: boom")
 
@@ -341,6 +341,7 @@ async def test_a_short_cold_execution_that_straddles_batches_is_never_written(
     assert cold.recorded.done()
     assert cold.recorded.exception() is None
     assert await ExecutionRepository(db).get(cold.id) is None
+    await writer.flush()
     assert (await ExecutionRepository(db).not_kept(workflow_id))[0] == 1
 
 
@@ -357,3 +358,23 @@ async def test_a_cold_execution_still_running_after_the_grace_is_recorded_runnin
     assert record is not None
     assert record.status is ExecutionStatus.RUNNING
     assert await _hot_rows(db) == (0, 0)
+
+
+async def test_counts_are_written_a_second_later_or_by_a_flush(
+    writer: ExecutionWriter, db: Database, workflow_id: str
+):
+    runs = [Run(writer, _id(n), workflow_id, "count") for n in range(3)]
+    for run in runs:
+        await run.run()
+    await writer.flush(runs[-1].id)  # their batch is done: no transaction was needed
+
+    repository = ExecutionRepository(db)
+    assert await repository.not_kept(workflow_id) == (0, None)  # not written yet
+    pending, last = writer.not_kept(workflow_id)
+    assert pending == 3
+    assert last is not None
+    assert writer.not_kept("0" * 32) == (0, None)
+
+    await asyncio.sleep(COUNT_EVERY_S * 1.5)  # the writer wakes by itself to write them
+    assert await repository.not_kept(workflow_id) == (3, last)
+    assert writer.not_kept() == (0, None)
