@@ -148,7 +148,8 @@ export interface paths {
         };
         /**
          * List Workflows
-         * @description Workflows, most recently saved first, without their documents.
+         * @description Workflows, most recently saved first, without their documents, each with its
+         *     latest execution.
          */
         get: operations["list_workflows_api_v1_workflows_get"];
         put?: never;
@@ -371,7 +372,7 @@ export interface paths {
         };
         /**
          * List Executions
-         * @description Newest first.
+         * @description Newest first, of every workflow unless ``workflow_id`` names one.
          */
         get: operations["list_executions_api_v1_executions_get"];
         put?: never;
@@ -851,6 +852,14 @@ export interface components {
              */
             file: string;
         };
+        /**
+         * CancelReason
+         * @description Why a node is ``cancelled``: stored with its result and its ``node.cancelled``
+         *     event (as the value), so a reader can say "not run (upstream failed)" rather than
+         *     "cancelled" when nobody cancelled anything.
+         * @enum {string}
+         */
+        CancelReason: "cancelled" | "upstream_failed" | "sibling_failed";
         /** CollectionPublic */
         CollectionPublic: {
             /** Name */
@@ -1084,7 +1093,7 @@ export interface components {
          * @description Who or what started an execution. Stored as the value (at most 16 characters).
          * @enum {string}
          */
-        ExecutionMode: "api" | "cli" | "retry" | "subworkflow" | "webhook" | "schedule" | "email" | "mqtt" | "trigger";
+        ExecutionMode: "api" | "editor" | "cli" | "retry" | "subworkflow" | "webhook" | "schedule" | "email" | "mqtt" | "trigger";
         /** ExecutionPage */
         ExecutionPage: {
             /** Items */
@@ -1296,6 +1305,22 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /**
+         * LastExecutionPublic
+         * @description The latest execution of a workflow, by start time.
+         */
+        LastExecutionPublic: {
+            /** Execution Id */
+            execution_id: string;
+            status: components["schemas"]["ExecutionStatus"];
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /** Finished At */
+            finished_at: string | null;
+        };
         /** NodeCancelled */
         NodeCancelled: {
             /** Seq */
@@ -1314,6 +1339,11 @@ export interface components {
              * @enum {string}
              */
             type: "node.cancelled";
+            /**
+             * @description Why: the execution was cancelled, a node upstream of this one failed (it never ran), or another node failed.
+             * @default cancelled
+             */
+            reason: components["schemas"]["CancelReason"];
         };
         /** NodeCompleted */
         NodeCompleted: {
@@ -1500,6 +1530,8 @@ export interface components {
                 [key: string]: unknown;
             };
             error: components["schemas"]["ErrorPublic"] | null;
+            /** @description Present for a cancelled node: why (the execution was cancelled, a node upstream of it failed, or another node failed). */
+            reason?: components["schemas"]["CancelReason"] | null;
             /** Started At */
             started_at: string | null;
             /** Finished At */
@@ -1705,6 +1737,13 @@ export interface components {
              * @description Run from node: the nodes that run again, with everything downstream of them (needs from_execution). Without it, the nodes that did not succeed run again.
              */
             start_at?: string[] | null;
+            /**
+             * Mode
+             * @description Where the run was started: `editor` for the editor's Run and run from a node; every other mode is the server's to record.
+             * @default api
+             * @enum {string}
+             */
+            mode?: "api" | "editor";
         };
         /** SchedulePreview */
         SchedulePreview: {
@@ -1941,10 +1980,44 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /**
+         * WorkflowListItem
+         * @description A workflow in a list: its summary and how it last ran.
+         */
+        WorkflowListItem: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Description */
+            description: string;
+            /**
+             * Active
+             * @description Whether its triggers are live.
+             */
+            active: boolean;
+            /**
+             * Version
+             * @description The current version; every save adds one.
+             */
+            version: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** @description Its latest execution (any mode), or null if it never ran. */
+            last_execution: components["schemas"]["LastExecutionPublic"] | null;
+        };
         /** WorkflowPage */
         WorkflowPage: {
             /** Items */
-            items: components["schemas"]["WorkflowSummary"][];
+            items: components["schemas"]["WorkflowListItem"][];
             /**
              * Total
              * @description How many workflows match, on every page.
@@ -2000,38 +2073,6 @@ export interface components {
              * @default null
              */
             keep_successes?: ("all" | "summary" | "count") | null;
-        };
-        /**
-         * WorkflowSummary
-         * @description A stored workflow without its document, as lists show it.
-         */
-        WorkflowSummary: {
-            /** Id */
-            id: string;
-            /** Name */
-            name: string;
-            /** Description */
-            description: string;
-            /**
-             * Active
-             * @description Whether its triggers are live.
-             */
-            active: boolean;
-            /**
-             * Version
-             * @description The current version; every save adds one.
-             */
-            version: number;
-            /**
-             * Created At
-             * Format: date-time
-             */
-            created_at: string;
-            /**
-             * Updated At
-             * Format: date-time
-             */
-            updated_at: string;
         };
         /**
          * WorkflowUpdate
@@ -3186,6 +3227,11 @@ export interface operations {
             query?: {
                 workflow_id?: string | null;
                 status?: components["schemas"]["ExecutionStatus"] | null;
+                mode?: components["schemas"]["ExecutionMode"] | null;
+                /** @description Only those started at or after this time. */
+                started_after?: string | null;
+                /** @description Only those started before this time. */
+                started_before?: string | null;
                 limit?: number;
                 offset?: number;
             };

@@ -2,17 +2,19 @@
 // code knows them by. Each is an alias of a type generated from the server's OpenAPI
 // document (schema.d.ts, written by `make api-types` from openapi.json): none is written
 // by hand but the node catalog's, which the API gives as open JSON (./document.ts).
-import type { components } from './schema'
+import type { components, operations } from './schema'
 import type { WorkflowDocument } from './document'
 
 export type { Catalog, EdgeDef, JsonSchema, JsonValue, NodeDef, NodeType, OnError, RetryPolicy, WorkflowDocument, WorkflowUi } from './document'
 
 type Schemas = components['schemas']
 
-export type WorkflowSummary = Schemas['WorkflowSummary']
+/** A workflow as lists show it: without its document, with its latest execution. */
+export type WorkflowSummary = Schemas['WorkflowListItem']
 /** A stored workflow, with its document as the editor holds it. */
 export type StoredWorkflow = Omit<Schemas['WorkflowPublic'], 'document'> & { document: WorkflowDocument }
 export type WorkflowPage = Schemas['WorkflowPage']
+export type LastExecution = Schemas['LastExecutionPublic']
 export type VersionSummary = Schemas['VersionSummary']
 export type Problem = Schemas['ProblemPublic']
 export type ValidationReport = Schemas['ValidationReport']
@@ -28,12 +30,19 @@ export type SchedulePreview = Schemas['SchedulePreview']
 export type ErrorInfo = Schemas['ErrorPublic']
 export type ExecutionStatus = Schemas['ExecutionStatus']
 export type NodeResult = Schemas['NodeRunPublic']
+/** Why a node was cancelled (docs/architecture/executor.md#why-a-node-was-cancelled). */
+export type CancelReason = Schemas['CancelReason']
+/** Who or what started an execution. */
+export type ExecutionMode = Schemas['ExecutionMode']
 /** Counted resources a node used: LLM tokens. */
 export type Usage = NonNullable<NodeResult['usage']>
 export type ExecutionSummary = Schemas['ExecutionSummaryPublic']
 export type Execution = Schemas['ExecutionPublic']
 export type ExecutionPage = Schemas['ExecutionPage']
+/** The filters and paging of GET /api/v1/executions. */
+export type ExecutionQuery = NonNullable<operations['list_executions_api_v1_executions_get']['parameters']['query']>
 export type RunAccepted = Schemas['RunAccepted']
+export type RunRequest = Schemas['RunRequest']
 /** Run from node: `start_at` and everything downstream run again, the rest is reused. */
 export type RunFrom = Required<Pick<Schemas['RunRequest'], 'from_execution' | 'start_at'>>
 /** One event of an execution's stream (docs/api/execution.md#event-types), told apart by `type`. */

@@ -379,13 +379,19 @@ class Executions:
         *,
         workflow_id: str | None = None,
         status: ExecutionStatus | None = None,
+        mode: ExecutionMode | None = None,
+        started_after: datetime | None = None,
+        started_before: datetime | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[ExecutionSummary], int]:
-        """Newest first, and how many there are in all."""
+        """Newest first, and how many there are in all; each filter given narrows it."""
         return await self.executions.find(
             workflow_id=workflow_id,
             status=status.value if status else None,
+            mode=mode.value if mode else None,
+            started_after=started_after,
+            started_before=started_before,
             limit=limit,
             offset=offset,
         )

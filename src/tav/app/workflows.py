@@ -21,9 +21,9 @@ from tav.core.errors import NotFound, WorkflowInvalid
 from tav.nodes.registry import NodeRegistry
 from tav.storage.workflows import (
     STORED_ID,
+    ListedWorkflow,
     StoredWorkflow,
     VersionInfo,
-    WorkflowInfo,
     WorkflowRepository,
     WorkflowVersion,
 )
@@ -77,8 +77,9 @@ class Workflows:
 
     async def find(
         self, *, search: str | None = None, limit: int = 50, offset: int = 0
-    ) -> tuple[list[WorkflowInfo], int]:
-        """Most recently saved first, and how many match in all."""
+    ) -> tuple[list[ListedWorkflow], int]:
+        """Most recently saved first, each with its latest execution, and how many match
+        in all."""
         return await self.workflows.find(search=search, limit=limit, offset=offset)
 
     async def versions(self, workflow_id: str) -> list[VersionInfo]:

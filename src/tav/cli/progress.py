@@ -13,6 +13,7 @@ from rich.live import Live
 from rich.table import Table
 
 from tav.core.events import Event
+from tav.core.states import CancelReason
 from tav.engine.plan import ExecutionPlan
 
 STYLES = {
@@ -24,6 +25,12 @@ STYLES = {
     "skipped": "dim",
     "cancelled": "magenta",
 }
+CANCEL_NOTES = {
+    CancelReason.CANCELLED: "",
+    CancelReason.UPSTREAM_FAILED: "not run: a node it depends on failed",
+    CancelReason.SIBLING_FAILED: "stopped: another node failed",
+}
+"""What a cancelled node's line adds: nobody cancelled it when a node failed."""
 SETTLED = {
     "node.completed": "succeeded",
     "node.failed": "failed",
@@ -103,4 +110,6 @@ def _note(event: Event) -> str:
         return event.reason
     if event.type == "node.completed" and event.pinned:
         return "pinned"
+    if event.type == "node.cancelled":
+        return CANCEL_NOTES[event.reason]
     return ""

@@ -14,7 +14,7 @@ from pydantic import ConfigDict, Field, TypeAdapter
 
 from tav.core.model import Model
 from tav.core.results import ErrorInfo
-from tav.core.states import ExecutionStatus
+from tav.core.states import CancelReason, ExecutionStatus
 
 
 def utcnow() -> datetime:
@@ -80,6 +80,11 @@ class NodeSkipped(_NodeEvent):
 
 class NodeCancelled(_NodeEvent):
     type: Literal["node.cancelled"] = "node.cancelled"
+    reason: CancelReason = Field(
+        CancelReason.CANCELLED,
+        description="Why: the execution was cancelled, a node upstream of this one failed "
+        "(it never ran), or another node failed.",
+    )
 
 
 class _ExecutionEnded(_Event):

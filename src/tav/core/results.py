@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, ConfigDict, Field
 
 from tav.core.model import Model
-from tav.core.states import ExecutionStatus, NodeStatus
+from tav.core.states import CancelReason, ExecutionStatus, NodeStatus
 from tav.core.values import storable_text
 
 
@@ -35,6 +35,9 @@ class NodeResult(Model):
     attempts: int = 0
     outputs: dict[str, Any] = Field(default_factory=dict)
     error: ErrorInfo | None = None
+    reason: CancelReason | None = Field(
+        None, description="Why a cancelled node was cancelled; None for any other status."
+    )
     pinned: bool = False
     reused: bool = Field(False, description="Outputs taken from an earlier execution.")
     started_at: datetime | None = None
@@ -45,7 +48,11 @@ class NodeResult(Model):
     )
 
     def to_json(self) -> dict[str, Any]:
-        data = self.model_dump(mode="json", exclude={"node_id", "pinned", "reused", "usage"})
+        data = self.model_dump(
+            mode="json", exclude={"node_id", "reason", "pinned", "reused", "usage"}
+        )
+        if self.reason is not None:
+            data["reason"] = self.reason.value
         if self.usage:
             data["usage"] = dict(self.usage)
         if self.pinned:

@@ -7,8 +7,10 @@ different things and are never confused:
 
 - ``failed``: the node's own code raised (or timed out);
 - ``skipped``: its branch was not taken or an upstream node produced nothing for it;
-- ``cancelled``: stopped from outside — by the user or by a failing sibling under
-  ``on_error: stop``.
+- ``cancelled``: stopped, or never started, because the execution stopped — cancelled by
+  the user, or failed under ``on_error: stop``. Its result's ``reason``
+  (``CancelReason``) says which: ``cancelled``, ``upstream_failed`` (a node it depends
+  on failed: it never ran) or ``sibling_failed`` (a node on another branch failed).
 
 ``EXECUTION_TRANSITIONS`` and ``NODE_TRANSITIONS`` are the only moves there are: the
 executor changes an execution's or a node's state in one place each, which refuses any
@@ -50,6 +52,23 @@ class NodeStatus(StrEnum):
 EXECUTION_TERMINAL = frozenset(
     {ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED}
 )
+
+
+class CancelReason(StrEnum):
+    """Why a node is ``cancelled``: stored with its result and its ``node.cancelled``
+    event (as the value), so a reader can say "not run (upstream failed)" rather than
+    "cancelled" when nobody cancelled anything."""
+
+    CANCELLED = "cancelled"
+    """The execution was cancelled (by a person or a program) before the node ended."""
+    UPSTREAM_FAILED = "upstream_failed"
+    """A node it depends on failed (directly, or through nodes cancelled for it), and the
+    execution stopped on a failure (``on_error: stop``): it never ran."""
+    SIBLING_FAILED = "sibling_failed"
+    """A node it does not depend on failed under ``on_error: stop``: it was stopped while
+    running, or never started."""
+
+
 NODE_TERMINAL = frozenset(
     {NodeStatus.SUCCEEDED, NodeStatus.FAILED, NodeStatus.SKIPPED, NodeStatus.CANCELLED}
 )

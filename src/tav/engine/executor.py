@@ -47,6 +47,7 @@ from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
 from tav.core.states import (
     EXECUTION_TRANSITIONS,
     NODE_TRANSITIONS,
+    CancelReason,
     ExecutionStatus,
     NodeStatus,
 )
@@ -365,7 +366,7 @@ class _Run:
     def _prepare(self, node: PlannedNode) -> Inputs | _Unrun:
         """The inputs to run ``node`` with, or its result if it settles without running."""
         if self.stopped:
-            return _unrun(node.id, NodeStatus.CANCELLED), ""
+            return self._cancelled(node.id), ""
         reused = self.reuse.get(node.id)
         if reused is not None and reused.status is NodeStatus.SUCCEEDED:
             return reused.model_copy(update={"reused": True}), ""
@@ -406,14 +407,14 @@ class _Run:
         self, task: asyncio.Task[None], node: PlannedNode, inputs: Inputs
     ) -> NodeResult:
         if self.stopped:  # since the node was found ready
-            return _unrun(node.id, NodeStatus.CANCELLED)
+            return self._cancelled(node.id)
         self.tasks[task] = node.id
         try:
             return await run_step(self, node, inputs)
         except asyncio.CancelledError:
             task.uncancel()
             attempts = self.attempts.get(node.id, 0)
-            return _unrun(node.id, NodeStatus.CANCELLED, attempts=attempts, finished_at=utcnow())
+            return self._cancelled(node.id, attempts=attempts, finished_at=utcnow())
         finally:
             self.tasks[task] = None  # until its next node, nothing cancels this task
             self.attempts.pop(node.id, None)
@@ -498,12 +499,38 @@ class _Run:
                 )
             )
         else:
-            self._emit(NodeCancelled(seq=seq, execution_id=self.execution_id, node_id=node_id))
+            reason = result.reason or CancelReason.CANCELLED
+            self._emit(
+                NodeCancelled(
+                    seq=seq, execution_id=self.execution_id, node_id=node_id, reason=reason
+                )
+            )
 
     @property
     def stopped(self) -> bool:
         """Cancelled, or failed under ``on_error: stop``: no further node may start."""
         return self.cancelled or self.failure is not None
+
+    def _cancelled(
+        self, node_id: str, *, attempts: int = 0, finished_at: datetime | None = None
+    ) -> NodeResult:
+        """The result of a node that the stop reached, saying why (``CancelReason``)."""
+        reason = self._cancel_reason(node_id)
+        return _unrun(
+            node_id, NodeStatus.CANCELLED, attempts=attempts, finished_at=finished_at, reason=reason
+        )
+
+    def _cancel_reason(self, node_id: str) -> CancelReason:
+        """A failure under ``stop`` wins over a cancellation, as for the execution's status.
+        A failure is upstream of a node when one of the node's predecessors failed, or was
+        cancelled for a failure upstream of it (all have settled: the node was ready)."""
+        if self.failure is None:
+            return CancelReason.CANCELLED
+        for upstream in self.plan.predecessors[node_id]:
+            result = self.results[upstream]
+            if result.status is NodeStatus.FAILED or result.reason is CancelReason.UPSTREAM_FAILED:
+                return CancelReason.UPSTREAM_FAILED
+        return CancelReason.SIBLING_FAILED
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -716,11 +743,18 @@ def _initial_states(plan: ExecutionPlan, resume: Resume | None) -> dict[str, Nod
 
 
 def _unrun(
-    node_id: str, status: NodeStatus, *, attempts: int = 0, finished_at: datetime | None = None
+    node_id: str,
+    status: NodeStatus,
+    *,
+    attempts: int = 0,
+    finished_at: datetime | None = None,
+    reason: CancelReason | None = None,
 ) -> NodeResult:
     """The result of a node that did not run to its end: skipped, or cancelled (mid-run,
-    with the attempt it was at and when it stopped)."""
-    return NodeResult(node_id=node_id, status=status, attempts=attempts, finished_at=finished_at)
+    with the attempt it was at and when it stopped; ``reason``: why)."""
+    return NodeResult(
+        node_id=node_id, status=status, attempts=attempts, finished_at=finished_at, reason=reason
+    )
 
 
 def _pinned(node: PlannedNode) -> NodeResult:

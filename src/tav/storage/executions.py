@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tav.core import values
@@ -166,15 +166,25 @@ class ExecutionRepository:
         *,
         workflow_id: str | None = None,
         status: str | None = None,
+        mode: str | None = None,
+        started_after: datetime | None = None,
+        started_before: datetime | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[ExecutionSummary], int]:
-        """Newest first, with the total count for paging."""
-        conditions = []
+        """Newest first, with the total count for paging; ``started_after`` includes its
+        time, ``started_before`` excludes it."""
+        conditions: list[ColumnElement[bool]] = []
         if workflow_id is not None:
             conditions.append(ExecutionRow.workflow_id == workflow_id)
         if status is not None:
             conditions.append(ExecutionRow.status == status)
+        if mode is not None:
+            conditions.append(ExecutionRow.mode == mode)
+        if started_after is not None:
+            conditions.append(ExecutionRow.started_at >= started_after)
+        if started_before is not None:
+            conditions.append(ExecutionRow.started_at < started_before)
         async with self.db.session() as session:
             total = await session.scalar(
                 select(func.count()).select_from(ExecutionRow).where(*conditions)

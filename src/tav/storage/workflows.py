@@ -13,15 +13,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ScalarSelect, delete, func, select, update
 from sqlalchemy.orm import defer
 
 from tav.core.errors import Conflict
 from tav.core.events import utcnow
 from tav.core.model import Model
+from tav.core.states import ExecutionStatus
 from tav.storage.cache import TTLCache
 from tav.storage.db import Database
-from tav.storage.models import WorkflowRow, WorkflowVersionRow
+from tav.storage.models import ExecutionRow, WorkflowRow, WorkflowVersionRow
 
 WORKFLOWS_CACHE_TTL_S = 5.0
 STORED_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -42,6 +43,21 @@ class WorkflowInfo(Model):
 
 class StoredWorkflow(WorkflowInfo):
     document: dict[str, Any]
+
+
+class LastExecution(Model):
+    """A workflow's latest execution (by start time), as its list entry shows it."""
+
+    execution_id: str
+    status: ExecutionStatus
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class ListedWorkflow(WorkflowInfo):
+    """A workflow as a list shows it: with its latest execution, if it ever ran."""
+
+    last_execution: LastExecution | None
 
 
 class VersionInfo(Model):
@@ -186,9 +202,13 @@ class WorkflowRepository:
 
     async def find(
         self, *, search: str | None = None, limit: int = 50, offset: int = 0
-    ) -> tuple[list[WorkflowInfo], int]:
-        """A page of workflows, most recently saved first, and how many match in all.
-        ``search`` matches names case-insensitively."""
+    ) -> tuple[list[ListedWorkflow], int]:
+        """A page of workflows, most recently saved first, each with its latest execution,
+        and how many match in all. ``search`` matches names case-insensitively.
+
+        The page and the latest executions are one query: a correlated subquery per row
+        that the ``(workflow_id, started_at)`` index answers with one seek, rather than a
+        query per workflow, or a window over every execution of every workflow."""
         conditions = []
         if search:
             escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -197,15 +217,16 @@ class WorkflowRepository:
             total = await session.scalar(
                 select(func.count()).select_from(WorkflowRow).where(*conditions)
             )
-            rows = await session.scalars(
-                select(WorkflowRow)
+            rows = await session.execute(
+                select(WorkflowRow, *_LAST_EXECUTION_COLUMNS)
+                .outerjoin(ExecutionRow, ExecutionRow.id == _latest_execution_id())
                 .options(defer(WorkflowRow.document))
                 .where(*conditions)
                 .order_by(WorkflowRow.updated_at.desc(), WorkflowRow.id)
                 .limit(limit)
                 .offset(offset)
             )
-            return [_info(row) for row in rows], int(total or 0)
+            return [_listed(*found) for found in rows], int(total or 0)
 
     async def versions(self, workflow_id: str) -> list[VersionInfo]:
         """Every saved version, newest first (none for an unknown workflow)."""
@@ -246,6 +267,44 @@ def _info(row: WorkflowRow) -> WorkflowInfo:
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+_LAST_EXECUTION_COLUMNS = (
+    ExecutionRow.id,
+    ExecutionRow.status,
+    ExecutionRow.started_at,
+    ExecutionRow.finished_at,
+)
+
+
+def _latest_execution_id() -> ScalarSelect[str]:
+    """The id of the latest execution of the workflow of the outer query's row."""
+    return (
+        select(ExecutionRow.id)
+        .where(ExecutionRow.workflow_id == WorkflowRow.id)
+        .order_by(ExecutionRow.started_at.desc(), ExecutionRow.id.desc())
+        .limit(1)
+        .correlate(WorkflowRow)
+        .scalar_subquery()
+    )
+
+
+def _listed(
+    row: WorkflowRow,
+    execution_id: str | None,
+    status: str | None,
+    started_at: datetime | None,
+    finished_at: datetime | None,
+) -> ListedWorkflow:
+    last = None
+    if execution_id is not None and status is not None and started_at is not None:
+        last = LastExecution(
+            execution_id=execution_id,
+            status=ExecutionStatus(status),
+            started_at=started_at,
+            finished_at=finished_at,
+        )
+    return ListedWorkflow(**_info(row).model_dump(), last_execution=last)
 
 
 def _stored(row: WorkflowRow) -> StoredWorkflow:

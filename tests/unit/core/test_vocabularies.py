@@ -5,32 +5,46 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import get_args
 
 from tav.core import errors
 from tav.core.errors import FailureKind
-from tav.core.modes import ExecutionMode
+from tav.core.modes import ExecutionMode, RunRequestMode
 from tav.core.results import ErrorInfo
+from tav.core.states import CancelReason
 from tav.storage.executions import ExecutionSummary
 
 DOCS = Path(__file__).parents[3] / "docs" / "api" / "execution.md"
+EXECUTOR_DOCS = DOCS.parents[1] / "architecture" / "executor.md"
 
 
-def _documented(first_column: str) -> set[str]:
+def _documented(first_column: str, docs: Path = DOCS) -> set[str]:
     """The values in the first column of the docs table whose header starts with it."""
-    text = DOCS.read_text()
+    text = docs.read_text()
     table = text.split(f"| {first_column} |", 1)[1].split("\n\n", 1)[0]
     return set(re.findall(r"^\| `([a-z_]+)` \|", table, re.MULTILINE))
 
 
 def test_execution_modes_keep_their_stored_values() -> None:
     assert {mode.value for mode in ExecutionMode} == {
-        "api", "cli", "retry", "subworkflow", "webhook", "schedule", "email", "mqtt", "trigger",
+        "api", "editor", "cli", "retry", "subworkflow", "webhook", "schedule", "email", "mqtt",
+        "trigger",
     }  # fmt: skip
     assert max(len(mode.value) for mode in ExecutionMode) <= 16  # executions.mode column
 
 
 def test_every_execution_mode_is_documented() -> None:
     assert _documented("mode") == {mode.value for mode in ExecutionMode}
+
+
+def test_a_run_request_names_only_the_api_or_the_editor() -> None:
+    assert set(get_args(RunRequestMode)) == {ExecutionMode.API, ExecutionMode.EDITOR}
+
+
+def test_cancel_reasons_keep_their_stored_values_and_are_documented() -> None:
+    values = {reason.value for reason in CancelReason}
+    assert values == {"cancelled", "upstream_failed", "sibling_failed"}
+    assert _documented("`reason`", EXECUTOR_DOCS) == values
 
 
 def test_failure_kinds_keep_their_stored_values() -> None:

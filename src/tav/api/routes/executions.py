@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
 from fastapi.sse import ServerSentEvent
+from pydantic import AwareDatetime
 from pydantic_core import to_json
 
 from tav.api.deps import ExecutionsDep, SettingsDep
@@ -28,6 +29,7 @@ from tav.api.schemas.executions import (
 )
 from tav.api.sse import EventStream
 from tav.app.executions import Executions, StartedRun
+from tav.core.modes import ExecutionMode
 from tav.core.states import ExecutionStatus
 from tav.engine.executor import ExecutionHandle
 from tav.storage.executions import ExecutionRecord
@@ -71,6 +73,7 @@ async def run_workflow(
         from_execution=body.from_execution,
         start_at=body.start_at or (),
         same_input="input" not in body.model_fields_set,
+        mode=body.mode,
     )
     return await _answer(executions, started.handle, wait, started)
 
@@ -80,12 +83,25 @@ async def list_executions(
     executions: ExecutionsDep,
     workflow_id: Annotated[str | None, Query(max_length=64, pattern=ID_PATTERN)] = None,
     status: ExecutionStatus | None = None,
+    mode: ExecutionMode | None = None,
+    started_after: Annotated[
+        AwareDatetime | None, Query(description="Only those started at or after this time.")
+    ] = None,
+    started_before: Annotated[
+        AwareDatetime | None, Query(description="Only those started before this time.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> ExecutionPage:
-    """Newest first."""
+    """Newest first, of every workflow unless ``workflow_id`` names one."""
     found, total = await executions.find(
-        workflow_id=workflow_id, status=status, limit=limit, offset=offset
+        workflow_id=workflow_id,
+        status=status,
+        mode=mode,
+        started_after=started_after,
+        started_before=started_before,
+        limit=limit,
+        offset=offset,
     )
     items = [ExecutionSummaryPublic.model_validate(s.model_dump()) for s in found]
     not_kept, last = await executions.not_kept(workflow_id)

@@ -26,9 +26,9 @@ from tav.api.schemas.workflows import (
     ValidationReport,
     VersionPublic,
     VersionSummary,
+    WorkflowListItem,
     WorkflowPage,
     WorkflowPublic,
-    WorkflowSummary,
     WorkflowUpdate,
 )
 from tav.app.workflows import Workflows
@@ -136,9 +136,10 @@ async def list_workflows(
         Query(max_length=200, pattern=r"^[^\x00]*$", description="Part of the name, any case."),
     ] = None,
 ) -> WorkflowPage:
-    """Workflows, most recently saved first, without their documents."""
+    """Workflows, most recently saved first, without their documents, each with its
+    latest execution."""
     found, total = await workflows.find(search=search, limit=limit, offset=offset)
-    items = [WorkflowSummary.model_validate(workflow) for workflow in found]
+    items = [WorkflowListItem.model_validate(workflow) for workflow in found]
     return WorkflowPage(items=items, total=total, limit=limit, offset=offset)
 
 

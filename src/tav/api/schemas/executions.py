@@ -5,8 +5,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tav.core.modes import ExecutionMode
-from tav.core.states import ExecutionStatus, NodeStatus
+from tav.core.modes import ExecutionMode, RunRequestMode
+from tav.core.states import CancelReason, ExecutionStatus, NodeStatus
 from tav.core.workflow import KeepSuccesses
 
 ID_PATTERN = r"^[A-Za-z0-9_.-]+$"
@@ -33,6 +33,11 @@ class RunRequest(BaseModel):
         "of them (needs from_execution). Without it, the nodes that did not succeed run "
         "again.",
     )
+    mode: RunRequestMode = Field(
+        ExecutionMode.API,
+        description="Where the run was started: `editor` for the editor's Run and run from "
+        "a node; every other mode is the server's to record.",
+    )
 
 
 class RunAccepted(BaseModel):
@@ -53,6 +58,11 @@ class NodeRunPublic(BaseModel):
     attempts: int
     outputs: dict[str, Any]
     error: ErrorPublic | None
+    reason: CancelReason | None = Field(
+        None,
+        description="Present for a cancelled node: why (the execution was cancelled, a node "
+        "upstream of it failed, or another node failed).",
+    )
     started_at: datetime | None
     finished_at: datetime | None
     duration_ms: float | None

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from tav.api.openapi import DOCUMENT_REF
+from tav.core.states import ExecutionStatus
 
 # In an allOf: Pydantic resolves a bare $ref that has siblings (a description) itself.
 Document = Annotated[dict[str, Any], WithJsonSchema({"allOf": [DOCUMENT_REF]})]
@@ -38,8 +39,27 @@ class WorkflowPublic(WorkflowSummary):
     document: Document = Field(description="The workflow document of this version.")
 
 
+class LastExecutionPublic(BaseModel):
+    """The latest execution of a workflow, by start time."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    execution_id: str
+    status: ExecutionStatus
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class WorkflowListItem(WorkflowSummary):
+    """A workflow in a list: its summary and how it last ran."""
+
+    last_execution: LastExecutionPublic | None = Field(
+        description="Its latest execution (any mode), or null if it never ran."
+    )
+
+
 class WorkflowPage(BaseModel):
-    items: list[WorkflowSummary]
+    items: list[WorkflowListItem]
     total: int = Field(description="How many workflows match, on every page.")
     limit: int
     offset: int
