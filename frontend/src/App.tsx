@@ -4,6 +4,7 @@ import { prefetch, take } from './api/prefetch'
 import type { AuthStatus, User } from './api/types'
 import { AuthScreen } from './pages/AuthScreen'
 import { CredentialsPage } from './pages/CredentialsPage'
+import { ExecutionsPage } from './pages/ExecutionsPage'
 import { SettingsPage } from './pages/SettingsPage'
 import { WorkflowsPage } from './pages/WorkflowsPage'
 import { navigate, usePath } from './ui/router'
@@ -76,7 +77,9 @@ export function App() {
     )
   }
   const page =
-    path === '/credentials' ? (
+    path === '/executions' ? (
+      <ExecutionsPage user={status.user} onSignOut={signOut} />
+    ) : path === '/credentials' ? (
       <CredentialsPage user={status.user} onSignOut={signOut} />
     ) : path === '/settings' ? (
       <SettingsPage user={status.user} onSignOut={signOut} />

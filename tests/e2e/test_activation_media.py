@@ -177,7 +177,7 @@ def test_an_export_and_an_image_are_shown_as_media_in_the_inspector(page) -> Non
     page.get_by_test_id("node-pictures").click()
     page.get_by_role("tab", name="Output").click()
     # Media inside objects and lists: the export passed on, and an image in a list.
-    output = page.get_by_test_id("node-output")
+    output = page.get_by_test_id("node-io-output")
     expect(output.get_by_test_id("media")).to_have_count(2)
     expect(output.get_by_test_id("media").first).to_contain_text("orders.csv")
     picture = output.get_by_test_id("media").nth(1)

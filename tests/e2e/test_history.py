@@ -141,7 +141,7 @@ def test_a_run_from_a_node_reuses_the_results_before_it(page) -> None:
         expect(page.get_by_test_id(f"status-{node}")).to_contain_text("reused")
     expect(page.get_by_test_id("status-greet")).not_to_contain_text("reused")
     page.get_by_test_id("node-out").click()
-    page.get_by_test_id("node-output").get_by_text('"Goodbye, Ada!"').wait_for()
+    page.get_by_test_id("node-io-output").get_by_text('"Goodbye, Ada!"').wait_for()
 
     execution = page.context.request.get(f"/api/v1/executions/{execution_id}").json()
     assert execution["nodes"]["pause"]["reused"] is True

@@ -9,10 +9,12 @@ import type {
   CredentialSummary,
   Execution,
   ExecutionPage,
+  ExecutionQuery,
   FileInfo,
   NodeType,
   RunAccepted,
   RunFrom,
+  RunRequest,
   RuntimeSettings,
   SchedulePreview,
   SettingsUpdate,
@@ -141,11 +143,14 @@ export const api = {
   deactivate: (id: string) => request<StoredWorkflow>('POST', `/workflows/${id}/deactivate`),
   validate: (document: WorkflowDocument) => request<ValidationReport>('POST', '/workflows/validate', document),
 
-  run: (id: string, input: unknown) => request<RunAccepted>('POST', `/workflows/${id}/run`, { input }),
+  // The editor's runs say so (mode `editor`), so that they are not listed as the API's.
+  run: (id: string, input: unknown) => request<RunAccepted>('POST', `/workflows/${id}/run`, { input, mode: 'editor' } satisfies RunRequest),
   /** Run from node: `start_at` and everything downstream run again, the rest is reused. */
-  runFrom: (id: string, from: RunFrom) => request<RunAccepted>('POST', `/workflows/${id}/run`, from),
+  runFrom: (id: string, from: RunFrom) => request<RunAccepted>('POST', `/workflows/${id}/run`, { ...from, mode: 'editor' } satisfies RunRequest),
   executions: (workflowId: string, limit = 50, offset = 0) =>
     request<ExecutionPage>('GET', `/executions?workflow_id=${workflowId}&limit=${limit}&offset=${offset}`),
+  /** Executions of every workflow, newest first; each filter given narrows them. */
+  findExecutions: (query: ExecutionQuery) => request<ExecutionPage>('GET', `/executions?${searchParams(query)}`),
   execution: (id: string) => request<Execution>('GET', `/executions/${id}`),
   cancel: (id: string) => request<RunAccepted>('POST', `/executions/${id}/cancel`),
   streamUrl: (id: string) => `${API}/executions/${id}/stream`,
@@ -159,4 +164,11 @@ export const api = {
     if (response.status === 401) onUnauthorized()
     return answer<FileInfo>(response)
   },
+}
+
+/** A query string of the parameters that are set. */
+function searchParams(query: Record<string, string | number | null | undefined>): URLSearchParams {
+  const params = new URLSearchParams()
+  for (const [key, value] of Object.entries(query)) if (value !== undefined && value !== null && value !== '') params.set(key, String(value))
+  return params
 }

@@ -21,6 +21,7 @@ import { useEditor } from './store'
 import { Toolbar } from './Toolbar'
 import { useCanvasActions, type CanvasActions } from './useCanvasActions'
 import { useClipboard, type ClipboardActions } from './useClipboard'
+import { useLinkedExecution } from './useLinkedExecution'
 import { useRevealNode } from './useRevealNode'
 import { useRunEvents } from './useRunEvents'
 import { useShortcuts } from './useShortcuts'
@@ -50,6 +51,7 @@ function Editor({ workflowId }: { workflowId: string }) {
   const selectedId = useEditor(selectedNode)
   useRunEvents(run.live ? run.executionId : null)
   useValidation(loaded)
+  useLinkedExecution(loaded)
   useAskBeforeLeaving((leave) => setDialog({ leave }))
   useRevealNode(selectedId)
   useEffect(() => {

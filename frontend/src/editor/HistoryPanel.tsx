@@ -3,6 +3,7 @@
 import { useCallback, useEffect, useState } from 'react'
 import { api } from '../api/client'
 import type { ExecutionSummary, VersionSummary } from '../api/types'
+import { MODE_LABELS } from '../lib/executions'
 import { relativeTime } from '../ui/time'
 import { formatDuration } from './format'
 import { useEditor } from './store'
@@ -80,7 +81,7 @@ function Executions({ workflowId, onOpen }: { workflowId: string; onOpen: (id: s
                   <strong className="capitalize">{item.status}</strong> <span className="muted">{relativeTime(item.started_at)}</span>
                 </span>
                 <span className="muted small">
-                  {formatDuration(item.duration_ms) || '…'} · {item.mode}
+                  {formatDuration(item.duration_ms) || '…'} · <span data-testid="execution-mode">{MODE_LABELS[item.mode]}</span>
                   {item.workflow_version !== null && item.workflow_version !== version && ` · v${item.workflow_version}`}
                 </span>
               </span>

@@ -1,20 +1,18 @@
 // The selected node: its params (a form from the type's schema), its execution settings
-// and, after a run, its output or error, what an AI node used, and its pinned output.
+// and, after a run, its input and output side by side (./NodeIO).
 import { useMemo, useState } from 'react'
 import type { NodeDef, OnError, RetryPolicy } from '../api/types'
-import { outputPorts } from '../lib/graph'
+import { initialTab, type PanelTab } from '../lib/io'
 import { webhookUrl } from '../lib/media'
 import { fieldsFromSchema } from '../lib/schemaForm'
-import { aiSummary, formatUsage } from '../lib/usage'
-import { PinIcon } from '../ui/icons'
 import { Markdown } from '../ui/Markdown'
-import { formatDuration, iconFor, MOD } from './format'
-import { JsonTree } from './JsonTree'
-import { JsonInput, NumberInput, TemplateScope } from './inputs'
+import { iconFor, MOD } from './format'
+import { NumberInput, TemplateScope } from './inputs'
+import { NodeIO } from './NodeIO'
 import { ParamForm, withValue } from './ParamForm'
 import { useEditor } from './store'
 
-type Tab = 'params' | 'settings' | 'output'
+type Tab = PanelTab
 
 interface Props {
   nodeId: string
@@ -30,9 +28,9 @@ export function NodePanel({ nodeId, onClose, onRunFrom }: Props) {
   const allProblems = useEditor((state) => state.problems)
   const run = useEditor((state) => state.run)
   const updateNode = useEditor((state) => state.updateNode)
-  const [tab, setTab] = useState<Tab>(run.executionId || def?.pin ? 'output' : 'params')
   const fields = useMemo(() => (type ? fieldsFromSchema(type.params_schema) : []), [type])
   const problems = useMemo(() => allProblems.filter((problem) => problem.node === nodeId), [allProblems, nodeId])
+  const [tab, setTab] = useState<Tab>(() => initialTab(problems, Boolean(run.executionId && run.nodes[nodeId]), Boolean(def?.pin)))
   if (!def) return null
 
   const update = (change: (def: NodeDef) => NodeDef, key: string) => updateNode(nodeId, change, `${key}:${nodeId}`)
@@ -42,7 +40,7 @@ export function NodePanel({ nodeId, onClose, onRunFrom }: Props) {
   const nodeRun = run.nodes[nodeId]
 
   return (
-    <aside className="panel" aria-label="Node settings">
+    <aside className={`panel${tab === 'output' ? ' io' : ''}`} aria-label="Node settings">
       <header className="panel-head">
         <span className={`tav-node-icon cat-${type?.category}`}>{iconFor(type?.icon, type?.category)}</span>
         <div className="panel-titles">
@@ -84,7 +82,7 @@ export function NodePanel({ nodeId, onClose, onRunFrom }: Props) {
       <nav className="panel-tabs" role="tablist">
         {(['params', 'settings', 'output'] as const).map((name) => (
           <button key={name} role="tab" aria-selected={tab === name} className={tab === name ? 'active' : ''} onClick={() => setTab(name)}>
-            {name === 'params' ? 'Parameters' : name === 'settings' ? 'Settings' : 'Output'}
+            {name === 'params' ? 'Parameters' : name === 'settings' ? 'Settings' : 'Input / Output'}
             {name === 'params' && paramProblems.length > 0 && <span className="badge error">{paramProblems.length}</span>}
             {name === 'output' && nodeRun && <span className={`dot status-${nodeRun.status}`} />}
           </button>
@@ -98,7 +96,7 @@ export function NodePanel({ nodeId, onClose, onRunFrom }: Props) {
           </TemplateScope.Provider>
         )}
         {tab === 'settings' && <Settings def={def} update={update} />}
-        {tab === 'output' && <Output nodeId={nodeId} def={def} />}
+        {tab === 'output' && <NodeIO nodeId={nodeId} def={def} />}
       </div>
     </aside>
   )
@@ -187,111 +185,6 @@ function Settings({ def, update }: { def: NodeDef; update: (change: (def: NodeDe
         </div>
       )}
     </div>
-  )
-}
-
-function Output({ nodeId, def }: { nodeId: string; def: NodeDef }) {
-  const state = useEditor((s) => s.run.nodes[nodeId])
-  const result = useEditor((s) => s.run.execution?.nodes[nodeId])
-  const executionId = useEditor((s) => s.run.executionId)
-  const type = useEditor((s) => s.catalog.get(def.type))
-  const ai = aiSummary(result)
-  const ports = outputPorts(def, type)
-  const pinnable = result?.status === 'succeeded' && result.outputs && Object.keys(result.outputs).some((port) => ports.includes(port))
-  const pin = () => {
-    const outputs = Object.fromEntries(Object.entries(result?.outputs ?? {}).filter(([port]) => ports.includes(port)))
-    useEditor.getState().setPin(nodeId, outputs)
-  }
-  return (
-    <div className="output" data-testid="node-output">
-      {def.pin && <Pinned nodeId={nodeId} pin={def.pin} />}
-      {!executionId && !def.pin && <p className="muted small">Run the workflow ({MOD}+Enter) to see what this node outputs.</p>}
-      {executionId && !state && <p className="muted small">This node is not part of the execution shown.</p>}
-      {executionId && state && (
-        <>
-          <div className="output-meta">
-            <span className={`pill status-${state.status}`}>{state.status}</span>
-            {state.attempt > 0 && <span className="muted small">attempt {state.attempt}</span>}
-            {state.durationMs !== null && <span className="muted small">{formatDuration(state.durationMs)}</span>}
-            {(result?.reused || state.reused) && <span className="pill" title="Taken from an earlier execution">reused</span>}
-            {(result?.pinned || state.pinned) && <span className="pill">pinned</span>}
-            <div className="spacer" />
-            {pinnable && !def.pin && (
-              <button className="small" onClick={pin} title="Keep this output as mock data: the node will not run, this output flows on">
-                <PinIcon /> Pin output
-              </button>
-            )}
-          </div>
-          {ai && (
-            <dl className="ai-usage" data-testid="ai-usage">
-              {ai.provider && (
-                <>
-                  <dt>Provider</dt>
-                  <dd>
-                    <strong>{ai.provider}</strong>
-                    {ai.model && <code> {ai.model}</code>}
-                  </dd>
-                </>
-              )}
-              {ai.usage && (
-                <>
-                  <dt>Tokens</dt>
-                  <dd>{formatUsage(ai.usage)}</dd>
-                </>
-              )}
-            </dl>
-          )}
-          {state.reason && <p className="muted small">Skipped: {state.reason}</p>}
-          {state.error && (
-            <div className="banner error" data-testid="node-error">
-              <strong>{state.error.type}</strong>: {state.error.message}
-            </div>
-          )}
-          {state.progress && (
-            <section>
-              <h4>{state.status === 'running' ? 'Live output' : 'Reported while running'}</h4>
-              <pre className="progress" data-testid="node-progress">{state.progress}</pre>
-            </section>
-          )}
-          {result?.outputs &&
-            Object.entries(result.outputs).map(([port, value]) => (
-              <section key={port}>
-                <h4>{port}</h4>
-                <div className="json-tree">
-                  <JsonTree value={value} />
-                </div>
-              </section>
-            ))}
-          {state.status === 'succeeded' && !result && <p className="muted small">Loading the output…</p>}
-        </>
-      )}
-    </div>
-  )
-}
-
-/** The pinned output: editable as JSON (port → value), or unpinned. */
-function Pinned({ nodeId, pin }: { nodeId: string; pin: Record<string, unknown> }) {
-  const setPin = useEditor((s) => s.setPin)
-  return (
-    <section className="pinned-output" data-testid="pinned-output">
-      <div className="output-meta">
-        <strong>
-          <PinIcon /> Pinned output
-        </strong>
-        <div className="spacer" />
-        <button className="small" onClick={() => setPin(nodeId, undefined)} title="Run this node again instead of using the pinned output">
-          Unpin
-        </button>
-      </div>
-      <p className="muted small">This node does not run: these values go out on its ports (port → value).</p>
-      <JsonInput
-        label="Pinned output"
-        value={pin}
-        onChange={(value) => {
-          if (value && typeof value === 'object' && !Array.isArray(value)) setPin(nodeId, value as Record<string, unknown>)
-        }}
-      />
-    </section>
   )
 }
 

@@ -8,6 +8,7 @@ import { useShallow } from 'zustand/react/shallow'
 import { DEFAULT_OUTPUT, inputPorts, outputPorts, type FlowEdge, type FlowNode } from '../lib/graph'
 import { PinIcon } from '../ui/icons'
 import { formatDuration, iconFor } from './format'
+import { statusLabel } from './run'
 import { useEditor } from './store'
 
 export const TavNode = memo(function TavNode({ id, data, selected }: NodeProps<FlowNode>) {
@@ -57,9 +58,9 @@ export const TavNode = memo(function TavNode({ id, data, selected }: NodeProps<F
         </div>
       )}
       {status && (
-        <div className={`tav-node-status status-${status}`} data-testid={`status-${id}`}>
+        <div className={`tav-node-status status-${status}`} data-testid={`status-${id}`} data-reason={run.cancelReason ?? ''}>
           <span className="dot" />
-          {status}
+          <span className="status-label">{statusLabel(run)}</span>
           {run.attempt > 1 && ` · attempt ${run.attempt}`}
           {run.reused && <span className="tag" title="Taken from an earlier execution">reused</span>}
           {run.pinned && <span className="tag" title="Pinned output">pinned</span>}

@@ -1,6 +1,6 @@
 // The state of the execution shown on the canvas — one being followed live over its event
 // stream, or a past one opened from the history — as pure functions of events and results.
-import type { ErrorInfo, Execution, ExecutionStatus, NodeResult, RunEvent } from '../api/types'
+import type { CancelReason, ErrorInfo, Execution, ExecutionStatus, NodeResult, OnError, RunEvent } from '../api/types'
 
 /** A node's state on the canvas: as stored (`NodeResult.status`), or `queued` while a run
  * that has just started has not reached it. */
@@ -12,7 +12,10 @@ export interface NodeRunState {
   durationMs: number | null
   error: ErrorInfo | null
   progress: string
+  /** Why it was skipped. */
   reason?: string
+  /** Why it was cancelled: the execution was, or a node failed under `stop`. */
+  cancelReason?: CancelReason
   reused?: boolean
   pinned?: boolean
 }
@@ -61,6 +64,7 @@ function fromResult(result: NodeResult, progress: string): NodeRunState {
     status: result.status,
     durationMs: result.duration_ms,
     error: result.error,
+    cancelReason: result.reason ?? undefined,
     reused: result.reused || undefined,
     pinned: result.pinned || undefined,
   }
@@ -100,8 +104,43 @@ function reduceNode(node: NodeRunState, event: NodeEvent): NodeRunState {
     case 'node.skipped':
       return { ...node, status: 'skipped', reason: event.reason }
     case 'node.cancelled':
-      return { ...node, status: 'cancelled' }
+      return { ...node, status: 'cancelled', cancelReason: event.reason }
   }
+}
+
+const CANCELLED_LABELS: Record<CancelReason, string> = {
+  cancelled: 'cancelled',
+  upstream_failed: 'not run (upstream failed)',
+  sibling_failed: 'stopped (another node failed)',
+}
+
+/** What a node's state reads as: a node cancelled because another failed says so,
+ * rather than "cancelled" when nobody cancelled anything. */
+export function statusLabel(node: Pick<NodeRunState, 'status' | 'cancelReason'>): string {
+  if (node.status === 'cancelled') return CANCELLED_LABELS[node.cancelReason ?? 'cancelled']
+  return node.status
+}
+
+/** How many nodes read as each label, in the order first met. */
+export function statusCounts(nodes: Record<string, NodeRunState>): { label: string; status: NodeStatus; count: number }[] {
+  const counts = new Map<string, { label: string; status: NodeStatus; count: number }>()
+  for (const node of Object.values(nodes)) {
+    const label = statusLabel(node)
+    const known = counts.get(label)
+    if (known) known.count += 1
+    else counts.set(label, { label, status: node.status, count: 1 })
+  }
+  return [...counts.values()]
+}
+
+/** The node whose failure ended the execution: a failed node under `on_error: stop` (the
+ * default), the one that ended first if the results say; else any failed node. */
+export function failedNode(run: RunState, onError: (nodeId: string) => OnError | undefined): string | null {
+  const failed = Object.keys(run.nodes).filter((id) => run.nodes[id].status === 'failed')
+  const stopping = failed.filter((id) => (onError(id) ?? 'stop') === 'stop')
+  const ended = (id: string) => run.execution?.nodes[id]?.finished_at ?? '\uffff'
+  const candidates = (stopping.length ? stopping : failed).sort((a, b) => ended(a).localeCompare(ended(b)))
+  return candidates[0] ?? null
 }
 
 /** LLM tokens as they come; anything else a node reports, one JSON line each. */

@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useRef, useState } from 'react'
 import { api } from '../api/client'
-import type { User, WorkflowDocument, WorkflowSummary } from '../api/types'
+import type { LastExecution, User, WorkflowDocument, WorkflowSummary } from '../api/types'
 import { activationMessage } from '../lib/activation'
+import { executionLink, STATUS_LABELS } from '../lib/executions'
 import { ActiveToggle } from '../ui/ActiveToggle'
 import { AppHeader } from '../ui/AppHeader'
 import { Modal } from '../ui/Modal'
@@ -120,6 +121,7 @@ export function WorkflowsPage({ user, onSignOut }: Props) {
               <tr>
                 <th>Name</th>
                 <th>Active</th>
+                <th>Last run</th>
                 <th>Version</th>
                 <th>Updated</th>
                 <th />
@@ -143,6 +145,9 @@ export function WorkflowsPage({ user, onSignOut }: Props) {
                   </td>
                   <td>
                     <ActiveToggle active={workflow.active} busy={toggling === workflow.id} label={`Active: ${workflow.name}`} onChange={(on) => setActive(workflow, on)} />
+                  </td>
+                  <td>
+                    <LastRun workflowId={workflow.id} last={workflow.last_execution} />
                   </td>
                   <td className="muted">v{workflow.version}</td>
                   <td className="muted" title={workflow.updated_at}>{relativeTime(workflow.updated_at)}</td>
@@ -216,6 +221,39 @@ export function WorkflowsPage({ user, onSignOut }: Props) {
         </Modal>
       )}
     </div>
+  )
+}
+
+/** How the workflow last ran, a link to that execution in the editor; its other
+ * executions are on the Executions page. */
+function LastRun({ workflowId, last }: { workflowId: string; last: LastExecution | null }) {
+  if (!last) return <span className="muted small">never run</span>
+  const link = executionLink({ execution_id: last.execution_id, workflow_id: workflowId })!
+  return (
+    <span className="last-run" data-testid="last-run" data-status={last.status}>
+      <a
+        href={link}
+        title={`Show this execution (${last.started_at})`}
+        onClick={(event) => {
+          event.preventDefault()
+          navigate(link)
+        }}
+      >
+        <span className={`dot status-${last.status}`} /> {STATUS_LABELS[last.status]}
+      </a>{' '}
+      <span className="muted small">{relativeTime(last.started_at)}</span>{' '}
+      <a
+        className="muted small"
+        href={`/executions?workflow=${workflowId}`}
+        title="Every execution of this workflow"
+        onClick={(event) => {
+          event.preventDefault()
+          navigate(`/executions?workflow=${workflowId}`)
+        }}
+      >
+        all
+      </a>
+    </span>
   )
 }
 

@@ -4,6 +4,7 @@ import { navigate, usePath } from './router'
 
 const PAGES = [
   ['/', 'Workflows'],
+  ['/executions', 'Executions'],
   ['/credentials', 'Credentials'],
   ['/settings', 'Settings'],
 ] as const
