@@ -251,7 +251,7 @@ function LastRun({ workflowId, last }: { workflowId: string; last: LastExecution
           navigate(`/executions?workflow=${workflowId}`)
         }}
       >
-        all
+        all runs
       </a>
     </span>
   )
