@@ -33,7 +33,10 @@ deleted). Its sub-executions keep what it keeps.
 Nothing of a cold execution goes through the batches until it ends: its events go
 straight to its journal, its node results are not handed over at all, and its record
 waits for up to ``COLD_GRACE_S`` (its ``record`` future with it), so that a short one is
-not inserted by one batch and deleted by the next whenever it straddles them. Counts are
+not inserted by one batch and deleted by the next whenever it straddles them. One kept
+as a count that succeeds before a batch took its record is done when it ends (its
+``record`` future is set, ``flush`` for it returns at once): nothing of it is written but
+its count, so nobody waits for a batch (the next one takes it out). Counts are
 added up in memory and written every ``COUNT_EVERY_S`` (and by ``flush()``) in a
 transaction of their own, so a batch of short successes kept as counts needs no
 transaction at all; a crash loses at most that last second of counts. Rejected: writing
@@ -151,6 +154,8 @@ class _Cold:
 
     keep: KeepSuccesses
     workflow_id: str | None
+    recorded: asyncio.Future[None] | None = None
+    """Its ``record`` future (none for one recorded by an earlier process)."""
     since: float = field(default_factory=time.monotonic)
     """When it was recorded (``time.monotonic``)."""
 
@@ -232,6 +237,8 @@ class ExecutionWriter:
         self._counts: dict[str, tuple[int, datetime]] = {}
         """Successes not kept and when the last ended, by workflow, not yet written."""
         self._counts_since: float | None = None
+        self._done: set[str] = set()
+        """Cold executions counted that no batch has handled yet: nothing to wait for."""
         self._busy = False
         """A batch is being written."""
         self._young: set[str] = set()
@@ -271,6 +278,7 @@ class ExecutionWriter:
         self._task = None
         self._journals.clear()
         self._cold.clear()
+        self._done.clear()
 
     async def flush(self, execution_id: str | None = None) -> None:
         """Wait until everything handed over so far is committed.
@@ -279,6 +287,8 @@ class ExecutionWriter:
         if that execution's updates could not be (now or before)."""
         if execution_id is not None and execution_id in self._lost:
             raise self._lost[execution_id]
+        if execution_id in self._done:
+            return
         pending = self._ops or self._busy or self._counts
         if self._task is None or self._task.done() or not pending:
             return
@@ -297,7 +307,8 @@ class ExecutionWriter:
         if not self.writing:
             raise RuntimeError("the execution writer is not running")
         future = asyncio.get_running_loop().create_future()
-        self.keeping(execution["id"], keep, workflow_id=execution["workflow_id"])
+        if keep != "all":
+            self._cold[execution["id"]] = _Cold(keep, execution["workflow_id"], future)
         self._put("create", (execution, data, future))
         return future
 
@@ -324,7 +335,8 @@ class ExecutionWriter:
     def publish(self, event: Event) -> None:
         execution_id = event.execution_id
         if execution_id in self._cold and not self._closed and execution_id not in self._refused:
-            self._journal_of(execution_id).events[event.seq] = event  # written if it fails
+            journal = self._journals.get(execution_id) or self._journal_of(execution_id)
+            journal.events[event.seq] = event  # written if it fails
             return
         self._put("event", event)
 
@@ -336,6 +348,14 @@ class ExecutionWriter:
             self._put("node", (execution_id, result))
 
     async def execution_finished(self, result: ExecutionResult) -> None:
+        execution_id = result.execution_id
+        cold = self._cold.get(execution_id)
+        if cold is not None and execution_id in self._young and _counted(cold, result):
+            # No batch has taken its record yet, and none will write anything of it but
+            # its count: it is done, whoever waits on it need not wait for a batch.
+            self._done.add(execution_id)
+            if cold.recorded is not None and not cold.recorded.done():
+                cold.recorded.set_result(None)
         self._put("finished", result)
 
     def _put(self, kind: str, payload: Any) -> None:
@@ -363,6 +383,7 @@ class ExecutionWriter:
             self._young.clear()
             batch = self._collect(ops)
             if self._cold:
+                self._count_done(batch)
                 self._defer_cold(batch)
             self._busy = True
             try:
@@ -372,6 +393,29 @@ class ExecutionWriter:
             finally:
                 self._busy = False
             self._settle(batch, lost)
+
+    def _count_done(self, batch: _Batch) -> None:
+        """Take out of ``batch`` the cold executions it records that succeeded and keep a
+        count: there is nothing to write of them but that, which ``_count`` adds up."""
+        cold, finished = self._cold, batch.finished
+        done = {
+            execution_id: finished[execution_id]
+            for execution, _, _ in batch.created
+            if (execution_id := execution["id"]) in finished
+            and execution_id in cold
+            and _counted(cold[execution_id], finished[execution_id])
+        }
+        if not done:
+            return
+        batch.created = [c for c in batch.created if c[0]["id"] not in done]
+        batch.drop(done)
+        self._count(dict.fromkeys(done, "count"), done)
+        for execution_id in done:
+            recorded = cold.pop(execution_id).recorded
+            if recorded is not None and not recorded.done():
+                recorded.set_result(None)
+            self._journals.pop(execution_id, None)
+            self._done.discard(execution_id)
 
     def _defer_cold(self, batch: _Batch) -> None:
         """Leave out of ``batch`` the cold executions it would record running that are
@@ -817,6 +861,11 @@ class ExecutionWriter:
         if hot:
             await connection.execute(delete(NodeRunRow).where(NodeRunRow.execution_id.in_(hot)))
             await connection.execute(delete(EventRow).where(EventRow.execution_id.in_(hot)))
+
+
+def _counted(cold: _Cold, result: ExecutionResult) -> bool:
+    """Whether the execution ended in a success of which only a count is kept."""
+    return cold.keep == "count" and result.status is ExecutionStatus.SUCCEEDED
 
 
 def _flushed(batch: _Batch) -> bool:

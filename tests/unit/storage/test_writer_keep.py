@@ -378,3 +378,33 @@ async def test_counts_are_written_a_second_later_or_by_a_flush(
     await asyncio.sleep(COUNT_EVERY_S * 1.5)  # the writer wakes by itself to write them
     assert await repository.not_kept(workflow_id) == (3, last)
     assert writer.not_kept() == (0, None)
+
+
+async def test_a_count_success_is_done_when_it_ends_without_waiting_for_a_batch(
+    writer: ExecutionWriter, db: Database, workflow_id: str
+):
+    run = Run(writer, _id(1), workflow_id, "count")
+    await run.start()
+    await run.settle("a")
+    assert not run.recorded.done()
+    await run.settle("b")
+    await run.finish()
+
+    assert run.recorded.done()  # no batch has run since it started
+    await asyncio.wait_for(writer.flush(run.id), 0.001)  # nothing to wait for
+    await writer.flush()
+    assert await ExecutionRepository(db).get(run.id) is None
+    assert (await ExecutionRepository(db).not_kept(workflow_id))[0] == 1
+
+
+async def test_a_failure_is_not_done_before_it_is_written(
+    writer: ExecutionWriter, db: Database, workflow_id: str
+):
+    run = Run(writer, _id(1), workflow_id, "count")
+    await run.run(fail=True)
+    assert not run.recorded.done()
+    await writer.flush(run.id)
+    assert run.recorded.done()
+    record = await ExecutionRepository(db).get(run.id)
+    assert record is not None
+    assert record.status is ExecutionStatus.FAILED
