@@ -6,7 +6,9 @@ Starts ``tav serve`` (uvicorn) on a free port in a temporary data dir, creates a
 with ``tav api-keys create``, stores a 10-node chain workflow and measures
 ``POST /api/v1/workflows/{id}/run?wait=true`` at concurrency 1 and 16, the database bytes
 per stored execution, the time from process start to a served request and the idle
-resident memory. Prints figures next to their targets; it is not a test.
+resident memory. Then a 10-node webhook workflow (``respond: when_done``) at concurrency
+16, once keeping every success (``keep_successes: all``) and once only their count
+(``count``). Prints figures next to their targets; it is not a test.
 The load generator (a minimal HTTP/1.1 client, ``HttpConnection``) runs on the same machine
 and takes CPU from the server.
 """
@@ -37,6 +39,8 @@ import httpx
 import psutil
 
 CHAIN_LENGTH = 9  # core.noop nodes after the trigger: 10 nodes in all
+WEBHOOK_NOOPS = 8  # + trigger.webhook and core.output: 10 nodes
+KEEPS = ("all", "count")
 READY_TIMEOUT_S = 30.0
 
 
@@ -46,6 +50,26 @@ def chain_workflow() -> dict[str, Any]:
     ids = [node["id"] for node in nodes]
     edges = [{"from": a, "to": b} for a, b in itertools.pairwise(ids)]
     return {"schema": 1, "name": "bench chain", "nodes": nodes, "edges": edges}
+
+
+def webhook_workflow(keep: str) -> dict[str, Any]:
+    """``trigger.webhook`` at ``/webhook/bench-<keep>`` (answering when done), 8 ``core.noop``
+    and ``core.output`` returning the trigger payload; ``settings.keep_successes: keep``."""
+    hook = {
+        "id": "hook",
+        "type": "trigger.webhook",
+        "params": {"path": f"bench-{keep}", "respond": "when_done", "rate_limit_per_minute": None},
+    }
+    nodes = [hook, *({"id": f"n{i}", "type": "core.noop"} for i in range(WEBHOOK_NOOPS))]
+    nodes.append({"id": "result", "type": "core.output", "params": {"value": "{{ trigger }}"}})
+    edges = [{"from": a["id"], "to": b["id"]} for a, b in itertools.pairwise(nodes)]
+    return {
+        "schema": 1,
+        "name": f"bench webhook ({keep})",
+        "settings": {"keep_successes": keep},
+        "nodes": nodes,
+        "edges": edges,
+    }
 
 
 def tav_command(*args: str) -> list[str]:
@@ -225,6 +249,11 @@ async def load(
     return Load(concurrency, len(latencies), elapsed, latencies)
 
 
+def check_webhook(status: int, answer: bytes) -> None:
+    if status != 200 or "input" not in json.loads(answer)["body"]:
+        raise SystemExit(f"webhook failed: {status} {answer[:500]!r}")
+
+
 def check_run(status: int, answer: bytes) -> None:
     if status != 200:
         raise SystemExit(f"run failed: {status} {answer[:500]!r}")
@@ -268,6 +297,26 @@ async def run_load(url: str, key: str, args: argparse.Namespace) -> tuple[Load, 
     return serial, parallel
 
 
+async def run_webhooks(url: str, key: str, args: argparse.Namespace) -> dict[str, Load]:
+    """The webhook workflow at concurrency 16, keeping every success and only a count."""
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
+        for keep in KEEPS:
+            document = webhook_workflow(keep)
+            created = await client.post("/api/v1/workflows?active=true", json=document)
+            if created.status_code != 201:
+                raise SystemExit(f"cannot store the webhook: {created.status_code} {created.text}")
+    plain = f"Host: {url.removeprefix('http://')}\r\nContent-Type: application/json\r\n".encode()
+    results = {}
+    for keep in KEEPS:
+        hook = (url, f"/webhook/bench-{keep}", plain, check_webhook)
+        await load(*hook, concurrency=4, requests=args.warmup, seconds=30)
+        results[keep] = await load(
+            *hook, concurrency=16, requests=args.requests, seconds=args.seconds
+        )
+    return results
+
+
 def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
@@ -293,6 +342,7 @@ class Figures:
     ready_s: float
     rss_start_mb: float
     rss_after_mb: float
+    webhooks: dict[str, Load]
 
 
 def measure(server: TavServer, args: argparse.Namespace) -> Figures:
@@ -306,6 +356,7 @@ def measure(server: TavServer, args: argparse.Namespace) -> Figures:
     rss_after = server.rss_mb()
     size_after, count_after = database_size(server.data_dir)
     blobs = blob_bytes(server.data_dir)
+    webhooks = asyncio.run(run_webhooks(server.url, key, args))
     server.stop()
     ready = server.start()
     server.stop()
@@ -321,6 +372,7 @@ def measure(server: TavServer, args: argparse.Namespace) -> Figures:
         ready_s=ready,
         rss_start_mb=rss_start,
         rss_after_mb=rss_after,
+        webhooks=webhooks,
     )
 
 
@@ -352,6 +404,16 @@ def report(figures: Figures) -> None:
         f"{figures.rss_after_mb:.0f} MB after the load"
         f"   target <= 100 MB: {verdict(rss <= 100)}"
     )
+    print(
+        f"POST /webhook/bench-<keep> (trigger.webhook when_done + {WEBHOOK_NOOPS} core.noop + "
+        "core.output), by settings.keep_successes:"
+    )
+    for keep, result in figures.webhooks.items():
+        print(f"  keep {keep:<5}", end="")
+        target = None
+        if keep == "count":
+            target = f"target >= 2,000 runs/s: {verdict(result.per_second >= 2000)}"
+        report_load(result, target)
 
 
 def main() -> None:
