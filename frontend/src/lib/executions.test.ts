@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { executionLink, executionQuery, filtersFrom, filtersSearch, NO_FILTERS, pollDelay } from './executions'
+import { executionLink, executionQuery, filtersFrom, filtersSearch, NO_FILTERS, notKept, pollDelay } from './executions'
 
 const WORKFLOW = 'a'.repeat(32)
 
@@ -36,5 +36,22 @@ describe('the executions list', () => {
   it('opens an execution in its workflow, if the workflow is stored', () => {
     expect(executionLink({ execution_id: 'e1', workflow_id: WORKFLOW })).toBe(`/workflows/${WORKFLOW}?execution=e1`)
     expect(executionLink({ execution_id: 'e1', workflow_id: null })).toBeNull()
+  })
+})
+
+describe('the successful runs the list leaves out', () => {
+  it('are told with their count', () => {
+    expect(notKept({ successes_not_kept: 1234 }, NO_FILTERS)).toBe('and 1,234 successful runs not kept')
+    expect(notKept({ successes_not_kept: 1 }, { ...NO_FILTERS, workflow: WORKFLOW, status: 'succeeded' })).toBe(
+      'and 1 successful run not kept',
+    )
+  })
+
+  it('are not told when there are none, or when the filters would leave them out', () => {
+    expect(notKept({ successes_not_kept: 0 }, NO_FILTERS)).toBeNull()
+    expect(notKept({}, NO_FILTERS)).toBeNull()
+    expect(notKept({ successes_not_kept: 5 }, { ...NO_FILTERS, status: 'failed' })).toBeNull()
+    expect(notKept({ successes_not_kept: 5 }, { ...NO_FILTERS, mode: 'webhook' })).toBeNull()
+    expect(notKept({ successes_not_kept: 5 }, { ...NO_FILTERS, span: 'day' })).toBeNull()
   })
 })

@@ -1,7 +1,7 @@
 // The words and filters of the executions list: what each mode and status is called, the
 // time spans it filters by, how often it asks again, and the link that opens an execution
 // in the editor.
-import type { ExecutionMode, ExecutionQuery, ExecutionStatus, ExecutionSummary } from '../api/types'
+import type { ExecutionMode, ExecutionPage, ExecutionQuery, ExecutionStatus, ExecutionSummary } from '../api/types'
 
 /** Every mode, by the name people know it by (a mode the server adds fails the type check
  * here until it has one). */
@@ -88,4 +88,14 @@ export function pollDelay(items: readonly Pick<ExecutionSummary, 'status'>[]): n
 export function executionLink(execution: Pick<ExecutionSummary, 'execution_id' | 'workflow_id'>): string | null {
   if (!execution.workflow_id) return null
   return `/workflows/${execution.workflow_id}?execution=${execution.execution_id}`
+}
+
+/** The successful runs the list leaves out because their workflows keep only a count of
+ * them (`keep_successes: count`), or null when there are none or the filters (status,
+ * mode, time) would leave them out anyway: the count follows the workflow filter only. */
+export function notKept(page: Pick<ExecutionPage, 'successes_not_kept'>, filters: Filters): string | null {
+  const count = page.successes_not_kept ?? 0
+  const narrowed = filters.mode !== '' || filters.span !== '' || (filters.status !== '' && filters.status !== 'succeeded')
+  if (count === 0 || narrowed) return null
+  return `and ${count.toLocaleString('en')} successful run${count === 1 ? '' : 's'} not kept`
 }

@@ -13,6 +13,7 @@ import {
   filtersFrom,
   filtersSearch,
   MODE_LABELS,
+  notKept,
   pollDelay,
   SPANS,
   STATUS_LABELS,
@@ -35,6 +36,7 @@ export function ExecutionsPage({ user, onSignOut }: Props) {
   const [filters, setFilters] = useState<Filters>(() => filtersFrom(location.search))
   const [items, setItems] = useState<ExecutionSummary[] | null>(null)
   const [total, setTotal] = useState(0)
+  const [left, setLeft] = useState<{ text: string | null; last: string | null }>({ text: null, last: null })
   const [error, setError] = useState<string | null>(null)
   const [workflows, setWorkflows] = useState<WorkflowSummary[]>([])
   const shown = useRef(PAGE)
@@ -49,6 +51,7 @@ export function ExecutionsPage({ user, onSignOut }: Props) {
       const page = await api.findExecutions(executionQuery(filters, Date.now(), Math.min(shown.current, MAX_PAGE)))
       setItems(page.items)
       setTotal(page.total)
+      setLeft({ text: notKept(page, filters), last: page.last_success_not_kept_at ?? null })
       setError(null)
       return page.items
     } catch (failure) {
@@ -130,6 +133,12 @@ export function ExecutionsPage({ user, onSignOut }: Props) {
           </select>
           <div className="spacer" />
           {items && <span className="muted small" data-testid="executions-total">{total} in all</span>}
+          {items && left.text && (
+            <span className="muted small" data-testid="executions-not-kept" title="Their workflows keep only a count of successful runs (keep_successes: count)">
+              {left.text}
+              {left.last && `, the last ${relativeTime(left.last)}`}
+            </span>
+          )}
         </div>
         {error && (
           <div className="banner error" role="alert">
