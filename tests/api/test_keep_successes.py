@@ -11,11 +11,15 @@ import httpx
 import pytest
 
 from tav.app.server import Server
-from tests.api.helpers import run_to_end
+from tav.core.events import utcnow
+from tav.settings import Settings
+from tests.api.helpers import chain, run_to_end
+from tests.api.test_durable_writer import restart
 from tests.api.triggers import http_server
 from tests.helpers import document, node
 
 SETTINGS = "/api/v1/settings"
+COUNT = {"keep_successes": "count"}
 
 
 def flow(keep: str | None = None, *, fail: bool = False, name: str = "keep") -> dict[str, Any]:
@@ -181,3 +185,36 @@ async def test_a_webhook_that_keeps_a_count_answers_with_the_output(
     assert (await client.get(f"/api/v1/executions/{execution_id}")).status_code == 404
     page = await _page(client, workflow_id)
     assert (page["total"], page["successes_not_kept"]) == (0, 3)
+
+
+@pytest.fixture
+async def later() -> AsyncIterator[list[Server]]:
+    """Servers started later on the same database (as after a restart); stopped at the end."""
+    started: list[Server] = []
+    yield started
+    for server in started:
+        await server.stop(timeout_s=0)
+
+
+async def test_a_count_execution_cut_off_by_a_restart_runs_again_from_its_start(
+    server: Server, settings: Settings, later: list[Server]
+):
+    stored = await server.parts.workflows.create({**chain(0, 0.6, 0), "settings": COUNT})
+    executions = server.parts.executions_service
+    started = await executions.start(stored.id, {"n": 1})
+    await started.recorded  # it ran past the grace: recorded as running, without nodes
+    running = await server.parts.executions.get(started.handle.execution_id)
+    assert running is not None
+    assert (running.status.value, running.nodes, running.last_seq) == ("running", {}, 0)
+    await server.stop(timeout_s=0)  # as if killed while d2 runs: nothing of it is stored
+    stopped = utcnow()
+
+    again = await restart(settings, later)
+    handle = again.parts.executions_service.running[started.handle.execution_id]
+    result = await handle.wait()
+    assert result.status.value == "succeeded"
+    assert len(result.nodes) == 5
+    assert all(n.started_at and n.started_at >= stopped for n in result.nodes.values())  # all ran
+    await again.parts.writer.flush()
+    assert await again.parts.executions.get(handle.execution_id) is None
+    assert await again.parts.executions.not_kept(stored.id) == (1, result.finished_at)
