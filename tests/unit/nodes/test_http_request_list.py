@@ -71,7 +71,7 @@ async def test_the_list_runs_at_most_concurrency_requests_at_once(executor):
 
     assert result.status is ExecutionStatus.SUCCEEDED, result.error
     assert upstream.most_held == 3
-    assert 0.29 <= elapsed < 1.0
+    assert 0.29 <= elapsed < 2.0
 
 
 async def test_fifty_requests_at_once_take_about_as_long_as_one(executor):
@@ -84,7 +84,7 @@ async def test_fifty_requests_at_once_take_about_as_long_as_one(executor):
 
     assert result.status is ExecutionStatus.SUCCEEDED, result.error
     assert upstream.most_held == 50
-    assert elapsed < 0.6
+    assert elapsed < 1.0  # one at a time: 10 s; eight at a time: 1.4 s
 
 
 async def test_each_request_takes_the_nodes_params_as_defaults(executor, httpserver):

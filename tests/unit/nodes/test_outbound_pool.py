@@ -90,7 +90,7 @@ async def test_a_burst_costs_a_few_passes_over_the_pool_per_request(upstream, mo
 
     assert len(upstream.clients) == 50
     assert passes[0] <= 2 * 50
-    assert checks[0] <= 2 * 50
+    assert checks[0] <= 4 * 50  # httpcore's: some 5,000
 
 
 def counting(pool: httpcore.AsyncConnectionPool, monkeypatch: pytest.MonkeyPatch):

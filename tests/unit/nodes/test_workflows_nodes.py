@@ -415,7 +415,7 @@ async def test_map_inline_runs_at_most_concurrency_at_once(executor, tmp_path):
     assert result.status is ExecutionStatus.SUCCEEDED, result.error
     assert [body["path"] for body in result.output] == [f"/item/{i}" for i in range(9)]
     assert upstream.most_held == 3
-    assert 0.29 <= elapsed < 1.0
+    assert 0.29 <= elapsed < 2.0
 
 
 async def test_map_with_separate_executions_stores_each_run_linked_to_its_parent(
@@ -555,7 +555,7 @@ async def test_cancelling_the_parent_cancels_its_map_runs_promptly(
     handle.cancel()
     result = await handle.wait()
 
-    assert time.perf_counter() - began < 1
+    assert time.perf_counter() - began < 2
     assert result.status is ExecutionStatus.CANCELLED
     assert call(result).status.value == "cancelled"
     children = [e for e in store.executions.values() if e.execution_id != result.execution_id]
