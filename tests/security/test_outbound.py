@@ -784,3 +784,43 @@ async def test_media_given_by_url_are_fetched_through_the_policy(
         "169.254.169.254 is a link-local/metadata address"
     )
     assert fake_llm.requests_to("google") == []
+
+
+async def test_a_cookie_one_request_was_given_never_goes_out_with_another(
+    registry: NodeRegistry, httpserver: HTTPServer
+):
+    """A host's client is shared by every workflow and user: the session cookie a server
+    sets for one workflow's request is not sent with the next workflow's request."""
+    httpserver.expect_request("/login").respond_with_data(
+        "welcome", headers={"Set-Cookie": "session=alice-secret; Path=/"}
+    )
+    seen: list[str | None] = []
+    httpserver.expect_request("/whoami").respond_with_handler(
+        lambda request: seen.append(request.headers.get("Cookie")) or Response("who?")
+    )
+    async with client(OutboundPolicy()) as shared:
+        await fetch(registry, httpserver.url_for("/login"), http=shared)
+        await fetch(registry, httpserver.url_for("/whoami"), http=shared)
+        await fetch(
+            registry, httpserver.url_for("/whoami"), http=shared, headers={"Cookie": "mine=1"}
+        )
+
+    assert seen == [None, "mine=1"]  # a cookie the workflow sends itself still goes
+
+
+async def test_the_model_providers_client_keeps_no_cookies(httpserver: HTTPServer):
+    httpserver.expect_request("/v1/login").respond_with_data(
+        "", headers={"Set-Cookie": "session=bob-secret; Path=/"}
+    )
+    httpserver.expect_request("/v1/next").respond_with_handler(
+        lambda request: Response(request.headers.get("Cookie") or "none")
+    )
+    providers = ProviderHttp(OutboundPolicy())
+    try:
+        shared = providers.shared_client()
+        await shared.get(httpserver.url_for("/v1/login"))
+        answer = await shared.get(httpserver.url_for("/v1/next"))
+    finally:
+        await providers.aclose()
+
+    assert answer.text == "none"

@@ -22,7 +22,14 @@ from typing import Any
 
 from tav.nodes import outbound
 from tav.nodes.http import check, request
-from tav.nodes.outbound import HTTPX, HTTPX2, Flavour, OutboundPolicy, OutboundTransport
+from tav.nodes.outbound import (
+    HTTPX,
+    HTTPX2,
+    Flavour,
+    OutboundPolicy,
+    OutboundTransport,
+    no_cookies,
+)
 
 
 class ProviderHttp:
@@ -38,6 +45,7 @@ class ProviderHttp:
             httpx2 = importlib.import_module("httpx2")
             self._client = httpx2.AsyncClient(
                 transport=OutboundTransport(self.policy, flavour=HTTPX2),
+                cookies=no_cookies(),  # shared by every credential and user
                 trust_env=False,
                 follow_redirects=True,  # as the SDKs' own clients do
                 max_redirects=self.policy.max_redirects,

@@ -16,6 +16,7 @@ from tav.nodes.outbound.transport import (
     Flavour,
     OutboundTransport,
     client,
+    no_cookies,
     ssl_context,
 )
 
@@ -32,6 +33,7 @@ __all__ = [
     "Resolver",
     "ResponseTooLarge",
     "client",
+    "no_cookies",
     "resolve",
     "ssl_context",
 ]

@@ -20,6 +20,7 @@ Anthropic SDKs use (same API, other classes).
 from __future__ import annotations
 
 import functools
+import http.cookiejar
 import importlib
 import ssl
 import zlib
@@ -58,12 +59,22 @@ HTTPX2 = Flavour("httpx2", "httpcore2")
 
 
 def client(policy: OutboundPolicy, *, resolver: Resolver = resolve) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` that applies ``policy`` to every request it sends."""
+    """An ``httpx.AsyncClient`` that applies ``policy`` to every request it sends, and
+    keeps no cookies (``no_cookies``)."""
     return httpx.AsyncClient(
         transport=OutboundTransport(policy, resolver=resolver),
+        cookies=no_cookies(),
         trust_env=False,
         max_redirects=policy.max_redirects,
     )
+
+
+def no_cookies() -> http.cookiejar.CookieJar:
+    """A cookie jar that keeps none. A host's client is shared by every workflow and every
+    user: a cookie one server set in answer to one workflow's request must not go out
+    with another's request to it (a session taken over). A workflow that needs a cookie
+    sends it as a header."""
+    return http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
 
 
 @functools.cache
