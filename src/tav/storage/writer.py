@@ -57,6 +57,13 @@ under that check, not the usual path.)
 
 Rejected: a row per event in a single table kept forever (the listing and the file grow
 with every event), and writing from the engine's task (every node would wait for a commit).
+
+Why this module is past 800 lines: the batches, the isolation of the executions that
+break one, and the cold executions all work on the writer's one state (the operations
+handed over, the journals, the records held back), so they are one class. What does not
+share that state is elsewhere: the rows and statements (``tav.storage.execution_rows``),
+the counts of successes not kept (``tav.storage.counts``), the bisection
+(``tav.storage.isolation``).
 """
 
 from __future__ import annotations
@@ -66,25 +73,40 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tav.core.errors import FailureKind, NotStored
+from tav.core.errors import NotStored
 from tav.core.events import Event, utcnow
-from tav.core.modes import ExecutionMode
 from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
-from tav.core.states import ExecutionStatus, NodeStatus
+from tav.core.states import ExecutionStatus
 from tav.core.workflow import KeepSuccesses
 from tav.storage import codec
+from tav.storage.counts import NotKeptCounts, write_counts
 from tav.storage.db import Database
+from tav.storage.execution_rows import (
+    FAIL,
+    FINISH,
+    LAST_SEQ,
+    SUMMARY_BLOB,
+    ending,
+    insert_created,
+    mark_started,
+    node_data,
+    put_hot,
+    storable_events,
+    storable_node,
+    stored_events,
+)
+from tav.storage.execution_rows import result_blob as _result_blob  # (a name tests replace)
 from tav.storage.isolation import Isolation, reason
-from tav.storage.models import EventRow, ExecutionDataRow, ExecutionRow, NodeRunRow, WorkflowRow
+from tav.storage.models import EventRow, ExecutionDataRow, ExecutionRow, NodeRunRow
 from tav.storage.upsert import upsert
 
 logger = logging.getLogger("tav.storage")
@@ -92,46 +114,11 @@ BATCH_WINDOW_S = 0.005
 """How long at most the writer waits for new executions to finish before it writes them
 (see ``ExecutionWriter._gather``): a 10-node chain takes well under 1 ms alone, a few ms
 among many others; not long enough to be felt."""
-EXECUTIONS: Table = ExecutionRow.__table__  # type: ignore[assignment]
-_FINISH = (
-    EXECUTIONS.update()
-    .where(EXECUTIONS.c.id == bindparam("b_id"))
-    .values(
-        status=bindparam("status"),
-        finished_at=bindparam("finished_at"),
-        duration_ms=bindparam("duration_ms"),
-        error=bindparam("error"),
-        last_seq=bindparam("last_seq"),
-    )
-)
-_LAST_SEQ = (
-    EXECUTIONS.update()
-    .where(EXECUTIONS.c.id == bindparam("b_id"))
-    .values(last_seq=bindparam("last_seq"))
-)
-_FAIL = (
-    EXECUTIONS.update()
-    .where(EXECUTIONS.c.id == bindparam("b_id"))
-    .values(
-        status=bindparam("status"), finished_at=bindparam("finished_at"), error=bindparam("error")
-    )
-)
-WORKFLOWS: Table = WorkflowRow.__table__  # type: ignore[assignment]
-_NOT_KEPT = (
-    WORKFLOWS.update()
-    .where(WORKFLOWS.c.id == bindparam("b_id"))
-    .values(
-        successes_not_kept=WORKFLOWS.c.successes_not_kept + bindparam("count"),
-        last_success_not_kept_at=bindparam("at"),
-    )
-)
 COLD_GRACE_S = 0.1
 """How long a cold execution's record may wait for its end, so that a short success is
 never written (see the module's docstring); a longer one is recorded as running."""
 COUNT_EVERY_S = 1.0
 """How often the counts of successes not kept are written (``flush()`` writes them too)."""
-SUMMARY_BLOB = codec.pack({"output": None, "nodes": {}, "events": [], "kept": "summary"})
-"""The result of a success kept as a summary: the same for all of them."""
 LOST_REMEMBERED = 1000
 """Executions whose updates could not be stored that ``flush`` still knows of."""
 
@@ -234,9 +221,8 @@ class ExecutionWriter:
         self._journals: dict[str, _Journal] = {}
         self._cold: dict[str, _Cold] = {}
         """The unfinished executions that keep less than everything of a success."""
-        self._counts: dict[str, tuple[int, datetime]] = {}
-        """Successes not kept and when the last ended, by workflow, not yet written."""
-        self._counts_since: float | None = None
+        self._counts = NotKeptCounts()
+        """Successes kept as a count, not yet written."""
         self._done: set[str] = set()
         """Cold executions counted that no batch has handled yet: nothing to wait for."""
         self._busy = False
@@ -319,8 +305,7 @@ class ExecutionWriter:
     def not_kept(self, workflow_id: str | None = None) -> tuple[int, datetime | None]:
         """The successes not kept whose count is not written yet (of one workflow, or of
         all), and when the last of them ended."""
-        counts = [c for k, c in self._counts.items() if workflow_id is None or k == workflow_id]
-        return sum(n for n, _ in counts), max((at for _, at in counts), default=None)
+        return self._counts.pending(workflow_id)
 
     def keeping(self, execution_id: str, keep: KeepSuccesses, *, workflow_id: str | None) -> None:
         """What is stored of ``execution_id`` if it succeeds (``record`` says it for a new
@@ -388,7 +373,7 @@ class ExecutionWriter:
             self._busy = True
             try:
                 lost = await self._write_isolated(batch)
-                if self._counts and (self._counts_due() or _flushed(batch)):
+                if self._counts and (self._counts.due(COUNT_EVERY_S) or _flushed(batch)):
                     await self._write_counts()
             finally:
                 self._busy = False
@@ -622,7 +607,7 @@ class ExecutionWriter:
         for execution, data, future in created:
             try:
                 async with self.db.begin() as connection:
-                    await _insert_created(connection, [execution], [data])
+                    await insert_created(connection, [execution], [data])
             except Exception as exc:
                 refused.add(execution["id"])
                 if not future.done():
@@ -650,9 +635,9 @@ class ExecutionWriter:
         if executions or started or node_rows or event_rows or finished or old:
             async with self.db.begin() as connection:
                 if executions:
-                    await _insert_created(connection, executions, data)
+                    await insert_created(connection, executions, data)
                 if started:
-                    await _started(connection, dialect, started)
+                    await mark_started(connection, dialect, started)
                 await self._write_hot(connection, dialect, batch, node_rows, event_rows)
                 if finished:
                     await self._archive(connection, dialect, finished)
@@ -682,8 +667,8 @@ class ExecutionWriter:
         a summary's row is finished with the summary result, a count's row deleted."""
         summaries = [k for k, keep in kept.items() if keep == "summary"]
         if summaries:
-            ends = [{"b_id": k, **_ending(finished[k], {})} for k in summaries]
-            await connection.execute(_FINISH, ends)
+            ends = [{"b_id": k, **ending(finished[k], {})} for k in summaries]
+            await connection.execute(FINISH, ends)
             blobs = [{"execution_id": k, "result": SUMMARY_BLOB} for k in summaries]
             statement = upsert(dialect, ExecutionDataRow, ("execution_id",), ("result",))
             await connection.execute(statement, blobs)
@@ -697,38 +682,24 @@ class ExecutionWriter:
 
     def _count(self, kept: dict[str, KeepSuccesses], finished: dict[str, ExecutionResult]) -> None:
         """Add the successes kept as a count to the counts to write (``_write_counts``)."""
-        counts = self._counts
         for execution_id, keep in kept.items():
             workflow_id = self._cold[execution_id].workflow_id
-            if keep != "count" or workflow_id is None:
-                continue
-            at = finished[execution_id].finished_at or utcnow()
-            count, last = counts.get(workflow_id, (0, at))
-            counts[workflow_id] = (count + 1, max(last, at))
-        if counts and self._counts_since is None:
-            self._counts_since = time.monotonic()
-            asyncio.get_running_loop().call_later(COUNT_EVERY_S, self._wake_up)
-
-    def _counts_due(self) -> bool:
-        since = self._counts_since
-        return since is not None and time.monotonic() - since >= COUNT_EVERY_S
+            if keep == "count" and workflow_id is not None:
+                at = finished[execution_id].finished_at or utcnow()
+                if self._counts.add(workflow_id, at):
+                    asyncio.get_running_loop().call_later(COUNT_EVERY_S, self._wake_up)
 
     async def _write_counts(self) -> None:
-        """Add the counts to their workflows' ``successes_not_kept``; kept for the next
-        try if the database refuses them."""
-        counts, self._counts, self._counts_since = self._counts, {}, None
-        rows = [{"b_id": k, "count": n, "at": at} for k, (n, at) in counts.items()]
+        """Write the counts; kept for the next try if the database refuses them."""
+        counts = self._counts.take()
         try:
             async with self.db.begin() as connection:
-                await connection.execute(_NOT_KEPT, rows)
+                await write_counts(connection, counts)
         except SQLAlchemyError as exc:
             logger.warning("could not store the counts of successes not kept: %s", reason(exc))
             for workflow_id, (count, at) in counts.items():
-                later, last = self._counts.get(workflow_id, (0, at))
-                self._counts[workflow_id] = (count + later, max(at, last))
-            if self._counts_since is None:
-                self._counts_since = time.monotonic()
-                asyncio.get_running_loop().call_later(COUNT_EVERY_S, self._wake_up)
+                if self._counts.add(workflow_id, at, count):
+                    asyncio.get_running_loop().call_later(COUNT_EVERY_S, self._wake_up)
 
     def _created_rows(
         self, batch: _Batch, created: list[_Created], kept: dict[str, KeepSuccesses]
@@ -745,11 +716,11 @@ class ExecutionWriter:
             if keep == "count":
                 continue
             if result is not None and keep == "summary":
-                execution = {**execution, **_ending(result, {})}
+                execution = {**execution, **ending(result, {})}
                 data_row = {**data_row, "result": SUMMARY_BLOB}
             elif result is not None:
                 events = self._journal(execution_id).events
-                execution = {**execution, **_ending(result, events)}
+                execution = {**execution, **ending(result, events)}
                 data_row = {**data_row, "result": _result_blob(result, events)}
             elif execution_id in batch.started:
                 execution = {**execution, "status": batch.started[execution_id].status.value}
@@ -767,11 +738,11 @@ class ExecutionWriter:
             "error": error.model_dump(),
         }
         node_rows = [
-            {"execution_id": execution_id, "node_id": node_id, "data": _storable_node(result)}
+            {"execution_id": execution_id, "node_id": node_id, "data": storable_node(result)}
             for execution_id, nodes in batch.nodes.items()
             for node_id, result in nodes.items()
         ]
-        event_rows = _storable_events(batch.events)
+        event_rows = storable_events(batch.events)
         last_seq: dict[str, int] = {}
         for row in event_rows:
             last_seq[row["execution_id"]] = max(last_seq.get(row["execution_id"], 0), row["seq"])
@@ -784,16 +755,16 @@ class ExecutionWriter:
                     {**execution, **ended, "last_seq": last_seq.get(execution["id"], 0)}
                     for execution, _, _ in created
                 ]
-                await _insert_created(connection, executions, [data for _, data, _ in created])
+                await insert_created(connection, executions, [data for _, data, _ in created])
             started = [r for execution_id, r in batch.started.items() if execution_id not in new]
             if started:
-                await _started(connection, self.db.dialect, started)
-            await _put_hot(connection, self.db.dialect, node_rows, event_rows)
+                await mark_started(connection, self.db.dialect, started)
+            await put_hot(connection, self.db.dialect, node_rows, event_rows)
             if old:
-                await connection.execute(_FAIL, [{"b_id": k, **ended} for k in old])
+                await connection.execute(FAIL, [{"b_id": k, **ended} for k in old])
             seqs = [{"b_id": k, "last_seq": seq} for k, seq in last_seq.items() if k not in new]
             if seqs:
-                await connection.execute(_LAST_SEQ, seqs)
+                await connection.execute(LAST_SEQ, seqs)
 
     def _journal(self, execution_id: str) -> _Journal:
         return self._journals.get(execution_id) or _Journal()
@@ -807,7 +778,7 @@ class ExecutionWriter:
         ones: their events are in their journals, and their end brings every node)."""
         finished, cold = batch.finished, self._cold
         node_rows: list[dict[str, Any]] = [
-            {"execution_id": execution_id, "node_id": node_id, "data": _node_data(result)}
+            {"execution_id": execution_id, "node_id": node_id, "data": node_data(result)}
             for execution_id, nodes in batch.nodes.items()
             if execution_id not in finished and execution_id not in cold
             for node_id, result in nodes.items()
@@ -830,14 +801,14 @@ class ExecutionWriter:
     ) -> None:
         """The hot rows of ``_hot_rows``, and the executions' ``last_seq``."""
         finished, cold = batch.finished, self._cold
-        await _put_hot(connection, dialect, node_rows, event_rows)
+        await put_hot(connection, dialect, node_rows, event_rows)
         if event_rows:
             last_seq = [
                 {"b_id": execution_id, "last_seq": max(events)}
                 for execution_id, events in batch.events.items()
                 if execution_id not in finished and execution_id not in cold
             ]
-            await connection.execute(_LAST_SEQ, last_seq)
+            await connection.execute(LAST_SEQ, last_seq)
         for execution_id in {row["execution_id"] for row in (*node_rows, *event_rows)}:
             self._journals.setdefault(execution_id, _Journal()).hot = True
 
@@ -850,12 +821,12 @@ class ExecutionWriter:
             journal = self._journal(execution_id)
             events: Mapping[int, Event | str] = journal.events
             if journal.resumed:
-                events = {**await _stored_events(connection, execution_id), **journal.events}
+                events = {**await stored_events(connection, execution_id), **journal.events}
             if journal.hot:
                 hot.append(execution_id)
             blobs.append({"execution_id": execution_id, "result": _result_blob(result, events)})
-            ends.append({"b_id": execution_id, **_ending(result, events)})
-        await connection.execute(_FINISH, ends)
+            ends.append({"b_id": execution_id, **ending(result, events)})
+        await connection.execute(FINISH, ends)
         statement = upsert(dialect, ExecutionDataRow, ("execution_id",), ("result",))
         await connection.execute(statement, blobs)
         if hot:
@@ -873,62 +844,6 @@ def _flushed(batch: _Batch) -> bool:
     return any(asked is None for _, asked, _ in batch.waiters)
 
 
-def _storable_node(result: NodeResult) -> bytes:
-    """The node's row; a failure saying why, if its result cannot be stored."""
-    try:
-        return _node_data(result)
-    except codec.NotStorable as exc:
-        error = ErrorInfo(
-            type=FailureKind.NOT_STORED, message=f"its result could not be stored: {exc}"
-        )
-        failed = NodeResult(
-            node_id=result.node_id,
-            status=NodeStatus.FAILED,
-            attempts=result.attempts,
-            error=error,
-            started_at=result.started_at,
-            finished_at=result.finished_at,
-            duration_ms=result.duration_ms,
-        )
-        return _node_data(failed)
-
-
-def _storable_events(events: dict[str, dict[int, Event]]) -> list[dict[str, Any]]:
-    """The event rows of those events that can be stored."""
-    rows = []
-    for execution_id, by_seq in events.items():
-        for seq, event in by_seq.items():
-            with contextlib.suppress(codec.NotStorable):
-                data = codec.model_bytes(event).decode()
-                rows.append({"execution_id": execution_id, "seq": seq, "data": data})
-    return rows
-
-
-async def _put_hot(
-    connection: AsyncConnection,
-    dialect: str,
-    node_rows: list[dict[str, Any]],
-    event_rows: list[dict[str, Any]],
-) -> None:
-    if node_rows:
-        statement = upsert(dialect, NodeRunRow, ("execution_id", "node_id"), ("data",))
-        await connection.execute(statement, node_rows)
-    if event_rows:
-        statement = upsert(dialect, EventRow, ("execution_id", "seq"))
-        await connection.execute(statement, event_rows)
-
-
-def _ending(result: ExecutionResult, events: Mapping[int, object]) -> dict[str, Any]:
-    """The ``executions`` columns a finished execution sets."""
-    return {
-        "status": result.status.value,
-        "finished_at": result.finished_at,
-        "duration_ms": result.duration_ms,
-        "error": result.error.model_dump() if result.error else None,
-        "last_seq": max(events, default=0),
-    }
-
-
 def _execution_of(kind: str, payload: Any) -> str | None:
     if kind in ("event", "started", "finished"):
         return str(payload.execution_id)
@@ -937,65 +852,3 @@ def _execution_of(kind: str, payload: Any) -> str | None:
     if kind == "create":
         return str(payload[0]["id"])
     return None
-
-
-def _node_data(result: NodeResult) -> bytes:
-    return codec.compress(codec.model_bytes(result))
-
-
-def _result_blob(result: ExecutionResult, events: Mapping[int, Event | str]) -> bytes:
-    """``{"output", "nodes", "events"}`` as compressed JSON; events read back from the
-    database (``str``) are spliced in as the JSON they already are."""
-    ordered = [events[seq] for seq in sorted(events)]
-    if any(isinstance(event, str) for event in ordered):
-        listed = b",".join(
-            event.encode() if isinstance(event, str) else codec.to_bytes(event) for event in ordered
-        )
-        events_json = b"[" + listed + b"]"
-    else:
-        events_json = codec.to_bytes(ordered)  # one call for all of them
-    parts = [
-        b'{"output":',
-        codec.to_bytes(result.output),
-        b',"nodes":',
-        codec.to_bytes(result.nodes),
-        b',"events":',
-        events_json,
-        b"}",
-    ]
-    return codec.compress(b"".join(parts))
-
-
-async def _stored_events(connection: AsyncConnection, execution_id: str) -> dict[int, str]:
-    rows = await connection.execute(
-        select(EventRow.seq, EventRow.data).where(EventRow.execution_id == execution_id)
-    )
-    return dict(rows.all())
-
-
-async def _insert_created(
-    connection: AsyncConnection,
-    executions: Sequence[dict[str, Any]],
-    data: Sequence[dict[str, Any]],
-) -> None:
-    await connection.execute(insert(ExecutionRow), list(executions))
-    await connection.execute(insert(ExecutionDataRow), list(data))
-
-
-async def _started(
-    connection: AsyncConnection, dialect: str, results: Iterable[ExecutionResult]
-) -> None:
-    """Mark executions running; sub-executions (recorded by nobody else) get their row."""
-    rows = [
-        {
-            "id": result.execution_id,
-            "workflow_name": result.workflow[:200],
-            "status": result.status.value,
-            "mode": ExecutionMode.SUBWORKFLOW if result.parent_execution_id else ExecutionMode.CLI,
-            "parent_id": result.parent_execution_id,
-            "started_at": result.started_at,
-            "last_seq": 0,
-        }
-        for result in results
-    ]
-    await connection.execute(upsert(dialect, ExecutionRow, ("id",), ("status",)), rows)
