@@ -285,3 +285,30 @@ def test_runs_started_in_the_editor_are_labelled_as_the_editors(page) -> None:
         "/api/v1/executions", params={"workflow_id": workflow_id}
     ).json()
     assert [item["mode"] for item in executions["items"]] == ["editor", "api"]
+
+
+def test_an_execution_opened_from_its_link_leaves_the_editor_guarded_only_when_left(
+    page,
+) -> None:
+    """The link carries the execution (``?execution=``): a move of the browser's history
+    that stays on the workflow does not ask to leave it; one that leaves it does."""
+    workflow_id = create_workflow(page, greeter("Linked greeter"))
+    run_over_api(page, workflow_id, {"input": {"name": "Ada"}})
+    page.locator("header.topbar").get_by_role("link", name="Executions").click()
+    rows = page.get_by_test_id("execution-row")
+    rows.filter(has_text="Linked greeter").get_by_role("link", name="Linked greeter").click()
+    page.get_by_test_id("runbar").wait_for()
+    page.get_by_label("Workflow name").fill("Linked greeter, edited")
+    page.get_by_test_id("unsaved").wait_for()
+    dialog = page.get_by_role("dialog", name="Leave without saving?")
+
+    page.evaluate("history.pushState(null, '', location.pathname + '#here')")
+    page.go_back()
+    page.wait_for_timeout(300)  # a question would show at once
+    expect(dialog).to_have_count(0)
+    assert page.url.endswith(f"/workflows/{workflow_id}")
+
+    page.go_back()
+    dialog.wait_for()
+    dialog.get_by_role("button", name="Leave without saving").click()
+    page.get_by_role("heading", name="Executions").wait_for()

@@ -19,15 +19,21 @@ export function setLeaveGuard(next: LeaveGuard): () => void {
   }
 }
 
+/** Goes to `path`, which may carry a query (`/workflows/{id}?execution=…`); the guard is
+ * asked only when the screen changes, that is when the path without the query does. */
 export function navigate(path: string): void {
-  if (path === location.pathname) return
-  if (guard?.(() => go(path))) return
+  const target = new URL(path, location.href)
+  if (target.pathname + target.search === location.pathname + location.search) return
+  if (target.pathname !== location.pathname && guard?.(() => go(path))) return
   go(path)
 }
 
 function go(path: string): void {
-  if (path !== location.pathname) history.pushState(null, '', path)
-  shown = path
+  const target = new URL(path, location.href)
+  if (target.pathname + target.search !== location.pathname + location.search) {
+    history.pushState(null, '', path)
+  }
+  shown = target.pathname // what the guard compares the browser's moves with: the screen
   window.dispatchEvent(new Event(CHANGE))
 }
 
