@@ -1,11 +1,11 @@
 """The reactive executor: every node starts the moment its upstream nodes have settled.
 
-The plan's dependency graph drives a ``graphlib.TopologicalSorter``: each node that becomes
-ready is either settled on the spot (skipped, pinned, reused, cancelled) or started as its
-own asyncio task, so independent branches always overlap; resource pools bound what runs
-at once. A node's task, once its node has settled, starts what became ready itself, which
-keeps each step O(1) however wide the graph is (``asyncio.wait`` over all running tasks
-would be O(width) per step).
+The plan's dependency graph drives a ``Readiness`` (``tav.engine.readiness``): each node
+that becomes ready is either settled on the spot (skipped, pinned, reused, cancelled) or
+started as its own asyncio task, so independent branches always overlap; resource pools
+bound what runs at once. A node's task, once its node has settled, starts what became
+ready itself, which keeps each step O(1) however wide the graph is (``asyncio.wait`` over
+all running tasks would be O(width) per step).
 
 States change in one place each (``_Run._move`` for nodes, ``_Run._move_execution`` for
 the execution), checked against the tables of ``tav.core.states``.
@@ -18,7 +18,6 @@ task exists only while it runs).
 from __future__ import annotations
 
 import asyncio
-import graphlib
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Mapping
@@ -58,6 +57,7 @@ from tav.engine.loader import FileWorkflowLoader
 from tav.engine.plan import ExecutionPlan, PlannedNode, compile_plan
 from tav.engine.pools import Pools
 from tav.engine.ports import EventBus, ExecutionStore, SecretProvider, WorkflowLoader
+from tav.engine.readiness import Readiness
 from tav.engine.secrets import Redact, redact_error, redact_result, redact_value
 from tav.engine.step import run_step
 from tav.engine.template_budget import DEFAULT_LIMITS, TemplateLimits
@@ -277,8 +277,7 @@ class _Run:
         self.failure: tuple[str, ErrorInfo] | None = None
         """The first node that failed under ``on_error: stop``, with its error."""
         self.cancelled = False
-        self.sorter = graphlib.TopologicalSorter(plan.predecessors)
-        self.sorter.prepare()
+        self.sorter = Readiness(plan.ready_graph)
         self.all_settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     # -- state changes ------------------------------------------------------------------

@@ -10,6 +10,7 @@ port in document order, and retry/timeout/error settings.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from tav.core.workflow import (
     check_structure,
 )
 from tav.engine import templates
+from tav.engine.readiness import ReadyGraph
 from tav.engine.template_budget import DEFAULT_LIMITS, TemplateLimits
 from tav.nodes.base import Node, Port
 from tav.nodes.host import HostServices, missing
@@ -83,6 +85,11 @@ class ExecutionPlan:
     @property
     def name(self) -> str:
         return self.workflow.name
+
+    @functools.cached_property
+    def ready_graph(self) -> ReadyGraph:
+        """The dependency graph as each execution's ``Readiness`` reads it."""
+        return ReadyGraph.of(self.predecessors)
 
 
 def compile_plan(
