@@ -199,13 +199,16 @@ async def later() -> AsyncIterator[list[Server]]:
 async def test_a_count_execution_cut_off_by_a_restart_runs_again_from_its_start(
     server: Server, settings: Settings, later: list[Server]
 ):
-    stored = await server.parts.workflows.create({**chain(0, 0.6, 0), "settings": COUNT})
+    # d2 runs long enough to be cut off however slow the machine is (it was 0.6 s: a
+    # loaded machine could finish the run before the stop).
+    stored = await server.parts.workflows.create({**chain(0, 2, 0), "settings": COUNT})
     executions = server.parts.executions_service
     started = await executions.start(stored.id, {"n": 1})
     await started.recorded  # it ran past the grace: recorded as running, without nodes
     running = await server.parts.executions.get(started.handle.execution_id)
     assert running is not None
     assert (running.status.value, running.nodes, running.last_seq) == ("running", {}, 0)
+    assert not started.handle.done()
     await server.stop(timeout_s=0)  # as if killed while d2 runs: nothing of it is stored
     stopped = utcnow()
 
