@@ -71,8 +71,8 @@ finished executions replay them from the database."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Parts:
-    """What a host runs workflows with, built by ``build``."""
+class Storage:
+    """The database, the repositories over it, and the vault."""
 
     db: Database
     executions: ExecutionRepository
@@ -85,6 +85,12 @@ class Parts:
     keys: KeySource
     vault: Vault
     credentials: CredentialService
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Parts(Storage):
+    """What a host runs workflows with, built by ``build``."""
+
     registry: NodeRegistry
     bus: InMemoryBus
     outbound: OutboundPolicy
@@ -203,7 +209,6 @@ def build(
         credentials=storage.credentials,
     )
     parts = Parts(
-        db=db,
         **_fields(storage),
         registry=registry,
         bus=bus,
@@ -220,32 +225,17 @@ def build(
     return parts if writer is None else _recording(settings, parts, writer)
 
 
-@dataclass(frozen=True, slots=True)
-class _Storage:
-    """The repositories over the database, and the vault."""
-
-    executions: ExecutionRepository
-    workflows: WorkflowRepository
-    auth: AuthRepository
-    variables: VariableRepository
-    stored_settings: SettingRepository
-    vectors: VectorStore
-    files: FileStore
-    keys: KeySource
-    vault: Vault
-    credentials: CredentialService
-
-
-def _fields(parts: _Storage | Parts) -> dict[str, Any]:
+def _fields(parts: Storage) -> dict[str, Any]:
     """The fields of ``parts`` by name (not ``dataclasses.asdict``: it would copy them)."""
     return {field.name: getattr(parts, field.name) for field in fields(parts)}
 
 
-def _storage(settings: Settings, db: Database) -> _Storage:
+def _storage(settings: Settings, db: Database) -> Storage:
     secret_key = settings.secret_key.get_secret_value() if settings.secret_key else None
     keys = KeySource(settings.data_dir, secret_key)
     vault = Vault(keys.keys)
-    return _Storage(
+    return Storage(
+        db=db,
         executions=ExecutionRepository(db),
         workflows=WorkflowRepository(db),
         auth=AuthRepository(
@@ -272,7 +262,7 @@ def _executor(
     settings: Settings,
     registry: NodeRegistry,
     services: HostServices,
-    storage: _Storage,
+    storage: Storage,
     bus: InMemoryBus,
     writer: ExecutionWriter | None,
     loader: StoredWorkflowLoader,
