@@ -85,6 +85,9 @@ class WorkflowVersionRow(Base):
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     document: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
+    created_by: Mapped[str | None] = mapped_column(ID)
+    """The user who saved it (none when it came from the CLI or an ownerless API key);
+    no foreign key: users are disabled, never deleted (added by a later migration)."""
 
 
 class ExecutionRow(Base):
@@ -109,8 +112,11 @@ class ExecutionRow(Base):
     retry_of: Mapped[str | None] = mapped_column(ID)
     """For a retry: the execution it runs again (added by a later migration)."""
     owner: Mapped[str | None] = mapped_column(String(300))
-    """For ``tav run``: the process running it (``tav.storage.owners``; last: added by a
-    later migration)."""
+    """For ``tav run``: the process running it (``tav.storage.owners``; added by a later
+    migration)."""
+    started_by: Mapped[str | None] = mapped_column(ID)
+    """The user who started it, by hand or through one of their API keys; none when a
+    trigger, a parent execution or the CLI did (added by a later migration)."""
 
 
 class ExecutionDataRow(Base):
@@ -173,6 +179,8 @@ class UserRow(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), default="owner")
     created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+    """When the user was disabled: they cannot sign in, and have no sessions or keys."""
 
 
 class ApiKeyRow(Base):
@@ -184,6 +192,12 @@ class ApiKeyRow(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    """Whose key it is: it acts with their role. None for a key made before any account
+    existed (``tav api-keys create`` on a new data dir): it acts as the owner, and becomes
+    the owner's when the owner account is created."""
 
 
 class SessionRow(Base):
@@ -193,6 +207,21 @@ class SessionRow(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class InviteRow(Base):
+    """A one-time invitation to join with a role; only the hash of its token is kept."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str | None] = mapped_column(ID)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
 
 
 class CredentialRow(Base):
