@@ -20,8 +20,8 @@ interface Props {
 export function Toolbar({ workflowId, historyOpen, onToggleHistory, onHelp, onRun, onAddNote, onTidy }: Props) {
   const name = useEditor((state) => state.base.name)
   const version = useEditor((state) => state.version)
-  const canUndo = useEditor((state) => state.past.length > 0)
-  const canRedo = useEditor((state) => state.future.length > 0)
+  const canUndo = useEditor((state) => state.canUndo)
+  const canRedo = useEditor((state) => state.canRedo)
   const { undo, redo, rename } = useEditor.getState()
   return (
     <header className="topbar">

@@ -1,6 +1,7 @@
-// The editor's one store: the graph being edited (nodes, edges, sticky notes), its undo
-// history, validation problems and the execution shown on the canvas. Components
-// subscribe to the slices they draw.
+// The editor's one store: the graph being edited (nodes, edges, sticky notes), validation
+// problems and the execution shown on the canvas. Components subscribe to the slices they
+// draw. The graph is bound to the workflow's shared document (../collab/binding), which
+// others edit too and which keeps the undo history of one's own changes.
 import {
   addEdge,
   applyEdgeChanges,
@@ -10,8 +11,11 @@ import {
   type NodeChange,
   type XYPosition,
 } from '@xyflow/react'
-import { create } from 'zustand'
+import * as Y from 'yjs'
+import { create, type StateCreator } from 'zustand'
 import type { Catalog, Execution, NodeDef, Problem, RunEvent, StoredWorkflow, WorkflowDocument } from '../api/types'
+import { bind, type Binding } from '../collab/binding'
+import { fingerprint, readDocument, readMeta, writeDocument, type IsText } from '../collab/model'
 import { copySelection, pasteDocument } from '../lib/clipboard'
 import { connectionProblem } from '../lib/connection'
 import {
@@ -33,18 +37,10 @@ import {
   type NoteNode,
 } from '../lib/graph'
 import { layeredLayout, type Size } from '../lib/layout'
+import { fieldsFromSchema, LONG_TEXT_FORMATS } from '../lib/schemaForm'
 import { EMPTY_RUN, FINISHED, openedRun, reduceRun, startedRun, withResults, type RunState } from './run'
 
 export type { NodeRunState, NodeStatus, RunState } from './run'
-
-interface Snapshot {
-  nodes: FlowNode[]
-  edges: FlowEdge[]
-  notes: NoteNode[]
-  base: WorkflowDocument
-}
-
-const HISTORY = 100
 
 export interface EditorState {
   catalog: Catalog
@@ -56,11 +52,13 @@ export interface EditorState {
   nodes: FlowNode[]
   edges: FlowEdge[]
   notes: NoteNode[]
+  /** Whether the document differs from the version saved last. */
   dirty: boolean
+  /** The fingerprint of the version saved last (../collab/model). */
   saved: string
   revision: number
-  past: Snapshot[]
-  future: Snapshot[]
+  canUndo: boolean
+  canRedo: boolean
   problems: Problem[]
   run: RunState
   notice: { kind: 'error' | 'info'; text: string; at: number } | null
@@ -68,9 +66,18 @@ export interface EditorState {
    * clicked), until a node is added or this is cancelled. */
   addingAfter: { node: string; port: string } | null
 
-  load(stored: StoredWorkflow, catalog: Catalog): void
+  /** Opens a workflow: its saved version `stored`, edited in the shared document `shared`
+   * (the live draft), or in a document of its own when there is none. */
+  load(stored: StoredWorkflow, catalog: Catalog, shared?: Y.Doc): void
   document(): WorkflowDocument
+  /** `stored` is the version saved last. */
   markSaved(stored: StoredWorkflow): void
+  /** Compares the document with the version saved last again. */
+  refreshDirty(): void
+  /** The shared document the graph is bound to. */
+  sharedDocument(): Y.Doc | null
+  /** Whether the graph may be changed here (false for a viewer). */
+  setReadOnly(readOnly: boolean): void
   setActive(active: boolean): void
   onNodesChange(changes: NodeChange<FlowNode | NoteNode>[]): void
   onEdgesChange(changes: EdgeChange<FlowEdge>[]): void
@@ -103,10 +110,13 @@ export interface EditorState {
   clearRun(): void
 }
 
-let lastCheckpoint = { key: '', at: 0 }
+/** The editor's state and actions, for `create` (the one store below, or a second one in
+ * tests that edit a workflow as two people). */
+export const editorState: StateCreator<EditorState> = (set, get, store) => {
+  let lastCheckpoint = { key: '', at: 0 }
+  let binding: Binding | null = null
 
-export const useEditor = create<EditorState>()((set, get) => {
-  /** Remember the current graph for undo, unless the same kind of edit was just made. */
+  /** Start a new undo step, unless the same kind of edit was just made. */
   function checkpoint(key = ''): void {
     const now = Date.now()
     if (key && key === lastCheckpoint.key && now - lastCheckpoint.at < 1000) {
@@ -114,19 +124,14 @@ export const useEditor = create<EditorState>()((set, get) => {
       return
     }
     lastCheckpoint = { key, at: now }
-    const { nodes, edges, notes, base, past } = get()
-    set({ past: [...past.slice(-HISTORY + 1), { nodes, edges, notes, base }], future: [] })
+    binding?.boundary()
   }
 
   /** A change to the document; `content` when it can change what the server thinks of
    * it (so it is validated again), not for positions and notes. */
   function changed(patch: Partial<EditorState>, content = true): void {
-    set((state) => ({ ...patch, dirty: true, revision: content ? state.revision + 1 : state.revision }))
-  }
-
-  function restore(snapshot: Snapshot): void {
-    set({ ...snapshot, revision: get().revision + 1 })
-    set({ dirty: serialize(get().document()) !== get().saved })
+    set((state) => ({ ...patch, revision: content ? state.revision + 1 : state.revision }))
+    get().refreshDirty()
   }
 
   function deselected<T extends FlowNode | NoteNode>(items: T[]): T[] {
@@ -145,26 +150,45 @@ export const useEditor = create<EditorState>()((set, get) => {
     dirty: false,
     saved: '',
     revision: 0,
-    past: [],
-    future: [],
+    canUndo: false,
+    canRedo: false,
     problems: [],
     run: EMPTY_RUN,
     notice: null,
     addingAfter: null,
 
-    load(stored, catalog) {
-      const graph = workflowToGraph(stored.document)
-      const base = { ...stored.document, nodes: [], edges: [] }
+    load(stored, catalog, shared) {
+      binding?.destroy()
+      binding = null
+      const isText = textParams(catalog)
+      const doc = shared ?? new Y.Doc()
+      if (!shared) writeDocument(doc, drawn(stored.document), isText)
+      const document = readDocument(doc)
+      const graph = workflowToGraph(document)
+      const base = { ...readMeta(doc).fields, nodes: [], edges: [] }
       const keepRun = get().workflowId === stored.id ? get().run : EMPTY_RUN
-      set({ addingAfter: null, catalog, workflowId: stored.id, version: stored.version, active: Boolean(stored.active), base, nodes: graph.nodes, edges: graph.edges, notes: graph.notes ?? [], past: [], future: [], problems: [], run: keepRun, dirty: false, revision: get().revision + 1 })
-      set({ saved: serialize(get().document()) })
+      lastCheckpoint = { key: '', at: 0 }
+      set({ addingAfter: null, catalog, workflowId: stored.id, version: stored.version, active: Boolean(stored.active), base, nodes: graph.nodes, edges: graph.edges, notes: graph.notes ?? [], canUndo: false, canRedo: false, problems: [], run: keepRun, saved: savedFingerprint(stored.document), revision: get().revision + 1 })
+      get().refreshDirty()
+      binding = bind(doc, store, isText)
     },
     document() {
       const { base, nodes, edges, notes } = get()
       return graphToWorkflow(base, { nodes, edges, notes })
     },
     markSaved(stored) {
-      set({ version: stored.version, active: Boolean(stored.active), dirty: false, saved: serialize(get().document()) })
+      set({ version: stored.version, active: Boolean(stored.active), saved: savedFingerprint(stored.document) })
+      get().refreshDirty()
+    },
+    refreshDirty() {
+      const dirty = fingerprint(get().document()) !== get().saved
+      if (dirty !== get().dirty) set({ dirty })
+    },
+    sharedDocument() {
+      return binding?.doc ?? null
+    },
+    setReadOnly(readOnly) {
+      binding?.setReadOnly(readOnly)
     },
     setActive(active) {
       set({ active })
@@ -312,20 +336,12 @@ export const useEditor = create<EditorState>()((set, get) => {
       changed({ nodes: nodes.map((node) => ({ ...node, position: { x: positions.get(node.id)!.x + dx, y: positions.get(node.id)!.y + dy } })) }, false)
     },
     undo() {
-      const { past, future, nodes, edges, notes, base } = get()
-      const previous = past.at(-1)
-      if (!previous) return
-      set({ past: past.slice(0, -1), future: [...future, { nodes, edges, notes, base }] })
       lastCheckpoint = { key: '', at: 0 }
-      restore(previous)
+      binding?.undo()
     },
     redo() {
-      const { past, future, nodes, edges, notes, base } = get()
-      const next = future.at(-1)
-      if (!next) return
-      set({ future: future.slice(0, -1), past: [...past, { nodes, edges, notes, base }] })
       lastCheckpoint = { key: '', at: 0 }
-      restore(next)
+      binding?.redo()
     },
     setProblems(problems) {
       set({ problems })
@@ -354,8 +370,33 @@ export const useEditor = create<EditorState>()((set, get) => {
       set({ run: EMPTY_RUN })
     },
   }
-})
+}
 
-export function serialize(document: WorkflowDocument): string {
-  return JSON.stringify(document)
+export const useEditor = create<EditorState>()(editorState)
+
+/** A document as the editor draws it: positions filled in where it has none (laid out
+ * left to right), notes as the editor keeps them. */
+function drawn(document: WorkflowDocument): WorkflowDocument {
+  return graphToWorkflow({ ...document, nodes: [], edges: [] }, workflowToGraph(document))
+}
+
+/** The fingerprint of a saved version, read the way the editor reads a document. */
+function savedFingerprint(document: WorkflowDocument): string {
+  return fingerprint(drawn(document))
+}
+
+/** Which params of each node type are long text (prompts, templates, code: the formats
+ * the server reads the same way), shared as Y.Text so that typing merges character by
+ * character. */
+function textParams(catalog: Catalog): IsText {
+  const known = new Map<string, Set<string>>()
+  return (type, param) => {
+    let keys = known.get(type)
+    if (!keys) {
+      const schema = catalog.get(type)?.params_schema
+      keys = new Set(schema ? fieldsFromSchema(schema).filter((field) => field.kind === 'text' && LONG_TEXT_FORMATS.has(field.format ?? '')).map((field) => field.key) : [])
+      known.set(type, keys)
+    }
+    return keys.has(param)
+  }
 }

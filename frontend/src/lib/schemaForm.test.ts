@@ -127,6 +127,13 @@ describe('forms from params schemas', () => {
     expect(cron.format).toBe('cron')
     expect(fieldsFromSchema(http).every((field) => field.format === undefined)).toBe(true)
   })
+
+  it('gives a text area to a long text, whatever its name', () => {
+    const script = { type: 'object', properties: { source: { anyOf: [{ type: 'string', format: 'code' }, { type: 'null' }] }, label: { type: 'string' } } }
+    const [source, label] = fieldsFromSchema(script)
+    expect(source).toMatchObject({ kind: 'text', format: 'code', multiline: true })
+    expect(label.multiline).toBe(false)
+  })
 })
 
 describe('template highlighting', () => {

@@ -35,6 +35,10 @@ export interface Field {
 }
 
 const MULTILINE = /prompt|system|message|body|condition|instructions|template|text|value/i
+/** The `format` a node type gives a long text param (tav.nodes.params): a prompt, a
+ * message, a template or code. It gets a text area, and the live draft keeps it as shared
+ * text that two people can type into at once. */
+export const LONG_TEXT_FORMATS: ReadonlySet<string> = new Set(['multiline', 'template', 'code'])
 
 export function fieldsFromSchema(schema: JsonSchema, root: JsonSchema = schema): Field[] {
   const properties = (resolve(schema, root).properties ?? {}) as Record<string, JsonSchema>
@@ -56,8 +60,8 @@ function fieldFor(key: string, raw: JsonSchema, required: boolean, root: JsonSch
   if (Array.isArray(schema.enum)) field.options = schema.enum
   if (typeof schema.minimum === 'number') field.minimum = schema.minimum
   if (typeof schema.maximum === 'number') field.maximum = schema.maximum
-  if (field.kind === 'text') field.multiline = MULTILINE.test(key)
   if (field.kind === 'text' && typeof schema.format === 'string') field.format = schema.format
+  if (field.kind === 'text') field.multiline = MULTILINE.test(key) || LONG_TEXT_FORMATS.has(field.format ?? '')
   if (field.kind === 'object-list') field.itemFields = fieldsFromSchema(resolve(schema.items as JsonSchema, root), root)
   if (field.kind === 'key-value') field.textValues = isSchema(schema.additionalProperties) && schema.additionalProperties.type === 'string'
   return field

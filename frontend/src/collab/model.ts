@@ -1,0 +1,212 @@
+// The workflow as a shared Yjs document (docs/guide/collaboration.md), read and written in
+// the parts the editor holds. The document has three top-level maps:
+//
+//   nodes  node id -> Y.Map { type, params: Y.Map, position: [x, y], name, retry, ... }
+//   edges  edge id -> Y.Map { from, to }                 (ends as in the workflow format)
+//   meta   name, description, vars, settings, notes, ui (the rest of the editor's data) ...
+//
+// Long text params (prompts, templates, code) are Y.Text, so that two people typing into
+// one merge character by character; every other value is plain JSON, which merges per key.
+// Writing compares with what the document holds and changes only what differs, so that a
+// change to one param of one node is a change of that param alone.
+import * as Y from 'yjs'
+import type { EdgeDef, NodeDef, WorkflowDocument, WorkflowUi } from '../api/types'
+import { DEFAULT_INPUT, DEFAULT_OUTPUT, edgeId, parseEnd, type StoredNote } from '../lib/graph'
+import { applyText } from './text'
+
+export type YNode = Y.Map<unknown>
+
+/** Whether a param of a node type is long text, shared as Y.Text. */
+export type IsText = (nodeType: string, param: string) => boolean
+
+/** The node fields kept elsewhere than in NodeDef's own keys. */
+const NODE_OWN = new Set(['id', 'params', 'position'])
+/** The document fields that are not in `meta` (`ui` is, but for its positions). */
+const NOT_META = new Set(['nodes', 'edges', 'ui'])
+
+export const nodesOf = (doc: Y.Doc) => doc.getMap<YNode>('nodes')
+export const edgesOf = (doc: Y.Doc) => doc.getMap<Y.Map<unknown>>('edges')
+export const metaOf = (doc: Y.Doc) => doc.getMap<unknown>('meta')
+
+/** A value as JSON: shared text as its string, shared maps and arrays as their content. */
+export function plain(value: unknown): unknown {
+  if (value instanceof Y.Text) return value.toString()
+  if (value instanceof Y.AbstractType) return value.toJSON()
+  return value
+}
+
+/** A node's definition and position as the document holds them. */
+export function readNode(id: string, node: YNode): { def: NodeDef; position: [number, number] | null } {
+  const def: Record<string, unknown> = { id }
+  for (const [key, value] of node.entries()) {
+    if (!NODE_OWN.has(key) && value !== undefined && value !== null) def[key] = plain(value)
+  }
+  const params = node.get('params')
+  if (params instanceof Y.Map && params.size) {
+    def.params = Object.fromEntries([...params.entries()].map(([key, value]) => [key, plain(value)]))
+  }
+  return { def: def as unknown as NodeDef, position: position(node.get('position')) }
+}
+
+function position(value: unknown): [number, number] | null {
+  const pair = value instanceof Y.Array ? value.toArray() : value
+  if (!Array.isArray(pair) || pair.length !== 2 || !pair.every((v) => typeof v === 'number' && Number.isFinite(v))) return null
+  return [pair[0], pair[1]]
+}
+
+/** Writes a node's definition and position into its map, where they differ. */
+export function writeNode(node: YNode, def: NodeDef, at: [number, number], isText: IsText): void {
+  const fields = def as unknown as Record<string, unknown>
+  for (const key of [...node.keys()]) {
+    if (!NODE_OWN.has(key) && fields[key] === undefined) node.delete(key)
+  }
+  for (const [key, value] of Object.entries(fields)) {
+    if (!NODE_OWN.has(key) && value !== undefined && !sameJson(plain(node.get(key)), value)) node.set(key, value)
+  }
+  let params = node.get('params')
+  if (def.params !== undefined || params !== undefined) {
+    if (!(params instanceof Y.Map)) node.set('params', (params = new Y.Map()))
+    writeParams(params as Y.Map<unknown>, def.params ?? {}, (key) => isText(def.type, key))
+  }
+  const current = position(node.get('position'))
+  if (!current || current[0] !== at[0] || current[1] !== at[1]) node.set('position', at)
+}
+
+function writeParams(params: Y.Map<unknown>, next: Record<string, unknown>, isText: (key: string) => boolean): void {
+  for (const key of [...params.keys()]) if (next[key] === undefined) params.delete(key)
+  for (const [key, value] of Object.entries(next)) {
+    if (value === undefined) continue
+    const current = params.get(key)
+    if (current instanceof Y.Text && typeof value === 'string') applyText(current, value)
+    else if (typeof value === 'string' && isText(key) && !(current instanceof Y.Text)) params.set(key, new Y.Text(value))
+    else if (!sameJson(plain(current), value)) params.set(key, value)
+  }
+}
+
+/** Puts a node into the document (inside the caller's transaction). */
+export function addNode(doc: Y.Doc, def: NodeDef, at: [number, number], isText: IsText): void {
+  const node = new Y.Map<unknown>()
+  nodesOf(doc).set(def.id, node)
+  writeNode(node, def, at, isText)
+}
+
+export function readEdge(edge: Y.Map<unknown> | undefined): EdgeDef | null {
+  const from = edge?.get('from')
+  const to = edge?.get('to')
+  return typeof from === 'string' && typeof to === 'string' ? { from, to } : null
+}
+
+/** The key an edge is kept under: the editor's id of it, so that two people drawing the
+ * same edge at once make one. */
+export function edgeKey(edge: EdgeDef): string {
+  const [source, sourcePort] = parseEnd(edge.from, DEFAULT_OUTPUT)
+  const [target, targetPort] = parseEnd(edge.to, DEFAULT_INPUT)
+  return edgeId(source, sourcePort, target, targetPort)
+}
+
+export function addEdge(doc: Y.Doc, edge: EdgeDef): void {
+  const map = new Y.Map<unknown>()
+  edgesOf(doc).set(edgeKey(edge), map)
+  map.set('from', edge.from)
+  map.set('to', edge.to)
+}
+
+/** The document's own fields (name, description, vars, ...) with its `ui` but for the
+ * positions, which are the nodes'. */
+export function readMeta(doc: Y.Doc): { fields: Omit<WorkflowDocument, 'nodes' | 'edges'>; notes: StoredNote[] } {
+  const fields: Record<string, unknown> = { schema: 1, name: '' }
+  let ui: WorkflowUi = {}
+  let notes: StoredNote[] = []
+  for (const [key, value] of metaOf(doc).entries()) {
+    if (key === 'ui') ui = { ...(plain(value) as WorkflowUi) }
+    else if (key === 'notes') notes = Array.isArray(plain(value)) ? (plain(value) as StoredNote[]) : []
+    else if (value !== undefined && value !== null && !NOT_META.has(key)) fields[key] = plain(value)
+  }
+  delete ui.positions
+  delete ui.notes
+  if (Object.keys(ui).length) fields.ui = ui
+  return { fields: fields as Omit<WorkflowDocument, 'nodes' | 'edges'>, notes }
+}
+
+/** Writes the document's own fields and its notes into `meta`, where they differ. */
+export function writeMeta(doc: Y.Doc, document: Omit<WorkflowDocument, 'nodes' | 'edges'>, notes: StoredNote[]): void {
+  const meta = metaOf(doc)
+  const { positions: _, notes: __, ...ui } = document.ui ?? {}
+  const next: Record<string, unknown> = { ...document, ui: Object.keys(ui).length ? ui : undefined, notes: notes.length ? notes : undefined }
+  for (const key of NOT_META) if (key !== 'ui') delete next[key]
+  for (const key of [...meta.keys()]) if (next[key] === undefined || next[key] === null) meta.delete(key)
+  for (const [key, value] of Object.entries(next)) {
+    if (value !== undefined && value !== null && !sameJson(plain(meta.get(key)), value)) meta.set(key, value)
+  }
+}
+
+/** The whole document, as the workflow format has it. */
+export function readDocument(doc: Y.Doc): WorkflowDocument {
+  const positions: Record<string, [number, number]> = {}
+  const nodes: NodeDef[] = []
+  for (const [id, node] of nodesOf(doc).entries()) {
+    const { def, position } = readNode(id, node)
+    nodes.push(def)
+    if (position) positions[id] = position
+  }
+  const edges = [...edgesOf(doc).values()].map(readEdge).filter((edge): edge is EdgeDef => edge !== null)
+  const { fields, notes } = readMeta(doc)
+  const ui: WorkflowUi = { ...fields.ui, positions }
+  if (notes.length) ui.notes = notes
+  return { ...fields, nodes, edges, ui }
+}
+
+/** Fills an empty document with a workflow (one transaction, from `origin`). */
+export function writeDocument(doc: Y.Doc, document: WorkflowDocument, isText: IsText, origin: unknown = null): void {
+  const positions = document.ui?.positions ?? {}
+  doc.transact(() => {
+    for (const def of document.nodes) addNode(doc, def, positions[def.id] ?? [0, 0], isText)
+    for (const edge of document.edges) addEdge(doc, edge)
+    const notes = Array.isArray(document.ui?.notes) ? (document.ui.notes as StoredNote[]) : []
+    const { nodes: _, edges: __, ...rest } = document
+    writeMeta(doc, rest, notes)
+  }, origin)
+}
+
+/** Whether two JSON values are equal (objects whatever the order of their keys). */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false
+  if (Array.isArray(a) !== Array.isArray(b)) return false
+  if (Array.isArray(a)) {
+    const other = b as unknown[]
+    return a.length === other.length && a.every((item, index) => sameJson(item, other[index]))
+  }
+  const left = a as Record<string, unknown>
+  const right = b as Record<string, unknown>
+  const keys = Object.keys(left).filter((key) => left[key] !== undefined)
+  return keys.length === Object.keys(right).filter((key) => right[key] !== undefined).length && keys.every((key) => sameJson(left[key], right[key]))
+}
+
+/** A document as one string that is the same for the same workflow, whatever the order of
+ * its nodes, edges and keys and whichever way its optional values are left empty: the
+ * draft and the saved version are compared by it. */
+export function fingerprint(document: WorkflowDocument): string {
+  const nodes = [...document.nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  const edges = document.edges.map(edgeKey).sort()
+  const positions = document.ui?.positions ?? {}
+  const ui = { ...document.ui, positions: Object.fromEntries(nodes.map((node) => [node.id, (positions[node.id] ?? []).map(Math.round)])) }
+  return JSON.stringify(sorted({ ...document, nodes, edges, ui }))
+}
+
+/** JSON with the keys of its objects in order, and without empty optional values (null,
+ * an empty string, object or list). */
+function sorted(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sorted)
+  if (typeof value !== 'object' || value === null) return value
+  const entries = Object.entries(value)
+    .map(([key, item]): [string, unknown] => [key, sorted(item)])
+    .filter(([key, item]) => !isEmpty(item) || key === 'nodes' || key === 'edges')
+  return Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+}
+
+function isEmpty(value: unknown): boolean {
+  if (value === null || value === undefined || value === '') return true
+  if (Array.isArray(value)) return value.length === 0
+  return typeof value === 'object' && Object.keys(value).length === 0
+}
