@@ -20,6 +20,7 @@ from tav.nodes.builtin.ai.conversation import ConversationParams, Text, conversa
 from tav.nodes.builtin.ai.structured import answered_by
 from tav.nodes.capabilities import BranchingCapability, LLMCapability
 from tav.nodes.context import NodeContext
+from tav.nodes.params import MULTILINE
 
 RESULT_PORT = "classification"
 RESERVED = frozenset({RESULT_PORT, "error"})
@@ -33,7 +34,9 @@ class ClassifyParams(ConversationParams):
         "label means, for the model). One output port per label, named after it."
     )
     instructions: Text | None = Field(
-        None, description="More guidance for the model on how to choose (a template)."
+        None,
+        description="More guidance for the model on how to choose (a template).",
+        json_schema_extra=MULTILINE,
     )
     fallback_label: str | None = Field(
         None,

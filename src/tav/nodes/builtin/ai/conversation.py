@@ -12,6 +12,7 @@ from pydantic import BeforeValidator, ConfigDict, Field
 from tav.core.errors import NodeError
 from tav.core.model import Model
 from tav.nodes.ai import ModelRef
+from tav.nodes.params import MULTILINE
 
 
 def as_text(value: Any) -> Any:
@@ -56,13 +57,14 @@ class ConversationParams(Model):
         None,
         description="The user message (a template). Without it and without `messages`, "
         "the node's input is the user message (objects as JSON).",
+        json_schema_extra=MULTILINE,
     )
     messages: list[ChatMessage] = Field(
         default_factory=list,
         description="The conversation so far, `{role, content}` each; `prompt`, when given, "
         "is added after it as the last user message.",
     )
-    system: Text | None = Field(None, description="The system prompt.")
+    system: Text | None = Field(None, description="The system prompt.", json_schema_extra=MULTILINE)
     models: list[ModelRef] = Field(
         default_factory=list,
         description="Providers to try in order, `{credential, model}` each; "

@@ -27,6 +27,7 @@ from tav.nodes.builtin.ai.vectors import (
 from tav.nodes.capabilities import AICapability, LLMCapability
 from tav.nodes.context import NodeContext
 from tav.nodes.host import VECTOR_STORES
+from tav.nodes.params import MULTILINE
 
 INSTRUCTIONS = (
     "Answer the question using only the numbered context passages below. After each "
@@ -39,7 +40,9 @@ CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
 class RagAnswerParams(RetrievalParams):
     question: Text | None = Field(
-        None, description="The question (a template); empty: the node's input."
+        None,
+        description="The question (a template); empty: the node's input.",
+        json_schema_extra=MULTILINE,
     )
     models: list[ModelRef] = Field(
         default_factory=list,
@@ -48,7 +51,9 @@ class RagAnswerParams(RetrievalParams):
     )
     embedding_models: list[ModelRef] = EMBEDDING_MODELS
     system: Text | None = Field(
-        None, description="More instructions for the model, added to the built-in ones."
+        None,
+        description="More instructions for the model, added to the built-in ones.",
+        json_schema_extra=MULTILINE,
     )
     temperature: float | None = Field(
         None, ge=0, le=2, description="Sampling temperature; empty: the provider's default."

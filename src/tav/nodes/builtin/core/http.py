@@ -39,6 +39,7 @@ from tav.nodes.base import Node, NodeSpec, Outputs, Port
 from tav.nodes.builtin.core.items import ERRORS_PORT, ON_ITEM_ERROR, OnItemError, each
 from tav.nodes.builtin.services.common import credential_of
 from tav.nodes.context import NodeContext
+from tav.nodes.params import MULTILINE
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 HttpUrl = Annotated[str, StringConstraints(pattern=r"^https?://")]
@@ -99,7 +100,9 @@ class HttpRequestParams(Model):
         "any of the same name).",
     )
     json_body: Any = Field(None, alias="json", description="A JSON request body.")
-    body: str | None = Field(None, description="A raw text request body.")
+    body: str | None = Field(
+        None, description="A raw text request body.", json_schema_extra=MULTILINE
+    )
     timeout_s: float = Field(30.0, gt=0, description="Timeout of the HTTP call itself.")
     fail_on_status: bool = Field(True, description="Fail on 4xx and 5xx responses.")
     follow_redirects: bool = True

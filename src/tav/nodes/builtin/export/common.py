@@ -16,6 +16,7 @@ from pydantic import ConfigDict, Field
 from tav.core.media import is_media, parse_media
 from tav.core.model import Model
 from tav.nodes.base import Port
+from tav.nodes.params import MULTILINE
 
 FILE_OUTPUTS = {
     "output": Port("The file value (MediaFormat, uri file:<id>; download URL in metadata.url).")
@@ -41,7 +42,9 @@ class ExportParams(Model):
 class DocumentParams(ExportParams):
     title: str | None = Field(None, max_length=500, description="A heading above everything.")
     text: str | None = Field(
-        None, description="Paragraphs before the data (blank lines part them)."
+        None,
+        description="Paragraphs before the data (blank lines part them).",
+        json_schema_extra=MULTILINE,
     )
 
 

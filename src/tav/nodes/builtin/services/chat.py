@@ -12,6 +12,7 @@ from tav.nodes.base import Node, NodeSpec, Outputs, Port
 from tav.nodes.builtin.services.common import credential_field, credential_of, short_key
 from tav.nodes.context import NodeContext
 from tav.nodes.host import DISCORD, SLACK, TELEGRAM
+from tav.nodes.params import MULTILINE
 
 DISCORD_NONCE_LENGTH = 25
 """Discord takes nonces of at most 25 characters."""
@@ -22,7 +23,11 @@ class SlackPostMessageParams(Model):
 
     credential: str = credential_field("slack", "bearer")
     channel: str = Field(min_length=1, description="Channel id (C0123...) or name (#general).")
-    text: str | None = Field(None, description="The message; with `blocks`: the fallback.")
+    text: str | None = Field(
+        None,
+        description="The message; with `blocks`: the fallback.",
+        json_schema_extra=MULTILINE,
+    )
     blocks: list[dict[str, Any]] | None = Field(None, description="Block Kit blocks.")
     thread_ts: str | None = Field(None, description="Reply in this message's thread.")
     unfurl_links: bool | None = None
@@ -67,7 +72,9 @@ class DiscordSendMessageParams(Model):
     channel_id: str | None = Field(
         None, description="The channel, when the credential is a bot token (not a webhook)."
     )
-    content: str | None = Field(None, max_length=2000, description="The message text.")
+    content: str | None = Field(
+        None, max_length=2000, description="The message text.", json_schema_extra=MULTILINE
+    )
     embeds: list[dict[str, Any]] | None = Field(None, max_length=10)
     username: str | None = Field(None, description="Webhooks only: the name shown.")
     tts: bool = False
@@ -110,7 +117,7 @@ class TelegramSendMessageParams(Model):
 
     credential: str = credential_field("telegram")
     chat_id: int | str = Field(description="Chat id, or @channelusername.")
-    text: str = Field(min_length=1, max_length=4096)
+    text: str = Field(min_length=1, max_length=4096, json_schema_extra=MULTILINE)
     parse_mode: Literal["HTML", "MarkdownV2", "Markdown"] | None = None
     disable_notification: bool = False
     reply_to_message_id: int | None = None

@@ -13,6 +13,7 @@ from tav.nodes.builtin.services.common import credential_field, credential_of, s
 from tav.nodes.capabilities import media_content, media_param
 from tav.nodes.context import NodeContext
 from tav.nodes.host import MAILER
+from tav.nodes.params import MULTILINE
 from tav.nodes.services import Attachment, Email
 
 
@@ -44,8 +45,12 @@ class EmailSendParams(Model):
     bcc: Addresses = Field(default_factory=list, description="Recipients not named in the message.")
     reply_to: str | None = None
     subject: str = ""
-    text: str | None = Field(None, description="Plain-text body.")
-    html: str | None = Field(None, description="HTML body (with `text`: the alternative).")
+    text: str | None = Field(None, description="Plain-text body.", json_schema_extra=MULTILINE)
+    html: str | None = Field(
+        None,
+        description="HTML body (with `text`: the alternative).",
+        json_schema_extra=MULTILINE,
+    )
     attachments: list[Any] = Field(
         default_factory=list,
         description="Media values (MediaFormat): inline, or stored files (`file:<id>`).",
