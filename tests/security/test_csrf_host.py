@@ -24,7 +24,7 @@ import pytest
 from fastapi import FastAPI
 from starlette.routing import Route
 
-from tav.api.app import create_app
+from tav.api.app import PUBLIC_ROUTES, create_app
 from tav.app.server import Server
 from tav.settings import Settings
 
@@ -34,7 +34,6 @@ EVIL = "http://evil.example"
 LOCAL = "http://localhost"
 PUBLIC_ORIGIN = "https://tav.example.com"
 REMOTE_CLIENT = ("203.0.113.9", 40000)
-PUBLIC_ROUTES = {f"/api/v1/auth/{name}" for name in ("status", "setup", "login", "logout")}
 
 
 @pytest.fixture

@@ -78,7 +78,8 @@ export interface paths {
         put?: never;
         /**
          * Login
-         * @description Sign in; wrong passwords lock the account and the client address a while (429).
+         * @description Sign in; wrong passwords lock the account and the client address a while (429). A
+         *     disabled account is refused (403 ``account_disabled``) once its password is right.
          */
         post: operations["login_api_v1_auth_login_post"];
         delete?: never;
@@ -104,25 +105,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/auth/api-keys": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** List Api Keys */
-        get: operations["list_api_keys_api_v1_auth_api_keys_get"];
-        put?: never;
-        /** Create Api Key */
-        post: operations["create_api_key_api_v1_auth_api_keys_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/auth/api-keys/{key_id}": {
+    "/api/v1/auth/invite": {
         parameters: {
             query?: never;
             header?: never;
@@ -131,9 +114,33 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post?: never;
-        /** Delete Api Key */
-        delete: operations["delete_api_key_api_v1_auth_api_keys__key_id__delete"];
+        /**
+         * Look At Invite
+         * @description What the invite offers (email, role, until when), while it can be accepted: 404 for
+         *     an unknown or revoked link, 409 for a used or expired one.
+         */
+        post: operations["look_at_invite_api_v1_auth_invite_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/invite/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept Invite
+         * @description Create the invited account with this password and sign in; the link is used up.
+         */
+        post: operations["accept_invite_api_v1_auth_invite_accept_post"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -692,6 +699,239 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Me
+         * @description The caller: their user and role, and whether by session or API key.
+         */
+        get: operations["me_api_v1_auth_me_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/api-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Api Keys
+         * @description The caller's own keys (without secrets).
+         */
+        get: operations["list_api_keys_api_v1_auth_api_keys_get"];
+        put?: never;
+        /**
+         * Create Api Key
+         * @description A new key of the caller, acting with the caller's role; its secret is in this
+         *     answer only.
+         */
+        post: operations["create_api_key_api_v1_auth_api_keys_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/api-keys/{key_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete Api Key
+         * @description Revoke one of the caller's keys, at once.
+         */
+        delete: operations["delete_api_key_api_v1_auth_api_keys__key_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Users
+         * @description Every member, disabled ones too, the oldest account first.
+         */
+        get: operations["list_users_api_v1_users_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change Role
+         * @description Give the member another role. Making someone owner is the owner's alone: the owner
+         *     becomes an admin. The owner's own role cannot be changed (403).
+         */
+        patch: operations["change_role_api_v1_users__user_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/users/{user_id}/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Disable User
+         * @description Disable the member: their sessions and API keys stop working at once, and they
+         *     cannot sign in. The owner cannot be disabled (403).
+         */
+        post: operations["disable_user_api_v1_users__user_id__disable_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{user_id}/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enable User
+         * @description Let a disabled member sign in again (their old sessions and keys stay revoked).
+         */
+        post: operations["enable_user_api_v1_users__user_id__enable_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{user_id}/api-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Member Keys
+         * @description The member's API keys (without secrets).
+         */
+        get: operations["list_member_keys_api_v1_users__user_id__api_keys_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{user_id}/api-keys/{key_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke Member Key
+         * @description Revoke one of the member's API keys, at once.
+         */
+        delete: operations["revoke_member_key_api_v1_users__user_id__api_keys__key_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invites": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Invites
+         * @description The invites not accepted yet, newest first (expired ones too: revoke them).
+         */
+        get: operations["list_invites_api_v1_invites_get"];
+        put?: never;
+        /**
+         * Create Invite
+         * @description Invite someone by email to join with a role: the answer holds the one-time link
+         *     to hand them (valid 7 days; shown this once). A new invite for the same email
+         *     replaces the pending one.
+         */
+        post: operations["create_invite_api_v1_invites_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invites/{invite_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke Invite
+         * @description Revoke a pending invite: its link stops working.
+         */
+        delete: operations["revoke_invite_api_v1_invites__invite_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/files": {
         parameters: {
             query?: never;
@@ -805,6 +1045,8 @@ export interface components {
             created_at: string;
             /** Last Used At */
             last_used_at: string | null;
+            /** @description The role it acts with: its user's. */
+            role: components["schemas"]["Role"];
             /**
              * Key
              * @description The secret: shown once, never stored.
@@ -826,6 +1068,15 @@ export interface components {
             created_at: string;
             /** Last Used At */
             last_used_at: string | null;
+            /** @description The role it acts with: its user's. */
+            role: components["schemas"]["Role"];
+        };
+        /** ApiKeyRef */
+        ApiKeyRef: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
         };
         /** AuthStatus */
         AuthStatus: {
@@ -1152,6 +1403,8 @@ export interface components {
             finished_at: string | null;
             /** Duration Ms */
             duration_ms: number | null;
+            /** @description Present when a member started it, by hand or with their API key; absent for triggers (see mode), sub-workflows and the CLI. */
+            started_by?: components["schemas"]["UserRef"] | null;
             /** Input */
             input: unknown;
             /** Output */
@@ -1240,6 +1493,8 @@ export interface components {
             finished_at: string | null;
             /** Duration Ms */
             duration_ms: number | null;
+            /** @description Present when a member started it, by hand or with their API key; absent for triggers (see mode), sub-workflows and the CLI. */
+            started_by?: components["schemas"]["UserRef"] | null;
         };
         /** FilePage */
         FilePage: {
@@ -1305,6 +1560,99 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /** InviteAccept */
+        InviteAccept: {
+            /** Token */
+            token: string;
+            /** Password */
+            password: string;
+        };
+        /** InviteCreate */
+        InviteCreate: {
+            /** Email */
+            email: string;
+            /** @description admin, editor or viewer (nobody is invited as owner). */
+            role: components["schemas"]["Role"];
+        };
+        /** InviteCreated */
+        InviteCreated: {
+            /** Id */
+            id: string;
+            /** Email */
+            email: string;
+            role: components["schemas"]["Role"];
+            /**
+             * Created By
+             * @description The id of the user who invited.
+             */
+            created_by: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Expired */
+            expired: boolean;
+            /**
+             * Token
+             * @description The one-time token: shown this once, never stored.
+             */
+            token: string;
+            /**
+             * Url
+             * @description The link to hand the invited person: the editor's accept page.
+             */
+            url: string;
+        };
+        /**
+         * InviteInfo
+         * @description What an invite link offers, for the person who opened it.
+         */
+        InviteInfo: {
+            /** Email */
+            email: string;
+            role: components["schemas"]["Role"];
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+        };
+        /** InviteLookup */
+        InviteLookup: {
+            /** Token */
+            token: string;
+        };
+        /** InvitePublic */
+        InvitePublic: {
+            /** Id */
+            id: string;
+            /** Email */
+            email: string;
+            role: components["schemas"]["Role"];
+            /**
+             * Created By
+             * @description The id of the user who invited.
+             */
+            created_by: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Expired */
+            expired: boolean;
+        };
         /**
          * LastExecutionPublic
          * @description The latest execution of a workflow, by start time.
@@ -1320,6 +1668,52 @@ export interface components {
             started_at: string;
             /** Finished At */
             finished_at: string | null;
+        };
+        /**
+         * Me
+         * @description The caller, as the editor shows them and decides what to offer.
+         */
+        Me: {
+            /** @description The signed-in user, or the API key's user (null only for a key made before any account existed, which acts as the owner). */
+            user: components["schemas"]["UserPublic"] | null;
+            role: components["schemas"]["Role"];
+            /**
+             * Via
+             * @enum {string}
+             */
+            via: "session" | "api_key";
+            /** @description The key the request came with. */
+            api_key?: components["schemas"]["ApiKeyRef"] | null;
+            /**
+             * Can Edit
+             * @description May build, save and run workflows (editor and above).
+             */
+            can_edit: boolean;
+            /**
+             * Manages Users
+             * @description May invite and manage users (admin and above).
+             */
+            manages_users: boolean;
+        };
+        /** MemberPublic */
+        MemberPublic: {
+            /** Id */
+            id: string;
+            /** Email */
+            email: string;
+            role: components["schemas"]["Role"];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Disabled
+             * @description Disabled: cannot sign in, has no sessions or keys.
+             */
+            disabled: boolean;
+            /** Disabled At */
+            disabled_at: string | null;
         };
         /** NodeCancelled */
         NodeCancelled: {
@@ -1713,6 +2107,16 @@ export interface components {
             jitter?: boolean;
         };
         /**
+         * Role
+         * @enum {string}
+         */
+        Role: "owner" | "admin" | "editor" | "viewer";
+        /** RoleChange */
+        RoleChange: {
+            /** @description The new role. owner: the owner hands the role over and becomes admin. */
+            role: components["schemas"]["Role"];
+        };
+        /**
          * RunAccepted
          * @description An execution that was started (or asked to stop) and goes on in the background.
          */
@@ -1876,8 +2280,17 @@ export interface components {
             id: string;
             /** Email */
             email: string;
-            /** Role */
-            role: string;
+            role: components["schemas"]["Role"];
+        };
+        /**
+         * UserRef
+         * @description The member who did something, as records show them.
+         */
+        UserRef: {
+            /** Id */
+            id: string;
+            /** Email */
+            email: string;
         };
         /** ValidationReport */
         ValidationReport: {
@@ -1915,6 +2328,8 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /** @description The member who saved it; null from the CLI. */
+            created_by?: components["schemas"]["UserRef"] | null;
             /** Document */
             document: components["schemas"]["WorkflowDocument"];
         };
@@ -1932,6 +2347,8 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /** @description The member who saved it; null from the CLI. */
+            created_by?: components["schemas"]["UserRef"] | null;
         };
         /**
          * WorkflowDocument
@@ -2139,7 +2556,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2210,7 +2627,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserPublic"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2270,6 +2687,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description The request is not valid; `details` lists every problem. */
             422: {
                 headers: {
@@ -2317,14 +2743,18 @@ export interface operations {
             };
         };
     };
-    list_api_keys_api_v1_auth_api_keys_get: {
+    look_at_invite_api_v1_auth_invite_post: {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InviteLookup"];
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -2332,7 +2762,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ApiKeyPublic"][];
+                    "application/json": components["schemas"]["InviteInfo"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description In conflict with the stored state; `details` says with what. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description The request is not valid; `details` lists every problem. */
@@ -2346,7 +2794,7 @@ export interface operations {
             };
         };
     };
-    create_api_key_api_v1_auth_api_keys_post: {
+    accept_invite_api_v1_auth_invite_accept_post: {
         parameters: {
             query?: never;
             header?: never;
@@ -2355,7 +2803,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["ApiKeyCreate"];
+                "application/json": components["schemas"]["InviteAccept"];
             };
         };
         responses: {
@@ -2365,11 +2813,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ApiKeyCreated"];
+                    "application/json": components["schemas"]["UserPublic"];
                 };
             };
-            /** @description The request is not valid; `details` lists every problem. */
-            422: {
+            /** @description Not found. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2377,25 +2825,14 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-        };
-    };
-    delete_api_key_api_v1_auth_api_keys__key_id__delete: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                key_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            204: {
+            /** @description In conflict with the stored state; `details` says with what. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
             };
             /** @description The request is not valid; `details` lists every problem. */
             422: {
@@ -2440,7 +2877,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2496,7 +2933,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2576,7 +3013,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2659,7 +3096,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2708,7 +3145,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2769,7 +3206,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2816,7 +3253,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2869,7 +3306,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2918,7 +3355,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2985,7 +3422,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3043,7 +3480,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3093,7 +3530,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3149,7 +3586,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3202,7 +3639,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3259,7 +3696,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3308,7 +3745,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3355,7 +3792,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3416,7 +3853,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3477,7 +3914,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3532,7 +3969,7 @@ export interface operations {
                     "text/event-stream": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3588,7 +4025,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3644,7 +4081,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3695,7 +4132,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3742,7 +4179,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3793,7 +4230,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3840,7 +4277,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3890,7 +4327,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3944,7 +4381,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3992,7 +4429,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4039,7 +4476,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4090,7 +4527,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4144,7 +4581,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4193,7 +4630,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4246,7 +4683,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4300,7 +4737,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4347,7 +4784,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4395,8 +4832,721 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is not valid; `details` lists every problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    me_api_v1_auth_me_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
+            /** @description No valid API key or session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is not valid; `details` lists every problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_api_keys_api_v1_auth_api_keys_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyPublic"][];
+                };
+            };
+            /** @description No valid API key or session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is not valid; `details` lists every problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_api_key_api_v1_auth_api_keys_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApiKeyCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyCreated"];
+                };
+            };
+            /** @description No valid API key or session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is not valid; `details` lists every problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_api_key_api_v1_auth_api_keys__key_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid API key or session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is not valid; `details` lists every problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_users_api_v1_users_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberPublic"][];
+                };
+            };
+            /** @description No valid API key or session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is not valid; `details` lists every problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    change_role_api_v1_users__user_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RoleChange"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberPublic"];
+                };
+            };
+            /** @description No valid API key or session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description In conflict with the stored state; `details` says with what. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is not valid; `details` lists every problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    disable_user_api_v1_users__user_id__disable_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberPublic"];
+                };
+            };
+            /** @description No valid API key or session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is not valid; `details` lists every problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    enable_user_api_v1_users__user_id__enable_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberPublic"];
+                };
+            };
+            /** @description No valid API key or session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is not valid; `details` lists every problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_member_keys_api_v1_users__user_id__api_keys_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyPublic"][];
+                };
+            };
+            /** @description No valid API key or session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is not valid; `details` lists every problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    revoke_member_key_api_v1_users__user_id__api_keys__key_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+                key_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid API key or session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is not valid; `details` lists every problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_invites_api_v1_invites_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitePublic"][];
+                };
+            };
+            /** @description No valid API key or session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is not valid; `details` lists every problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_invite_api_v1_invites_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InviteCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InviteCreated"];
+                };
+            };
+            /** @description No valid API key or session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description In conflict with the stored state; `details` says with what. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is not valid; `details` lists every problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    revoke_invite_api_v1_invites__invite_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invite_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid API key or session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4447,7 +5597,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4498,7 +5648,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4556,7 +5706,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4610,7 +5760,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4664,7 +5814,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Refused: a cross-site request, or a setup token missing or wrong; `code` says which. */
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;

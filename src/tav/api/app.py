@@ -21,6 +21,7 @@ from tav.api.routes import (
     files,
     nodes,
     settings,
+    users,
     variables,
     workflows,
 )
@@ -34,7 +35,8 @@ API_PREFIX = "/api/v1"
 MULTIPART_OVERHEAD = 64 * 1024
 """Room for the multipart framing around an upload of the largest size allowed."""
 PUBLIC_ROUTES = frozenset(
-    f"{API_PREFIX}/auth/{name}" for name in ("status", "setup", "login", "logout")
+    f"{API_PREFIX}/auth/{name}"
+    for name in ("status", "setup", "login", "logout", "invite", "invite/accept")
 )
 """The routes under the API prefix that take no credentials."""
 CREDENTIALS_BODY_BYTES = 64 * 1024
@@ -72,7 +74,10 @@ def create_app(config: Settings | None = None, *, server: Server | None = None) 
     openapi.install(app)  # the event stream's events, which FastAPI cannot see
     # Uploads may be larger than other bodies; the route checks the file's own size.
     limits = {f"{API_PREFIX}/files": config.max_upload_bytes + MULTIPART_OVERHEAD}
-    limits |= {f"{API_PREFIX}/auth/{name}": CREDENTIALS_BODY_BYTES for name in ("setup", "login")}
+    limits |= {
+        f"{API_PREFIX}/auth/{name}": CREDENTIALS_BODY_BYTES
+        for name in ("setup", "login", "invite", "invite/accept")
+    }
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes, limits=limits)
     # Outermost last: the Host is checked first, then the credentials, then the body.
     origins = OriginPolicy(public_origins(config))
@@ -92,6 +97,8 @@ def create_app(config: Settings | None = None, *, server: Server | None = None) 
     app.include_router(auth.router, prefix=API_PREFIX, responses=errors.responses(422))
     for module in (workflows, executions, nodes, settings, variables, credentials, collections):
         app.include_router(module.router, **protected)
+    for router in (auth.account, users.router, users.invites):
+        app.include_router(router, **protected)
     app.include_router(files.router, **protected)
     webhooks.install(app)  # /webhook/<path>, first, outside /api/v1 and its auth
     apidocs.install(app, TITLE)  # /docs and /redoc, public, as /openapi.json is

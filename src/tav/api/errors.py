@@ -17,6 +17,7 @@ from starlette.types import Send
 from tav.core.errors import (
     Conflict,
     FailureKind,
+    Forbidden,
     InputInvalid,
     NotFound,
     NotStored,
@@ -58,7 +59,9 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 DESCRIPTIONS = {
     400: "The Host header names no host this server answers (`host_not_allowed`).",
     401: "No valid API key or session.",
-    403: "Refused: a cross-site request, or a setup token missing or wrong; `code` says which.",
+    403: "Refused, `code` says why: `forbidden` (the caller's role is below the one the "
+    "route needs, named in `details.required_role`, or what is asked is nobody's to do), "
+    "`cross_site_request`, `origin_required`, a setup token missing or wrong.",
     404: "Not found.",
     409: "In conflict with the stored state; `details` says with what.",
     413: "The request body is too large.",
@@ -134,6 +137,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Conflict)
     async def conflict(_: Request, exc: Conflict) -> JSONResponse:
         return _json(409, "conflict", str(exc), exc.details)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(_: Request, exc: Forbidden) -> JSONResponse:
+        return _json(403, "forbidden", str(exc))
 
     @app.exception_handler(Unavailable)
     async def unavailable(_: Request, exc: Unavailable) -> JSONResponse:

@@ -39,6 +39,7 @@ from tav.core.errors import (
 )
 from tav.core.modes import ExecutionMode
 from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
+from tav.core.roles import UserRef
 from tav.core.states import ExecutionStatus, NodeStatus
 from tav.core.workflow import KeepSuccesses
 from tav.engine.executor import ExecutionHandle, Executor, Resume, RunOptions
@@ -86,6 +87,7 @@ class StartedRun:
     started_at: datetime
     retry_of: str | None = None
     keep: KeepSuccesses = "all"
+    started_by: UserRef | None = None
 
     def record(self, result: ExecutionResult) -> ExecutionRecord:
         return ExecutionRecord(
@@ -106,6 +108,7 @@ class StartedRun:
             nodes=result.nodes,
             last_seq=0,
             kept=self.keep if result.status is ExecutionStatus.SUCCEEDED else "all",
+            started_by=self.started_by,
         )
 
 
@@ -166,11 +169,12 @@ class Executions:
         start_at: Collection[str] = (),
         same_input: bool = False,
         mode: ExecutionMode = ExecutionMode.API,
+        started_by: UserRef | None = None,
     ) -> StartedRun:
-        """Start the stored workflow. With ``from_execution`` (run from node), reuse that
-        execution's settled outputs for every node that does not run again: the
-        ``start_at`` nodes with everything downstream, and whatever did not succeed; with
-        ``same_input``, its input too."""
+        """Start the stored workflow (for the member ``started_by``). With
+        ``from_execution`` (run from node), reuse that execution's settled outputs for
+        every node that does not run again: the ``start_at`` nodes with everything
+        downstream, and whatever did not succeed; with ``same_input``, its input too."""
         stored = await self._workflow(workflow_id)
         reuse = None
         if from_execution is not None:
@@ -182,9 +186,11 @@ class Executions:
             input = earlier.input if same_input else input
         elif start_at:
             raise InputInvalid("start_at needs from_execution: the execution to reuse from")
-        return await self.start_run(stored.document, input, stored=stored, reuse=reuse, mode=mode)
+        return await self.start_run(
+            stored.document, input, stored=stored, reuse=reuse, mode=mode, started_by=started_by
+        )
 
-    async def retry(self, execution_id: str) -> StartedRun:
+    async def retry(self, execution_id: str, *, started_by: UserRef | None = None) -> StartedRun:
         """Run a failed or cancelled execution again, as a new execution of the same
         workflow version: nodes that succeeded keep their outputs, the rest run."""
         record = await self._record(execution_id)
@@ -201,6 +207,7 @@ class Executions:
             reuse=reuse,
             mode=ExecutionMode.RETRY,
             retry_of=record.execution_id,
+            started_by=started_by,
         )
 
     async def launch(
@@ -244,6 +251,7 @@ class Executions:
         source: str | None = None,
         skip: frozenset[str] = frozenset(),
         retry_of: str | None = None,
+        started_by: UserRef | None = None,
     ) -> StartedRun:
         """Start an execution of ``document`` (``stored``'s, if it is a stored workflow's)
         and have it recorded; returns at once, before the record is committed
@@ -267,6 +275,7 @@ class Executions:
             document=None if stored else dict(document),
             retry_of=retry_of,
             owner=owners.this_process() if mode == ExecutionMode.CLI else None,
+            started_by=started_by.id if started_by else None,
         )
         global_vars = await self.global_vars()
         looking = mode is ExecutionMode.EDITOR or reuse is not None or retry_of is not None
@@ -293,6 +302,7 @@ class Executions:
             started_at=execution["started_at"],
             retry_of=retry_of,
             keep=keep,
+            started_by=started_by,
         )
 
     def keep(self, plan: ExecutionPlan) -> KeepSuccesses:

@@ -36,6 +36,7 @@ from tav.app.executions import Executions
 from tav.app.loader import StoredWorkflowLoader
 from tav.app.plans import Plans
 from tav.app.settings import RuntimeConfig
+from tav.app.users import Users
 from tav.app.workflows import Workflows
 from tav.credentials import CredentialService, KeySource, Vault
 from tav.engine.bus import InMemoryBus
@@ -56,7 +57,9 @@ from tav.storage.credentials import CredentialRepository
 from tav.storage.db import Database
 from tav.storage.executions import ExecutionRepository
 from tav.storage.files import FileStore
+from tav.storage.invites import InviteRepository
 from tav.storage.triggers import TriggerStateRepository
+from tav.storage.users import UserRepository
 from tav.storage.vectors import VectorStore
 from tav.storage.workflows import WorkflowRepository
 from tav.storage.writer import ExecutionWriter
@@ -78,6 +81,8 @@ class Storage:
     executions: ExecutionRepository
     workflows: WorkflowRepository
     auth: AuthRepository
+    users: UserRepository
+    invites: InviteRepository
     variables: VariableRepository
     stored_settings: SettingRepository
     vectors: VectorStore
@@ -105,6 +110,7 @@ class Parts(Storage):
     executor: Executor
     plans: Plans
     settings_service: RuntimeConfig
+    users_service: Users
 
     @property
     def settings(self) -> Settings:
@@ -221,6 +227,7 @@ def build(
         executor=executor,
         plans=plans,
         settings_service=runtime,
+        users_service=Users(storage.users, storage.invites, storage.auth),
     )
     return parts if writer is None else _recording(settings, parts, writer)
 
@@ -234,15 +241,18 @@ def _storage(settings: Settings, db: Database) -> Storage:
     secret_key = settings.secret_key.get_secret_value() if settings.secret_key else None
     keys = KeySource(settings.data_dir, secret_key)
     vault = Vault(keys.keys)
+    auth = AuthRepository(
+        db,
+        setup_token=SetupToken(settings.data_dir / SETUP_TOKEN_FILE),
+        hash_concurrency=settings.password_hash_concurrency,
+    )
     return Storage(
         db=db,
         executions=ExecutionRepository(db),
         workflows=WorkflowRepository(db),
-        auth=AuthRepository(
-            db,
-            setup_token=SetupToken(settings.data_dir / SETUP_TOKEN_FILE),
-            hash_concurrency=settings.password_hash_concurrency,
-        ),
+        auth=auth,
+        users=UserRepository(db, auth),
+        invites=InviteRepository(db),
         variables=VariableRepository(db),
         stored_settings=SettingRepository(db),
         vectors=VectorStore(db),

@@ -101,13 +101,15 @@ class Workflows:
 
     # -- changing -------------------------------------------------------------------------
 
-    async def create(self, document: dict[str, Any], *, active: bool = False) -> StoredWorkflow:
-        """Store a new workflow as version 1 (checked first); ``active`` arms its triggers
-        too, once they are checked."""
+    async def create(
+        self, document: dict[str, Any], *, active: bool = False, by: str | None = None
+    ) -> StoredWorkflow:
+        """Store a new workflow as version 1 (checked first), saved by the user ``by``;
+        ``active`` arms its triggers too, once they are checked."""
         await self.check(document)
         if active:
             await self.triggers.check(None, document)
-        workflow = await self.workflows.create(document, active=active)
+        workflow = await self.workflows.create(document, active=active, created_by=by)
         if active:
             await self.triggers.refresh(workflow.id)
         return workflow
@@ -118,14 +120,18 @@ class Workflows:
         document: dict[str, Any],
         *,
         base_version: int | None = None,
+        by: str | None = None,
     ) -> StoredWorkflow:
-        """Save the document as a new version of ``workflow``. ``base_version``: only if
-        the workflow is still at that version (``VersionConflict`` otherwise). An active
-        workflow's triggers are checked first and re-armed after."""
+        """Save the document as a new version of ``workflow``, saved by the user ``by``.
+        ``base_version``: only if the workflow is still at that version
+        (``VersionConflict`` otherwise). An active workflow's triggers are checked first
+        and re-armed after."""
         await self.check(document)
         if workflow.active:
             await self.triggers.check(workflow.id, document)
-        saved = await self.workflows.update(workflow.id, document, base_version=base_version)
+        saved = await self.workflows.update(
+            workflow.id, document, base_version=base_version, created_by=by
+        )
         if saved is None:  # deleted meanwhile
             raise _unknown(workflow.id)
         if saved.active or workflow.active:
@@ -133,12 +139,17 @@ class Workflows:
         return saved
 
     async def restore(
-        self, workflow: StoredWorkflow, version: int, *, base_version: int | None = None
+        self,
+        workflow: StoredWorkflow,
+        version: int,
+        *,
+        base_version: int | None = None,
+        by: str | None = None,
     ) -> StoredWorkflow:
         """Save an earlier version's document again, as a new version (it must still
         pass the checks of a save)."""
         old = await self.version(workflow.id, version)
-        return await self.save(workflow, old.document, base_version=base_version)
+        return await self.save(workflow, old.document, base_version=base_version, by=by)
 
     async def activate(self, workflow_id: str) -> StoredWorkflow:
         """Check that the workflow can be active, store it active and arm its triggers.

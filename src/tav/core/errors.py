@@ -8,8 +8,10 @@
     │   ├── WorkflowInvalid      a workflow document with problems (all of them, located)
     │   ├── InputInvalid         run input or a value that is not acceptable
     │   ├── NotFound             a workflow, node type or execution that does not exist
-    │   └── Conflict             a request the stored state refuses: a stale version, an
-    │                            execution still running (the API answers 409)
+    │   ├── Conflict             a request the stored state refuses: a stale version, an
+    │   │                        execution still running (the API answers 409)
+    │   └── Forbidden            the caller's role does not allow it: an admin demoting the
+    │                            owner, an editor managing users (the API answers 403)
     ├── Unavailable              this process takes no new work: it is shutting down (503)
     ├── NotStored                what an execution did could not be stored: the database
     │                            refused it, and the operator must act (500)
@@ -119,6 +121,11 @@ class Conflict(UserError):
     def __init__(self, message: str, details: Mapping[str, object] | None = None) -> None:
         super().__init__(message)
         self.details = dict(details) if details is not None else None
+
+
+class Forbidden(UserError):
+    """What the caller asks is not theirs to do: their role does not allow it, or nobody's
+    does (disabling the owner)."""
 
 
 class Unavailable(TavError):

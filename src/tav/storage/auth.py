@@ -19,6 +19,13 @@ with a known key costs no database read. Deleting a key through this repository 
 at once; a key deleted by another process (``tav api-keys delete`` while the server runs)
 stops working within those 5 seconds. ``last_used_at`` is written lazily, at most once per
 ``LAST_USED_EVERY_S`` (a minute) per key, by a background task off the request path.
+
+Every key is a user's and acts with that user's role (``ApiKey.role``, read with the key),
+but for a key made before any account existed (``tav api-keys create`` on a new data dir):
+it acts as the owner, and becomes the owner's when the owner account is created. A
+disabled user's sessions and keys are gone (``tav.storage.users``) and a session or key of
+a disabled user is refused all the same; changing a user's role here drops their cached
+keys, so it applies to the next request.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from typing import Any, TypeVar
 from sqlalchemy import delete, func, select, update
 
 from tav.core.events import utcnow
+from tav.core.roles import Role
 from tav.storage.cache import TTLCache
 from tav.storage.db import Database
 from tav.storage.models import ApiKeyRow, SessionRow, UserRow
@@ -64,7 +72,13 @@ T = TypeVar("T")
 class User:
     id: str
     email: str
-    role: str
+    role: Role
+    created_at: datetime
+    disabled_at: datetime | None = None
+
+    @property
+    def disabled(self) -> bool:
+        return self.disabled_at is not None
 
 
 @dataclass(frozen=True)
@@ -74,6 +88,11 @@ class ApiKey:
     prefix: str
     created_at: datetime
     last_used_at: datetime | None
+    user_id: str | None
+    """Whose key it is; ``None`` for a key made before any account existed."""
+    role: Role
+    """The role the key acts with: its user's (the owner's for a key of nobody)."""
+    user_email: str = ""
 
 
 def hash_password(password: str) -> str:
@@ -160,24 +179,41 @@ class AuthRepository:
             return bool(await session.scalar(select(func.count()).select_from(UserRow)))
 
     async def create_owner(self, email: str, password: str) -> User:
-        """Create the owner account; raises ``ValueError`` if one exists."""
-        password_hash = await self._hash_work(hash_password, password)
+        """Create the owner account; raises ``ValueError`` if one exists. The keys made
+        before it become its keys."""
+        password_hash = await self.hash(password)
         async with self.db.transaction() as session:
             if await session.scalar(select(func.count()).select_from(UserRow)):
                 raise ValueError("an owner account already exists")
-            row = UserRow(
-                id=uuid.uuid4().hex,
-                email=email.strip().lower(),
-                password_hash=password_hash,
-                role="owner",
-                created_at=utcnow(),
-            )
+            row = new_user(email, password_hash, Role.owner)
             session.add(row)
+            await session.flush()
+            await session.execute(
+                update(ApiKeyRow).where(ApiKeyRow.user_id.is_(None)).values(user_id=row.id)
+            )
+        self._keys.invalidate()
         if self.setup_token is not None:
             self.setup_token.discard()
-        return User(row.id, row.email, row.role)
+        return user_of(row)
+
+    async def create_user(self, email: str, password: str, role: Role) -> User:
+        """A new team member (not the owner: ``create_owner``); ``ValueError`` if the
+        email is taken or the role is owner."""
+        if role is Role.owner:
+            raise ValueError("there is one owner: create it with create-owner")
+        password_hash = await self.hash(password)
+        row = new_user(email, password_hash, role)
+        async with self.db.transaction() as session:
+            if not await session.scalar(select(UserRow.id).where(UserRow.role == Role.owner)):
+                raise ValueError("there is no owner account yet: create it first")
+            if await session.scalar(select(UserRow.id).where(UserRow.email == row.email)):
+                raise ValueError(f"there is already a user with the email {row.email}")
+            session.add(row)
+        return user_of(row)
 
     async def authenticate(self, email: str, password: str) -> User | None:
+        """The user with this email and password (disabled or not: the caller says which
+        it refuses), or ``None``."""
         async with self.db.session() as session:
             row = await session.scalar(
                 select(UserRow).where(UserRow.email == email.strip().lower())
@@ -186,7 +222,15 @@ class AuthRepository:
         matches = await self._hash_work(verify_password, password, stored)
         if row is None or not matches:
             return None
-        return User(row.id, row.email, row.role)
+        return user_of(row)
+
+    async def hash(self, password: str) -> str:
+        """The stored form of ``password``, worked out off the event loop."""
+        return await self._hash_work(hash_password, password)
+
+    def forget_user(self, user_id: str) -> None:
+        """Drop the cached keys of the user: their role or state changed."""
+        self._keys.invalidate_where(lambda key: key.user_id == user_id)
 
     async def _hash_work(self, work: Callable[..., T], *args: str) -> T:
         """``work`` on a worker thread, at most ``hash_concurrency`` at once."""
@@ -209,12 +253,18 @@ class AuthRepository:
         return token
 
     async def session_user(self, token: str) -> User | None:
+        """The user the session token opens; ``None`` when it is unknown, expired or its
+        user is disabled. Read at every request: a new role applies at once."""
+        query = (
+            select(UserRow)
+            .join(SessionRow, SessionRow.user_id == UserRow.id)
+            .where(SessionRow.token_hash == _token_hash(token), SessionRow.expires_at >= utcnow())
+        )
         async with self.db.session() as session:
-            row = await session.get(SessionRow, _token_hash(token))
-            if row is None or row.expires_at < utcnow():
-                return None
-            user = await session.get(UserRow, row.user_id)
-        return User(user.id, user.email, user.role) if user else None
+            user = await session.scalar(query)
+        if user is None or user.disabled_at is not None:
+            return None
+        return user_of(user)
 
     async def end_session(self, token: str) -> None:
         async with self.db.transaction() as session:
@@ -222,8 +272,10 @@ class AuthRepository:
                 delete(SessionRow).where(SessionRow.token_hash == _token_hash(token))
             )
 
-    async def create_api_key(self, name: str) -> tuple[ApiKey, str]:
-        """A new key and its secret, which is shown once and never stored."""
+    async def create_api_key(self, name: str, user_id: str | None = None) -> tuple[ApiKey, str]:
+        """A new key of the user (default: of the owner, or of nobody while there is no
+        account) and its secret, which is shown once and never stored. ``ValueError`` if
+        there is no such user, or they are disabled."""
         secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
         row = ApiKeyRow(
             id=uuid.uuid4().hex,
@@ -233,20 +285,36 @@ class AuthRepository:
             created_at=utcnow(),
         )
         async with self.db.transaction() as session:
+            if user_id is None:
+                owner = select(UserRow).where(UserRow.role == Role.owner).limit(1)
+                user = await session.scalar(owner)
+            else:
+                user = await session.get(UserRow, user_id)
+                if user is None or user.disabled_at is not None:
+                    raise ValueError(f"no active user with id {user_id!r}")
+            row.user_id = user.id if user else None
             session.add(row)
-        return _api_key(row), secret
+        if user is None:
+            return _api_key(row, Role.owner, ""), secret
+        return _api_key(row, user.role, user.email), secret
 
     async def check_api_key(self, secret: str) -> ApiKey | None:
-        """The key ``secret`` opens, or ``None``; notes its use (lazily, in the background)."""
+        """The key ``secret`` opens, with the role it acts with, or ``None`` (also for a
+        key of a disabled user); notes its use (lazily, in the background)."""
         key_hash = _token_hash(secret)
         key = self._keys.get(key_hash)
         if key is None:
             generation = self._keys.generation()
+            query = (
+                select(ApiKeyRow, UserRow.role, UserRow.email, UserRow.disabled_at)
+                .outerjoin(UserRow, UserRow.id == ApiKeyRow.user_id)
+                .where(ApiKeyRow.key_hash == key_hash)
+            )
             async with self.db.session() as session:
-                row = await session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == key_hash))
-            if row is None:
+                found = (await session.execute(query)).first()
+            if found is None or found.disabled_at is not None:
                 return None
-            key = _api_key(row)
+            key = _api_key(found.ApiKeyRow, found.role or Role.owner, found.email or "")
             self._keys.put(key_hash, key, generation)
         self._note_use(key)
         return key
@@ -275,18 +343,55 @@ class AuthRepository:
         if self._touching:
             await asyncio.gather(*self._touching, return_exceptions=True)
 
-    async def api_keys(self) -> list[ApiKey]:
+    async def api_keys(self, user_id: str | None = None) -> list[ApiKey]:
+        """Every key, oldest first, or the keys of ``user_id``."""
+        query = (
+            select(ApiKeyRow, UserRow.role, UserRow.email)
+            .outerjoin(UserRow, UserRow.id == ApiKeyRow.user_id)
+            .order_by(ApiKeyRow.created_at, ApiKeyRow.id)
+        )
+        if user_id is not None:
+            query = query.where(ApiKeyRow.user_id == user_id)
         async with self.db.session() as session:
-            rows = await session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at))
-            return [_api_key(row) for row in rows]
+            rows = await session.execute(query)
+            return [_api_key(row, role or Role.owner, email or "") for row, role, email in rows]
 
-    async def delete_api_key(self, key_id: str) -> bool:
+    async def delete_api_key(self, key_id: str, user_id: str | None = None) -> bool:
+        """Revoke the key (only if it is ``user_id``'s, when given) at once."""
+        conditions = [ApiKeyRow.id == key_id]
+        if user_id is not None:
+            conditions.append(ApiKeyRow.user_id == user_id)
         async with self.db.transaction() as session:
-            result = await session.execute(delete(ApiKeyRow).where(ApiKeyRow.id == key_id))
+            result = await session.execute(delete(ApiKeyRow).where(*conditions))
+        if not result.rowcount:  # type: ignore[attr-defined]
+            return False
         self._keys.invalidate_where(lambda key: key.id == key_id)
         self._touched.pop(key_id, None)
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return True
 
 
-def _api_key(row: ApiKeyRow) -> ApiKey:
-    return ApiKey(row.id, row.name, row.prefix, row.created_at, row.last_used_at)
+def new_user(email: str, password_hash: str, role: Role) -> UserRow:
+    return UserRow(
+        id=uuid.uuid4().hex,
+        email=email.strip().lower(),
+        password_hash=password_hash,
+        role=role.value,
+        created_at=utcnow(),
+    )
+
+
+def user_of(row: UserRow) -> User:
+    return User(row.id, row.email, Role(row.role), row.created_at, row.disabled_at)
+
+
+def _api_key(row: ApiKeyRow, role: str, email: str) -> ApiKey:
+    return ApiKey(
+        row.id,
+        row.name,
+        row.prefix,
+        row.created_at,
+        row.last_used_at,
+        row.user_id,
+        Role(role),
+        email,
+    )

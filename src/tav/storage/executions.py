@@ -15,6 +15,7 @@ from tav.core.events import utcnow
 from tav.core.model import Model
 from tav.core.modes import ExecutionMode
 from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
+from tav.core.roles import UserRef
 from tav.core.states import ExecutionStatus
 from tav.core.workflow import KeepSuccesses
 from tav.storage import codec
@@ -25,8 +26,10 @@ from tav.storage.models import (
     ExecutionRow,
     FileRow,
     NodeRunRow,
+    UserRow,
     WorkflowRow,
 )
+from tav.storage.workflows import user_ref
 
 UNFINISHED = (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value)
 PRUNE_CHUNK = 500
@@ -46,6 +49,9 @@ class ExecutionSummary(Model):
     started_at: datetime
     finished_at: datetime | None
     duration_ms: float | None
+    started_by: UserRef | None = None
+    """The member who started it (by hand or with an API key); none for a trigger, a
+    parent execution or the CLI."""
 
 
 class ExecutionRecord(ExecutionSummary):
@@ -85,6 +91,8 @@ class ExecutionRecord(ExecutionSummary):
         )
         if self.retry_of is not None:
             data["retry_of"] = self.retry_of
+        if self.started_by is not None:
+            data["started_by"] = self.started_by.model_dump()
         if self.kept != "all":
             data["kept"] = self.kept
         return data
@@ -106,15 +114,16 @@ class ExecutionRepository:
 
     async def get(self, execution_id: str) -> ExecutionRecord | None:
         query = (
-            select(ExecutionRow, ExecutionDataRow.input, ExecutionDataRow.result)
+            select(ExecutionRow, ExecutionDataRow.input, ExecutionDataRow.result, UserRow.email)
             .outerjoin(ExecutionDataRow, ExecutionDataRow.execution_id == ExecutionRow.id)
+            .outerjoin(UserRow, UserRow.id == ExecutionRow.started_by)
             .where(ExecutionRow.id == execution_id)
         )
         async with self.db.session() as session:
             found = (await session.execute(query)).first()
             if found is None:
                 return None
-            row, input, blob = found
+            row, input, blob, email = found
             kept: KeepSuccesses = "all"
             if blob is None:  # still running, or left unfinished: the hot rows
                 nodes, last_seq = await _hot(session, execution_id, row.last_seq)
@@ -125,7 +134,7 @@ class ExecutionRepository:
                 output, last_seq = result["output"], row.last_seq
                 kept = result.get("kept", kept)
         return ExecutionRecord(
-            **_fields(row),
+            **_fields(row, email),
             input=codec.unpack(input),
             output=output,
             nodes=nodes,
@@ -189,14 +198,15 @@ class ExecutionRepository:
             total = await session.scalar(
                 select(func.count()).select_from(ExecutionRow).where(*conditions)
             )
-            rows = await session.scalars(
-                select(ExecutionRow)
+            rows = await session.execute(
+                select(ExecutionRow, UserRow.email)
+                .outerjoin(UserRow, UserRow.id == ExecutionRow.started_by)
                 .where(*conditions)
                 .order_by(ExecutionRow.started_at.desc(), ExecutionRow.id)
                 .limit(limit)
                 .offset(offset)
             )
-            return [_summary(row) for row in rows], int(total or 0)
+            return [_summary(row, email) for row, email in rows], int(total or 0)
 
     async def not_kept(self, workflow_id: str | None = None) -> tuple[int, datetime | None]:
         """How many successful executions were not stored, as their workflows keep only a
@@ -329,6 +339,7 @@ def new_execution(
     document: dict[str, Any] | None = None,
     retry_of: str | None = None,
     owner: str | None = None,
+    started_by: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The ``executions`` and ``execution_data`` rows of an execution about to start;
     ``InputInvalid`` if ``input`` is not storable JSON data (it would break the batch it
@@ -348,6 +359,7 @@ def new_execution(
         "parent_id": None,
         "retry_of": retry_of,
         "owner": owner,
+        "started_by": started_by,
         "error": None,
         "started_at": utcnow(),
         "finished_at": None,
@@ -378,11 +390,11 @@ async def _hot(
     return nodes, max(last_seq, stored or 0)
 
 
-def _summary(row: ExecutionRow) -> ExecutionSummary:
-    return ExecutionSummary(**_fields(row))
+def _summary(row: ExecutionRow, email: str | None) -> ExecutionSummary:
+    return ExecutionSummary(**_fields(row, email))
 
 
-def _fields(row: ExecutionRow) -> dict[str, Any]:
+def _fields(row: ExecutionRow, email: str | None) -> dict[str, Any]:
     return {
         "execution_id": row.id,
         "workflow": row.workflow_name,
@@ -396,4 +408,5 @@ def _fields(row: ExecutionRow) -> dict[str, Any]:
         "started_at": row.started_at,
         "finished_at": row.finished_at,
         "duration_ms": row.duration_ms,
+        "started_by": user_ref(row.started_by, email),
     }

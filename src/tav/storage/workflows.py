@@ -19,10 +19,11 @@ from sqlalchemy.orm import defer
 from tav.core.errors import Conflict
 from tav.core.events import utcnow
 from tav.core.model import Model
+from tav.core.roles import UserRef
 from tav.core.states import ExecutionStatus
 from tav.storage.cache import TTLCache
 from tav.storage.db import Database
-from tav.storage.models import ExecutionRow, WorkflowRow, WorkflowVersionRow
+from tav.storage.models import ExecutionRow, UserRow, WorkflowRow, WorkflowVersionRow
 
 WORKFLOWS_CACHE_TTL_S = 5.0
 STORED_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -66,6 +67,8 @@ class VersionInfo(Model):
     version: int
     name: str
     created_at: datetime
+    created_by: UserRef | None = None
+    """Who saved it (none from the CLI or a key made before any account)."""
 
 
 class WorkflowVersion(VersionInfo):
@@ -85,7 +88,10 @@ class WorkflowRepository:
         self.db = db
         self._cache: TTLCache[str, StoredWorkflow] = TTLCache(cache_ttl_s, max_size=256)
 
-    async def create(self, document: dict[str, Any], *, active: bool = False) -> StoredWorkflow:
+    async def create(
+        self, document: dict[str, Any], *, active: bool = False, created_by: str | None = None
+    ) -> StoredWorkflow:
+        """Store a new workflow as version 1, saved by the user ``created_by``."""
         now = utcnow()
         row = WorkflowRow(
             id=uuid.uuid4().hex,
@@ -101,7 +107,13 @@ class WorkflowRepository:
             session.add(row)
             await session.flush()
             session.add(
-                WorkflowVersionRow(workflow_id=row.id, version=1, document=document, created_at=now)
+                WorkflowVersionRow(
+                    workflow_id=row.id,
+                    version=1,
+                    document=document,
+                    created_at=now,
+                    created_by=created_by,
+                )
             )
         return _stored(row)
 
@@ -126,9 +138,10 @@ class WorkflowRepository:
         *,
         active: bool | None = None,
         base_version: int | None = None,
+        created_by: str | None = None,
     ) -> StoredWorkflow | None:
-        """Save a new version; ``base_version`` guards against overwriting someone
-        else's save (raises ``VersionConflict``).
+        """Save a new version (saved by the user ``created_by``); ``base_version`` guards
+        against overwriting someone else's save (raises ``VersionConflict``).
 
         The version is bumped by one conditional UPDATE, not read first: concurrent saves
         then queue on the row lock (SQLite: the write lock) instead of both reading the
@@ -159,7 +172,11 @@ class WorkflowRepository:
                 raise VersionConflict(current)
             session.add(
                 WorkflowVersionRow(
-                    workflow_id=row.id, version=row.version, document=document, created_at=now
+                    workflow_id=row.id,
+                    version=row.version,
+                    document=document,
+                    created_at=now,
+                    created_by=created_by,
                 )
             )
         self._cache.invalidate(workflow_id)
@@ -233,27 +250,53 @@ class WorkflowRepository:
         name = WorkflowVersionRow.document["name"].as_string()
         async with self.db.session() as session:
             rows = await session.execute(
-                select(WorkflowVersionRow.version, name, WorkflowVersionRow.created_at)
+                select(
+                    WorkflowVersionRow.version,
+                    name,
+                    WorkflowVersionRow.created_at,
+                    WorkflowVersionRow.created_by,
+                    UserRow.email,
+                )
+                .outerjoin(UserRow, UserRow.id == WorkflowVersionRow.created_by)
                 .where(WorkflowVersionRow.workflow_id == workflow_id)
                 .order_by(WorkflowVersionRow.version.desc())
             )
             return [
-                VersionInfo(version=version, name=name or "", created_at=created_at)
-                for version, name, created_at in rows
+                VersionInfo(
+                    version=version,
+                    name=name or "",
+                    created_at=created_at,
+                    created_by=user_ref(user_id, email),
+                )
+                for version, name, created_at, user_id, email in rows
             ]
 
     async def version(self, workflow_id: str, version: int) -> WorkflowVersion | None:
+        query = (
+            select(WorkflowVersionRow, UserRow.email)
+            .outerjoin(UserRow, UserRow.id == WorkflowVersionRow.created_by)
+            .where(
+                WorkflowVersionRow.workflow_id == workflow_id,
+                WorkflowVersionRow.version == version,
+            )
+        )
         async with self.db.session() as session:
-            row = await session.get(WorkflowVersionRow, (workflow_id, version))
-            return _version(row) if row else None
+            found = (await session.execute(query)).first()
+            return _version(*found) if found else None
 
 
-def _version(row: WorkflowVersionRow) -> WorkflowVersion:
+def user_ref(user_id: str | None, email: str | None) -> UserRef | None:
+    """The user a record names, if it names one that exists."""
+    return UserRef(id=user_id, email=email) if user_id and email else None
+
+
+def _version(row: WorkflowVersionRow, email: str | None) -> WorkflowVersion:
     return WorkflowVersion(
         version=row.version,
         name=row.document.get("name", ""),
         document=row.document,
         created_at=row.created_at,
+        created_by=user_ref(row.created_by, email),
     )
 
 

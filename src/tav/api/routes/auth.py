@@ -1,4 +1,13 @@
-"""Owner setup, login/logout for browsers, and API keys.
+"""Owner setup, login/logout for browsers, accepting an invite, who is calling, and the
+caller's own API keys.
+
+``router`` holds the public routes (no credentials: ``tav.api.app.PUBLIC_ROUTES``);
+``account`` the caller's own, open to every role. An API key is its user's: each user
+lists, creates and revokes only their own here (admins see and revoke anyone's under
+``/users/{id}/api-keys``).
+
+An invite's token reaches the server only in request bodies, never in a URL: the link
+carries it after ``#``, which browsers do not send, so no access log or proxy keeps it.
 
 The owner account is created from this machine: a request from a loopback address to a
 localhost name (``tav.api.origins.from_this_machine``) needs nothing more, any other needs
@@ -10,36 +19,37 @@ and a server exposed before its owner exists cannot be claimed by whoever finds 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from tav.api.deps import (
-    SESSION_COOKIE,
-    AuthDep,
-    CurrentPrincipal,
-    SettingsDep,
-    current_principal,
-)
+from tav.api.access import requires
+from tav.api.deps import SESSION_COOKIE, AuthDep, CurrentPrincipal, SettingsDep, UsersDep
 from tav.api.errors import ApiError, responses
 from tav.api.origins import from_this_machine
 from tav.api.schemas.auth import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyPublic,
+    ApiKeyRef,
     AuthStatus,
     Credentials,
+    InviteAccept,
+    InviteInfo,
+    InviteLookup,
+    Me,
     OwnerSetup,
     UserPublic,
 )
 from tav.api.throttle import LoginThrottle, client_key
+from tav.core.roles import Role
 from tav.settings import Settings
-from tav.storage.auth import AuthRepository, User
+from tav.storage.auth import ApiKey, AuthRepository, User
 
 logger = logging.getLogger("tav.api")
 router = APIRouter(prefix="/auth", tags=["auth"])
+account = APIRouter(prefix="/auth", tags=["auth"], dependencies=[requires(Role.viewer)])
 
 
 async def _login_throttle(request: Request) -> LoginThrottle:
@@ -81,7 +91,7 @@ async def status(request: Request, auth: AuthDep, settings: SettingsDep) -> Auth
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         found = await auth.session_user(token)
-        user = UserPublic(**asdict(found)) if found else None
+        user = _user(found) if found else None
     if await auth.has_owner():
         return AuthStatus(setup_required=False, user=user)
     needed, setup_token = _token_needed(request, settings), auth.setup_token
@@ -110,7 +120,7 @@ async def setup(
     except ValueError:
         raise ApiError(409, "conflict", "the owner account already exists") from None
     await _sign_in(auth, settings, user, request, response)
-    return UserPublic(**asdict(user))
+    return _user(user)
 
 
 def _check_setup_token(auth: AuthRepository, given: str | None) -> None:
@@ -131,7 +141,7 @@ def _check_setup_token(auth: AuthRepository, given: str | None) -> None:
         )
 
 
-@router.post("/login", responses=responses(401, 429))
+@router.post("/login", responses=responses(401, 403, 429))
 async def login(
     body: Credentials,
     request: Request,
@@ -140,7 +150,8 @@ async def login(
     settings: SettingsDep,
     throttle: ThrottleDep,
 ) -> UserPublic:
-    """Sign in; wrong passwords lock the account and the client address a while (429)."""
+    """Sign in; wrong passwords lock the account and the client address a while (429). A
+    disabled account is refused (403 ``account_disabled``) once its password is right."""
     address = client_key(request.client.host if request.client else "")
     attempt = throttle.begin(body.email, address)
     user = None
@@ -150,8 +161,10 @@ async def login(
         attempt.settle(succeeded=user is not None)
     if user is None:
         raise ApiError(401, "unauthorized", "wrong email or password")
+    if user.disabled:
+        raise ApiError(403, "account_disabled", "this account is disabled: ask an admin")
     await _sign_in(auth, settings, user, request, response)
-    return UserPublic(**asdict(user))
+    return _user(user)
 
 
 @router.post("/logout", status_code=204)
@@ -162,21 +175,88 @@ async def logout(request: Request, response: Response, auth: AuthDep) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
-@router.get("/api-keys", dependencies=[Depends(current_principal)])
-async def list_api_keys(auth: AuthDep) -> list[ApiKeyPublic]:
-    return [ApiKeyPublic(**asdict(key)) for key in await auth.api_keys()]
+@router.post("/invite", responses=responses(404, 409))
+async def look_at_invite(body: InviteLookup, users: UsersDep) -> InviteInfo:
+    """What the invite offers (email, role, until when), while it can be accepted: 404 for
+    an unknown or revoked link, 409 for a used or expired one."""
+    invite = await users.invite_for(body.token)
+    return InviteInfo(email=invite.email, role=invite.role, expires_at=invite.expires_at)
 
 
-@router.post("/api-keys", status_code=201)
-async def create_api_key(body: ApiKeyCreate, auth: AuthDep, _: CurrentPrincipal) -> ApiKeyCreated:
-    key, secret = await auth.create_api_key(body.name)
-    return ApiKeyCreated(**asdict(key), key=secret)
+@router.post("/invite/accept", status_code=201, responses=responses(404, 409))
+async def accept_invite(
+    body: InviteAccept,
+    request: Request,
+    response: Response,
+    auth: AuthDep,
+    users: UsersDep,
+    settings: SettingsDep,
+) -> UserPublic:
+    """Create the invited account with this password and sign in; the link is used up."""
+    user = await users.accept_invite(body.token, body.password)
+    await _sign_in(auth, settings, user, request, response)
+    return _user(user)
 
 
-@router.delete("/api-keys/{key_id}", status_code=204, dependencies=[Depends(current_principal)])
-async def delete_api_key(key_id: str, auth: AuthDep) -> None:
-    if not await auth.delete_api_key(key_id):
-        raise ApiError(404, "not_found", f"no API key with id {key_id!r}")
+@account.get("/me")
+async def me(principal: CurrentPrincipal, users: UsersDep) -> Me:
+    """The caller: their user and role, and whether by session or API key."""
+    user = None
+    if principal.user_id:
+        user = _user(await users.get(principal.user_id))
+    key = ApiKeyRef(id=principal.id, name=principal.name) if principal.kind == "api_key" else None
+    return Me(
+        user=user,
+        role=principal.role,
+        via="api_key" if key else "session",
+        api_key=key,
+        can_edit=principal.can_edit,
+        manages_users=principal.role.manages_users,
+    )
+
+
+@account.get("/api-keys")
+async def list_api_keys(auth: AuthDep, principal: CurrentPrincipal) -> list[ApiKeyPublic]:
+    """The caller's own keys (without secrets)."""
+    return [api_key_public(key) for key in await auth.api_keys(_own(principal))]
+
+
+@account.post("/api-keys", status_code=201)
+async def create_api_key(
+    body: ApiKeyCreate, auth: AuthDep, principal: CurrentPrincipal
+) -> ApiKeyCreated:
+    """A new key of the caller, acting with the caller's role; its secret is in this
+    answer only."""
+    key, secret = await auth.create_api_key(body.name, principal.user_id or None)
+    return ApiKeyCreated(**api_key_public(key).model_dump(), key=secret)
+
+
+@account.delete("/api-keys/{key_id}", status_code=204, responses=responses(404))
+async def delete_api_key(key_id: str, auth: AuthDep, principal: CurrentPrincipal) -> None:
+    """Revoke one of the caller's keys, at once."""
+    if not await auth.delete_api_key(key_id, _own(principal)):
+        raise ApiError(404, "not_found", f"you have no API key with id {key_id!r}")
+
+
+def _own(principal: CurrentPrincipal) -> str | None:
+    """Whose keys the caller's are: their user's (every key, for a key made before any
+    account existed, as there is nobody else's)."""
+    return principal.user_id or None
+
+
+def api_key_public(key: ApiKey) -> ApiKeyPublic:
+    return ApiKeyPublic(
+        id=key.id,
+        name=key.name,
+        prefix=key.prefix,
+        created_at=key.created_at,
+        last_used_at=key.last_used_at,
+        role=key.role,
+    )
+
+
+def _user(user: User) -> UserPublic:
+    return UserPublic(id=user.id, email=user.email, role=user.role)
 
 
 async def _sign_in(

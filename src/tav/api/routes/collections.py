@@ -7,11 +7,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
+from tav.api.access import requires
 from tav.api.deps import VectorsDep
 from tav.api.schemas.collections import CollectionPublic
 from tav.core.errors import NotFound
+from tav.core.roles import Role
 
-router = APIRouter(prefix="/collections", tags=["collections"])
+router = APIRouter(
+    prefix="/collections", tags=["collections"], dependencies=[requires(Role.viewer, Role.editor)]
+)
 
 Name = Annotated[str, Path(min_length=1, max_length=200, description="The collection's name.")]
 

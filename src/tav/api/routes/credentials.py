@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from tav.api.access import requires
 from tav.api.deps import CredentialsDep
 from tav.api.errors import ApiError
 from tav.api.schemas.credentials import (
@@ -16,11 +17,14 @@ from tav.api.schemas.credentials import (
     CredentialPublic,
     CredentialUpdate,
 )
+from tav.core.roles import Role
 from tav.credentials import CredentialInvalid, kind_schemas
 from tav.credentials.ports import CredentialRecord
 from tav.storage.credentials import NameTaken
 
-router = APIRouter(prefix="/credentials", tags=["credentials"])
+router = APIRouter(
+    prefix="/credentials", tags=["credentials"], dependencies=[requires(Role.viewer, Role.editor)]
+)
 
 
 def _public(record: CredentialRecord) -> CredentialPublic:

@@ -15,7 +15,8 @@ from fastapi.sse import ServerSentEvent
 from pydantic import AwareDatetime
 from pydantic_core import to_json
 
-from tav.api.deps import ExecutionsDep, SettingsDep
+from tav.api.access import requires
+from tav.api.deps import CurrentPrincipal, ExecutionsDep, SettingsDep
 from tav.api.documents import value_problems
 from tav.api.errors import ApiError
 from tav.api.openapi import EVENT_STREAM_ITEM
@@ -30,12 +31,15 @@ from tav.api.schemas.executions import (
 from tav.api.sse import EventStream
 from tav.app.executions import Executions, StartedRun
 from tav.core.modes import ExecutionMode
+from tav.core.roles import Role
 from tav.core.states import ExecutionStatus
 from tav.engine.executor import ExecutionHandle
 from tav.storage.executions import ExecutionRecord
 
-router = APIRouter(prefix="/executions", tags=["executions"])
-runs = APIRouter(prefix="/workflows", tags=["executions"])
+router = APIRouter(
+    prefix="/executions", tags=["executions"], dependencies=[requires(Role.viewer, Role.editor)]
+)
+runs = APIRouter(prefix="/workflows", tags=["executions"], dependencies=[requires(Role.editor)])
 
 ExecutionId = Annotated[str, Path(max_length=64, pattern=ID_PATTERN)]
 WorkflowId = Annotated[str, Path(max_length=64, pattern=ID_PATTERN)]
@@ -56,6 +60,7 @@ async def run_workflow(
     workflow_id: WorkflowId,
     executions: ExecutionsDep,
     settings: SettingsDep,
+    principal: CurrentPrincipal,
     body: Annotated[RunRequest | None, Body()] = None,
     wait: Wait = False,
 ) -> RunAccepted | Response:
@@ -74,6 +79,7 @@ async def run_workflow(
         start_at=body.start_at or (),
         same_input="input" not in body.model_fields_set,
         mode=body.mode,
+        started_by=principal.user,
     )
     return await _answer(executions, started.handle, wait, started)
 
@@ -147,11 +153,14 @@ async def cancel_execution(
     responses=FINISHED,
 )
 async def retry_execution(
-    execution_id: ExecutionId, executions: ExecutionsDep, wait: Wait = False
+    execution_id: ExecutionId,
+    executions: ExecutionsDep,
+    principal: CurrentPrincipal,
+    wait: Wait = False,
 ) -> RunAccepted | Response:
     """Run a failed or cancelled execution again as a new execution of the same workflow
     version: nodes that succeeded keep their outputs, the rest run."""
-    started = await executions.retry(execution_id)
+    started = await executions.retry(execution_id, started_by=principal.user)
     return await _answer(executions, started.handle, wait, started)
 
 

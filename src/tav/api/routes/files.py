@@ -14,13 +14,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Path, Query, UploadFile
 from fastapi.responses import FileResponse
 
+from tav.api.access import requires
 from tav.api.deps import FilesDep, SettingsDep
 from tav.api.errors import ApiError, responses
 from tav.api.schemas.executions import ID_PATTERN
 from tav.api.schemas.files import FileKind, FilePage, FilePublic
+from tav.core.roles import Role
 from tav.storage.files import FileRecord, FileTooLarge
 
-router = APIRouter(prefix="/files", tags=["files"])
+router = APIRouter(
+    prefix="/files", tags=["files"], dependencies=[requires(Role.viewer, Role.editor)]
+)
 
 FileId = Annotated[str, Path(max_length=64, pattern=ID_PATTERN)]
 MAX_OFFSET = 2**31 - 1

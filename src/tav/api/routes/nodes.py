@@ -10,12 +10,14 @@ from fastapi import APIRouter, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
+from tav.api.access import requires
 from tav.api.deps import RegistryDep
+from tav.core.roles import Role
 from tav.nodes.builtin.triggers import cron as crons
 from tav.nodes.builtin.triggers.schedule import ScheduleParams
 from tav.triggers.schedule import upcoming
 
-router = APIRouter(prefix="/nodes", tags=["nodes"])
+router = APIRouter(prefix="/nodes", tags=["nodes"], dependencies=[requires(Role.viewer)])
 
 
 class SchedulePreview(BaseModel):

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from tav.api.access import requires
 from tav.api.deps import RuntimeConfigDep
 from tav.api.schemas.settings import SettingsPublic, SettingsUpdate
+from tav.core.roles import Role
 
-router = APIRouter(prefix="/settings", tags=["settings"])
+router = APIRouter(
+    prefix="/settings", tags=["settings"], dependencies=[requires(Role.viewer, Role.admin)]
+)
 
 
 @router.get("")

@@ -7,13 +7,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
+from tav.api.access import requires
 from tav.api.deps import VariablesDep
 from tav.api.documents import value_problems
 from tav.api.errors import ApiError
 from tav.api.schemas.variables import VARIABLE_NAME, VariablePublic, VariableUpdate
 from tav.core.errors import NotFound
+from tav.core.roles import Role
 
-router = APIRouter(prefix="/variables", tags=["variables"])
+router = APIRouter(
+    prefix="/variables", tags=["variables"], dependencies=[requires(Role.viewer, Role.editor)]
+)
 
 MAX_VALUE_BYTES = 1024 * 1024
 

@@ -18,7 +18,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
 
 from tav.api import errors
-from tav.api.deps import SettingsDep, WorkflowsDep
+from tav.api.access import requires
+from tav.api.deps import CurrentPrincipal, SettingsDep, WorkflowsDep
 from tav.api.documents import download, read_document, storable_document
 from tav.api.errors import ApiError
 from tav.api.schemas.workflows import (
@@ -33,10 +34,13 @@ from tav.api.schemas.workflows import (
 )
 from tav.app.workflows import Workflows
 from tav.core.errors import WorkflowInvalid
+from tav.core.roles import Role
 from tav.settings import Settings
 from tav.storage.workflows import StoredWorkflow
 
-router = APIRouter(prefix="/workflows", tags=["workflows"])
+router = APIRouter(
+    prefix="/workflows", tags=["workflows"], dependencies=[requires(Role.viewer, Role.editor)]
+)
 
 MAX_VERSION = 2**31 - 1
 ETAG = re.compile(r'^(?:W/)?"?([0-9]{1,9})"?$')  # below 2**31: an SQL INTEGER
@@ -96,6 +100,11 @@ Stored = Annotated[StoredWorkflow, Depends(stored_workflow)]
 BaseVersion = Annotated[int | None, Depends(base_version)]
 
 
+def _by(principal: CurrentPrincipal) -> str | None:
+    """The user a save records (none for a key made before any account)."""
+    return principal.user_id or None
+
+
 def _public(workflow: StoredWorkflow, response: Response) -> WorkflowPublic:
     response.headers["ETag"] = f'"{workflow.version}"'
     return WorkflowPublic.model_validate(workflow)
@@ -117,13 +126,15 @@ async def create_workflow(
     settings: SettingsDep,
     workflows: WorkflowsDep,
     response: Response,
+    principal: CurrentPrincipal,
     active: Active = False,
 ) -> WorkflowPublic:
     """Store a new workflow as version 1, inactive unless ``?active=true``. The document
     is validated against the installed node types first: 422 lists every problem, each
     located by node id, edge index and field."""
     document = await _document(settings, workflows, document)
-    return _public(await workflows.create(document, active=active), response)
+    created = await workflows.create(document, active=active, by=_by(principal))
+    return _public(created, response)
 
 
 @router.get("")
@@ -164,12 +175,14 @@ async def import_workflow(
     settings: SettingsDep,
     workflows: WorkflowsDep,
     response: Response,
+    principal: CurrentPrincipal,
     active: Active = False,
 ) -> WorkflowPublic:
     """Store a new workflow from a JSON or YAML document (as an export wrote it)."""
     data = await read_document(request, max_bytes=settings.max_workflow_bytes)
     document = await _document(settings, workflows, data)
-    return _public(await workflows.create(document, active=active), response)
+    created = await workflows.create(document, active=active, by=_by(principal))
+    return _public(created, response)
 
 
 @router.get("/{workflow_id}")
@@ -186,11 +199,13 @@ async def update_workflow(
     workflows: WorkflowsDep,
     response: Response,
     base: BaseVersion,
+    principal: CurrentPrincipal,
 ) -> WorkflowPublic:
     """Save the document as a new version (409 when ``If-Match`` is stale). An active
     workflow's triggers are re-armed; a change that cannot be active is refused (422, 409)."""
     document = await _document(settings, workflows, document)
-    return _public(await workflows.save(workflow, document, base_version=base), response)
+    saved = await workflows.save(workflow, document, base_version=base, by=_by(principal))
+    return _public(saved, response)
 
 
 @router.patch("/{workflow_id}")
@@ -248,9 +263,10 @@ async def restore_version(
     workflows: WorkflowsDep,
     response: Response,
     base: BaseVersion,
+    principal: CurrentPrincipal,
 ) -> WorkflowPublic:
     """Save that version's document again, as a new version (it must still validate)."""
-    saved = await workflows.restore(workflow, version, base_version=base)
+    saved = await workflows.restore(workflow, version, base_version=base, by=_by(principal))
     return _public(saved, response)
 
 

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from tav.core.modes import ExecutionMode, RunRequestMode
+from tav.core.roles import UserRef
 from tav.core.states import CancelReason, ExecutionStatus, NodeStatus
 from tav.core.workflow import KeepSuccesses
 
@@ -94,6 +95,11 @@ class ExecutionSummaryPublic(BaseModel):
     started_at: datetime
     finished_at: datetime | None
     duration_ms: float | None
+    started_by: UserRef | None = Field(
+        None,
+        description="Present when a member started it, by hand or with their API key; "
+        "absent for triggers (see mode), sub-workflows and the CLI.",
+    )
 
 
 class ExecutionPublic(ExecutionSummaryPublic):

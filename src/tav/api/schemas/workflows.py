@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from tav.api.openapi import DOCUMENT_REF
+from tav.core.roles import UserRef
 from tav.core.states import ExecutionStatus
 
 # In an allOf: Pydantic resolves a bare $ref that has siblings (a description) itself.
@@ -79,6 +80,9 @@ class VersionSummary(BaseModel):
     version: int
     name: str = Field(description="The workflow's name in this version.")
     created_at: datetime
+    created_by: UserRef | None = Field(
+        None, description="The member who saved it; null from the CLI."
+    )
 
 
 class VersionPublic(VersionSummary):
