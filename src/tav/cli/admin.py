@@ -1,7 +1,15 @@
 """``tav users`` and ``tav api-keys``: work on the data dir, server running or not.
 
-Each names the data dir it opens, and refuses a missing one (``tav.cli.datadir``): the
-create commands make one on ``--init``."""
+Each names the data dir it opens, and refuses a missing one (``tav.cli.datadir``):
+``create-owner`` and ``api-keys create`` make one on ``--init`` (a member other than the
+owner needs the owner first, so ``users create`` does not).
+
+They act as this machine's administrator: whoever can run them on the data dir may do
+anything the owner may, but break the team's rules (``tav.app.users``). A member disabled
+here while a server runs cannot sign in at once and their sessions end at once; an API key
+the server verified in the last 5 seconds works until then (``API_KEY_CACHE_TTL_S``), and
+the server's open editor connections are not told: disable through the editor or the API
+to end those at once."""
 
 from __future__ import annotations
 
@@ -15,10 +23,12 @@ from tav.cli.datadir import INIT_HELP
 from tav.cli.output import fail
 
 if TYPE_CHECKING:  # SQLAlchemy is imported when a command runs, not when the CLI starts
-    from tav.storage.auth import AuthRepository
+    from tav.app.users import Users
+    from tav.storage.auth import AuthRepository, User
 
 T = TypeVar("T")
-users = typer.Typer(help="Manage the owner account.", no_args_is_help=True)
+MEMBER_ROLES = ("admin", "editor", "viewer")
+users = typer.Typer(help="Manage the team: the owner and members.", no_args_is_help=True)
 api_keys = typer.Typer(help="Manage API keys for scripts.", no_args_is_help=True)
 
 
@@ -63,22 +73,131 @@ def create_owner(
     typer.echo(f"owner {user.email} created", err=True)
 
 
+def _with_users(action: Callable[[Users], Awaitable[T]]) -> T:
+    """``action`` on the data dir's team (``tav.app.users.Users``, as the server has it)."""
+    from tav.app.users import Users
+    from tav.storage.invites import InviteRepository
+    from tav.storage.users import UserRepository
+
+    def team(auth: AuthRepository) -> Awaitable[T]:
+        return action(Users(UserRepository(auth.db, auth), InviteRepository(auth.db), auth))
+
+    return _with_auth(team)
+
+
+def _run(action: Callable[[Users], Awaitable[T]]) -> T:
+    """``_with_users``, with the team's refusals said on stderr (exit status 1)."""
+    from tav.core.errors import UserError
+
+    try:
+        return _with_users(action)
+    except UserError as exc:
+        fail(str(exc))
+
+
+@users.command("create")
+def create_member(
+    email: Annotated[str, typer.Option(help="The member's email, used to sign in.")],
+    role: Annotated[
+        str, typer.Option(help="admin, editor or viewer (docs/guide/team.md says what each may).")
+    ],
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, help="At least 8 characters.")
+    ],
+) -> None:
+    """Create a member of the team with a password (the owner must exist)."""
+    from tav.core.roles import Role
+
+    if role not in MEMBER_ROLES:
+        fail(f"--role must be one of {', '.join(MEMBER_ROLES)}, not {role!r}")
+    user = _run(lambda team: team.create(email, password, Role(role)))
+    typer.echo(f"{user.role} {user.email} created", err=True)
+
+
+@users.command("list")
+def list_members() -> None:
+    """List the team: id, role, state and email of each member."""
+    for user in _with_users(lambda team: team.all()):
+        typer.echo(_member_line(user))
+
+
+@users.command("disable")
+def disable_member(
+    user: Annotated[str, typer.Argument(help="The member's email or id.")],
+) -> None:
+    """Disable a member: they cannot sign in, and their sessions and API keys end."""
+
+    async def disable(team: Users) -> User:
+        return await team.disable((await _find(team, user)).id)
+
+    typer.echo(_member_line(_run(disable)), err=True)
+
+
+@users.command("enable")
+def enable_member(
+    user: Annotated[str, typer.Argument(help="The member's email or id.")],
+) -> None:
+    """Let a disabled member sign in again (their old sessions and keys stay revoked)."""
+
+    async def enable(team: Users) -> User:
+        return await team.enable((await _find(team, user)).id)
+
+    typer.echo(_member_line(_run(enable)), err=True)
+
+
+async def _find(team: Users, email_or_id: str) -> User:
+    from tav.core.errors import NotFound
+
+    wanted = email_or_id.strip().lower()
+    for user in await team.all():
+        if wanted in (user.id, user.email):
+            return user
+    raise NotFound(f"no member with the email or id {email_or_id!r}")
+
+
+def _member_line(user: User) -> str:
+    state = "disabled" if user.disabled else "active  "
+    return f"{user.id}  {user.role:<6}  {state}  {user.email}"
+
+
 @api_keys.command("create")
 def create_key(
     name: Annotated[str, typer.Option(help="What the key is for.")],
+    user: Annotated[
+        str | None,
+        typer.Option(help="The member (email or id) whose key it is, acting with their role."),
+    ] = None,
     init: Annotated[bool, typer.Option("--init", help=INIT_HELP)] = False,
 ) -> None:
-    """Create an API key and print it once on stdout (only its hash is stored)."""
-    _, secret = _with_auth(lambda auth: auth.create_api_key(name), init=init)
-    typer.echo(secret)
+    """Create an API key (the owner's, unless --user names another member) and print it
+    once on stdout (only its hash is stored)."""
+
+    async def create(auth: AuthRepository) -> str:
+        from tav.storage.users import UserRepository
+
+        user_id = None
+        if user is not None:
+            found = await UserRepository(auth.db, auth).by_email(user)
+            found = found or await UserRepository(auth.db, auth).get(user)
+            if found is None:
+                fail(f"no member with the email or id {user!r}")
+            user_id = found.id
+        try:
+            _, secret = await auth.create_api_key(name, user_id)
+        except ValueError as exc:
+            fail(str(exc))
+        return secret
+
+    typer.echo(_with_auth(create, init=init))
 
 
 @api_keys.command("list")
 def list_keys() -> None:
-    """List API keys (names and prefixes; the secrets are not stored)."""
+    """List API keys (names and prefixes; the secrets are not stored) and whose they are."""
     for key in _with_auth(lambda auth: auth.api_keys()):
         used = key.last_used_at.isoformat() if key.last_used_at else "never"
-        typer.echo(f"{key.id}  {key.prefix}…  {key.name}  last used: {used}")
+        whose = f"{key.user_email} ({key.role})" if key.user_email else f"nobody yet ({key.role})"
+        typer.echo(f"{key.id}  {key.prefix}…  {key.name}  last used: {used}  user: {whose}")
 
 
 @api_keys.command("delete")
