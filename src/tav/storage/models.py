@@ -314,3 +314,31 @@ class FileRow(Base):
     """The execution that made it (no foreign key: a node's file may be stored before its
     execution's record is committed, and exports outlive their execution)."""
     created_at: Mapped[datetime]
+
+
+class CollabDraftRow(Base):
+    """The live draft of a workflow (``tav.collab``): a snapshot of its Yjs document, and
+    the saved version it last took in. The updates made since are ``collab_updates``."""
+
+    __tablename__ = "collab_drafts"
+
+    workflow_id: Mapped[str] = mapped_column(
+        ForeignKey("workflows.id", ondelete="CASCADE"), primary_key=True
+    )
+    base_version: Mapped[int] = mapped_column(Integer)
+    snapshot: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime]
+
+
+class CollabUpdateRow(Base):
+    """Updates of a live draft written since its snapshot, in the order of ``id``."""
+
+    __tablename__ = "collab_updates"
+    __table_args__ = (Index("ix_collab_updates_workflow", "workflow_id", "id"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    workflow_id: Mapped[str] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]

@@ -1,0 +1,345 @@
+"""One workflow's live draft: its Y.Doc, the people in it, and the updates on their way to
+the database.
+
+The server holds the canonical copy. Every update a client sends is checked whole, applied
+to the room's Y.Doc, and only then relayed: what reaches the others is what the doc took
+(the doc's own update event), never the client's bytes. Awareness (who is here, where
+their cursor is) is checked, taken into the room's ``pycrdt.Awareness`` and relayed the
+same way; when a connection ends, its clients' awareness is removed for everyone at once
+rather than after the 30 s awareness timeout.
+
+Each client gets its messages through a queue of its own, drained by its own task: a slow
+client never holds up the others, and one that falls ``send_queue`` messages behind is
+closed (``TOO_SLOW``) rather than buffered without end. A viewer's updates are refused
+(``permission_denied``): neither applied nor relayed.
+
+Updates are written in batches (``flush``) at most ``flush_s`` after they happened, merged
+into one row; every ``compact_every`` rows the room replaces them by one snapshot of its
+doc (``compact``).
+
+Why not pycrdt-websocket's ``YRoom``: it relays a client's awareness message before
+looking at it, lets a hook skip messages without knowing who sent them (no read-only
+viewers), starts a task per message per client (a stalled client grows memory without
+bound), keeps updates in a store of its own, and has no way to close a connection with a
+reason. What it does beyond that is the y-protocols handling, which ``tav.collab.protocol``
+and pycrdt's ``Doc`` and ``Awareness`` do here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from pycrdt import Awareness, Doc, TransactionEvent, merge_updates
+
+from tav.collab import protocol
+from tav.collab.limits import Limits, Rate
+from tav.collab.ports import Access, Channel, Credentials, DraftStore
+from tav.collab.protocol import CloseCode, Malformed, SyncStep
+from tav.collab.ydoc import LongText, read_document, roots, write_document
+from tav.core.errors import NotFound
+
+logger = logging.getLogger("tav.collab")
+EMPTY_UPDATE = b"\x00\x00"
+READ_ONLY = "read-only: your role cannot change this workflow"
+MAX_REASON_BYTES = 120
+"""A close frame's reason holds at most 123 bytes."""
+FATAL = (KeyboardInterrupt, SystemExit, GeneratorExit, asyncio.CancelledError)
+
+
+class RoomBroken(Exception):
+    """The Y.Doc failed while taking an update (a panic in its Rust core): it may be
+    inconsistent, so the room is dropped and loaded again from what was stored."""
+
+
+class Peer:
+    """One connection to a room."""
+
+    def __init__(self, channel: Channel, credentials: Credentials, access: Access, limits: Limits):
+        self.channel = channel
+        self.credentials = credentials
+        self.access = access
+        self.rate = Rate(limits)
+        self.outbox: asyncio.Queue[bytes] = asyncio.Queue(limits.send_queue)
+        self.clients: set[int] = set()
+        """The awareness client ids this connection spoke for."""
+        self.closing = asyncio.Event()
+        self.close_code: int | None = None
+        self.close_reason = ""
+
+    def send(self, message: bytes) -> None:
+        """Queue ``message``; a client too far behind is closed instead."""
+        if self.closing.is_set():
+            return
+        try:
+            self.outbox.put_nowait(message)
+        except asyncio.QueueFull:
+            self.close(CloseCode.TOO_SLOW, "too far behind: reconnect")
+
+    def close(self, code: int, reason: str) -> None:
+        """Ask for the connection to be closed with ``code`` (the first reason wins)."""
+        if not self.closing.is_set():
+            self.close_code = code
+            self.close_reason = reason.encode()[:MAX_REASON_BYTES].decode(errors="ignore")
+            self.closing.set()
+
+    async def write(self) -> None:
+        """Send what is queued, until the connection ends."""
+        while True:
+            message = await self.outbox.get()
+            await self.channel.send(message)
+
+
+class Room:
+    def __init__(
+        self,
+        workflow_id: str,
+        doc: Doc[Any],
+        *,
+        base_version: int,
+        like: Mapping[str, Any],
+        store: DraftStore,
+        long_text: LongText,
+        limits: Limits,
+        last_id: int | None = None,
+    ) -> None:
+        self.workflow_id = workflow_id
+        self.doc = doc
+        self.base_version = base_version
+        """The saved version the draft last took in."""
+        self.like = like
+        """The document whose order of nodes and edges the draft keeps."""
+        self.store = store
+        self.long_text = long_text
+        self.limits = limits
+        self.peers: set[Peer] = set()
+        self.lock = asyncio.Lock()
+        """Held while the draft is saved or takes in a saved version."""
+        self.closed = False
+        self.gone = False
+        """The workflow was deleted: nothing more is written."""
+        self._last_id = last_id
+        self._pending: list[bytes] = []
+        self._dirty = asyncio.Event()
+        self._written = 0
+        self._flushing = asyncio.Lock()
+        self._sender: Peer | None = None
+        self._changes = 0
+        """Changes the room took (of its doc, or awareness): a message that made none is
+        cheap, and a client is charged less for it."""
+        roots(doc)  # the top-level types exist with their kinds before any client speaks
+        self.awareness = Awareness(doc)
+        self.awareness.set_local_state(None)  # the server is not a person in the room
+        self.awareness.observe(self._awareness_changed)
+        self._subscription = doc.observe(self._doc_changed)
+        self._flusher = asyncio.ensure_future(self._flush_forever())
+
+    # -- people ---------------------------------------------------------------------------
+
+    @property
+    def full(self) -> bool:
+        return len(self.peers) >= self.limits.max_peers
+
+    def join(self, peer: Peer) -> None:
+        """Add ``peer``: it is sent the room's state vector (it answers with what the room
+        lacks) and everyone's awareness."""
+        self.peers.add(peer)
+        peer.send(protocol.sync_step1(self.doc.get_state()))
+        states = list(self.awareness.states)
+        if states:
+            peer.send(protocol.awareness(self.awareness.encode_awareness_update(states)))
+
+    def leave(self, peer: Peer) -> None:
+        self.peers.discard(peer)
+        if peer.clients and not self.closed:
+            self.awareness.remove_awareness_states(sorted(peer.clients), peer)
+
+    def receive(self, peer: Peer, message: bytes) -> bool:
+        """Take one message from ``peer``; false when it changed nothing (an update the
+        room had, which some clients send back). ``Malformed`` if it is not one the room
+        can take (nothing of it was applied or relayed), ``RoomBroken`` if the doc failed
+        on it."""
+        parsed = protocol.parse(message)
+        changes = self._changes
+        if isinstance(parsed, protocol.Sync):
+            if parsed.step == SyncStep.STEP1:
+                self._answer(peer, parsed.payload)
+                return True
+            self._sync(peer, parsed)
+        elif isinstance(parsed, protocol.Awareness):
+            self._take_awareness(peer, parsed.payload)
+        else:
+            states = list(self.awareness.states)
+            peer.send(protocol.awareness(self.awareness.encode_awareness_update(states)))
+            return True
+        return self._changes != changes
+
+    def _answer(self, peer: Peer, state_vector: bytes) -> None:
+        try:
+            peer.send(protocol.sync_step2(self.doc.get_update(state_vector)))
+        except ValueError:
+            raise Malformed("the state vector does not decode") from None
+
+    def _sync(self, peer: Peer, message: protocol.Sync) -> None:
+        if message.payload == EMPTY_UPDATE:
+            return
+        if not peer.access.can_edit:
+            self._refuse(peer, message)
+            return
+        self._sender = peer
+        try:
+            self.doc.apply_update(message.payload)
+        except ValueError as exc:
+            raise Malformed(f"the update does not decode: {exc}") from None
+        except BaseException as exc:
+            if isinstance(exc, FATAL):
+                raise
+            raise RoomBroken(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            self._sender = None
+
+    def _refuse(self, peer: Peer, message: protocol.Sync) -> None:
+        """A viewer's update: not applied, not relayed; it is told so when the update
+        would have changed anything. (A viewer's client answers the room's state vector
+        on every connection, and some clients send back what they were sent.)"""
+        if self._brings_news(message.payload):
+            self._changes += 1  # as costly as a change
+            peer.send(protocol.permission_denied(READ_ONLY))
+
+    def _brings_news(self, update: bytes) -> bool:
+        """Whether ``update`` would change the doc: tried on a copy of it."""
+        copy: Doc[Any] = Doc()
+        copy.apply_update(self.doc.get_update())
+        changes: list[bytes] = []
+        copy.observe(lambda event: changes.append(event.update))
+        try:
+            copy.apply_update(update)
+        except BaseException as exc:
+            if isinstance(exc, FATAL):
+                raise
+            raise Malformed("the update does not decode") from None
+        return any(change != EMPTY_UPDATE for change in changes)
+
+    def _take_awareness(self, peer: Peer, payload: bytes) -> None:
+        try:
+            self.awareness.apply_awareness_update(payload, peer)
+        except (ValueError, KeyError, IndexError, TypeError) as exc:  # checked already
+            raise Malformed(f"the awareness update does not apply: {exc}") from None
+
+    # -- relaying -------------------------------------------------------------------------
+
+    def _doc_changed(self, event: TransactionEvent) -> None:
+        update = event.update
+        if update == EMPTY_UPDATE:
+            return
+        self._changes += 1
+        self._pending.append(update)
+        self._dirty.set()
+        message = protocol.sync_update(update)
+        for peer in self.peers:
+            if peer is not self._sender:
+                peer.send(message)
+
+    def _awareness_changed(self, topic: str, change: tuple[dict[str, Any], Any]) -> None:
+        if topic != "update":
+            return
+        changes, origin = change
+        self._changes += 1
+        if isinstance(origin, Peer):
+            origin.clients.update(changes["added"], changes["updated"])
+            origin.clients.difference_update(changes["removed"])
+        clients = [*changes["added"], *changes["updated"], *changes["removed"]]
+        if not clients or self.closed:
+            return
+        message = protocol.awareness(self.awareness.encode_awareness_update(clients))
+        for peer in self.peers:
+            peer.send(message)
+
+    # -- the draft ------------------------------------------------------------------------
+
+    def draft(self) -> dict[str, Any]:
+        """The draft as a workflow document (not validated)."""
+        return read_document(self.doc, like=self.like)
+
+    async def take_saved(self, document: Mapping[str, Any], version: int) -> None:
+        """A version was saved from outside the draft (a REST save, a restore, another
+        process): the draft becomes it, as one change everyone sees. Call with ``lock``."""
+        write_document(self.doc, document, self.long_text)
+        self.like = document
+        await self.saved_as(version, document)
+
+    async def saved_as(self, version: int, document: Mapping[str, Any]) -> None:
+        """The draft was saved as ``version`` (``document``). Call with ``lock``."""
+        self.base_version = version
+        self.like = document
+        if not self.gone:
+            await self.store.set_base(self.workflow_id, version)
+
+    # -- keeping it -----------------------------------------------------------------------
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await self._dirty.wait()
+            await asyncio.sleep(self.limits.flush_s)  # let a burst of typing make one row
+            try:
+                await self.flush()
+            except NotFound:
+                self.gone = True
+                return
+            except Exception:  # the database is away: keep the updates, try again later
+                logger.exception("cannot store the draft of workflow %s", self.workflow_id)
+                await asyncio.sleep(1)
+
+    async def flush(self) -> None:
+        """Write the updates not written yet, as one row; compact once there are enough.
+        ``NotFound`` when the workflow is gone."""
+        async with self._flushing:
+            if self.gone or not self._pending:
+                self._dirty.clear()
+                return
+            batch, self._pending = self._pending, []
+            self._dirty.clear()
+            try:
+                self._last_id = await self.store.append(self.workflow_id, merge_updates(*batch))
+            except BaseException:
+                self._pending[:0] = batch
+                self._dirty.set()
+                raise
+            self._written += 1
+            if self._written >= self.limits.compact_every:
+                await self._compact()
+
+    async def compact(self) -> None:
+        """Replace the stored snapshot and updates by one snapshot of the doc."""
+        async with self._flushing:
+            await self._compact()
+
+    async def _compact(self) -> None:
+        if self.gone:
+            return
+        await self.store.compact(
+            self.workflow_id, self.doc.get_update(), self.base_version, self._last_id
+        )
+        self._pending.clear()  # the snapshot holds them
+        self._dirty.clear()
+        self._written = 0
+
+    async def close(
+        self, code: int, reason: str, *, keep: bool = True, snapshot: bool = True
+    ) -> None:
+        """Close every connection with ``code``; ``keep``: write what is pending first,
+        then (``snapshot``) compact."""
+        self.closed = True
+        for peer in list(self.peers):
+            peer.close(code, reason)
+        self._flusher.cancel()
+        await asyncio.gather(self._flusher, return_exceptions=True)
+        self.doc.unobserve(self._subscription)
+        if not keep or self.gone:
+            return
+        try:
+            await (self.compact() if snapshot else self.flush())
+        except NotFound:
+            self.gone = True
