@@ -80,6 +80,32 @@ class Settings(BaseSettings):
     max_workflow_bytes: int = Field(
         4 * 1024 * 1024, gt=0, description="Largest workflow document (JSON or YAML) accepted."
     )
+    collab_max_message_bytes: int = Field(
+        8 * 1024 * 1024,
+        gt=0,
+        description="Largest message a live co-editing client may send (a whole draft, "
+        "after a reconnection: about twice TAV_MAX_WORKFLOW_BYTES).",
+    )
+    collab_max_messages_per_s: float = Field(
+        200, gt=0, description="Messages per second one live co-editing connection may send."
+    )
+    collab_max_bytes_per_s: int = Field(
+        8 * 1024 * 1024,
+        gt=0,
+        description="Bytes per second one live co-editing connection may send.",
+    )
+    collab_max_peers: int = Field(50, ge=1, description="Connections to one workflow's room.")
+    collab_max_rooms: int = Field(
+        100, ge=1, description="Workflows being edited live in one server process at once."
+    )
+    collab_flush_s: float = Field(
+        0.5,
+        gt=0,
+        le=10,
+        description="How long a live draft's changes may wait before they are written: "
+        "what a crash can lose.",
+    )
+    collab_idle_s: float = Field(30, ge=0, description="How long a room nobody is in stays loaded.")
     template_max_bytes: int = Field(
         16 * 1024 * 1024,
         gt=0,

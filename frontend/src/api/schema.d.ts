@@ -992,6 +992,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workflows/{workflow_id}/draft": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Draft
+         * @description The live draft (what the people editing the workflow see now) as a document, with
+         *     the problems a save would report. The ``ETag`` is the saved version it is based on.
+         */
+        get: operations["get_draft_api_v1_workflows__workflow_id__draft_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflows/{workflow_id}/draft/save": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Save Draft
+         * @description Save the live draft as a new version, checked as ``PUT`` checks a document (422
+         *     with every problem); 409 when ``If-Match`` names a version that is no longer the
+         *     current one. Changes made to the draft meanwhile stay in it.
+         */
+        post: operations["save_draft_api_v1_workflows__workflow_id__draft_save_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1215,6 +1258,33 @@ export interface components {
             email: string;
             /** Password */
             password: string;
+        };
+        /** DraftPublic */
+        DraftPublic: {
+            /** Workflow Id */
+            workflow_id: string;
+            /**
+             * Version
+             * @description The saved version the draft is based on.
+             */
+            version: number;
+            /**
+             * Document
+             * @description The draft as a workflow document (format v1), as it stands now.
+             */
+            document: {
+                [key: string]: unknown;
+            };
+            /**
+             * Valid
+             * @description Whether saving it now would pass the checks.
+             */
+            valid: boolean;
+            /**
+             * Problems
+             * @description What a save would refuse, each located by node, edge and field.
+             */
+            problems: components["schemas"]["ProblemPublic"][];
         };
         /**
          * EdgeDef
@@ -5829,6 +5899,110 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description The request is not valid; `details` lists every problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_draft_api_v1_workflows__workflow_id__draft_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workflow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DraftPublic"];
+                };
+            };
+            /** @description No valid API key or session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is not valid; `details` lists every problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    save_draft_api_v1_workflows__workflow_id__draft_save_post: {
+        parameters: {
+            query?: {
+                /** @description Like If-Match: update only from this version. */
+                base_version?: number | null;
+            };
+            header?: {
+                /** @description Update only if the workflow is at this version: "3" (its ETag). */
+                "if-match"?: string | null;
+            };
+            path: {
+                workflow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkflowPublic"];
+                };
+            };
+            /** @description No valid API key or session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
             };
             /** @description The request is not valid; `details` lists every problem. */
             422: {

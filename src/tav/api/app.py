@@ -15,6 +15,7 @@ from tav.api.limits import BodyLimitMiddleware
 from tav.api.origins import HostGuard, HostPolicy, OriginPolicy, public_origins
 from tav.api.routes import (
     auth,
+    collab,
     collections,
     credentials,
     executions,
@@ -81,6 +82,7 @@ def create_app(config: Settings | None = None, *, server: Server | None = None) 
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes, limits=limits)
     # Outermost last: the Host is checked first, then the credentials, then the body.
     origins = OriginPolicy(public_origins(config))
+    app.state.origins = origins  # the WebSocket of live co-editing checks its handshake too
     app.add_middleware(
         AuthGate, auth=server.parts.auth, prefix=API_PREFIX, public=PUBLIC_ROUTES, origins=origins
     )
@@ -100,6 +102,8 @@ def create_app(config: Settings | None = None, *, server: Server | None = None) 
     for router in (auth.account, users.router, users.invites):
         app.include_router(router, **protected)
     app.include_router(files.router, **protected)
+    app.include_router(collab.router, **protected)
+    app.include_router(collab.live, prefix=API_PREFIX)  # a WebSocket: checks its handshake
     webhooks.install(app)  # /webhook/<path>, first, outside /api/v1 and its auth
     apidocs.install(app, TITLE)  # /docs and /redoc, public, as /openapi.json is
     app.include_router(guide.router)  # /guide/: docs/ as HTML, public

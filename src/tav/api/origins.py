@@ -40,6 +40,7 @@ logger = logging.getLogger("tav.api")
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 """Names the server always answers: this machine's own."""
 DEFAULT_PORTS = {"http": 80, "https": 443}
+WEBSOCKET_SCHEMES = {"ws": "http", "wss": "https"}
 FORWARDING_HEADERS = (b"forwarded", b"x-forwarded-for", b"x-forwarded-host", b"x-real-ip")
 """Headers a proxy adds: a request carrying one is not taken for one from this machine."""
 
@@ -78,8 +79,10 @@ def parse_origin(value: str) -> Origin | None:
 
 
 def own_origin(scope: Scope, host: str) -> Origin | None:
-    """The origin the request was sent to: its scheme and its Host header."""
+    """The origin the request was sent to: its scheme and its Host header (a WebSocket's
+    ``ws`` and ``wss`` are the page's ``http`` and ``https``)."""
     scheme = scope.get("scheme", "http")
+    scheme = WEBSOCKET_SCHEMES.get(scheme, scheme)
     split = split_host(host)
     if split is None or scheme not in DEFAULT_PORTS:
         return None

@@ -38,6 +38,9 @@ from tav.app.plans import Plans
 from tav.app.settings import RuntimeConfig
 from tav.app.users import Users
 from tav.app.workflows import Workflows
+from tav.collab.limits import Limits
+from tav.collab.rooms import Rooms
+from tav.collab.ydoc import long_text_of
 from tav.credentials import CredentialService, KeySource, Vault
 from tav.engine.bus import InMemoryBus
 from tav.engine.executor import Executor
@@ -45,13 +48,14 @@ from tav.engine.pools import Pools
 from tav.engine.template_budget import TemplateLimits
 from tav.nodes.discovery import default_registry
 from tav.nodes.host import HostServices, PdfFonts
-from tav.nodes.outbound import OutboundPolicy
+from tav.nodes.outbound import OutboundPolicy, OutboundSession
 from tav.nodes.outbound import client as outbound_client
 from tav.nodes.registry import NodeRegistry
 from tav.services import ServiceConfig, build_services
 from tav.settings import Settings
 from tav.storage.ai_cache import AICacheRepository
 from tav.storage.auth import SETUP_TOKEN_FILE, AuthRepository, SetupToken
+from tav.storage.collab import DraftRepository
 from tav.storage.config import SettingRepository, VariableRepository
 from tav.storage.credentials import CredentialRepository
 from tav.storage.db import Database
@@ -102,6 +106,8 @@ class Parts(Storage):
     """Every request of a node, a service client or a model provider goes through it."""
     http: httpx.AsyncClient
     """The client of the nodes and the service clients, under ``outbound``."""
+    http_session: OutboundSession
+    """The session of ``core.http_request``, under ``outbound``."""
     provider_http: ProviderHttp
     """The clients the model providers' SDKs send through, under ``outbound``."""
     ai_cache: AICacheRepository
@@ -123,6 +129,7 @@ class Parts(Storage):
         writes of API key use still pending)."""
         await self.auth.settle()
         await self.http.aclose()
+        await self.http_session.aclose()
         await self.provider_http.aclose()
         await self.db.close()
 
@@ -136,6 +143,8 @@ class RecordingParts(Parts):
     executions_service: Executions
     triggers: TriggerManager
     workflows_service: Workflows
+    collab: Rooms
+    """The live drafts of the workflows being edited together, and their rooms."""
 
     @property
     def webhooks(self) -> WebhookRoutes:
@@ -184,6 +193,7 @@ def build(
     # (Each client's transport is made on its first request: it loads the CA bundle,
     # ~30 ms and some MB at every start, for a process that may never make one.)
     http = outbound_client(outbound)
+    http_session = OutboundSession(outbound)
     provider_http = ProviderHttp(outbound)
     ai = AIServices(
         AIConfig.from_settings(settings),
@@ -196,6 +206,7 @@ def build(
     services = replace(
         build_services(ServiceConfig.from_settings(settings), http),
         outbound=outbound,
+        http_session=http_session,
         workflows=loader,
         vector_stores=storage.vectors,
         text_splitter=RecursiveTextSplitter(),
@@ -220,6 +231,7 @@ def build(
         bus=bus,
         outbound=outbound,
         http=http,
+        http_session=http_session,
         provider_http=provider_http,
         ai_cache=ai_cache,
         ai=ai,
@@ -319,10 +331,32 @@ def _recording(settings: Settings, parts: Parts, writer: ExecutionWriter) -> Rec
         sync_every_s=settings.trigger_sync_s,
         kinds=default_trigger_kinds(settings.nodes_path),
     )
+    collab = _collab(settings, parts)
     return RecordingParts(
         **_fields(parts),
         writer=writer,
         executions_service=executions,
         triggers=triggers,
-        workflows_service=Workflows(parts.workflows, triggers, parts.plans),
+        workflows_service=Workflows(parts.workflows, triggers, parts.plans, drafts=collab),
+        collab=collab,
     )
+
+
+def _collab(settings: Settings, parts: Parts) -> Rooms:
+    limits = Limits(
+        max_message_bytes=settings.collab_max_message_bytes,
+        max_messages_per_s=settings.collab_max_messages_per_s,
+        max_bytes_per_s=settings.collab_max_bytes_per_s,
+        max_peers=settings.collab_max_peers,
+        max_rooms=settings.collab_max_rooms,
+        flush_s=settings.collab_flush_s,
+        idle_s=settings.collab_idle_s,
+    )
+    rooms = Rooms(
+        store=DraftRepository(parts.db),
+        workflows=parts.workflows,
+        long_text=long_text_of(parts.registry),
+        limits=limits,
+    )
+    parts.users_service.on_disabled(rooms.user_disabled)  # their connections close at once
+    return rooms

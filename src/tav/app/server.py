@@ -69,6 +69,7 @@ class Server:
         executions = self.parts.executions_service
         await executions.settle_abandoned()
         self.parts.writer.start()
+        self.parts.collab.start()
         executions.accepting = True
         if triggers:  # the active workflows' webhooks, schedules, subscriptions, pollers
             await self.parts.triggers.start()
@@ -99,6 +100,7 @@ class Server:
         return self._drain
 
     async def _wind_down(self, timeout_s: float) -> None:
+        await self.parts.collab.close()  # the drafts written, their people told to come back
         await self.parts.triggers.stop()
         running = self.parts.executions_service.running
         pending = [asyncio.ensure_future(h.wait()) for h in running.values()]

@@ -9,12 +9,18 @@ re-arms them; deleting one disarms them.
 Who arms them is the ``Triggers`` given: a server's ``TriggerManager`` arms at once;
 ``DeferredTriggers`` (a process that arms nothing, such as ``tav workflows``) only checks
 and stores the ``active`` flag, and a running server arms within ``TAV_TRIGGER_SYNC_S``.
+
+On a server, a workflow open in the editor has a live draft (``Drafts``: the rooms of
+``tav.collab``) that people change together and that nothing runs. Saving the draft makes
+it a numbered version, checked as any save is (``save_draft``); a version saved otherwise
+(a save through the API, a restore) becomes the draft at once, as one change everyone in
+it sees; deleting the workflow closes its room. Triggers only ever run saved versions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 from tav.app.plans import Plans
 from tav.core.errors import NotFound, WorkflowInvalid
@@ -60,11 +66,45 @@ class Triggers(Protocol):
         ...
 
 
+Saved = TypeVar("Saved", bound=StoredWorkflow)
+
+
+class Drafts(Protocol):
+    """The live drafts of the workflows being edited together (``tav.collab.Rooms``)."""
+
+    async def draft(self, workflow_id: str) -> tuple[dict[str, Any], int]:
+        """The draft as a workflow document (not checked), and the saved version it is
+        based on. Raises ``NotFound``."""
+        ...
+
+    async def save(
+        self, workflow_id: str, store: Callable[[dict[str, Any]], Awaitable[Saved]]
+    ) -> Saved:
+        """Hand the draft to ``store``, which saves it as a version; the draft is then
+        based on that version."""
+        ...
+
+    async def saved(self, workflow_id: str, document: dict[str, Any], version: int) -> None:
+        """A version was saved not from the draft: the draft becomes it."""
+        ...
+
+    async def deleted(self, workflow_id: str) -> None:
+        """The workflow is gone: its draft and its room with it."""
+        ...
+
+
 class Workflows:
-    def __init__(self, workflows: WorkflowRepository, triggers: Triggers, plans: Plans) -> None:
+    def __init__(
+        self,
+        workflows: WorkflowRepository,
+        triggers: Triggers,
+        plans: Plans,
+        drafts: Drafts | None = None,
+    ) -> None:
         self.workflows = workflows
         self.triggers = triggers
         self.plans = plans
+        self.drafts = drafts
 
     # -- reading --------------------------------------------------------------------------
 
@@ -125,7 +165,20 @@ class Workflows:
         """Save the document as a new version of ``workflow``, saved by the user ``by``.
         ``base_version``: only if the workflow is still at that version
         (``VersionConflict`` otherwise). An active workflow's triggers are checked first
-        and re-armed after."""
+        and re-armed after. The live draft, if the workflow has one, becomes the
+        document."""
+        saved = await self._save(workflow, document, base_version, by)
+        if self.drafts is not None:
+            await self.drafts.saved(saved.id, saved.document, saved.version)
+        return saved
+
+    async def _save(
+        self,
+        workflow: StoredWorkflow,
+        document: dict[str, Any],
+        base_version: int | None,
+        by: str | None,
+    ) -> StoredWorkflow:
         await self.check(document)
         if workflow.active:
             await self.triggers.check(workflow.id, document)
@@ -137,6 +190,34 @@ class Workflows:
         if saved.active or workflow.active:
             await self.triggers.refresh(workflow.id)
         return saved
+
+    async def draft(self, workflow_id: str) -> tuple[dict[str, Any], int]:
+        """The workflow's live draft as a document (not checked): what people editing it
+        see now; and the saved version it is based on. Without live drafts (``tav
+        workflows``), the saved document."""
+        workflow = await self.get(workflow_id)
+        if self.drafts is None:
+            return workflow.document, workflow.version
+        return await self.drafts.draft(workflow.id)
+
+    async def save_draft(
+        self,
+        workflow: StoredWorkflow,
+        *,
+        prepare: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]],
+        base_version: int | None = None,
+        by: str | None = None,
+    ) -> StoredWorkflow:
+        """Save the live draft as a new version, as ``save`` would save it; ``prepare``
+        checks it first as a document from outside is checked (size, JSON, validity).
+        Changes made to the draft meanwhile stay in it, unsaved."""
+
+        async def store(document: dict[str, Any]) -> StoredWorkflow:
+            return await self._save(workflow, await prepare(document), base_version, by)
+
+        if self.drafts is None:
+            return await store(workflow.document)
+        return await self.drafts.save(workflow.id, store)
 
     async def restore(
         self,
@@ -168,6 +249,8 @@ class Workflows:
         if not STORED_ID.match(workflow_id) or not await self.workflows.delete(workflow_id):
             raise _unknown(workflow_id)
         await self.triggers.refresh(workflow_id)
+        if self.drafts is not None:
+            await self.drafts.deleted(workflow_id)
 
 
 class DeferredTriggers:
