@@ -37,7 +37,15 @@ from tav.core.states import ExecutionStatus, NodeStatus
 from tav.engine.executor import Executor
 from tav.nodes.builtin import BUILTIN_NODE_TYPES
 from tav.nodes.host import HostServices
-from tav.nodes.outbound import AllowRule, Listening, OutboundPolicy, client
+from tav.nodes.outbound import (
+    AllowRule,
+    Listening,
+    OutboundPolicy,
+    OutboundRefused,
+    OutboundSession,
+    client,
+)
+from tav.nodes.outbound.connector import GuardedResolver
 from tav.nodes.outbound.policy import IPAddress
 from tav.nodes.registry import NodeRegistry
 from tav.nodes.testing import TESTING_NODE_TYPES
@@ -88,12 +96,12 @@ async def fetch(
     url: str,
     *,
     policy: OutboundPolicy | None = None,
-    http: httpx.AsyncClient | None = None,
+    session: OutboundSession | None = None,
     **params: Any,
 ) -> NodeResult:
-    """Run one ``core.http_request``: through ``http`` if given, else through the client
-    the node makes itself under ``policy`` (a host's ``OutboundPolicy`` service)."""
-    services = HostServices(http=http, outbound=policy or OutboundPolicy())
+    """Run one ``core.http_request``: through ``session`` if given, else through the
+    session the node makes itself under ``policy`` (a host's ``OutboundPolicy`` service)."""
+    services = HostServices(http_session=session, outbound=policy or OutboundPolicy())
     executor = Executor(registry, services=services)
     wf = workflow(
         node("start", "trigger.manual"),
@@ -163,9 +171,8 @@ async def test_a_name_of_a_metadata_address_is_refused_without_a_second_lookup(
 ):
     calls: list[str] = []
     names = {"metadata.google.internal": "169.254.169.254", "rebind.test": "169.254.169.254"}
-    http = client(OutboundPolicy(), resolver=fixed_resolver(names, calls))
-    async with http:
-        result = await fetch(registry, "http://rebind.test/computeMetadata/v1/", http=http)
+    async with OutboundSession(OutboundPolicy(), resolver=fixed_resolver(names, calls)) as http:
+        result = await fetch(registry, "http://rebind.test/computeMetadata/v1/", session=http)
 
     refused(
         result,
@@ -345,10 +352,10 @@ async def test_a_name_is_resolved_once_and_the_checked_address_is_connected_to(
     resolver = fixed_resolver({"rebind.test": "127.0.0.1"}, calls)
     url = f"http://rebind.test:{httpserver.port}/x"
 
-    async with client(OutboundPolicy(), resolver=resolver) as http:
-        allowed = await fetch(registry, url, http=http)
-    async with client(PRIVATE_OFF, resolver=resolver) as http:
-        denied = await fetch(registry, url, http=http)
+    async with OutboundSession(OutboundPolicy(), resolver=resolver) as http:
+        allowed = await fetch(registry, url, session=http)
+    async with OutboundSession(PRIVATE_OFF, resolver=resolver) as http:
+        denied = await fetch(registry, url, session=http)
 
     assert allowed.status is NodeStatus.SUCCEEDED, allowed.error
     assert httpserver.log[0][0].headers["Host"] == f"rebind.test:{httpserver.port}"
@@ -385,6 +392,119 @@ async def test_every_redirect_hop_goes_through_the_policy(
     assert to_private.error.type == "outbound_refused"
     assert "127.0.0.1 is a loopback address" in to_private.error.message
     assert other_server.log == []
+
+
+async def test_a_name_a_redirect_leads_to_is_judged_when_it_is_resolved(
+    registry: NodeRegistry, httpserver: HTTPServer, other_server: HTTPServer
+):
+    httpserver.expect_request("/go").respond_with_data(
+        "", status=302, headers={"Location": f"http://inside.test:{other_server.port}/admin"}
+    )
+    other_server.expect_request("/admin").respond_with_data("secret")
+    calls: list[str] = []
+    resolver = fixed_resolver({"public.test": "127.0.0.1", "inside.test": "127.0.0.1"}, calls)
+    policy = replace(PRIVATE_OFF, allow=(AllowRule.parse("public.test"),))
+    url = f"http://public.test:{httpserver.port}/go"
+
+    async with OutboundSession(policy, resolver=resolver) as session:
+        result = await fetch(registry, url, session=session)
+
+    refused(
+        result,
+        f"GET {url}: refused by the outbound policy: inside.test (127.0.0.1) is a loopback "
+        "address, and private addresses are refused (TAV_OUTBOUND_ALLOW_PRIVATE=false; "
+        "TAV_OUTBOUND_ALLOW can allow this one)",
+    )
+    assert calls == ["public.test", "inside.test"]
+    assert len(httpserver.log) == 1
+    assert other_server.log == []
+
+
+async def test_a_dns_answer_is_cut_to_the_addresses_the_policy_allows():
+    """What the session's connector may connect to: the allowed addresses of an answer
+    only, in its order; none allowed refuses the connection, naming the first."""
+    answer = {"mixed.test": ["10.1.2.3", "169.254.169.254", "93.184.215.14", "::1"]}
+
+    async def resolve(host: str, port: int) -> list[IPAddress]:
+        return [ipaddress.ip_address(address) for address in answer[host]]
+
+    default = await GuardedResolver(OutboundPolicy(), resolve).resolve("mixed.test", 443)
+    private_off = await GuardedResolver(PRIVATE_OFF, resolve).resolve("mixed.test", 443)
+    answer["mixed.test"] = ["192.168.1.9", "127.0.0.1"]
+    with pytest.raises(OutboundRefused) as caught:
+        await GuardedResolver(PRIVATE_OFF, resolve).resolve("mixed.test", 443)
+
+    assert [(r["host"], r["port"]) for r in default] == [
+        ("10.1.2.3", 443),
+        ("93.184.215.14", 443),
+        ("::1", 443),
+    ]
+    assert [r["family"] for r in default] == [socket.AF_INET, socket.AF_INET, socket.AF_INET6]
+    assert [r["host"] for r in private_off] == ["93.184.215.14"]
+    assert caught.value.reason.startswith("mixed.test (192.168.1.9) is a private address")
+
+
+async def test_a_name_answering_a_refused_and_an_allowed_address_reaches_the_allowed_one(
+    registry: NodeRegistry, httpserver: HTTPServer
+):
+    httpserver.expect_request("/x").respond_with_data("reached")
+
+    async def resolve(host: str, port: int) -> list[IPAddress]:
+        return [ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("127.0.0.1")]
+
+    async with OutboundSession(OutboundPolicy(), resolver=resolve) as session:
+        result = await fetch(registry, f"http://mixed.test:{httpserver.port}/x", session=session)
+
+    assert result.status is NodeStatus.SUCCEEDED, result.error
+    assert result.outputs["output"]["body"] == "reached"
+
+
+@pytest.mark.parametrize("host", ["127.1", "2130706433", "127.0.0.1.1"])
+async def test_an_address_in_a_legacy_form_is_refused_without_a_lookup(
+    registry: NodeRegistry, httpserver: HTTPServer, host: str
+):
+    """``socket`` would take ``127.1`` or ``2130706433`` for 127.0.0.1 without telling."""
+    url = f"http://{host}:{httpserver.port}/"
+
+    result = await fetch(registry, url)
+
+    assert result.error is not None, result
+    assert result.error.type == "invalid_url"
+    assert result.error.message == f"GET {url}: invalid URL: {host!r} is not an IP address"
+    assert httpserver.log == []
+
+
+async def test_redirects_change_the_method_body_and_headers_as_httpx_does(
+    registry: NodeRegistry, httpserver: HTTPServer, other_server: HTTPServer
+):
+    """303 (and 302) become GET without the body; Authorization stays with its origin;
+    the workflow's Cookie is not sent on; a 307 keeps the method and the body."""
+    httpserver.expect_request("/see-other").respond_with_data(
+        "", status=303, headers={"Location": other_server.url_for("/elsewhere")}
+    )
+    httpserver.expect_request("/temporary").respond_with_data(
+        "", status=307, headers={"Location": "/kept"}
+    )
+    httpserver.expect_request("/kept").respond_with_data("kept")
+    other_server.expect_request("/elsewhere").respond_with_data("elsewhere")
+    headers = {"Authorization": "Bearer t0k3n", "Cookie": "mine=1", "X-Trace": "7"}
+
+    for path in ("/see-other", "/temporary"):
+        result = await fetch(
+            registry, httpserver.url_for(path), method="POST", json={"n": 1}, headers=headers
+        )
+        assert result.status is NodeStatus.SUCCEEDED, result.error
+
+    [(elsewhere, _)] = other_server.log
+    assert elsewhere.method == "GET"
+    assert elsewhere.get_data() == b""
+    assert "Authorization" not in elsewhere.headers
+    assert "Cookie" not in elsewhere.headers
+    assert elsewhere.headers["X-Trace"] == "7"
+    kept = httpserver.log[-1][0]
+    assert (kept.path, kept.method, kept.json) == ("/kept", "POST", {"n": 1})
+    assert kept.headers["Authorization"] == "Bearer t0k3n"
+    assert "Cookie" not in kept.headers
 
 
 async def test_redirects_are_capped(registry: NodeRegistry, httpserver: HTTPServer):
@@ -643,6 +763,21 @@ async def test_a_compressed_answer_is_counted_as_it_inflates(
     assert small.outputs["output"]["body"] == {"a": 1}
 
 
+async def test_a_corrupt_compressed_answer_fails_as_invalid_response(
+    registry: NodeRegistry, httpserver: HTTPServer
+):
+    httpserver.expect_request("/corrupt").respond_with_response(
+        Response(b"not gzip at all", headers={"Content-Encoding": "gzip"})
+    )
+    url = httpserver.url_for("/corrupt")
+
+    result = await fetch(registry, url)
+
+    assert result.error is not None, result
+    assert result.error.type == "invalid_response"
+    assert result.error.message.startswith(f"the response of GET {url} is not valid gzip")
+
+
 async def test_only_encodings_with_a_bounded_decoder_are_asked_for(
     registry: NodeRegistry, httpserver: HTTPServer
 ):
@@ -798,11 +933,11 @@ async def test_a_cookie_one_request_was_given_never_goes_out_with_another(
     httpserver.expect_request("/whoami").respond_with_handler(
         lambda request: seen.append(request.headers.get("Cookie")) or Response("who?")
     )
-    async with client(OutboundPolicy()) as shared:
-        await fetch(registry, httpserver.url_for("/login"), http=shared)
-        await fetch(registry, httpserver.url_for("/whoami"), http=shared)
+    async with OutboundSession(OutboundPolicy()) as shared:
+        await fetch(registry, httpserver.url_for("/login"), session=shared)
+        await fetch(registry, httpserver.url_for("/whoami"), session=shared)
         await fetch(
-            registry, httpserver.url_for("/whoami"), http=shared, headers={"Cookie": "mine=1"}
+            registry, httpserver.url_for("/whoami"), session=shared, headers={"Cookie": "mine=1"}
         )
 
     assert seen == [None, "mine=1"]  # a cookie the workflow sends itself still goes

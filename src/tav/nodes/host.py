@@ -28,6 +28,8 @@ from tav.nodes.services import Discord, Mailer, MqttPublisher, Slack, Telegram, 
 if TYPE_CHECKING:
     import httpx
 
+    from tav.nodes.outbound.session import OutboundSession
+
 T = TypeVar("T")
 
 
@@ -77,8 +79,12 @@ class HostServices:
     """What a host supplies to nodes: one field per service; ``None``: not provided."""
 
     http: httpx.AsyncClient | None = None
-    """The shared client requests made for workflows go through, under ``outbound``
-    (``tav.nodes.outbound.client``); nodes without it make their own under ``outbound``."""
+    """The shared client the service clients and custom nodes send through, under
+    ``outbound`` (``tav.nodes.outbound.client``); nodes without it make their own under
+    ``outbound``."""
+    http_session: OutboundSession | None = None
+    """The shared session ``core.http_request`` sends through, under ``outbound``; without
+    it, the node makes its own under ``outbound``."""
     outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
     """What requests made for workflows may reach (``TAV_OUTBOUND_*``)."""
     chat_models: ChatModels | None = None

@@ -1,5 +1,10 @@
 """HTTP calls from nodes and the service clients, with failures classified for retries.
 
+``request`` sends through an ``httpx.AsyncClient`` (the service clients, custom nodes),
+``send`` through an ``OutboundSession`` (``core.http_request``): the same failures raise
+the same errors from both, and ``check``, ``json_body`` and ``retry_after`` read either's
+response (``Answer``).
+
 Network errors, timeouts, 5xx and 429 are operational (retryable), honouring a
 ``Retry-After`` header or a ``retry_after`` in a JSON body (Discord, Telegram); any other
 4xx is the request's fault and is not retried. Messages name the call with ``what``
@@ -17,13 +22,28 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
 from tav.core.errors import NodeError, OperationalError
 from tav.core.text import clip
-from tav.nodes.outbound import OutboundRefused, ResponseTooLarge
+from tav.nodes.outbound import OutboundRefused, OutboundResponse, OutboundSession, ResponseTooLarge
+
+
+class Answer(Protocol):
+    """What ``check`` and ``retry_after`` read of a response: an ``httpx.Response`` or
+    an ``OutboundResponse``."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def reason_phrase(self) -> str: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    @property
+    def text(self) -> str: ...
+    def json(self) -> Any: ...
 
 
 async def request(
@@ -72,6 +92,37 @@ async def request(
         raise NodeError(f"{what}: invalid URL: {exc}", type="invalid_url") from None
 
 
+async def send(
+    session: OutboundSession,
+    method: str,
+    url: str,
+    *,
+    what: str,
+    timeout_s: float,
+    json: Any = None,
+    content: str | bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    params: Mapping[str, Any] | None = None,
+    follow_redirects: bool = True,
+) -> OutboundResponse:
+    """``request`` through ``session``: the response, whatever its status; raises
+    ``OperationalError`` when there is none."""
+    try:
+        target = with_query(url, params)
+    except httpx.InvalidURL as exc:
+        raise NodeError(f"{what}: invalid URL: {exc}", type="invalid_url") from None
+    return await session.request(
+        method,
+        target,
+        what=what,
+        timeout_s=timeout_s,
+        headers=headers,
+        json=json,
+        content=content,
+        follow_redirects=follow_redirects,
+    )
+
+
 def with_query(url: str, params: Mapping[str, Any] | None) -> httpx.URL:
     """``url`` with ``params`` merged into its query string. The URL's own query is kept
     as written (a signed URL's signature covers its exact bytes) unless ``params`` names
@@ -86,7 +137,7 @@ def with_query(url: str, params: Mapping[str, Any] | None) -> httpx.URL:
     return parsed.copy_with(query=query)
 
 
-def check(response: httpx.Response, what: str) -> None:
+def check(response: Answer, what: str) -> None:
     """Raise for a 4xx or 5xx answer: ``OperationalError`` for 5xx and 429."""
     status = response.status_code
     if status < 400:
@@ -100,7 +151,7 @@ def check(response: httpx.Response, what: str) -> None:
     raise NodeError(message, type="http_error", retryable=False)
 
 
-def json_body(response: httpx.Response, what: str) -> Any:
+def json_body(response: Answer, what: str) -> Any:
     """The JSON an API answered; a body that is not JSON is an operational error (a proxy's
     error page, a truncated answer)."""
     try:
@@ -112,7 +163,7 @@ def json_body(response: httpx.Response, what: str) -> Any:
         ) from None
 
 
-def retry_after(response: httpx.Response) -> float | None:
+def retry_after(response: Answer) -> float | None:
     """Seconds to wait, from ``Retry-After`` (seconds or an HTTP date) or a JSON body's
     ``retry_after`` (Discord) or ``parameters.retry_after`` (Telegram)."""
     value = response.headers.get("retry-after", "").strip()
@@ -128,7 +179,7 @@ def retry_after(response: httpx.Response) -> float | None:
     return _body_retry_after(response)
 
 
-def _body_retry_after(response: httpx.Response) -> float | None:
+def _body_retry_after(response: Answer) -> float | None:
     if "json" not in response.headers.get("content-type", ""):
         return None
     try:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import socket
 import threading
 import time
 from typing import Any
 
-import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -22,6 +22,8 @@ from tav.engine.bus import InMemoryBus
 from tav.engine.executor import Executor
 from tav.nodes.builtin.core.http import HttpRequest
 from tav.nodes.host import HostServices
+from tav.nodes.outbound import OutboundPolicy, OutboundSession
+from tav.nodes.outbound.policy import IPAddress
 from tests.helpers import node, run, workflow
 
 NO_WAIT = {"max_attempts": 3, "backoff_s": 0, "jitter": False}
@@ -82,6 +84,20 @@ async def test_get_sends_query_and_headers_and_parses_a_json_response(executor, 
     assert output["body"] == {"items": [1, 2]}
     assert output["headers"]["x-total"] == "2"
     assert output["headers"]["content-type"] == "application/json"
+
+
+async def test_response_headers_are_named_in_lower_case_with_repeated_ones_joined(
+    executor, httpserver
+):
+    httpserver.expect_request("/many").respond_with_response(
+        Response("ok", headers=[("X-Part", "a"), ("x-part", "b"), ("X-Single", "c")])
+    )
+
+    result = await fetch(executor, {"url": httpserver.url_for("/many")})
+
+    headers = call(result).outputs["output"]["headers"]
+    assert (headers["x-part"], headers["x-single"]) == ("a, b", "c")
+    assert all(name == name.lower() for name in headers)
 
 
 async def test_query_params_are_added_to_the_query_the_url_has(executor, httpserver):
@@ -332,24 +348,29 @@ async def test_the_request_holds_a_slot_of_the_http_pool(registry, httpserver):
     assert executor.pools.in_use("http") == 0
 
 
-async def test_a_host_supplied_client_is_used_and_left_open(registry, httpserver):
-    sent: list[httpx.Request] = []
+async def test_a_host_supplied_session_is_used_and_left_open(registry, httpserver):
+    """The host's session is the one sent through: only its resolver knows the name, and
+    the second run finds the first one's connection open (no second lookup)."""
+    calls: list[str] = []
 
-    async def remember(request: httpx.Request) -> None:
-        sent.append(request)
+    async def resolve(host: str, port: int) -> list[IPAddress]:
+        calls.append(host)
+        return [ipaddress.ip_address("127.0.0.1")]
 
-    httpserver.expect_request("/shared", headers={"User-Agent": "tav-host"}).respond_with_data("ok")
-    async with httpx.AsyncClient(
-        headers={"User-Agent": "tav-host"}, event_hooks={"request": [remember]}
-    ) as client:
-        executor = Executor(registry, services=HostServices(http=client))
-        result = await fetch(executor, {"url": httpserver.url_for("/shared")})
-        again = await fetch(executor, {"url": httpserver.url_for("/shared")})
+    httpserver.expect_request("/shared").respond_with_data("ok")
+    url = f"http://shared.test:{httpserver.port}/shared"
+    async with OutboundSession(OutboundPolicy(), resolver=resolve) as session:
+        executor = Executor(registry, services=HostServices(http_session=session))
+        result = await fetch(executor, {"url": url})
+        again = await fetch(executor, {"url": url})
 
-        assert not client.is_closed
+        assert not session.closed
 
     assert [call(r).outputs["output"]["body"] for r in (result, again)] == ["ok", "ok"]
-    assert [str(r.url) for r in sent] == [httpserver.url_for("/shared")] * 2
+    assert calls == ["shared.test"]
+    assert [request.headers["Host"] for request, _ in httpserver.log] == [
+        f"shared.test:{httpserver.port}"
+    ] * 2
 
 
 def test_the_output_port_documents_the_response_shape():

@@ -32,13 +32,12 @@ from typing import Any
 import httpx
 
 from tav.core.errors import NodeError
+from tav.nodes.outbound.body import INFLATE_SLICE, narrow
 from tav.nodes.outbound.errors import ResponseTooLarge
 from tav.nodes.outbound.network import Errors, GuardedBackend, Resolver, resolve
 from tav.nodes.outbound.policy import OutboundPolicy
 from tav.nodes.outbound.pool import pool_class
 
-ACCEPTED_ENCODINGS = ("gzip", "deflate", "identity")
-INFLATE_SLICE = 64 * 1024
 MAX_CONNECTIONS = 100
 """Connections one client keeps open at most, busy or idle (httpx's default)."""
 
@@ -148,16 +147,6 @@ class OutboundTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         if self._transport is not None:
             await self._transport.aclose()
-
-
-def narrow(accept_encoding: str) -> str:
-    """``Accept-Encoding`` without the encodings that cannot be inflated with a bound."""
-    kept = [
-        part.strip()
-        for part in accept_encoding.split(",")
-        if part.split(";")[0].strip().lower() in ACCEPTED_ENCODINGS
-    ]
-    return ", ".join(kept) or "identity"
 
 
 def _length(headers: Any) -> int:

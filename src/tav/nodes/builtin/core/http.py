@@ -1,14 +1,15 @@
-"""``core.http_request``: call an HTTP API with httpx.
+"""``core.http_request``: call an HTTP API.
 
 Failures are classified for retries: network errors, 5xx and 429 are operational
 (retryable, honouring ``Retry-After``); other 4xx are the request's fault and are not.
-The host may supply a shared ``httpx.AsyncClient`` (``ctx.services.http``: connection
-pooling; the server's applies its outbound policy); otherwise each request uses its own
-client, under the host's outbound policy (``ctx.services.outbound``). ``query`` is merged into the
-query string ``url`` already has; a parameter in both takes ``query``'s value.
+Requests go through the host's shared ``OutboundSession`` (``ctx.services.http_session``:
+connections kept open between runs, under the host's outbound policy); a host without one
+gets a session of the node's own, under its outbound policy (``ctx.services.outbound``),
+closed after. ``query`` is merged into the query string ``url`` already has; a parameter in
+both takes ``query``'s value.
 
 The list form (``requests`` instead of ``url``) sends many requests from one node, at most
-``concurrency`` at a time, through the same client and the same outbound policy (each
+``concurrency`` at a time, through the same session and the same outbound policy (each
 response under the same size limit), and outputs the responses in request order
 (``tav.nodes.builtin.core.items``). The node holds one slot of the ``http`` pool for the
 whole list: ``concurrency`` bounds the list, the pool bounds the nodes. A retry of the
@@ -23,7 +24,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-import httpx
+from multidict import CIMultiDict
 from pydantic import (
     ConfigDict,
     Discriminator,
@@ -156,19 +157,19 @@ class HttpRequest(Node):
         headers = dict(params.headers)
         if params.credential:
             headers["Authorization"] = await _authorization(ctx, params.credential)
-        async with _client(ctx) as client:
+        async with _session(ctx) as session:
             if params.requests is None:
                 assert params.url is not None
                 if params.idempotent:
                     headers.setdefault("Idempotency-Key", ctx.idempotency_key)
                 request = _Request.of(params, params.url, headers)
-                return {"output": await _exchange(client, request, params)}
+                return {"output": await _exchange(session, request, params)}
 
             async def one(index: int, item: str | RequestItem) -> dict[str, Any]:
                 request = _Request.of(params, item, headers)
                 if params.idempotent:
                     request.headers.setdefault("Idempotency-Key", f"{ctx.idempotency_key}:{index}")
-                return await _exchange(client, request, params)
+                return await _exchange(session, request, params)
 
             done = await each(
                 params.requests,
@@ -186,7 +187,7 @@ class _Request:
 
     method: str
     url: str
-    headers: httpx.Headers
+    headers: CIMultiDict[str]
     query: dict[str, Any]
     json_body: Any
     body: str | None
@@ -203,13 +204,13 @@ class _Request:
             return cls(
                 params.method,
                 item,
-                httpx.Headers(headers),
+                CIMultiDict(headers),
                 params.query,
                 params.json_body,
                 params.body,
             )
         own_body = item.json_body is not None or item.body is not None
-        merged = httpx.Headers(headers)
+        merged = CIMultiDict(headers)
         merged.update(item.headers)  # a name in both, in any case: the request's value
         return cls(
             method=item.method or params.method,
@@ -221,12 +222,12 @@ class _Request:
         )
 
 
-def _client(ctx: NodeContext) -> AbstractAsyncContextManager[httpx.AsyncClient]:
-    """The host's shared client, left open; else one of the node's own, closed after."""
-    shared = ctx.services.http
+def _session(ctx: NodeContext) -> AbstractAsyncContextManager[outbound.OutboundSession]:
+    """The host's shared session, left open; else one of the node's own, closed after."""
+    shared = ctx.services.http_session
     if shared is not None:
         return contextlib.nullcontext(shared)
-    return outbound.client(ctx.services.outbound)
+    return outbound.OutboundSession(ctx.services.outbound)
 
 
 async def _authorization(ctx: NodeContext, credential_id: str) -> str:
@@ -239,10 +240,10 @@ async def _authorization(ctx: NodeContext, credential_id: str) -> str:
 
 
 async def _exchange(
-    client: httpx.AsyncClient, request: _Request, params: HttpRequestParams
+    session: outbound.OutboundSession, request: _Request, params: HttpRequestParams
 ) -> dict[str, Any]:
-    response = await http.request(
-        client,
+    response = await http.send(
+        session,
         request.method,
         request.url,
         what=request.what,
@@ -255,12 +256,21 @@ async def _exchange(
     )
     if params.fail_on_status:
         http.check(response, request.what)
-    return HttpResponse(
-        status=response.status_code, headers=dict(response.headers), body=_body(response)
-    ).model_dump()
+    # ``HttpResponse``'s shape (the port's schema), built directly rather than validated
+    # again per response.
+    return {"status": response.status_code, "headers": _headers(response), "body": _body(response)}
 
 
-def _body(response: httpx.Response) -> Any:
+def _headers(response: outbound.OutboundResponse) -> dict[str, str]:
+    """Names in lower case; a name sent several times, its values joined by ``, ``."""
+    headers: dict[str, str] = {}
+    for name, value in response.headers.items():
+        key = name.lower()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return headers
+
+
+def _body(response: outbound.OutboundResponse) -> Any:
     content_type = response.headers.get("content-type", "")
     if "json" in content_type and response.content:
         try:

@@ -1,0 +1,374 @@
+"""The session ``core.http_request`` sends through: aiohttp under the outbound policy.
+
+One ``OutboundSession`` per host (``HostServices.http_session``), shared by every
+workflow, keeping connections open between requests. Each request goes through the policy
+as the httpx client's do (``tav.nodes.outbound.transport``):
+
+- connections: only to addresses the policy allows, judged on the address connected to
+  (``tav.nodes.outbound.connector``: names by the connector's resolver, each time it
+  opens a connection; a host that is an address by this session, before each request);
+- redirects: followed here, one hop at a time, each hop judged as a request of its own,
+  at most ``max_redirects``; they change the method, the body and the headers as httpx
+  does (303, and 302 but for HEAD, become GET; a 301 to a POST too; ``Authorization``
+  goes only to the same origin or its https upgrade; ``Cookie`` is never sent on);
+- size: ``Content-Length`` checked as soon as the headers arrive, then the body counted
+  as it streams, as sent and once decompressed (``tav.nodes.outbound.body``);
+- no cookies kept, no proxy from the environment (a proxy would resolve and connect by
+  itself), ``SSL_CERT_FILE``/``SSL_CERT_DIR`` honoured (the httpx clients' CA bundle);
+- timeouts: ``timeout_s`` bounds each wait, as httpx's timeout does: for a connection
+  (from the pool, or a new one: resolving and connecting), and between two reads.
+
+Failures are classified for retries as ``tav.nodes.http.request`` classifies httpx's
+(``type`` ``outbound_refused``, ``response_too_large``, ``too_many_redirects``,
+``invalid_url``: the request's fault; ``timeout``, ``network_error``: operational), with
+the same words (``ConnectError``, ``ReadTimeout``, ...), so a workflow sees the same
+errors whichever client sent its request.
+
+Why aiohttp here and httpx elsewhere: a request through httpx, httpcore and anyio costs
+about 0.55 ms of CPU on the event loop, through aiohttp (its parser and headers in C)
+about a quarter of that, and ``core.http_request``'s list form and ``core.map`` send
+dozens at once from one loop (``bench/fanout.py``). The service clients and the model
+providers' SDKs keep httpx, which those SDKs require. aiohttp is imported with the first
+request: a process that sends none never loads it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import json as jsonlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from tav.core.errors import NodeError, OperationalError
+from tav.nodes.outbound.body import (
+    ACCEPT_ENCODING,
+    content_length,
+    encodings,
+    inflater,
+    narrow,
+    read_body,
+)
+from tav.nodes.outbound.errors import OutboundRefused, ResponseTooLarge
+from tav.nodes.outbound.network import Resolver, resolve
+from tav.nodes.outbound.policy import OutboundPolicy
+
+if TYPE_CHECKING:
+    import aiohttp
+    from multidict import CIMultiDict, CIMultiDictProxy
+
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundResponse:
+    """A response, read whole (and decompressed). Its attributes are named as httpx's,
+    so ``tav.nodes.http.check`` and ``retry_after`` read either."""
+
+    status_code: int
+    reason_phrase: str
+    headers: CIMultiDictProxy[str]
+    """Case-insensitive; a name sent several times has several values (``getall``)."""
+    content: bytes
+    charset: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The body as text: in the ``Content-Type``'s charset, else UTF-8 (as httpx)."""
+        return self.content.decode(_codec(self.charset), errors="replace")
+
+    def json(self) -> Any:
+        """The body as JSON; ``ValueError`` when it is not."""
+        return jsonlib.loads(self.content)
+
+
+def _codec(charset: str | None) -> str:
+    if charset:
+        try:
+            return codecs.lookup(charset).name
+        except LookupError:
+            pass
+    return "utf-8"
+
+
+class OutboundSession:
+    """Sends requests made for workflows under ``policy``; made on the first request, in
+    the event loop it is then used from. ``resolver``: how names are resolved (tests)."""
+
+    def __init__(self, policy: OutboundPolicy, *, resolver: Resolver = resolve) -> None:
+        self.policy = policy
+        self.resolver = resolver
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def request(
+        self,
+        method: str,
+        url: httpx.URL,
+        *,
+        what: str,
+        timeout_s: float,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        content: str | bytes | None = None,
+        follow_redirects: bool = True,
+    ) -> OutboundResponse:
+        """The response, whatever its status. Raises ``NodeError`` (the request's fault)
+        or ``OperationalError`` (retryable) with a message that starts with ``what``."""
+        import aiohttp
+
+        session = self._open()
+        sent, body = _encoded(headers, json, content)
+        try:
+            return await self._follow(
+                session, _Hop(method, url, sent, body), what, timeout_s, follow_redirects
+            )
+        except OutboundRefused as exc:
+            raise NodeError(f"{what}: {exc.message}", type=exc.type, retryable=False) from None
+        except (aiohttp.ClientError, TimeoutError, _Failure) as exc:
+            raise _classified(exc, what, timeout_s) from None
+
+    async def _follow(
+        self,
+        session: aiohttp.ClientSession,
+        hop: _Hop,
+        what: str,
+        timeout_s: float,
+        follow_redirects: bool,
+    ) -> OutboundResponse:
+        import aiohttp
+
+        waits = aiohttp.ClientTimeout(
+            total=None, connect=timeout_s, sock_connect=timeout_s, sock_read=timeout_s
+        )
+        redirects = 0
+        while True:
+            self._judge(hop.url)
+            response = await self._exchange(session, hop, waits, what)
+            if not (follow_redirects and _redirect(response)):
+                return response
+            if redirects == self.policy.max_redirects:
+                raise NodeError(
+                    f"{what}: more than {self.policy.max_redirects} redirects",
+                    type="too_many_redirects",
+                    retryable=False,
+                )
+            redirects += 1
+            hop = hop.redirected(response)
+
+    def _judge(self, url: httpx.URL) -> None:
+        """Refuse a URL this session cannot send, or whose host is an address the policy
+        refuses (a name is judged when it is resolved, by the connector)."""
+        from tav.nodes.outbound.connector import literal
+
+        if url.scheme not in _DEFAULT_PORTS:
+            raise _Failure(
+                "UnsupportedProtocol",
+                f"Request URL has an unsupported protocol '{url.scheme}://'.",
+            )
+        try:
+            ip = literal(url.host)
+        except ValueError as exc:
+            raise _Failure("InvalidURL", str(exc)) from None
+        if ip is not None:
+            reason = self.policy.refusal(url.host, ip, url.port or _DEFAULT_PORTS[url.scheme])
+            if reason is not None:
+                raise OutboundRefused(reason)
+
+    async def _exchange(
+        self, session: aiohttp.ClientSession, hop: _Hop, waits: aiohttp.ClientTimeout, what: str
+    ) -> OutboundResponse:
+        """One request and its response, read under the size limit."""
+        import yarl
+
+        target = yarl.URL(str(hop.url), encoded=True)  # as httpx normalised it, not again
+        async with session.request(
+            hop.method,
+            target,
+            headers=hop.headers,
+            data=hop.body,
+            timeout=waits,
+            allow_redirects=False,
+        ) as answer:
+            limit = self.policy.max_response_bytes
+            try:
+                announced = content_length(answer.headers.get("Content-Length"))
+                if hop.method != "HEAD" and announced > limit:
+                    raise ResponseTooLarge(what, limit)
+                codings = encodings(answer.headers.getall("Content-Encoding", ()))
+                content = await read_body(
+                    answer.content.iter_any(), inflater(codings, what), limit=limit, what=what
+                )
+            except NodeError:
+                answer.close()  # the rest of the body is not read: the connection goes
+                raise
+            return OutboundResponse(
+                answer.status, answer.reason or "", answer.headers, content, answer.charset
+            )
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise RuntimeError("this OutboundSession is closed")
+        loop = asyncio.get_running_loop()
+        if self._session is None:
+            import aiohttp
+
+            from tav.nodes.outbound.connector import connector
+
+            self._session = aiohttp.ClientSession(
+                connector=connector(self.policy, self.resolver),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                trust_env=False,
+                auto_decompress=False,
+                skip_auto_headers=("Content-Type",),
+            )
+            self._loop = loop
+        elif loop is not self._loop:
+            raise RuntimeError("an OutboundSession is used from the event loop it began in")
+        return self._session
+
+    async def aclose(self) -> None:
+        self._closed = True
+        if self._session is not None:
+            await self._session.close()
+
+    async def __aenter__(self) -> OutboundSession:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+def _encoded(
+    headers: Mapping[str, str] | None, json: Any, content: str | bytes | None
+) -> tuple[CIMultiDict[str], bytes | None]:
+    """The headers and body to send, as httpx would send them: compact JSON in UTF-8
+    (``Content-Type`` unless the workflow set one), text in UTF-8, and only the encodings
+    that can be inflated with a bound offered."""
+    from multidict import CIMultiDict
+
+    sent: CIMultiDict[str] = CIMultiDict(headers or {})
+    sent["Accept-Encoding"] = narrow(sent.get("Accept-Encoding", ACCEPT_ENCODING))
+    if json is not None:
+        text = jsonlib.dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        sent.setdefault("Content-Type", "application/json")
+        return sent, text.encode()
+    if isinstance(content, str):
+        return sent, content.encode()
+    return sent, content
+
+
+def _redirect(response: OutboundResponse) -> bool:
+    return response.status_code in REDIRECTS and "Location" in response.headers
+
+
+@dataclass(frozen=True, slots=True)
+class _Hop:
+    """One request of a chain of redirects."""
+
+    method: str
+    url: httpx.URL
+    headers: CIMultiDict[str]
+    body: bytes | None
+
+    def redirected(self, response: OutboundResponse) -> _Hop:
+        """The request ``response`` redirects to, as httpx would send it."""
+        url = _location(self.url, response.headers["Location"])
+        status, method = response.status_code, self.method
+        if (status in (302, 303) and method != "HEAD") or (status == 301 and method == "POST"):
+            method = "GET"
+        headers, body = self.headers.copy(), self.body
+        if not _same_origin(self.url, url):
+            if not _https_upgrade(self.url, url):
+                headers.popall("Authorization", None)
+            if "Host" in headers:
+                headers["Host"] = url.netloc.decode("ascii")
+        if method != self.method and method == "GET":
+            headers.popall("Content-Length", None)
+            headers.popall("Transfer-Encoding", None)
+            body = None
+        headers.popall("Cookie", None)
+        return _Hop(method, url, headers, body)
+
+
+def _location(url: httpx.URL, location: str) -> httpx.URL:
+    try:
+        target = httpx.URL(location)
+    except httpx.InvalidURL as exc:
+        raise _Failure("RemoteProtocolError", f"Invalid URL in location header: {exc}.") from None
+    if target.scheme and not target.host:
+        target = target.copy_with(host=url.host)
+    return url.join(target) if target.is_relative_url else target
+
+
+def _port(url: httpx.URL) -> int | None:
+    return url.port or _DEFAULT_PORTS.get(url.scheme)
+
+
+def _same_origin(url: httpx.URL, other: httpx.URL) -> bool:
+    return url.scheme == other.scheme and url.host == other.host and _port(url) == _port(other)
+
+
+def _https_upgrade(url: httpx.URL, target: httpx.URL) -> bool:
+    return (
+        url.host == target.host
+        and url.scheme == "http"
+        and _port(url) == 80
+        and target.scheme == "https"
+        and _port(target) == 443
+    )
+
+
+class _Failure(Exception):
+    """A request this session cannot send, or an answer HTTP does not allow; ``name`` is
+    httpx's for the same failure."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+def _classified(exc: Exception, what: str, timeout_s: float) -> NodeError:
+    """The error a failed request raises, in httpx's words (``ConnectError``, ...)."""
+    import aiohttp
+
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return _timeout(what, timeout_s, "ConnectTimeout")
+    if isinstance(exc, TimeoutError):  # aiohttp's read timeout is one too
+        return _timeout(what, timeout_s, "ReadTimeout")
+    if isinstance(exc, aiohttp.InvalidURL) or (
+        isinstance(exc, _Failure) and exc.name == "InvalidURL"
+    ):
+        return NodeError(f"{what}: invalid URL: {exc}", type="invalid_url", retryable=False)
+    if isinstance(exc, _Failure):
+        return OperationalError(f"{what}: {exc.name}: {exc}", type="network_error")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return OperationalError(f"{what}: ConnectError: {exc.os_error}", type="network_error")
+    name = next(name for kind, name in _names() if isinstance(exc, kind))
+    return OperationalError(f"{what}: {name}: {exc}", type="network_error")
+
+
+def _timeout(what: str, timeout_s: float, name: str) -> OperationalError:
+    return OperationalError(f"{what}: no response within {timeout_s:g} s ({name})", type="timeout")
+
+
+def _names() -> list[tuple[type[BaseException], str]]:
+    """aiohttp's other errors, most specific first, by httpx's name for the failure."""
+    import aiohttp
+
+    return [
+        (aiohttp.ServerDisconnectedError, "RemoteProtocolError"),
+        (aiohttp.ClientPayloadError, "RemoteProtocolError"),
+        (aiohttp.ClientResponseError, "RemoteProtocolError"),
+        (aiohttp.ClientOSError, "ReadError"),
+        (aiohttp.ClientError, "NetworkError"),
+    ]
