@@ -2,10 +2,14 @@ import { useCallback, useEffect, useState, type ComponentType } from 'react'
 import { api, setUnauthorizedHandler } from './api/client'
 import { prefetch, take } from './api/prefetch'
 import type { AuthStatus, User } from './api/types'
+import { managesUsers } from './lib/roles'
+import { ApiKeysPage } from './pages/ApiKeysPage'
 import { AuthScreen } from './pages/AuthScreen'
 import { CredentialsPage } from './pages/CredentialsPage'
 import { ExecutionsPage } from './pages/ExecutionsPage'
+import { InvitePage } from './pages/InvitePage'
 import { SettingsPage } from './pages/SettingsPage'
+import { UsersPage } from './pages/UsersPage'
 import { WorkflowsPage } from './pages/WorkflowsPage'
 import { navigate, usePath } from './ui/router'
 
@@ -41,6 +45,13 @@ export function App() {
     // prefetch) may be refused on a server that still needs its owner account.
     setUnauthorizedHandler(refresh)
   }, [refresh])
+  // A member disabled (or given another role) meanwhile learns it when they come back to
+  // the page, not only at their next request.
+  useEffect(() => {
+    const onVisible = () => document.visibilityState === 'visible' && refresh()
+    document.addEventListener('visibilitychange', onVisible)
+    return () => document.removeEventListener('visibilitychange', onVisible)
+  }, [refresh])
 
   const [signOutError, setSignOutError] = useState<string | null>(null)
   const signedIn = (user: User) => setStatus({ setup_required: false, user })
@@ -68,6 +79,7 @@ export function App() {
       />
     )
   }
+  if (path === '/invite') return <InvitePage current={status.user ?? null} onDone={signedIn} />
   if (!status.user) return <AuthScreen mode="login" onDone={signedIn} />
 
   const match = path.match(WORKFLOW_PATH)
@@ -83,6 +95,10 @@ export function App() {
       <CredentialsPage user={status.user} onSignOut={signOut} />
     ) : path === '/settings' ? (
       <SettingsPage user={status.user} onSignOut={signOut} />
+    ) : path === '/api-keys' ? (
+      <ApiKeysPage user={status.user} onSignOut={signOut} />
+    ) : path === '/users' && managesUsers(status.user.role) ? (
+      <UsersPage user={status.user} onSignOut={signOut} />
     ) : (
       <WorkflowsPage user={status.user} onSignOut={signOut} />
     )

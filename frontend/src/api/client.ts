@@ -56,7 +56,7 @@ interface RequestOptions {
   headers?: Record<string, string>
 }
 
-async function request<T>(method: string, path: string, body?: unknown, { contentType, headers: extra }: RequestOptions = {}): Promise<T> {
+export async function request<T>(method: string, path: string, body?: unknown, { contentType, headers: extra }: RequestOptions = {}): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json', ...extra }
   let payload: BodyInit | undefined
   if (body !== undefined) {

@@ -21,6 +21,22 @@ export type ValidationReport = Schemas['ValidationReport']
 
 export type User = Schemas['UserPublic']
 export type AuthStatus = Schemas['AuthStatus']
+/** owner, admin, editor or viewer (docs/guide/team.md). */
+export type Role = Schemas['Role']
+/** Who is calling: GET /api/v1/auth/me. */
+export type Me = Schemas['Me']
+/** A member of the team, as admins see them (GET /api/v1/users). */
+export type Member = Schemas['MemberPublic']
+export type Invite = Schemas['InvitePublic']
+/** A new invite with its one-time token and link: in this answer only. */
+export type InviteCreated = Schemas['InviteCreated']
+/** What an invite link offers the person who opened it. */
+export type InviteInfo = Schemas['InviteInfo']
+export type ApiKey = Schemas['ApiKeyPublic']
+/** A new API key with its secret: in this answer only. */
+export type ApiKeyCreated = Schemas['ApiKeyCreated']
+/** The member who saved a version or started an execution. */
+export type UserRef = Schemas['UserRef']
 
 /** A stored file (POST /api/v1/files); `value` is its media value. */
 export type FileInfo = Schemas['FilePublic']

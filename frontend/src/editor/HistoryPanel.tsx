@@ -119,6 +119,7 @@ function Versions({ workflowId, onRestore }: { workflowId: string; onRestore: (v
             </span>
             <span className="muted small" title={item.created_at}>
               {item.name} · {relativeTime(item.created_at)}
+              {item.created_by && ` · ${item.created_by.email}`}
             </span>
           </span>
           <a className="button small" href={api.exportUrl(workflowId, 'json', item.version)} download title="Download this version as JSON">

@@ -6,6 +6,7 @@ import { api, ApiError } from '../api/client'
 import type { CredentialKind, CredentialSummary, User } from '../api/types'
 import { forgetCredentials } from '../editor/inputs'
 import { credentialData, credentialFields, fieldProblems, type CredentialField, type Draft } from '../lib/credentialForm'
+import { canEdit } from '../lib/roles'
 import { AppHeader } from '../ui/AppHeader'
 import { LockIcon } from '../ui/icons'
 import { Modal } from '../ui/Modal'
@@ -14,6 +15,7 @@ import { relativeTime } from '../ui/time'
 type Dialog = { kind: 'edit'; credential: CredentialSummary | null } | { kind: 'delete'; credential: CredentialSummary } | null
 
 export function CredentialsPage({ user, onSignOut }: { user: User; onSignOut: () => void }) {
+  const editing = canEdit(user.role) // a viewer sees names and kinds only
   const [items, setItems] = useState<CredentialSummary[] | null>(null)
   const [kinds, setKinds] = useState<CredentialKind[]>([])
   const [dialog, setDialog] = useState<Dialog>(null)
@@ -47,9 +49,11 @@ export function CredentialsPage({ user, onSignOut }: { user: User; onSignOut: ()
         <div className="toolbar">
           <h1>Credentials</h1>
           <div className="spacer" />
-          <button className="primary" onClick={() => setDialog({ kind: 'edit', credential: null })} disabled={!kinds.length}>
-            New credential
-          </button>
+          {editing && (
+            <button className="primary" onClick={() => setDialog({ kind: 'edit', credential: null })} disabled={!kinds.length}>
+              New credential
+            </button>
+          )}
         </div>
         <p className="muted">
           Keys, passwords and provider settings that nodes use by reference. They are stored encrypted, and once saved no value is ever shown again: only
@@ -98,10 +102,12 @@ export function CredentialsPage({ user, onSignOut }: { user: User; onSignOut: ()
                     {relativeTime(credential.updated_at)}
                   </td>
                   <td className="row-actions">
-                    <button onClick={() => setDialog({ kind: 'edit', credential })}>Edit</button>
-                    <button className="danger" onClick={() => setDialog({ kind: 'delete', credential })}>
-                      Delete
-                    </button>
+                    {editing && <button onClick={() => setDialog({ kind: 'edit', credential })}>Edit</button>}
+                    {editing && (
+                      <button className="danger" onClick={() => setDialog({ kind: 'delete', credential })}>
+                        Delete
+                      </button>
+                    )}
                   </td>
                 </tr>
               ))}

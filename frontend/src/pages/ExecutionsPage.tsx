@@ -204,6 +204,7 @@ function ExecutionRow({ item }: { item: ExecutionSummary }) {
       </td>
       <td>
         <span className="pill">{MODE_LABELS[item.mode]}</span>
+        {item.started_by && <span className="muted small" data-testid="started-by"> {item.started_by.email}</span>}
       </td>
       <td className="muted" title={item.started_at}>
         {relativeTime(item.started_at)}

@@ -5,11 +5,14 @@ import { api, ApiError } from '../api/client'
 import type { CredentialKind, CredentialSummary, ModelLink, RuntimeSettings, User, Variable } from '../api/types'
 import { forgetVariables } from '../editor/inputs'
 import { chatCredentials, providerTitles } from '../lib/providers'
+import { canEdit, managesUsers } from '../lib/roles'
 import { parseJson } from '../lib/schemaForm'
 import { AppHeader } from '../ui/AppHeader'
 import { Modal } from '../ui/Modal'
 
 export function SettingsPage({ user, onSignOut }: { user: User; onSignOut: () => void }) {
+  const admin = managesUsers(user.role)
+  const editing = canEdit(user.role)
   const [settings, setSettings] = useState<RuntimeSettings | null>(null)
   const [error, setError] = useState<string | null>(null)
   useEffect(() => {
@@ -29,13 +32,16 @@ export function SettingsPage({ user, onSignOut }: { user: User; onSignOut: () =>
             {error}
           </div>
         )}
+        {!admin && <p className="muted small">Only an admin changes the runtime settings{editing ? '' : ', and only an editor the variables'}.</p>}
         {settings && (
-          <>
+          <fieldset className="plain" disabled={!admin}>
             <Execution settings={settings} onSaved={setSettings} />
             <ModelChain settings={settings} onSaved={setSettings} />
-          </>
+          </fieldset>
         )}
-        <Variables />
+        <fieldset className="plain" disabled={!editing}>
+          <Variables />
+        </fieldset>
       </main>
     </div>
   )

@@ -3,6 +3,7 @@ import { api } from '../api/client'
 import type { LastExecution, User, WorkflowDocument, WorkflowSummary } from '../api/types'
 import { activationMessage } from '../lib/activation'
 import { executionLink, STATUS_LABELS } from '../lib/executions'
+import { canEdit } from '../lib/roles'
 import { ActiveToggle } from '../ui/ActiveToggle'
 import { AppHeader } from '../ui/AppHeader'
 import { Modal } from '../ui/Modal'
@@ -29,6 +30,7 @@ type Dialog =
   | null
 
 export function WorkflowsPage({ user, onSignOut }: Props) {
+  const editing = canEdit(user.role) // a viewer only looks
   const [search, setSearch] = useState('')
   const [items, setItems] = useState<WorkflowSummary[] | null>(null)
   const [total, setTotal] = useState(0)
@@ -106,10 +108,14 @@ export function WorkflowsPage({ user, onSignOut }: Props) {
             onChange={(event) => setSearch(event.target.value)}
           />
           <div className="spacer" />
-          <button onClick={() => setDialog({ kind: 'import' })}>Import…</button>
-          <button className="primary" onClick={create}>
-            New workflow
-          </button>
+          {editing && (
+            <>
+              <button onClick={() => setDialog({ kind: 'import' })}>Import…</button>
+              <button className="primary" onClick={create}>
+                New workflow
+              </button>
+            </>
+          )}
         </div>
         {error && <div className="banner error" role="alert">{error}</div>}
         {items && items.length === 0 && (
@@ -144,7 +150,7 @@ export function WorkflowsPage({ user, onSignOut }: Props) {
                     {workflow.description && <div className="muted small">{workflow.description}</div>}
                   </td>
                   <td>
-                    <ActiveToggle active={workflow.active} busy={toggling === workflow.id} label={`Active: ${workflow.name}`} onChange={(on) => setActive(workflow, on)} />
+                    <ActiveToggle active={workflow.active} busy={!editing || toggling === workflow.id} label={`Active: ${workflow.name}`} onChange={(on) => setActive(workflow, on)} />
                   </td>
                   <td>
                     <LastRun workflowId={workflow.id} last={workflow.last_execution} />
@@ -152,17 +158,19 @@ export function WorkflowsPage({ user, onSignOut }: Props) {
                   <td className="muted">v{workflow.version}</td>
                   <td className="muted" title={workflow.updated_at}>{relativeTime(workflow.updated_at)}</td>
                   <td className="row-actions">
-                    <button onClick={() => setDialog({ kind: 'rename', workflow })}>Rename</button>
-                    <button onClick={() => duplicate(workflow)}>Duplicate</button>
+                    {editing && <button onClick={() => setDialog({ kind: 'rename', workflow })}>Rename</button>}
+                    {editing && <button onClick={() => duplicate(workflow)}>Duplicate</button>}
                     <a className="button" href={api.exportUrl(workflow.id, 'json')} download>
                       Export JSON
                     </a>
                     <a className="button" href={api.exportUrl(workflow.id, 'yaml')} download>
                       YAML
                     </a>
-                    <button className="danger" onClick={() => setDialog({ kind: 'delete', workflow })}>
-                      Delete
-                    </button>
+                    {editing && (
+                      <button className="danger" onClick={() => setDialog({ kind: 'delete', workflow })}>
+                        Delete
+                      </button>
+                    )}
                   </td>
                 </tr>
               ))}

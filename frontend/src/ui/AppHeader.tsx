@@ -1,5 +1,7 @@
-// The top bar of the pages outside the editor: where to go, and who is signed in.
+// The top bar of the pages outside the editor: where to go, and who is signed in with
+// which role. The team's page is an admin's.
 import type { User } from '../api/types'
+import { managesUsers } from '../lib/roles'
 import { navigate, usePath } from './router'
 
 const PAGES = [
@@ -7,17 +9,20 @@ const PAGES = [
   ['/executions', 'Executions'],
   ['/credentials', 'Credentials'],
   ['/settings', 'Settings'],
+  ['/api-keys', 'API keys'],
 ] as const
+const ADMIN_PAGES = [['/users', 'Users']] as const
 
 export function AppHeader({ user, onSignOut }: { user: User; onSignOut: () => void }) {
   const path = usePath()
+  const pages = managesUsers(user.role) ? [...PAGES, ...ADMIN_PAGES] : PAGES
   return (
     <header className="topbar">
       <div className="brand">
         <span className="logo">T</span> TAV Engine
       </div>
       <nav className="tabs">
-        {PAGES.map(([href, label]) => (
+        {pages.map(([href, label]) => (
           <a
             key={href}
             href={href}
@@ -33,7 +38,9 @@ export function AppHeader({ user, onSignOut }: { user: User; onSignOut: () => vo
         ))}
       </nav>
       <div className="spacer" />
-      <span className="muted small">{user.email}</span>
+      <span className="muted small" data-testid="signed-in-as" title={`Signed in as ${user.email}, with the role ${user.role}`}>
+        {user.email} <span className="pill">{user.role}</span>
+      </span>
       <button onClick={onSignOut}>Sign out</button>
     </header>
   )

@@ -28,6 +28,14 @@ export function navigate(path: string): void {
   go(path)
 }
 
+/** Goes to `path` in place of the current entry of the history (a link used up, such as
+ * an invite's, is not gone back to); no guard is asked. */
+export function replace(path: string): void {
+  history.replaceState(null, '', path)
+  shown = new URL(path, location.href).pathname
+  window.dispatchEvent(new Event(CHANGE))
+}
+
 function go(path: string): void {
   const target = new URL(path, location.href)
   if (target.pathname + target.search !== location.pathname + location.search) {

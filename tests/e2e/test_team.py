@@ -1,0 +1,113 @@
+"""The team in the browser: the owner invites someone from the Users page and the invited
+person joins from the link in a browser of their own; a member disabled by an admin is
+signed out."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from tests.e2e.conftest import require_browser, screenshot
+
+require_browser()
+
+from playwright.sync_api import Page, expect  # noqa: E402
+
+from tests.e2e.helpers import same_origin  # noqa: E402
+
+PASSWORD = "a password of theirs"
+
+
+@contextmanager
+def other_browser(browser: object, base_url: str) -> Iterator[Page]:
+    """A page in a browser context of its own (another person's browser), not signed in."""
+    context = browser.new_context(base_url=base_url, viewport={"width": 1440, "height": 900})  # type: ignore[attr-defined]
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not errors, f"errors in the page: {errors}"
+
+
+def join(owner: Page, other: Page, email: str, role: str) -> str:
+    """``email`` invited over the API by the owner and joined in ``other``'s browser
+    (signed in there); their user id."""
+    created = owner.context.request.post(
+        "/api/v1/invites", data={"email": email, "role": role}, headers=same_origin(owner)
+    )
+    assert created.ok, created.text()
+    other.goto("/")
+    accepted = other.context.request.post(
+        "/api/v1/auth/invite/accept",
+        data={"token": created.json()["token"], "password": PASSWORD},
+        headers=same_origin(other),
+    )
+    assert accepted.ok, accepted.text()
+    return str(accepted.json()["id"])
+
+
+def test_the_owner_invites_someone_who_joins_from_the_link(page, browser, base_url) -> None:
+    page.get_by_role("link", name="Users").click()
+    page.get_by_role("heading", name="Users").wait_for()
+    page.get_by_label("Invite by email").fill("ada@example.com")
+    page.get_by_label("Role of the invited person").select_option("editor")
+    page.get_by_role("button", name="Create invite link").click()
+    link = page.get_by_role("textbox", name="Invite link").input_value()
+    assert re.fullmatch(rf"{re.escape(base_url)}/invite#token=[\w-]{{40,}}", link), link
+    screenshot(page, "invite-link")
+    page.get_by_role("button", name="Done").click()
+    page.get_by_test_id("invite-row").filter(has_text="ada@example.com").wait_for()
+
+    with other_browser(browser, base_url) as ada:
+        ada.goto(link)
+        expect(ada.get_by_test_id("invite-offer")).to_contain_text("ada@example.com")
+        expect(ada.get_by_test_id("invite-offer")).to_contain_text("editor")
+        ada.get_by_label("Choose a password").fill(PASSWORD)
+        ada.get_by_label("Repeat the password").fill(PASSWORD)
+        ada.get_by_role("button", name="Join").click()
+        ada.get_by_role("heading", name="Workflows").wait_for()
+        expect(ada.get_by_test_id("signed-in-as")).to_have_text(
+            re.compile("ada@example.com.*editor")
+        )
+        assert ada.url == f"{base_url}/"  # the used link is not kept in the address bar
+        expect(ada.get_by_role("link", name="Users")).to_have_count(0)  # not an admin's
+
+    with other_browser(browser, base_url) as again:  # the link works once
+        again.goto(link)
+        again.get_by_role("alert").filter(has_text="already used").wait_for()
+
+    page.reload()
+    row = page.get_by_test_id("member-row").filter(has_text="ada@example.com")
+    expect(row.get_by_label("Role of ada@example.com")).to_have_value("editor")
+    expect(page.get_by_test_id("invite-row")).to_have_count(0)
+    screenshot(page, "users")
+
+
+def test_a_member_disabled_by_an_admin_is_signed_out(page, browser, base_url) -> None:
+    with other_browser(browser, base_url) as member:
+        join(page, member, "eve@example.com", "editor")
+        member.goto("/")
+        member.get_by_role("heading", name="Workflows").wait_for()
+
+        page.get_by_role("link", name="Users").click()
+        page.get_by_role("button", name="Disable eve@example.com").click()
+        page.get_by_role("dialog").get_by_role("button", name="Disable").click()
+        row = page.get_by_test_id("member-row").filter(has_text="eve@example.com")
+        expect(row).to_contain_text("disabled")
+
+        member.get_by_role("link", name="Executions").click()  # their next request
+        member.get_by_role("heading", name="Sign in").wait_for()
+        member.get_by_label("Email").fill("eve@example.com")
+        member.get_by_label("Password").fill(PASSWORD)
+        member.get_by_role("button", name="Sign in").click()
+        member.get_by_role("alert").filter(has_text="disabled").wait_for()
+
+        page.get_by_role("button", name="Enable eve@example.com").click()
+        expect(row).to_contain_text("active")
+        member.get_by_role("button", name="Sign in").click()
+        member.get_by_role("heading", name="Executions").wait_for()  # back where they were
