@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -276,3 +277,23 @@ async def test_the_draft_of_every_example_is_the_saved_document(http, path):
 async def test_the_draft_of_an_unknown_workflow_is_404(http):
     response = await http.get(f"/api/v1/workflows/{'0' * 32}/draft")
     assert response.status_code == 404
+
+
+async def test_a_room_nobody_is_in_is_unloaded_and_its_draft_kept_as_one_snapshot(
+    server, settings, base, workflow_id, headers, http
+):
+    server.parts.collab.limits = replace(server.parts.collab.limits, idle_s=0.2)
+    async with joined(base, workflow_id, headers) as alice:
+        for word in ("one ", "two ", "three "):
+            alice.text("answer", "prompt").insert(0, word)
+            await asyncio.sleep(0.1)  # three batches, three rows
+    await eventually(lambda: workflow_id not in server.parts.collab.rooms)
+    stored = await server.parts.collab.store.load(workflow_id)
+    assert stored is not None
+    assert list(stored.updates) == []  # folded into the snapshot
+    doc: Doc[Any] = Doc()
+    doc.apply_update(stored.snapshot)
+    answer = {node["id"]: node for node in read_document(doc)["nodes"]}["answer"]
+    assert answer["params"]["prompt"].startswith("three two one ")
+    draft = (await http.get(f"/api/v1/workflows/{workflow_id}/draft")).json()
+    assert draft["document"]["nodes"][1]["params"]["prompt"].startswith("three two one ")

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import random
 import time
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -346,3 +347,24 @@ async def test_a_room_takes_a_bounded_number_of_people(base, workflow_id, header
         assert ws.close_code == CloseCode.TRY_AGAIN_LATER
     async with joined(base, workflow_id, headers):
         pass  # room again once someone left
+
+
+async def test_a_server_keeps_a_bounded_number_of_rooms_open(server, base, headers):
+    server.parts.collab.limits = replace(server.parts.collab.limits, max_rooms=1)
+    async with httpx.AsyncClient(base_url=base, headers=headers) as http:
+        ids = []
+        for name in ("first", "second", "third"):
+            created = await http.post("/api/v1/workflows", json=chat_workflow() | {"name": name})
+            ids.append(created.json()["id"])
+        second = room_url(base, ids[1])
+        async with (
+            joined(base, ids[0], headers),
+            websockets.connect(second, additional_headers=headers) as ws,
+        ):
+            await asyncio.wait_for(ws.wait_closed(), 5)
+            assert ws.close_code == CloseCode.TRY_AGAIN_LATER
+            assert "being edited on this server" in (ws.close_reason or "")
+        # nobody in the first room any more: it is unloaded to make room for another
+        async with joined(base, ids[2], headers) as client:
+            assert "answer" in client.nodes
+        assert list(server.parts.collab.rooms) == [ids[2]]
