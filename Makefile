@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run wheel example test lint typecheck contracts pytest fuzz web web-test api-types bench bench-api bench-startup bench-fanout docs clean
+.PHONY: run wheel example test lint typecheck contracts pytest fuzz web web-test api-types bench bench-api bench-startup bench-fanout bench-collab docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -100,6 +100,9 @@ bench-startup: $(STAMP)
 
 bench-fanout: $(STAMP)
 	$(BIN)/python bench/fanout.py
+
+bench-collab: $(STAMP)
+	$(BIN)/python bench/collab.py
 
 docs: $(STAMP)
 	$(BIN)/tav nodes docs > docs/reference/built-in-nodes.md

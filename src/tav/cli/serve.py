@@ -32,6 +32,7 @@ from tav.settings import Settings
 
 APP = "tav.api.app:create_app"
 GC_YOUNGEST_THRESHOLD = 10_000
+WS_FRAMING = 1024
 
 
 def serve_command(
@@ -66,7 +67,10 @@ def serve_command(
         access_log=log_level in ("debug", "info", "trace"),
         timeout_graceful_shutdown=int(settings.shutdown_timeout_s) + 1,
         lifespan="on",
-        ws="none",  # no WebSocket routes (yet): not importing a WebSocket stack saves ~10 MB
+        # Live co-editing's WebSocket (tav.collab); a message larger than the rooms take
+        # is refused by the protocol (1009) before it is read whole.
+        ws="websockets-sansio",
+        ws_max_size=settings.collab_max_message_bytes + WS_FRAMING,
     )
 
     class DrainingServer(uvicorn.Server):
