@@ -146,12 +146,13 @@ def _google(data: Mapping[str, Any], model: str, options: ModelOptions) -> Any:
 
 
 def _google_client(options: ModelOptions) -> dict[str, Any]:
-    args: dict[str, Any] = {"timeout": options.timeout_s}
-    if options.http is not None:
-        # The SDK takes the httpx flavour of the transport's class (httpx), and keeps off
-        # aiohttp, which it prefers when installed, once it is given a transport.
-        args["transport"] = options.http.transport()
-    return {"client_args": args}
+    # The SDK prefers aiohttp whenever it is installed (it is: tav.nodes.outbound), unless
+    # it is given an httpx transport: it always gets one, so that its requests go through
+    # the outbound policy's transport when there is one, and through httpx in any case.
+    import httpx
+
+    transport = options.http.transport() if options.http else httpx.AsyncHTTPTransport()
+    return {"client_args": {"timeout": options.timeout_s, "transport": transport}}
 
 
 def _ollama(data: Mapping[str, Any], model: str, options: ModelOptions) -> Any:
