@@ -3,7 +3,8 @@ import react from '@vitejs/plugin-react'
 import { defineConfig } from 'vite'
 
 // The build goes straight into the Python package, where `tav serve` finds it.
-// `npm run dev` proxies the API to a server on 127.0.0.1:8000 (`make run`).
+// `npm run dev` proxies the API to a server on 127.0.0.1:8000 (`make run`), the WebSockets
+// of the workflows' live drafts included.
 export default defineConfig({
   plugins: [react()],
   build: {
@@ -12,7 +13,7 @@ export default defineConfig({
     chunkSizeWarningLimit: 700,
   },
   server: {
-    proxy: { '/api': 'http://127.0.0.1:8000' },
+    proxy: { '/api': { target: 'http://127.0.0.1:8000', ws: true } },
   },
   test: {
     include: ['src/**/*.test.ts'],

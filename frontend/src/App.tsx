@@ -17,7 +17,7 @@ import { navigate, usePath } from './ui/router'
 // Suspense boundary that has shown its fallback holds the content back for 300 ms more
 // (React's fallback throttling), which is a third of the time a large workflow takes to
 // open.
-type EditorPageType = ComponentType<{ workflowId: string }>
+type EditorPageType = ComponentType<{ workflowId: string; user: User }>
 let editorPage: EditorPageType | null = null
 const loadEditor = () => import('./editor/EditorPage').then((module) => (editorPage = module.default))
 const WORKFLOW_PATH = /^\/workflows\/([0-9a-f]{32})\/?$/
@@ -85,7 +85,7 @@ export function App() {
   const match = path.match(WORKFLOW_PATH)
   if (match) {
     return (
-      <LoadedEditor key={match[1]} workflowId={match[1]} />
+      <LoadedEditor key={match[1]} workflowId={match[1]} user={status.user} />
     )
   }
   const page =
@@ -114,7 +114,7 @@ export function App() {
   )
 }
 
-function LoadedEditor({ workflowId }: { workflowId: string }) {
+function LoadedEditor({ workflowId, user }: { workflowId: string; user: User }) {
   const [Editor, setEditor] = useState<EditorPageType | null>(() => editorPage)
   const [failure, setFailure] = useState<string | null>(null)
   useEffect(() => {
@@ -122,5 +122,5 @@ function LoadedEditor({ workflowId }: { workflowId: string }) {
   }, [Editor])
   if (failure) return <div className="center-screen">The editor could not be loaded: {failure}</div>
   if (!Editor) return <div className="center-screen muted">Loading the editor…</div>
-  return <Editor workflowId={workflowId} />
+  return <Editor workflowId={workflowId} user={user} />
 }

@@ -298,9 +298,12 @@ def test_an_execution_opened_from_its_link_leaves_the_editor_guarded_only_when_l
     rows = page.get_by_test_id("execution-row")
     rows.filter(has_text="Linked greeter").get_by_role("link", name="Linked greeter").click()
     page.get_by_test_id("runbar").wait_for()
+    # A change made offline is the one leaving would lose (the live draft keeps the rest).
+    page.context.set_offline(True)
+    page.get_by_test_id("offline").wait_for()
     page.get_by_label("Workflow name").fill("Linked greeter, edited")
     page.get_by_test_id("unsaved").wait_for()
-    dialog = page.get_by_role("dialog", name="Leave without saving?")
+    dialog = page.get_by_role("dialog", name="Leave before your changes sync?")
 
     page.evaluate("history.pushState(null, '', location.pathname + '#here')")
     page.go_back()
@@ -310,5 +313,6 @@ def test_an_execution_opened_from_its_link_leaves_the_editor_guarded_only_when_l
 
     page.go_back()
     dialog.wait_for()
-    dialog.get_by_role("button", name="Leave without saving").click()
+    dialog.get_by_role("button", name="Leave and lose them").click()
     page.get_by_role("heading", name="Executions").wait_for()
+    page.context.set_offline(False)

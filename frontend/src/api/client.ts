@@ -127,6 +127,9 @@ export const api = {
    * (409 `conflict` when someone saved since). */
   saveWorkflow: (id: string, document: WorkflowDocument, baseVersion: number) =>
     request<StoredWorkflow>('PUT', `/workflows/${id}`, document, { headers: ifMatch(baseVersion) }),
+  /** Makes the workflow's live draft (what its room holds) the next numbered version;
+   * 422 `workflow_invalid` with the problems when it is not valid. */
+  saveDraft: (id: string) => request<StoredWorkflow>('POST', `/workflows/${id}/draft/save`),
   deleteWorkflow: (id: string) => request<void>('DELETE', `/workflows/${id}`),
   importWorkflow: (text: string) => {
     const isJson = /^\s*[{[]/.test(text)

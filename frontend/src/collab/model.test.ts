@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import type { WorkflowDocument } from '../api/types'
-import { fingerprint, nodesOf, readDocument, writeDocument } from './model'
+import { fingerprint, inOrderOf, nodesOf, readDocument, writeDocument } from './model'
 
 const document: WorkflowDocument = {
   schema: 1,
@@ -55,5 +55,18 @@ describe('the fingerprint of a document', () => {
     const moved = { ...document, ui: { ...document.ui, positions: { start: [0, 10] as [number, number], ask: [280, 0] as [number, number] } } }
     expect(fingerprint(moved)).not.toBe(fingerprint(document))
     expect(fingerprint({ ...document, name: 'Other' })).not.toBe(fingerprint(document))
+  })
+})
+
+describe('values read back from the server', () => {
+  it('take the order of the keys the person saw, new keys after', () => {
+    const scrambled = { total: 4, tags: ['x'], who: { last: 'L', first: 'F' } }
+    const seen = { who: { first: 'A', last: 'B' }, total: 3 }
+    const ordered = inOrderOf(scrambled, seen)
+    expect(Object.keys(ordered)).toEqual(['who', 'total', 'tags'])
+    expect(Object.keys(ordered.who)).toEqual(['first', 'last'])
+    expect(ordered).toEqual(scrambled)
+    expect(inOrderOf([{ b: 1, a: 2 }], [{ a: 0, b: 0 }]).map(Object.keys)).toEqual([['a', 'b']])
+    expect(inOrderOf('text', { a: 1 })).toBe('text')
   })
 })

@@ -168,34 +168,27 @@ export function writeDocument(doc: Y.Doc, document: WorkflowDocument, isText: Is
   }, origin)
 }
 
-/** Whether two JSON values are equal (objects whatever the order of their keys). */
+/** Whether two JSON values are equal, the order of an object's keys included (the rows
+ * of a key-value param are in the order they were written). */
 export function sameJson(a: unknown, b: unknown): boolean {
-  if (a === b) return true
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false
-  if (Array.isArray(a) !== Array.isArray(b)) return false
-  if (Array.isArray(a)) {
-    const other = b as unknown[]
-    return a.length === other.length && a.every((item, index) => sameJson(item, other[index]))
-  }
-  const left = a as Record<string, unknown>
-  const right = b as Record<string, unknown>
-  const keys = Object.keys(left).filter((key) => left[key] !== undefined)
-  return keys.length === Object.keys(right).filter((key) => right[key] !== undefined).length && keys.every((key) => sameJson(left[key], right[key]))
+  return a === b || JSON.stringify(a) === JSON.stringify(b)
 }
 
-/** A document as one string that is the same for the same workflow, whatever the order of
- * its nodes, edges and keys and whichever way its optional values are left empty: the
- * draft and the saved version are compared by it. */
+/** A document as one string that is the same for the same workflow, whatever the order
+ * of its nodes, edges and keys and whichever way its optional fields are left empty: the
+ * draft and the saved version are compared by it. Keys in any order: the server's Yjs
+ * (pycrdt) does not keep the order of an object's keys. */
 export function fingerprint(document: WorkflowDocument): string {
-  const nodes = [...document.nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-  const edges = document.edges.map(edgeKey).sort()
   const positions = document.ui?.positions ?? {}
-  const ui = { ...document.ui, positions: Object.fromEntries(nodes.map((node) => [node.id, (positions[node.id] ?? []).map(Math.round)])) }
-  return JSON.stringify(sorted({ ...document, nodes, edges, ui }))
+  const nodes = [...document.nodes]
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .map((node) => ({ ...node, position: positions[node.id]?.map(Math.round) }))
+  const { positions: _, ...ui } = document.ui ?? {}
+  return JSON.stringify(sorted({ ...document, nodes, edges: document.edges.map(edgeKey).sort(), ui }))
 }
 
-/** JSON with the keys of its objects in order, and without empty optional values (null,
- * an empty string, object or list). */
+/** JSON with the keys of its objects in order, without empty optional values (null, an
+ * empty string, object or list) but for the nodes and edges. */
 function sorted(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sorted)
   if (typeof value !== 'object' || value === null) return value
@@ -209,4 +202,20 @@ function isEmpty(value: unknown): boolean {
   if (value === null || value === undefined || value === '') return true
   if (Array.isArray(value)) return value.length === 0
   return typeof value === 'object' && Object.keys(value).length === 0
+}
+
+/** `value` with the keys of its objects in the order `like` has them (those it lacks after,
+ * as they come), all the way down. The server's Yjs (pycrdt) does not keep the order of
+ * an object's keys, which a key-value param shows as its rows: read back in the order the
+ * person last saw, they stay where they were. */
+export function inOrderOf<T>(value: T, like: unknown): T {
+  if (Array.isArray(value)) return (Array.isArray(like) ? value.map((item, index) => inOrderOf(item, like[index])) : value) as T
+  if (!isObject(value) || !isObject(like)) return value
+  const keys = [...Object.keys(like).filter((key) => key in value), ...Object.keys(value).filter((key) => !(key in like))]
+  if (keys.every((key, index) => key === Object.keys(value)[index]) && keys.every((key) => !isObject(value[key]) && !Array.isArray(value[key]))) return value
+  return Object.fromEntries(keys.map((key) => [key, inOrderOf(value[key], like[key])])) as T
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }

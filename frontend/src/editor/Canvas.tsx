@@ -9,13 +9,16 @@ import {
   type FinalConnectionState,
   type IsValidConnection,
   type XYPosition,
+  useReactFlow,
   useStore,
 } from '@xyflow/react'
 import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent, type MouseEvent as ReactMouseEvent } from 'react'
+import { sharePointer } from '../collab/presence'
 import { connectionProblem } from '../lib/connection'
 import type { FlowEdge, FlowNode, NoteNode as Note } from '../lib/graph'
 import { NoteNode } from './NoteNode'
 import { DRAG_TYPE } from './Palette'
+import { PeerPointers } from './Presence'
 import { useEditor } from './store'
 import { TavNode } from './TavNode'
 
@@ -55,6 +58,8 @@ export function Canvas({ onDropType, pointer, onMenu }: Props) {
   const onNodesChange = useEditor((state) => state.onNodesChange)
   const onEdgesChange = useEditor((state) => state.onEdgesChange)
   const onDragStart = useEditor((state) => state.onDragStart)
+  const readOnly = useEditor((state) => state.readOnly)
+  const { screenToFlowPosition } = useReactFlow()
 
   const onConnect = useCallback((connection: Connection) => {
     const problem = useEditor.getState().connect(connection)
@@ -98,9 +103,14 @@ export function Canvas({ onDropType, pointer, onMenu }: Props) {
   const onMouseMove = useCallback(
     (event: ReactMouseEvent) => {
       pointer.current = { x: event.clientX, y: event.clientY }
+      sharePointer(screenToFlowPosition(pointer.current))
     },
-    [pointer],
+    [pointer, screenToFlowPosition],
   )
+  const onMouseLeave = useCallback(() => {
+    pointer.current = null
+    sharePointer(null)
+  }, [pointer])
   const onPaneMenu = useCallback(
     (event: ReactMouseEvent | MouseEvent) => {
       event.preventDefault()
@@ -118,7 +128,7 @@ export function Canvas({ onDropType, pointer, onMenu }: Props) {
   )
   const onSelectionMenu = useCallback((event: ReactMouseEvent) => onItemMenu(event), [onItemMenu])
   return (
-    <div className="canvas" onDragOver={onDragOver} onDrop={onDrop} onMouseMove={onMouseMove} onMouseLeave={() => (pointer.current = null)}>
+    <div className={`canvas${readOnly ? ' read-only' : ''}`} onDragOver={readOnly ? undefined : onDragOver} onDrop={readOnly ? undefined : onDrop} onMouseMove={onMouseMove} onMouseLeave={onMouseLeave}>
       <ReactFlow<FlowNode | Note, FlowEdge>
         nodes={nodes}
         edges={edges}
@@ -130,7 +140,10 @@ export function Canvas({ onDropType, pointer, onMenu }: Props) {
         onConnect={onConnect}
         onConnectEnd={onConnectEnd}
         isValidConnection={isValidConnection}
-        deleteKeyCode={DELETE_KEYS}
+        deleteKeyCode={readOnly ? null : DELETE_KEYS}
+        nodesDraggable={!readOnly}
+        nodesConnectable={!readOnly}
+        edgesReconnectable={!readOnly}
         multiSelectionKeyCode={MULTI_SELECTION_KEYS}
         selectionKeyCode="Shift"
         defaultEdgeOptions={EDGE_OPTIONS}
@@ -148,6 +161,7 @@ export function Canvas({ onDropType, pointer, onMenu }: Props) {
         proOptions={PRO_OPTIONS}
       >
         <Background variant={BackgroundVariant.Dots} gap={20} size={1} />
+        <PeerPointers />
         <Controls showInteractive={false} />
         {/* After the canvas: drawing hundreds of nodes twice would delay the first paint. */}
         {drawn && <MiniMap pannable zoomable nodeStrokeWidth={3} nodeColor={minimapColor} />}

@@ -3,13 +3,15 @@
 // ./useCanvasActions.
 import { ReactFlowProvider, useReactFlow, type XYPosition } from '@xyflow/react'
 import { useEffect, useRef, useState } from 'react'
+import type { User } from '../api/types'
+import { useRoom } from '../collab/room'
 import { ContextMenu, type MenuItem } from '../ui/ContextMenu'
 import { navigate, setLeaveGuard } from '../ui/router'
 import { Canvas } from './Canvas'
 import { useCommands } from './commands'
 import { MOD } from './format'
 import { HistoryPanel } from './HistoryPanel'
-import { LeaveDialog } from './LeaveDialog'
+import { LeaveDialog, wouldLoseChanges } from './LeaveDialog'
 import { NodePanel } from './NodePanel'
 import { Palette } from './Palette'
 import { Notice, useValidation } from './Problems'
@@ -22,21 +24,22 @@ import { Toolbar } from './Toolbar'
 import { useCanvasActions, type CanvasActions } from './useCanvasActions'
 import { useClipboard, type ClipboardActions } from './useClipboard'
 import { useLinkedExecution } from './useLinkedExecution'
+import { useLiveDraft } from './useLiveDraft'
 import { useRevealNode } from './useRevealNode'
 import { useRunEvents } from './useRunEvents'
 import { useShortcuts } from './useShortcuts'
 
 type Dialog = 'run' | 'help' | { restore: number } | { leave: () => void } | null
 
-export default function EditorPage({ workflowId }: { workflowId: string }) {
+export default function EditorPage({ workflowId, user }: { workflowId: string; user: User }) {
   return (
     <ReactFlowProvider>
-      <Editor workflowId={workflowId} />
+      <Editor workflowId={workflowId} user={user} />
     </ReactFlowProvider>
   )
 }
 
-function Editor({ workflowId }: { workflowId: string }) {
+function Editor({ workflowId, user }: { workflowId: string; user: User }) {
   const [dialog, setDialog] = useState<Dialog>(null)
   const [history, setHistory] = useState(false)
   const [menu, setMenu] = useState<{ x: number; y: number; onItem: boolean } | null>(null)
@@ -49,14 +52,13 @@ function Editor({ workflowId }: { workflowId: string }) {
   const run = useEditor((state) => state.run)
   const latest = useCommands((state) => state.latest)
   const selectedId = useEditor(selectedNode)
+  const readOnly = useEditor((state) => state.readOnly)
   useRunEvents(run.live ? run.executionId : null)
   useValidation(loaded)
   useLinkedExecution(loaded)
   useAskBeforeLeaving((leave) => setDialog({ leave }))
   useRevealNode(selectedId)
-  useEffect(() => {
-    useCommands.getState().open(workflowId)
-  }, [workflowId])
+  useLiveDraft(workflowId, user)
   // A "+" on an output port was clicked: the palette's search is where the type is chosen.
   const addingAfter = useEditor((state) => state.addingAfter)
   useEffect(() => {
@@ -64,7 +66,7 @@ function Editor({ workflowId }: { workflowId: string }) {
   }, [addingAfter])
 
   const canvas = useCanvasActions(pointer)
-  const clipboard = useClipboard(loaded && dialog === null, canvas.spot)
+  const clipboard = useClipboard(loaded && dialog === null && !readOnly, canvas.spot)
   const runWith = (input: unknown) => {
     setDialog(null)
     return commands.run(input)
@@ -86,6 +88,7 @@ function Editor({ workflowId }: { workflowId: string }) {
     note: () => canvas.addNote(),
     history: toggleHistory,
     enabled: loaded && dialog === null,
+    readOnly,
   })
 
   if (opening?.state === 'failed') {
@@ -96,7 +99,7 @@ function Editor({ workflowId }: { workflowId: string }) {
       </div>
     )
   }
-  if (!loaded) return <div className="center-screen muted">Loading…</div>
+  if (!loaded) return <Opening />
 
   // A run from a node reuses the execution shown, else the latest (see commands.runFrom).
   const canRunFrom = Boolean(run.executionId ?? latest) && run.status !== 'running' && run.status !== 'queued'
@@ -114,7 +117,7 @@ function Editor({ workflowId }: { workflowId: string }) {
       <ActivationError />
       {run.status && <RunBar />}
       <div className="editor-body">
-        <Palette ref={paletteSearch} onAdd={(type) => canvas.addNode(type)} />
+        {!readOnly && <Palette ref={paletteSearch} onAdd={(type) => canvas.addNode(type)} />}
         <Canvas onDropType={canvas.addNode} pointer={pointer} onMenu={(point, onItem) => setMenu({ ...point, onItem })} />
         {selectedId ? (
           <NodePanel key={selectedId} nodeId={selectedId} onClose={() => useEditor.getState().select(null)} onRunFrom={canRunFrom ? () => commands.runFrom([selectedId]) : undefined} />
@@ -157,6 +160,19 @@ function menuItems(
   ]
 }
 
+/** While the workflow opens: its live draft may take a moment when the server is away. */
+function Opening() {
+  const connection = useRoom((state) => state.connection)
+  const closed = useRoom((state) => state.closed)
+  const [slow, setSlow] = useState(false)
+  useEffect(() => {
+    const timer = setTimeout(() => setSlow(true), 2000)
+    return () => clearTimeout(timer)
+  }, [])
+  if (closed) return <div className="center-screen">The live draft could not be opened: {closed}</div>
+  return <div className="center-screen muted">{slow && connection === 'connecting' ? 'Connecting to the live draft…' : 'Loading…'}</div>
+}
+
 /** The one selected node, if exactly one is. */
 function selectedNode(state: ReturnType<typeof useEditor.getState>): string | null {
   let found: string | null = null
@@ -181,20 +197,22 @@ function ActivationError() {
   )
 }
 
-/** Leaving with unsaved changes asks first: `ask` is handed the way out when the editor is
- * left inside the app (a link, the back button), and the browser asks when the page itself
- * goes (reload, closing the tab, another address). */
+/** Leaving with changes that would be lost asks first: `ask` is handed the way out when the
+ * editor is left inside the app (a link, the back button), and the browser asks when the
+ * page itself goes (reload, closing the tab, another address). A change in the live draft
+ * is kept by the server, saved as a version or not, so only one made offline and not
+ * synced yet would be lost (./LeaveDialog). */
 function useAskBeforeLeaving(ask: (leave: () => void) => void): void {
   const asker = useRef(ask)
   asker.current = ask
   useEffect(() => {
     const removeGuard = setLeaveGuard((leave) => {
-      if (!useEditor.getState().dirty) return false
+      if (!wouldLoseChanges(useEditor.getState().dirty)) return false
       asker.current(leave)
       return true
     })
     const warn = (event: BeforeUnloadEvent) => {
-      if (!useEditor.getState().dirty) return
+      if (!wouldLoseChanges(useEditor.getState().dirty)) return
       event.preventDefault()
       event.returnValue = true // for browsers that predate preventDefault here
     }

@@ -28,6 +28,7 @@ export function NodePanel({ nodeId, onClose, onRunFrom }: Props) {
   const allProblems = useEditor((state) => state.problems)
   const run = useEditor((state) => state.run)
   const updateNode = useEditor((state) => state.updateNode)
+  const readOnly = useEditor((state) => state.readOnly)
   const fields = useMemo(() => (type ? fieldsFromSchema(type.params_schema) : []), [type])
   const problems = useMemo(() => allProblems.filter((problem) => problem.node === nodeId), [allProblems, nodeId])
   const [tab, setTab] = useState<Tab>(() => initialTab(problems, Boolean(run.executionId && run.nodes[nodeId]), Boolean(def?.pin)))
@@ -49,6 +50,7 @@ export function NodePanel({ nodeId, onClose, onRunFrom }: Props) {
             aria-label="Node name"
             value={def.name ?? ''}
             placeholder={nodeId}
+            readOnly={readOnly}
             onChange={(event) => update((d) => ({ ...d, name: event.target.value || undefined }), 'name')}
           />
           <div className="muted small">
@@ -58,7 +60,7 @@ export function NodePanel({ nodeId, onClose, onRunFrom }: Props) {
         <button
           className="small"
           onClick={onRunFrom}
-          disabled={!onRunFrom}
+          disabled={!onRunFrom || readOnly}
           title={onRunFrom ? `Run this node and everything after it again; the nodes before it keep their results from the execution shown (${MOD}+Shift+Enter)` : 'Run the workflow once first: a run from a node reuses the results of an earlier execution'}
         >
           ▶ Run from here
@@ -90,12 +92,15 @@ export function NodePanel({ nodeId, onClose, onRunFrom }: Props) {
       </nav>
       <div className="panel-body">
         {tab === 'params' && def.type === 'trigger.webhook' && <WebhookUrl params={def.params ?? {}} />}
-        {tab === 'params' && (
-          <TemplateScope.Provider value={nodeId}>
-            <ParamForm fields={fields} values={def.params ?? {}} onChange={setParam} problems={paramProblems} />
-          </TemplateScope.Provider>
-        )}
-        {tab === 'settings' && <Settings def={def} update={update} />}
+        {/* A viewer's form: every input in it is disabled at once. */}
+        <fieldset className="plain" disabled={readOnly}>
+          {tab === 'params' && (
+            <TemplateScope.Provider value={nodeId}>
+              <ParamForm fields={fields} values={def.params ?? {}} onChange={setParam} problems={paramProblems} />
+            </TemplateScope.Provider>
+          )}
+          {tab === 'settings' && <Settings def={def} update={update} />}
+        </fieldset>
         {tab === 'output' && <NodeIO nodeId={nodeId} def={def} />}
       </div>
     </aside>

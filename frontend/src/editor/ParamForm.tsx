@@ -35,7 +35,7 @@ export function ParamForm({ fields, values, onChange, problems = [], prefix = 'p
                 <code className="field-key">{field.key}</code>
               </div>
             )}
-            {field.kind !== 'boolean' && <FieldInput field={field} value={values[field.key]} onChange={(value) => onChange(field.key, value)} />}
+            {field.kind !== 'boolean' && <FieldInput field={field} param={prefix === 'params' ? field.key : undefined} value={values[field.key]} onChange={(value) => onChange(field.key, value)} />}
             {field.format === 'cron' && <CronPreview cron={values[field.key]} timezone={values.timezone} fieldHasProblem={own.length > 0} />}
             {field.description && <Markdown className="field-help" text={field.description} />}
             {own.map((problem, index) => (
@@ -51,11 +51,11 @@ export function ParamForm({ fields, values, onChange, problems = [], prefix = 'p
   )
 }
 
-function FieldInput({ field, value, onChange }: { field: Field; value: unknown; onChange: (value: unknown) => void }) {
+function FieldInput({ field, param, value, onChange }: { field: Field; param?: string; value: unknown; onChange: (value: unknown) => void }) {
   const placeholder = field.default !== undefined && field.default !== null ? `default: ${JSON.stringify(field.default)}` : undefined
   switch (field.kind) {
     case 'text':
-      return <TemplateInput label={field.title} multiline={field.multiline} value={typeof value === 'string' ? value : value === undefined || value === null ? '' : JSON.stringify(value)} placeholder={placeholder} onChange={(text) => onChange(text === '' && !field.required ? undefined : text)} />
+      return <TemplateInput label={field.title} param={param} multiline={field.multiline} value={typeof value === 'string' ? value : value === undefined || value === null ? '' : JSON.stringify(value)} placeholder={placeholder} onChange={(text) => onChange(text === '' && !field.required ? undefined : text)} />
     case 'number':
     case 'integer':
       return <NumberInput label={field.title} integer={field.kind === 'integer'} value={value} placeholder={placeholder} onChange={onChange} />

@@ -25,7 +25,7 @@ export function RestoreDialog({ version, onClose }: { version: number; onClose: 
     >
       <p>
         Its document is saved again as version {current + 1}; version {current} and the others stay in the history.
-        {dirty && ' Your unsaved changes will be lost.'}
+        {dirty && ' The changes made to the draft since the last save are replaced by it, for everyone editing it.'}
       </p>
     </Modal>
   )

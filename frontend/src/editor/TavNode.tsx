@@ -5,6 +5,7 @@
 import { Handle, Position, type NodeProps } from '@xyflow/react'
 import { Fragment, memo, useRef, useState } from 'react'
 import { useShallow } from 'zustand/react/shallow'
+import { usePeers, type Mark } from '../collab/presence'
 import { DEFAULT_OUTPUT, inputPorts, outputPorts, type FlowEdge, type FlowNode } from '../lib/graph'
 import { PinIcon } from '../ui/icons'
 import { formatDuration, iconFor } from './format'
@@ -23,13 +24,15 @@ export const TavNode = memo(function TavNode({ id, data, selected }: NodeProps<F
       connected: connectedOutputs(state.edges).get(id) ?? '',
     })),
   )
+  const marks = usePeers((state) => state.marks[id])
   const inputs = inputPorts(type)
   const outputs = outputPorts(def, type)
   const rows = Math.max(inputs.length, outputs.length, 1)
   const status = run?.status
-  const classes = ['tav-node', `cat-${type?.category ?? 'unknown'}`, selected ? 'selected' : '', status ? `run-${status}` : '', problems ? 'invalid' : '', def.pin ? 'pinned' : '']
+  const classes = ['tav-node', `cat-${type?.category ?? 'unknown'}`, selected ? 'selected' : '', status ? `run-${status}` : '', problems ? 'invalid' : '', def.pin ? 'pinned' : '', marks ? 'peer-marked' : '']
   return (
-    <div className={classes.join(' ')} data-testid={`node-${id}`} data-status={status ?? ''}>
+    <div className={classes.join(' ')} data-testid={`node-${id}`} data-status={status ?? ''} style={marks ? { ['--peer' as string]: marks[0].color } : undefined}>
+      {marks && <PeerMarks marks={marks} />}
       <div className="tav-node-head">
         <span className="tav-node-icon">{iconFor(type?.icon, type?.category)}</span>
         <div className="tav-node-titles">
@@ -91,6 +94,21 @@ export const TavNode = memo(function TavNode({ id, data, selected }: NodeProps<F
     </div>
   )
 })
+
+/** Who else has the node selected (their colour around it) or its panel open (a hint that
+ * they may be editing it: a hint, not a lock). */
+function PeerMarks({ marks }: { marks: Mark[] }) {
+  return (
+    <div className="peer-marks" data-testid="peer-marks">
+      {marks.map((mark, index) => (
+        <span key={index} className="peer-mark" style={{ background: mark.color }} title={mark.panel ? `${mark.name} has this node open` : `${mark.name} selected this node`}>
+          {mark.panel && <span aria-hidden="true">✎ </span>}
+          {mark.name.split('@')[0]}
+        </span>
+      ))}
+    </div>
+  )
+}
 
 /** The node's name, or its id while it has none; a double click renames it in place. */
 function NodeTitle({ id, name }: { id: string; name: string | null | undefined }) {

@@ -1,9 +1,12 @@
-// The editor's top bar: the workflow's name, version and state, and its commands.
+// The editor's top bar: the workflow's name, version and state, who else is here, and its
+// commands.
 import { api } from '../api/client'
+import { useRoom } from '../collab/room'
 import { ActiveToggle } from '../ui/ActiveToggle'
 import { navigate } from '../ui/router'
 import { useCommands } from './commands'
 import { MOD } from './format'
+import { DraftState, PeerAvatars } from './Presence'
 import { ProblemsIndicator } from './Problems'
 import { useEditor } from './store'
 
@@ -20,19 +23,22 @@ interface Props {
 export function Toolbar({ workflowId, historyOpen, onToggleHistory, onHelp, onRun, onAddNote, onTidy }: Props) {
   const name = useEditor((state) => state.base.name)
   const version = useEditor((state) => state.version)
-  const canUndo = useEditor((state) => state.canUndo)
-  const canRedo = useEditor((state) => state.canRedo)
+  const canUndo = useEditor((state) => state.canUndo && !state.readOnly)
+  const canRedo = useEditor((state) => state.canRedo && !state.readOnly)
+  const readOnly = useEditor((state) => state.readOnly)
   const { undo, redo, rename } = useEditor.getState()
   return (
     <header className="topbar">
       <button className="ghost" onClick={() => navigate('/')} title="All workflows">
         ← Workflows
       </button>
-      <input className="title-input workflow-title" aria-label="Workflow name" value={name} maxLength={200} onChange={(event) => rename(event.target.value)} />
+      <input className="title-input workflow-title" aria-label="Workflow name" value={name} maxLength={200} readOnly={readOnly} onChange={(event) => rename(event.target.value)} />
       <span className="muted small" data-testid="version">v{version}</span>
       <SavedState />
+      <DraftState />
       <ProblemsIndicator />
       <div className="spacer" />
+      <PeerAvatars />
       <Activation />
       <button className="icon" disabled={!canUndo} onClick={undo} title={`Undo (${MOD}+Z)`} aria-label="Undo">
         ↶
@@ -40,10 +46,10 @@ export function Toolbar({ workflowId, historyOpen, onToggleHistory, onHelp, onRu
       <button className="icon" disabled={!canRedo} onClick={redo} title={`Redo (${MOD}+Shift+Z)`} aria-label="Redo">
         ↷
       </button>
-      <button onClick={onAddNote} title="Add a sticky note (N)">
+      <button onClick={onAddNote} disabled={readOnly} title="Add a sticky note (N)">
         + Note
       </button>
-      <button onClick={onTidy} title="Lay the workflow out from left to right (L)">
+      <button onClick={onTidy} disabled={readOnly} title="Lay the workflow out from left to right (L)">
         Tidy up
       </button>
       <button className={historyOpen ? 'active' : ''} aria-pressed={historyOpen} onClick={onToggleHistory} title="Executions and versions (H)">
@@ -63,9 +69,9 @@ export function Toolbar({ workflowId, historyOpen, onToggleHistory, onHelp, onRu
 
 function SavedState() {
   const dirty = useEditor((state) => state.dirty)
-  if (!dirty) return <span className="muted small" data-testid="saved">saved</span>
+  if (!dirty) return <span className="muted small" data-testid="saved" title="The draft is the version saved last">saved</span>
   return (
-    <span className="unsaved" data-testid="unsaved" title="Unsaved changes">
+    <span className="unsaved" data-testid="unsaved" title="The draft differs from the version saved last: Save makes it the next version">
       ● unsaved
     </span>
   )
@@ -74,14 +80,18 @@ function SavedState() {
 function Activation() {
   const active = useEditor((state) => state.active)
   const activating = useCommands((state) => state.activating)
-  return <ActiveToggle active={active} busy={activating} label="Active" onChange={useCommands.getState().setActive} />
+  const readOnly = useEditor((state) => state.readOnly)
+  return <ActiveToggle active={active} busy={activating || readOnly} label="Active" onChange={useCommands.getState().setActive} />
 }
 
 function SaveButton() {
   const dirty = useEditor((state) => state.dirty)
+  const readOnly = useEditor((state) => state.readOnly)
+  const offline = useRoom((state) => state.workflowId !== null && state.connection !== 'online')
   const saving = useCommands((state) => state.saving)
+  const why = readOnly ? 'View only' : offline ? 'Offline: save once the connection is back' : `Save the draft as the next version (${MOD}+S)`
   return (
-    <button onClick={useCommands.getState().save} disabled={saving || !dirty} title={`Save (${MOD}+S)`}>
+    <button onClick={useCommands.getState().save} disabled={saving || !dirty || readOnly || offline} title={why}>
       {saving ? 'Saving…' : 'Save'}
     </button>
   )
@@ -92,6 +102,7 @@ function RunButton({ onRun }: { onRun: () => void }) {
   const status = useEditor((state) => state.run.status)
   const live = useEditor((state) => state.run.live)
   const stopping = useCommands((state) => state.stopping)
+  const readOnly = useEditor((state) => state.readOnly)
   if (live && (status === 'running' || status === 'queued')) {
     return (
       <button className="danger" onClick={useCommands.getState().stop} disabled={stopping} title="Stop the execution: running nodes are cancelled">
@@ -100,7 +111,7 @@ function RunButton({ onRun }: { onRun: () => void }) {
     )
   }
   return (
-    <button className="primary" onClick={onRun} title={`Run (${MOD}+Enter)`}>
+    <button className="primary" onClick={onRun} disabled={readOnly} title={readOnly ? 'View only' : `Run (${MOD}+Enter)`}>
       ▶ Run
     </button>
   )

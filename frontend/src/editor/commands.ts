@@ -3,14 +3,22 @@
 // restore a version — as the actions of a small store beside the editor's own (./store),
 // which holds the state they show: saving, stopping, the latest execution.
 //
+// A workflow opened with its room (../collab/room) is edited in its live draft: Save makes
+// the draft a numbered version (POST .../draft/save), and a restored version reaches the
+// draft through the room. Without one, the editor edits a copy of its own and saves it
+// whole (PUT), as a script would.
+//
 // A command never rejects. Whoever starts one (a click, a key) has nobody to hand a failure
 // to, so each command tells the person itself, the way the editor tells everything: a
 // notice (useEditor's notify, shown by <Notice>), the problems marked on the nodes, or the
 // activation banner. It resolves to whether it did what was asked.
+import type * as Y from 'yjs'
 import { create } from 'zustand'
 import { api, ApiError } from '../api/client'
 import { take } from '../api/prefetch'
 import type { Problem } from '../api/types'
+import { shareSaved } from '../collab/presence'
+import { Unavailable, type Room } from '../collab/room'
 import { activationMessage } from '../lib/activation'
 import { useEditor } from './store'
 
@@ -32,8 +40,12 @@ export interface Commands {
   /** The workflow's latest execution: a run from a node reuses it when none is shown. */
   latest: string | null
 
-  open(workflowId: string): Promise<boolean>
+  /** Opens a workflow, in its live draft when `room` is given. */
+  open(workflowId: string, room?: Room): Promise<boolean>
+  /** Makes the draft the next numbered version. */
   save(): Promise<boolean>
+  /** A version saved elsewhere (someone else, a script) is the one saved last. */
+  refreshSaved(): Promise<void>
   run(input: unknown): Promise<boolean>
   runFrom(ids: string[]): Promise<boolean>
   runFromSelection(): Promise<boolean>
@@ -59,6 +71,7 @@ export const useCommands = create<Commands>()((set, get) => {
   const editor = useEditor.getState
   const workflowId = () => editor().workflowId ?? ''
   let opened = 0
+  let room: Room | null = null
 
   /** The work of a command, with `busy` set while it runs and any failure reported. */
   async function attempt(busy: 'saving' | 'activating' | 'stopping' | null, work: () => Promise<void>, report: (error: unknown) => void): Promise<boolean> {
@@ -93,13 +106,15 @@ export const useCommands = create<Commands>()((set, get) => {
     activationError: null,
     latest: null,
 
-    async open(id) {
+    async open(id, shared) {
       const current = ++opened // a workflow opened since then wins
+      room = shared ?? null
       set({ opening: { workflowId: id, state: 'loading' }, activationError: null, latest: null })
       const loaded = await attempt(null, async () => {
-        const [stored, catalog] = await Promise.all([take(`workflow:${id}`, () => api.workflow(id)), take('nodes', api.nodeTypes)])
+        const [stored, catalog, draft] = await Promise.all([take(`workflow:${id}`, () => api.workflow(id)), take('nodes', api.nodeTypes), liveDraft(shared)])
         if (current !== opened) return
-        editor().load(stored, catalog)
+        if (!draft) room = null
+        editor().load(stored, catalog, draft ?? undefined)
         set({ opening: { workflowId: id, state: 'ready' } })
       }, (error) => current === opened && set({ opening: { workflowId: id, state: 'failed', message: message(error) } }))
       if (loaded && current === opened) await findLatest(id)
@@ -109,10 +124,22 @@ export const useCommands = create<Commands>()((set, get) => {
     save: () =>
       attempt('saving', async () => {
         const { document, version } = editor()
-        const stored = await api.saveWorkflow(workflowId(), document(), version)
+        if (room && !(await room.flush())) throw new Error('Not saved: offline. Your changes are kept here and sync once the connection is back; save then.')
+        const stored = room ? await api.saveDraft(workflowId()) : await api.saveWorkflow(workflowId(), document(), version)
         editor().markSaved(stored)
+        if (room) shareSaved(stored.version)
         editor().notify('info', `Saved as version ${stored.version}`)
       }, reportSaveError),
+
+    async refreshSaved() {
+      const id = workflowId()
+      try {
+        const stored = await api.workflow(id)
+        if (workflowId() === id && stored.version > editor().version) editor().markSaved(stored)
+      } catch {
+        // Only a label is late: the next change or save asks again.
+      }
+    },
 
     async run(input) {
       return (await saved()) && started(() => api.run(workflowId(), input))
@@ -165,9 +192,26 @@ export const useCommands = create<Commands>()((set, get) => {
       attempt(null, async () => {
         const state = editor()
         const stored = await api.restoreVersion(workflowId(), version, state.version)
-        state.load(stored, state.catalog)
+        // In the draft, the restored document arrives through the room, as one change.
+        if (room) {
+          state.markSaved(stored)
+          shareSaved(stored.version)
+        } else state.load(stored, state.catalog)
         state.notify('info', `Restored version ${version} as version ${stored.version}`)
       }, reportSaveError),
+  }
+
+  /** The room's document once it has the draft; null when the server has no room to
+   * offer (the editor then edits a copy of its own); the room's failure otherwise. */
+  async function liveDraft(shared: Room | undefined): Promise<Y.Doc | null> {
+    if (!shared) return null
+    try {
+      await shared.ready
+      return shared.doc
+    } catch (error) {
+      if (error instanceof Unavailable) return null
+      throw error
+    }
   }
 
   /** The workflow's latest execution, for a run from a node before any run here. */

@@ -3,6 +3,8 @@
 import { createContext, useContext, useEffect, useId, useLayoutEffect, useRef, useState } from 'react'
 import { api } from '../api/client'
 import type { CredentialSummary } from '../api/types'
+import { onSharedText } from '../collab/binding'
+import { moveCaret } from '../collab/text'
 import { acceptCompletion, completionsAt, type Completion, type CompletionSource } from '../lib/completions'
 import { outputPorts } from '../lib/graph'
 import { parseJson, parseNumber } from '../lib/schemaForm'
@@ -66,11 +68,14 @@ interface TemplateProps {
   multiline?: boolean
   label: string
   placeholder?: string
+  /** The param of the scope's node this text is (a long text may be shared text, which
+   * others type into too). */
+  param?: string
 }
 
 /** A growing text area over a copy of its text in which templates are highlighted; inside
  * `{{ }}` it lists what the template can read. */
-export function TemplateInput({ value, onChange, multiline, label, placeholder }: TemplateProps) {
+export function TemplateInput({ value, onChange, multiline, label, placeholder, param }: TemplateProps) {
   const lines = Math.max(multiline ? 3 : 1, value.split('\n').length)
   const nodeId = useContext(TemplateScope)
   const [serverVars, setServerVars] = useState<string[] | null>(null)
@@ -79,6 +84,7 @@ export function TemplateInput({ value, onChange, multiline, label, placeholder }
   const area = useRef<HTMLTextAreaElement>(null)
   const caret = useRef<number | null>(null)
   const listId = useId()
+  useSharedCaret(area, nodeId, param)
 
   useEffect(() => {
     if (nodeId) loadVariables().then(setServerVars) // never rejects: a failure is a notice
@@ -175,6 +181,27 @@ export function TemplateInput({ value, onChange, multiline, label, placeholder }
       )}
     </div>
   )
+}
+
+/** Keeps the caret and selection of a focused text on the same characters when someone
+ * else changes the text before them (their change lands, the text is drawn again, and
+ * the caret is put back where it belongs rather than at the end). */
+function useSharedCaret(area: { current: HTMLTextAreaElement | null }, nodeId: string | null, param: string | undefined): void {
+  const moved = useRef<[number, number] | null>(null)
+  useEffect(() => {
+    if (!nodeId || !param) return
+    return onSharedText((node, key, delta) => {
+      const element = area.current
+      if (node !== nodeId || key !== param || !element || document.activeElement !== element) return
+      const [start, end] = moved.current ?? [element.selectionStart, element.selectionEnd]
+      moved.current = [moveCaret(start, delta), moveCaret(end, delta)]
+    })
+  }, [area, nodeId, param])
+  useLayoutEffect(() => {
+    if (!moved.current || !area.current) return
+    area.current.setSelectionRange(...moved.current)
+    moved.current = null
+  })
 }
 
 interface NumberProps {

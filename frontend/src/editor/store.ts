@@ -15,7 +15,7 @@ import * as Y from 'yjs'
 import { create, type StateCreator } from 'zustand'
 import type { Catalog, Execution, NodeDef, Problem, RunEvent, StoredWorkflow, WorkflowDocument } from '../api/types'
 import { bind, type Binding } from '../collab/binding'
-import { fingerprint, readDocument, readMeta, writeDocument, type IsText } from '../collab/model'
+import { fingerprint, inOrderOf, readDocument, readMeta, writeDocument, type IsText } from '../collab/model'
 import { copySelection, pasteDocument } from '../lib/clipboard'
 import { connectionProblem } from '../lib/connection'
 import {
@@ -59,6 +59,8 @@ export interface EditorState {
   revision: number
   canUndo: boolean
   canRedo: boolean
+  /** Whether the graph is only shown, not edited here (a viewer's). */
+  readOnly: boolean
   problems: Problem[]
   run: RunState
   notice: { kind: 'error' | 'info'; text: string; at: number } | null
@@ -152,6 +154,7 @@ export const editorState: StateCreator<EditorState> = (set, get, store) => {
     revision: 0,
     canUndo: false,
     canRedo: false,
+    readOnly: false,
     problems: [],
     run: EMPTY_RUN,
     notice: null,
@@ -163,14 +166,15 @@ export const editorState: StateCreator<EditorState> = (set, get, store) => {
       const isText = textParams(catalog)
       const doc = shared ?? new Y.Doc()
       if (!shared) writeDocument(doc, drawn(stored.document), isText)
-      const document = readDocument(doc)
+      const document = likeSaved(readDocument(doc), stored.document)
       const graph = workflowToGraph(document)
-      const base = { ...readMeta(doc).fields, nodes: [], edges: [] }
+      const base = { ...inOrderOf(readMeta(doc).fields, stored.document), nodes: [], edges: [] }
       const keepRun = get().workflowId === stored.id ? get().run : EMPTY_RUN
       lastCheckpoint = { key: '', at: 0 }
       set({ addingAfter: null, catalog, workflowId: stored.id, version: stored.version, active: Boolean(stored.active), base, nodes: graph.nodes, edges: graph.edges, notes: graph.notes ?? [], canUndo: false, canRedo: false, problems: [], run: keepRun, saved: savedFingerprint(stored.document), revision: get().revision + 1 })
       get().refreshDirty()
       binding = bind(doc, store, isText)
+      binding.setReadOnly(get().readOnly)
     },
     document() {
       const { base, nodes, edges, notes } = get()
@@ -188,6 +192,7 @@ export const editorState: StateCreator<EditorState> = (set, get, store) => {
       return binding?.doc ?? null
     },
     setReadOnly(readOnly) {
+      set({ readOnly })
       binding?.setReadOnly(readOnly)
     },
     setActive(active) {
@@ -373,6 +378,15 @@ export const editorState: StateCreator<EditorState> = (set, get, store) => {
 }
 
 export const useEditor = create<EditorState>()(editorState)
+
+/** The draft with its nodes in the order of the saved version, and the keys of their
+ * values in the order the saved version has them (../collab/model's inOrderOf). */
+function likeSaved(draft: WorkflowDocument, saved: WorkflowDocument): WorkflowDocument {
+  const known = new Map((saved.nodes ?? []).map((node, index) => [node.id, { node, index }]))
+  const place = (id: string) => known.get(id)?.index ?? known.size
+  const nodes = [...draft.nodes].sort((a, b) => place(a.id) - place(b.id)).map((node) => inOrderOf(node, known.get(node.id)?.node))
+  return { ...draft, nodes }
+}
 
 /** A document as the editor draws it: positions filled in where it has none (laid out
  * left to right), notes as the editor keeps them. */

@@ -16,6 +16,8 @@ export interface Shortcuts {
   note: () => void
   history: () => void
   enabled: boolean
+  /** Only what changes nothing: a viewer's. */
+  readOnly?: boolean
 }
 
 export function useShortcuts(actions: Shortcuts): void {
@@ -34,21 +36,22 @@ export function useShortcuts(actions: Shortcuts): void {
         event.preventDefault()
         action()
       }
-      if (mod && key === 's') return handled(a.save)
+      const editing = (action: () => void) => handled(a.readOnly ? () => {} : action)
+      if (mod && key === 's') return editing(a.save)
       if (mod && key === 'enter') return handled(event.shiftKey ? a.runFrom : a.run)
       if (typing) {
         if (key === 'escape') (target as HTMLElement).blur()
         return
       }
-      if (mod && key === 'z' && !event.shiftKey) return handled(state.undo)
-      if (mod && ((key === 'z' && event.shiftKey) || key === 'y')) return handled(state.redo)
+      if (mod && key === 'z' && !event.shiftKey) return editing(state.undo)
+      if (mod && ((key === 'z' && event.shiftKey) || key === 'y')) return editing(state.redo)
       if (mod && key === 'a') return handled(state.selectAll)
       if (mod || event.altKey) return
       if (event.key === '?') return handled(a.help)
       if (key === '/') return handled(a.search)
       if (key === 'f') return handled(a.fit)
-      if (key === 'l') return handled(a.tidy)
-      if (key === 'n') return handled(a.note)
+      if (key === 'l') return editing(a.tidy)
+      if (key === 'n') return editing(a.note)
       if (key === 'h') return handled(a.history)
       if (key === '+' || key === '=') return handled(a.zoomIn)
       if (key === '-') return handled(a.zoomOut)

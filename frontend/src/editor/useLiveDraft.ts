@@ -1,0 +1,75 @@
+// The editor in a workflow's live draft: it joins the workflow's room, opens the workflow
+// in it, tells the others who is here and what they have selected, goes view-only for a
+// viewer (or once the server refused a change), and learns of versions saved elsewhere.
+import { useEffect } from 'react'
+import type { User } from '../api/types'
+import { colorFor, sharePresence, shareSelection, usePeers } from '../collab/presence'
+import { Room, useRoom } from '../collab/room'
+import { useCommands } from './commands'
+import { useEditor } from './store'
+
+/** A change from elsewhere while the draft differs from the version saved last may be a
+ * version saved by a script (it reaches the room as one change): the saved version is
+ * asked again this long after the last such change. */
+const RECHECK_MS = 1500
+
+export function useLiveDraft(workflowId: string, user: User): void {
+  useEffect(() => {
+    const room = new Room(workflowId)
+    const stop = [
+      sharePresence(room.awareness, { id: user.id, name: user.email, color: colorFor(user.id) }),
+      shareSelections(),
+      followSaves(room),
+    ]
+    useEditor.getState().setReadOnly(user.role === 'viewer')
+    void useCommands.getState().open(workflowId, room)
+    return () => {
+      stop.forEach((end) => end())
+      room.destroy()
+    }
+  }, [workflowId, user.id, user.email, user.role])
+
+  const refused = useRoom((state) => state.refused)
+  useEffect(() => {
+    if (!refused) return
+    useEditor.getState().setReadOnly(true)
+    useEditor.getState().notify('error', `View only: ${refused}`)
+  }, [refused])
+}
+
+/** The selected nodes, and the one whose panel is open (the panel shows the one node
+ * selected), as one's presence. */
+function shareSelections(): () => void {
+  let last: unknown = null
+  return useEditor.subscribe((state) => {
+    if (state.nodes === last) return
+    last = state.nodes
+    const selected = state.nodes.filter((node) => node.selected).map((node) => node.id)
+    shareSelection(selected, selected.length === 1 ? selected[0] : null)
+  })
+}
+
+/** A version saved by someone else in the room (they say so in their presence), or by a
+ * script (a change from elsewhere), becomes the one the draft is compared with. */
+function followSaves(room: Room): () => void {
+  const refresh = () => void useCommands.getState().refreshSaved()
+  let told = 0
+  const stopPeers = usePeers.subscribe((state) => {
+    const saved = Math.max(0, ...state.peers.map((peer) => peer.saved ?? 0))
+    if (saved <= told) return
+    told = saved
+    if (saved > useEditor.getState().version) refresh()
+  })
+  let timer: ReturnType<typeof setTimeout> | null = null
+  const onUpdate = (_update: Uint8Array, origin: unknown) => {
+    if (origin !== room.provider || !useEditor.getState().dirty) return
+    if (timer) clearTimeout(timer)
+    timer = setTimeout(refresh, RECHECK_MS)
+  }
+  room.doc.on('update', onUpdate)
+  return () => {
+    stopPeers()
+    if (timer) clearTimeout(timer)
+    room.doc.off('update', onUpdate)
+  }
+}
