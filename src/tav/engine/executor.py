@@ -246,9 +246,11 @@ class _Run:
         self.pools = executor.pools
         self.services: HostServices = executor.services
         self.store = None if options.inline else executor.store
-        self.publish: Callable[[Event], None] = (
-            _unpublished if options.inline else executor.bus.publish
-        )
+        self.reporting = not options.inline
+        """Whether events are made and published: an inline run (``core.map``'s items)
+        reports nothing, so it does not make them either (eight for an item of three
+        nodes)."""
+        self.publish: Callable[[Event], None] = executor.bus.publish
         self.template_limits = executor.template_limits
         self.checked = values.Checked()
         self.global_vars = executor.vars if options.vars is None else options.vars
@@ -306,7 +308,7 @@ class _Run:
     async def run(self) -> ExecutionResult:
         clock = time.perf_counter()
         self._move_execution(ExecutionStatus.RUNNING)
-        if self.resume is None:
+        if self.resume is None and self.reporting:
             self._emit(
                 ExecutionStarted(
                     seq=self._next_seq(),
@@ -466,6 +468,8 @@ class _Run:
             self.failure = (node.id, result.error)
 
     def _emit_settled(self, result: NodeResult, skip_reason: str) -> None:
+        if not self.reporting:
+            return
         seq, node_id = self._next_seq(), result.node_id
         if result.status is NodeStatus.SUCCEEDED:
             self._emit(
@@ -545,15 +549,16 @@ class _Run:
         self._move_execution(status)
         duration_ms = (time.perf_counter() - clock) * 1000
         result = self._result(error, duration_ms)
-        self._emit(
-            _ENDED[status](
-                seq=self._next_seq(),
-                execution_id=self.execution_id,
-                status=status,
-                duration_ms=duration_ms,
-                error=error,
+        if self.reporting:
+            self._emit(
+                _ENDED[status](
+                    seq=self._next_seq(),
+                    execution_id=self.execution_id,
+                    status=status,
+                    duration_ms=duration_ms,
+                    error=error,
+                )
             )
-        )
         if self.store:
             await self.store.execution_finished(result)
         return result
@@ -612,19 +617,21 @@ class _Run:
         return self.seq
 
     def _emit(self, event: Event) -> None:
-        self.publish(event)
+        if self.reporting:
+            self.publish(event)
 
     def started(self, node_id: str, attempt: int) -> None:
         self._move(node_id, NodeStatus.RUNNING)
         self.attempts[node_id] = attempt
-        self._emit(
-            NodeStarted(
-                seq=self._next_seq(),
-                execution_id=self.execution_id,
-                node_id=node_id,
-                attempt=attempt,
+        if self.reporting:
+            self._emit(
+                NodeStarted(
+                    seq=self._next_seq(),
+                    execution_id=self.execution_id,
+                    node_id=node_id,
+                    attempt=attempt,
+                )
             )
-        )
 
     def retrying(self, node_id: str, attempt: int, delay_s: float, error: ErrorInfo) -> None:
         self._move(node_id, NodeStatus.RETRYING)
@@ -721,10 +728,6 @@ class SubWorkflow:
                 retryable=error.retryable,
             )
         return result.output
-
-
-def _unpublished(event: Event) -> None:
-    """Where an inline execution's events go: nowhere."""
 
 
 def _initial_states(plan: ExecutionPlan, resume: Resume | None) -> dict[str, NodeStatus]:
