@@ -86,20 +86,59 @@ def _compile(source: str) -> Renderer:
     match = _SINGLE_EXPRESSION.match(source)
     if match and "{{" not in match["expr"] and "}}" not in match["expr"]:
         expression = ENV.compile_expression(match["expr"], undefined_to_none=False)
-        native = _read if _only_reads(match["expr"]) else _checked
-        return lambda context: native(expression(**context), current_budget())
+        path = _path_read(match["expr"])
+        if path is None:
+            return lambda context: _checked(expression(**context), current_budget())
+        return _reader(*path, lambda context: _read(expression(**context), current_budget()))
     template = ENV.from_string(source)
     return lambda context: template.render(context)
 
 
-def _only_reads(expression: str) -> bool:
-    """Whether an expression is a variable's path: ``nodes.x.output['items']``."""
+_Step = tuple[bool, str | int]
+"""One step of a variable's path: whether it is written as an attribute (``.key``, else
+``[key]``), and the key."""
+
+
+def _path_read(expression: str) -> tuple[str, tuple[_Step, ...]] | None:
+    """The variable and steps of an expression that is a variable's path
+    (``nodes.x.output['items']``), or ``None``."""
     output = ENV.parse("{{" + expression + "}}").body[0]
     assert isinstance(output, nodes.Output)
     node = output.nodes[0]
-    return isinstance(node, nodes.Name | nodes.Getattr | nodes.Getitem) and bool(
-        _chain(node, set())
-    )
+    steps: list[_Step] = []
+    while True:
+        if isinstance(node, nodes.Getattr):
+            steps.append((True, node.attr))
+            node = node.node
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            if not isinstance(node.arg.value, str | int):
+                return None
+            steps.append((False, node.arg.value))
+            node = node.node
+        elif isinstance(node, nodes.Name):
+            return node.name, tuple(reversed(steps))
+        else:
+            return None
+
+
+def _reader(name: str, steps: tuple[_Step, ...], rendered: Renderer) -> Renderer:
+    """Reads a variable's path as the compiled expression would, through the sandbox's
+    own ``getattr`` and ``getitem``, without making a Jinja context for it (most of what
+    rendering ``{{ trigger.item }}`` costs). A name the context lacks (a global, or
+    undefined) or a step that finds nothing is left to ``rendered``, the compiled
+    expression, which then reads or fails as it always does."""
+
+    def read(context: Mapping[str, Any]) -> Any:
+        if name not in context:
+            return rendered(context)
+        value = context[name]
+        for attribute, key in steps:
+            value = ENV.getattr(value, str(key)) if attribute else ENV.getitem(value, key)
+            if isinstance(value, Undefined):
+                return rendered(context)
+        return _read(value, current_budget())
+
+    return read
 
 
 def syntax_error(source: str) -> str | None:
