@@ -171,7 +171,7 @@ async def test_a_viewers_awareness_reaches_the_others(server, base, workflow_id,
         await viewer.connection.send(create_awareness_message(update))
 
         def seen() -> bool:
-            return any(b'"name":"Vic"' in m for m in editor.channel.others)
+            return any(b'"color":"#0af"' in m for m in editor.channel.others)
 
         await eventually(seen)
         assert not any(m[0] == MessageType.AUTH for m in viewer.channel.others)
@@ -179,7 +179,50 @@ async def test_a_viewers_awareness_reaches_the_others(server, base, workflow_id,
     # the viewer gone, the others are told at once (not after the awareness timeout)
     async with joined(base, workflow_id, headers) as later:
         await asyncio.sleep(0.2)
-        assert not any(b"Vic" in m for m in later.channel.others)
+        assert not any(b"#0af" in m for m in later.channel.others)
+
+
+async def test_nobody_appears_in_the_room_as_someone_else(
+    server, base, workflow_id, headers, owner
+):
+    user, cookie = await member(server, "mallory@example.com", Role.editor)
+    states = server.parts.collab.rooms  # by workflow id, once the room is open
+    async with (
+        joined(base, workflow_id, headers) as first,
+        joined(base, workflow_id, {"Cookie": cookie}) as mallory,
+    ):
+        # what a client says of itself is stamped with who the connection is
+        presence = Awareness(mallory.doc)
+        disguise = {"id": owner.id, "name": "owner@example.com", "color": "#f00"}
+        presence.set_local_state({"user": disguise, "selected": ["ask"]})
+        update = presence.encode_awareness_update([mallory.doc.client_id])
+        await mallory.connection.send(create_awareness_message(update))
+
+        def state_of(client: int) -> Any:
+            return states[workflow_id].awareness.states[client]
+
+        seen = await eventually(lambda: state_of(mallory.doc.client_id))
+        assert seen["user"] == {"id": user.id, "name": "mallory@example.com", "color": "#f00"}
+        assert seen["selected"] == ["ask"]
+        await eventually(lambda: any(b"mallory@example.com" in m for m in first.channel.others))
+        assert not any(owner.id.encode() in m for m in first.channel.others)
+
+        # nor can a connection speak for a client of another: it is closed, the room goes on
+        mine = Awareness(first.doc)
+        mine.set_local_state({"user": {"color": "#0f0"}})
+        await first.connection.send(
+            create_awareness_message(mine.encode_awareness_update([first.doc.client_id]))
+        )
+        await eventually(lambda: state_of(first.doc.client_id))
+        forged = protocol.awareness_update([(first.doc.client_id, 99, {"user": {"id": "x"}})])
+        async with websockets.connect(
+            room_url(base, workflow_id), additional_headers={"Cookie": cookie}
+        ) as ws:
+            await ws.send(create_awareness_message(forged))
+            await asyncio.wait_for(ws.wait_closed(), 5)
+            assert ws.close_code == CloseCode.MALFORMED
+        kept = state_of(first.doc.client_id)
+        assert kept["user"] == {"id": owner.id, "name": "owner@example.com", "color": "#0f0"}
 
 
 async def test_a_user_lowered_to_viewer_can_no_longer_change_the_draft(server, base, workflow_id):

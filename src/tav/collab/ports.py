@@ -36,6 +36,9 @@ class Access:
 
     user_id: str | None
     can_edit: bool
+    name: str = ""
+    """How the others see them (the user's email): set by the server on every awareness
+    state the connection sends, with ``user_id``, so that nobody can appear as another."""
 
 
 class Credentials(Protocol):

@@ -19,6 +19,7 @@ it is applied or relayed. ``Malformed`` says what is wrong with one.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -218,6 +219,16 @@ def sync_step2(update: bytes) -> bytes:
 
 def sync_update(update: bytes) -> bytes:
     return _sync(SyncStep.UPDATE, update)
+
+
+def awareness_update(states: Sequence[tuple[int, int, Any]]) -> bytes:
+    """An awareness update of ``(client id, clock, state)``s (``None``: the client left),
+    as ``pycrdt.Awareness.apply_awareness_update`` takes it."""
+    parts = [write_var_uint(len(states))]
+    for client, clock, state in states:
+        text = "null" if state is None else json.dumps(state, separators=(",", ":"))
+        parts += [write_var_uint(client), write_var_uint(clock), write_message(text.encode())]
+    return b"".join(parts)
 
 
 def awareness(update: bytes) -> bytes:

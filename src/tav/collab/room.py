@@ -169,7 +169,7 @@ class Room:
                 return True
             self._sync(peer, parsed)
         elif isinstance(parsed, protocol.Awareness):
-            self._take_awareness(peer, parsed.payload)
+            self._take_awareness(peer, parsed)
         else:
             states = list(self.awareness.states)
             peer.send(protocol.awareness(self.awareness.encode_awareness_update(states)))
@@ -222,9 +222,20 @@ class Room:
             raise Malformed("the update does not decode") from None
         return any(change != EMPTY_UPDATE for change in changes)
 
-    def _take_awareness(self, peer: Peer, payload: bytes) -> None:
+    def _take_awareness(self, peer: Peer, message: protocol.Awareness) -> None:
+        """Take what ``peer`` says of its own clients, as who it is: each state's ``user``
+        gets the connection's user id and name, whatever the client wrote there, and a
+        client id another connection speaks for is refused (``Malformed``)."""
+        for client, _, _ in message.states:
+            if client not in peer.clients and any(client in p.clients for p in self.peers):
+                raise Malformed(f"awareness client {client} belongs to another connection")
+        identity = {"id": peer.access.user_id or "", "name": peer.access.name}
+        states = [
+            (client, clock, _as(state, identity) if state is not None else None)
+            for client, clock, state in message.states
+        ]
         try:
-            self.awareness.apply_awareness_update(payload, peer)
+            self.awareness.apply_awareness_update(protocol.awareness_update(states), peer)
         except (ValueError, KeyError, IndexError, TypeError) as exc:  # checked already
             raise Malformed(f"the awareness update does not apply: {exc}") from None
 
@@ -343,3 +354,9 @@ class Room:
             await (self.compact() if snapshot else self.flush())
         except NotFound:
             self.gone = True
+
+
+def _as(state: dict[str, Any], identity: dict[str, str]) -> dict[str, Any]:
+    """``state`` with the connection's identity in its ``user``."""
+    user = state.get("user")
+    return {**state, "user": {**(user if isinstance(user, dict) else {}), **identity}}

@@ -116,7 +116,7 @@ class ConnectionCredentials:
             principal = await authenticate(self.auth, self.bearer, self.session)
         except ApiError:
             return None
-        return Access(principal.user_id or None, principal.can_edit)
+        return _access(principal)
 
 
 @live.websocket("/{workflow_id}/collab")
@@ -139,9 +139,13 @@ async def collab(
         await _deny(websocket, 404, "not_found", f"no workflow with id {workflow_id!r}")
         return
     await websocket.accept()
-    access = Access(principal.user_id or None, principal.can_edit)
+    access = _access(principal)
     credentials = ConnectionCredentials(parts.auth, *_credentials(websocket))
     await parts.collab.serve(workflow_id, SocketChannel(websocket), credentials, access)
+
+
+def _access(principal: Principal) -> Access:
+    return Access(principal.user_id or None, principal.can_edit, principal.email or principal.name)
 
 
 def _origins(websocket: WebSocket) -> OriginPolicy:
