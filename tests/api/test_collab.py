@@ -288,6 +288,7 @@ async def test_a_room_nobody_is_in_is_unloaded_and_its_draft_kept_as_one_snapsho
             alice.text("answer", "prompt").insert(0, word)
             await asyncio.sleep(0.1)  # three batches, three rows
     await eventually(lambda: workflow_id not in server.parts.collab.rooms)
+    await server.parts.collab.draft(workflow_id)  # opens again once the unload is written
     stored = await server.parts.collab.store.load(workflow_id)
     assert stored is not None
     assert list(stored.updates) == []  # folded into the snapshot
@@ -297,3 +298,29 @@ async def test_a_room_nobody_is_in_is_unloaded_and_its_draft_kept_as_one_snapsho
     assert answer["params"]["prompt"].startswith("three two one ")
     draft = (await http.get(f"/api/v1/workflows/{workflow_id}/draft")).json()
     assert draft["document"]["nodes"][1]["params"]["prompt"].startswith("three two one ")
+
+
+async def test_joining_while_the_room_unloads_gets_what_it_had_not_written_yet(
+    server, base, workflow_id, headers
+):
+    """Unloading writes the room's last changes; a person who joins meanwhile waits for
+    that, rather than open a room without them (whose next snapshot would drop them)."""
+    rooms = server.parts.collab
+    rooms.limits = replace(rooms.limits, idle_s=0.1, flush_s=60)  # typing stays unwritten
+    compact = rooms.store.compact
+    compacting = asyncio.Event()
+
+    async def slow_compact(*args: Any) -> None:
+        compacting.set()
+        await asyncio.sleep(0.5)
+        await compact(*args)
+
+    async with joined(base, workflow_id, headers) as alice:
+        await eventually(lambda: workflow_id in rooms.rooms)
+        rooms.store.compact = slow_compact  # type: ignore[method-assign]
+        alice.text("answer", "prompt").insert(0, "unwritten ")
+        await eventually(lambda: "unwritten" in str(rooms.rooms[workflow_id].draft()))
+    await asyncio.wait_for(compacting.wait(), 5)  # the room is being unloaded
+    async with joined(base, workflow_id, headers) as bob:
+        assert str(bob.text("answer", "prompt")).startswith("unwritten ")
+    rooms.store.compact = compact  # type: ignore[method-assign]

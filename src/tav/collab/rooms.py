@@ -70,6 +70,8 @@ class Rooms:
         self.rooms: dict[str, Room] = {}
         self._opening: dict[str, asyncio.Future[Room]] = {}
         self._idle: dict[str, asyncio.TimerHandle] = {}
+        self._closing: dict[str, asyncio.Future[None]] = {}
+        """Rooms being closed, by workflow id: done once what they held is written."""
         self._checker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.accepting = True
@@ -199,6 +201,9 @@ class Rooms:
         return await asyncio.shield(opening)
 
     async def _load(self, workflow_id: str) -> Room:
+        closing = self._closing.get(workflow_id)
+        if closing is not None:
+            await asyncio.shield(closing)
         saved = await self.workflows.get(workflow_id)
         if saved is None:
             raise NotFound(f"no workflow with id {workflow_id!r}")
@@ -264,18 +269,27 @@ class Rooms:
             await self._unload(room)
 
     async def _unload(self, room: Room) -> None:
-        self._not_idle(room)
-        if self.rooms.get(room.workflow_id) is room:
-            del self.rooms[room.workflow_id]
-        await room.close(CloseCode.GOING_AWAY, "the room was unloaded: reconnect")
+        await self._forget(room, CloseCode.GOING_AWAY, "the room was unloaded: reconnect")
 
     async def _drop(self, room: Room) -> None:
         """Close a room whose doc failed and forget it: it loads again from what was
         stored (and the clients send it what that lacks when they reconnect)."""
+        await self._forget(room, CloseCode.INTERNAL_ERROR, "the room reloads: reconnect")
+
+    async def _forget(self, room: Room, code: CloseCode, reason: str) -> None:
+        """Close ``room`` and write what it has not; until that is written, the room
+        does not open again: it would load without it, and its next snapshot would drop
+        it."""
         self._not_idle(room)
         if self.rooms.get(room.workflow_id) is room:
             del self.rooms[room.workflow_id]
-        await room.close(CloseCode.INTERNAL_ERROR, "the room reloads: reconnect", snapshot=False)
+        closed = self._closing[room.workflow_id] = asyncio.get_running_loop().create_future()
+        try:
+            await room.close(code, reason, snapshot=code is CloseCode.GOING_AWAY)
+        finally:
+            if self._closing.get(room.workflow_id) is closed:
+                del self._closing[room.workflow_id]
+            closed.set_result(None)
 
     # -- what the workflows use case tells ------------------------------------------------
 
