@@ -1,6 +1,6 @@
 """The team in the browser: the owner invites someone from the Users page and the invited
-person joins from the link in a browser of their own; a member disabled by an admin is
-signed out."""
+person joins from the link in a browser of their own; a viewer sees a workflow but cannot
+change or run it; a member disabled by an admin is signed out."""
 
 from __future__ import annotations
 
@@ -14,9 +14,18 @@ require_browser()
 
 from playwright.sync_api import Page, expect  # noqa: E402
 
-from tests.e2e.helpers import same_origin  # noqa: E402
+from tests.e2e.helpers import create_workflow, open_workflow, same_origin  # noqa: E402
 
 PASSWORD = "a password of theirs"
+FLOW = {
+    "schema": 1,
+    "name": "Shared greeting",
+    "nodes": [
+        {"id": "start", "type": "trigger.manual"},
+        {"id": "greet", "type": "core.set", "params": {"values": {"text": "Hello"}}},
+    ],
+    "edges": [{"from": "start", "to": "greet"}],
+}
 
 
 @contextmanager
@@ -86,6 +95,40 @@ def test_the_owner_invites_someone_who_joins_from_the_link(page, browser, base_u
     expect(row.get_by_label("Role of ada@example.com")).to_have_value("editor")
     expect(page.get_by_test_id("invite-row")).to_have_count(0)
     screenshot(page, "users")
+
+
+def test_a_viewer_sees_the_workflow_but_changes_and_runs_nothing(page, browser, base_url) -> None:
+    workflow_id = create_workflow(page, FLOW)
+    with other_browser(browser, base_url) as viewer:
+        join(page, viewer, "vic@example.com", "viewer")
+        viewer.goto("/")
+        viewer.get_by_role("heading", name="Workflows").wait_for()
+        expect(viewer.get_by_role("button", name="New workflow")).to_have_count(0)
+        expect(viewer.get_by_role("button", name="Import…")).to_have_count(0)
+
+        open_workflow(viewer, workflow_id)
+        viewer.get_by_test_id("node-greet").wait_for()
+        for name in ("Save", "▶ Run"):
+            button = viewer.get_by_role("button", name=name, exact=True)
+            assert button.count() == 0 or button.is_disabled(), name
+        expect(viewer.get_by_label("Workflow name")).not_to_be_editable()
+        viewer.get_by_test_id("node-greet").click()
+        form = viewer.locator(".param-form").first
+        form.wait_for()
+        fields = form.locator("input, textarea, select")
+        assert fields.count() > 0
+        for index in range(fields.count()):
+            expect(fields.nth(index)).to_be_disabled()
+        viewer.keyboard.press("Delete")  # nothing to delete with
+        expect(viewer.get_by_test_id("node-greet")).to_have_count(1)
+        expect(viewer.get_by_text("valid", exact=False).first).to_be_visible()  # checked
+        expect(viewer.get_by_role("alert")).to_have_count(0)  # nothing it asked was refused
+        screenshot(viewer, "viewer-editor")
+
+    stored = page.context.request.get(f"/api/v1/workflows/{workflow_id}").json()
+    assert stored["version"] == 1
+    executions = page.context.request.get(f"/api/v1/executions?workflow_id={workflow_id}")
+    assert executions.json()["total"] == 0
 
 
 def test_a_member_disabled_by_an_admin_is_signed_out(page, browser, base_url) -> None:

@@ -173,27 +173,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/workflows/validate": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Validate Workflow
-         * @description Check a document as a save would, without storing anything. Documents that are
-         *     not even JSON (or YAML) are reported as problems too.
-         */
-        post: operations["validate_workflow_api_v1_workflows_validate_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/v1/workflows/import": {
         parameters: {
             query?: never;
@@ -694,6 +673,27 @@ export interface paths {
          * @description Delete the collection and every record in it.
          */
         delete: operations["delete_collection_api_v1_collections__name__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflows/validate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Validate Workflow
+         * @description Check a document as a save would, without storing anything. Documents that are
+         *     not even JSON (or YAML) are reported as problems too.
+         */
+        post: operations["validate_workflow_api_v1_workflows_validate_post"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -3023,86 +3023,6 @@ export interface operations {
             };
         };
     };
-    validate_workflow_api_v1_workflows_validate_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** @description A workflow document (format v1) as JSON, or as YAML text under a YAML content type (application/yaml, application/x-yaml, text/yaml). */
-        requestBody: {
-            content: {
-                /**
-                 * @example {
-                 *       "schema": 1,
-                 *       "name": "Greet",
-                 *       "nodes": [
-                 *         {
-                 *           "id": "start",
-                 *           "type": "trigger.manual"
-                 *         },
-                 *         {
-                 *           "id": "greet",
-                 *           "type": "core.set",
-                 *           "params": {
-                 *             "values": {
-                 *               "text": "Hello"
-                 *             }
-                 *           }
-                 *         }
-                 *       ],
-                 *       "edges": [
-                 *         {
-                 *           "from": "start",
-                 *           "to": "greet"
-                 *         }
-                 *       ]
-                 *     }
-                 */
-                "application/json": Record<string, never>;
-                "application/yaml": string;
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ValidationReport"];
-                };
-            };
-            /** @description No valid API key or session. */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description The request is not valid; `details` lists every problem. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-        };
-    };
     import_workflow_api_v1_workflows_import_post: {
         parameters: {
             query?: {
@@ -4892,6 +4812,86 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description No valid API key or session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is not valid; `details` lists every problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    validate_workflow_api_v1_workflows_validate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A workflow document (format v1) as JSON, or as YAML text under a YAML content type (application/yaml, application/x-yaml, text/yaml). */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "schema": 1,
+                 *       "name": "Greet",
+                 *       "nodes": [
+                 *         {
+                 *           "id": "start",
+                 *           "type": "trigger.manual"
+                 *         },
+                 *         {
+                 *           "id": "greet",
+                 *           "type": "core.set",
+                 *           "params": {
+                 *             "values": {
+                 *               "text": "Hello"
+                 *             }
+                 *           }
+                 *         }
+                 *       ],
+                 *       "edges": [
+                 *         {
+                 *           "from": "start",
+                 *           "to": "greet"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": Record<string, never>;
+                "application/yaml": string;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationReport"];
+                };
             };
             /** @description No valid API key or session. */
             401: {

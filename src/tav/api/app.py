@@ -99,7 +99,7 @@ def create_app(config: Settings | None = None, *, server: Server | None = None) 
     app.include_router(auth.router, prefix=API_PREFIX, responses=errors.responses(422))
     for module in (workflows, executions, nodes, settings, variables, credentials, collections):
         app.include_router(module.router, **protected)
-    for router in (auth.account, users.router, users.invites):
+    for router in (workflows.checks, auth.account, users.router, users.invites):
         app.include_router(router, **protected)
     app.include_router(files.router, **protected)
     app.include_router(collab.router, **protected)

@@ -1,5 +1,6 @@
 """Workflows: create, list, get, update (every save keeps a version), versions, validate,
-import and export.
+import and export. ``router`` needs an editor to change anything; ``checks`` holds
+``/validate``, which takes a document but stores nothing, and so is a viewer's too.
 
 Saves are guarded optimistically: ``If-Match: "<version>"`` (the ``ETag`` of every
 workflow response) or ``?base_version=`` makes an update fail with 409 when someone saved
@@ -41,6 +42,8 @@ from tav.storage.workflows import StoredWorkflow
 router = APIRouter(
     prefix="/workflows", tags=["workflows"], dependencies=[requires(Role.viewer, Role.editor)]
 )
+checks = APIRouter(prefix="/workflows", tags=["workflows"], dependencies=[requires(Role.viewer)])
+"""Routes that take a body but change nothing: a viewer's editor checks what it shows."""
 
 MAX_VERSION = 2**31 - 1
 ETAG = re.compile(r'^(?:W/)?"?([0-9]{1,9})"?$')  # below 2**31: an SQL INTEGER
@@ -154,7 +157,7 @@ async def list_workflows(
     return WorkflowPage(items=items, total=total, limit=limit, offset=offset)
 
 
-@router.post("/validate", openapi_extra={"requestBody": DOCUMENT_BODY})
+@checks.post("/validate", openapi_extra={"requestBody": DOCUMENT_BODY})
 async def validate_workflow(
     request: Request, settings: SettingsDep, workflows: WorkflowsDep
 ) -> ValidationReport:
