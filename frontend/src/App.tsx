@@ -29,6 +29,7 @@ if (opened) {
   prefetch('editor', loadEditor)
   prefetch(`workflow:${opened[1]}`, () => api.workflow(opened[1]))
   prefetch('nodes', api.nodeTypes)
+  prefetch(`room:${opened[1]}`, () => import('./editor/EditorPage').then(({ joinRoom }) => joinRoom(opened[1])))
 }
 
 export function App() {

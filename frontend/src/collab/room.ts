@@ -62,6 +62,7 @@ export class Room {
    * unavailable (`Unavailable`). */
   readonly ready: Promise<void>
   private waiting: ((answered: boolean) => void)[] = []
+  private unavailable = false
   private stop: () => void
 
   readonly workflowId: string
@@ -100,13 +101,12 @@ export class Room {
       if (useRoom.getState().connection !== 'connecting') this.set({ connection: 'offline' })
     }
     let connected = false
-    let unavailable = false
     const onConnectionClose = () => {
       if (connected || this.provider.synced) return
       // Refused before it ever opened: no room on this server (or none to be had now).
       // Not `disconnect()`: this is the provider's own close, which that would start again.
       this.provider.shouldConnect = false
-      unavailable = true
+      this.unavailable = true
       failed(new Unavailable())
       if (useRoom.getState().workflowId === this.workflowId) useRoom.setState(INITIAL)
     }
@@ -119,7 +119,7 @@ export class Room {
       if (origin !== this.provider && !this.provider.synced) this.set({ unsynced: true })
     }
     const offline = () => this.provider.disconnect()
-    const online = () => unavailable || this.provider.connect()
+    const online = () => this.unavailable || this.provider.connect()
     this.provider.on('sync', onSync)
     this.provider.on('status', onStatus)
     this.provider.on('closed', onClosed)
@@ -132,6 +132,12 @@ export class Room {
       window.removeEventListener('offline', offline)
       window.removeEventListener('online', online)
     }
+  }
+
+  /** Whether the server did not take the connection (before signing in, say, or a server
+   * without live co-editing). */
+  get refusedAtOnce(): boolean {
+    return this.unavailable
   }
 
   get awareness() {

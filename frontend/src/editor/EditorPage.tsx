@@ -4,7 +4,7 @@
 import { ReactFlowProvider, useReactFlow, type XYPosition } from '@xyflow/react'
 import { useEffect, useRef, useState } from 'react'
 import type { User } from '../api/types'
-import { useRoom } from '../collab/room'
+import { Room, useRoom } from '../collab/room'
 import { ContextMenu, type MenuItem } from '../ui/ContextMenu'
 import { navigate, setLeaveGuard } from '../ui/router'
 import { Canvas } from './Canvas'
@@ -30,6 +30,12 @@ import { useRunEvents } from './useRunEvents'
 import { useShortcuts } from './useShortcuts'
 
 type Dialog = 'run' | 'help' | { restore: number } | { leave: () => void } | null
+
+/** Joins a workflow's room as soon as the editor's code is in, before the editor is
+ * drawn (useLiveDraft takes it). */
+export function joinRoom(workflowId: string): Room {
+  return new Room(workflowId)
+}
 
 export default function EditorPage({ workflowId, user }: { workflowId: string; user: User }) {
   return (

@@ -2,6 +2,7 @@
 // in it, tells the others who is here and what they have selected, goes view-only for a
 // viewer (or once the server refused a change), and learns of versions saved elsewhere.
 import { useEffect } from 'react'
+import { take } from '../api/prefetch'
 import type { User } from '../api/types'
 import { colorFor, sharePresence, shareSelection, usePeers } from '../collab/presence'
 import { Room, useRoom } from '../collab/room'
@@ -15,17 +16,23 @@ const RECHECK_MS = 1500
 
 export function useLiveDraft(workflowId: string, user: User): void {
   useEffect(() => {
-    const room = new Room(workflowId)
-    const stop = [
-      sharePresence(room.awareness, { id: user.id, name: user.email, color: colorFor(user.id) }),
-      shareSelections(),
-      followSaves(room),
-    ]
+    let room: Room | null = null
+    let stop: (() => void)[] = []
+    let left = false
     useEditor.getState().setReadOnly(user.role === 'viewer')
-    void useCommands.getState().open(workflowId, room)
+    // The room of a workflow opened by its link was joined while the editor's code loaded
+    // (App.tsx); one refused then (before signing in) is joined again.
+    void take(`room:${workflowId}`, async () => new Room(workflowId)).then((early) => {
+      if (left) return early.destroy()
+      if (early.refusedAtOnce) early.destroy()
+      room = early.refusedAtOnce ? new Room(workflowId) : early
+      stop = [sharePresence(room.awareness, { id: user.id, name: user.email, color: colorFor(user.id) }), shareSelections(), followSaves(room)]
+      void useCommands.getState().open(workflowId, room)
+    })
     return () => {
+      left = true
       stop.forEach((end) => end())
-      room.destroy()
+      room?.destroy()
     }
   }, [workflowId, user.id, user.email, user.role])
 
