@@ -108,7 +108,7 @@ async def send(
     """``request`` through ``session``: the response, whatever its status; raises
     ``OperationalError`` when there is none."""
     try:
-        target = with_query(url, params)
+        target = with_query(url, params) if params else url
     except httpx.InvalidURL as exc:
         raise NodeError(f"{what}: invalid URL: {exc}", type="invalid_url") from None
     return await session.request(

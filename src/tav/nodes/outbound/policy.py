@@ -47,6 +47,7 @@ METADATA = frozenset(
 because some are not (Alibaba's sits in 100.64/10, AWS's IPv6 one in fc00::/7)."""
 
 NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 _HOST_NAME = re.compile(
     r"^(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$"
 )
@@ -172,19 +173,18 @@ class OutboundPolicy:
     def refusal(self, host: str, ip: IPAddress, port: int) -> str | None:
         """Why connecting to ``ip:port`` (resolved from ``host``) is refused, or ``None``."""
         address = embedded(ip)
-        who = _who(host, ip, address)
         kind = never_kind(address)
         if kind is not None:
-            return f"{who} is {kind}"
+            return f"{_who(host, ip, address)} is {kind}"
         if any(own.reaches(address, port) for own in self.listening):
-            return f"port {port} of {who} is the TAV server's own API"
+            return f"port {port} of {_who(host, ip, address)} is the TAV server's own API"
         if self.allow_private:
             return None
         kind = private_kind(address)
         if kind is None or any(rule.matches(host, address, port) for rule in self.allow):
             return None
         return (
-            f"{who} is {kind}, and private addresses are refused "
+            f"{_who(host, ip, address)} is {kind}, and private addresses are refused "
             "(TAV_OUTBOUND_ALLOW_PRIVATE=false; TAV_OUTBOUND_ALLOW can allow this one)"
         )
 
@@ -231,7 +231,7 @@ def never_kind(ip: IPAddress) -> str | None:
         return "a link-local/metadata address"
     if ip.is_multicast:
         return "a multicast address"
-    if ip == ipaddress.IPv4Address("255.255.255.255"):
+    if ip == BROADCAST:
         return "a broadcast address"
     if ip.is_reserved and not ip.is_loopback:
         return "a reserved address"

@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import json as jsonlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -62,6 +63,46 @@ if TYPE_CHECKING:
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+_PLAIN = re.compile(
+    rf"(?P<scheme>https?)://(?P<host>{_LABEL}(?:\.{_LABEL})*)(?::(?P<port>[1-9][0-9]{{0,4}}))?"
+    r"(?P<rest>(?:/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?(?:\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?)"
+)
+"""A URL httpx leaves as written (``Target.of``): a lower-case host name or IPv4 address,
+a port, and a path and query of the characters it does not escape."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A URL to send to, normalised as httpx normalises it (``text``), and its parts."""
+
+    text: str
+    scheme: str
+    host: str
+    port: int | None
+    """``None``: the scheme's default."""
+
+    @classmethod
+    def of(cls, url: str | httpx.URL) -> Target:
+        """``url`` normalised; ``httpx.InvalidURL`` when it is not a URL. A URL httpx
+        would leave as written is taken as it is, without parsing it as httpx does (which
+        costs more than the rest of preparing a request)."""
+        if isinstance(url, str):
+            plain = _PLAIN.fullmatch(url)
+            if plain is not None and _as_written(plain):
+                port = plain["port"]
+                return cls(url, plain["scheme"], plain["host"], int(port) if port else None)
+            url = httpx.URL(url)
+        return cls(str(url), url.scheme, url.host, url.port)
+
+
+def _as_written(plain: re.Match[str]) -> bool:
+    """Whether httpx would leave a URL that matches ``_PLAIN`` as written: it drops a
+    default port and dot segments, checks ports and IDNA names."""
+    port = plain["port"]
+    if port is not None and (int(port) > 65535 or int(port) == _DEFAULT_PORTS[plain["scheme"]]):
+        return False
+    return "/." not in plain["rest"] and "xn--" not in plain["host"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +154,7 @@ class OutboundSession:
     async def request(
         self,
         method: str,
-        url: httpx.URL,
+        url: str | httpx.URL,
         *,
         what: str,
         timeout_s: float,
@@ -127,10 +168,14 @@ class OutboundSession:
         import aiohttp
 
         session = self._open()
+        try:
+            target = Target.of(url)
+        except httpx.InvalidURL as exc:
+            raise NodeError(f"{what}: invalid URL: {exc}", type="invalid_url") from None
         sent, body = _encoded(headers, json, content)
         try:
             return await self._follow(
-                session, _Hop(method, url, sent, body), what, timeout_s, follow_redirects
+                session, _Hop(method, target, sent, body), what, timeout_s, follow_redirects
             )
         except OutboundRefused as exc:
             raise NodeError(f"{what}: {exc.message}", type=exc.type, retryable=False) from None
@@ -165,7 +210,7 @@ class OutboundSession:
             redirects += 1
             hop = hop.redirected(response)
 
-    def _judge(self, url: httpx.URL) -> None:
+    def _judge(self, url: Target) -> None:
         """Refuse a URL this session cannot send, or whose host is an address the policy
         refuses (a name is judged when it is resolved, by the connector)."""
         from tav.nodes.outbound.connector import literal
@@ -190,7 +235,7 @@ class OutboundSession:
         """One request and its response, read under the size limit."""
         import yarl
 
-        target = yarl.URL(str(hop.url), encoded=True)  # as httpx normalised it, not again
+        target = yarl.URL(hop.url.text, encoded=True)  # as httpx normalised it, not again
         async with session.request(
             hop.method,
             target,
@@ -276,13 +321,14 @@ class _Hop:
     """One request of a chain of redirects."""
 
     method: str
-    url: httpx.URL
+    url: Target
     headers: CIMultiDict[str]
     body: bytes | None
 
     def redirected(self, response: OutboundResponse) -> _Hop:
         """The request ``response`` redirects to, as httpx would send it."""
-        url = _location(self.url, response.headers["Location"])
+        location = _location(httpx.URL(self.url.text), response.headers["Location"])
+        url = Target.of(location)
         status, method = response.status_code, self.method
         if (status in (302, 303) and method != "HEAD") or (status == 301 and method == "POST"):
             method = "GET"
@@ -291,7 +337,7 @@ class _Hop:
             if not _https_upgrade(self.url, url):
                 headers.popall("Authorization", None)
             if "Host" in headers:
-                headers["Host"] = url.netloc.decode("ascii")
+                headers["Host"] = location.netloc.decode("ascii")
         if method != self.method and method == "GET":
             headers.popall("Content-Length", None)
             headers.popall("Transfer-Encoding", None)
@@ -310,15 +356,15 @@ def _location(url: httpx.URL, location: str) -> httpx.URL:
     return url.join(target) if target.is_relative_url else target
 
 
-def _port(url: httpx.URL) -> int | None:
+def _port(url: Target) -> int | None:
     return url.port or _DEFAULT_PORTS.get(url.scheme)
 
 
-def _same_origin(url: httpx.URL, other: httpx.URL) -> bool:
+def _same_origin(url: Target, other: Target) -> bool:
     return url.scheme == other.scheme and url.host == other.host and _port(url) == _port(other)
 
 
-def _https_upgrade(url: httpx.URL, target: httpx.URL) -> bool:
+def _https_upgrade(url: Target, target: Target) -> bool:
     return (
         url.host == target.host
         and url.scheme == "http"
