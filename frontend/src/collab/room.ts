@@ -5,6 +5,9 @@
 // Beyond what the provider does by itself:
 // - the browser going offline closes the connection at once (and coming back opens it),
 //   rather than after the provider's 30 s without a message;
+// - only one's own presence is sent: the provider would send on every change of the
+//   awareness it heard, the others' included, which the server refuses (a connection
+//   speaks for its own clients only, or is closed with 4400);
 // - a change refused by the server (a viewer's; y-protocols' "permission denied" auth
 //   message) is told, with the server's reason, instead of only logged;
 // - a server that does not answer the WebSocket at all on the first try (one without
@@ -45,6 +48,9 @@ const INITIAL: RoomState = { workflowId: null, connection: 'connecting', unsynce
 /** How the room of the workflow open in the editor stands. */
 export const useRoom = create<RoomState>()(() => INITIAL)
 
+/** Which clients' presence changed, as the awareness tells it. */
+type AwarenessChange = { added: number[]; updated: number[]; removed: number[] }
+
 /** The provider's messages: (encoder, decoder, provider, emitSynced, type). */
 type Handler = (encoder: encoding.Encoder, decoder: decoding.Decoder, provider: WebsocketProvider, emitSynced: boolean, type: number) => void
 
@@ -79,6 +85,16 @@ export class Room {
       syncHandler(encoder, decoder, provider, emitSynced, type)
       if (step === sync.messageYjsSyncStep2) this.waiting.shift()?.(true)
     }
+    const awareness = this.provider.awareness
+    const sendAll = this.provider._awarenessUpdateHandler
+    const own = awareness.clientID
+    awareness.off('update', sendAll)
+    this.provider._awarenessUpdateHandler = ({ added, updated, removed }: AwarenessChange, origin: unknown) => {
+      const mine = (clients: number[]) => clients.filter((client) => client === own)
+      const change = { added: mine(added), updated: mine(updated), removed: mine(removed) }
+      if (change.added.length + change.updated.length + change.removed.length) sendAll(change, origin)
+    }
+    awareness.on('update', this.provider._awarenessUpdateHandler)
     handlers[MESSAGE_AUTH] = (_encoder, decoder) => {
       auth.readAuthMessage(decoder, this.doc, (_doc, reason) => this.set({ refused: reason || 'this account may only view the workflow' }))
     }
