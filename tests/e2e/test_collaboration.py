@@ -320,6 +320,7 @@ def test_the_others_are_seen_where_they_point_and_what_they_select(people) -> No
     bob.get_by_test_id("node-start").click()
     bob.keyboard.press("-")
     bob.keyboard.press("-")
+    bob.keyboard.press("Escape")  # his panel closed: the canvas, wide
     box = alice.get_by_test_id("node-ask").bounding_box()
     assert box
     alice.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
