@@ -224,16 +224,18 @@ class Room:
 
     def _take_awareness(self, peer: Peer, message: protocol.Awareness) -> None:
         """Take what ``peer`` says of its own clients, as who it is: each state's ``user``
-        gets the connection's user id and name, whatever the client wrote there, and a
-        client id another connection speaks for is refused (``Malformed``)."""
-        for client, _, _ in message.states:
-            if client not in peer.clients and any(client in p.clients for p in self.peers):
-                raise Malformed(f"awareness client {client} belongs to another connection")
+        gets the connection's user id and name, whatever the client wrote there. What it
+        says of a client another connection speaks for is left out: y-websocket's provider
+        sends on the states it heard from the others too, as they were."""
+        others = {client for other in self.peers if other is not peer for client in other.clients}
         identity = {"id": peer.access.user_id or "", "name": peer.access.name}
         states = [
             (client, clock, _as(state, identity) if state is not None else None)
             for client, clock, state in message.states
+            if client not in others
         ]
+        if not states:
+            return
         try:
             self.awareness.apply_awareness_update(protocol.awareness_update(states), peer)
         except (ValueError, KeyError, IndexError, TypeError) as exc:  # checked already
