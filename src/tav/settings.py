@@ -58,6 +58,21 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; default sqlite+aiosqlite:///<data_dir>/tav.db. "
         "PostgreSQL: postgresql+asyncpg://user:password@host:5432/db.",
     )
+    queue_url: str | None = Field(
+        None,
+        description="Queue mode's broker (redis://host:6379/0 or amqp://user:pw@host:5672//): "
+        "tav serve enqueues executions and tav worker runs them; needs PostgreSQL. "
+        "Empty: one process runs everything (docs/deployment/scaling.md).",
+    )
+    queue_publish_timeout_s: float = Field(
+        2, gt=0, description="Longest a request waits on the broker; the sweeper publishes later."
+    )
+    queue_sweep_s: float = Field(
+        2, gt=0, description="How often tav serve publishes what is committed but unpublished."
+    )
+    queue_lease_s: float = Field(
+        15, gt=0, description="How long a worker's claim on an execution holds unrenewed."
+    )
     retention_max_age_days: float | None = Field(
         14, gt=0, description="Executions older than this are pruned; empty keeps them."
     )

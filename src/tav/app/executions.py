@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from tav.app.plans import Plans
+from tav.app.queued import Queue, QueuedHandle
 from tav.core.errors import (
     Conflict,
     FailureKind,
@@ -76,7 +77,8 @@ class StartedRun:
     ``ExecutionRecord.to_json`` of the two is the same). A success that ``keep`` keeps
     less of is given whole all the same, with ``kept`` saying what was stored of it."""
 
-    handle: ExecutionHandle
+    handle: ExecutionHandle | QueuedHandle
+    """The execution running here, or (queue mode) queued for a worker."""
     recorded: asyncio.Future[None]
     workflow: str
     workflow_id: str | None
@@ -139,11 +141,15 @@ class Executions:
         variables: VariableRepository,
         vars: Mapping[str, Any],
         keep_default: Callable[[], KeepSuccesses] = lambda: "all",
+        queue: Queue | None = None,
     ) -> None:
         """``bus``: where the executor's events are watched (``watch``); ``vars``: the
         global variables of the environment (``TAV_VARS``), under those set over the API;
         ``keep_default``: what is kept of a success of a workflow that does not say (the
-        runtime setting in force)."""
+        runtime setting in force); ``queue``: queue mode, where executions are committed
+        as queued and published for a worker to run (``tav.app.queued``) rather than run
+        here."""
+        self.queue = queue
         self.executions = executions
         self.workflows = workflows
         self.writer = writer
@@ -234,9 +240,12 @@ class Executions:
         mode: ExecutionMode = ExecutionMode.API,
         source: str | None = None,
     ) -> ExecutionHandle:
-        """Start an execution and return once it is recorded (see ``start_run``)."""
-        started = await self.start_run(document, input, stored=stored, mode=mode, source=source)
+        """Start an execution here and return once it is recorded (see ``start_run``)."""
+        started = await self.start_run(
+            document, input, stored=stored, mode=mode, source=source, here=True
+        )
         await started.recorded
+        assert isinstance(started.handle, ExecutionHandle)  # (``here``)
         return started.handle
 
     async def start_run(
@@ -252,6 +261,7 @@ class Executions:
         skip: frozenset[str] = frozenset(),
         retry_of: str | None = None,
         started_by: UserRef | None = None,
+        here: bool = False,
     ) -> StartedRun:
         """Start an execution of ``document`` (``stored``'s, if it is a stored workflow's)
         and have it recorded; returns at once, before the record is committed
@@ -259,7 +269,8 @@ class Executions:
         the first things it does.
 
         ``source`` is where an ad-hoc document came from (a file path: sub-workflow refs
-        are relative to it); a stored workflow's is its id."""
+        are relative to it); a stored workflow's is its id. ``here``: run it in this
+        process even in queue mode."""
         if not self.accepting:
             raise Unavailable("the server is shutting down")
         if stored:
@@ -280,17 +291,28 @@ class Executions:
         global_vars = await self.global_vars()
         looking = mode is ExecutionMode.EDITOR or reuse is not None or retry_of is not None
         keep: KeepSuccesses = "all" if looking else self.keep(plan)
-        recorded = self.writer.record(execution, data, keep=keep)
-        options = RunOptions(
-            execution_id=execution["id"],
-            reuse=reuse,
-            vars=global_vars,
-            started_at=execution["started_at"],
-            skip=skip,
-        )
-        handle = self.executor.start(plan, input, options)
-        self._track(handle)
-        recorded.add_done_callback(lambda done: _cancel_unless_recorded(done, handle))
+        handle: ExecutionHandle | QueuedHandle
+        # Queue mode: a worker runs it. (A retry or a run from a node, which reuse an
+        # earlier execution's results, still run here: not in queue mode's first slice.)
+        if self.queue is not None and reuse is None and not here:
+            execution["skip"] = sorted(skip) if skip else None
+            await self.queue.enqueue(execution, data)
+            handle = self.queue.handle(execution["id"])
+            recorded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            recorded.set_result(None)
+        else:
+            recorded = self.writer.record(execution, data, keep=keep)
+            options = RunOptions(
+                execution_id=execution["id"],
+                reuse=reuse,
+                vars=global_vars,
+                started_at=execution["started_at"],
+                skip=skip,
+            )
+            local = self.executor.start(plan, input, options)
+            self._track(local)
+            recorded.add_done_callback(lambda done: _cancel_unless_recorded(done, local))
+            handle = local
         return StartedRun(
             handle=handle,
             recorded=recorded,
@@ -355,7 +377,7 @@ class Executions:
         await self.writer.flush(execution_id)
 
     async def finished(
-        self, handle: ExecutionHandle, started: StartedRun | None = None
+        self, handle: ExecutionHandle | QueuedHandle, started: StartedRun | None = None
     ) -> ExecutionRecord:
         """Wait until the execution has ended and is stored, and return it as stored.
 
@@ -366,7 +388,7 @@ class Executions:
         answer as if they had been."""
         result = await handle.wait()
         await self.written(handle.execution_id)
-        if started is None or not self.writer.writing:
+        if started is None or not self.writer.writing or isinstance(handle, QueuedHandle):
             return await self.get(handle.execution_id)
         await started.recorded  # done by now
         return started.record(result)
@@ -454,7 +476,7 @@ class Executions:
         resumed = []
         for record in await self.executions.unfinished(exclude_modes=(ExecutionMode.CLI,)):
             try:
-                handle = await self._resume(record)
+                handle = await self.resume(record)
             except Exception as exc:  # one that cannot resume must not keep the rest back
                 logger.warning("cannot resume execution %s: %s", record.execution_id, exc)
                 error = ErrorInfo(type=FailureKind.RESUME_FAILED, message=f"cannot resume: {exc}")
@@ -463,7 +485,11 @@ class Executions:
             resumed.append(handle.execution_id)
         return resumed
 
-    async def _resume(self, record: ExecutionRecord) -> ExecutionHandle:
+    async def resume(
+        self, record: ExecutionRecord, *, skip: frozenset[str] = frozenset()
+    ) -> ExecutionHandle:
+        """Run an unfinished execution here, from its settled nodes on (all of them, if
+        it has not stored anything yet); ``skip``: its trigger nodes settled as skipped."""
         ran = await self._ran(record)
         plan = await self.plans.compile_off_loop(ran.document, source=ran.source)
         settled = {
@@ -483,7 +509,11 @@ class Executions:
             keep = self.keep(plan)
             self.writer.keeping(record.execution_id, keep, workflow_id=record.workflow_id)
         options = RunOptions(
-            execution_id=record.execution_id, resume=resume, vars=await self.global_vars()
+            execution_id=record.execution_id,
+            resume=resume,
+            vars=await self.global_vars(),
+            started_at=record.started_at,
+            skip=skip,
         )
         handle = self.executor.start(plan, record.input, options)
         self._track(handle)

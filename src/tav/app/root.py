@@ -32,9 +32,11 @@ import httpx
 from tav.ai import AIConfig, AIServices
 from tav.ai.http import ProviderHttp
 from tav.ai.text import RecursiveTextSplitter
+from tav.app import topology
 from tav.app.executions import Executions
 from tav.app.loader import StoredWorkflowLoader
 from tav.app.plans import Plans
+from tav.app.queued import Queue
 from tav.app.settings import RuntimeConfig
 from tav.app.users import Users
 from tav.app.workflows import Workflows
@@ -62,6 +64,7 @@ from tav.storage.db import Database
 from tav.storage.executions import ExecutionRepository
 from tav.storage.files import FileStore
 from tav.storage.invites import InviteRepository
+from tav.storage.leases import LeaseRepository
 from tav.storage.triggers import TriggerStateRepository
 from tav.storage.users import UserRepository
 from tav.storage.vectors import VectorStore
@@ -145,6 +148,8 @@ class RecordingParts(Parts):
     workflows_service: Workflows
     collab: Rooms
     """The live drafts of the workflows being edited together, and their rooms."""
+    queue: Queue | None = None
+    """Queue mode (``TAV_QUEUE_URL``): executions are published for workers to run."""
 
     @property
     def webhooks(self) -> WebhookRoutes:
@@ -184,7 +189,11 @@ def build(
     ``registry``: the node types (default: the built-ins, the ``tav.nodes`` entry points
     and ``TAV_NODES_PATH``). ``file_refs``: sub-workflow refs may be file paths
     (``tav run``); a server takes stored workflow ids only. ``record``: executions are
-    written to the database as they run (``RecordingParts``), or kept in memory only."""
+    written to the database as they run (``RecordingParts``), or kept in memory only.
+
+    Raises ``tav.app.topology.TopologyInvalid`` for settings that cannot run (queue mode
+    on SQLite, say)."""
+    topology.check(settings)
     db = Database(settings.resolved_database_url())
     writer = ExecutionWriter(db) if record else None
     storage = _storage(settings, db)
@@ -305,6 +314,7 @@ def _executor(
 def _recording(settings: Settings, parts: Parts, writer: ExecutionWriter) -> RecordingParts:
     """``parts`` with the writer and the use cases that record executions and arm
     triggers."""
+    queue = _queue(settings, parts) if topology.queue_mode(settings) else None
     executions = Executions(
         executions=parts.executions,
         workflows=parts.workflows,
@@ -316,6 +326,7 @@ def _recording(settings: Settings, parts: Parts, writer: ExecutionWriter) -> Rec
         variables=parts.variables,
         vars=settings.vars,
         keep_default=lambda: parts.settings.keep_successes,
+        queue=queue,
     )
     writer.on_lost = executions.stop  # an execution whose updates could not be stored
     triggers = TriggerManager(
@@ -339,7 +350,22 @@ def _recording(settings: Settings, parts: Parts, writer: ExecutionWriter) -> Rec
         triggers=triggers,
         workflows_service=Workflows(parts.workflows, triggers, parts.plans, drafts=collab),
         collab=collab,
+        queue=queue,
     )
+
+
+def _queue(settings: Settings, parts: Parts) -> Queue:
+    """Queue mode's parts; Celery is imported here only, never in a single process."""
+    from tav.broker.celery_app import make_app
+    from tav.broker.publisher import Publisher
+
+    assert settings.queue_url is not None
+    timeout = settings.queue_publish_timeout_s
+    publisher = Publisher(
+        make_app(settings.queue_url, publish_timeout_s=timeout), timeout_s=timeout
+    )
+    leases = LeaseRepository(parts.db, lease_s=settings.queue_lease_s)
+    return Queue(leases, publisher, parts.executions)
 
 
 def _collab(settings: Settings, parts: Parts) -> Rooms:

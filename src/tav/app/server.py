@@ -15,6 +15,7 @@ from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any
 
+from tav.app.queued import Sweeper
 from tav.app.root import Parts, RecordingParts
 from tav.credentials import logs as redacting_logs
 from tav.credentials.logs import RedactingFilter
@@ -73,7 +74,13 @@ class Server:
         executions.accepting = True
         if triggers:  # the active workflows' webhooks, schedules, subscriptions, pollers
             await self.parts.triggers.start()
-        if resume:
+        queue = self.parts.queue
+        if queue is not None:  # workers resume what is unfinished; the sweeper republishes
+            settings = self.settings
+            grace = settings.queue_publish_timeout_s + settings.queue_sweep_s
+            sweeper = Sweeper(queue, every_s=settings.queue_sweep_s, grace_s=grace)
+            self._spawn(sweeper.run_forever())
+        elif resume:
             await executions.resume_unfinished()
         if prune:
             self._spawn(self._prune_forever())
@@ -85,6 +92,8 @@ class Server:
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        if self.parts.queue is not None:
+            self.parts.queue.publisher.close()
         await self.parts.aclose()
         if self._redacting is not None:
             redacting_logs.uninstall(self._redacting)

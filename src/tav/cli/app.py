@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from tav.cli import admin, credentials, nodes, run, serve, workflows
+from tav.cli import admin, credentials, nodes, run, serve, worker, workflows
 from tav.cli.version import version
 
 app = typer.Typer(
@@ -39,6 +39,7 @@ def _options(
 
 app.command("run")(run.run_command)
 app.command("serve")(serve.serve_command)
+app.command("worker")(worker.worker_command)
 app.add_typer(nodes.app, name="nodes")
 app.add_typer(admin.users, name="users")
 app.add_typer(admin.api_keys, name="api-keys")

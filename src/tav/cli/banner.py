@@ -60,9 +60,13 @@ def stopped() -> None:
 
 
 def mode(settings: Settings) -> str:
-    """One process for everything (embedded), over the database the settings name."""
+    """One process for everything (embedded), or queue mode's API process, over the
+    database the settings name."""
     url = settings.database_url or "sqlite"
     dialect = url.split(":", 1)[0].split("+", 1)[0]
+    if settings.queue_url:
+        broker = "RabbitMQ" if settings.queue_url.startswith("amqp") else "Redis"
+        return f"queue (API; tav worker runs executions; {broker}, {DATABASES.get(dialect)})"
     return f"embedded (one process; {DATABASES.get(dialect, dialect)})"
 
 

@@ -27,6 +27,7 @@ from typing import Annotated, Any
 
 import typer
 
+from tav.app import topology
 from tav.cli import banner
 from tav.settings import Settings
 
@@ -50,6 +51,11 @@ def serve_command(
     import uvicorn
 
     settings = Settings()
+    try:
+        topology.check(settings)
+    except topology.TopologyInvalid as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     host = settings.host if host is None else host
     port = settings.port if port is None else port
     # The application (made by uvicorn, from the environment) refuses requests from

@@ -117,6 +117,17 @@ class ExecutionRow(Base):
     started_by: Mapped[str | None] = mapped_column(ID)
     """The user who started it, by hand or through one of their API keys; none when a
     trigger, a parent execution or the CLI did (added by a later migration)."""
+    published_at: Mapped[datetime | None]
+    """Queue mode: when its task was published to the broker; empty while it is committed
+    but not published (the sweeper publishes it). Added by a later migration, as are the
+    three below."""
+    worker: Mapped[str | None] = mapped_column(String(200))
+    """Queue mode: the worker that ran it last."""
+    skip: Mapped[list[str] | None] = mapped_column(JSON)
+    """Queue mode: the trigger nodes the worker settles as skipped without running."""
+    lease_token: Mapped[str | None] = mapped_column(ID)
+    """Queue mode: the claim of the worker running it now (``tav.storage.leases``)."""
+    lease_expires_at: Mapped[datetime | None]
 
 
 class ExecutionDataRow(Base):

@@ -106,6 +106,7 @@ from tav.storage.execution_rows import (
 )
 from tav.storage.execution_rows import result_blob as _result_blob  # (a name tests replace)
 from tav.storage.isolation import Isolation, reason
+from tav.storage.leases import fenced
 from tav.storage.models import EventRow, ExecutionDataRow, ExecutionRow, NodeRunRow
 from tav.storage.upsert import upsert
 
@@ -237,6 +238,11 @@ class ExecutionWriter:
         """The latest executions whose updates could not be stored, for ``flush``."""
         self._losses = 0
         """How many executions have lost updates so far."""
+        self.fences: dict[str, str] = {}
+        """Queue mode: the lease token of each execution this worker runs. A batch is
+        written only while the lease is still this worker's (``tav.storage.leases``):
+        the updates of one taken over by another worker are refused from then on, and it
+        is stopped (``on_lost``)."""
 
     def start(self) -> None:
         if self._task is None:
@@ -301,6 +307,14 @@ class ExecutionWriter:
     def resuming(self, execution_id: str) -> None:
         """``execution_id`` continues an execution an earlier process left unfinished."""
         self._journals[execution_id] = _Journal(hot=True, resumed=True)
+
+    def abandon(self, execution_id: str) -> None:
+        """Store nothing more of ``execution_id`` until it finishes (its worker lost its
+        lease: another worker goes on from what is stored)."""
+        self.fences.pop(execution_id, None)
+        self._refused.add(execution_id)
+        self._journals.pop(execution_id, None)
+        self._cold.pop(execution_id, None)
 
     def not_kept(self, workflow_id: str | None = None) -> tuple[int, datetime | None]:
         """The successes not kept whose count is not written yet (of one workflow, or of
@@ -566,6 +580,9 @@ class ExecutionWriter:
         be recorded (say, their workflow was just deleted) fail alone."""
         try:
             await self._write(batch)
+        except _Fenced as exc:
+            self._fence(batch, exc.execution_ids)
+            await self._write_checked(batch)
         except IntegrityError:
             created = batch.new()
             if created:
@@ -634,6 +651,7 @@ class ExecutionWriter:
         old = {k: keep for k, keep in kept.items() if k not in new}
         if executions or started or node_rows or event_rows or finished or old:
             async with self.db.begin() as connection:
+                await self._check_fences(connection, batch)
                 if executions:
                     await insert_created(connection, executions, data)
                 if started:
@@ -644,6 +662,26 @@ class ExecutionWriter:
                 if old:
                     await self._keep_less(connection, dialect, old, batch.finished)
         self._count(kept, batch.finished)  # once the batch is stored
+
+    async def _check_fences(self, connection: AsyncConnection, batch: _Batch) -> None:
+        """Raise ``_Fenced`` if another worker took over some of the batch's executions."""
+        if not self.fences:
+            return
+        tokens = {k: self.fences[k] for k in batch.ids() if k in self.fences}
+        if tokens:
+            taken = await fenced(connection, tokens)
+            if taken:
+                raise _Fenced(taken)
+
+    def _fence(self, batch: _Batch, execution_ids: set[str]) -> None:
+        """Drop the updates of executions taken over by another worker, now and to come,
+        and stop them here."""
+        error = NotStored("another worker took the execution over", recorded=True)
+        batch.drop(execution_ids)
+        for execution_id in execution_ids:
+            self.fences.pop(execution_id, None)
+            logger.warning("execution %s was taken over by another worker", execution_id)
+            self._forget(execution_id, error, finished=False)
 
     def _kept_successes(self, batch: _Batch) -> dict[str, KeepSuccesses]:
         """The cold executions that succeeded in this batch, with what they keep."""
@@ -832,6 +870,12 @@ class ExecutionWriter:
         if hot:
             await connection.execute(delete(NodeRunRow).where(NodeRunRow.execution_id.in_(hot)))
             await connection.execute(delete(EventRow).where(EventRow.execution_id.in_(hot)))
+
+
+class _Fenced(Exception):
+    def __init__(self, execution_ids: set[str]) -> None:
+        super().__init__(f"taken over by another worker: {sorted(execution_ids)}")
+        self.execution_ids = execution_ids
 
 
 def _counted(cold: _Cold, result: ExecutionResult) -> bool:

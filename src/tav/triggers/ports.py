@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from tav.core.modes import ExecutionMode
-from tav.engine.executor import ExecutionHandle
 from tav.nodes.context import Credential
 
 
@@ -49,11 +48,18 @@ class WorkflowSource(Protocol):
     async def set_active(self, workflow_id: str, active: bool) -> TriggeredWorkflow | None: ...
 
 
+class RunHandle(Protocol):
+    """An execution, running here or (queue mode) queued for a worker."""
+
+    @property
+    def execution_id(self) -> str: ...
+
+
 class Started(Protocol):
     """An execution a trigger started."""
 
     @property
-    def handle(self) -> ExecutionHandle: ...
+    def handle(self) -> RunHandle: ...
     @property
     def recorded(self) -> asyncio.Future[None]:
         """Done once the execution is committed to the database."""

@@ -30,6 +30,7 @@ from tav.api.schemas.executions import (
 )
 from tav.api.sse import EventStream
 from tav.app.executions import Executions, StartedRun
+from tav.app.queued import QueuedHandle
 from tav.core.modes import ExecutionMode
 from tav.core.roles import Role
 from tav.core.states import ExecutionStatus
@@ -211,7 +212,7 @@ async def _events(
 
 async def _answer(
     executions: Executions,
-    handle: ExecutionHandle,
+    handle: ExecutionHandle | QueuedHandle,
     wait: bool,
     started: StartedRun | None = None,
 ) -> RunAccepted | Response:

@@ -1,0 +1,148 @@
+"""Queue mode's side of starting executions: committed as queued, then published.
+
+The order is the guarantee. An execution's row is committed first (``enqueue``), and only
+then is its task published, carrying its id: a worker never gets a task for a row it
+cannot read, and a row committed but not published (this process died in between, or the
+broker was down, or slower than ``TAV_QUEUE_PUBLISH_TIMEOUT_S``) is published by the
+sweeper of any API process (``Sweeper``) within seconds. A request is answered once the
+row is committed, whatever the broker does.
+
+Rejected: publishing first and committing after (n8n's lost executions: a worker takes the
+task before the row exists, or the commit fails after the publish), and a transactional
+outbox table (the ``published_at`` column of the row itself says the same with no extra
+writes).
+
+``QueuedHandle`` stands for an execution another process runs: waiting on it reads its
+row until it has ended (``wait=true``, webhooks answering when done).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from tav.core.results import ExecutionResult
+from tav.storage.executions import ExecutionRepository
+from tav.storage.leases import LeaseRepository
+
+logger = logging.getLogger("tav.queue")
+POLL_FIRST_S = 0.02
+POLL_MAX_S = 0.25
+SWEEP_BATCH = 200
+
+
+class Publisher(Protocol):
+    """The broker's client (``tav.broker.publisher.Publisher``)."""
+
+    async def publish(self, execution_id: str) -> None: ...
+
+    async def alive(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class Queue:
+    """Queue mode as the API processes use it: enqueue, and wait for what workers run."""
+
+    def __init__(
+        self, leases: LeaseRepository, publisher: Publisher, executions: ExecutionRepository
+    ) -> None:
+        self.leases = leases
+        self.publisher = publisher
+        self.executions = executions
+
+    async def enqueue(self, execution: dict[str, Any], data: dict[str, Any]) -> None:
+        """Commit the execution as queued, then publish it (or leave it to the sweeper)."""
+        await self.leases.insert_queued(execution, data)
+        await self.publish(execution["id"])
+
+    async def publish(self, execution_id: str) -> bool:
+        try:
+            await self.publisher.publish(execution_id)
+        except Exception as exc:  # the sweeper publishes it: the request goes on
+            logger.warning("%s; the sweeper will publish it", exc)
+            return False
+        await self.leases.published(execution_id)
+        return True
+
+    def handle(self, execution_id: str) -> QueuedHandle:
+        return QueuedHandle(execution_id, self.executions)
+
+
+class QueuedHandle:
+    """An execution a worker runs, seen from an API process."""
+
+    def __init__(self, execution_id: str, executions: ExecutionRepository) -> None:
+        self.execution_id = execution_id
+        self._executions = executions
+        self._waiting: asyncio.Task[ExecutionResult] | None = None
+
+    def done(self) -> bool:
+        return self._waiting is not None and self._waiting.done()
+
+    def cancel(self) -> None:
+        """Not in this slice: a queued execution is cancelled by the worker running it."""
+
+    def add_done_callback(self, callback: Callable[[], object]) -> None:
+        self._task().add_done_callback(lambda _: callback())
+
+    async def wait(self) -> ExecutionResult:
+        return await asyncio.shield(self._task())
+
+    def _task(self) -> asyncio.Task[ExecutionResult]:
+        if self._waiting is None:
+            self._waiting = asyncio.ensure_future(self._ended())
+        return self._waiting
+
+    async def _ended(self) -> ExecutionResult:
+        """Read the row until it has ended (polling with backoff, 20 ms to 250 ms)."""
+        pause = POLL_FIRST_S
+        while True:
+            status = await self._executions.status(self.execution_id)
+            if status is not None and status.is_terminal:
+                record = await self._executions.get(self.execution_id)
+                if record is not None:
+                    return record.result()
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, POLL_MAX_S)
+
+
+class Sweeper:
+    """Publishes, every ``every_s``, what is committed but unpublished and what a dead
+    worker left (its lease expired). Runs in every ``tav serve`` of queue mode; the rows
+    are locked ``FOR UPDATE SKIP LOCKED``, so each is published by one sweeper at a time."""
+
+    def __init__(self, queue: Queue, *, every_s: float, grace_s: float) -> None:
+        self.queue = queue
+        self.every_s = every_s
+        self.grace_s = grace_s
+
+    async def sweep(self) -> int:
+        """Publish one round; returns how many were published."""
+        leases = self.queue.leases
+        async with leases.unpublished(older_than_s=self.grace_s, limit=SWEEP_BATCH) as (
+            connection,
+            ids,
+        ):
+            published = []
+            for execution_id in ids:
+                try:
+                    await self.queue.publisher.publish(execution_id)
+                except Exception as exc:
+                    logger.warning("sweeper: %s", exc)
+                    break  # the broker is down: the rest wait for the next round
+                published.append(execution_id)
+            await leases.mark_published(connection, published)
+        if published:
+            logger.info("sweeper published %d executions", len(published))
+        return len(published)
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception:
+                logger.exception("sweeping the queue failed")
+            await asyncio.sleep(self.every_s)

@@ -1,0 +1,143 @@
+"""What a worker does with an execution, on its event loop: claim, run, renew, hand back.
+
+The lease (``tav.storage.leases``) is the one truth of who runs an execution. A task for
+an execution someone else holds, or one that ended, does nothing: tasks may be delivered
+twice (the broker redelivering a dead worker's task, the sweeper republishing an expired
+lease), and the claim decides. While it runs, every lease of this worker is renewed every
+third of its length; a lease that cannot be renewed (this worker was frozen or cut off
+past its expiry) stops the execution at once and stores nothing more of it: whoever took
+it over goes on from what is stored. Writes are fenced in the writer, so even a batch in
+flight when the lease was taken is refused.
+
+Shutting down (SIGTERM): no new claims, running executions get ``shutdown_timeout_s``,
+and the rest are handed back (lease freed, unpublished) for the sweeper to publish again
+at once; nothing about them is recorded as cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from contextlib import suppress
+from typing import Literal
+
+from tav.app.root import RecordingParts
+from tav.app.server import prepare
+from tav.core.errors import FailureKind, NotStored, TavError
+from tav.core.results import ErrorInfo
+from tav.core.states import ExecutionStatus
+from tav.credentials import logs as redacting_logs
+from tav.credentials.logs import RedactingFilter
+from tav.engine.bus import InMemoryBus
+from tav.engine.executor import ExecutionHandle
+from tav.storage.leases import Lease, LeaseRepository
+
+logger = logging.getLogger("tav.queue")
+Outcome = Literal["ran", "taken", "refused"]
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Runner:
+    def __init__(self, parts: RecordingParts, *, name: str | None = None) -> None:
+        assert parts.queue is not None, "a worker runs in queue mode only"
+        self.parts = parts
+        self.name = name or worker_name()
+        self.leases: LeaseRepository = parts.queue.leases
+        self.held: dict[str, Lease] = {}
+        self.running: dict[str, ExecutionHandle] = {}
+        self.accepting = False
+        self._renewing: asyncio.Task[None] | None = None
+        self._redacting: RedactingFilter | None = None
+
+    async def start(self) -> None:
+        self._redacting = await prepare(self.parts)
+        self.parts.writer.start()
+        self.accepting = True
+        self._renewing = asyncio.create_task(self._renew_forever(), name="tav lease renewal")
+
+    async def run(self, execution_id: str) -> Outcome:
+        """Run the execution if this worker wins its lease; returns once it has ended and
+        is stored, or was taken over, or could not be claimed."""
+        if not self.accepting:
+            return "refused"
+        lease = await self.leases.claim(execution_id, self.name)
+        if lease is None:
+            return "taken"
+        self.held[execution_id] = lease
+        writer = self.parts.writer
+        writer.fences[execution_id] = lease.token
+        try:
+            handle = await self._start(lease)
+            if handle is None:
+                return "ran"
+            self.running[execution_id] = handle
+            await handle.wait()
+            with suppress(NotStored):  # taken over meanwhile: the new owner goes on
+                await writer.flush(execution_id)
+        finally:
+            self.running.pop(execution_id, None)
+            writer.fences.pop(execution_id, None)
+            if self.held.pop(execution_id, None) is not None and self.accepting:
+                await self.leases.release(lease)
+        return "ran"
+
+    async def _start(self, lease: Lease) -> ExecutionHandle | None:
+        """Resume the execution here; one that cannot resume (its workflow is gone, say)
+        is recorded as failed, saying why."""
+        executions = self.parts.executions_service
+        try:
+            record = await executions.get(lease.execution_id)
+            return await executions.resume(record, skip=lease.skip)
+        except TavError as exc:
+            logger.warning("cannot run execution %s: %s", lease.execution_id, exc)
+            error = ErrorInfo(type=FailureKind.RESUME_FAILED, message=f"cannot run: {exc}")
+            await self.parts.executions.mark(lease.execution_id, ExecutionStatus.FAILED, error)
+            return None
+
+    async def _renew_forever(self) -> None:
+        every = self.leases.lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(every)
+            if not self.held:
+                continue
+            try:
+                lost = await self.leases.renew(list(self.held.values()))
+            except Exception:
+                logger.exception("renewing leases failed")
+                continue
+            for execution_id in lost:
+                self._lose(execution_id)
+
+    def _lose(self, execution_id: str) -> None:
+        """The lease is gone: store nothing more of the execution, and stop it here."""
+        logger.warning("lost the lease of execution %s: stopping it here", execution_id)
+        self.held.pop(execution_id, None)
+        self.parts.writer.abandon(execution_id)
+        handle = self.running.get(execution_id)
+        if handle is not None:
+            handle.cancel()
+
+    async def stop(self, timeout_s: float) -> None:
+        """Take nothing new; give running executions ``timeout_s``; hand back the rest."""
+        self.accepting = False
+        pending = [asyncio.ensure_future(h.wait()) for h in self.running.values()]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout_s)
+        await self.parts.writer.close()
+        self.parts.executor.bus = InMemoryBus()  # what they do from here is not stored
+        unfinished = [self.held[k] for k, h in self.running.items() if not h.done()]
+        for handle in list(self.running.values()):
+            handle.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        for lease in unfinished:
+            await self.leases.hand_back(lease)
+        if self._renewing is not None:
+            self._renewing.cancel()
+        await self.parts.aclose()
+        if self._redacting is not None:
+            redacting_logs.uninstall(self._redacting)

@@ -1,0 +1,198 @@
+"""Queue mode's rows: executions committed as queued, published, and leased by a worker.
+
+An execution is committed before its task is published (``insert_queued``); the task
+carries its id only. ``published_at`` stays empty until the broker took the task, so the
+sweeper (``unpublished``) finds what an API process could not publish (it died, or the
+broker was down) and publishes it; a row whose lease expired is found the same way
+(``expired``), and published again for another worker to resume.
+
+A worker claims an execution with one conditional UPDATE (``claim``): only one worker
+wins, and only when nobody else holds an unexpired lease. It renews the lease while it
+runs (``renew``); its writes are fenced by the lease token (``fenced``, in the writer's
+transactions), so once another worker took over, nothing more of the first is stored.
+
+Times are the database's (``now()``), so the clocks of the machines never disagree.
+PostgreSQL only: queue mode refuses SQLite (``tav.app.topology``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tav.core.states import ExecutionStatus
+from tav.storage.db import Database
+from tav.storage.execution_rows import insert_created
+from tav.storage.executions import UNFINISHED
+from tav.storage.models import ExecutionRow
+
+QUEUED = ExecutionStatus.QUEUED.value
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A worker's claim on an execution."""
+
+    execution_id: str
+    token: str
+    worker: str
+    skip: frozenset[str] = frozenset()
+    """The trigger nodes it settles as skipped (the triggers that did not start it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDepth:
+    queued: int
+    running: int
+    oldest_queued_at: datetime | None
+    unpublished: int
+
+
+def _now() -> Any:
+    return func.now()
+
+
+class LeaseRepository:
+    def __init__(self, db: Database, *, lease_s: float) -> None:
+        self.db = db
+        self.lease = timedelta(seconds=lease_s)
+
+    async def insert_queued(self, execution: dict[str, Any], data: dict[str, Any]) -> None:
+        """Commit a new execution as queued, not yet published."""
+        async with self.db.begin() as connection:
+            await insert_created(connection, [execution], [data])
+
+    async def published(self, execution_id: str) -> None:
+        async with self.db.begin() as connection:
+            await connection.execute(
+                update(ExecutionRow)
+                .where(ExecutionRow.id == execution_id, ExecutionRow.published_at.is_(None))
+                .values(published_at=_now())
+            )
+
+    @asynccontextmanager
+    async def unpublished(
+        self, *, older_than_s: float, limit: int = 100
+    ) -> AsyncIterator[tuple[AsyncConnection, list[str]]]:
+        """Top-level executions to publish, locked for this transaction only (``SKIP
+        LOCKED``: another API process's sweeper takes others): those committed but never
+        published for ``older_than_s`` (the request that committed one publishes it
+        itself unless it fails), and those whose lease expired since it was last
+        published. Mark those published with ``mark_published`` in the same
+        transaction, once the broker took them."""
+        age = timedelta(seconds=older_than_s)
+        never = and_(
+            ExecutionRow.status == QUEUED,
+            ExecutionRow.published_at.is_(None),
+            ExecutionRow.started_at < _now() - age,
+        )
+        lost = and_(
+            ExecutionRow.status.in_(UNFINISHED),
+            ExecutionRow.lease_expires_at < _now(),
+            or_(
+                ExecutionRow.published_at.is_(None),
+                ExecutionRow.published_at < ExecutionRow.lease_expires_at,
+            ),
+        )
+        statement = (
+            select(ExecutionRow.id)
+            .where(ExecutionRow.parent_id.is_(None), or_(never, lost))
+            .order_by(ExecutionRow.started_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        async with self.db.begin() as connection:
+            ids = list((await connection.scalars(statement)).all())
+            yield connection, ids
+
+    @staticmethod
+    async def mark_published(connection: AsyncConnection, ids: Collection[str]) -> None:
+        if ids:
+            await connection.execute(
+                update(ExecutionRow).where(ExecutionRow.id.in_(ids)).values(published_at=_now())
+            )
+
+    async def claim(self, execution_id: str, worker: str) -> Lease | None:
+        """Take the execution for ``worker`` if it is unfinished and nobody holds it (or
+        their lease expired); ``None`` if another worker has it or it ended."""
+        token = secrets.token_hex(16)
+        free = or_(ExecutionRow.lease_token.is_(None), ExecutionRow.lease_expires_at < _now())
+        statement = (
+            update(ExecutionRow)
+            .where(ExecutionRow.id == execution_id, ExecutionRow.status.in_(UNFINISHED), free)
+            .values(worker=worker[:200], lease_token=token, lease_expires_at=_now() + self.lease)
+            .returning(ExecutionRow.skip)
+        )
+        async with self.db.begin() as connection:
+            won = (await connection.execute(statement)).first()
+        if won is None:
+            return None
+        return Lease(execution_id, token, worker, frozenset(won.skip or ()))
+
+    async def renew(self, leases: Collection[Lease]) -> set[str]:
+        """Extend the leases still held; returns the executions whose lease was lost."""
+        lost = set()
+        async with self.db.begin() as connection:
+            for lease in leases:
+                result = await connection.execute(
+                    update(ExecutionRow)
+                    .where(ExecutionRow.id == lease.execution_id, _held(lease))
+                    .values(lease_expires_at=_now() + self.lease)
+                )
+                if result.rowcount == 0:
+                    lost.add(lease.execution_id)
+        return lost
+
+    async def release(self, lease: Lease) -> None:
+        async with self.db.begin() as connection:
+            await connection.execute(
+                update(ExecutionRow)
+                .where(ExecutionRow.id == lease.execution_id, _held(lease))
+                .values(lease_token=None, lease_expires_at=None)
+            )
+
+    async def hand_back(self, lease: Lease) -> None:
+        """Give up an execution this worker could not finish (it is shutting down): free
+        its lease and have the sweeper publish it again, for another worker to resume."""
+        async with self.db.begin() as connection:
+            await connection.execute(
+                update(ExecutionRow)
+                .where(ExecutionRow.id == lease.execution_id, _held(lease))
+                .values(lease_token=None, lease_expires_at=None, published_at=None)
+            )
+
+    async def depth(self) -> QueueDepth:
+        top = ExecutionRow.parent_id.is_(None)
+        statement = select(
+            func.count().filter(ExecutionRow.status == QUEUED),
+            func.count().filter(ExecutionRow.status == ExecutionStatus.RUNNING.value),
+            func.min(ExecutionRow.started_at).filter(ExecutionRow.status == QUEUED),
+            func.count().filter(ExecutionRow.status == QUEUED, ExecutionRow.published_at.is_(None)),
+        ).where(top, ExecutionRow.status.in_(UNFINISHED))
+        async with self.db.session() as session:
+            queued, running, oldest, unpublished = (await session.execute(statement)).one()
+        return QueueDepth(queued, running, oldest, unpublished)
+
+
+def _held(lease: Lease) -> Any:
+    return and_(ExecutionRow.lease_token == lease.token, ExecutionRow.lease_expires_at >= _now())
+
+
+async def fenced(connection: AsyncConnection, tokens: dict[str, str]) -> set[str]:
+    """Of the executions with these lease tokens, those whose lease another worker holds
+    now; the others' rows are locked until the transaction ends, so no takeover can slip
+    in between this check and the writes after it."""
+    rows = await connection.execute(
+        select(ExecutionRow.id, ExecutionRow.lease_token)
+        .where(ExecutionRow.id.in_(tokens))
+        .with_for_update()
+    )
+    held = {execution_id for execution_id, token in rows.all() if token == tokens[execution_id]}
+    return set(tokens) - held

@@ -1,0 +1,179 @@
+"""Queue mode with real processes: ``tav serve`` enqueues, ``tav worker`` runs, over
+PostgreSQL and Redis (a server of the test's own) or RabbitMQ.
+
+Side effects are counted by a local HTTP server (``Recorder``): a node that ran twice
+would call it twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.helpers import document, node
+from tests.integration.queue.cluster import RABBITMQ_URL, Cluster, free_port
+from tests.integration.test_durability import (
+    Recorder,
+    check_numbered,
+    count,
+    finished,
+    post,
+    settled,
+    until,
+)
+
+
+def chain(url: str, *, pause_s: float = 1.5) -> dict[str, Any]:
+    """start -> r1 (POST) -> d (delay) -> r2 (POST): the delay is where a worker dies."""
+    return document(
+        node("start", "trigger.manual"),
+        post("r1", f"{url}/r1"),
+        node("d", "core.delay", params={"seconds": pause_s}),
+        post("r2", f"{url}/r2"),
+        links=("start -> r1", "r1 -> d", "d -> r2"),
+    )
+
+
+async def run(client: httpx.AsyncClient, workflow_id: str, **params: Any) -> httpx.Response:
+    return await client.post(
+        f"/api/v1/workflows/{workflow_id}/run", params=params, json={"input": {}}
+    )
+
+
+async def test_a_run_goes_through_a_worker_on_redis(cluster: Cluster, recorder: Recorder):
+    workflow_id = await cluster.store_workflow(chain(recorder.url, pause_s=0.05))
+    await cluster.worker()
+    _, client = await cluster.serve()
+    async with client:
+        response = await run(client, workflow_id, wait="true")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "succeeded", body
+    execution_id = body["execution_id"]
+    assert recorder.calls("/r1") == [f"{execution_id}:r1"]
+    assert recorder.calls("/r2") == [f"{execution_id}:r2"]
+    worker = await cluster.column(execution_id, "worker")
+    assert ":" in str(worker)  # host:pid of the worker that ran it
+    _, events = await cluster.stored(execution_id)
+    check_numbered(events)
+
+
+async def test_a_run_goes_through_a_worker_on_rabbitmq(
+    tmp_path: Path, database_url: str, recorder: Recorder
+):
+    made = Cluster(tmp_path, database_url, RABBITMQ_URL)
+    try:
+        workflow_id = await made.store_workflow(chain(recorder.url, pause_s=0.05))
+        await made.worker()
+        _, client = await made.serve()
+        async with client:
+            response = await run(client, workflow_id, wait="true")
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == "succeeded", response.text
+    finally:
+        made.close()
+    assert "Traceback" not in made.logs(), made.logs()
+
+
+async def test_a_worker_killed_mid_execution_is_taken_over_without_running_a_settled_node_again(
+    cluster: Cluster, recorder: Recorder
+):
+    workflow_id = await cluster.store_workflow(chain(recorder.url))
+    first = await cluster.worker()
+    _, client = await cluster.serve()
+    async with client:
+        response = await run(client, workflow_id)
+        assert response.status_code == 202, response.text
+        execution_id = response.json()["execution_id"]
+        await until(client, execution_id, settled("r1"))
+        first.signal(signal.SIGKILL)
+        await first.wait(10)
+        await cluster.worker()
+        body = await until(client, execution_id, finished, within_s=30)
+    assert body["status"] == "succeeded", body
+    assert recorder.calls("/r1") == [f"{execution_id}:r1"]  # settled: not run again
+    assert recorder.calls("/r2") == [f"{execution_id}:r2"]
+    _, events = await cluster.stored(execution_id)
+    check_numbered(events)  # the second worker's events go on from the first's
+    assert count(events, "node.completed", "r1") == 1
+
+
+async def test_a_frozen_worker_writes_nothing_once_another_took_its_execution_over(
+    cluster: Cluster, recorder: Recorder
+):
+    workflow_id = await cluster.store_workflow(chain(recorder.url, pause_s=6))
+    first = await cluster.worker()
+    _, client = await cluster.serve()
+    async with client:
+        response = await run(client, workflow_id)
+        execution_id = response.json()["execution_id"]
+        await until(client, execution_id, settled("r1"))
+        first.signal(signal.SIGSTOP)  # frozen mid-delay, holding the lease
+        first_worker = await cluster.column(execution_id, "worker")
+        await cluster.worker()
+        async with asyncio.timeout(20):  # the lease expires, the sweeper republishes
+            while await cluster.column(execution_id, "worker") == first_worker:  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+        first.signal(signal.SIGCONT)
+        body = await until(client, execution_id, finished, within_s=30)
+        await asyncio.sleep(1)  # time for the first worker to write, were it to
+    assert body["status"] == "succeeded", body
+    assert recorder.calls("/r1") == [f"{execution_id}:r1"]
+    assert recorder.calls("/r2") == [f"{execution_id}:r2"]  # the frozen one never got there
+    record, events = await cluster.stored(execution_id)
+    assert record.status.value == "succeeded"
+    check_numbered(events)
+    assert count(events, "node.started", "d") == 2  # once per worker; completed once
+    assert count(events, "node.completed", "d") == 1
+    assert "taken over by another worker" in first.log.read_text() or "lost the lease" in (
+        first.log.read_text()
+    )
+
+
+def test_a_single_process_server_never_imports_celery(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAV_")}
+    env.update(TAV_DATA_DIR=str(tmp_path / "data"), TAV_SHUTDOWN_TIMEOUT_S="1")
+    port = free_port()
+    log = tmp_path / "imports.log"
+    with log.open("w") as imports:
+        server = subprocess.Popen(
+            [sys.executable, "-X", "importtime", "-m", "tav", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=imports,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/v1/auth/status").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=20)
+    listed = log.read_text()
+    assert " tav.app.root\n" in listed  # the server's imports were listed
+    assert "celery" not in listed
+    assert "kombu" not in listed
+
+
+def test_queue_mode_on_sqlite_refuses_to_start_saying_why(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAV_")}
+    env.update(TAV_DATA_DIR=str(tmp_path / "data"), TAV_QUEUE_URL="redis://127.0.0.1:6379/0")
+    for command in ("serve", "worker"):
+        done = subprocess.run(
+            [sys.executable, "-m", "tav", command], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 2, done
+        assert "queue mode (TAV_QUEUE_URL) needs PostgreSQL" in done.stderr, done.stderr
+        assert "SQLite" in done.stderr
