@@ -175,6 +175,12 @@ def test_closing_with_changes_not_synced_asks_the_browser_first(page) -> None:
         assert time.monotonic() < deadline, f"asked {asked}"
         page.wait_for_timeout(50)  # (the sync API hands over events while it waits)
     assert not page.is_closed()  # asked, and told to stay
+    # Back online, the change syncs, and the page closes without a question.
+    page.context.set_offline(False)
+    expect(page.get_by_test_id("offline")).to_have_count(0)
+    expect(page.get_by_test_id("unsaved")).to_be_visible()
+    page.close(run_before_unload=True)
+    assert asked == ["beforeunload"]
 
 
 def test_object_params_are_rows_of_name_and_value(page) -> None:
