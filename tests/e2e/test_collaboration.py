@@ -155,8 +155,12 @@ def open_panel(page: Page, node_id: str) -> None:
 
 def test_a_node_one_adds_and_wires_reaches_the_other_within_500_ms(people) -> None:
     alice, bob, _ = together(people)
-    # Clocks of one browser: when Alice clicks, and when Bob's canvas has the node and edge.
-    alice.evaluate("() => addEventListener('click', () => (window.clickedAt ??= Date.now()), true)")
+    # Clocks of one browser: when Alice clicks the node type, and when Bob's canvas has the
+    # node and its edge.
+    alice.evaluate(
+        "() => addEventListener('click', (event) =>"
+        " event.target.closest('.palette-item') && (window.clickedAt = Date.now()), true)"
+    )
     bob.evaluate(
         """() => new MutationObserver((_, observer) => {
             if (document.querySelector('[data-testid="node-set"]')
