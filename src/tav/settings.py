@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     queue_sweep_s: float = Field(
         2, gt=0, description="How often tav serve publishes what is committed but unpublished."
     )
+    queue_republish_s: float = Field(
+        60,
+        gt=0,
+        description="A queued execution no worker claimed this long after it was published "
+        "is published again (a broker that restarted without its messages loses none).",
+    )
     queue_lease_s: float = Field(
         15, gt=0, description="How long a worker's claim on an execution holds unrenewed."
     )

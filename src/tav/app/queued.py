@@ -110,22 +110,24 @@ class QueuedHandle:
 
 
 class Sweeper:
-    """Publishes, every ``every_s``, what is committed but unpublished and what a dead
-    worker left (its lease expired). Runs in every ``tav serve`` of queue mode; the rows
+    """Publishes, every ``every_s``, what is committed but unpublished, what a dead
+    worker left (its lease expired), and what the broker lost (unclaimed ``republish_s``
+    after it was published). Runs in every ``tav serve`` of queue mode; the rows
     are locked ``FOR UPDATE SKIP LOCKED``, so each is published by one sweeper at a time."""
 
-    def __init__(self, queue: Queue, *, every_s: float, grace_s: float) -> None:
+    def __init__(self, queue: Queue, *, every_s: float, grace_s: float, republish_s: float) -> None:
         self.queue = queue
         self.every_s = every_s
         self.grace_s = grace_s
+        self.republish_s = republish_s
 
     async def sweep(self) -> int:
         """Publish one round; returns how many were published."""
         leases = self.queue.leases
-        async with leases.unpublished(older_than_s=self.grace_s, limit=SWEEP_BATCH) as (
-            connection,
-            ids,
-        ):
+        unpublished = leases.unpublished(
+            older_than_s=self.grace_s, republish_s=self.republish_s, limit=SWEEP_BATCH
+        )
+        async with unpublished as (connection, ids):
             published = []
             for execution_id in ids:
                 try:

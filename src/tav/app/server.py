@@ -78,7 +78,12 @@ class Server:
         if queue is not None:  # workers resume what is unfinished; the sweeper republishes
             settings = self.settings
             grace = settings.queue_publish_timeout_s + settings.queue_sweep_s
-            sweeper = Sweeper(queue, every_s=settings.queue_sweep_s, grace_s=grace)
+            sweeper = Sweeper(
+                queue,
+                every_s=settings.queue_sweep_s,
+                grace_s=grace,
+                republish_s=settings.queue_republish_s,
+            )
             self._spawn(sweeper.run_forever())
         elif resume:
             await executions.resume_unfinished()

@@ -79,18 +79,21 @@ class LeaseRepository:
 
     @asynccontextmanager
     async def unpublished(
-        self, *, older_than_s: float, limit: int = 100
+        self, *, older_than_s: float, republish_s: float, limit: int = 100
     ) -> AsyncIterator[tuple[AsyncConnection, list[str]]]:
         """Top-level executions to publish, locked for this transaction only (``SKIP
         LOCKED``: another API process's sweeper takes others): those committed but never
         published for ``older_than_s`` (the request that committed one publishes it
-        itself unless it fails), and those whose lease expired since it was last
-        published. Mark those published with ``mark_published`` in the same
+        itself unless it fails), those whose lease expired since it was last published,
+        and those published ``republish_s`` ago that no worker claimed (the broker lost
+        the task: a Redis without persistence restarted, say; a task delivered twice is
+        harmless, as only one claim wins). Mark those published with ``mark_published`` in the same
         transaction, once the broker took them."""
         age = timedelta(seconds=older_than_s)
-        never = and_(
-            ExecutionRow.status == QUEUED,
+        never = and_(  # (or handed back by a worker that shut down: running, unleased)
+            ExecutionRow.status.in_(UNFINISHED),
             ExecutionRow.published_at.is_(None),
+            ExecutionRow.lease_token.is_(None),
             ExecutionRow.started_at < _now() - age,
         )
         lost = and_(
@@ -101,9 +104,14 @@ class LeaseRepository:
                 ExecutionRow.published_at < ExecutionRow.lease_expires_at,
             ),
         )
+        unclaimed = and_(
+            ExecutionRow.status == QUEUED,
+            ExecutionRow.lease_token.is_(None),
+            ExecutionRow.published_at < _now() - timedelta(seconds=republish_s),
+        )
         statement = (
             select(ExecutionRow.id)
-            .where(ExecutionRow.parent_id.is_(None), or_(never, lost))
+            .where(ExecutionRow.parent_id.is_(None), or_(never, lost, unclaimed))
             .order_by(ExecutionRow.started_at)
             .limit(limit)
             .with_for_update(skip_locked=True)

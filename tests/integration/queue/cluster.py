@@ -151,6 +151,17 @@ class Cluster:
                 await asyncio.sleep(0.05)
         return process
 
+    def our_tracebacks(self) -> list[str]:
+        """Tracebacks through TAV's own code in the processes' logs (Celery logs the
+        broker's going away with one of its own, which is not ours)."""
+        found = []
+        for process in self.processes:
+            text = process.log.read_text() if process.log.exists() else ""
+            for block in text.split("Traceback (most recent call last):")[1:]:
+                if "/src/tav/" in block:
+                    found.append(f"{process.log.name}: {block[:3000]}")
+        return found
+
     def logs(self) -> str:
         return "\n".join(
             f"--- {p.log.name}\n{p.log.read_text()}" for p in self.processes if p.log.exists()

@@ -55,5 +55,4 @@ def cluster(tmp_path: Path, database_url: str, redis: Redis) -> Iterator[Cluster
     made = Cluster(tmp_path, database_url, redis.url)
     yield made
     made.close()
-    logs = made.logs()
-    assert "Traceback" not in logs, logs
+    assert made.our_tracebacks() == [], made.logs()
