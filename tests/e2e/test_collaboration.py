@@ -33,6 +33,7 @@ from tests.e2e.helpers import create_workflow, palette, same_origin  # noqa: E40
 MOD = "Control"
 EDITOR = {"email": "bob@example.com", "password": "bob's long password"}
 VIEWER = {"email": "carol@example.com", "password": "carol's long password"}
+DEMOTED = {"email": "dave@example.com", "password": "dave's long password"}
 
 DOCUMENT: dict[str, Any] = {
     "schema": 1,
@@ -61,8 +62,8 @@ def base_url(data_dir: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def team(base_url: str, data_dir: Path, owner: dict[str, str]) -> None:
-    """An editor and a viewer beside the owner, made with ``tav users create``."""
-    for account, role in ((EDITOR, "editor"), (VIEWER, "viewer")):
+    """Editors and a viewer beside the owner, made with ``tav users create``."""
+    for account, role in ((EDITOR, "editor"), (VIEWER, "viewer"), (DEMOTED, "editor")):
         command = ["users", "create", "--email", account["email"], "--role", role]
         subprocess.run(
             [sys.executable, "-m", "tav", *command, "--password", account["password"]],
@@ -371,6 +372,34 @@ def test_a_viewer_watches_without_changing_anything(people) -> None:
     screenshot(carol, "collab-view-only")
     assert draft(alice, workflow_id)["name"] == "Watched"
     assert any(n["id"] == "fetch" for n in draft(alice, workflow_id)["nodes"])
+
+
+def test_an_editor_made_a_viewer_meanwhile_is_refused_and_sees_the_draft_as_it_is(
+    people,
+) -> None:
+    alice = people(OWNER)
+    dave = people(DEMOTED)
+    workflow_id = create_workflow(alice, DOCUMENT)
+    for page in (alice, dave):
+        open_in(page, workflow_id)
+    members = alice.context.request.get("/api/v1/users").json()
+    dave_id = next(m["id"] for m in members if m["email"] == DEMOTED["email"])
+    response = alice.context.request.patch(
+        f"/api/v1/users/{dave_id}", data={"role": "viewer"}, headers=same_origin(alice)
+    )
+    assert response.ok, response.text()
+    dave.wait_for_timeout(2_500)  # the server checks each connection again every second
+
+    dave.get_by_label("Workflow name").fill("Dave's change")
+    dave.get_by_role("alert").filter(has_text="View only: read-only").wait_for()
+    expect(dave.get_by_test_id("view-only")).to_be_visible()
+    expect(dave.get_by_label("Workflow name")).to_have_value("Shared")  # as the server has it
+    expect(dave.get_by_label("Workflow name")).not_to_be_editable()
+    assert draft(alice, workflow_id)["name"] == "Shared"
+    expect(alice.get_by_label("Workflow name")).to_have_value("Shared")
+    # Still in the room: what the others change reaches him.
+    alice.get_by_label("Workflow name").fill("Changed by Alice")
+    expect(dave.get_by_label("Workflow name")).to_have_value("Changed by Alice")
 
 
 class PythonClient:

@@ -190,6 +190,7 @@ export const useCommands = create<Commands>()((set, get) => {
 
     restore: (version) =>
       attempt(null, async () => {
+        if (room) await get().refreshSaved() // saved by someone else meanwhile: not a conflict here
         const state = editor()
         const stored = await api.restoreVersion(workflowId(), version, state.version)
         // In the draft, the restored document arrives through the room, as one change.

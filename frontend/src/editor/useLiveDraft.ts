@@ -1,7 +1,7 @@
 // The editor in a workflow's live draft: it joins the workflow's room, opens the workflow
 // in it, tells the others who is here and what they have selected, goes view-only for a
 // viewer (or once the server refused a change), and learns of versions saved elsewhere.
-import { useEffect } from 'react'
+import { useEffect, useState } from 'react'
 import { take } from '../api/prefetch'
 import type { User } from '../api/types'
 import { colorFor, sharePresence, shareSelection, usePeers } from '../collab/presence'
@@ -15,11 +15,14 @@ import { useEditor } from './store'
 const RECHECK_MS = 1500
 
 export function useLiveDraft(workflowId: string, user: User): void {
+  // The server refused a change from here (the role was lowered meanwhile): view only from
+  // then on, in the draft joined again, as the server has it, without the refused change.
+  const [refusedOnce, setRefusedOnce] = useState(false)
   useEffect(() => {
     let room: Room | null = null
     let stop: (() => void)[] = []
     let left = false
-    useEditor.getState().setReadOnly(user.role === 'viewer')
+    useEditor.getState().setReadOnly(user.role === 'viewer' || refusedOnce)
     // The room of a workflow opened by its link was joined while the editor's code loaded
     // (App.tsx); one refused then (before signing in) is joined again.
     void take(`room:${workflowId}`, async () => new Room(workflowId)).then((early) => {
@@ -34,13 +37,14 @@ export function useLiveDraft(workflowId: string, user: User): void {
       stop.forEach((end) => end())
       room?.destroy()
     }
-  }, [workflowId, user.id, user.email, user.role])
+  }, [workflowId, user.id, user.email, user.role, refusedOnce])
 
   const refused = useRoom((state) => state.refused)
   useEffect(() => {
     if (!refused) return
     useEditor.getState().setReadOnly(true)
     useEditor.getState().notify('error', `View only: ${refused}`)
+    setRefusedOnce(true)
   }, [refused])
 }
 
