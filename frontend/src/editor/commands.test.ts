@@ -104,6 +104,19 @@ describe('saving', () => {
   })
 })
 
+describe('a version saved elsewhere', () => {
+  it('becomes the one the draft is compared with, and only a newer one', async () => {
+    useEditor.getState().rename('their name')
+    expect(useEditor.getState().dirty).toBe(true)
+    const theirs = { ...stored, version: 2, document: useEditor.getState().document() }
+    vi.spyOn(api, 'workflow').mockResolvedValueOnce(theirs).mockResolvedValueOnce(stored)
+    await commands().refreshSaved()
+    expect(useEditor.getState()).toMatchObject({ version: 2, dirty: false })
+    await commands().refreshSaved() // an older answer changes nothing
+    expect(useEditor.getState().version).toBe(2)
+  })
+})
+
 describe('running', () => {
   it('follows the execution it started, which a run from a node then reuses', async () => {
     vi.spyOn(api, 'run').mockResolvedValue({ execution_id: 'e2' })
