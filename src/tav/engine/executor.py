@@ -320,8 +320,13 @@ class _Run:
         if self.store:
             await self.store.execution_started(self._result())
         try:
-            # Shielded: cut short, it would drop the ready nodes it had yet to settle.
-            await asyncio.shield(self._advance())
+            # Shielded: cut short, it would drop the ready nodes it had yet to settle. With no
+            # store it awaits nothing, so nothing can cut it short: it needs no task of its
+            # own (core.map's inline items start a node the sooner).
+            if self.store is None:
+                await self._advance()
+            else:
+                await asyncio.shield(self._advance())
             await asyncio.shield(self.all_settled)
         except asyncio.CancelledError:
             self.cancel()
