@@ -21,9 +21,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any, Protocol
 
+from tav.core.events import FINAL_EVENT_TYPES
 from tav.core.results import ExecutionResult
+from tav.engine.ports import EventBus
 from tav.storage.executions import ExecutionRepository
 from tav.storage.leases import LeaseRepository
 
@@ -43,15 +46,29 @@ class Publisher(Protocol):
     def close(self) -> None: ...
 
 
+class Relay(EventBus, Protocol):
+    """Live events between processes (``tav.broker.relay.EventRelay``)."""
+
+    async def aclose(self) -> None: ...
+
+
 class Queue:
-    """Queue mode as the API processes use it: enqueue, and wait for what workers run."""
+    """Queue mode as the API processes use it: enqueue, and wait for what workers run.
+
+    ``relay``: live events from the workers (with a Redis broker), which waiting on an
+    execution listens to for its end; without it, waiting reads the row only."""
 
     def __init__(
-        self, leases: LeaseRepository, publisher: Publisher, executions: ExecutionRepository
+        self,
+        leases: LeaseRepository,
+        publisher: Publisher,
+        executions: ExecutionRepository,
+        relay: Relay | None = None,
     ) -> None:
         self.leases = leases
         self.publisher = publisher
         self.executions = executions
+        self.relay = relay
 
     async def enqueue(self, execution: dict[str, Any], data: dict[str, Any]) -> None:
         """Commit the execution as queued, then publish it (or leave it to the sweeper)."""
@@ -68,15 +85,23 @@ class Queue:
         return True
 
     def handle(self, execution_id: str) -> QueuedHandle:
-        return QueuedHandle(execution_id, self.executions)
+        return QueuedHandle(execution_id, self.executions, self.relay)
+
+    async def aclose(self) -> None:
+        self.publisher.close()
+        if self.relay is not None:
+            await self.relay.aclose()
 
 
 class QueuedHandle:
     """An execution a worker runs, seen from an API process."""
 
-    def __init__(self, execution_id: str, executions: ExecutionRepository) -> None:
+    def __init__(
+        self, execution_id: str, executions: ExecutionRepository, relay: EventBus | None = None
+    ) -> None:
         self.execution_id = execution_id
         self._executions = executions
+        self._relay = relay
         self._waiting: asyncio.Task[ExecutionResult] | None = None
 
     def done(self) -> bool:
@@ -97,16 +122,31 @@ class QueuedHandle:
         return self._waiting
 
     async def _ended(self) -> ExecutionResult:
-        """Read the row until it has ended (polling with backoff, 20 ms to 250 ms)."""
+        """Read the row until it has ended: at once when the relay brings the final event
+        (the worker commits right after it), else polling with backoff (20 to 250 ms)."""
+        final = asyncio.Event()
+        listening = asyncio.ensure_future(self._final_event(final)) if self._relay else None
         pause = POLL_FIRST_S
-        while True:
-            status = await self._executions.status(self.execution_id)
-            if status is not None and status.is_terminal:
-                record = await self._executions.get(self.execution_id)
-                if record is not None:
-                    return record.result()
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, POLL_MAX_S)
+        try:
+            while True:
+                status = await self._executions.status(self.execution_id)
+                if status is not None and status.is_terminal:
+                    record = await self._executions.get(self.execution_id)
+                    if record is not None:
+                        return record.result()
+                with suppress(TimeoutError):
+                    async with asyncio.timeout(pause):
+                        await final.wait()
+                pause = POLL_FIRST_S if final.is_set() else min(pause * 2, POLL_MAX_S)
+        finally:
+            if listening is not None:
+                listening.cancel()
+
+    async def _final_event(self, final: asyncio.Event) -> None:
+        assert self._relay is not None
+        async for event in self._relay.subscribe(self.execution_id):
+            if event.type in FINAL_EVENT_TYPES:
+                final.set()
 
 
 class Sweeper:

@@ -36,7 +36,7 @@ from tav.app import topology
 from tav.app.executions import Executions
 from tav.app.loader import StoredWorkflowLoader
 from tav.app.plans import Plans
-from tav.app.queued import Queue
+from tav.app.queued import Queue, Relay
 from tav.app.settings import RuntimeConfig
 from tav.app.users import Users
 from tav.app.workflows import Workflows
@@ -224,7 +224,9 @@ def build(
         files=storage.files,
         pdf_fonts=PdfFonts(tuple(str(path) for path in settings.pdf_font)),
     )
-    bus = InMemoryBus(BUS_RETAIN_EVENTS, sinks=[writer]) if writer else InMemoryBus()
+    relay = _relay(settings) if writer else None
+    sinks = [sink for sink in (writer, relay) if sink is not None]
+    bus = InMemoryBus(BUS_RETAIN_EVENTS, sinks=sinks) if writer else InMemoryBus()
     executor = _executor(settings, registry, services, storage, bus, writer, loader)
     plans = Plans(executor, refs=loader)
     runtime = RuntimeConfig(
@@ -250,7 +252,7 @@ def build(
         settings_service=runtime,
         users_service=Users(storage.users, storage.invites, storage.auth),
     )
-    return parts if writer is None else _recording(settings, parts, writer)
+    return parts if writer is None else _recording(settings, parts, writer, relay)
 
 
 def _fields(parts: Storage) -> dict[str, Any]:
@@ -311,16 +313,18 @@ def _executor(
     )
 
 
-def _recording(settings: Settings, parts: Parts, writer: ExecutionWriter) -> RecordingParts:
+def _recording(
+    settings: Settings, parts: Parts, writer: ExecutionWriter, relay: Relay | None
+) -> RecordingParts:
     """``parts`` with the writer and the use cases that record executions and arm
     triggers."""
-    queue = _queue(settings, parts) if topology.queue_mode(settings) else None
+    queue = _queue(settings, parts, relay) if topology.queue_mode(settings) else None
     executions = Executions(
         executions=parts.executions,
         workflows=parts.workflows,
         writer=writer,
         executor=parts.executor,
-        bus=parts.bus,
+        bus=relay or parts.bus,  # queue mode: workers' events come over the relay
         plans=parts.plans,
         files=parts.files,
         variables=parts.variables,
@@ -354,7 +358,17 @@ def _recording(settings: Settings, parts: Parts, writer: ExecutionWriter) -> Rec
     )
 
 
-def _queue(settings: Settings, parts: Parts) -> Queue:
+def _relay(settings: Settings) -> Relay | None:
+    """Queue mode with a Redis broker: live events between the processes."""
+    url = settings.queue_url or ""
+    if not url.startswith(("redis://", "rediss://")):
+        return None
+    from tav.broker.relay import EventRelay
+
+    return EventRelay(url)
+
+
+def _queue(settings: Settings, parts: Parts, relay: Relay | None) -> Queue:
     """Queue mode's parts; Celery is imported here only, never in a single process."""
     from tav.broker.celery_app import make_app
     from tav.broker.publisher import Publisher
@@ -365,7 +379,7 @@ def _queue(settings: Settings, parts: Parts) -> Queue:
         make_app(settings.queue_url, publish_timeout_s=timeout), timeout_s=timeout
     )
     leases = LeaseRepository(parts.db, lease_s=settings.queue_lease_s)
-    return Queue(leases, publisher, parts.executions)
+    return Queue(leases, publisher, parts.executions, relay)
 
 
 def _collab(settings: Settings, parts: Parts) -> Rooms:

@@ -98,7 +98,7 @@ class Server:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         if self.parts.queue is not None:
-            self.parts.queue.publisher.close()
+            await self.parts.queue.aclose()
         await self.parts.aclose()
         if self._redacting is not None:
             redacting_logs.uninstall(self._redacting)

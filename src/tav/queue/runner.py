@@ -138,6 +138,8 @@ class Runner:
             await self.leases.hand_back(lease)
         if self._renewing is not None:
             self._renewing.cancel()
+        assert self.parts.queue is not None
+        await self.parts.queue.aclose()
         await self.parts.aclose()
         if self._redacting is not None:
             redacting_logs.uninstall(self._redacting)

@@ -8,11 +8,13 @@ would call it twice.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -289,3 +291,36 @@ async def test_a_worker_stopped_with_sigterm_hands_back_what_it_could_not_finish
     _, events = await cluster.stored(execution_id)
     check_numbered(events)
     assert not any(e["type"] == "execution.cancelled" for e in events)
+
+
+async def test_another_api_process_streams_a_worker_s_execution_live(
+    cluster: Cluster, recorder: Recorder
+):
+    doc = document(
+        node("start", "trigger.manual"),
+        node("d1", "core.delay", params={"seconds": 1}),
+        node("d2", "core.delay", params={"seconds": 1}),
+        links=("start -> d1", "d1 -> d2"),
+    )
+    workflow_id = await cluster.store_workflow(doc)
+    await cluster.worker()
+    _, first = await cluster.serve()
+    _, second = await cluster.serve()
+    received: list[tuple[dict[str, Any], datetime]] = []
+    async with first, second:
+        execution_id = (await run(first, workflow_id)).json()["execution_id"]
+        async with second.stream("GET", f"/api/v1/executions/{execution_id}/stream") as stream:
+            async for line in stream.aiter_lines():
+                if line.startswith("data:"):
+                    received.append((json.loads(line[5:]), datetime.now(UTC)))
+    types = [event["type"] for event, _ in received]
+    assert types[-1] == "execution.completed", types
+    assert [event["seq"] for event, _ in received] == list(range(1, len(received) + 1))
+    # Live: each event of the running execution arrived right after it happened (the
+    # store alone would bring them up to two seconds late, in batches).
+    late = [
+        (event["type"], (at - datetime.fromisoformat(event["at"])).total_seconds())
+        for event, at in received
+        if event["type"] in ("node.completed", "execution.completed")
+    ]
+    assert all(lag < 0.5 for _, lag in late), late
