@@ -992,6 +992,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/queue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Queue Status
+         * @description Queue depth, the oldest queued execution's age, whether the broker answers, and
+         *     the workers alive with their concurrency and running count.
+         */
+        get: operations["queue_status_api_v1_queue_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workflows/{workflow_id}/draft": {
         parameters: {
             query?: never;
@@ -1475,6 +1496,11 @@ export interface components {
             duration_ms: number | null;
             /** @description Present when a member started it, by hand or with their API key; absent for triggers (see mode), sub-workflows and the CLI. */
             started_by?: components["schemas"]["UserRef"] | null;
+            /**
+             * Worker
+             * @description Queue mode: the worker that ran it (host:pid); absent otherwise.
+             */
+            worker?: string | null;
             /** Input */
             input: unknown;
             /** Output */
@@ -1565,6 +1591,11 @@ export interface components {
             duration_ms: number | null;
             /** @description Present when a member started it, by hand or with their API key; absent for triggers (see mode), sub-workflows and the CLI. */
             started_by?: components["schemas"]["UserRef"] | null;
+            /**
+             * Worker
+             * @description Queue mode: the worker that ran it (host:pid); absent otherwise.
+             */
+            worker?: string | null;
         };
         /** FilePage */
         FilePage: {
@@ -2140,6 +2171,45 @@ export interface components {
              */
             default_base_url: string | null;
         };
+        /** QueuePublic */
+        QueuePublic: {
+            /**
+             * Mode
+             * @description embedded: this process runs every execution (no queue); queue: workers run them (TAV_QUEUE_URL).
+             * @enum {string}
+             */
+            mode: "embedded" | "queue";
+            /**
+             * Broker Up
+             * @description The broker answered (queue mode).
+             */
+            broker_up: boolean | null;
+            /**
+             * Queued
+             * @description Executions waiting for a worker.
+             */
+            queued: number;
+            /**
+             * Running
+             * @description Executions running on a worker.
+             */
+            running: number;
+            /**
+             * Unpublished
+             * @description Queued executions the broker has not taken yet: the sweeper publishes them within seconds of its coming back.
+             */
+            unpublished: number;
+            /**
+             * Oldest Queued Age S
+             * @description How long the oldest has waited.
+             */
+            oldest_queued_age_s: number | null;
+            /**
+             * Workers
+             * @description The workers that answered.
+             */
+            workers: components["schemas"]["WorkerPublic"][];
+        };
         /**
          * RetryPolicy
          * @description How often and how patiently a failing node is tried again.
@@ -2419,6 +2489,24 @@ export interface components {
             created_at: string;
             /** @description The member who saved it; null from the CLI. */
             created_by?: components["schemas"]["UserRef"] | null;
+        };
+        /** WorkerPublic */
+        WorkerPublic: {
+            /**
+             * Name
+             * @description The worker's Celery name (tav-<pid>@<host>).
+             */
+            name: string;
+            /**
+             * Concurrency
+             * @description Executions it runs at once, at most.
+             */
+            concurrency: number;
+            /**
+             * Running
+             * @description Executions it runs now.
+             */
+            running: number;
         };
         /**
          * WorkflowDocument
@@ -5899,6 +5987,53 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description The request is not valid; `details` lists every problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    queue_status_api_v1_queue_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueuePublic"];
+                };
+            };
+            /** @description No valid API key or session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
             };
             /** @description The request is not valid; `details` lists every problem. */
             422: {

@@ -21,6 +21,7 @@ from tav.api.routes import (
     executions,
     files,
     nodes,
+    queue,
     settings,
     users,
     variables,
@@ -102,6 +103,7 @@ def create_app(config: Settings | None = None, *, server: Server | None = None) 
     for router in (workflows.checks, auth.account, users.router, users.invites):
         app.include_router(router, **protected)
     app.include_router(files.router, **protected)
+    app.include_router(queue.router, **protected)
     app.include_router(collab.router, **protected)
     app.include_router(collab.live, prefix=API_PREFIX)  # a WebSocket: checks its handshake
     webhooks.install(app)  # /webhook/<path>, first, outside /api/v1 and its auth

@@ -22,9 +22,10 @@ import asyncio
 import logging
 from collections.abc import Callable
 from contextlib import suppress
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from tav.core.events import FINAL_EVENT_TYPES
+from tav.core.events import FINAL_EVENT_TYPES, utcnow
 from tav.core.results import ExecutionResult
 from tav.engine.ports import EventBus
 from tav.storage.executions import ExecutionRepository
@@ -43,7 +44,28 @@ class Publisher(Protocol):
 
     async def alive(self) -> bool: ...
 
+    async def workers(self) -> list[dict[str, Any]]: ...
+
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStatus:
+    name: str
+    concurrency: int
+    running: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStatus:
+    broker_up: bool
+    queued: int
+    """Executions waiting for a worker (published or not)."""
+    running: int
+    unpublished: int
+    """Of the queued, those the broker has not taken yet (the sweeper publishes them)."""
+    oldest_queued_age_s: float | None
+    workers: list[WorkerStatus]
 
 
 class Relay(EventBus, Protocol):
@@ -83,6 +105,22 @@ class Queue:
             return False
         await self.leases.published(execution_id)
         return True
+
+    async def status(self) -> QueueStatus:
+        """How the queue stands: its depth from the database, the broker and the workers
+        from the broker (at most ``TAV_QUEUE_PUBLISH_TIMEOUT_S`` each)."""
+        depth = await self.leases.depth()
+        alive, workers = await asyncio.gather(self.publisher.alive(), self.publisher.workers())
+        oldest = depth.oldest_queued_at
+        age = (utcnow() - oldest).total_seconds() if oldest is not None else None
+        return QueueStatus(
+            broker_up=alive,
+            queued=depth.queued,
+            running=depth.running,
+            unpublished=depth.unpublished,
+            oldest_queued_age_s=age,
+            workers=[WorkerStatus(**worker) for worker in workers],
+        )
 
     def handle(self, execution_id: str) -> QueuedHandle:
         return QueuedHandle(execution_id, self.executions, self.relay)

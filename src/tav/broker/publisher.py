@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from celery import Celery
 
 from tav.broker.celery_app import RUN_EXECUTION
 
 logger = logging.getLogger("tav.broker")
+INSPECT_S = 0.5
 
 
 class Publisher:
@@ -45,6 +47,31 @@ class Publisher:
     def _ping(self) -> None:
         with self.app.connection_for_write() as connection:
             connection.ensure_connection(max_retries=1, timeout=self.timeout_s)
+
+    async def workers(self) -> list[dict[str, Any]]:
+        """The workers answering within ``INSPECT_S`` (Celery's remote control, which
+        waits that long for every answer): each one's name, concurrency and how many
+        executions it runs now."""
+        try:
+            async with asyncio.timeout(INSPECT_S + self.timeout_s):
+                stats, active = await asyncio.gather(
+                    asyncio.to_thread(self._inspect, "stats"),
+                    asyncio.to_thread(self._inspect, "active"),
+                )
+        except Exception:
+            return []
+        return [
+            {
+                "name": name,
+                "concurrency": int(info.get("pool", {}).get("max-concurrency", 0)),
+                "running": len(active.get(name, [])),
+            }
+            for name, info in sorted(stats.items())
+        ]
+
+    def _inspect(self, what: str) -> dict[str, Any]:
+        answers: dict[str, Any] = getattr(self.app.control.inspect(timeout=INSPECT_S), what)()
+        return answers or {}
 
     def close(self) -> None:
         self.app.close()

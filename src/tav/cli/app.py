@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from tav.cli import admin, credentials, nodes, run, serve, worker, workflows
+from tav.cli import admin, credentials, nodes, queue, run, serve, worker, workflows
 from tav.cli.version import version
 
 app = typer.Typer(
@@ -45,6 +45,7 @@ app.add_typer(admin.users, name="users")
 app.add_typer(admin.api_keys, name="api-keys")
 app.add_typer(credentials.app, name="credentials")
 app.add_typer(workflows.app, name="workflows")
+app.add_typer(queue.app, name="queue")
 
 
 def main() -> None:

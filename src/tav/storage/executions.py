@@ -52,6 +52,8 @@ class ExecutionSummary(Model):
     started_by: UserRef | None = None
     """The member who started it (by hand or with an API key); none for a trigger, a
     parent execution or the CLI."""
+    worker: str | None = None
+    """Queue mode: the worker that ran it (host:pid)."""
 
 
 class ExecutionRecord(ExecutionSummary):
@@ -93,6 +95,8 @@ class ExecutionRecord(ExecutionSummary):
             data["retry_of"] = self.retry_of
         if self.started_by is not None:
             data["started_by"] = self.started_by.model_dump()
+        if self.worker is not None:
+            data["worker"] = self.worker
         if self.kept != "all":
             data["kept"] = self.kept
         return data
@@ -409,4 +413,5 @@ def _fields(row: ExecutionRow, email: str | None) -> dict[str, Any]:
         "finished_at": row.finished_at,
         "duration_ms": row.duration_ms,
         "started_by": user_ref(row.started_by, email),
+        "worker": row.worker,
     }

@@ -56,10 +56,26 @@ async def test_a_run_goes_through_a_worker_on_redis(cluster: Cluster, recorder: 
     _, client = await cluster.serve()
     async with client:
         response = await run(client, workflow_id, wait="true")
+        queue = (await client.get("/api/v1/queue")).json()
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["status"] == "succeeded", body
     execution_id = body["execution_id"]
+    assert body["worker"] == await cluster.column(execution_id, "worker")
+    assert queue["mode"] == "queue"
+    assert queue["broker_up"] is True
+    assert (queue["queued"], queue["running"], queue["unpublished"]) == (0, 0, 0)
+    assert [(w["concurrency"], w["running"]) for w in queue["workers"]] == [(8, 0)]
+    status = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "tav", "queue", "status", "--json"],
+        env=cluster.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["workers"] == queue["workers"]
     assert recorder.calls("/r1") == [f"{execution_id}:r1"]
     assert recorder.calls("/r2") == [f"{execution_id}:r2"]
     worker = await cluster.column(execution_id, "worker")
@@ -324,3 +340,16 @@ async def test_another_api_process_streams_a_worker_s_execution_live(
         if event["type"] in ("node.completed", "execution.completed")
     ]
     assert all(lag < 0.5 for _, lag in late), late
+
+
+async def test_the_queue_shows_what_waits_while_no_worker_runs(cluster: Cluster):
+    workflow_id = await cluster.store_workflow(document(node("start", "trigger.manual")))
+    _, client = await cluster.serve()
+    async with client:
+        for _ in range(3):
+            assert (await run(client, workflow_id)).status_code == 202
+        await asyncio.sleep(0.3)
+        queue = (await client.get("/api/v1/queue")).json()
+    assert (queue["queued"], queue["running"], queue["unpublished"]) == (3, 0, 0)
+    assert queue["oldest_queued_age_s"] >= 0.3
+    assert queue["workers"] == []

@@ -100,6 +100,9 @@ class ExecutionSummaryPublic(BaseModel):
         description="Present when a member started it, by hand or with their API key; "
         "absent for triggers (see mode), sub-workflows and the CLI.",
     )
+    worker: str | None = Field(
+        None, description="Queue mode: the worker that ran it (host:pid); absent otherwise."
+    )
 
 
 class ExecutionPublic(ExecutionSummaryPublic):
