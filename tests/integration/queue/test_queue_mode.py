@@ -251,6 +251,9 @@ async def test_every_acknowledged_webhook_request_runs_once_across_a_broker_rest
         started = time.monotonic()
         await send(10)
         assert time.monotonic() - started < 10 * (0.3 + 0.5)  # never held past the timeout
+        down = (await client.get("/api/v1/queue")).json()
+        assert down["broker_up"] is False
+        assert down["unpublished"] >= 1  # committed, waiting for the broker
         redis.start()
         await send(20)
         # Celery's Redis transport may end a worker whose broker went away while it held
