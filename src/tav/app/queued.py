@@ -25,6 +25,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tav.core.errors import NotFound
 from tav.core.events import FINAL_EVENT_TYPES, utcnow
 from tav.core.results import ExecutionResult
 from tav.engine.ports import EventBus
@@ -168,7 +169,12 @@ class QueuedHandle:
         try:
             while True:
                 status = await self._executions.status(self.execution_id)
-                if status is not None and status.is_terminal:
+                if status is None:  # a success of a workflow that keeps only a count
+                    raise NotFound(
+                        f"execution {self.execution_id!r} is not stored: its workflow keeps "
+                        "only a count of its successes"
+                    )
+                if status.is_terminal:
                     record = await self._executions.get(self.execution_id)
                     if record is not None:
                         return record.result()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from celery import Celery
 
@@ -12,6 +14,8 @@ from tav.broker.celery_app import RUN_EXECUTION
 
 logger = logging.getLogger("tav.broker")
 INSPECT_S = 0.5
+PUBLISH_THREADS = 8
+T = TypeVar("T")
 
 
 class Publisher:
@@ -24,11 +28,14 @@ class Publisher:
     def __init__(self, app: Celery, *, timeout_s: float) -> None:
         self.app = app
         self.timeout_s = timeout_s
+        # Threads of its own: a broker that hangs must not take the threads the rest of
+        # the process runs work off its event loop on (asyncio's default executor).
+        self._threads = ThreadPoolExecutor(PUBLISH_THREADS, thread_name_prefix="tav-publish")
 
     async def publish(self, execution_id: str) -> None:
         try:
             async with asyncio.timeout(self.timeout_s):
-                await asyncio.to_thread(self._send, execution_id)
+                await self._off_loop(self._send, execution_id)
         except Exception as exc:  # any broker trouble: the sweeper publishes it later
             raise PublishFailed(f"could not publish execution {execution_id}: {exc!r}") from exc
 
@@ -39,7 +46,7 @@ class Publisher:
         """Whether the broker answers within the timeout."""
         try:
             async with asyncio.timeout(self.timeout_s):
-                await asyncio.to_thread(self._ping)
+                await self._off_loop(self._ping)
         except Exception:
             return False
         return True
@@ -55,8 +62,8 @@ class Publisher:
         try:
             async with asyncio.timeout(INSPECT_S + self.timeout_s):
                 stats, active = await asyncio.gather(
-                    asyncio.to_thread(self._inspect, "stats"),
-                    asyncio.to_thread(self._inspect, "active"),
+                    self._off_loop(self._inspect, "stats"),
+                    self._off_loop(self._inspect, "active"),
                 )
         except Exception:
             return []
@@ -73,7 +80,11 @@ class Publisher:
         answers: dict[str, Any] = getattr(self.app.control.inspect(timeout=INSPECT_S), what)()
         return answers or {}
 
+    async def _off_loop(self, call: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._threads, call, *args)
+
     def close(self) -> None:
+        self._threads.shutdown(wait=False, cancel_futures=True)
         self.app.close()
 
 
