@@ -65,6 +65,8 @@ class Runner:
         is stored, or was taken over, or could not be claimed."""
         if not self.accepting:
             return "refused"
+        if execution_id in self.held:  # a task delivered twice, to this very worker
+            return "taken"
         lease = await self.leases.claim(execution_id, self.name)
         if lease is None:
             return "taken"
