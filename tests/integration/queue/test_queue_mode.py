@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from tests.api.triggers import webhook_flow
 from tests.helpers import document, node
 from tests.integration.queue.cluster import RABBITMQ_URL, Cluster, Redis, free_port
 from tests.integration.test_durability import (
@@ -356,3 +357,18 @@ async def test_the_queue_shows_what_waits_while_no_worker_runs(cluster: Cluster)
     assert (queue["queued"], queue["running"], queue["unpublished"]) == (3, 0, 0)
     assert queue["oldest_queued_age_s"] >= 0.3
     assert queue["workers"] == []
+
+
+async def test_a_webhook_answering_when_done_gets_the_worker_s_output(cluster: Cluster):
+    doc = webhook_flow(respond="when_done")
+    workflow_id = await cluster.store_workflow(doc)
+    await cluster.worker()
+    _, client = await cluster.serve()
+    async with client:
+        assert (await client.post(f"/api/v1/workflows/{workflow_id}/activate")).is_success
+        response = await client.post("/webhook/orders", json={"item": "tea"})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"got": {"item": "tea"}}
+    execution_id = response.headers["x-tav-execution-id"]
+    assert await cluster.column(execution_id, "status") == "succeeded"  # stored first
+    assert await cluster.column(execution_id, "worker") is not None
