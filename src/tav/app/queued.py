@@ -92,6 +92,8 @@ class Queue:
         self.publisher = publisher
         self.executions = executions
         self.relay = relay
+        self._published: list[str] = []
+        self._marking: asyncio.Task[None] | None = None
 
     async def enqueue(self, execution: dict[str, Any], data: dict[str, Any]) -> None:
         """Commit the execution as queued, then publish it (or leave it to the sweeper)."""
@@ -104,8 +106,23 @@ class Queue:
         except Exception as exc:  # the sweeper publishes it: the request goes on
             logger.warning("%s; the sweeper will publish it", exc)
             return False
-        await self.leases.published(execution_id)
+        self._published.append(execution_id)
+        if self._marking is None or self._marking.done():
+            self._marking = asyncio.ensure_future(self._mark_published())
         return True
+
+    async def _mark_published(self) -> None:
+        """Note what was published, many at once: under load, one UPDATE for all the
+        requests that published meanwhile rather than one each. Not noted (this process
+        died first, or the database refused): the sweeper publishes it again after its
+        grace, and the second task finds it claimed or ended, harmlessly."""
+        while self._published:
+            await asyncio.sleep(0)  # the publishes finishing now join this one
+            ids, self._published = self._published, []
+            try:
+                await self.leases.published(ids)
+            except Exception as exc:
+                logger.warning("could not note %d executions as published: %s", len(ids), exc)
 
     async def status(self) -> QueueStatus:
         """How the queue stands: its depth from the database, the broker and the workers
@@ -127,6 +144,8 @@ class Queue:
         return QueuedHandle(execution_id, self.executions, self.relay)
 
     async def aclose(self) -> None:
+        if self._marking is not None:
+            await asyncio.gather(self._marking, return_exceptions=True)
         self.publisher.close()
         if self.relay is not None:
             await self.relay.aclose()

@@ -69,11 +69,12 @@ class LeaseRepository:
         async with self.db.begin() as connection:
             await insert_created(connection, [execution], [data])
 
-    async def published(self, execution_id: str) -> None:
+    async def published(self, execution_ids: Collection[str]) -> None:
+        """Note that the broker took these executions' tasks."""
         async with self.db.begin() as connection:
             await connection.execute(
                 update(ExecutionRow)
-                .where(ExecutionRow.id == execution_id, ExecutionRow.published_at.is_(None))
+                .where(ExecutionRow.id.in_(execution_ids), ExecutionRow.published_at.is_(None))
                 .values(published_at=_now())
             )
 
