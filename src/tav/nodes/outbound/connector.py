@@ -11,8 +11,9 @@ resolver answered, that is, judged addresses only. TLS is unchanged: the certifi
 verified for, and SNI sent with, the URL's host name.
 
 A host that is an address is not resolved: aiohttp connects to it as written, without
-asking the resolver. ``literal`` tells such a host, and ``OutboundSession`` judges it
-before each request it sends, redirect hops included (``tav.nodes.outbound.session``).
+asking the resolver. ``tav.nodes.outbound.policy.literal`` tells such a host, and
+``OutboundSession`` judges it before each request it sends, redirect hops included
+(``tav.nodes.outbound.session``).
 
 Rejected: judging in a ``socket_factory`` (it sees the address, not the host name that
 allow rules and messages need), and overriding the connector's private
@@ -21,7 +22,6 @@ allow rules and messages need), and overriding the connector's private
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 from typing import TYPE_CHECKING
 
@@ -66,19 +66,6 @@ class GuardedResolver(AbstractResolver):
 def _result(host: str, ip: IPAddress, port: int) -> ResolveResult:
     family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
     return ResolveResult(hostname=host, host=str(ip), port=port, family=family, proto=0, flags=0)
-
-
-def literal(host: str) -> IPAddress | None:
-    """The address ``host`` is, when aiohttp takes it for one (and so never resolves it);
-    ``None`` for a name. ``ValueError`` for a host aiohttp would take for an address that
-    is none (``127.1``, ``1.2.3.4.5``): refused rather than left to the system."""
-    try:
-        return ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        # aiohttp's test (aiohttp.helpers.is_ip_address): a colon, or digits and dots.
-        if ":" in host or host.replace(".", "").isdigit():
-            raise ValueError(f"{host!r} is not an IP address") from None
-        return None
 
 
 def connector(policy: OutboundPolicy, resolver: Resolver = resolve) -> aiohttp.TCPConnector:

@@ -207,6 +207,19 @@ def parse_rules(entries: Iterable[str]) -> tuple[AllowRule, ...]:
     return tuple(AllowRule.parse(entry) for entry in entries if entry.strip())
 
 
+def literal(host: str) -> IPAddress | None:
+    """The address ``host`` is, when aiohttp takes it for one (and so never resolves it);
+    ``None`` for a name. ``ValueError`` for a host aiohttp would take for an address that
+    is none (``127.1``, ``1.2.3.4.5``): refused rather than left to the system."""
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        # aiohttp's test (aiohttp.helpers.is_ip_address): a colon, or digits and dots.
+        if ":" in host or host.replace(".", "").isdigit():
+            raise ValueError(f"{host!r} is not an IP address") from None
+        return None
+
+
 def embedded(ip: IPAddress) -> IPAddress:
     """The IPv4 address an IPv6 address carries (and connects to), else ``ip``."""
     if ip.version == 4:

@@ -56,7 +56,7 @@ from tav.nodes.outbound.body import (
 )
 from tav.nodes.outbound.errors import OutboundRefused, ResponseTooLarge
 from tav.nodes.outbound.network import Resolver, resolve
-from tav.nodes.outbound.policy import OutboundPolicy
+from tav.nodes.outbound.policy import OutboundPolicy, literal
 
 if TYPE_CHECKING:
     import aiohttp
@@ -64,6 +64,8 @@ if TYPE_CHECKING:
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_KEPT_TIMEOUTS = 64
+"""Timeouts kept made, by ``timeout_s``: a workflow rarely has more than a few."""
 _LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
 _PLAIN = re.compile(
     rf"(?P<scheme>https?)://(?P<host>{_LABEL}(?:\.{_LABEL})*)(?::(?P<port>[1-9][0-9]{{0,4}}))?"
@@ -106,7 +108,7 @@ def _as_written(plain: re.Match[str]) -> bool:
     return "/." not in plain["rest"] and "xn--" not in plain["host"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OutboundResponse:
     """A response, read whole (and decompressed). Its attributes are named as httpx's,
     so ``tav.nodes.http.check`` and ``retry_after`` read either."""
@@ -147,6 +149,7 @@ class OutboundSession:
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        self._waits: dict[float, aiohttp.ClientTimeout] = {}
 
     @property
     def closed(self) -> bool:
@@ -191,11 +194,15 @@ class OutboundSession:
         timeout_s: float,
         follow_redirects: bool,
     ) -> OutboundResponse:
-        import aiohttp
+        waits = self._waits.get(timeout_s)
+        if waits is None:
+            import aiohttp
 
-        waits = aiohttp.ClientTimeout(
-            total=None, connect=timeout_s, sock_connect=timeout_s, sock_read=timeout_s
-        )
+            waits = aiohttp.ClientTimeout(
+                total=None, connect=timeout_s, sock_connect=timeout_s, sock_read=timeout_s
+            )
+            if len(self._waits) < _KEPT_TIMEOUTS:
+                self._waits[timeout_s] = waits
         redirects = 0
         while True:
             self._judge(hop.url)
@@ -214,8 +221,6 @@ class OutboundSession:
     def _judge(self, url: Target) -> None:
         """Refuse a URL this session cannot send, or whose host is an address the policy
         refuses (a name is judged when it is resolved, by the connector)."""
-        from tav.nodes.outbound.connector import literal
-
         if url.scheme not in _DEFAULT_PORTS:
             raise _Failure(
                 "UnsupportedProtocol",
@@ -245,15 +250,21 @@ class OutboundSession:
             timeout=waits,
             allow_redirects=False,
         ) as answer:
-            limit = self.policy.max_response_bytes
+            limit, headers = self.policy.max_response_bytes, answer.headers
             try:
-                announced = content_length(answer.headers.get("Content-Length"))
+                length = headers.get("Content-Length")
+                announced = content_length(length)
                 if hop.method != "HEAD" and announced > limit:
                     raise ResponseTooLarge(what, limit)
-                codings = encodings(answer.headers.getall("Content-Encoding", ()))
-                content = await read_body(
-                    answer.content.iter_any(), inflater(codings, what), limit=limit, what=what
-                )
+                codings = encodings(headers.getall("Content-Encoding", ()))
+                if not codings and length is not None and length.isdigit():
+                    # Read as announced, which is within the limit: aiohttp's parser
+                    # ends the body at that length.
+                    content = await answer.read()
+                else:
+                    content = await read_body(
+                        answer.content.iter_any(), inflater(codings, what), limit=limit, what=what
+                    )
             except NodeError:
                 answer.close()  # the rest of the body is not read: the connection goes
                 raise
@@ -303,7 +314,8 @@ def _encoded(
     from multidict import CIMultiDict
 
     sent: CIMultiDict[str] = CIMultiDict(headers or {})
-    sent["Accept-Encoding"] = narrow(sent.get("Accept-Encoding", ACCEPT_ENCODING))
+    asked = sent.get("Accept-Encoding")
+    sent["Accept-Encoding"] = ACCEPT_ENCODING if asked is None else narrow(asked)
     if json is not None:
         text = jsonlib.dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         sent.setdefault("Content-Type", "application/json")
