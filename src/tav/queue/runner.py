@@ -21,7 +21,7 @@ import logging
 import os
 import socket
 from contextlib import suppress
-from typing import Literal
+from typing import Any, Literal
 
 from tav.app.root import RecordingParts
 from tav.app.server import prepare
@@ -36,6 +36,7 @@ from tav.storage.leases import Lease, LeaseRepository
 
 logger = logging.getLogger("tav.queue")
 Outcome = Literal["ran", "taken", "refused"]
+STOP_RUNS_S = 5.0
 
 
 def worker_name() -> str:
@@ -51,6 +52,8 @@ class Runner:
         self.held: dict[str, Lease] = {}
         self.running: dict[str, ExecutionHandle] = {}
         self.accepting = False
+        self._runs: set[asyncio.Task[Any]] = set()
+        """The ``run`` calls under way (whatever step they are at)."""
         self._renewing: asyncio.Task[None] | None = None
         self._redacting: RedactingFilter | None = None
 
@@ -62,7 +65,16 @@ class Runner:
 
     async def run(self, execution_id: str) -> Outcome:
         """Run the execution if this worker wins its lease; returns once it has ended and
-        is stored, or was taken over, or could not be claimed."""
+        is stored, or was taken over, or could not be claimed (cancelled by ``stop``)."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._runs.add(task)
+        try:
+            return await self._run(execution_id)
+        finally:
+            self._runs.discard(task)
+
+    async def _run(self, execution_id: str) -> Outcome:
         if not self.accepting:
             return "refused"
         if execution_id in self.held:  # a task delivered twice, to this very worker
@@ -84,8 +96,8 @@ class Runner:
         finally:
             self.running.pop(execution_id, None)
             writer.fences.pop(execution_id, None)
-            if self.held.pop(execution_id, None) is not None and self.accepting:
-                await self.leases.release(lease)
+            if self.accepting and self.held.pop(execution_id, None) is not None:
+                await self.leases.release(lease)  # (shutting down: ``stop`` hands it back)
         return "ran"
 
     async def _start(self, lease: Lease) -> ExecutionHandle | None:
@@ -132,12 +144,19 @@ class Runner:
             await asyncio.wait(pending, timeout=timeout_s)
         await self.parts.writer.close()
         self.parts.executor.bus = InMemoryBus()  # what they do from here is not stored
-        unfinished = [self.held[k] for k, h in self.running.items() if not h.done()]
         for handle in list(self.running.values()):
             handle.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        for lease in unfinished:
+        # Runs at another step (claiming, starting) end too: their tasks go back to the
+        # broker (``WorkerProcess.run``), their executions to the sweeper.
+        runs = list(self._runs)
+        for task in runs:
+            task.cancel()
+        if runs:
+            await asyncio.wait(runs, timeout=STOP_RUNS_S)
+        for lease in list(self.held.values()):  # (one that ended meanwhile stays ended)
             await self.leases.hand_back(lease)
+        self.held.clear()
         if self._renewing is not None:
             self._renewing.cancel()
         assert self.parts.queue is not None

@@ -40,7 +40,10 @@ class WorkerProcess:
     def run(self, execution_id: str) -> Outcome:
         if self.runner is None or self._stopping is not None:
             return "refused"
-        return self.loop.call(self.runner.run(execution_id))
+        try:
+            return self.loop.call(self.runner.run(execution_id))
+        except concurrent.futures.CancelledError:  # the worker is shutting down
+            return "refused"
 
     def begin_stop(self) -> None:
         """SIGTERM: stop taking work; running executions get the shutdown timeout."""

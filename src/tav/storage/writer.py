@@ -282,7 +282,9 @@ class ExecutionWriter:
         if execution_id in self._done:
             return
         pending = self._ops or self._busy or self._counts
-        if self._task is None or self._task.done() or not pending:
+        # Closing (``close`` awaits its task's end): nothing more will be written, and a
+        # waiter handed over now would never be answered.
+        if self._task is None or self._task.done() or self._closed or not pending:
             return
         waiter = asyncio.get_running_loop().create_future()
         self._put("flush", (waiter, execution_id, self._losses))

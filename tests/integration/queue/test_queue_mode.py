@@ -296,21 +296,23 @@ async def test_a_worker_stopped_with_sigterm_hands_back_what_it_could_not_finish
     cluster: Cluster, recorder: Recorder
 ):
     workflow_id = await cluster.store_workflow(chain(recorder.url, pause_s=3))
-    first = await cluster.worker()
+    first = await cluster.worker(concurrency=8)
     _, client = await cluster.serve()
     async with client:
-        execution_id = (await run(client, workflow_id)).json()["execution_id"]
-        await until(client, execution_id, settled("r1"))
+        ids = [(await run(client, workflow_id)).json()["execution_id"] for _ in range(20)]
+        await until(client, ids[0], settled("r1"))  # some run, the rest wait in the broker
         first.signal(signal.SIGTERM)
-        assert await first.wait(15) == 0
-        assert await cluster.column(execution_id, "lease_token") is None  # handed back
-        await cluster.worker()
-        body = await until(client, execution_id, finished, within_s=30)
-    assert body["status"] == "succeeded", body
-    assert recorder.calls("/r1") == [f"{execution_id}:r1"]
-    _, events = await cluster.stored(execution_id)
-    check_numbered(events)
-    assert not any(e["type"] == "execution.cancelled" for e in events)
+        assert await first.wait(15) == 0  # running ones got TAV_SHUTDOWN_TIMEOUT_S (2 s)
+        assert await cluster.column(ids[0], "lease_token") is None  # handed back
+        await cluster.worker(concurrency=20)
+        bodies = [await until(client, i, finished, within_s=30) for i in ids]
+    assert [body["status"] for body in bodies] == ["succeeded"] * 20, bodies
+    for execution_id in ids:  # settled nodes never ran again
+        assert recorder.calls("/r1").count(f"{execution_id}:r1") == 1
+        assert recorder.calls("/r2").count(f"{execution_id}:r2") == 1
+        _, events = await cluster.stored(execution_id)
+        check_numbered(events)
+        assert not any(e["type"] == "execution.cancelled" for e in events)
 
 
 async def test_another_api_process_streams_a_worker_s_execution_live(
