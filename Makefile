@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run wheel example test lint typecheck contracts pytest fuzz web web-test api-types bench bench-api bench-startup bench-fanout bench-collab docs clean
+.PHONY: run wheel example test lint typecheck contracts pytest fuzz web web-test api-types bench bench-api bench-startup bench-fanout bench-collab bench-queue docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -103,6 +103,10 @@ bench-fanout: $(STAMP)
 
 bench-collab: $(STAMP)
 	$(BIN)/python bench/collab.py
+
+# Queue mode: tav serve and 1, 2, 4 tav worker over PostgreSQL and Redis (bench/README.md).
+bench-queue: $(STAMP)
+	$(BIN)/python bench/queue_mode.py
 
 docs: $(STAMP)
 	$(BIN)/tav nodes docs > docs/reference/built-in-nodes.md

@@ -25,32 +25,25 @@ upstream and the server share the machine.
 
 from __future__ import annotations
 
-import sys
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-# bench/ goes last on the path: first, its queue.py would stand in for the standard
-# library's ``queue`` (which asyncio and httpx import), and take bench/ off the path.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(_HERE)]
+import httpx
+import psutil
+import uvicorn
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import shutil  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping  # noqa: E402
-from contextlib import asynccontextmanager  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from typing import Any  # noqa: E402
-
-import httpx  # noqa: E402
-import psutil  # noqa: E402
-import uvicorn  # noqa: E402
-
-from api import HttpConnection, TavServer, compile_bytecode  # noqa: E402 (bench/api.py)
+from api import HttpConnection, TavServer, compile_bytecode  # bench/api.py
 
 GETS = 50
 DELAY_S = 0.1

@@ -1,7 +1,7 @@
 """Queue mode benchmark: ``tav serve`` and 1, 2 and 4 ``tav worker`` processes over
 PostgreSQL and a Redis of its own, beside one ``tav serve`` running everything itself.
 
-    .venv/bin/python bench/queue.py [--executions 200]
+    .venv/bin/python bench/queue_mode.py [--executions 200]
 
 The workflow is I/O-bound: 10 HTTP calls of 100 ms to a local server (an aiohttp app in
 this process), 5 at a time (five chains of two). The bench posts the executions (32 at
@@ -16,29 +16,23 @@ Redis and the processes measured share its cores. It prints figures; it is not a
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import statistics
+import subprocess
 import sys
+import tempfile
+import time
+import uuid
 from pathlib import Path
+from typing import Any
 
-# Named for what it measures, this file would stand in for the standard library's
-# ``queue`` module (which asyncio's and anyio's threads import) when run as a script.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import os  # noqa: E402
-import shutil  # noqa: E402
-import socket  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-from typing import Any  # noqa: E402
-
-import asyncpg  # noqa: E402
-import httpx  # noqa: E402
-from aiohttp import web  # noqa: E402
+import asyncpg
+import httpx
+from aiohttp import web
 
 PG_ADMIN = os.environ.get("TAV_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TAV = [sys.executable, "-m", "tav"]
