@@ -458,6 +458,7 @@ class PythonClient:
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(5)
+            self.loop.close()  # its self-pipe sockets, or a later test hears of them unclosed
 
 
 def test_a_python_yjs_client_and_the_browser_share_one_room(people, base_url: str) -> None:
