@@ -41,8 +41,8 @@ from tav.app.settings import RuntimeConfig
 from tav.app.users import Users
 from tav.app.workflows import Workflows
 from tav.collab.limits import Limits
+from tav.collab.long_text import long_text_of
 from tav.collab.rooms import Rooms
-from tav.collab.ydoc import long_text_of
 from tav.credentials import CredentialService, KeySource, Vault
 from tav.engine.bus import InMemoryBus
 from tav.engine.executor import Executor

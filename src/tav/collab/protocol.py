@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from pycrdt import write_message, write_var_uint
-
 MAX_VAR_UINT_BYTES = 8
 """A ``varUint`` of lib0 holds at most 53 bits: 8 bytes of 7 bits."""
 MAX_JSON_DEPTH = 32
@@ -224,6 +222,8 @@ def sync_update(update: bytes) -> bytes:
 def awareness_update(states: Sequence[tuple[int, int, Any]]) -> bytes:
     """An awareness update of ``(client id, clock, state)``s (``None``: the client left),
     as ``pycrdt.Awareness.apply_awareness_update`` takes it."""
+    from pycrdt import write_message, write_var_uint  # with the first room: not at start
+
     parts = [write_var_uint(len(states))]
     for client, clock, state in states:
         text = "null" if state is None else json.dumps(state, separators=(",", ":"))
@@ -232,11 +232,15 @@ def awareness_update(states: Sequence[tuple[int, int, Any]]) -> bytes:
 
 
 def awareness(update: bytes) -> bytes:
+    from pycrdt import write_message, write_var_uint  # with the first room: not at start
+
     return write_var_uint(MessageType.AWARENESS) + write_message(update)
 
 
 def permission_denied(reason: str) -> bytes:
     """The auth message y-websocket reports as "Permission denied" with ``reason``."""
+    from pycrdt import write_message, write_var_uint  # with the first room: not at start
+
     encoded = reason.encode()
     return (
         write_var_uint(MessageType.AUTH)
@@ -246,4 +250,6 @@ def permission_denied(reason: str) -> bytes:
 
 
 def _sync(step: SyncStep, payload: bytes) -> bytes:
+    from pycrdt import write_message, write_var_uint  # with the first room: not at start
+
     return write_var_uint(MessageType.SYNC) + write_var_uint(step) + write_message(payload)

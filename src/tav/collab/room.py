@@ -36,9 +36,10 @@ from pycrdt import Awareness, Doc, TransactionEvent, merge_updates
 
 from tav.collab import protocol
 from tav.collab.limits import Limits, Rate
+from tav.collab.long_text import LongText
 from tav.collab.ports import Access, Channel, Credentials, DraftStore
 from tav.collab.protocol import CloseCode, Malformed, SyncStep
-from tav.collab.ydoc import LongText, read_document, roots, write_document
+from tav.collab.ydoc import read_document, roots, write_document
 from tav.core.errors import NotFound
 
 logger = logging.getLogger("tav.collab")

@@ -22,11 +22,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
-
-from pycrdt import Doc
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tav.collab.limits import NO_CHANGE_COST, Limits
+from tav.collab.long_text import LongText
 from tav.collab.ports import (
     Access,
     Channel,
@@ -38,9 +37,12 @@ from tav.collab.ports import (
     StoredDraft,
 )
 from tav.collab.protocol import CloseCode, Malformed
-from tav.collab.room import Peer, Room, RoomBroken
-from tav.collab.ydoc import LongText, write_document
 from tav.core.errors import NotFound, OperationalError
+
+if TYPE_CHECKING:
+    from pycrdt import Doc
+
+    from tav.collab.room import Peer, Room
 
 logger = logging.getLogger("tav.collab")
 S = TypeVar("S", bound=SavedWorkflow)
@@ -106,6 +108,8 @@ class Rooms:
     ) -> None:
         """Serve one connection to the room of ``workflow_id`` until it ends or is closed
         (with a ``CloseCode``); the caller has accepted it."""
+        from tav.collab.room import Peer  # pycrdt: with the first connection, not at start
+
         peer = Peer(channel, credentials, access, self.limits)
         if not self.accepting:
             await _quietly(channel.close(CloseCode.GOING_AWAY, "the server is stopping"))
@@ -176,7 +180,7 @@ class Rooms:
             except Malformed as exc:
                 peer.close(CloseCode.MALFORMED, str(exc))
                 return
-            except RoomBroken:
+            except room_broken():
                 logger.exception("the draft of workflow %s failed; reloading", room.workflow_id)
                 peer.close(CloseCode.MALFORMED, "the update could not be applied")
                 self._spawn(self._drop(room))
@@ -222,6 +226,11 @@ class Rooms:
     def _room(
         self, workflow_id: str, saved: Mapping[str, Any], version: int, stored: StoredDraft | None
     ) -> Room:
+        from pycrdt import Doc
+
+        from tav.collab.room import Room
+        from tav.collab.ydoc import write_document
+
         doc: Doc[Any] = Doc()
         if stored is None:
             write_document(doc, saved, self.long_text)
@@ -393,3 +402,9 @@ async def _quietly(closing: Awaitable[None]) -> None:
     """Await ``closing``, which may find the connection already gone."""
     with contextlib.suppress(Closed, OSError, RuntimeError):
         await closing
+
+
+def room_broken() -> type[Exception]:
+    from tav.collab.room import RoomBroken
+
+    return RoomBroken

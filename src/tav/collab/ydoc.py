@@ -36,9 +36,7 @@ from typing import Any
 
 from pycrdt import Array, Doc, Map, Text
 
-from tav.core.errors import NotFound
-from tav.nodes.params import long_text_params
-from tav.nodes.registry import NodeRegistry
+from tav.collab.long_text import LongText, no_long_text
 
 NODES, EDGES, META = "nodes", "edges", "meta"
 NOTES, UI, POSITIONS, POSITION, PARAMS = "notes", "ui", "positions", "position", "params"
@@ -46,30 +44,6 @@ DOCUMENT_ORDER = ("schema", "name", "description", "input_schema", "vars", NODES
 NODE_ORDER = ("id", "type", "version", "name", "params", "retry", "timeout_s", "on_error", "pool")
 """Fields in the order of the format (``tav.core.workflow``); others come after them."""
 MAX_SAFE_INTEGER = 2**53
-
-LongText = Callable[[str, str], bool]
-"""Whether param ``name`` (second) of node type ``type`` (first) is a long text."""
-
-
-def no_long_text(node_type: str, param: str) -> bool:
-    return False
-
-
-def long_text_of(registry: NodeRegistry) -> LongText:
-    """The long text params of the node types of ``registry`` (their ``format``:
-    ``tav.nodes.params``); a type it does not know has none."""
-    known: dict[str, frozenset[str]] = {}
-
-    def long_text(node_type: str, param: str) -> bool:
-        if node_type not in known:
-            try:
-                schema = registry.get(node_type).Params.model_json_schema()
-            except (NotFound, TypeError, ValueError):  # unknown, or no schema to be had
-                schema = {}
-            known[node_type] = long_text_params(schema)
-        return param in known[node_type]
-
-    return long_text
 
 
 def edge_id(source: str, target: str) -> str:

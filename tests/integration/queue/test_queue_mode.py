@@ -157,7 +157,7 @@ async def test_a_frozen_worker_writes_nothing_once_another_took_its_execution_ov
     )
 
 
-def test_a_single_process_server_never_imports_celery(tmp_path: Path):
+def test_a_single_process_server_imports_neither_celery_nor_pycrdt_to_start(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAV_")}
     env.update(TAV_DATA_DIR=str(tmp_path / "data"), TAV_SHUTDOWN_TIMEOUT_S="1")
     port = free_port()
@@ -183,6 +183,7 @@ def test_a_single_process_server_never_imports_celery(tmp_path: Path):
     listed = log.read_text()
     assert " tav.app.root\n" in listed  # the server's imports were listed
     assert "celery" not in listed
+    assert "pycrdt" not in listed  # live co-editing loads it with the first room
     assert "kombu" not in listed
 
 

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from pycrdt import Doc, Map, Text
 
+from tav.collab.long_text import long_text_of
 from tav.collab.ydoc import (
     edge_id,
     edit_text,
-    long_text_of,
     new_doc,
     plain,
     read_document,
