@@ -5,19 +5,15 @@ the ``websockets`` library."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import uvicorn
 import websockets
 from pycrdt import Doc, Map, Provider, Text
 from websockets.asyncio.client import ClientConnection
 
-from tav.api.app import create_app
-from tav.app.server import Server
 from tav.collab.protocol import MessageType
 
 
@@ -84,39 +80,6 @@ class Client:
         async with asyncio.timeout(within):
             await self.connection.wait_closed()
         return self.connection.close_code, self.connection.close_reason
-
-
-@asynccontextmanager
-async def live_server(server: Server) -> AsyncIterator[str]:
-    """The app of ``server`` under uvicorn on a free port of 127.0.0.1, with WebSockets;
-    yields its base URL (``http://...``). The server is started and stopped by its own
-    fixture."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(server.settings, server=server),
-        lifespan="off",
-        log_level="warning",
-        access_log=False,
-        ws="websockets-sansio",
-        ws_max_size=server.settings.collab_max_message_bytes + 1024,
-        timeout_graceful_shutdown=1,
-    )
-    served = uvicorn.Server(config)
-    task = asyncio.create_task(served.serve(sockets=[sock]))
-    try:
-        async with asyncio.timeout(10):
-            while True:
-                if served.started:
-                    break
-                await asyncio.sleep(0.005)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        served.should_exit = True
-        await task
-        sock.close()
 
 
 def room_url(base: str, workflow_id: str) -> str:

@@ -19,7 +19,8 @@ from tav.app.server import Server
 from tav.collab.protocol import CloseCode
 from tav.collab.ydoc import read_document
 from tav.settings import Settings
-from tests.api.collab import eventually, joined, live_server
+from tests.api.collab import eventually, joined
+from tests.api.triggers import http_server
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -56,7 +57,7 @@ def headers(key: str) -> dict[str, str]:
 
 @pytest.fixture
 async def base(server: Server):
-    async with live_server(server) as url:
+    async with http_server(server) as url:
         yield url
 
 
@@ -115,7 +116,7 @@ async def test_the_draft_outlives_a_restart_of_the_server_and_clients_converge_a
     server, settings, workflow_id, headers, key
 ):
     replica: Doc[Any] = Doc()
-    async with live_server(server) as base, joined(base, workflow_id, headers, replica) as alice:
+    async with http_server(server) as base, joined(base, workflow_id, headers, replica) as alice:
         alice.text("answer", "prompt").insert(0, "Kept: ")
         await eventually(
             lambda: "Kept" in json.dumps(server.parts.collab.rooms[workflow_id].draft())
@@ -130,7 +131,7 @@ async def test_the_draft_outlives_a_restart_of_the_server_and_clients_converge_a
     await again.start(prune=False)
     try:
         async with (
-            live_server(again) as base,
+            http_server(again) as base,
             joined(base, workflow_id, headers, replica) as alice,
             joined(base, workflow_id, headers) as bob,
         ):

@@ -24,8 +24,9 @@ from tav.collab.protocol import CloseCode, MessageType
 from tav.collab.ydoc import read_document
 from tav.core.roles import Role
 from tav.settings import Settings
-from tests.api.collab import eventually, joined, live_server, room_url
+from tests.api.collab import eventually, joined, room_url
 from tests.api.test_collab import chat_workflow
+from tests.api.triggers import http_server
 
 
 @pytest.fixture
@@ -58,7 +59,7 @@ async def headers(server: Server, owner: Any) -> dict[str, str]:
 
 @pytest.fixture
 async def base(server: Server):
-    async with live_server(server) as url:
+    async with http_server(server) as url:
         yield url
 
 
@@ -117,7 +118,7 @@ async def test_a_public_origin_may_open_the_room(server, settings, workflow_id, 
     server.parts.settings_service.settings = settings.model_copy(
         update={"public_origins": ["https://tav.example.com"]}
     )
-    async with live_server(server) as base:
+    async with http_server(server) as base:
         url = room_url(base, workflow_id)
         assert await refused(url, {**headers, "Origin": "https://other.example.com"}) == 403
         async with joined(base, workflow_id, {**headers, "Origin": "https://tav.example.com"}):

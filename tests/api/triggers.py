@@ -48,7 +48,8 @@ async def http_server(server: Server) -> AsyncIterator[str]:
         lifespan="off",
         log_level="warning",
         access_log=False,
-        ws="none",
+        ws="websockets-sansio",  # as tav serve does (live co-editing)
+        ws_max_size=server.settings.collab_max_message_bytes + 1024,
         timeout_graceful_shutdown=1,
     )
     served = uvicorn.Server(config)

@@ -9,6 +9,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 
+class RoomBroken(Exception):
+    """The Y.Doc failed while taking an update (a panic in its Rust core): it may be
+    inconsistent, so the room is dropped and loaded again from what was stored."""
+
+
 class Closed(Exception):
     """The connection ended (the client left, or it was closed)."""
 

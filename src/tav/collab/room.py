@@ -37,7 +37,7 @@ from pycrdt import Awareness, Doc, TransactionEvent, merge_updates
 from tav.collab import protocol
 from tav.collab.limits import Limits, Rate
 from tav.collab.long_text import LongText
-from tav.collab.ports import Access, Channel, Credentials, DraftStore
+from tav.collab.ports import Access, Channel, Credentials, DraftStore, RoomBroken
 from tav.collab.protocol import CloseCode, Malformed, SyncStep
 from tav.collab.ydoc import read_document, roots, write_document
 from tav.core.errors import NotFound
@@ -48,11 +48,6 @@ READ_ONLY = "read-only: your role cannot change this workflow"
 MAX_REASON_BYTES = 120
 """A close frame's reason holds at most 123 bytes."""
 FATAL = (KeyboardInterrupt, SystemExit, GeneratorExit, asyncio.CancelledError)
-
-
-class RoomBroken(Exception):
-    """The Y.Doc failed while taking an update (a panic in its Rust core): it may be
-    inconsistent, so the room is dropped and loaded again from what was stored."""
 
 
 class Peer:

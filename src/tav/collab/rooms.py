@@ -32,6 +32,7 @@ from tav.collab.ports import (
     Closed,
     Credentials,
     DraftStore,
+    RoomBroken,
     SavedWorkflow,
     SavedWorkflows,
     StoredDraft,
@@ -180,7 +181,7 @@ class Rooms:
             except Malformed as exc:
                 peer.close(CloseCode.MALFORMED, str(exc))
                 return
-            except room_broken():
+            except RoomBroken:
                 logger.exception("the draft of workflow %s failed; reloading", room.workflow_id)
                 peer.close(CloseCode.MALFORMED, "the update could not be applied")
                 self._spawn(self._drop(room))
@@ -402,9 +403,3 @@ async def _quietly(closing: Awaitable[None]) -> None:
     """Await ``closing``, which may find the connection already gone."""
     with contextlib.suppress(Closed, OSError, RuntimeError):
         await closing
-
-
-def room_broken() -> type[Exception]:
-    from tav.collab.room import RoomBroken
-
-    return RoomBroken

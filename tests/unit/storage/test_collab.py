@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from pycrdt import Doc, Map, Text
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from tav.collab.ydoc import new_doc, read_document
 from tav.core.errors import NotFound
@@ -17,19 +17,15 @@ from tav.storage.collab import DraftRepository
 from tav.storage.db import Database
 from tav.storage.models import CollabUpdateRow
 from tav.storage.workflows import WorkflowRepository
+from tests.unit.storage.databases import migrated
 
 DOCUMENT = {"schema": 1, "name": "draft", "nodes": [{"id": "a", "type": "core.noop"}]}
 
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.migrate()
-    if not database.is_sqlite:
-        async with database.engine.begin() as connection:
-            await connection.execute(text("TRUNCATE workflows CASCADE"))
-    yield database
-    await database.close()
+    async with migrated(database_url, empty="workflows CASCADE") as database:
+        yield database
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from tav.core.events import utcnow
@@ -17,17 +16,13 @@ from tav.storage import sqlite
 from tav.storage.db import Database
 from tav.storage.models import VariableRow
 from tav.storage.vectors import VectorStore, VectorStoreError, cosine, pack, unpack
+from tests.unit.storage.databases import migrated
 
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.migrate()
-    if not database.is_sqlite:
-        async with database.engine.begin() as connection:
-            await connection.execute(text("TRUNCATE vector_collections, vector_documents"))
-    yield database
-    await database.close()
+    async with migrated(database_url, empty="vector_collections, vector_documents") as database:
+        yield database
 
 
 @pytest.fixture

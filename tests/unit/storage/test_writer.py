@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from tav.core.errors import NotStored
@@ -19,6 +18,7 @@ from tav.core.states import ExecutionStatus, NodeStatus
 from tav.storage.db import Database
 from tav.storage.executions import ExecutionRepository, new_execution
 from tav.storage.writer import ExecutionWriter
+from tests.unit.storage.databases import migrated
 
 UNSTORABLE = object()
 """A node output the JSON serializer refuses (as a template's ``namespace()`` would be)."""
@@ -26,13 +26,8 @@ UNSTORABLE = object()
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.migrate()
-    if not database.is_sqlite:
-        async with database.engine.begin() as connection:
-            await connection.execute(text("TRUNCATE executions CASCADE"))
-    yield database
-    await database.close()
+    async with migrated(database_url, empty="executions CASCADE") as database:
+        yield database
 
 
 @pytest.fixture

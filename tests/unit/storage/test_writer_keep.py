@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from tav.core.events import (
     Event,
@@ -28,19 +28,15 @@ from tav.storage.executions import ExecutionRepository, new_execution
 from tav.storage.models import EventRow, ExecutionDataRow, ExecutionRow, NodeRunRow
 from tav.storage.workflows import WorkflowRepository
 from tav.storage.writer import COLD_GRACE_S, COUNT_EVERY_S, ExecutionWriter
+from tests.unit.storage.databases import migrated
 
 BOOM = ErrorInfo(type="boom", message="node 'b' failed: boom")
 
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.migrate()
-    if not database.is_sqlite:
-        async with database.engine.begin() as connection:
-            await connection.execute(text("TRUNCATE executions, workflows CASCADE"))
-    yield database
-    await database.close()
+    async with migrated(database_url, empty="executions, workflows CASCADE") as database:
+        yield database
 
 
 @pytest.fixture
