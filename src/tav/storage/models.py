@@ -128,6 +128,9 @@ class ExecutionRow(Base):
     lease_token: Mapped[str | None] = mapped_column(ID)
     """Queue mode: the claim of the worker running it now (``tav.storage.leases``)."""
     lease_expires_at: Mapped[datetime | None]
+    cancel_requested_at: Mapped[datetime | None]
+    """Queue mode: when someone asked to cancel it; its worker stops it (added by a later
+    migration, as is ``ExecutionDataRow.reuse``)."""
 
 
 class ExecutionDataRow(Base):
@@ -141,6 +144,9 @@ class ExecutionDataRow(Base):
     input: Mapped[bytes | None] = mapped_column(LargeBinary)
     document: Mapped[bytes | None] = mapped_column(LargeBinary)
     result: Mapped[bytes | None] = mapped_column(LargeBinary)
+    reuse: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """Queue mode: the earlier execution's node results a retry or a run from a node takes
+    over, for the worker that runs it."""
 
 
 class NodeRunRow(Base):
