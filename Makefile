@@ -80,8 +80,13 @@ typecheck: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
+# Three test processes (pytest-xdist), a file's tests in one of them: most tests wait on
+# servers, brokers and browsers rather than compute, so three share two cores well. Every
+# test has its own ports, data dir and databases.
+PYTEST_PROCESSES ?= 3
+
 pytest: $(STAMP) $(WEB_STAMP)  # tests/e2e drive the built editor
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_PROCESSES) --dist loadfile
 
 # The fuzzing properties of tests/security/test_fuzz.py with many random examples (`make
 # test` runs a short derandomized pass); failures found are replayed first next time.

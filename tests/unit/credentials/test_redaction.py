@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import urllib.parse
-import uuid
 from typing import Any
 
 import pytest
@@ -17,7 +16,8 @@ from tav.credentials.keys import generate_key, to_fernet_key
 from tav.credentials.kinds import KINDS, secret_fields
 from tav.credentials.redaction import secret_parameter, to_redact
 
-TOKEN = f"tok{uuid.uuid4().hex}"
+# A fixed value: the test ids carry it, and parallel test runs collect the same ids.
+TOKEN = "tok5c1e9b07a3d84f62b8e4a91d6c0f27e3"
 PASSWORD = 'pä ss:w/rd+"&1'
 
 
