@@ -392,11 +392,17 @@ def _collab(settings: Settings, parts: Parts) -> Rooms:
         flush_s=settings.collab_flush_s,
         idle_s=settings.collab_idle_s,
     )
+    relay = None
+    if topology.queue_mode(settings):  # the rooms of several API processes, in touch
+        from tav.storage.collab_relay import DraftRelay
+
+        relay = DraftRelay(parts.db)
     rooms = Rooms(
-        store=DraftRepository(parts.db),
+        store=DraftRepository(parts.db, relay),
         workflows=parts.workflows,
         long_text=long_text_of(parts.registry),
         limits=limits,
+        relay=relay,
     )
     parts.users_service.on_disabled(rooms.user_disabled)  # their connections close at once
     return rooms

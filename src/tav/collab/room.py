@@ -14,8 +14,17 @@ closed (``TOO_SLOW``) rather than buffered without end. A viewer's updates are r
 (``permission_denied``): neither applied nor relayed.
 
 Updates are written in batches (``flush``) at most ``flush_s`` after they happened, merged
-into one row; every ``compact_every`` rows the room replaces them by one snapshot of its
-doc (``compact``).
+into one row; every ``compact_every`` rows the room folds the stored snapshot and rows into
+one snapshot (``compact``).
+
+In queue mode a room of the same workflow may be open in other API processes too, linked
+through the database (``link``: ``tav.collab.relayed``). Then each batch is written at once
+rather than after ``flush_s``, and the store tells the others of it as it commits it; what
+the others kept reaches this room (``hear_update``) and is applied to its doc like a
+client's update, but as already checked and already kept: it is sent to this room's people
+and neither written nor relayed again. Awareness goes both ways the same way
+(``hear_awareness``); the presence of people in another process expires 30 s after they
+last renewed it (as y-protocols' clients do), should that process die.
 
 Why not pycrdt-websocket's ``YRoom``: it relays a client's awareness message before
 looking at it, lets a hook skip messages without knowing who sent them (no read-only
@@ -29,10 +38,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
-from typing import Any
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from pycrdt import Awareness, Doc, TransactionEvent, merge_updates
+from pycrdt import Awareness, Doc, TransactionEvent, get_update, merge_updates
 
 from tav.collab import protocol
 from tav.collab.limits import Limits, Rate
@@ -42,12 +52,19 @@ from tav.collab.protocol import CloseCode, Malformed, SyncStep
 from tav.collab.ydoc import read_document, roots, write_document
 from tav.core.errors import NotFound
 
+if TYPE_CHECKING:
+    from tav.collab.relayed import RoomLink
+
 logger = logging.getLogger("tav.collab")
 EMPTY_UPDATE = b"\x00\x00"
 READ_ONLY = "read-only: your role cannot change this workflow"
 MAX_REASON_BYTES = 120
 """A close frame's reason holds at most 123 bytes."""
 FATAL = (KeyboardInterrupt, SystemExit, GeneratorExit, asyncio.CancelledError)
+RELAYED = "relayed"
+"""The origin of awareness heard from another process."""
+AWARENESS_TIMEOUT_MS = 30_000
+"""Presence not renewed this long is gone (y-protocols' ``outdatedTimeout``)."""
 
 
 class Peer:
@@ -99,7 +116,7 @@ class Room:
         store: DraftStore,
         long_text: LongText,
         limits: Limits,
-        last_id: int | None = None,
+        link: RoomLink | None = None,
     ) -> None:
         self.workflow_id = workflow_id
         self.doc = doc
@@ -116,7 +133,12 @@ class Room:
         self.closed = False
         self.gone = False
         """The workflow was deleted: nothing more is written."""
-        self._last_id = last_id
+        self.link = link
+        """The rooms of this workflow in other processes (queue mode)."""
+        self.remote: set[int] = set()
+        """The awareness client ids heard from other processes."""
+        self._kept = False
+        """Set while the doc applies an update that is kept already (heard, or taken)."""
         self._pending: list[bytes] = []
         self._dirty = asyncio.Event()
         self._written = 0
@@ -224,6 +246,7 @@ class Room:
         says of a client another connection speaks for is left out: y-websocket's provider
         sends on the states it heard from the others too, as they were."""
         others = {client for other in self.peers if other is not peer for client in other.clients}
+        others |= self.remote
         identity = {"id": peer.access.user_id or "", "name": peer.access.name}
         states = [
             (client, clock, _as(state, identity) if state is not None else None)
@@ -244,8 +267,9 @@ class Room:
         if update == EMPTY_UPDATE:
             return
         self._changes += 1
-        self._pending.append(update)
-        self._dirty.set()
+        if not self._kept:
+            self._pending.append(update)
+            self._dirty.set()
         message = protocol.sync_update(update)
         for peer in self.peers:
             if peer is not self._sender:
@@ -256,15 +280,73 @@ class Room:
             return
         changes, origin = change
         self._changes += 1
-        if isinstance(origin, Peer):
-            origin.clients.update(changes["added"], changes["updated"])
-            origin.clients.difference_update(changes["removed"])
+        speakers: set[int] | None = None
+        if origin == RELAYED:
+            speakers = self.remote
+        elif isinstance(origin, Peer):
+            speakers = origin.clients
+        if speakers is not None:
+            speakers.update(changes["added"], changes["updated"])
+            speakers.difference_update(changes["removed"])
         clients = [*changes["added"], *changes["updated"], *changes["removed"]]
-        if not clients or self.closed:
+        if not clients:
+            return
+        if self.link is not None and origin != RELAYED:
+            self.link.tell(clients)
+        if self.closed:
             return
         message = protocol.awareness(self.awareness.encode_awareness_update(clients))
         for peer in self.peers:
             peer.send(message)
+
+    # -- what the other processes' rooms relay --------------------------------------------
+
+    def hear_update(self, update: bytes) -> None:
+        """Apply an update another process kept (checked there): this room's people get
+        it; it is not kept or relayed again. ``Malformed``, ``RoomBroken``."""
+        if self.closed:
+            return
+        self._apply_kept(update)
+
+    def hear_awareness(self, update: bytes) -> None:
+        """Take an awareness update of another process's people."""
+        if self.closed:
+            return
+        try:
+            self.awareness.apply_awareness_update(update, RELAYED)
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise Malformed(f"a relayed awareness update does not apply: {exc}") from None
+
+    def local_clients(self) -> list[int]:
+        """The awareness client ids this process's people speak for."""
+        return sorted({client for peer in self.peers for client in peer.clients})
+
+    def expire_remote(self) -> None:
+        """Forget the presence of people in other processes not renewed for 30 s (their
+        process may have died without saying they left)."""
+        now = time.time() * 1000
+        meta = self.awareness.meta
+        stale = [
+            client
+            for client in self.remote
+            if now - meta.get(client, {}).get("lastUpdated", 0) >= AWARENESS_TIMEOUT_MS
+        ]
+        if stale:
+            self.remote.difference_update(stale)
+            self.awareness.remove_awareness_states(stale, RELAYED)
+
+    def _apply_kept(self, update: bytes) -> None:
+        self._kept = True
+        try:
+            self.doc.apply_update(update)
+        except ValueError as exc:
+            raise Malformed(f"the update does not decode: {exc}") from None
+        except BaseException as exc:
+            if isinstance(exc, FATAL):
+                raise
+            raise RoomBroken(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            self._kept = False
 
     # -- the draft ------------------------------------------------------------------------
 
@@ -274,10 +356,28 @@ class Room:
 
     async def take_saved(self, document: Mapping[str, Any], version: int) -> None:
         """A version was saved from outside the draft (a REST save, a restore, another
-        process): the draft becomes it, as one change everyone sees. Call with ``lock``."""
-        write_document(self.doc, document, self.long_text)
+        process): the draft becomes it, as one change everyone sees, unless another
+        process took it in already (it reaches this room from there) or saved it from the
+        draft. Call with ``lock``."""
+        change = self._change_to(document)
+        async with self._flushing:
+            await self._write_pending()  # what people typed before it goes first
+            taken = not self.gone and await self.store.take(self.workflow_id, change, version)
+        if taken and change is not None:
+            self._apply_kept(change)
+        self.base_version = max(self.base_version, version)
         self.like = document
-        await self.saved_as(version, document)
+
+    def _change_to(self, document: Mapping[str, Any]) -> bytes | None:
+        """The update that makes the doc hold ``document``, made on a copy of it (the doc
+        itself takes it once it is kept); ``None`` when nothing differs."""
+        copy: Doc[Any] = Doc()
+        copy.apply_update(self.doc.get_update())
+        changes: list[bytes] = []
+        copy.observe(lambda event: changes.append(event.update))
+        write_document(copy, document, self.long_text)
+        changes = [change for change in changes if change != EMPTY_UPDATE]
+        return merge_updates(*changes) if changes else None
 
     async def saved_as(self, version: int, document: Mapping[str, Any]) -> None:
         """The draft was saved as ``version`` (``document``). Call with ``lock``."""
@@ -291,7 +391,8 @@ class Room:
     async def _flush_forever(self) -> None:
         while True:
             await self._dirty.wait()
-            await asyncio.sleep(self.limits.flush_s)  # let a burst of typing make one row
+            if self.link is None:  # linked, a change is kept before the others hear of it
+                await asyncio.sleep(self.limits.flush_s)  # let a burst of typing make one row
             try:
                 await self.flush()
             except NotFound:
@@ -305,34 +406,35 @@ class Room:
         """Write the updates not written yet, as one row; compact once there are enough.
         ``NotFound`` when the workflow is gone."""
         async with self._flushing:
-            if self.gone or not self._pending:
-                self._dirty.clear()
-                return
-            batch, self._pending = self._pending, []
-            self._dirty.clear()
-            try:
-                self._last_id = await self.store.append(self.workflow_id, merge_updates(*batch))
-            except BaseException:
-                self._pending[:0] = batch
-                self._dirty.set()
-                raise
-            self._written += 1
+            await self._write_pending()
             if self._written >= self.limits.compact_every:
                 await self._compact()
 
+    async def _write_pending(self) -> None:
+        if self.gone or not self._pending:
+            self._dirty.clear()
+            return
+        batch, self._pending = self._pending, []
+        self._dirty.clear()
+        try:
+            await self.store.append(self.workflow_id, merge_updates(*batch))
+        except BaseException:
+            self._pending[:0] = batch
+            self._dirty.set()
+            raise
+        self._written += 1
+
     async def compact(self) -> None:
-        """Replace the stored snapshot and updates by one snapshot of the doc."""
+        """Write what is pending, then fold the stored snapshot and updates into one
+        snapshot."""
         async with self._flushing:
+            await self._write_pending()
             await self._compact()
 
     async def _compact(self) -> None:
         if self.gone:
             return
-        await self.store.compact(
-            self.workflow_id, self.doc.get_update(), self.base_version, self._last_id
-        )
-        self._pending.clear()  # the snapshot holds them
-        self._dirty.clear()
+        await self.store.compact(self.workflow_id, fold)
         self._written = 0
 
     async def close(
@@ -340,18 +442,46 @@ class Room:
     ) -> None:
         """Close every connection with ``code``; ``keep``: write what is pending first,
         then (``snapshot``) compact."""
+        if self.link is not None:  # the others see this room's people leave
+            local = self.local_clients()
+            if local and not self.closed:
+                self.awareness.remove_awareness_states(local, None)
         self.closed = True
         for peer in list(self.peers):
             peer.close(code, reason)
         self._flusher.cancel()
         await asyncio.gather(self._flusher, return_exceptions=True)
         self.doc.unobserve(self._subscription)
+        if self.link is not None:
+            await self.link.close()
         if not keep or self.gone:
             return
         try:
             await (self.compact() if snapshot else self.flush())
         except NotFound:
             self.gone = True
+
+
+def fold(stored: Sequence[bytes]) -> bytes:
+    """One snapshot holding every stored update: the doc they make, encoded (deleted
+    content left out); with them merged as they are besides, should any wait for an update
+    not stored (a doc leaves those out of its encoding)."""
+    doc: Doc[Any] = Doc()
+    for update in stored:
+        try:
+            doc.apply_update(update)
+        except ValueError:  # written by this code from a doc's own updates: never expected
+            logger.error("a stored update of a draft does not decode")
+    snapshot = doc.get_update()
+    whole = merge_updates(*stored) if stored else snapshot
+    if _structs(get_update(whole, doc.get_state())) == 0:  # the doc took in everything
+        return snapshot
+    return merge_updates(snapshot, whole)
+
+
+def _structs(update: bytes) -> int:
+    """For how many clients ``update`` carries items (its first number)."""
+    return protocol.Reader(update).var_uint()
 
 
 def _as(state: dict[str, Any], identity: dict[str, str]) -> dict[str, Any]:

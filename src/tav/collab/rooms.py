@@ -9,6 +9,13 @@ was closed (by a REST save, or another process) is taken into the draft when it 
 one change; one saved while it is open is taken in at once (``saved``), or, when another
 process saved it, within ``recheck_s``.
 
+In queue mode (``relay``) the room of a workflow may be open in several API processes at
+once, each linked to the others (``tav.collab.relayed``): a room joins the relay before it
+reads its draft, so it starts from everything kept and hears everything kept after; the
+first snapshot of a draft is written by one process only (``DraftStore.create``), and a
+version saved while rooms are open is taken in by one of them (``DraftStore.take``), the
+others hearing it from there.
+
 About once a second (``recheck_s``) every connection's credentials are checked again (each
 set of credentials once, however many connections use it): a session that expired or was
 ended, an API key deleted, a user disabled in another process (``tav users disable``) or a
@@ -32,6 +39,7 @@ from tav.collab.ports import (
     Closed,
     Credentials,
     DraftStore,
+    Relay,
     RoomBroken,
     SavedWorkflow,
     SavedWorkflows,
@@ -43,6 +51,7 @@ from tav.core.errors import NotFound, OperationalError
 if TYPE_CHECKING:
     from pycrdt import Doc
 
+    from tav.collab.relayed import RoomLink
     from tav.collab.room import Peer, Room
 
 logger = logging.getLogger("tav.collab")
@@ -65,8 +74,11 @@ class Rooms:
         workflows: SavedWorkflows,
         long_text: LongText,
         limits: Limits | None = None,
+        relay: Relay | None = None,
     ) -> None:
+        """``relay``: the rooms of the other API processes (queue mode)."""
         self.store = store
+        self.relay = relay
         self.workflows = workflows
         self.long_text = long_text
         self.limits = limits or Limits()
@@ -100,7 +112,10 @@ class Rooms:
         rooms, self.rooms = list(self.rooms.values()), {}
         for room in rooms:
             await _quietly(room.close(CloseCode.GOING_AWAY, "the server is stopping"))
+            await self._leave(room)
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.relay is not None:
+            await self.relay.aclose()
 
     # -- serving a connection -------------------------------------------------------------
 
@@ -213,23 +228,59 @@ class Rooms:
         if saved is None:
             raise NotFound(f"no workflow with id {workflow_id!r}")
         await self._make_space()
-        stored = await self.store.load(workflow_id)
-        room = self._room(workflow_id, saved.document, saved.version, stored)
-        if stored is None:  # every client ever served must share this first state
-            await room.compact()
-        elif saved.version > stored.base_version:
-            async with room.lock:
-                await room.take_saved(saved.document, saved.version)
+        link = self._link(workflow_id)
+        if link is not None and self.relay is not None:
+            await self.relay.join(workflow_id, link)  # before reading: nothing is missed
+        try:
+            room = await self._start(workflow_id, saved, link)
+        except BaseException:
+            if link is not None and self.relay is not None:
+                await link.close()
+                await self.relay.leave(workflow_id, link)
+            raise
         self.rooms[workflow_id] = room
+        if link is not None:
+            link.attach(room)
         self._idle_later(room)
         return room
 
-    def _room(
-        self, workflow_id: str, saved: Mapping[str, Any], version: int, stored: StoredDraft | None
-    ) -> Room:
+    def _link(self, workflow_id: str) -> RoomLink | None:
+        if self.relay is None:
+            return None
+        from tav.collab.relayed import RoomLink
+
+        def broken(room: Room) -> None:
+            self._spawn(self._drop(room))
+
+        return RoomLink(workflow_id, relay=self.relay, store=self.store, broken=broken)
+
+    async def _start(self, workflow_id: str, saved: SavedWorkflow, link: RoomLink | None) -> Room:
+        """The room, from what was stored of its draft; a draft started from ``saved``
+        when there is none yet (unless another process starts it first)."""
+        stored = await self.store.load(workflow_id)
+        if stored is None:
+            first = self._doc(workflow_id, saved.document, None)
+            if await self.store.create(workflow_id, first.get_update(), saved.version):
+                return self._room(workflow_id, first, saved.document, saved.version, link)
+            stored = await self.store.load(workflow_id)
+            if stored is None:
+                raise NotFound(f"no workflow with id {workflow_id!r}")
+        doc = self._doc(workflow_id, saved.document, stored)
+        room = self._room(workflow_id, doc, saved.document, stored.base_version, link)
+        if saved.version > stored.base_version:
+            try:
+                async with room.lock:
+                    await room.take_saved(saved.document, saved.version)
+            except BaseException:
+                await room.close(CloseCode.INTERNAL_ERROR, "the draft could not load", keep=False)
+                raise
+        return room
+
+    def _doc(
+        self, workflow_id: str, saved: Mapping[str, Any], stored: StoredDraft | None
+    ) -> Doc[Any]:
         from pycrdt import Doc
 
-        from tav.collab.room import Room
         from tav.collab.ydoc import write_document
 
         doc: Doc[Any] = Doc()
@@ -239,15 +290,27 @@ class Rooms:
             for update in [stored.snapshot, *stored.updates]:
                 if update is not None:
                     _apply_stored(doc, update, workflow_id)
+        return doc
+
+    def _room(
+        self,
+        workflow_id: str,
+        doc: Doc[Any],
+        like: Mapping[str, Any],
+        version: int,
+        link: RoomLink | None,
+    ) -> Room:
+        from tav.collab.room import Room
+
         return Room(
             workflow_id,
             doc,
-            base_version=stored.base_version if stored else version,
-            like=saved,
+            base_version=version,
+            like=like,
             store=self.store,
             long_text=self.long_text,
             limits=self.limits,
-            last_id=stored.last_id if stored else None,
+            link=link,
         )
 
     async def _make_space(self) -> None:
@@ -296,6 +359,7 @@ class Rooms:
         closed = self._closing[room.workflow_id] = asyncio.get_running_loop().create_future()
         try:
             await room.close(code, reason, snapshot=code is CloseCode.GOING_AWAY)
+            await self._leave(room)
         finally:
             if self._closing.get(room.workflow_id) is closed:
                 del self._closing[room.workflow_id]
@@ -313,7 +377,7 @@ class Rooms:
         """Save the draft with ``store`` (which makes it a numbered version); the draft is
         then based on that version. Nothing else changes the room meanwhile but typing."""
         room = await self.open(workflow_id)
-        async with room.lock:
+        async with room.lock, self.store.saving(workflow_id):
             saved = await store(room.draft())
             await room.saved_as(saved.version, saved.document)
         return saved
@@ -335,6 +399,13 @@ class Rooms:
             self._not_idle(room)
             room.gone = True
             await room.close(CloseCode.NOT_FOUND, GONE, keep=False)
+            await self._leave(room)
+
+    async def _leave(self, room: Room) -> None:
+        """Stop hearing of ``room``'s workflow from the other processes, once it is
+        closed."""
+        if self.relay is not None and room.link is not None:
+            await self.relay.leave(room.workflow_id, room.link)
 
     async def user_disabled(self, user_id: str) -> None:
         """Close every connection of ``user_id`` at once."""
@@ -354,10 +425,12 @@ class Rooms:
                 logger.exception("checking the live co-editing rooms failed")
 
     async def check(self) -> None:
-        """Check every connection's credentials, and every room's workflow."""
+        """Check every connection's credentials, and every room's workflow; forget the
+        presence of people in dead processes."""
         await self._check_credentials()
         for room in list(self.rooms.values()):
             await self._check_workflow(room)
+            room.expire_remote()
 
     async def _check_credentials(self) -> None:
         by_key: dict[str, list[Peer]] = {}
