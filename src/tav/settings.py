@@ -156,6 +156,24 @@ class Settings(BaseSettings):
         description="How often the server reads the workflows' active flags, to arm or "
         "disarm triggers (de)activated by `tav workflows` or another server.",
     )
+    trigger_leader_check_s: float = Field(
+        1,
+        gt=0,
+        description="On PostgreSQL, how often an API process that does not lead the "
+        "background triggers tries to, and the leader checks that it still does.",
+    )
+    trigger_leader_timeout_s: float = Field(
+        10,
+        ge=1,
+        description="A trigger leader whose database connection is silent this long (a "
+        "frozen process, a network cut) loses the lead to another API process.",
+    )
+    schedule_late_s: float = Field(
+        30,
+        ge=0,
+        description="Schedule slots that passed at most this long ago fire late, each once "
+        "(a takeover by another trigger leader, a quick restart); older ones are missed.",
+    )
     secure_cookies: bool | None = Field(
         None, description="Mark the session cookie Secure; default: when served over HTTPS."
     )

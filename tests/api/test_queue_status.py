@@ -1,5 +1,6 @@
-"""``GET /api/v1/queue`` in a single process: no queue, nothing waiting, for any role;
-queue mode's own answers are checked with real workers in tests/integration/queue."""
+"""``GET /api/v1/queue`` in a single process: no queue, nothing waiting, this process
+leads the triggers, for any role; queue mode's own answers are checked with real workers
+in tests/integration/queue."""
 
 from __future__ import annotations
 
@@ -28,5 +29,7 @@ async def test_a_viewer_sees_that_one_process_runs_everything(server: Server):
         "unpublished": 0,
         "oldest_queued_age_s": None,
         "workers": [],
+        "trigger_leader": server.parts.triggers.name,
+        "leads_triggers": True,
     }
     assert refused.status_code == 401

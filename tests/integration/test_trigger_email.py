@@ -138,7 +138,7 @@ async def test_new_messages_start_runs_once_across_a_restart(
     try:
         payloads = await inputs(restarted, workflow.id, 2)
         assert [p["subject"] for p in payloads] == ["first", "second"]
-        poller = restarted.parts.triggers.armed[workflow.id].armed[0]
+        poller = restarted.parts.triggers.armed[workflow.id].armed["mail"]
         polls = poller.polls  # type: ignore[attr-defined]
         await wait_for(lambda: poller.polls >= polls + 3)  # type: ignore[attr-defined]
         await restarted.parts.writer.flush()
@@ -187,6 +187,6 @@ async def test_a_wrong_password_is_retried_not_fatal(
     credential = (await server.parts.credentials.create("bad", "imap", data)).id
     workflow = await server.parts.workflows.create(email_flow(credential, "INBOX"))
     await server.parts.triggers.activate(workflow.id)
-    poller = server.parts.triggers.armed[workflow.id].armed[0]
+    poller = server.parts.triggers.armed[workflow.id].armed["mail"]
     await wait_for(lambda: poller.polls >= 1)  # type: ignore[attr-defined]
-    assert server.parts.triggers.armed[workflow.id].armed[0] is poller
+    assert server.parts.triggers.armed[workflow.id].armed["mail"] is poller

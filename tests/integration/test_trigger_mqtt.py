@@ -38,7 +38,7 @@ async def publish(topic: str, payload: bytes, *, port: int = BROKER[1], **option
 
 def _subscribed(server: Server, workflow_id: str) -> bool:
     armed = server.parts.triggers.armed.get(workflow_id)
-    return armed is not None and all(getattr(t, "connected", False) for t in armed.armed)
+    return armed is not None and all(getattr(t, "connected", False) for t in armed.armed.values())
 
 
 async def test_each_message_starts_a_run(server: Server):

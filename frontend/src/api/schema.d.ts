@@ -1001,8 +1001,9 @@ export interface paths {
         };
         /**
          * Queue Status
-         * @description Queue depth, the oldest queued execution's age, whether the broker answers, and
-         *     the workers alive with their concurrency and running count.
+         * @description Queue depth, the oldest queued execution's age, whether the broker answers, the
+         *     workers alive with their concurrency and running count, and which API process leads
+         *     the triggers.
          */
         get: operations["queue_status_api_v1_queue_get"];
         put?: never;
@@ -2209,6 +2210,16 @@ export interface components {
              * @description The workers that answered.
              */
             workers: components["schemas"]["WorkerPublic"][];
+            /**
+             * Trigger Leader
+             * @description The API process (host:pid) that arms the schedules, MQTT subscriptions and mailbox pollers of active workflows (webhooks are served by every one); null while none does (another is taking over).
+             */
+            trigger_leader: string | null;
+            /**
+             * Leads Triggers
+             * @description Whether the process that answered leads them.
+             */
+            leads_triggers: boolean;
         };
         /**
          * RetryPolicy

@@ -64,6 +64,7 @@ from tav.storage.db import Database
 from tav.storage.executions import ExecutionRepository
 from tav.storage.files import FileStore
 from tav.storage.invites import InviteRepository
+from tav.storage.leadership import AdvisoryLock
 from tav.storage.leases import LeaseRepository
 from tav.storage.triggers import TriggerStateRepository
 from tav.storage.users import UserRepository
@@ -72,6 +73,7 @@ from tav.storage.workflows import WorkflowRepository
 from tav.storage.writer import ExecutionWriter
 from tav.triggers import Host, SystemClock, TriggerManager
 from tav.triggers.discovery import default_trigger_kinds
+from tav.triggers.leadership import Leadership, process_name
 from tav.triggers.webhook import WebhookRoutes
 
 BUS_RETAIN_EVENTS = 1_000
@@ -333,6 +335,7 @@ def _recording(
         queue=queue,
     )
     writer.on_lost = executions.stop  # an execution whose updates could not be stored
+    leadership = None if parts.db.is_sqlite else _leadership(settings, parts.db)
     triggers = TriggerManager(
         parts.registry,
         parts.workflows,
@@ -345,6 +348,8 @@ def _recording(
         ),
         sync_every_s=settings.trigger_sync_s,
         kinds=default_trigger_kinds(settings.nodes_path),
+        leadership=leadership,
+        schedule_late_s=settings.schedule_late_s,
     )
     collab = _collab(settings, parts)
     return RecordingParts(
@@ -356,6 +361,15 @@ def _recording(
         collab=collab,
         queue=queue,
     )
+
+
+def _leadership(settings: Settings, db: Database) -> Leadership:
+    """One trigger leader among the API processes of a PostgreSQL database."""
+    check_s = settings.trigger_leader_check_s
+    lock = AdvisoryLock(
+        db, name=process_name(), check_s=check_s, timeout_s=settings.trigger_leader_timeout_s
+    )
+    return Leadership(lock, retry_s=check_s)
 
 
 def _relay(settings: Settings) -> Relay | None:

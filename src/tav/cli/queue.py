@@ -19,8 +19,8 @@ app = typer.Typer(help="Queue mode: executions waiting, workers alive.", no_args
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON.")] = False,
 ) -> None:
-    """Queue depth, the oldest queued execution's age, the broker, and each worker alive
-    with its concurrency and running count."""
+    """Queue depth, the oldest queued execution's age, the broker, the API process that
+    leads the triggers, and each worker alive with its concurrency and running count."""
     from tav.app import topology
     from tav.app.queued import QueueStatus
     from tav.app.root import build
@@ -34,20 +34,21 @@ def status(
     except topology.TopologyInvalid as exc:
         fail(str(exc))
 
-    async def read() -> QueueStatus:
+    async def read() -> tuple[QueueStatus, str | None]:
         assert parts.queue is not None
         try:
-            return await parts.queue.status()
+            return await parts.queue.status(), await parts.triggers.leader()
         finally:
             await parts.queue.aclose()
             await parts.aclose()
 
-    found = asyncio.run(read())
+    found, leader = asyncio.run(read())
     if as_json:
-        typer.echo(json.dumps(asdict(found), indent=2))
+        typer.echo(json.dumps({**asdict(found), "trigger_leader": leader}, indent=2))
         return
     age = found.oldest_queued_age_s
     typer.echo(f"broker:      {'up' if found.broker_up else 'DOWN'}")
+    typer.echo(f"triggers:    {f'led by {leader}' if leader else 'NO LEADER (taking over)'}")
     typer.echo(f"queued:      {found.queued} ({found.unpublished} not yet published)")
     typer.echo(f"running:     {found.running}")
     typer.echo(f"oldest:      {f'{age:.1f} s' if age is not None else '-'}")

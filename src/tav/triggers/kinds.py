@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from tav.triggers.base import TriggerKind
 from tav.triggers.email import EmailKind
 from tav.triggers.mqtt import MqttKind
-from tav.triggers.schedule import ScheduleKind
+from tav.triggers.schedule import LATE_S, ScheduleKind
 from tav.triggers.webhook import WebhookKind, WebhookRoutes
 
 
@@ -33,6 +33,8 @@ class KindSetup:
 
     webhooks: WebhookRoutes
     """The table of webhook paths the HTTP layer serves (``/webhook/...``)."""
+    schedule_late_s: float = LATE_S
+    """Schedule slots that passed at most this long ago fire late rather than missed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,11 @@ class TriggerKindSpec:
     """For people, in sentences: "add a {title} trigger" (``MQTT``)."""
     make: Callable[[KindSetup], TriggerKind] | None
     """Builds the kind for one manager; ``None``: nothing to arm, runs only by hand."""
+    everywhere: bool = False
+    """Armed by every API process: the kind fires on requests, each of which reaches one
+    process (``webhook``). Otherwise (a schedule, a subscription, a poller: anything that
+    runs in the background) only the trigger leader arms it, so that it fires once for
+    the whole deployment (``tav.triggers.leadership``)."""
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
@@ -55,8 +62,10 @@ class TriggerKindSpec:
 
 BUILTIN_KINDS: tuple[TriggerKindSpec, ...] = (
     TriggerKindSpec("manual", "manual", None),
-    TriggerKindSpec("webhook", "webhook", lambda setup: WebhookKind(setup.webhooks)),
-    TriggerKindSpec("schedule", "schedule", lambda _: ScheduleKind()),
+    TriggerKindSpec(
+        "webhook", "webhook", lambda setup: WebhookKind(setup.webhooks), everywhere=True
+    ),
+    TriggerKindSpec("schedule", "schedule", lambda setup: ScheduleKind(setup.schedule_late_s)),
     TriggerKindSpec("mqtt", "MQTT", lambda _: MqttKind()),
     TriggerKindSpec("email", "email", lambda _: EmailKind()),
 )
@@ -84,6 +93,11 @@ class Kinds(Mapping[str, TriggerKind]):
     def __len__(self) -> int:
         return len(self._armed)
 
+    def everywhere(self, name: str) -> bool:
+        """Whether every API process arms triggers of kind ``name`` (not the leader only)."""
+        spec = self.specs.get(name)
+        return spec is not None and spec.everywhere
+
     def by_hand(self, name: str) -> bool:
         """Whether ``name`` is a known kind that runs only by hand (``manual``)."""
         spec = self.specs.get(name)
@@ -95,6 +109,11 @@ class Kinds(Mapping[str, TriggerKind]):
         return " or ".join(filter(None, [", ".join(titles[:-1]), *titles[-1:]]))
 
 
-def default_kinds(routes: WebhookRoutes, specs: Iterable[TriggerKindSpec] = BUILTIN_KINDS) -> Kinds:
+def default_kinds(
+    routes: WebhookRoutes,
+    specs: Iterable[TriggerKindSpec] = BUILTIN_KINDS,
+    *,
+    schedule_late_s: float = LATE_S,
+) -> Kinds:
     """The kinds of ``specs`` (the built-ins by default), webhooks served from ``routes``."""
-    return Kinds(specs, KindSetup(webhooks=routes))
+    return Kinds(specs, KindSetup(webhooks=routes, schedule_late_s=schedule_late_s))

@@ -13,6 +13,13 @@ trigger node of a kind that arms (not ``manual``), its trigger params hold no te
 and no other active workflow holds one of its *claims* (a webhook method and path):
 those are ``ActivationInvalid`` and ``TriggerClash``.
 
+With several API processes on one database, webhooks are armed by each (a request reaches
+one of them), while the kinds that run in the background (schedules, subscriptions,
+pollers: ``TriggerKindSpec.everywhere`` false) are armed by the trigger leader only
+(``leadership``). A follower knows every active workflow all the same, and arms their
+background triggers the moment it becomes the leader; a leader that loses the lead
+disarms them at once.
+
 Rejected: arming only what the API activates (the CLI works on the data dir with no server
 to tell, and a second server would never hear of it), and a database trigger or
 LISTEN/NOTIFY (SQLite has neither).
@@ -23,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -43,7 +50,9 @@ from tav.triggers.base import (
     TriggerClash,
 )
 from tav.triggers.kinds import BUILTIN_KINDS, Kinds, TriggerKindSpec, default_kinds
+from tav.triggers.leadership import Leadership, process_name
 from tav.triggers.ports import TriggeredWorkflow, WorkflowSource
+from tav.triggers.schedule import LATE_S
 from tav.triggers.webhook import WebhookRoutes
 
 logger = logging.getLogger("tav.triggers")
@@ -129,7 +138,11 @@ def find_clash(
 class ArmedWorkflow:
     workflow: TriggeredWorkflow
     activations: list[Activation]
-    armed: list[Armed]
+    trigger_nodes: frozenset[str]
+    """Every trigger node of the workflow (a run started by one skips the others)."""
+    armed: dict[str, Armed] = field(default_factory=dict)
+    """The armed triggers by node id: all of ``activations``, except, while this process
+    does not lead, those that only the leader arms."""
 
 
 class TriggerManager:
@@ -141,37 +154,87 @@ class TriggerManager:
         *,
         sync_every_s: float = SYNC_EVERY_S,
         kinds: Sequence[TriggerKindSpec] = BUILTIN_KINDS,
+        leadership: Leadership | None = None,
+        schedule_late_s: float = LATE_S,
     ) -> None:
-        """``kinds``: the records of the kinds to arm (``discover_kinds`` finds them)."""
+        """``kinds``: the records of the kinds to arm (``discover_kinds`` finds them).
+        ``leadership``: shared with the other API processes of the database (``None``:
+        this process is the only one, and leads)."""
         self.registry = registry
         self.workflows = workflows
         self.host = host
         self.sync_every_s = sync_every_s
         self.webhooks = WebhookRoutes()
-        self.kinds = default_kinds(self.webhooks, kinds)
+        self.kinds = default_kinds(self.webhooks, kinds, schedule_late_s=schedule_late_s)
         self.armed: dict[str, ArmedWorkflow] = {}
         self.running = False
+        self.leadership = leadership
+        self.name = leadership.lock.name if leadership is not None else process_name()
         self._lock = asyncio.Lock()
         self._sync_task: asyncio.Task[None] | None = None
+        self._leading_task: asyncio.Task[None] | None = None
+
+    @property
+    def leading(self) -> bool:
+        """Whether this process arms the background triggers (schedules, subscriptions,
+        pollers)."""
+        return self.running and (self.leadership is None or self.leadership.leading)
+
+    async def leader(self) -> str | None:
+        """The process that leads the triggers (``host:pid``); ``None`` while none does."""
+        if self.leadership is None:
+            return self.name if self.running else None
+        return await self.leadership.holder()
 
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Arm every active workflow, then keep in step with the ``active`` flags."""
+        """Arm every active workflow (its background triggers if this process leads),
+        then keep in step with the ``active`` flags, and try to lead while it does not."""
         self.running = True
+        leadership = self.leadership
+        if leadership is not None:
+            await leadership.acquire()
         await self.sync()
         self._sync_task = asyncio.create_task(self._sync_forever(), name="trigger sync")
+        if leadership is not None:
+            self._leading_task = asyncio.create_task(
+                leadership.keep(self._gained, self._lost), name="trigger leadership"
+            )
+            self._leading_task.add_done_callback(_log_end)
 
     async def stop(self) -> None:
-        """Disarm everything (the workflows stay active: they are armed at the next start)."""
+        """Disarm everything (the workflows stay active: they are armed at the next start),
+        and give up the lead for another process to take."""
         self.running = False
-        if self._sync_task is not None:
-            self._sync_task.cancel()
-            await asyncio.gather(self._sync_task, return_exceptions=True)
-            self._sync_task = None
+        for task in (self._sync_task, self._leading_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._sync_task = self._leading_task = None
         async with self._lock:
             for workflow_id in list(self.armed):
                 await self._disarm(workflow_id)
+        if self.leadership is not None:
+            await self.leadership.release()
+
+    async def _gained(self) -> None:
+        """Now the leader: arm the background triggers of every active workflow."""
+        async with self._lock:
+            for armed in list(self.armed.values()):
+                try:
+                    await self._arm_missing(armed)
+                except Exception as exc:
+                    name = armed.workflow.name
+                    logger.warning("active workflow %r is not armed in full: %s", name, exc)
+
+    async def _lost(self) -> None:
+        """No longer the leader: disarm the background triggers at once (not waiting for
+        a sync that may be waiting for the database)."""
+        for armed in list(self.armed.values()):
+            for activation in armed.activations:
+                if activation.node_id in armed.armed and not self._arms(activation):
+                    await armed.armed.pop(activation.node_id).stop()
 
     # -- what the API does ----------------------------------------------------------------
 
@@ -270,17 +333,39 @@ class TriggerManager:
 
     async def _arm(self, workflow: TriggeredWorkflow) -> None:
         activations, trigger_nodes = self.plan(workflow.document)
-        armed: list[Armed] = []
-        for activation in activations:
-            target = Target(workflow, activation.node_id, trigger_nodes - {activation.node_id})
+        armed = self.armed[workflow.id] = ArmedWorkflow(workflow, activations, trigger_nodes)
+        try:
+            await self._arm_missing(armed)
+        except BaseException:
+            await self._disarm(workflow.id)  # what did arm, and the claims it holds
+            raise
+        logger.info("armed %d trigger(s) of workflow %r", len(armed.armed), workflow.name)
+
+    async def _arm_missing(self, armed: ArmedWorkflow) -> None:
+        """Arm the triggers of ``armed`` that are not yet, and that this process arms."""
+        for activation in armed.activations:
+            node_id = activation.node_id
+            if node_id in armed.armed or not self._arms(activation):
+                continue
+            target = Target(armed.workflow, node_id, armed.trigger_nodes - {node_id})
             trigger = self.kinds[activation.kind].arm(target, activation.config, self.host)
             await trigger.start()
-            armed.append(trigger)
-        self.armed[workflow.id] = ArmedWorkflow(workflow, activations, armed)
-        logger.info("armed %d trigger(s) of workflow %r", len(armed), workflow.name)
+            armed.armed[node_id] = trigger
+            if not self._arms(activation):  # the lead was lost meanwhile
+                await armed.armed.pop(node_id).stop()
+
+    def _arms(self, activation: Activation) -> bool:
+        """Whether this process arms ``activation`` now."""
+        return self.leading or self.kinds.everywhere(activation.kind)
 
     async def _disarm(self, workflow_id: str) -> None:
         armed = self.armed.pop(workflow_id, None)
         if armed is not None:
-            for trigger in armed.armed:
+            for trigger in armed.armed.values():
                 await trigger.stop()
+
+
+def _log_end(task: asyncio.Task[None]) -> None:
+    """The leadership task ends only when cancelled; anything else is a bug to show."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        logger.error("trigger leadership stopped", exc_info=error)

@@ -110,3 +110,25 @@ class ReceivedFiles(Protocol):
         """Store ``data`` as a file received by ``via`` (``email``); returns its MediaFormat
         value (``uri`` ``file:<id>``, ``metadata.url`` where to download it)."""
         ...
+
+
+class LeaderLock(Protocol):
+    """A lock at most one process of a deployment holds at a time, and which a process
+    loses when it dies (``tav.storage.leadership.AdvisoryLock``)."""
+
+    name: str
+    """This process's name, as ``holder`` shows it."""
+
+    async def acquire(self) -> bool:
+        """Take the lock if it is free; ``True`` if this process holds it now."""
+        ...
+
+    async def lost(self) -> None:
+        """Return once this process no longer holds the lock it acquired."""
+        ...
+
+    async def release(self) -> None: ...
+
+    async def holder(self) -> str | None:
+        """The name of the process holding the lock, ``None`` if none does."""
+        ...

@@ -6,10 +6,17 @@ whose swap fails was taken by someone else (another process on the same database
 earlier life of this one), so no slot ever fires twice, across restarts included. A run
 that could not start after its slot was claimed is lost rather than doubled.
 
-Slots that passed while the server was down (or the workflow inactive) are *missed*:
-``skip`` passes over them, ``run_once`` runs once for the latest. While the server runs,
-a schedule sleeps until its next slot; if it wakes late past several slots (a suspended
-machine), it fires once, for the latest of them.
+A schedule sleeps until its next slot. Whenever it deals with the slots after the last one
+it dealt with (when it is armed, and each time it wakes), one rule applies: a slot that
+passed at most ``late_s`` ago (``TAV_SCHEDULE_LATE_S``) is *late*, and fires, each one
+once, in order; an older one is *missed*: ``skip`` passes over it, ``run_once`` runs once
+for the latest missed one. So the few seconds of a takeover by another trigger leader
+(``tav.triggers.leadership``), or of a quick restart, lose no slot, while the hours a
+server was down (or the workflow inactive, or the machine suspended) do not come back as
+a burst of runs.
+
+The run of a claimed slot is started even if the schedule is disarmed meanwhile (its
+leader lost the lead): the slot is stored as dealt with, so no other process would.
 
 Interval slots are multiples of the interval since the Unix epoch (UTC), so an interval of
 300 s fires at :00, :05, :10... whenever the workflow was activated.
@@ -17,6 +24,7 @@ Interval slots are multiples of the interval since the Unix epoch (UTC), so an i
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import math
@@ -32,6 +40,8 @@ from tav.triggers.base import Background, Host, Target
 logger = logging.getLogger("tav.triggers.schedule")
 STATE_KEY = "last_slot"
 RETRY_S = 5.0
+LATE_S = 30.0
+"""Slots that passed at most this long ago fire late; older ones are missed."""
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 TINY = timedelta(microseconds=1)
 
@@ -78,19 +88,21 @@ def upcoming(config: ScheduleParams, after: datetime, count: int) -> list[dateti
 
 
 class Schedule(Background):
-    def __init__(self, target: Target, config: ScheduleParams, host: Host) -> None:
+    def __init__(
+        self, target: Target, config: ScheduleParams, host: Host, *, late_s: float = LATE_S
+    ) -> None:
         super().__init__(f"schedule {target.workflow.id}/{target.node_id}")
         self.target = target
         self.config = config
         self.host = host
         self.slots = Slots(config)
+        self.late = timedelta(seconds=late_s)
 
     async def body(self) -> None:
-        last = await self._retrying(self._catch_up)
+        last = await self._retrying(self._begin)
         while True:
             await self.host.clock.sleep_until(self.slots.next_after(last))
-            slot = self.slots.latest_until(self.host.clock.now())
-            last = await self._retrying(functools.partial(self._take, last, slot))
+            last = await self._retrying(functools.partial(self._catch_up, last))
 
     async def _retrying(self, step: Callable[[], Awaitable[datetime]]) -> datetime:
         """``step`` until it gets through: the database may be away for a moment."""
@@ -101,15 +113,26 @@ class Schedule(Background):
                 logger.warning("%s: %s; trying again in %.0f s", self.name, exc, RETRY_S)
                 await self.host.clock.sleep(RETRY_S)
 
-    async def _catch_up(self) -> datetime:
-        """The last slot dealt with, after dealing with those missed while down."""
-        now = self.host.clock.now()
+    async def _begin(self) -> datetime:
+        """The last slot dealt with, once armed: the stored one, caught up."""
         last = await self._stored()
         if last is None:  # armed for the first time: nothing was missed
+            now = self.host.clock.now()
             return await self._swap(None, now) or now
-        latest = self.slots.latest_until(now)
-        if latest <= last:
-            return last
+        return await self._catch_up(last)
+
+    async def _catch_up(self, last: datetime) -> datetime:
+        """Deal with the slots after ``last`` until now: the missed ones (older than
+        ``late``) after the policy, then each late or due one; returns the last dealt with."""
+        now = self.host.clock.now()
+        missed = self.slots.latest_until(now - self.late)
+        if missed > last:
+            last = await self._miss(last, missed)
+        while (slot := self.slots.next_after(last)) <= now:
+            last = await self._take(last, slot)
+        return last
+
+    async def _miss(self, last: datetime, latest: datetime) -> datetime:
         if self.config.missed == "run_once":
             return await self._take(last, latest, missed=True)
         logger.info("%s: skipping missed slots up to %s", self.name, latest.isoformat())
@@ -117,16 +140,18 @@ class Schedule(Background):
 
     async def _take(self, last: datetime, slot: datetime, *, missed: bool = False) -> datetime:
         """Claim ``slot`` and fire it; returns the last slot dealt with."""
-        if slot <= last:
-            return last
         taken = await self._swap(last, slot)
         if taken is not None:
             return taken  # someone else moved it first
+        # Shielded: a slot claimed is started even if this schedule is disarmed meanwhile.
+        await asyncio.shield(self._launch(slot, missed))
+        return slot
+
+    async def _launch(self, slot: datetime, missed: bool) -> None:
         try:
             await self.target.launch(self.host, self._payload(slot, missed), ExecutionMode.SCHEDULE)
         except Exception as exc:  # the slot stays taken: never run twice, rather once less
             logger.warning("%s: cannot start the run of %s: %s", self.name, slot, exc)
-        return slot
 
     async def _swap(self, expected: datetime | None, new: datetime) -> datetime | None:
         """Move the stored slot; ``None`` if done, else the slot someone else stored."""
@@ -158,6 +183,9 @@ class Schedule(Background):
 
 
 class ScheduleKind:
+    def __init__(self, late_s: float = LATE_S) -> None:
+        self.late_s = late_s
+
     def parse(self, activation: Mapping[str, Any]) -> ScheduleParams:
         return ScheduleParams.model_validate({k: v for k, v in activation.items() if k != "kind"})
 
@@ -168,4 +196,4 @@ class ScheduleKind:
         return None
 
     def arm(self, target: Target, config: ScheduleParams, host: Host) -> Schedule:
-        return Schedule(target, config, host)
+        return Schedule(target, config, host, late_s=self.late_s)

@@ -12,6 +12,7 @@ from tav.api.deps import parts_of
 from tav.api.schemas.queue import QueuePublic
 from tav.app.queued import Queue
 from tav.core.roles import Role
+from tav.triggers import TriggerManager
 
 router = APIRouter(prefix="/queue", tags=["queue"], dependencies=[requires(Role.viewer)])
 
@@ -20,13 +21,20 @@ async def _queue(request: Request) -> Queue | None:
     return parts_of(request).queue
 
 
+async def _triggers(request: Request) -> TriggerManager:
+    return parts_of(request).triggers
+
+
 QueueDep = Annotated[Queue | None, Depends(_queue)]
+TriggersDep = Annotated[TriggerManager, Depends(_triggers)]
 
 
 @router.get("")
-async def queue_status(queue: QueueDep) -> QueuePublic:
-    """Queue depth, the oldest queued execution's age, whether the broker answers, and
-    the workers alive with their concurrency and running count."""
+async def queue_status(queue: QueueDep, triggers: TriggersDep) -> QueuePublic:
+    """Queue depth, the oldest queued execution's age, whether the broker answers, the
+    workers alive with their concurrency and running count, and which API process leads
+    the triggers."""
+    leader = {"trigger_leader": await triggers.leader(), "leads_triggers": triggers.leading}
     if queue is None:
         return QueuePublic(
             mode="embedded",
@@ -36,5 +44,6 @@ async def queue_status(queue: QueueDep) -> QueuePublic:
             unpublished=0,
             oldest_queued_age_s=None,
             workers=[],
+            **leader,
         )
-    return QueuePublic(mode="queue", **asdict(await queue.status()))
+    return QueuePublic(mode="queue", **asdict(await queue.status()), **leader)

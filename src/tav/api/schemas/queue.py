@@ -27,3 +27,9 @@ class QueuePublic(BaseModel):
     )
     oldest_queued_age_s: float | None = Field(description="How long the oldest has waited.")
     workers: list[WorkerPublic] = Field(description="The workers that answered.")
+    trigger_leader: str | None = Field(
+        description="The API process (host:pid) that arms the schedules, MQTT "
+        "subscriptions and mailbox pollers of active workflows (webhooks are served by "
+        "every one); null while none does (another is taking over)."
+    )
+    leads_triggers: bool = Field(description="Whether the process that answered leads them.")
