@@ -359,3 +359,20 @@ class CollabUpdateRow(Base):
     workflow_id: Mapped[str] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
     data: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
+
+
+class LimitHoldRow(Base):
+    """A place taken in a limit that the processes of queue mode share
+    (``tav.storage.limits``): a pool's or a credential's slot while a node or a model call
+    holds it (its holder renews ``expires_at`` until it gives the slot back), the start of
+    a call within a requests-per-minute window, or a Retry-After hold-off. Each is gone
+    at ``expires_at``."""
+
+    __tablename__ = "limit_holds"
+    __table_args__ = (Index("ix_limit_holds_key", "key", "expires_at"),)
+
+    token: Mapped[str] = mapped_column(ID, primary_key=True)
+    key: Mapped[str] = mapped_column(String(300))
+    holder: Mapped[str | None] = mapped_column(String(200))
+    """The process renewing it (``host:pid``); none for a window's start or a hold-off."""
+    expires_at: Mapped[datetime]
