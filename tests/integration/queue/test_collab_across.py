@@ -217,3 +217,45 @@ async def test_a_process_killed_with_its_room_open_loses_nothing_that_reached_an
             {"start", "answer", "result"} | {f"a{n}" for n in range(ROUNDS)},
             [f"<alice{n}>" for n in range(ROUNDS)] + ["<offline>", "<bob>"],
         )
+
+
+async def test_a_version_saved_while_two_processes_have_the_room_open_is_taken_in_once(
+    cluster: Cluster,
+):
+    _, first = await cluster.serve()
+    _, second = await cluster.serve()
+    _, third = await cluster.serve()  # has no room of it open
+    async with first, second, third:
+        one, two = base(first), base(second)
+        workflow_id = await create(first)
+        async with (
+            joined(one, workflow_id, cluster.headers) as alice,
+            joined(two, workflow_id, cluster.headers) as bob,
+        ):
+            # saved from outside: each process notices it, one takes it in
+            changed = chat_workflow("Now: {{ trigger.question }} and more")
+            response = await third.put(f"/api/v1/workflows/{workflow_id}", json=changed)
+            assert response.status_code == 200, response.text
+            await eventually(lambda: prompt_of(alice.doc).startswith("Now:"), within=10)
+            await asyncio.sleep(2.5)  # past the other's next check of the saved version
+            assert (
+                prompt_of(alice.doc)
+                == prompt_of(bob.doc)
+                == changed["nodes"][1]["params"]["prompt"]
+            )
+
+            # saved from the draft on one process while someone types on the other: the
+            # other takes nothing in (it would undo what was typed after the save)
+            type_into(alice.doc, "answer", "<saved>", at_end=True)
+            await eventually(lambda: "<saved>" in prompt_of(bob.doc))
+            saved = await first.post(f"/api/v1/workflows/{workflow_id}/draft/save")
+            assert saved.status_code == 200, saved.text
+            assert saved.json()["version"] == 3
+            type_into(bob.doc, "answer", "<after>", at_end=True)
+            await asyncio.sleep(7)  # past the saved workflows' cache, and a check
+            expected = "Now: {{ trigger.question }} and more<saved><after>"
+            assert prompt_of(alice.doc) == prompt_of(bob.doc) == expected
+        for client in (first, second):
+            draft = (await client.get(f"/api/v1/workflows/{workflow_id}/draft")).json()
+            assert draft["version"] == 3
+            assert draft["document"]["nodes"][1]["params"]["prompt"] == expected

@@ -184,6 +184,7 @@ def test_a_single_process_server_imports_neither_celery_nor_pycrdt_to_start(tmp_
     assert " tav.app.root\n" in listed  # the server's imports were listed
     assert "celery" not in listed
     assert "pycrdt" not in listed  # live co-editing loads it with the first room
+    assert "collab_relay" not in listed  # rooms across processes: queue mode only
     assert "kombu" not in listed
 
 
