@@ -29,13 +29,14 @@ from datetime import datetime
 from typing import Any
 
 from tav.app.plans import Plans
-from tav.app.queued import Queue, QueuedHandle
+from tav.app.queued import CancelNotFound, Queue, QueuedHandle
 from tav.core.errors import (
     Conflict,
     FailureKind,
     InputInvalid,
     NotFound,
     NotStored,
+    TavError,
     Unavailable,
 )
 from tav.core.modes import ExecutionMode
@@ -56,6 +57,7 @@ from tav.storage.executions import (
     new_execution,
 )
 from tav.storage.files import FileStore
+from tav.storage.leases import Lease
 from tav.storage.watch import watch
 from tav.storage.workflows import StoredWorkflow, WorkflowRepository
 from tav.storage.writer import ExecutionWriter
@@ -287,14 +289,15 @@ class Executions:
             retry_of=retry_of,
             owner=owners.this_process() if mode == ExecutionMode.CLI else None,
             started_by=started_by.id if started_by else None,
+            reuse=reuse,
         )
         global_vars = await self.global_vars()
         looking = mode is ExecutionMode.EDITOR or reuse is not None or retry_of is not None
         keep: KeepSuccesses = "all" if looking else self.keep(plan)
         handle: ExecutionHandle | QueuedHandle
-        # Queue mode: a worker runs it. (A retry or a run from a node, which reuse an
-        # earlier execution's results, still run here: not in queue mode's first slice.)
-        if self.queue is not None and reuse is None and not here:
+        # Queue mode: a worker runs it (a retry or a run from a node too: the results it
+        # takes over are stored with it, for the worker).
+        if self.queue is not None and not here:
             execution["skip"] = sorted(skip) if skip else None
             await self.queue.enqueue(execution, data)
             handle = self.queue.handle(execution["id"])
@@ -341,14 +344,48 @@ class Executions:
 
     # -- stopping and removing ------------------------------------------------------------
 
-    async def cancel(self, execution_id: str) -> ExecutionHandle:
-        """Cancel an execution this process runs: running nodes are cancelled at once,
-        nodes yet to start never run. Returns its handle, to wait for its end."""
+    async def cancel(self, execution_id: str) -> ExecutionHandle | QueuedHandle:
+        """Cancel an execution: running nodes are cancelled at once, nodes yet to start
+        never run. Returns its handle, to wait for its end.
+
+        Queue mode: the worker running it stops it (``Queue.cancel``); one that no worker
+        holds (still queued, or its worker died) is claimed and cancelled here at once,
+        so no worker ever starts it."""
         handle = self.running.get(execution_id)
-        if handle is None or handle.done():
+        if handle is not None and not handle.done():
+            handle.cancel()
+            return handle
+        if self.queue is None:
             raise await self._not_cancellable(execution_id)
-        handle.cancel()
-        return handle
+        try:
+            lease = await self.queue.cancel(execution_id)
+        except CancelNotFound:
+            raise await self._not_cancellable(execution_id) from None
+        if lease is not None:
+            await self._cancel_here(lease)
+        return self.queue.handle(execution_id)
+
+    async def _cancel_here(self, lease: Lease) -> None:
+        """Run the claimed execution here, cancelled from the start (no node runs): its
+        record and events are those of any execution cancelled as it started."""
+        assert self.queue is not None
+        execution_id = lease.execution_id
+        self.writer.fences[execution_id] = lease.token
+        try:
+            record = await self._record(execution_id)
+            try:
+                handle = await self.resume(record, skip=lease.skip)
+            except TavError as exc:  # its workflow is gone, say: nothing to run
+                error = ErrorInfo(type=FailureKind.RESUME_FAILED, message=f"cannot run: {exc}")
+                await self.executions.mark(execution_id, ExecutionStatus.CANCELLED, error)
+                return
+            handle.cancel()
+            await handle.wait()
+            with suppress(NotStored):  # taken over meanwhile: the new holder cancels it
+                await self.writer.flush(execution_id)
+        finally:
+            self.writer.fences.pop(execution_id, None)
+            await self.queue.leases.release(lease)
 
     def stop(self, execution_id: str) -> None:
         """Cancel the execution if it runs here (its updates could not be stored, say)."""
@@ -510,6 +547,7 @@ class Executions:
             self.writer.keeping(record.execution_id, keep, workflow_id=record.workflow_id)
         options = RunOptions(
             execution_id=record.execution_id,
+            reuse=await self.executions.reuse(record.execution_id),
             resume=resume,
             vars=await self.global_vars(),
             started_at=record.started_at,

@@ -13,14 +13,18 @@ outbox table (the ``published_at`` column of the row itself says the same with n
 writes).
 
 ``QueuedHandle`` stands for an execution another process runs: waiting on it reads its
-row until it has ended (``wait=true``, webhooks answering when done).
+row until it has ended (``wait=true``, webhooks answering when done); cancelling it asks
+the worker that runs it to stop it (``tav.storage.cancels``: a flag on its row and a
+PostgreSQL notification, which work with either broker).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import os
+import socket
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -29,8 +33,9 @@ from tav.core.errors import NotFound
 from tav.core.events import FINAL_EVENT_TYPES, utcnow
 from tav.core.results import ExecutionResult
 from tav.engine.ports import EventBus
+from tav.storage.cancels import request_cancel
 from tav.storage.executions import ExecutionRepository
-from tav.storage.leases import LeaseRepository
+from tav.storage.leases import Lease, LeaseRepository
 
 logger = logging.getLogger("tav.queue")
 POLL_FIRST_S = 0.02
@@ -140,8 +145,20 @@ class Queue:
             workers=[WorkerStatus(**worker) for worker in workers],
         )
 
+    async def cancel(self, execution_id: str) -> Lease | None:
+        """Ask for the execution to be cancelled (``CancelNotFound`` if it is not a
+        top-level unfinished one), and claim it if nobody holds it (queued, or its
+        worker died): the caller then cancels it itself, at once. ``None``: a worker runs
+        it, and stops it (a worker that claims it later cancels it as it starts)."""
+        if not await request_cancel(self.leases.db, execution_id):
+            raise CancelNotFound(execution_id)
+        return await self.leases.claim(execution_id, worker_name(), runs=False)
+
     def handle(self, execution_id: str) -> QueuedHandle:
-        return QueuedHandle(execution_id, self.executions, self.relay)
+        return QueuedHandle(execution_id, self.executions, self.relay, cancel=self._request)
+
+    async def _request(self, execution_id: str) -> None:
+        await request_cancel(self.leases.db, execution_id)
 
     async def aclose(self) -> None:
         if self._marking is not None:
@@ -155,18 +172,27 @@ class QueuedHandle:
     """An execution a worker runs, seen from an API process."""
 
     def __init__(
-        self, execution_id: str, executions: ExecutionRepository, relay: EventBus | None = None
+        self,
+        execution_id: str,
+        executions: ExecutionRepository,
+        relay: EventBus | None = None,
+        *,
+        cancel: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.execution_id = execution_id
         self._executions = executions
         self._relay = relay
+        self._cancel = cancel
+        self._cancelling: asyncio.Task[None] | None = None
         self._waiting: asyncio.Task[ExecutionResult] | None = None
 
     def done(self) -> bool:
         return self._waiting is not None and self._waiting.done()
 
     def cancel(self) -> None:
-        """Not in this slice: a queued execution is cancelled by the worker running it."""
+        """Ask the worker that runs it (or the first to claim it) to stop it."""
+        if self._cancel is not None and self._cancelling is None:
+            self._cancelling = asyncio.ensure_future(self._cancel(self.execution_id))
 
     def add_done_callback(self, callback: Callable[[], object]) -> None:
         self._task().add_done_callback(lambda _: callback())
@@ -210,6 +236,15 @@ class QueuedHandle:
         async for event in self._relay.subscribe(self.execution_id):
             if event.type in FINAL_EVENT_TYPES:
                 final.set()
+
+
+class CancelNotFound(Exception):
+    """No top-level unfinished execution has this id."""
+
+
+def worker_name() -> str:
+    """This process, as the ``worker`` of what it runs: host:pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class Sweeper:

@@ -9,6 +9,11 @@ past its expiry) stops the execution at once and stores nothing more of it: whoe
 it over goes on from what is stored. Writes are fenced in the writer, so even a batch in
 flight when the lease was taken is refused.
 
+Cancelling: an API process flags the execution and notifies the workers
+(``tav.storage.cancels``); the worker holding it stops it at once, as a single process
+does (running nodes cancelled, the rest never run, ``execution.cancelled``). A flag it
+did not hear of is read with the next renewal, or when the execution is claimed.
+
 Shutting down (SIGTERM): no new claims, running executions get ``shutdown_timeout_s``,
 and the rest are handed back (lease freed, unpublished) for the sweeper to publish again
 at once; nothing about them is recorded as cancelled.
@@ -18,11 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 from contextlib import suppress
 from typing import Any, Literal
 
+from tav.app.queued import worker_name
 from tav.app.root import RecordingParts
 from tav.app.server import prepare
 from tav.core.errors import FailureKind, NotStored, TavError
@@ -32,15 +36,12 @@ from tav.credentials import logs as redacting_logs
 from tav.credentials.logs import RedactingFilter
 from tav.engine.bus import InMemoryBus
 from tav.engine.executor import ExecutionHandle
+from tav.storage.cancels import CancelListener
 from tav.storage.leases import Lease, LeaseRepository
 
 logger = logging.getLogger("tav.queue")
 Outcome = Literal["ran", "taken", "refused"]
 STOP_RUNS_S = 5.0
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class Runner:
@@ -54,14 +55,18 @@ class Runner:
         self.accepting = False
         self._runs: set[asyncio.Task[Any]] = set()
         """The ``run`` calls under way (whatever step they are at)."""
+        self.cancelling: set[str] = set()
+        """Held executions asked to be cancelled before they started here."""
         self._renewing: asyncio.Task[None] | None = None
         self._redacting: RedactingFilter | None = None
+        self.listener = CancelListener(parts.db, self.cancel)
 
     async def start(self) -> None:
         self._redacting = await prepare(self.parts)
         self.parts.writer.start()
         self.accepting = True
         self._renewing = asyncio.create_task(self._renew_forever(), name="tav lease renewal")
+        self.listener.start()
 
     async def run(self, execution_id: str) -> Outcome:
         """Run the execution if this worker wins its lease; returns once it has ended and
@@ -83,6 +88,8 @@ class Runner:
         if lease is None:
             return "taken"
         self.held[execution_id] = lease
+        if lease.cancel:
+            self.cancelling.add(execution_id)
         writer = self.parts.writer
         writer.fences[execution_id] = lease.token
         try:
@@ -90,11 +97,14 @@ class Runner:
             if handle is None:
                 return "ran"
             self.running[execution_id] = handle
+            if execution_id in self.cancelling:
+                handle.cancel()
             await handle.wait()
             with suppress(NotStored):  # taken over meanwhile: the new owner goes on
                 await writer.flush(execution_id)
         finally:
             self.running.pop(execution_id, None)
+            self.cancelling.discard(execution_id)
             writer.fences.pop(execution_id, None)
             if self.accepting and self.held.pop(execution_id, None) is not None:
                 await self.leases.release(lease)  # (shutting down: ``stop`` hands it back)
@@ -120,12 +130,24 @@ class Runner:
             if not self.held:
                 continue
             try:
-                lost = await self.leases.renew(list(self.held.values()))
+                renewal = await self.leases.renew(list(self.held.values()))
             except Exception:
                 logger.exception("renewing leases failed")
                 continue
-            for execution_id in lost:
+            for execution_id in renewal.lost:
                 self._lose(execution_id)
+            for execution_id in renewal.cancelled:
+                self.cancel(execution_id)
+
+    def cancel(self, execution_id: str) -> None:
+        """Someone asked to cancel the execution: stop it if this worker holds it."""
+        if execution_id not in self.held or execution_id in self.cancelling:
+            return
+        logger.info("cancelling execution %s", execution_id)
+        self.cancelling.add(execution_id)
+        handle = self.running.get(execution_id)
+        if handle is not None:
+            handle.cancel()
 
     def _lose(self, execution_id: str) -> None:
         """The lease is gone: store nothing more of the execution, and stop it here."""
@@ -159,6 +181,7 @@ class Runner:
         self.held.clear()
         if self._renewing is not None:
             self._renewing.cancel()
+        await self.listener.aclose()
         assert self.parts.queue is not None
         await self.parts.queue.aclose()
         await self.parts.aclose()

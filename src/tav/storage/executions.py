@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -159,6 +159,16 @@ class ExecutionRepository:
         async with self.db.session() as session:
             data = await session.get(ExecutionDataRow, execution_id)
             return codec.unpack(data.document) if data and data.document else None
+
+    async def reuse(self, execution_id: str) -> dict[str, NodeResult]:
+        """The earlier results an unfinished retry or run from a node takes over (stored
+        for queue mode's workers; none once it has finished)."""
+        async with self.db.session() as session:
+            blob = await session.scalar(
+                select(ExecutionDataRow.reuse).where(ExecutionDataRow.execution_id == execution_id)
+            )
+        found = codec.unpack(blob) or {}
+        return {node_id: NodeResult.model_validate(result) for node_id, result in found.items()}
 
     async def events(self, execution_id: str, *, after: int = 0) -> list[dict[str, Any]]:
         """Stored events with ``seq > after``, in order."""
@@ -344,10 +354,12 @@ def new_execution(
     retry_of: str | None = None,
     owner: str | None = None,
     started_by: str | None = None,
+    reuse: Mapping[str, NodeResult] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The ``executions`` and ``execution_data`` rows of an execution about to start;
     ``InputInvalid`` if ``input`` is not storable JSON data (it would break the batch it
-    is written in)."""
+    is written in). ``reuse``: the earlier results it takes over, stored for the worker
+    that runs it (queue mode)."""
     found = values.problem(input)
     if found is not None:
         where, what = found
@@ -375,6 +387,7 @@ def new_execution(
         "input": codec.pack(input),
         "document": codec.pack(document) if document is not None else None,
         "result": None,
+        "reuse": codec.pack(reuse) if reuse else None,
     }
     return execution, data
 

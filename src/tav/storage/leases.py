@@ -27,6 +27,8 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tav.core.errors import FailureKind
+from tav.core.results import ErrorInfo
 from tav.core.states import ExecutionStatus
 from tav.storage.db import Database
 from tav.storage.execution_rows import insert_created
@@ -45,6 +47,16 @@ class Lease:
     worker: str
     skip: frozenset[str] = frozenset()
     """The trigger nodes it settles as skipped (the triggers that did not start it)."""
+    cancel: bool = False
+    """Someone asked to cancel it (``tav.storage.cancels``): stop it as soon as it starts."""
+
+
+@dataclass(frozen=True, slots=True)
+class Renewal:
+    lost: set[str]
+    """The executions whose lease was lost (taken over, or it expired)."""
+    cancelled: set[str]
+    """Of those still held, the ones someone asked to cancel."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,36 +140,54 @@ class LeaseRepository:
                 update(ExecutionRow).where(ExecutionRow.id.in_(ids)).values(published_at=_now())
             )
 
-    async def claim(self, execution_id: str, worker: str) -> Lease | None:
+    async def claim(self, execution_id: str, worker: str, *, runs: bool = True) -> Lease | None:
         """Take the execution for ``worker`` if it is unfinished and nobody holds it (or
-        their lease expired); ``None`` if another worker has it or it ended."""
+        their lease expired); ``None`` if another worker has it or it ended. ``runs``:
+        the execution is recorded as run by ``worker`` (an API process that claims a
+        queued execution only to cancel it is not).
+
+        A takeover (the execution had started) settles, in the same transaction, the
+        sub-executions it left unfinished as crashed, as a single process does when it
+        starts again: the parent's node runs them again, under new ids, and the writes of
+        the worker that ran them are fenced from now on (``fenced``)."""
         token = secrets.token_hex(16)
         free = or_(ExecutionRow.lease_token.is_(None), ExecutionRow.lease_expires_at < _now())
+        values: dict[str, Any] = {"lease_token": token, "lease_expires_at": _now() + self.lease}
+        if runs:
+            values["worker"] = worker[:200]
         statement = (
             update(ExecutionRow)
             .where(ExecutionRow.id == execution_id, ExecutionRow.status.in_(UNFINISHED), free)
-            .values(worker=worker[:200], lease_token=token, lease_expires_at=_now() + self.lease)
-            .returning(ExecutionRow.skip)
+            .values(**values)
+            .returning(ExecutionRow.skip, ExecutionRow.cancel_requested_at, ExecutionRow.last_seq)
         )
         async with self.db.begin() as connection:
             won = (await connection.execute(statement)).first()
+            if won is not None and won.last_seq:
+                await _settle_orphans(connection, execution_id)
         if won is None:
             return None
-        return Lease(execution_id, token, worker, frozenset(won.skip or ()))
+        cancel = won.cancel_requested_at is not None
+        return Lease(execution_id, token, worker, frozenset(won.skip or ()), cancel)
 
-    async def renew(self, leases: Collection[Lease]) -> set[str]:
-        """Extend the leases still held; returns the executions whose lease was lost."""
-        lost = set()
+    async def renew(self, leases: Collection[Lease]) -> Renewal:
+        """Extend the leases still held; returns those lost, and those of the executions
+        someone asked to cancel meanwhile."""
+        renewal = Renewal(lost=set(), cancelled=set())
         async with self.db.begin() as connection:
             for lease in leases:
                 result = await connection.execute(
                     update(ExecutionRow)
                     .where(ExecutionRow.id == lease.execution_id, _held(lease))
                     .values(lease_expires_at=_now() + self.lease)
+                    .returning(ExecutionRow.cancel_requested_at)
                 )
-                if result.rowcount == 0:
-                    lost.add(lease.execution_id)
-        return lost
+                row = result.first()
+                if row is None:
+                    renewal.lost.add(lease.execution_id)
+                elif row.cancel_requested_at is not None:
+                    renewal.cancelled.add(lease.execution_id)
+        return renewal
 
     async def release(self, lease: Lease) -> None:
         async with self.db.begin() as connection:
@@ -188,6 +218,32 @@ class LeaseRepository:
         async with self.db.session() as session:
             queued, running, oldest, unpublished = (await session.execute(statement)).one()
         return QueueDepth(queued, running, oldest, unpublished)
+
+
+ORPHANED = ErrorInfo(
+    type=FailureKind.CRASHED,
+    message="the worker running its parent stopped; its parent runs it again",
+)
+
+
+async def _settle_orphans(connection: AsyncConnection, execution_id: str) -> None:
+    """Settle as crashed the unfinished sub-executions of ``execution_id``, at any depth."""
+    level = [execution_id]
+    while level:
+        level = list(
+            (
+                await connection.scalars(
+                    update(ExecutionRow)
+                    .where(ExecutionRow.parent_id.in_(level), ExecutionRow.status.in_(UNFINISHED))
+                    .values(
+                        status=ExecutionStatus.FAILED.value,
+                        error=ORPHANED.model_dump(),
+                        finished_at=_now(),
+                    )
+                    .returning(ExecutionRow.id)
+                )
+            ).all()
+        )
 
 
 def _held(lease: Lease) -> Any:

@@ -242,7 +242,11 @@ class ExecutionWriter:
         """Queue mode: the lease token of each execution this worker runs. A batch is
         written only while the lease is still this worker's (``tav.storage.leases``):
         the updates of one taken over by another worker are refused from then on, and it
-        is stopped (``on_lost``)."""
+        is stopped (``on_lost``). A sub-execution is fenced by the lease of its top-level
+        execution (``_roots``)."""
+        self._roots: dict[str, str] = {}
+        """Queue mode: the top-level execution of each unfinished sub-execution of one
+        this worker runs under a lease (``fences``)."""
 
     def start(self) -> None:
         if self._task is None:
@@ -313,10 +317,16 @@ class ExecutionWriter:
     def abandon(self, execution_id: str) -> None:
         """Store nothing more of ``execution_id`` until it finishes (its worker lost its
         lease: another worker goes on from what is stored)."""
-        self.fences.pop(execution_id, None)
-        self._refused.add(execution_id)
-        self._journals.pop(execution_id, None)
-        self._cold.pop(execution_id, None)
+        for gone in (execution_id, *self._children(execution_id)):
+            self.fences.pop(gone, None)
+            self._roots.pop(gone, None)
+            self._refused.add(gone)
+            self._journals.pop(gone, None)
+            self._cold.pop(gone, None)
+
+    def _children(self, root: str) -> list[str]:
+        """The unfinished sub-executions, at any depth, of ``root`` (fenced executions)."""
+        return [child for child, its_root in self._roots.items() if its_root == root]
 
     def not_kept(self, workflow_id: str | None = None) -> tuple[int, datetime | None]:
         """The successes not kept whose count is not written yet (of one workflow, or of
@@ -342,6 +352,13 @@ class ExecutionWriter:
         self._put("event", event)
 
     async def execution_started(self, result: ExecutionResult) -> None:
+        parent = result.parent_execution_id
+        if parent is not None:
+            root = self._roots.get(parent, parent)
+            if root in self.fences:
+                self._roots[result.execution_id] = root
+            elif root in self._refused or parent in self._refused:
+                self._refused.add(result.execution_id)  # its family is not stored
         self._put("started", result)
 
     async def node_settled(self, execution_id: str, result: NodeResult) -> None:
@@ -461,6 +478,7 @@ class ExecutionWriter:
         for execution_id in batch.finished:
             self._journals.pop(execution_id, None)
             self._cold.pop(execution_id, None)
+            self._roots.pop(execution_id, None)
         for execution_id, error in lost.items():
             self._forget(execution_id, error, finished=execution_id in batch.finished)
         for waiter, asked, losses in batch.waiters:
@@ -550,6 +568,7 @@ class ExecutionWriter:
             if execution_id in self._refused:
                 if kind == "finished":
                     self._refused.discard(execution_id)
+                    self._roots.pop(execution_id, None)
                 continue
             kept.append((kind, payload))
         return kept
@@ -669,19 +688,23 @@ class ExecutionWriter:
         """Raise ``_Fenced`` if another worker took over some of the batch's executions."""
         if not self.fences:
             return
-        tokens = {k: self.fences[k] for k in batch.ids() if k in self.fences}
+        roots = {k: self._roots.get(k, k) for k in batch.ids()}
+        tokens = {root: self.fences[root] for root in roots.values() if root in self.fences}
         if tokens:
             taken = await fenced(connection, tokens)
-            if taken:
-                raise _Fenced(taken)
+            if taken:  # (with their sub-executions, and the top-level ones stop too)
+                raise _Fenced(taken | {k for k, root in roots.items() if root in taken})
 
     def _fence(self, batch: _Batch, execution_ids: set[str]) -> None:
         """Drop the updates of executions taken over by another worker, now and to come,
         and stop them here."""
         error = NotStored("another worker took the execution over", recorded=True)
+        family = {child for root in execution_ids for child in self._children(root)}
+        execution_ids = execution_ids | family  # (those not in the batch too)
         batch.drop(execution_ids)
         for execution_id in execution_ids:
             self.fences.pop(execution_id, None)
+            self._roots.pop(execution_id, None)
             logger.warning("execution %s was taken over by another worker", execution_id)
             self._forget(execution_id, error, finished=False)
 
@@ -757,11 +780,11 @@ class ExecutionWriter:
                 continue
             if result is not None and keep == "summary":
                 execution = {**execution, **ending(result, {})}
-                data_row = {**data_row, "result": SUMMARY_BLOB}
+                data_row = {**data_row, "result": SUMMARY_BLOB, "reuse": None}
             elif result is not None:
                 events = self._journal(execution_id).events
                 execution = {**execution, **ending(result, events)}
-                data_row = {**data_row, "result": _result_blob(result, events)}
+                data_row = {**data_row, "result": _result_blob(result, events), "reuse": None}
             elif execution_id in batch.started:
                 execution = {**execution, "status": batch.started[execution_id].status.value}
             executions.append(execution)
@@ -864,10 +887,12 @@ class ExecutionWriter:
                 events = {**await stored_events(connection, execution_id), **journal.events}
             if journal.hot:
                 hot.append(execution_id)
-            blobs.append({"execution_id": execution_id, "result": _result_blob(result, events)})
+            blob = _result_blob(result, events)
+            blobs.append({"execution_id": execution_id, "result": blob, "reuse": None})
             ends.append({"b_id": execution_id, **ending(result, events)})
         await connection.execute(FINISH, ends)
-        statement = upsert(dialect, ExecutionDataRow, ("execution_id",), ("result",))
+        # (what a retry took over from an earlier execution is in its result now)
+        statement = upsert(dialect, ExecutionDataRow, ("execution_id",), ("result", "reuse"))
         await connection.execute(statement, blobs)
         if hot:
             await connection.execute(delete(NodeRunRow).where(NodeRunRow.execution_id.in_(hot)))

@@ -1,0 +1,141 @@
+"""Queue mode's cancellations: asking the worker that runs an execution to stop it.
+
+A request is a flag on the execution's row (``cancel_requested_at``), set in one
+transaction with a PostgreSQL ``NOTIFY`` on ``CHANNEL`` that carries the execution's id:
+
+- the flag is what counts. A worker reads it when it claims the execution (one claimed
+  later, by a worker that took over, is cancelled as soon as it starts) and with every
+  renewal of its leases (``tav.storage.leases``), so a worker that missed the
+  notification (its listening connection was down) stops the execution within a third
+  of a lease all the same;
+- the notification is the fast path: every worker listens (``CancelListener``), and the
+  one that holds the execution stops it at once (a few milliseconds after the commit).
+
+Rejected: Redis pub/sub, or a broadcast through Celery's remote control, as the fast path
+(neither is there with both brokers: queue mode runs on Redis or RabbitMQ, but always on
+PostgreSQL, and a notification is sent only if the flag was committed, never before); the
+flag alone (a renewal every third of ``TAV_QUEUE_LEASE_S``, 5 s by default, is too slow
+to stop an execution by hand); a row per request in a table of its own (the flag on the
+row the lease already locks says the same, and goes with the execution when it is
+deleted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from tav.storage.db import Database
+from tav.storage.executions import UNFINISHED
+from tav.storage.models import ExecutionRow
+
+logger = logging.getLogger("tav.queue")
+CHANNEL = "tav_cancel"
+RECONNECT_S = 1.0
+CHECK_S = 5.0
+
+
+async def request_cancel(db: Database, execution_id: str) -> bool:
+    """Flag the top-level execution as to be cancelled and notify the workers; ``False``
+    if there is no such unfinished execution (it ended, or it is a sub-execution, which
+    stops with its parent)."""
+    flag = (
+        update(ExecutionRow)
+        .where(
+            ExecutionRow.id == execution_id,
+            ExecutionRow.status.in_(UNFINISHED),
+            ExecutionRow.parent_id.is_(None),
+        )
+        .values(cancel_requested_at=func.coalesce(ExecutionRow.cancel_requested_at, func.now()))
+        .returning(ExecutionRow.id)
+    )
+    async with db.begin() as connection:
+        if (await connection.execute(flag)).first() is None:
+            return False
+        await connection.execute(select(func.pg_notify(CHANNEL, execution_id)))
+    return True
+
+
+class CancelListener:
+    """Listens for cancellations on a PostgreSQL connection of its own (``LISTEN``) and
+    calls ``on_cancel`` with each execution's id, on the event loop that runs it.
+
+    The connection is asked every ``CHECK_S`` whether it still answers, and opened again
+    when it does not (a database restarted, a network cut that no one reported); what is
+    requested meanwhile is found by the lease renewals. As for every ``LISTEN``, it must
+    reach PostgreSQL directly or through a pooler in session mode."""
+
+    def __init__(self, db: Database, on_cancel: Callable[[str], None]) -> None:
+        self._db = db
+        self._on_cancel = on_cancel
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._listen_forever(), name="tav cancel listener")
+
+    async def _listen_forever(self) -> None:
+        failures = _failures()
+        while True:
+            try:
+                await self._listen_once()
+            except failures as exc:
+                logger.warning("listening for cancellations failed: %s", exc)
+            else:
+                logger.warning("listening for cancellations failed: the connection closed")
+            await asyncio.sleep(RECONNECT_S)
+
+    async def _listen_once(self) -> None:
+        settings = {"application_name": "tav cancel listener"}
+        engine = create_async_engine(
+            self._db.engine.url, poolclass=NullPool, connect_args={"server_settings": settings}
+        )
+        try:
+            async with asyncio.timeout(CHECK_S):
+                connection = await engine.connect()
+            try:
+                driver = (await connection.get_raw_connection()).driver_connection
+                assert driver is not None
+                closed = asyncio.Event()
+                driver.add_termination_listener(lambda _: closed.set())
+                await driver.add_listener(CHANNEL, self._heard)
+                while True:
+                    with suppress(TimeoutError):
+                        async with asyncio.timeout(CHECK_S):
+                            await closed.wait()
+                    if closed.is_set():
+                        return
+                    async with asyncio.timeout(CHECK_S):  # still answering?
+                        await driver.fetchval("SELECT 1")
+            finally:
+                with suppress(*_failures()):
+                    await connection.invalidate()  # (closed with it: never reused)
+        finally:
+            await engine.dispose()
+
+    def _heard(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
+        self._on_cancel(payload)
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
+def _failures() -> tuple[type[BaseException], ...]:
+    import asyncpg  # (imported by the workers that listen only)
+
+    return (
+        OSError,
+        TimeoutError,
+        SQLAlchemyError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+    )
