@@ -1,9 +1,11 @@
 // The workflow's history: its executions (open one to see it on the canvas) and its saved
-// versions (restore one as a new version).
+// versions (restore one as a new version). Executions still queued or running are read
+// again every few seconds, so that one waiting for a worker (queue mode) shows when it
+// starts and ends, with the worker that ran it.
 import { useCallback, useEffect, useState } from 'react'
 import { api } from '../api/client'
 import type { ExecutionSummary, VersionSummary } from '../api/types'
-import { MODE_LABELS } from '../lib/executions'
+import { MODE_LABELS, pollDelay, STATUS_LABELS } from '../lib/executions'
 import { relativeTime } from '../ui/time'
 import { formatDuration } from './format'
 import { useEditor } from './store'
@@ -65,6 +67,12 @@ function Executions({ workflowId, onOpen }: { workflowId: string; onOpen: (id: s
   useEffect(() => {
     load()
   }, [load, shown, runStatus])
+  // Only the first page is read again (one further back stays as it was loaded).
+  useEffect(() => {
+    if (!items || items.length > PAGE || !items.some((item) => item.status === 'queued' || item.status === 'running')) return
+    const timer = setTimeout(() => load(), pollDelay(items))
+    return () => clearTimeout(timer)
+  }, [items, load])
 
   if (error) return <div className="banner error">{error}</div>
   if (!items) return <p className="muted small pad">Loading…</p>
@@ -78,12 +86,20 @@ function Executions({ workflowId, onOpen }: { workflowId: string; onOpen: (id: s
               <span className={`dot status-${item.status}`} />
               <span className="history-main">
                 <span>
-                  <strong className="capitalize">{item.status}</strong> <span className="muted">{relativeTime(item.started_at)}</span>
+                  <span className={`pill status-${item.status}`} data-testid="execution-status">
+                    {STATUS_LABELS[item.status]}
+                  </span>{' '}
+                  <span className="muted">{relativeTime(item.started_at)}</span>
                 </span>
                 <span className="muted small">
                   {formatDuration(item.duration_ms) || '…'} · <span data-testid="execution-mode">{MODE_LABELS[item.mode]}</span>
                   {item.workflow_version !== null && item.workflow_version !== version && ` · v${item.workflow_version}`}
                 </span>
+                {item.worker && (
+                  <span className="muted small worker-name" data-testid="execution-worker" title="The worker that ran it">
+                    on {item.worker}
+                  </span>
+                )}
               </span>
               <code className="muted small">{item.execution_id.slice(0, 8)}</code>
             </button>

@@ -185,7 +185,9 @@ function ExecutionRow({ item }: { item: ExecutionSummary }) {
   return (
     <tr data-testid="execution-row" data-status={item.status} data-mode={item.mode}>
       <td>
-        <span className={`dot status-${item.status}`} /> {STATUS_LABELS[item.status]}
+        <span className={`pill status-${item.status}`} data-testid="execution-status">
+          <span className={`dot status-${item.status}`} /> {STATUS_LABELS[item.status]}
+        </span>
         {item.error && (
           <div className="muted small error-line" title={item.error.message}>
             {item.error.message}
@@ -212,6 +214,11 @@ function ExecutionRow({ item }: { item: ExecutionSummary }) {
       <td className="muted">{formatDuration(item.duration_ms) || (item.finished_at ? '' : '…')}</td>
       <td>
         <code className="muted small">{item.execution_id.slice(0, 8)}</code>
+        {item.worker && (
+          <div className="muted small worker-name" data-testid="execution-worker" title="The worker that ran it">
+            on {item.worker}
+          </div>
+        )}
       </td>
     </tr>
   )
