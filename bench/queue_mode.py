@@ -10,14 +10,22 @@ executions per second (from the first post to the last end) and enqueue-to-start
 (from an execution's commit, ``started_at``, to its first node starting), p50 and p99;
 then the latency on an idle cluster (one execution at a time, ``?wait=true``).
 
+Then the same for a CPU-bound workflow: the 10-node chain of ``bench/api.py``
+(``trigger.manual`` and 9 ``core.noop``, nothing to wait for), with 1 and 2 workers.
+
 Everything runs on this machine: the load generator, the upstream server, PostgreSQL,
-Redis and the processes measured share its cores. It prints figures; it is not a test.
+Redis and the processes measured share its cores. So each line also says where the CPU
+went while it was measured: the cores' busy share (``busy``: 100 % is both cores all the
+time), and CPU milliseconds per execution in the API process, the workers, PostgreSQL (all
+its processes) and Redis; when the cores are busy, the largest of these is the limit.
+It prints figures; it is not a test.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import shutil
 import socket
@@ -27,11 +35,13 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
+import psutil
 from aiohttp import web
 
 PG_ADMIN = os.environ.get("TAV_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -68,6 +78,63 @@ def io_workflow(url: str) -> dict[str, Any]:
             nodes.append({"id": node_id, "type": "core.http_request", "params": {"url": url}})
             edges.append({"from": f"c{chain}s{step - 1}" if step else "start", "to": node_id})
     return {"schema": 1, "name": "io", "nodes": nodes, "edges": edges}
+
+
+def cpu_workflow() -> dict[str, Any]:
+    """The 10-node chain of bench/api.py: a trigger and 9 ``core.noop``."""
+    ids = ["start", *(f"n{i}" for i in range(9))]
+    nodes = [{"id": "start", "type": "trigger.manual"}]
+    nodes += [{"id": node_id, "type": "core.noop"} for node_id in ids[1:]]
+    edges = [{"from": a, "to": b} for a, b in itertools.pairwise(ids)]
+    return {"schema": 1, "name": "cpu", "nodes": nodes, "edges": edges}
+
+
+class CpuMeter:
+    """CPU time spent by groups of processes, and the machine's busy share, over a span.
+
+    A group given as a callable is listed again at the end (PostgreSQL starts a process per
+    connection): processes that started meanwhile count whole; ones that also ended
+    meanwhile are missed."""
+
+    def __init__(self, groups: dict[str, Callable[[], list[psutil.Process]]]) -> None:
+        self.groups = groups
+        self._before: dict[str, dict[int, float]] = {}
+        self._machine: Any = None
+
+    @staticmethod
+    def _seconds(processes: list[psutil.Process]) -> dict[int, float]:
+        seconds = {}
+        for process in processes:
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            seconds[process.pid] = times.user + times.system
+        return seconds
+
+    def start(self) -> None:
+        self._before = {name: self._seconds(list_()) for name, list_ in self.groups.items()}
+        self._machine = psutil.cpu_times()
+
+    def stop(self, executions: int) -> dict[str, float]:
+        """CPU ms per execution of each group, and ``busy``: the cores' busy share."""
+        figures = {}
+        for name, list_ in self.groups.items():
+            before = self._before[name]
+            after = self._seconds(list_())
+            spent = sum(t - before.get(pid, 0.0) for pid, t in after.items())
+            figures[name] = spent * 1000 / executions
+        machine = psutil.cpu_times()
+        idle = (machine.idle + getattr(machine, "iowait", 0.0)) - (
+            self._machine.idle + getattr(self._machine, "iowait", 0.0)
+        )
+        total = sum(machine) - sum(self._machine)
+        figures["busy"] = 1 - idle / total if total else 0.0
+        return figures
+
+
+def postgres_processes() -> list[psutil.Process]:
+    return [p for p in psutil.process_iter(["name"]) if p.info["name"] in ("postgres",)]
 
 
 class Deployment:
@@ -115,6 +182,18 @@ class Deployment:
             await asyncio.sleep(0.1)
         raise RuntimeError("the workers did not start")
 
+    def meter(self, redis: subprocess.Popen[bytes] | None) -> CpuMeter:
+        api, *workers = (psutil.Process(p.pid) for p in self.processes)
+        broker = [psutil.Process(redis.pid)] if redis is not None else []
+        return CpuMeter(
+            {
+                "api": lambda: [api],
+                "workers": lambda: workers,
+                "postgres": postgres_processes,
+                "redis": lambda: broker,
+            }
+        )
+
     def stop(self) -> None:
         for process in self.processes:
             process.terminate()
@@ -125,7 +204,9 @@ class Deployment:
                 process.kill()
 
 
-async def measure(client: httpx.AsyncClient, workflow_id: str, count: int) -> dict[str, float]:
+async def measure(
+    client: httpx.AsyncClient, workflow_id: str, count: int, meter: CpuMeter | None = None
+) -> dict[str, float]:
     gate = asyncio.Semaphore(32)
 
     async def post() -> str:
@@ -134,6 +215,8 @@ async def measure(client: httpx.AsyncClient, workflow_id: str, count: int) -> di
             response.raise_for_status()
             return str(response.json()["execution_id"])
 
+    if meter is not None:
+        meter.start()
     began = time.monotonic()
     ids = await asyncio.gather(*(post() for _ in range(count)))
     latencies = []
@@ -146,8 +229,10 @@ async def measure(client: httpx.AsyncClient, workflow_id: str, count: int) -> di
         assert body["status"] == "succeeded", body
         latencies.append(_start_latency(body))
     took = time.monotonic() - began
+    cpu = meter.stop(count) if meter is not None else {}
     latencies.sort()
     return {
+        **cpu,
         "per_s": count / took,
         "p50": statistics.median(latencies),
         "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
@@ -189,20 +274,82 @@ async def drop(name: str) -> None:
 
 
 async def setup_run(
-    root: Path, env: dict[str, str], workers: int, url: str, count: int, idle: bool = False
+    root: Path,
+    env: dict[str, str],
+    workers: int,
+    workflow: dict[str, Any],
+    count: int,
+    redis: subprocess.Popen[bytes] | None,
+    idle: bool = False,
 ) -> tuple[dict[str, float], float | None]:
     deployment = Deployment(root, env)
     try:
         async with await deployment.serve() as client:
             if workers:
                 await deployment.workers(client, workers)
-            created = await client.post("/api/v1/workflows", json=io_workflow(url))
+            created = await client.post("/api/v1/workflows", json=workflow)
             workflow_id = created.json()["id"]
             await measure(client, workflow_id, min(count, 20))  # warm up
-            figures = await measure(client, workflow_id, count)
+            meter = deployment.meter(redis if workers else None)
+            figures = await measure(client, workflow_id, count, meter)
             return figures, await idle_latency(client, workflow_id) if idle else None
     finally:
         deployment.stop()
+
+
+Row = tuple[str, dict[str, float], float | None]
+
+
+async def setups(
+    tmp: Path,
+    redis: subprocess.Popen[bytes],
+    redis_url: str,
+    workflow: dict[str, Any],
+    workers: tuple[int, ...],
+    count: int,
+) -> list[Row]:
+    """The single process, then queue mode with each number of ``workers``; a database
+    of its own for each."""
+    rows: list[Row] = []
+    for count_of_workers in (0, *workers):
+        name, db_url = await database()
+        env = {"TAV_DATABASE_URL": db_url}
+        if count_of_workers:
+            env["TAV_QUEUE_URL"] = redis_url
+        idle = count_of_workers <= 1
+        label = (
+            f"queue, {count_of_workers} worker(s)"
+            if count_of_workers
+            else "single process (PostgreSQL)"
+        )
+        try:
+            root = tmp / f"{workflow['name']}{count_of_workers}"
+            figures, idle_s = await setup_run(
+                root, env, count_of_workers, workflow, count, redis, idle
+            )
+            rows.append((label, figures, idle_s))
+        finally:
+            await drop(name)
+    return rows
+
+
+def table(title: str, rows: list[Row]) -> None:
+    print(title)
+    print(
+        f"{'setup':30} {'exec/s':>7} {'scale':>5} {'start p50':>9} {'p99':>8} {'idle p50':>8}"
+        f" {'busy':>5} {'CPU ms/exec: api':>16} {'workers':>7} {'pg':>5} {'redis':>5}"
+    )
+    base = next((f["per_s"] for label, f, _ in rows if "1 worker" in label), None)
+    for label, figures, idle in rows:
+        scale = f"{figures['per_s'] / base:5.2f}" if base and "worker" in label else "    -"
+        idle_text = f"{idle * 1000:6.1f}ms" if idle is not None else "       -"
+        print(
+            f"{label:30} {figures['per_s']:7.1f} {scale} {figures['p50'] * 1000:7.1f}ms"
+            f" {figures['p99'] * 1000:6.1f}ms {idle_text} {figures['busy'] * 100:4.0f}%"
+            f" {figures['api']:16.1f} {figures['workers']:7.1f} {figures['postgres']:5.1f}"
+            f" {figures['redis']:5.1f}"
+        )
+    print()
 
 
 async def main(count: int) -> None:
@@ -212,39 +359,21 @@ async def main(count: int) -> None:
         [shutil.which("redis-server") or "redis-server", "--port", str(redis_port), "--save", ""],
         stdout=subprocess.DEVNULL,
     )
-    rows = []
+    redis_url = f"redis://127.0.0.1:{redis_port}/0"
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            name, db_url = await database()
-            try:
-                single = {"TAV_DATABASE_URL": db_url}
-                figures, idle = await setup_run(Path(tmp) / "single", single, 0, url, count, True)
-                rows.append(("single process (PostgreSQL)", figures, idle))
-            finally:
-                await drop(name)
-            for workers in (1, 2, 4):
-                name, db_url = await database()
-                env = {
-                    "TAV_DATABASE_URL": db_url,
-                    "TAV_QUEUE_URL": f"redis://127.0.0.1:{redis_port}/0",
-                }
-                try:
-                    root = Path(tmp) / f"queue{workers}"
-                    figures, idle = await setup_run(root, env, workers, url, count, workers == 1)
-                    rows.append((f"queue, {workers} worker(s)", figures, idle))
-                finally:
-                    await drop(name)
+            io_rows = await setups(Path(tmp), redis, redis_url, io_workflow(url), (1, 2, 4), count)
+            cpu_rows = await setups(Path(tmp), redis, redis_url, cpu_workflow(), (1, 2), count)
     finally:
         redis.terminate()
         await runner.cleanup()
-    print(f"I/O-bound workflow (10 HTTP calls of 100 ms, 5 at a time), {count} executions")
-    print(f"{'setup':32} {'exec/s':>8} {'start p50':>10} {'start p99':>10} {'idle p50':>9}")
-    for label, figures, idle in rows:
-        idle_text = f"{idle * 1000:7.1f}ms" if idle is not None else "        -"
-        print(
-            f"{label:32} {figures['per_s']:8.1f} {figures['p50'] * 1000:8.1f}ms "
-            f"{figures['p99'] * 1000:8.1f}ms {idle_text}"
-        )
+    table(f"I/O-bound workflow (10 HTTP calls of 100 ms, 5 at a time), {count} executions", io_rows)
+    table(f"CPU-bound workflow (10-node chain of core.noop), {count} executions", cpu_rows)
+    print(
+        "scale = executions/s against 1 worker; start = from an execution's commit to its first"
+        " node starting;\nidle = the same, one execution at a time; busy = the 2 cores' busy"
+        " share while measured."
+    )
 
 
 if __name__ == "__main__":
