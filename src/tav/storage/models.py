@@ -376,3 +376,33 @@ class LimitHoldRow(Base):
     holder: Mapped[str | None] = mapped_column(String(200))
     """The process renewing it (``host:pid``); none for a window's start or a hold-off."""
     expires_at: Mapped[datetime]
+
+
+class WaitRow(Base):
+    """A wait node an execution reached (``tav.storage.waits``): ``open`` until it is
+    decided (by people, a resume call, its timer or its timeout) or its execution is
+    cancelled. Only the SHA-256 of its link's token is kept; ``due_at`` (a timer, an
+    approval's timeout) is emptied once it is no longer open, so the index holds only
+    what the timer loop may still have to fire."""
+
+    __tablename__ = "waits"
+    __table_args__ = (Index("ix_waits_due", "due_at"),)
+
+    execution_id: Mapped[str] = mapped_column(
+        ForeignKey("executions.id", ondelete="CASCADE"), primary_key=True
+    )
+    node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16))
+    """``timer``, ``webhook`` or ``approval``."""
+    status: Mapped[str] = mapped_column(String(16))
+    """``open``, ``decided`` or ``cancelled``."""
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    spec: Mapped[dict[str, Any]]
+    """What it waits for, as the node rendered it (``tav.core.waits.WaitRequest``)."""
+    due_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decisions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    """The approvals taken so far, while more are needed."""
+    outcome: Mapped[dict[str, Any] | None]
+    """Once decided: what the node settles with (``tav.core.waits.WaitOutcome``)."""
