@@ -12,6 +12,16 @@ runs (``renew``); its writes are fenced by the lease token (``fenced``, in the w
 transactions), so once another worker took over, nothing more of the first is stored.
 
 Times are the database's (``now()``), so the clocks of the machines never disagree.
+
+The lease's own writes (claim, renew, release, hand back) are committed without waiting for
+the write-ahead log to reach the disk (``synchronous_commit`` off for their transactions:
+about 3 ms less between a task's arrival and its first node on an idle cluster). A
+database crash may then forget the last of them, which the fencing makes harmless: a
+forgotten claim or renewal means a lease lost sooner, so the worker's next writes are
+refused and it stops the execution, which the sweeper publishes again; a forgotten release
+or hand-back means a lease that expires instead. A new execution's row (``insert_queued``)
+is committed durably, as every other write is.
+
 PostgreSQL only: queue mode refuses SQLite (``tav.app.topology``).
 """
 
@@ -24,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tav.core.errors import FailureKind
@@ -36,6 +46,7 @@ from tav.storage.executions import UNFINISHED
 from tav.storage.models import ExecutionRow
 
 QUEUED = ExecutionStatus.QUEUED.value
+NOT_WAITING_FOR_THE_DISK = text("SET LOCAL synchronous_commit TO OFF")
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +173,7 @@ class LeaseRepository:
             .returning(ExecutionRow.skip, ExecutionRow.cancel_requested_at, ExecutionRow.last_seq)
         )
         async with self.db.begin() as connection:
+            await connection.execute(NOT_WAITING_FOR_THE_DISK)
             won = (await connection.execute(statement)).first()
             if won is not None and won.last_seq:
                 await _settle_orphans(connection, execution_id)
@@ -175,6 +187,7 @@ class LeaseRepository:
         someone asked to cancel meanwhile."""
         renewal = Renewal(lost=set(), cancelled=set())
         async with self.db.begin() as connection:
+            await connection.execute(NOT_WAITING_FOR_THE_DISK)
             for lease in leases:
                 result = await connection.execute(
                     update(ExecutionRow)
@@ -191,6 +204,7 @@ class LeaseRepository:
 
     async def release(self, lease: Lease) -> None:
         async with self.db.begin() as connection:
+            await connection.execute(NOT_WAITING_FOR_THE_DISK)
             await connection.execute(
                 update(ExecutionRow)
                 .where(ExecutionRow.id == lease.execution_id, _held(lease))
@@ -201,6 +215,7 @@ class LeaseRepository:
         """Give up an execution this worker could not finish (it is shutting down): free
         its lease and have the sweeper publish it again, for another worker to resume."""
         async with self.db.begin() as connection:
+            await connection.execute(NOT_WAITING_FOR_THE_DISK)
             await connection.execute(
                 update(ExecutionRow)
                 .where(ExecutionRow.id == lease.execution_id, _held(lease))
