@@ -23,7 +23,8 @@ class AIModelLink(Model):
 
 
 class AICredentialLimits(Model):
-    """Limits of one provider credential, shared by every execution of the process."""
+    """Limits of one provider credential, shared by every execution of the process (in
+    queue mode, of every worker)."""
 
     model_config = ConfigDict(extra="forbid")
 

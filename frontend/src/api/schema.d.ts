@@ -1063,7 +1063,8 @@ export interface components {
     schemas: {
         /**
          * AICredentialLimits
-         * @description Limits of one provider credential, shared by every execution of the process.
+         * @description Limits of one provider credential, shared by every execution of the process (in
+         *     queue mode, of every worker).
          */
         AICredentialLimits: {
             /**

@@ -133,7 +133,7 @@ class Chain:
                 self.breaker.succeeded(link.key)
                 tally.attempts.append(_attempt(link, "answered", None, started))
                 return Outcome(value, link, tally.attempts)
-            self._failed(link, failure, tally)
+            await self._failed(link, failure, tally)
             _record(ctx, tally, _attempt(link, failure.outcome, failure.message, started))
             if on_fallback is not None:
                 on_fallback()
@@ -147,7 +147,7 @@ class Chain:
             reason = f"circuit open after repeated failures ({open_s:.1f} s left)"
             _record(ctx, tally, _passed(ref, "skipped", reason))
             return None
-        if (held_s := self.limits.held_off(ref.credential)) > 0:
+        if (held_s := await self.limits.held_off(ref.credential)) > 0:
             tally.waits.append(held_s)
             tally.transient = True
             reason = f"the provider asked to wait ({held_s:.1f} s left, Retry-After)"
@@ -161,9 +161,9 @@ class Chain:
         await providers.load(credential.kind)  # once per process, and not timed
         return Link(ref, credential)
 
-    def _failed(self, link: Link, failure: Failure, tally: _Tally) -> None:
+    async def _failed(self, link: Link, failure: Failure, tally: _Tally) -> None:
         if failure.retry_after is not None:
-            self.limits.hold_off(link.ref.credential, failure.retry_after)
+            await self.limits.hold_off(link.ref.credential, failure.retry_after)
             tally.waits.append(failure.retry_after)
         if failure.counts:
             self.breaker.failed(link.key)

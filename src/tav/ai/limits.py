@@ -12,6 +12,14 @@
 
 Limits live in one ``Limits`` object owned by the host's ``AIServices``; changing the
 settings reconfigures it in place, effective for the next call.
+
+In queue mode (``shared``: ``tav.engine.ports.SharedLimits``, counted in the database) the
+concurrency, the requests per minute and the Retry-After hold-offs of a credential hold
+across every worker: a call takes this process's gate first, then a place of
+``ai:<credential>`` (held until the call ends, renewed meanwhile, so a worker that dies
+holding one frees it within a lease) and one of ``ai-rate:<credential>`` (gone a window
+after the call started); a 429's hold-off is noted for every process. Circuit breakers
+stay per process: they judge what this process saw of a provider.
 """
 
 from __future__ import annotations
@@ -25,8 +33,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from tav.ai.config import AIConfig, Limit
+from tav.engine.ports import SharedLimits
 
 Clock = Callable[[], float]
+SHARED_POLL_FIRST_S = 0.02
+SHARED_POLL_MAX_S = 0.25
 
 
 @dataclass
@@ -41,10 +52,14 @@ class _Gate:
 class Limits:
     """Concurrency, request rate and Retry-After hold-offs, by credential id."""
 
-    def __init__(self, config: AIConfig, clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self, config: AIConfig, clock: Clock = time.monotonic, shared: SharedLimits | None = None
+    ) -> None:
+        """``shared``: queue mode's limits across processes (``None``: this process's)."""
         self._config = config
         self._clock = clock
         self._gates: dict[str, _Gate] = {}
+        self.shared = shared
 
     def configure(self, config: AIConfig) -> None:
         self._config = config
@@ -76,11 +91,42 @@ class Limits:
             gate.in_use += 1
             gate.starts.append(self._clock())
         try:
-            yield
+            if self.shared is None:
+                yield
+            else:
+                async with self._shared_slot(self.shared, credential, gate.limit):
+                    yield
         finally:
             async with gate.changed:
                 gate.in_use -= 1
                 gate.changed.notify_all()
+
+    @asynccontextmanager
+    async def _shared_slot(
+        self, shared: SharedLimits, credential: str, limit: Limit
+    ) -> AsyncIterator[None]:
+        """A place of the credential's concurrency and one of its rate window, across the
+        processes, waiting for them."""
+        token = None
+        if limit.max_concurrent is not None:
+            pause = SHARED_POLL_FIRST_S
+            while (token := await shared.take(f"ai:{credential}", limit.max_concurrent)) is None:
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, SHARED_POLL_MAX_S)
+        try:
+            if limit.requests_per_minute is not None:
+                await self._shared_start(shared, credential, limit.requests_per_minute)
+            yield
+        finally:
+            if token is not None:
+                await shared.give_back(token)
+
+    async def _shared_start(self, shared: SharedLimits, credential: str, rpm: int) -> None:
+        key, window = f"ai-rate:{credential}", self._config.rate_window_s
+        while True:
+            if await shared.take(key, rpm, for_s=window) is not None:
+                return
+            await asyncio.sleep(max(await shared.next_free_s(key), SHARED_POLL_FIRST_S))
 
     def in_use(self, credential: str) -> int:
         return self._gate(credential).in_use
@@ -102,15 +148,21 @@ class Limits:
             return 0.0
         return gate.starts[0] + window - now
 
-    def hold_off(self, credential: str, seconds: float) -> None:
-        """Call ``credential`` again no sooner than ``seconds`` from now."""
+    async def hold_off(self, credential: str, seconds: float) -> None:
+        """Call ``credential`` again no sooner than ``seconds`` from now (in any process,
+        with ``shared``)."""
         gate = self._gate(credential)
         gate.not_before = max(gate.not_before, self._clock() + seconds)
+        if self.shared is not None:
+            await self.shared.hold_off(f"ai-hold:{credential}", seconds)
 
-    def held_off(self, credential: str) -> float:
+    async def held_off(self, credential: str) -> float:
         """Seconds ``credential`` is still held off (0: it may be called)."""
         gate = self._gates.get(credential)
-        return 0.0 if gate is None else max(0.0, gate.not_before - self._clock())
+        here = 0.0 if gate is None else max(0.0, gate.not_before - self._clock())
+        if self.shared is None or here > 0:
+            return here
+        return await self.shared.held_off(f"ai-hold:{credential}")
 
 
 @dataclass

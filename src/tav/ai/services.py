@@ -30,6 +30,7 @@ from tav.ai.limits import Breaker, Clock, Limits
 from tav.ai.messages import inline_remote_media, inline_stored_media, to_langchain
 from tav.ai.streaming import TokenBatcher
 from tav.core.errors import NodeError
+from tav.engine.ports import SharedLimits
 from tav.engine.secrets import redact_value
 from tav.nodes.ai import ChatRequest, ChatResponse, EmbedResponse, ModelRef, Usage
 from tav.nodes.context import NodeContext
@@ -49,13 +50,15 @@ class AIServices:
         redaction: Redaction | None = None,
         http: ProviderHttp | None = None,
         clock: Clock = time.monotonic,
+        shared: SharedLimits | None = None,
     ) -> None:
         """``http``: the clients the providers' SDKs send through (the server's apply its
-        outbound policy); without it, each SDK's own."""
+        outbound policy); without it, each SDK's own. ``shared``: queue mode's limits
+        across processes, which the credentials' limits then hold in."""
         self.config = config or AIConfig()
         self.http = http
         self.redaction = redaction or NoRedaction()
-        self.limits = Limits(self.config, clock)
+        self.limits = Limits(self.config, clock, shared)
         self.breaker = Breaker(self.config, clock)
         self.cache = cache
         self._chain = Chain(self.limits, self.breaker)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 from datetime import timedelta
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import httpx
 
@@ -46,7 +46,7 @@ from tav.collab.rooms import Rooms
 from tav.credentials import CredentialService, KeySource, Vault
 from tav.engine.bus import InMemoryBus
 from tav.engine.executor import Executor
-from tav.engine.pools import Pools
+from tav.engine.pools import Pools, SharedPools
 from tav.engine.template_budget import TemplateLimits
 from tav.nodes.discovery import default_registry
 from tav.nodes.host import HostServices, PdfFonts
@@ -76,6 +76,9 @@ from tav.triggers.discovery import default_trigger_kinds
 from tav.triggers.leadership import Leadership, process_name
 from tav.triggers.webhook import WebhookRoutes
 
+if TYPE_CHECKING:
+    from tav.storage.limits import LimitHolds
+
 BUS_RETAIN_EVENTS = 1_000
 """Events of finished executions a recording host's bus keeps: only enough to bridge the
 moment between an execution's end and its final batch being written; watchers of
@@ -99,6 +102,8 @@ class Storage:
     keys: KeySource
     vault: Vault
     credentials: CredentialService
+    limit_holds: LimitHolds | None = None
+    """Queue mode: the places in pools and credentials' limits, shared by the processes."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,6 +141,8 @@ class Parts(Storage):
         await self.http.aclose()
         await self.http_session.aclose()
         await self.provider_http.aclose()
+        if self.limit_holds is not None:
+            await self.limit_holds.aclose()
         await self.db.close()
 
 
@@ -211,6 +218,7 @@ def build(
         cache=ai_cache,
         redaction=storage.vault,
         http=provider_http,
+        shared=storage.limit_holds,
     )
     registry = registry or default_registry(settings.nodes_path)
     loader = StoredWorkflowLoader(storage.workflows, file_refs=file_refs)
@@ -272,6 +280,7 @@ def _storage(settings: Settings, db: Database) -> Storage:
         hash_concurrency=settings.password_hash_concurrency,
     )
     return Storage(
+        limit_holds=_limit_holds(settings, db) if topology.queue_mode(settings) else None,
         db=db,
         executions=ExecutionRepository(db),
         workflows=WorkflowRepository(db),
@@ -288,6 +297,13 @@ def _storage(settings: Settings, db: Database) -> Storage:
     )
 
 
+def _limit_holds(settings: Settings, db: Database) -> LimitHolds:
+    """Queue mode: pools and credentials' limits counted across the processes."""
+    from tav.storage.limits import LimitHolds
+
+    return LimitHolds(db, holder=process_name(), lease_s=settings.queue_lease_s)
+
+
 def _ai_cache(settings: Settings, db: Database) -> AICacheRepository:
     days = settings.ai_cache_max_age_days
     return AICacheRepository(db, max_age=timedelta(days=days) if days is not None else None)
@@ -302,11 +318,17 @@ def _executor(
     writer: ExecutionWriter | None,
     loader: StoredWorkflowLoader,
 ) -> Executor:
+    shared = storage.limit_holds
+    pools = (
+        Pools(settings.pools, default_limit=settings.pool_default_limit)
+        if shared is None
+        else SharedPools(settings.pools, default_limit=settings.pool_default_limit, shared=shared)
+    )
     return Executor(
         registry,
         bus=bus,
         store=writer,
-        pools=Pools(settings.pools, default_limit=settings.pool_default_limit),
+        pools=pools,
         loader=loader,
         services=services,
         vars=settings.vars,

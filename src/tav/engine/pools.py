@@ -1,16 +1,31 @@
-"""Named resource pools: concurrency limits shared by every execution of one executor."""
+"""Named resource pools: concurrency limits shared by every execution of one executor.
+
+``Pools`` counts in this process (an asyncio semaphore per pool): one process runs
+everything, and a slot costs no more than a semaphore. ``SharedPools`` (queue mode) holds
+each limit across every process that runs executions: a slot is a place in
+``SharedLimits`` (counted in the database) as well as in this process's semaphore. The
+``cpu`` pool stays per process there: it is about one machine's cores (the threads of
+``ctx.to_thread``), which another machine's workers do not use.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from contextlib import AbstractAsyncContextManager
+from types import TracebackType
 from typing import Any
+
+from tav.engine.ports import SharedLimits
 
 DEFAULT_LIMITS: Mapping[str, int] = {"http": 64, "llm": 8, "cpu": os.cpu_count() or 2}
 DEFAULT_CUSTOM_LIMIT = 16
+LOCAL_POOLS = frozenset({"cpu"})
+"""Pools that count per process even when limits are shared: a machine's cores."""
+POLL_FIRST_S = 0.02
+POLL_MAX_S = 0.25
 
 # One shared no-op context for nodes without a pool. (An @asynccontextmanager would cost an
 # async generator per node, which shows in the per-node overhead.)
@@ -63,3 +78,76 @@ class Pools:
                     semaphore.release()
             elif limit < old[pool]:
                 self._semaphores[pool] = asyncio.Semaphore(limit)
+
+
+class SharedPools(Pools):
+    """Pools whose limits hold across processes (queue mode), but for ``local`` ones.
+
+    A slot is taken in this process's semaphore first (so a process never asks for more
+    places than the limit), then as a place of ``pool:<name>`` in ``shared``; while a pool
+    is full everywhere, its waiters ask again every 20 ms, backing off to 250 ms (no order
+    among processes: whichever asks first after a slot is given back gets it)."""
+
+    def __init__(
+        self,
+        limits: Mapping[str, int] | None = None,
+        *,
+        default_limit: int = DEFAULT_CUSTOM_LIMIT,
+        shared: SharedLimits,
+        local: Collection[str] = LOCAL_POOLS,
+    ) -> None:
+        super().__init__(limits, default_limit=default_limit)
+        self.shared = shared
+        self.local = frozenset(local)
+
+    def slot(self, pool: str | None) -> AbstractAsyncContextManager[Any]:
+        semaphore = super().slot(pool)
+        if pool is None or pool in self.local:
+            return semaphore
+        return _SharedSlot(self, pool, semaphore)
+
+    async def take(self, pool: str) -> str:
+        """A place in ``pool`` across the processes, waiting while there is none."""
+        pause = POLL_FIRST_S
+        while True:
+            limit = self.limits.get(pool, self.default_limit)
+            token = await self.shared.take(f"pool:{pool}", limit)
+            if token is not None:
+                return token
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, POLL_MAX_S)
+
+
+class _SharedSlot:
+    """One slot of a shared pool: this process's semaphore, then the shared place."""
+
+    __slots__ = ("_local", "_pool", "_pools", "_token")
+
+    def __init__(
+        self, pools: SharedPools, pool: str, local: AbstractAsyncContextManager[Any]
+    ) -> None:
+        self._pools = pools
+        self._pool = pool
+        self._local = local
+        self._token: str | None = None
+
+    async def __aenter__(self) -> None:
+        await self._local.__aenter__()
+        try:
+            self._token = await self._pools.take(self._pool)
+        except BaseException:
+            await self._local.__aexit__(None, None, None)
+            raise
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        token, self._token = self._token, None
+        try:
+            if token is not None:
+                await self._pools.shared.give_back(token)
+        finally:
+            await self._local.__aexit__(kind, error, traceback)

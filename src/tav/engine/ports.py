@@ -61,3 +61,31 @@ class SecretProvider(Protocol):
     def redact(self, text: str) -> str:
         """``text`` with every secret value this provider has revealed replaced."""
         ...
+
+
+class SharedLimits(Protocol):
+    """Places in limits that several processes share (queue mode: every worker counts in
+    the one PostgreSQL database, ``tav.storage.limits.LimitHolds``). A place is taken
+    under a key (``pool:http``) while fewer than its limit are; each is gone at its
+    expiry, so none outlives a process that died holding it by more than a lease."""
+
+    async def take(self, key: str, limit: int, *, for_s: float | None = None) -> str | None:
+        """A place of ``key`` if fewer than ``limit`` are taken (its token), else ``None``.
+        ``for_s``: the place goes by itself that many seconds from now (the start of a
+        call within a rate window); ``None``: it is held until ``give_back`` (renewed by
+        this process meanwhile)."""
+        ...
+
+    async def give_back(self, token: str) -> None: ...
+
+    async def next_free_s(self, key: str) -> float:
+        """Seconds until the first place of ``key`` that goes by itself does (0: none)."""
+        ...
+
+    async def hold_off(self, key: str, seconds: float) -> None:
+        """Note that ``key`` may not be used for ``seconds`` from now (a Retry-After)."""
+        ...
+
+    async def held_off(self, key: str) -> float:
+        """Seconds ``key`` is still held off by any process (0: it may be used)."""
+        ...
