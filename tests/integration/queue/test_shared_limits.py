@@ -107,7 +107,7 @@ async def start(client: httpx.AsyncClient, workflow_id: str, **input: Any) -> st
 async def test_a_pool_limit_holds_across_two_workers(cluster: Cluster, gauge: Gauge):
     pools = {"TAV_POOLS": '{"ext": 2}'}
     workflow_id = await cluster.store_workflow(holding(f"{gauge.url}/hold?s=1"))
-    await cluster.worker(concurrency=4, **pools)
+    await cluster.worker(concurrency=4, **pools)  # six runs: two at least on each
     await cluster.worker(concurrency=4, **pools)
     _, client = await cluster.serve(**pools)
     began = time.monotonic()
@@ -156,8 +156,8 @@ async def test_a_slot_held_by_a_sigkilled_worker_comes_back_within_the_lease(
 async def test_a_credential_s_max_concurrent_holds_across_two_workers(cluster: Cluster):
     with FakeProviders() as fake:
         limits = {"TAV_AI_MAX_CONCURRENT": "1"}
-        await cluster.worker(concurrency=4, **limits)
-        await cluster.worker(concurrency=4, **limits)
+        await cluster.worker(concurrency=2, **limits)  # four runs: two each
+        await cluster.worker(concurrency=2, **limits)
         _, client = await cluster.serve(**limits)
         async with client:
             credential = await _openai(client, fake)
