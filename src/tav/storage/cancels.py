@@ -29,13 +29,11 @@ from contextlib import suppress
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
 from tav.storage.db import Database
 from tav.storage.executions import UNFINISHED
 from tav.storage.models import ExecutionRow
+from tav.storage.own_session import OwnSession, failures
 
 logger = logging.getLogger("tav.queue")
 CHANNEL = "tav_cancel"
@@ -82,43 +80,29 @@ class CancelListener:
         self._task = asyncio.create_task(self._listen_forever(), name="tav cancel listener")
 
     async def _listen_forever(self) -> None:
-        failures = _failures()
+        trouble = failures()
         while True:
             try:
                 await self._listen_once()
-            except failures as exc:
+            except trouble as exc:
                 logger.warning("listening for cancellations failed: %s", exc)
             else:
                 logger.warning("listening for cancellations failed: the connection closed")
             await asyncio.sleep(RECONNECT_S)
 
     async def _listen_once(self) -> None:
-        settings = {"application_name": "tav cancel listener"}
-        engine = create_async_engine(
-            self._db.engine.url, poolclass=NullPool, connect_args={"server_settings": settings}
-        )
+        session = OwnSession(self._db, "tav cancel listener")
         try:
-            async with asyncio.timeout(CHECK_S):
-                connection = await engine.connect()
-            try:
-                driver = (await connection.get_raw_connection()).driver_connection
-                assert driver is not None
-                closed = asyncio.Event()
-                driver.add_termination_listener(lambda _: closed.set())
-                await driver.add_listener(CHANNEL, self._heard)
-                while True:
-                    with suppress(TimeoutError):
-                        async with asyncio.timeout(CHECK_S):
-                            await closed.wait()
-                    if closed.is_set():
-                        return
-                    async with asyncio.timeout(CHECK_S):  # still answering?
-                        await driver.fetchval("SELECT 1")
-            finally:
-                with suppress(*_failures()):
-                    await connection.invalidate()  # (closed with it: never reused)
+            driver = await session.open(CHECK_S)
+            await driver.add_listener(CHANNEL, self._heard)
+            while True:
+                with suppress(TimeoutError):
+                    async with asyncio.timeout(CHECK_S):
+                        await session.ended.wait()
+                if not await session.answers(CHECK_S):
+                    return
         finally:
-            await engine.dispose()
+            await session.close()
 
     def _heard(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
         self._on_cancel(payload)
@@ -127,15 +111,3 @@ class CancelListener:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-
-
-def _failures() -> tuple[type[BaseException], ...]:
-    import asyncpg  # (imported by the workers that listen only)
-
-    return (
-        OSError,
-        TimeoutError,
-        SQLAlchemyError,
-        asyncpg.PostgresError,
-        asyncpg.InterfaceError,
-    )

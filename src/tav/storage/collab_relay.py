@@ -44,11 +44,8 @@ import secrets
 from contextlib import suppress
 from typing import Any, Protocol
 
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
-
 from tav.storage.db import Database
+from tav.storage.own_session import OwnSession, failures
 
 logger = logging.getLogger("tav.storage.collab")
 CHANNEL = "tav_collab_"
@@ -86,10 +83,7 @@ class DraftRelay:
         self._hearings: dict[str, Hearing] = {}
         self._lock = asyncio.Lock()
         """One operation at a time on the connection."""
-        self._engine: AsyncEngine | None = None
-        self._connection: AsyncConnection | None = None
-        self._driver: Any = None
-        self._broken = asyncio.Event()
+        self._session: OwnSession | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._messages = itertools.count()
         self._partial: dict[tuple[str, str], list[str]] = {}
@@ -124,9 +118,9 @@ class DraftRelay:
             return  # a room of it opened since: it goes on hearing
         del self._hearings[channel]
         async with self._lock:
-            if self._driver is not None and not self._broken.is_set():
+            if (driver := self._open_driver()) is not None:
                 with suppress(*_FAILURES):
-                    await self._driver.remove_listener(channel, self._heard)
+                    await driver.remove_listener(channel, self._heard)
 
     async def awareness(self, workflow_id: str, update: bytes) -> None:
         encoded = _encode(update)
@@ -206,28 +200,26 @@ class DraftRelay:
         except _FAILURES as exc:
             logger.warning("could not relay live co-editing presence: %s", exc)
 
+    def _open_driver(self) -> Any:
+        """asyncpg's connection, if the session is open and not known to have ended."""
+        session = self._session
+        if session is None or session.driver is None or session.ended.is_set():
+            return None
+        return session.driver
+
     async def _connect(self) -> Any:
         """The connection, opened if it is not (call with ``_lock``)."""
-        if self._driver is not None and not self._broken.is_set():
-            return self._driver
+        if (driver := self._open_driver()) is not None:
+            return driver
         if self._closed:
             raise ConnectionError("the live co-editing relay is closed")
-        self._missed = self._missed or self._driver is not None
+        self._missed = self._missed or self._session is not None
         await self._disconnect()
-        broken = self._broken = asyncio.Event()
-        settings = {"application_name": "tav collab relay", "synchronous_commit": "off"}
-        self._engine = create_async_engine(
-            self.db.engine.url, poolclass=NullPool, connect_args={"server_settings": settings}
-        )
+        session = self._session = OwnSession(self.db, "tav collab relay", synchronous_commit="off")
+        driver = await session.open(self.check_s)
         async with asyncio.timeout(self.check_s):
-            self._connection = await self._engine.connect()
-            raw = await self._connection.get_raw_connection()
-            driver = raw.driver_connection
-            assert driver is not None
-            driver.add_termination_listener(lambda _: broken.set())
             for channel in list(self._hearings):
                 await driver.add_listener(channel, self._heard)
-        self._driver = driver
         if self._watcher is None or self._watcher.done():
             self._watcher = asyncio.ensure_future(self._watch())
         if self._missed:
@@ -238,43 +230,37 @@ class DraftRelay:
         return driver
 
     async def _disconnect(self) -> None:
-        connection, engine = self._connection, self._engine
-        self._connection = self._engine = self._driver = None
-        if connection is not None:
-            with suppress(*_FAILURES):
-                await connection.invalidate()
-                await connection.close()
-        if engine is not None:
-            await engine.dispose()
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
 
     async def _watch(self) -> None:
         """Notice a broken connection (asked every ``check_s``, or told by asyncpg), open
         it again, and tell every room it may have missed something."""
         while not self._closed:
+            session = self._session
+            ended = session.ended if session is not None else asyncio.Event()
             with suppress(TimeoutError):
                 async with asyncio.timeout(self.check_s):
-                    await self._broken.wait()
-            if not self._broken.is_set() and await self._answers():
+                    await ended.wait()
+            if not ended.is_set() and await self._answers():
                 continue
             await self._reopen()
 
     async def _answers(self) -> bool:
         try:
             async with self._lock:
-                if self._driver is None:
-                    return False
-                async with asyncio.timeout(self.check_s):
-                    await self._driver.fetchval("SELECT 1")
+                return self._session is not None and await self._session.answers(self.check_s)
         except _FAILURES as exc:
             logger.warning("the live co-editing relay's connection broke: %s", exc)
             return False
-        return True
 
     async def _reopen(self) -> None:
         while not self._closed:
             try:
                 async with self._lock:
-                    self._broken.set()
+                    if self._session is not None:
+                        self._session.ended.set()  # (so that ``_connect`` opens a new one)
                     self._missed = True
                     await self._connect()
             except _FAILURES as exc:
@@ -284,19 +270,7 @@ class DraftRelay:
             return
 
 
-def _failures() -> tuple[type[BaseException], ...]:
-    import asyncpg
-
-    return (
-        OSError,
-        TimeoutError,
-        SQLAlchemyError,
-        asyncpg.PostgresError,
-        asyncpg.InterfaceError,
-    )
-
-
-_FAILURES = _failures()
+_FAILURES = failures()
 
 
 def _encode(data: bytes) -> str:

@@ -34,11 +34,9 @@ from contextlib import suppress
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
 
 from tav.storage.db import Database
+from tav.storage.own_session import OwnSession, failures
 
 logger = logging.getLogger("tav.storage.leadership")
 
@@ -75,29 +73,18 @@ class AdvisoryLock:
         self.key = key
         self.check_s = min(check_s, timeout_s / 4)
         self.timeout_s = timeout_s
-        self._engine: AsyncEngine | None = None
-        self._connection: AsyncConnection | None = None
-        self._driver: Any = None
-        self._ended = asyncio.Event()
+        self._session: OwnSession | None = None
         self._failing = False
 
     async def acquire(self) -> bool:
         """Take the lock if nobody holds it; ``True`` if this process holds it now,
         ``False`` too when the database cannot be reached (said in the log; the next try
         connects again)."""
-        import asyncpg
-
         try:
             driver = await self._connect()
             async with asyncio.timeout(self.timeout_s / 2):
                 held = await driver.fetchval("SELECT pg_try_advisory_lock($1)", self.key)
-        except (
-            OSError,
-            TimeoutError,
-            SQLAlchemyError,
-            asyncpg.PostgresError,
-            asyncpg.InterfaceError,
-        ) as exc:
+        except failures() as exc:
             # Said once until it works again: a follower asks every second.
             level = logging.DEBUG if self._failing else logging.WARNING
             logger.log(level, "cannot ask the database for the lock: %s", exc)
@@ -114,26 +101,20 @@ class AdvisoryLock:
         """Return once this process no longer holds the lock: its session ended (at once),
         or did not answer within half of ``timeout_s``. The connection is closed then."""
         try:
-            while True:
+            while (session := self._session) is not None:
                 with suppress(TimeoutError):
                     async with asyncio.timeout(self.check_s):
-                        await self._ended.wait()
-                if self._ended.is_set() or not await self._answers():
+                        await session.ended.wait()
+                if session.ended.is_set() or not await self._answers(session):
                     return
         finally:
             await self.release()
 
     async def release(self) -> None:
         """Give the lock up (closing its session does), and close the connection."""
-        connection, engine = self._connection, self._engine
-        self._connection = self._engine = self._driver = None
-        if connection is not None:
-            # Invalidated rather than returned: a dead session cannot be reset.
-            with suppress(OSError, SQLAlchemyError):
-                await connection.invalidate()
-                await connection.close()
-        if engine is not None:
-            await engine.dispose()
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
 
     async def holder(self) -> str | None:
         """The name of the process that holds the lock now (any process may ask)."""
@@ -145,23 +126,14 @@ class AdvisoryLock:
         return str(found).removeprefix(APPLICATION_PREFIX)
 
     async def _connect(self) -> Any:
-        if self._driver is not None and not self._ended.is_set():
-            return self._driver
+        session = self._session
+        if session is not None and session.driver is not None and not session.ended.is_set():
+            return session.driver
         await self.release()
-        self._ended = asyncio.Event()
-        settings = {"application_name": f"{APPLICATION_PREFIX}{self.name}"[:63]}
-        self._engine = create_async_engine(
-            self.db.engine.url, poolclass=NullPool, connect_args={"server_settings": settings}
-        )
+        session = self._session = OwnSession(self.db, f"{APPLICATION_PREFIX}{self.name}")
+        driver = await session.open(self.timeout_s / 2)
         async with asyncio.timeout(self.timeout_s / 2):
-            self._connection = await self._engine.connect()
-            raw = await self._connection.get_raw_connection()
-            driver = raw.driver_connection
-            assert driver is not None
-            ended = self._ended
-            driver.add_termination_listener(lambda _connection: ended.set())
             await self._limit_idle(driver)
-        self._driver = driver
         return driver
 
     async def _limit_idle(self, driver: Any) -> None:
@@ -178,19 +150,11 @@ class AdvisoryLock:
                 "leader keeps its lock until its connection breaks"
             )
 
-    async def _answers(self) -> bool:
-        import asyncpg
-
-        driver = self._driver
-        if driver is None:
-            return False
+    async def _answers(self, session: OwnSession) -> bool:
         try:
-            async with asyncio.timeout(self.timeout_s / 2):
-                await driver.fetchval("SELECT 1")
+            return await session.answers(self.timeout_s / 2)
         except TimeoutError:
             logger.warning("the lock's database connection did not answer in time")
-            return False
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except failures() as exc:
             logger.warning("the lock's database session ended: %s", exc)
-            return False
-        return True
+        return False
