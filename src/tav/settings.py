@@ -288,6 +288,47 @@ class Settings(BaseSettings):
         10, ge=0, le=100, description="Redirects a request from a workflow follows at most."
     )
 
+    code_unsafe_no_sandbox: bool = Field(
+        False,
+        description="UNSAFE: run code.python nodes without bubblewrap, as the server's user: "
+        "their code can read the data dir, the secret key and the database and reach the "
+        "network. Only where bubblewrap cannot run and only trusted people edit workflows.",
+    )
+    code_bwrap: str = Field(
+        "bwrap", description="The bubblewrap program code.python runs code under (PATH or path)."
+    )
+    code_packages: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Packages code may import besides the standard library, comma-separated "
+        "import names (pandas,numpy), with what they need; installed beside the server.",
+    )
+    code_allow_network: bool = Field(
+        False, description="Code of a code.python node whose network param is on may connect."
+    )
+    code_timeout_s: float = Field(
+        30, gt=0, description="Longest one run of code may take (wall clock)."
+    )
+    code_cpu_s: int = Field(10, ge=1, description="CPU seconds one run of code may use.")
+    code_memory_mb: int = Field(
+        512, ge=64, description="Memory (address space) one run of code may use, in MiB."
+    )
+    code_max_processes: int = Field(
+        32, ge=1, description="Processes and threads one run of code may have at once."
+    )
+    code_max_open_files: int = Field(64, ge=16, description="Files one run may have open.")
+    code_max_log_bytes: int = Field(
+        1024 * 1024, gt=0, description="What one run of code may print, in bytes."
+    )
+    code_max_result_bytes: int = Field(
+        16 * 1024 * 1024, gt=0, description="Largest value (as JSON) main may return."
+    )
+    code_tmp_bytes: int = Field(
+        64 * 1024 * 1024, gt=0, description="Size of the private /tmp of one run of code."
+    )
+    code_warm: int = Field(
+        2, ge=0, le=64, description="Sandboxed interpreters kept started, waiting for code."
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
@@ -307,7 +348,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("allowed_hosts", "public_origins", mode="before")
+    @field_validator("allowed_hosts", "public_origins", "code_packages", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
