@@ -453,6 +453,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/executions/{execution_id}/waits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Waits
+         * @description Every wait the execution reached, open or not, in the order they opened.
+         */
+        get: operations["list_waits_api_v1_executions__execution_id__waits_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/executions/{execution_id}/waits/{node_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decide Wait
+         * @description Decide a wait: approve or reject an approval (with the form's `data` and a
+         *     `comment`), resume a webhook wait (the body is the call's), end a timer now.
+         */
+        post: operations["decide_wait_api_v1_executions__execution_id__waits__node_id__post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/nodes": {
         parameters: {
             query?: never;
@@ -1282,6 +1323,27 @@ export interface components {
             /** Password */
             password: string;
         };
+        /** DecisionPublic */
+        DecisionPublic: {
+            /**
+             * Decision
+             * @enum {string}
+             */
+            decision: "approve" | "reject";
+            /** Comment */
+            comment: string;
+            /** Data */
+            data: {
+                [key: string]: unknown;
+            };
+            /** @description The member; none for whoever held the link. */
+            by: components["schemas"]["UserRef"] | null;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+        };
         /** DraftPublic */
         DraftPublic: {
             /** Workflow Id */
@@ -1409,7 +1471,7 @@ export interface components {
          * ExecutionEvent
          * @description One event of an execution, told apart by its type.
          */
-        ExecutionEvent: components["schemas"]["ExecutionStarted"] | components["schemas"]["NodeStarted"] | components["schemas"]["NodeProgress"] | components["schemas"]["NodeRetrying"] | components["schemas"]["NodeCompleted"] | components["schemas"]["NodeFailed"] | components["schemas"]["NodeSkipped"] | components["schemas"]["NodeCancelled"] | components["schemas"]["ExecutionCompleted"] | components["schemas"]["ExecutionFailed"] | components["schemas"]["ExecutionCancelled"];
+        ExecutionEvent: components["schemas"]["ExecutionStarted"] | components["schemas"]["NodeStarted"] | components["schemas"]["NodeProgress"] | components["schemas"]["NodeRetrying"] | components["schemas"]["NodeCompleted"] | components["schemas"]["NodeFailed"] | components["schemas"]["NodeSkipped"] | components["schemas"]["NodeWaiting"] | components["schemas"]["NodeCancelled"] | components["schemas"]["ExecutionCompleted"] | components["schemas"]["ExecutionFailed"] | components["schemas"]["ExecutionCancelled"] | components["schemas"]["ExecutionWaiting"];
         /** ExecutionFailed */
         ExecutionFailed: {
             /** Seq */
@@ -1503,6 +1565,11 @@ export interface components {
              * @description Queue mode: the worker that ran it (host:pid); absent otherwise.
              */
             worker?: string | null;
+            /**
+             * Waits
+             * @description In lists, for a waiting execution: what it waits for (its open waits).
+             */
+            waits?: components["schemas"]["WaitPublic"][] | null;
             /** Input */
             input: unknown;
             /** Output */
@@ -1557,7 +1624,7 @@ export interface components {
          * ExecutionStatus
          * @enum {string}
          */
-        ExecutionStatus: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+        ExecutionStatus: "queued" | "running" | "waiting" | "succeeded" | "failed" | "cancelled";
         /** ExecutionSummaryPublic */
         ExecutionSummaryPublic: {
             /** Execution Id */
@@ -1598,6 +1665,38 @@ export interface components {
              * @description Queue mode: the worker that ran it (host:pid); absent otherwise.
              */
             worker?: string | null;
+            /**
+             * Waits
+             * @description In lists, for a waiting execution: what it waits for (its open waits).
+             */
+            waits?: components["schemas"]["WaitPublic"][] | null;
+        };
+        /**
+         * ExecutionWaiting
+         * @description Every node that could run has settled, and some wait: the execution is stored as
+         *     ``waiting`` and nothing runs it until a decision resumes it (its events go on from
+         *     the next ``seq`` then).
+         */
+        ExecutionWaiting: {
+            /** Seq */
+            seq: number;
+            /** Execution Id */
+            execution_id: string;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            status: components["schemas"]["ExecutionStatus"];
+            /** Duration Ms */
+            duration_ms: number;
+            /** @default null */
+            error: components["schemas"]["ErrorInfo"] | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "execution.waiting";
         };
         /** FilePage */
         FilePage: {
@@ -2104,7 +2203,40 @@ export interface components {
          * NodeStatus
          * @enum {string}
          */
-        NodeStatus: "pending" | "running" | "retrying" | "succeeded" | "failed" | "skipped" | "cancelled";
+        NodeStatus: "pending" | "running" | "retrying" | "waiting" | "succeeded" | "failed" | "skipped" | "cancelled";
+        /**
+         * NodeWaiting
+         * @description The node parked its execution: it waits for a person, a timer or a resume call.
+         */
+        NodeWaiting: {
+            /** Seq */
+            seq: number;
+            /** Execution Id */
+            execution_id: string;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Node Id */
+            node_id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "node.waiting";
+            /**
+             * Mode
+             * @description What it waits for: timer, webhook or approval.
+             */
+            mode: string;
+            /**
+             * Due At
+             * @description When its timer fires, or its timeout ends the wait.
+             * @default null
+             */
+            due_at: string | null;
+        };
         /** OwnerSetup */
         OwnerSetup: {
             /** Email */
@@ -2501,6 +2633,119 @@ export interface components {
             created_at: string;
             /** @description The member who saved it; null from the CLI. */
             created_by?: components["schemas"]["UserRef"] | null;
+        };
+        /** WaitDecided */
+        WaitDecided: {
+            /** Execution Id */
+            execution_id: string;
+            /** Node Id */
+            node_id: string;
+            /**
+             * Decided
+             * @description The wait is decided (the execution resumes); false: the decision was noted, and more approvals are needed.
+             */
+            decided: boolean;
+            /**
+             * Port
+             * @description The output port the node goes on down.
+             */
+            port?: string | null;
+        };
+        /**
+         * WaitDecisionRequest
+         * @description An approval's decision. A webhook wait takes any JSON object here instead: it is the
+         *     resume call's ``body`` (the node's output is ``{method, headers, query, body}``, as
+         *     when its link is called).
+         */
+        WaitDecisionRequest: {
+            /**
+             * Decision
+             * @description approval: required.
+             */
+            decision?: ("approve" | "reject") | null;
+            /**
+             * Data
+             * @description approval: the form's answer, by field (checked against `fields`).
+             */
+            data?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Comment
+             * @default
+             */
+            comment?: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * WaitPublic
+         * @description A wait of an execution: what it waits for, and how far it is.
+         */
+        WaitPublic: {
+            /** Node Id */
+            node_id: string;
+            /**
+             * Mode
+             * @enum {string}
+             */
+            mode: "timer" | "webhook" | "approval";
+            /**
+             * Status
+             * @description `open` while it may be decided (if its execution has not ended).
+             * @enum {string}
+             */
+            status: "open" | "decided" | "cancelled";
+            /** Title */
+            title: string;
+            /** Description */
+            description: string;
+            /**
+             * Fields
+             * @description approval: the form's fields (a JSON Schema object).
+             */
+            fields: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Due At
+             * @description While open: when its timer fires, or its timeout ends it.
+             */
+            due_at: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Decided At */
+            decided_at: string | null;
+            /** Approvals Needed */
+            approvals_needed: number;
+            /**
+             * Approvals
+             * @description approval: the decisions taken so far.
+             */
+            approvals: components["schemas"]["DecisionPublic"][];
+            /**
+             * Approvers
+             * @description approval: the members named to decide.
+             */
+            approvers: string[];
+            /**
+             * Approver Roles
+             * @description approval: the roles named to decide.
+             */
+            approver_roles: components["schemas"]["Role"][];
+            /**
+             * Anyone With Link
+             * @description approval: the link alone lets one decide.
+             */
+            anyone_with_link: boolean;
+            /**
+             * Port
+             * @description Once decided: the output port the node went on down.
+             */
+            port?: string | null;
         };
         /** WorkerPublic */
         WorkerPublic: {
@@ -4082,6 +4327,136 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_waits_api_v1_executions__execution_id__waits_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                execution_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WaitPublic"][];
+                };
+            };
+            /** @description No valid API key or session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is not valid; `details` lists every problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    decide_wait_api_v1_executions__execution_id__waits__node_id__post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                execution_id: string;
+                node_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WaitDecisionRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WaitDecided"];
+                };
+            };
+            /** @description No valid API key or session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description In conflict with the stored state; `details` says with what. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description It existed and is over: a wait decided, timed out or cancelled (`gone`). */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is not valid; `details` lists every problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };

@@ -32,6 +32,8 @@ export interface RunState {
 
 export const EMPTY_RUN: RunState = { executionId: null, status: null, nodes: {}, execution: null, durationMs: null, live: false }
 export const FINISHED: readonly ExecutionStatus[] = ['succeeded', 'failed', 'cancelled']
+/** Nothing runs it now: it ended, or it waits for a decision or a timer. */
+const AT_REST: readonly ExecutionStatus[] = [...FINISHED, 'waiting']
 
 const QUEUED: NodeRunState = { status: 'queued', attempt: 0, durationMs: null, error: null, progress: '' }
 
@@ -45,7 +47,7 @@ export function startedRun(executionId: string, nodeIds: string[]): RunState {
 /** An execution as stored: finished ones are shown as they ended; one still running is
  * followed from its first event. */
 export function openedRun(execution: Execution, nodeIds: string[]): RunState {
-  if (!FINISHED.includes(execution.status)) return { ...startedRun(execution.execution_id, nodeIds), status: execution.status }
+  if (!AT_REST.includes(execution.status)) return { ...startedRun(execution.execution_id, nodeIds), status: execution.status }
   return withResults({ ...EMPTY_RUN, executionId: execution.execution_id, status: execution.status, durationMs: execution.duration_ms }, execution)
 }
 
@@ -78,6 +80,7 @@ export function reduceRun(run: RunState, event: RunEvent): RunState {
     case 'execution.completed':
     case 'execution.failed':
     case 'execution.cancelled':
+    case 'execution.waiting':
       return { ...run, status: event.status, durationMs: event.duration_ms }
     default:
       return { ...run, nodes: { ...run.nodes, [event.node_id]: reduceNode(run.nodes[event.node_id] ?? QUEUED, event) } }
@@ -105,6 +108,8 @@ function reduceNode(node: NodeRunState, event: NodeEvent): NodeRunState {
       return { ...node, status: 'skipped', reason: event.reason }
     case 'node.cancelled':
       return { ...node, status: 'cancelled', cancelReason: event.reason }
+    case 'node.waiting':
+      return { ...node, status: 'waiting' }
   }
 }
 

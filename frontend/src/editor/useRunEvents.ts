@@ -17,9 +17,11 @@ const FOLLOW: Record<RunEvent['type'], 'final' | 'settled' | null> = {
   'node.failed': 'settled',
   'node.skipped': null,
   'node.cancelled': null,
+  'node.waiting': 'settled',
   'execution.completed': 'final',
   'execution.failed': 'final',
   'execution.cancelled': 'final',
+  'execution.waiting': 'final',
 }
 
 export function useRunEvents(executionId: string | null): void {

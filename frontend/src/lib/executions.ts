@@ -21,6 +21,7 @@ export const MODE_LABELS: Record<ExecutionMode, string> = {
 export const STATUS_LABELS: Record<ExecutionStatus, string> = {
   queued: 'Queued',
   running: 'Running',
+  waiting: 'Waiting',
   succeeded: 'Succeeded',
   failed: 'Failed',
   cancelled: 'Cancelled',

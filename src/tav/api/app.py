@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 
-from tav.api import apidocs, errors, guide, openapi, web, webhooks
+from tav.api import apidocs, errors, guide, openapi, resume, web, webhooks
 from tav.api.deps import current_principal
 from tav.api.gate import AuthGate
 from tav.api.limits import BodyLimitMiddleware
@@ -25,6 +25,7 @@ from tav.api.routes import (
     settings,
     users,
     variables,
+    waits,
     workflows,
 )
 from tav.api.throttle import LoginThrottle
@@ -98,8 +99,9 @@ def create_app(config: Settings | None = None, *, server: Server | None = None) 
     # would match every request twice more): starting a run, the route taken most, first.
     app.include_router(executions.runs, **protected)
     app.include_router(auth.router, prefix=API_PREFIX, responses=errors.responses(422))
-    for module in (workflows, executions, nodes, settings, variables, credentials, collections):
+    for module in (workflows, executions, waits, nodes, settings, variables, credentials):
         app.include_router(module.router, **protected)
+    app.include_router(collections.router, **protected)
     for router in (workflows.checks, auth.account, users.router, users.invites):
         app.include_router(router, **protected)
     app.include_router(files.router, **protected)
@@ -107,6 +109,7 @@ def create_app(config: Settings | None = None, *, server: Server | None = None) 
     app.include_router(collab.router, **protected)
     app.include_router(collab.live, prefix=API_PREFIX)  # a WebSocket: checks its handshake
     webhooks.install(app)  # /webhook/<path>, first, outside /api/v1 and its auth
+    resume.install(app)  # /resume/<token>: waits' links and forms, outside /api/v1 too
     apidocs.install(app, TITLE)  # /docs and /redoc, public, as /openapi.json is
     app.include_router(guide.router)  # /guide/: docs/ as HTML, public
     web.install(app)  # the editor, for whatever no route answers

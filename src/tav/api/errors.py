@@ -11,6 +11,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Send
 
@@ -18,12 +20,14 @@ from tav.core.errors import (
     Conflict,
     FailureKind,
     Forbidden,
+    Gone,
     InputInvalid,
     NotFound,
     NotStored,
     Unavailable,
     WorkflowInvalid,
 )
+from tav.storage.db import unreachable
 from tav.triggers import ActivationInvalid, TriggerClash
 
 logger = logging.getLogger("tav.api")
@@ -64,6 +68,7 @@ DESCRIPTIONS = {
     "`cross_site_request`, `origin_required`, a setup token missing or wrong.",
     404: "Not found.",
     409: "In conflict with the stored state; `details` says with what.",
+    410: "It existed and is over: a wait decided, timed out or cancelled (`gone`).",
     413: "The request body is too large.",
     422: "The request is not valid; `details` lists every problem.",
     429: "Too many failed attempts; the `Retry-After` header says when to try again.",
@@ -138,6 +143,10 @@ def install(app: FastAPI) -> None:
     async def conflict(_: Request, exc: Conflict) -> JSONResponse:
         return _json(409, "conflict", str(exc), exc.details)
 
+    @app.exception_handler(Gone)
+    async def gone(_: Request, exc: Gone) -> JSONResponse:
+        return _json(410, "gone", str(exc))
+
     @app.exception_handler(Forbidden)
     async def forbidden(_: Request, exc: Forbidden) -> JSONResponse:
         return _json(403, "forbidden", str(exc))
@@ -173,6 +182,19 @@ def install(app: FastAPI) -> None:
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = HTTP_CODES.get(exc.status_code, "http_error")
         return _json(exc.status_code, code, str(exc.detail), None, exc.headers)  # e.g. Allow
+
+    # What the database raises when it cannot be reached: answered here rather than by
+    # the handler of ``Exception`` below, which Starlette's outermost middleware runs and
+    # then raises again (the server logs it, and closes the connection).
+    @app.exception_handler(OSError)
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(PoolTimeout)
+    async def database_error(request: Request, exc: Exception) -> JSONResponse:
+        if unreachable(exc):  # nothing was stored: the client may try again
+            logger.warning("the database cannot be reached: %r", exc)
+            message = "the database cannot be reached; try again in a moment"
+            return _json(503, "database_unavailable", message, None, {"Retry-After": "5"})
+        return await unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -26,7 +26,7 @@ from collections.abc import AsyncGenerator, Callable, Collection, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tav.app.plans import Plans
 from tav.app.queued import CancelNotFound, Queue, QueuedHandle
@@ -43,6 +43,7 @@ from tav.core.modes import ExecutionMode
 from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
 from tav.core.roles import UserRef
 from tav.core.states import ExecutionStatus, NodeStatus
+from tav.core.waits import WaitOutcome
 from tav.core.workflow import KeepSuccesses
 from tav.engine.executor import ExecutionHandle, Executor, Resume, RunOptions
 from tav.engine.plan import ExecutionPlan
@@ -62,6 +63,9 @@ from tav.storage.watch import watch
 from tav.storage.workflows import StoredWorkflow, WorkflowRepository
 from tav.storage.writer import ExecutionWriter
 from tav.triggers.ports import TriggeredWorkflow
+
+if TYPE_CHECKING:
+    from tav.app.waits import Waits
 
 logger = logging.getLogger("tav.app")
 
@@ -163,6 +167,9 @@ class Executions:
         self.vars = dict(vars)
         self.keep_default = keep_default
         self.running: dict[str, ExecutionHandle] = {}
+        self.waits: Waits | None = None
+        """Durable waits (``tav.app.waits``), set by the composition root: what a parked
+        execution resumes with."""
         self.accepting = False
         """Whether new executions start (the host's lifecycle sets it)."""
 
@@ -355,6 +362,11 @@ class Executions:
         if handle is not None and not handle.done():
             handle.cancel()
             return handle
+        # One that waited (its links are dead now) is resumed to be cancelled: here, or
+        # (queue mode) as a queued one is, below.
+        cancelled = self.waits is not None and await self.waits.repository.cancel(execution_id)
+        if cancelled and self.queue is None:
+            return await self.resume(await self._record(execution_id))
         if self.queue is None:
             raise await self._not_cancellable(execution_id)
         try:
@@ -534,9 +546,15 @@ class Executions:
             for node_id, result in record.nodes.items()
             if result.status is not NodeStatus.CANCELLED and node_id in plan.nodes
         }
+        settles, cancelled = await self._decided(record)
         # Nothing stored yet (not even ``execution.started``): start it over, from seq 1.
         resume = (
-            Resume(results=settled, last_seq=record.last_seq, started_at=record.started_at)
+            Resume(
+                results=settled,
+                last_seq=record.last_seq,
+                started_at=record.started_at,
+                settles=settles,
+            )
             if record.last_seq
             else None
         )
@@ -555,14 +573,30 @@ class Executions:
         )
         handle = self.executor.start(plan, record.input, options)
         self._track(handle)
+        if cancelled:  # cancelled while it waited: its waiting nodes are cancelled
+            handle.cancel()
         logger.info("resumed execution %s (%d settled nodes)", record.execution_id, len(settled))
         return handle
+
+    async def _decided(self, record: ExecutionRecord) -> tuple[dict[str, WaitOutcome], bool]:
+        """The outcomes of the decided waits of the nodes ``record`` has waiting, and
+        whether it was cancelled while it waited."""
+        waiting = [k for k, result in record.nodes.items() if result.status is NodeStatus.WAITING]
+        if not waiting or self.waits is None:
+            return {}, False
+        return await self.waits.settles(record.execution_id, waiting)
 
     # -- helpers --------------------------------------------------------------------------
 
     def _track(self, handle: ExecutionHandle) -> None:
         self.running[handle.execution_id] = handle
-        handle.add_done_callback(lambda: self.running.pop(handle.execution_id, None))
+        handle.add_done_callback(lambda: self._ended(handle))
+
+    def _ended(self, handle: ExecutionHandle) -> None:
+        self.running.pop(handle.execution_id, None)
+        waiting = handle.waiting
+        if waiting and self.waits is not None:
+            self.waits.parked(handle.execution_id, waiting)
 
     async def _workflow(self, workflow_id: str) -> StoredWorkflow:
         stored = await self.workflows.get(workflow_id)

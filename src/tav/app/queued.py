@@ -219,7 +219,7 @@ class QueuedHandle:
                         f"execution {self.execution_id!r} is not stored: its workflow keeps "
                         "only a count of its successes"
                     )
-                if status.is_terminal:
+                if status.at_rest:  # ended, or parked (waiting)
                     record = await self._executions.get(self.execution_id)
                     if record is not None:
                         return record.result()

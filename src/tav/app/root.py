@@ -39,6 +39,7 @@ from tav.app.plans import Plans
 from tav.app.queued import Queue, Relay
 from tav.app.settings import RuntimeConfig
 from tav.app.users import Users
+from tav.app.waits import Links, Waits
 from tav.app.workflows import Workflows
 from tav.collab.limits import Limits
 from tav.collab.long_text import long_text_of
@@ -69,6 +70,7 @@ from tav.storage.leases import LeaseRepository
 from tav.storage.triggers import TriggerStateRepository
 from tav.storage.users import UserRepository
 from tav.storage.vectors import VectorStore
+from tav.storage.waits import WaitRepository
 from tav.storage.workflows import WorkflowRepository
 from tav.storage.writer import ExecutionWriter
 from tav.triggers import Host, SystemClock, TriggerManager
@@ -159,6 +161,8 @@ class RecordingParts(Parts):
     """The live drafts of the workflows being edited together, and their rooms."""
     queue: Queue | None = None
     """Queue mode (``TAV_QUEUE_URL``): executions are published for workers to run."""
+    waits: Waits | None = None
+    """Executions that wait: their links, their decisions, their timers."""
 
     @property
     def webhooks(self) -> WebhookRoutes:
@@ -222,6 +226,7 @@ def build(
     )
     registry = registry or default_registry(settings.nodes_path)
     loader = StoredWorkflowLoader(storage.workflows, file_refs=file_refs)
+    waits = _waits(settings, storage) if record else None
     services = replace(
         build_services(ServiceConfig.from_settings(settings), http),
         outbound=outbound,
@@ -233,6 +238,7 @@ def build(
         embeddings=ai,
         files=storage.files,
         pdf_fonts=PdfFonts(tuple(str(path) for path in settings.pdf_font)),
+        waits=waits,
     )
     relay = _relay(settings) if writer else None
     sinks = [sink for sink in (writer, relay) if sink is not None]
@@ -262,7 +268,9 @@ def build(
         settings_service=runtime,
         users_service=Users(storage.users, storage.invites, storage.auth),
     )
-    return parts if writer is None else _recording(settings, parts, writer, relay)
+    if writer is None or waits is None:
+        return parts
+    return _recording(settings, parts, writer, relay, waits)
 
 
 def _fields(parts: Storage) -> dict[str, Any]:
@@ -304,6 +312,17 @@ def _limit_holds(settings: Settings, db: Database) -> LimitHolds:
     return LimitHolds(db, holder=process_name(), lease_s=settings.queue_lease_s)
 
 
+def _waits(settings: Settings, storage: Storage) -> Waits:
+    """Durable waits, with links under the first public origin (else where it listens)."""
+    base = settings.public_origins[0] if settings.public_origins else None
+    if base is None:
+        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+        base = f"http://{f'[{host}]' if ':' in host else host}:{settings.port}"
+    keys = storage.keys
+    links = Links(key=lambda: keys.texts()[0].encode(), base_url=base)
+    return Waits(WaitRepository(storage.db), links)
+
+
 def _ai_cache(settings: Settings, db: Database) -> AICacheRepository:
     days = settings.ai_cache_max_age_days
     return AICacheRepository(db, max_age=timedelta(days=days) if days is not None else None)
@@ -338,7 +357,7 @@ def _executor(
 
 
 def _recording(
-    settings: Settings, parts: Parts, writer: ExecutionWriter, relay: Relay | None
+    settings: Settings, parts: Parts, writer: ExecutionWriter, relay: Relay | None, waits: Waits
 ) -> RecordingParts:
     """``parts`` with the writer and the use cases that record executions and arm
     triggers."""
@@ -357,6 +376,7 @@ def _recording(
         queue=queue,
     )
     writer.on_lost = executions.stop  # an execution whose updates could not be stored
+    executions.waits, waits.executions = waits, executions
     leadership = None if parts.db.is_sqlite else _leadership(settings, parts.db)
     triggers = TriggerManager(
         parts.registry,
@@ -382,6 +402,7 @@ def _recording(
         workflows_service=Workflows(parts.workflows, triggers, parts.plans, drafts=collab),
         collab=collab,
         queue=queue,
+        waits=waits,
     )
 
 

@@ -87,6 +87,8 @@ class Server:
             self._spawn(sweeper.run_forever())
         elif resume:
             await executions.resume_unfinished()
+        if resume and self.parts.waits is not None:  # what waits on a timer, in one loop
+            self._spawn(self.parts.waits.run_timers())
         if prune:
             self._spawn(self._prune_forever())
 
@@ -97,6 +99,8 @@ class Server:
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        if self.parts.waits is not None:
+            await self.parts.waits.aclose()
         if self.parts.queue is not None:
             await self.parts.queue.aclose()
         await self.parts.aclose()

@@ -10,6 +10,8 @@
     │   ├── NotFound             a workflow, node type or execution that does not exist
     │   ├── Conflict             a request the stored state refuses: a stale version, an
     │   │                        execution still running (the API answers 409)
+    │   ├── Gone                 what was asked for existed and no longer does: a resume
+    │   │                        link used, expired or cancelled (the API answers 410)
     │   └── Forbidden            the caller's role does not allow it: an admin demoting the
     │                            owner, an editor managing users (the API answers 403)
     ├── Unavailable              this process takes no new work: it is shutting down (503)
@@ -121,6 +123,11 @@ class Conflict(UserError):
     def __init__(self, message: str, details: Mapping[str, object] | None = None) -> None:
         super().__init__(message)
         self.details = dict(details) if details is not None else None
+
+
+class Gone(UserError):
+    """What the request names existed, and is over: a wait already decided, timed out or
+    cancelled, whose link therefore works no more."""
 
 
 class Forbidden(UserError):

@@ -78,6 +78,16 @@ class NodeSkipped(_NodeEvent):
     reason: str
 
 
+class NodeWaiting(_NodeEvent):
+    """The node parked its execution: it waits for a person, a timer or a resume call."""
+
+    type: Literal["node.waiting"] = "node.waiting"
+    mode: str = Field(description="What it waits for: timer, webhook or approval.")
+    due_at: datetime | None = Field(
+        None, description="When its timer fires, or its timeout ends the wait."
+    )
+
+
 class NodeCancelled(_NodeEvent):
     type: Literal["node.cancelled"] = "node.cancelled"
     reason: CancelReason = Field(
@@ -105,6 +115,14 @@ class ExecutionCancelled(_ExecutionEnded):
     type: Literal["execution.cancelled"] = "execution.cancelled"
 
 
+class ExecutionWaiting(_ExecutionEnded):
+    """Every node that could run has settled, and some wait: the execution is stored as
+    ``waiting`` and nothing runs it until a decision resumes it (its events go on from
+    the next ``seq`` then)."""
+
+    type: Literal["execution.waiting"] = "execution.waiting"
+
+
 Event = Annotated[
     ExecutionStarted
     | NodeStarted
@@ -113,17 +131,23 @@ Event = Annotated[
     | NodeCompleted
     | NodeFailed
     | NodeSkipped
+    | NodeWaiting
     | NodeCancelled
     | ExecutionCompleted
     | ExecutionFailed
-    | ExecutionCancelled,
+    | ExecutionCancelled
+    | ExecutionWaiting,
     Field(discriminator="type"),
 ]
 """Any event; parse stored or received data with ``EVENT_ADAPTER.validate_python``."""
 
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event, config=ConfigDict(defer_build=True))
 
-FINAL_EVENT_TYPES = frozenset({"execution.completed", "execution.failed", "execution.cancelled"})
+FINAL_EVENT_TYPES = frozenset(
+    {"execution.completed", "execution.failed", "execution.cancelled", "execution.waiting"}
+)
+"""Events after which nothing more happens until the execution is resumed (if ever): a
+live stream ends with one of them."""
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:

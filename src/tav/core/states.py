@@ -1,9 +1,12 @@
 """The one state vocabulary for executions and nodes.
 
-An execution is ``queued`` → ``running`` → one of the terminal states. A node is
-``pending`` → ``running`` (↔ ``retrying``) → a terminal state, or goes straight from
-``pending`` to ``skipped`` or ``cancelled``. The three "did not succeed" states mean
-different things and are never confused:
+An execution is ``queued`` → ``running`` → one of the terminal states, or ``waiting``:
+parked on a person, a timer or a resume call, with no task, memory or worker of its own,
+until a decision puts it back to ``queued`` (or it is cancelled). A node is ``pending`` →
+``running`` (↔ ``retrying``) → a terminal state, or goes straight from ``pending`` to
+``skipped`` or ``cancelled``; a node that parks its execution is ``waiting`` until it is
+decided (it then succeeds or fails without running again) or cancelled. The three "did
+not succeed" states mean different things and are never confused:
 
 - ``failed``: the node's own code raised (or timed out);
 - ``skipped``: its branch was not taken or an upstream node produced nothing for it;
@@ -15,7 +18,7 @@ different things and are never confused:
 ``EXECUTION_TRANSITIONS`` and ``NODE_TRANSITIONS`` are the only moves there are: the
 executor changes an execution's or a node's state in one place each, which refuses any
 other move as a bug (``tav.core.errors.InternalError``). A node an execution resumes
-with starts in the state it was stored in (always a terminal one).
+with starts in the state it was stored in (a terminal one, or ``waiting``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from enum import StrEnum
 class ExecutionStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
+    WAITING = "waiting"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -34,11 +38,17 @@ class ExecutionStatus(StrEnum):
     def is_terminal(self) -> bool:
         return self in EXECUTION_TERMINAL
 
+    @property
+    def at_rest(self) -> bool:
+        """Nothing runs it now: it has ended, or it waits (for a decision, a timer)."""
+        return self is ExecutionStatus.WAITING or self in EXECUTION_TERMINAL
+
 
 class NodeStatus(StrEnum):
     PENDING = "pending"
     RUNNING = "running"
     RETRYING = "retrying"
+    WAITING = "waiting"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     SKIPPED = "skipped"
@@ -75,7 +85,8 @@ NODE_TERMINAL = frozenset(
 
 EXECUTION_TRANSITIONS: dict[ExecutionStatus, frozenset[ExecutionStatus]] = {
     ExecutionStatus.QUEUED: frozenset({ExecutionStatus.RUNNING, ExecutionStatus.CANCELLED}),
-    ExecutionStatus.RUNNING: EXECUTION_TERMINAL,
+    ExecutionStatus.RUNNING: EXECUTION_TERMINAL | {ExecutionStatus.WAITING},
+    ExecutionStatus.WAITING: frozenset({ExecutionStatus.QUEUED, ExecutionStatus.CANCELLED}),
     ExecutionStatus.SUCCEEDED: frozenset(),
     ExecutionStatus.FAILED: frozenset(),
     ExecutionStatus.CANCELLED: frozenset(),
@@ -86,9 +97,16 @@ NODE_TRANSITIONS: dict[NodeStatus, frozenset[NodeStatus]] = {
         {NodeStatus.RUNNING, NodeStatus.SUCCEEDED, NodeStatus.SKIPPED, NodeStatus.CANCELLED}
     ),
     NodeStatus.RUNNING: frozenset(
-        {NodeStatus.RETRYING, NodeStatus.SUCCEEDED, NodeStatus.FAILED, NodeStatus.CANCELLED}
+        {
+            NodeStatus.RETRYING,
+            NodeStatus.WAITING,
+            NodeStatus.SUCCEEDED,
+            NodeStatus.FAILED,
+            NodeStatus.CANCELLED,
+        }
     ),
     NodeStatus.RETRYING: frozenset({NodeStatus.RUNNING, NodeStatus.CANCELLED}),
+    NodeStatus.WAITING: frozenset({NodeStatus.SUCCEEDED, NodeStatus.FAILED, NodeStatus.CANCELLED}),
     NodeStatus.SUCCEEDED: frozenset(),
     NodeStatus.FAILED: frozenset(),
     NodeStatus.SKIPPED: frozenset(),

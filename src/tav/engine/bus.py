@@ -2,7 +2,8 @@
 
 Every published event is kept while its execution runs, so a watcher that subscribes
 late — or reconnects with the last ``seq`` it saw — gets what it missed, then live events,
-and its stream ends after the execution's final event. Finished executions keep their
+and its stream ends after the execution's final event (``execution.waiting`` included: a
+waiting execution that resumes publishes on, and is watched again). Finished executions keep their
 events until ``retain_events`` events of finished executions are held in all; the oldest
 go first. (A host with a persistent store replays older executions from there.)
 """
@@ -46,6 +47,8 @@ class InMemoryBus:
         channel = self._channels.get(event.execution_id)
         if channel is None:
             channel = self._channels[event.execution_id] = _Channel()
+        elif channel.finished and event.type not in FINAL_EVENT_TYPES:
+            self._reopen(event.execution_id, channel)  # a waiting execution resumed
         channel.events.append(event)
         for queue in channel.watchers:
             queue.put_nowait(event)
@@ -95,6 +98,12 @@ class InMemoryBus:
         retired = channel.finished and execution_id not in self._finished
         if retired or not channel.events:
             del self._channels[execution_id]
+
+    def _reopen(self, execution_id: str, channel: _Channel) -> None:
+        channel.finished = False
+        count = self._finished.pop(execution_id, None)
+        if count is not None:
+            self._finished_events -= count
 
     def _retire(self, execution_id: str, count: int) -> None:
         self._finished[execution_id] = count

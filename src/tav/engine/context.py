@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from tav.core import values
 from tav.core.errors import NodeError
 from tav.core.results import NodeResult
 from tav.core.states import NodeStatus
-from tav.nodes.context import Credential, Inputs, WorkflowRunner
+from tav.core.waits import WaitRequest
+from tav.nodes.context import Credential, Inputs, Parked, WorkflowRunner
+from tav.nodes.host import WAITS
 
 if TYPE_CHECKING:
     from tav.engine.step import StepHost
@@ -153,3 +155,9 @@ class StepContext:
                 type="service_unavailable",
             )
         return found
+
+    async def park(self, request: WaitRequest) -> NoReturn:
+        waits = self.service(WAITS)
+        self._host.parking(self.node_id, request)
+        await waits.open(self._host.execution_id, self.node_id, request)
+        raise Parked(request)

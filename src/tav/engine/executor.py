@@ -10,6 +10,14 @@ all running tasks would be O(width) per step).
 States change in one place each (``_Run._move`` for nodes, ``_Run._move_execution`` for
 the execution), checked against the tables of ``tav.core.states``.
 
+A node that parks (``ctx.park``) is ``waiting``: it is not done for the readiness, so
+nothing downstream of it becomes ready, and once every node that can run has settled the
+execution ends this run ``waiting`` (``execution.waiting``) and its task ends. Nothing of
+it stays in memory: the host stored it, and resumes it when the wait is decided, with the
+outcome in ``Resume.settles``; the node then settles with it (it never runs again) and the
+execution goes on. A stop (a cancellation, a failure under ``stop``) cancels the nodes
+that wait as it cancels those that run.
+
 Rejected alternatives: level-by-level scheduling (a slow node holds back unrelated ones)
 and one long-lived worker per pool (pools are semaphores instead: simpler, and a node's
 task exists only while it runs).
@@ -21,8 +29,9 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from tav.core import values
@@ -33,6 +42,7 @@ from tav.core.events import (
     ExecutionCompleted,
     ExecutionFailed,
     ExecutionStarted,
+    ExecutionWaiting,
     NodeCancelled,
     NodeCompleted,
     NodeFailed,
@@ -40,6 +50,7 @@ from tav.core.events import (
     NodeRetrying,
     NodeSkipped,
     NodeStarted,
+    NodeWaiting,
     utcnow,
 )
 from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
@@ -50,7 +61,8 @@ from tav.core.states import (
     ExecutionStatus,
     NodeStatus,
 )
-from tav.core.workflow import Workflow
+from tav.core.waits import WaitOutcome, WaitRequest
+from tav.core.workflow import DEFAULT_INPUT_PORT, Workflow
 from tav.engine.bus import InMemoryBus
 from tav.engine.context import NodesView
 from tav.engine.loader import FileWorkflowLoader
@@ -59,10 +71,10 @@ from tav.engine.pools import Pools
 from tav.engine.ports import EventBus, ExecutionStore, SecretProvider, WorkflowLoader
 from tav.engine.readiness import Readiness
 from tav.engine.secrets import Redact, redact_error, redact_result, redact_value
-from tav.engine.step import run_step
+from tav.engine.step import error_outputs, run_step
 from tav.engine.template_budget import DEFAULT_LIMITS, TemplateLimits
 from tav.nodes.context import Arrival, Credential, Inputs
-from tav.nodes.host import HostServices
+from tav.nodes.host import WAITS, HostServices
 from tav.nodes.registry import NodeRegistry
 
 MAX_DEPTH = 16
@@ -99,15 +111,28 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class Resume:
-    """Where an interrupted execution left off: its settled nodes are not run again, and
-    its events go on from ``last_seq``."""
+    """Where an interrupted or parked execution left off: its settled nodes are not run
+    again, and its events go on from ``last_seq``. Its nodes stored ``waiting`` wait on,
+    but those ``settles`` names: they settle with the outcome of their wait."""
 
     results: Mapping[str, NodeResult]
     last_seq: int
     started_at: datetime
+    settles: Mapping[str, WaitOutcome] = field(default_factory=lambda: MappingProxyType({}))
 
 
 _DEFAULT_OPTIONS = RunOptions()
+
+
+class _ExecutionInfo(dict[str, Any]):
+    """``execution`` in templates: its data, and ``execution.resume_url('<node id>')`` (a
+    method, so that ``{{ execution }}`` stays data)."""
+
+    __slots__ = ("resume_url",)
+
+    def __init__(self, resume_url: Callable[[str], str], **data: Any) -> None:
+        super().__init__(data)
+        self.resume_url = resume_url
 
 
 class Executor:
@@ -189,6 +214,12 @@ class ExecutionHandle:
     def done(self) -> bool:
         return self._task.done()
 
+    @property
+    def waiting(self) -> tuple[str, ...]:
+        """The nodes it waits on, once its run has ended ``waiting`` (else none)."""
+        run = self._run
+        return tuple(run.parked) if run.status is ExecutionStatus.WAITING else ()
+
     def add_done_callback(self, callback: Callable[[], object]) -> None:
         """Call ``callback()`` once the execution has ended, however it ended."""
         self._task.add_done_callback(lambda _: callback())
@@ -215,10 +246,14 @@ async def _despite_cancellation(work: Coroutine[Any, Any, None]) -> None:
 _Ready = tuple[PlannedNode, Inputs]
 _Unrun = tuple[NodeResult, str]
 """A node that settles without running: its result, and why it was skipped ("" if not)."""
-_ENDED: dict[ExecutionStatus, type[ExecutionCompleted | ExecutionFailed | ExecutionCancelled]] = {
+_ENDED: dict[
+    ExecutionStatus,
+    type[ExecutionCompleted | ExecutionFailed | ExecutionCancelled | ExecutionWaiting],
+] = {
     ExecutionStatus.SUCCEEDED: ExecutionCompleted,
     ExecutionStatus.FAILED: ExecutionFailed,
     ExecutionStatus.CANCELLED: ExecutionCancelled,
+    ExecutionStatus.WAITING: ExecutionWaiting,
 }
 
 
@@ -259,11 +294,12 @@ class _Run:
         """Set once a node reveals a credential: applied to everything reported after."""
         self.seq = resume.last_seq if resume else 0
         self.started_at = resume.started_at if resume else options.started_at or utcnow()
-        self.execution_info = {
-            "id": self.execution_id,
-            "started_at": self.started_at.isoformat(),
-            "workflow": plan.name,
-        }
+        self.execution_info = _ExecutionInfo(
+            self.resume_url,
+            id=self.execution_id,
+            started_at=self.started_at.isoformat(),
+            workflow=plan.name,
+        )
         # -- the state machine ----------------------------------------------------------
         self.status = ExecutionStatus.QUEUED
         self.states = _initial_states(plan, resume)
@@ -276,6 +312,11 @@ class _Run:
         self.tasks: dict[asyncio.Task[None], str | None] = {}
         """Every node task (asyncio keeps only weak references), with the node it runs now:
         None between two nodes, when a stop must not cancel it."""
+        self.parked: dict[str, WaitRequest | None] = {}
+        """The nodes that wait, with what for (``None``: restored waiting, known to the
+        host); not done for the readiness."""
+        self.requests: dict[str, WaitRequest] = {}
+        """What each node parking now waits for, until it settles ``waiting``."""
         self.failure: tuple[str, ErrorInfo] | None = None
         """The first node that failed under ``on_error: stop``, with its error."""
         self.cancelled = False
@@ -350,12 +391,21 @@ class _Run:
         """
         sorter, states, pending = self.sorter, self.states, NodeStatus.PENDING
         kept: _Ready | None = None
-        while ready := sorter.get_ready():
+        while True:
+            ready = sorter.get_ready()
+            if not ready:
+                if not (self.stopped and self.parked):
+                    break
+                await self._release_parked()  # their successors may become ready
+                continue
             for node_id in ready:
                 node = self.plan.nodes[node_id]
-                if states[node_id] is not pending:  # resumed: settled before
+                if states[node_id] is not pending:  # resumed: settled before, or waiting
                     self._restore(node)
-                    sorter.done(node_id)
+                    if states[node_id] is NodeStatus.WAITING:
+                        await self._resume_waiting(node)
+                    else:
+                        sorter.done(node_id)
                     continue
                 outcome = self._prepare(node)
                 if isinstance(outcome, tuple):
@@ -365,9 +415,54 @@ class _Run:
                     kept = (node, outcome)
                 else:
                     self._spawn(node, outcome)
-        if kept is None and not sorter.is_active() and not self.all_settled.done():
+        if kept is None and not sorter.is_active(len(self.parked)) and not self.all_settled.done():
             self.all_settled.set_result(None)
         return kept
+
+    async def _resume_waiting(self, node: PlannedNode) -> None:
+        """A node stored ``waiting``: settle it with its wait's outcome if it was decided,
+        else it waits on (or, the execution stopping, is cancelled)."""
+        outcome = self.resume.settles.get(node.id) if self.resume is not None else None
+        if outcome is None or self.stopped:
+            self.parked[node.id] = None
+            return
+        await self._settle(self._decided(node, outcome))
+        self.sorter.done(node.id)
+
+    def _decided(self, node: PlannedNode, outcome: WaitOutcome) -> NodeResult:
+        """The result of a waiting node whose wait was decided: its outcome's value on its
+        port (or the node's input), or its failure (down ``error`` under ``branch``)."""
+        waiting = self.results[node.id]
+        inputs, _ = self._inputs(node)
+        now = utcnow()
+        started = waiting.started_at
+        duration_ms = (now - started).total_seconds() * 1000 if started is not None else None
+        if outcome.error is not None:
+            outputs = {}
+            if node.on_error == "branch":
+                outputs = error_outputs(node, outcome.error, inputs)
+            status, error = NodeStatus.FAILED, outcome.error
+        else:
+            value = inputs.get(DEFAULT_INPUT_PORT) if outcome.pass_input else outcome.value
+            status, error, outputs = NodeStatus.SUCCEEDED, None, {outcome.port or "output": value}
+        return NodeResult(
+            node_id=node.id,
+            status=status,
+            attempts=waiting.attempts,
+            outputs=outputs,
+            error=error,
+            started_at=started,
+            finished_at=now,
+            duration_ms=duration_ms,
+        )
+
+    async def _release_parked(self) -> None:
+        """Cancel the nodes that wait: the execution stopped."""
+        for node_id in list(self.parked):
+            del self.parked[node_id]
+            attempts = self.results[node_id].attempts
+            await self._settle(self._cancelled(node_id, attempts=attempts, finished_at=utcnow()))
+            self.sorter.done(node_id)
 
     def _prepare(self, node: PlannedNode) -> Inputs | _Unrun:
         """The inputs to run ``node`` with, or its result if it settles without running."""
@@ -402,7 +497,8 @@ class _Run:
                 node, inputs = next_node
                 result = await self._run_one(task, node, inputs)
                 await self._settle(result)
-                self.sorter.done(node.id)
+                if result.status is not NodeStatus.WAITING:
+                    self.sorter.done(node.id)
                 next_node = await self._advance(keep_one=True)
         except BaseException as exc:  # an engine bug: fail the execution, do not hang it
             if not self.all_settled.done():
@@ -454,6 +550,8 @@ class _Run:
         if self.redact is not None:
             result = redact_result(result, self.redact)
         self.results[node.id] = result
+        if result.status is NodeStatus.WAITING:
+            self.parked[node.id] = self.requests.pop(node.id, None)
         self._emit_settled(result, skip_reason)
         if result.status is NodeStatus.FAILED and node.on_error == "stop" and self.failure is None:
             assert result.error is not None
@@ -506,6 +604,17 @@ class _Run:
                     seq=seq, execution_id=self.execution_id, node_id=node_id, reason=skip_reason
                 )
             )
+        elif result.status is NodeStatus.WAITING:
+            request = self.parked.get(node_id)
+            self._emit(
+                NodeWaiting(
+                    seq=seq,
+                    execution_id=self.execution_id,
+                    node_id=node_id,
+                    mode=request.mode.value if request else "",
+                    due_at=request.due_at if request else None,
+                )
+            )
         else:
             reason = result.reason or CancelReason.CANCELLED
             self._emit(
@@ -550,6 +659,8 @@ class _Run:
                 task.cancel()
 
     async def _finish(self, clock: float) -> ExecutionResult:
+        if self.stopped and self.parked:  # stopped after the others had settled
+            await self._advance()
         status, error = self._outcome()
         self._move_execution(status)
         duration_ms = (time.perf_counter() - clock) * 1000
@@ -584,6 +695,8 @@ class _Run:
         if self.cancelled:
             cancelled = ErrorInfo(type=FailureKind.CANCELLED, message="the execution was cancelled")
             return ExecutionStatus.CANCELLED, cancelled
+        if self.parked:
+            return ExecutionStatus.WAITING, None
         return ExecutionStatus.SUCCEEDED, None
 
     def _result(
@@ -652,6 +765,29 @@ class _Run:
                 error=error,
             )
         )
+
+    def parking(self, node_id: str, request: WaitRequest) -> None:
+        if self.depth > 0 or not self.reporting:
+            raise NodeError(
+                "a wait inside a sub-workflow or core.map is not supported yet: put it in "
+                "the top-level workflow",
+                type="wait_unsupported",
+            )
+        self.requests[node_id] = request
+
+    def resume_url(self, node_id: str) -> str:
+        """``execution.resume_url('<node id>')`` in templates: the link that resumes the
+        wait of that node, known before it waits (to send it ahead, by mail or chat)."""
+        if not isinstance(node_id, str) or node_id not in self.plan.nodes:
+            raise ValueError(f"resume_url({node_id!r}): no such node in this workflow")
+        node = self.plan.nodes[node_id]
+        if WAITS not in node.node_type.requires:
+            kind = node.node_type.spec.type
+            raise ValueError(f"resume_url({node_id!r}): a {kind} node does not wait")
+        waits = self.services.waits
+        if waits is None:
+            raise ValueError("resume_url: this host keeps no waits (run it under `tav serve`)")
+        return waits.url(self.execution_id, node_id)
 
     def progress(self, node_id: str, data: dict[str, Any]) -> None:
         if self.redact is not None:
@@ -736,12 +872,13 @@ class SubWorkflow:
 
 
 def _initial_states(plan: ExecutionPlan, resume: Resume | None) -> dict[str, NodeStatus]:
-    """Every node pending, but those the execution resumes with: settled, as stored."""
+    """Every node pending, but those the execution resumes with: settled (or waiting), as
+    stored."""
     states = dict.fromkeys(plan.nodes, NodeStatus.PENDING)
     for node_id, result in resume.results.items() if resume else ():
         if node_id not in states:
             continue
-        if not result.status.is_terminal:
+        if not result.status.is_terminal and result.status is not NodeStatus.WAITING:
             raise InternalError(
                 f"node '{node_id}' cannot resume {result.status.value}: only settled nodes do"
             )

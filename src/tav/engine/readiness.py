@@ -68,6 +68,7 @@ class Readiness:
             if left == 0:
                 ready.append(successor)
 
-    def is_active(self) -> bool:
-        """Whether a node is still to be handed out or to settle."""
-        return self._out > 0 or bool(self._ready)
+    def is_active(self, parked: int = 0) -> bool:
+        """Whether a node is still to be handed out or to settle, but for ``parked`` nodes
+        handed out that wait (they settle once the execution resumes)."""
+        return self._out > parked or bool(self._ready)

@@ -5,7 +5,8 @@ raises, keeps the traceback in the log for unexpected errors, turns the error in
 (``ErrorInfo``), and decides whether to retry. Nothing else in the engine catches node
 errors; cancellation is never caught here (the executor settles cancelled nodes), nor is
 an ``InternalError`` — a bug of the engine, such as an illegal state transition, which
-ends the execution instead of failing the node.
+ends the execution instead of failing the node. A node that parks (``ctx.park``) ends its
+step ``waiting`` (what it waits for is its wait's, kept by the host): nothing to retry.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from tav.core.errors import InternalError, NodeError, NodeTimeout, ParamsInvalid
 from tav.core.events import utcnow
 from tav.core.results import ErrorInfo, NodeResult
 from tav.core.states import NodeStatus
+from tav.core.waits import WaitRequest
 from tav.core.workflow import DEFAULT_INPUT_PORT, ERROR_PORT
 from tav.engine import templates
 from tav.engine.context import StepContext
 from tav.engine.plan import PlannedNode
 from tav.engine.pools import Pools
 from tav.engine.template_budget import TemplateLimits
-from tav.nodes.context import Credential, Inputs, WorkflowRunner
+from tav.nodes.context import Credential, Inputs, Parked, WorkflowRunner
 from tav.nodes.host import HostServices
 
 logger = logging.getLogger("tav.engine")
@@ -54,6 +56,7 @@ class StepHost(Protocol):
     def started(self, node_id: str, attempt: int) -> None: ...
     def retrying(self, node_id: str, attempt: int, delay_s: float, error: ErrorInfo) -> None: ...
     def progress(self, node_id: str, data: dict[str, Any]) -> None: ...
+    def parking(self, node_id: str, request: WaitRequest) -> None: ...
     async def run_workflow(self, ref: str, input: Any) -> Any: ...
     async def workflow(self, ref: str, *, separate: bool) -> WorkflowRunner: ...
 
@@ -68,6 +71,8 @@ async def run_step(host: StepHost, node: PlannedNode, inputs: Inputs) -> NodeRes
         attempt += 1
         try:
             outputs = await _attempt(host, node, inputs, attempt, timing, usage)
+        except Parked:
+            return _waiting(node, attempt, timing)
         except InternalError:
             raise  # a bug of the engine, not of the node: the execution fails, not the node
         except Exception as exc:
@@ -92,6 +97,12 @@ async def run_step(host: StepHost, node: PlannedNode, inputs: Inputs) -> NodeRes
             duration_ms=timing.elapsed_ms(),
             usage=usage or None,
         )
+
+
+def _waiting(node: PlannedNode, attempt: int, timing: _Timing) -> NodeResult:
+    return NodeResult(
+        node_id=node.id, status=NodeStatus.WAITING, attempts=attempt, started_at=timing.started_at
+    )
 
 
 class _Timing:
@@ -222,6 +233,11 @@ def _error_info(exc: Exception, node: PlannedNode, attempt: int) -> ErrorInfo:
         exc_info=exc,
     )
     return ErrorInfo(type="exception", message=f"{type(exc).__name__}: {exc}", retryable=True)
+
+
+def error_outputs(node: PlannedNode, error: ErrorInfo, inputs: Inputs) -> dict[str, Any]:
+    """What goes down the ``error`` port of a node that failed under ``on_error: branch``."""
+    return _error_outputs(node, error, inputs)
 
 
 def _error_outputs(node: PlannedNode, error: ErrorInfo, inputs: Inputs) -> dict[str, Any]:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
+
+from tav.core.waits import WaitRequest
 
 if TYPE_CHECKING:
     from tav.nodes.host import HostServices, Requirement
@@ -68,6 +70,15 @@ class Inputs(Mapping[str, Any]):
 
     def arrivals(self, port: str = "input") -> list[Arrival]:
         return list(self._arrivals.get(port, ()))
+
+
+class Parked(BaseException):  # (a signal, as CancelledError is, not an error)
+    """Raised by ``ctx.park``: the node waits, and its execution is parked. A
+    ``BaseException``, so that node code catching ``Exception`` does not swallow it."""
+
+    def __init__(self, request: WaitRequest) -> None:
+        super().__init__(request.mode.value)
+        self.request = request
 
 
 class WorkflowRunner(Protocol):
@@ -148,4 +159,12 @@ class NodeContext(Protocol):
         """The service ``requirement`` names (``ctx.service(FILES)``): declare it in the
         node type's ``requires`` and compiling a workflow checks that the host supplies
         it; else this raises ``NodeError`` (``service_unavailable``) when the node runs."""
+        ...
+
+    async def park(self, request: WaitRequest) -> NoReturn:
+        """Wait for ``request`` (a timer, a resume call, people's decision) without
+        holding anything: the wait is stored, the node is ``waiting``, and once no other
+        node can run the execution is stored as ``waiting``. When the wait is decided,
+        the node settles with its outcome (``tav.core.waits``) and the execution goes on;
+        ``run`` is not called again. Declare ``WAITS`` in the node type's ``requires``."""
         ...

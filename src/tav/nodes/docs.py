@@ -85,7 +85,10 @@ def _ports(info: dict[str, Any]) -> list[str]:
     for name, port in info["inputs"].items():
         lines.append(f"| `{name}` | in | {_text(port['description'])}{_input_note(port)} |")
     if info["dynamic_outputs"]:
-        lines.append("| *(one per case or label)* | out | Derived from the params. |")
+        lines.append(
+            "| *(from the params)* | out | Which of the ports below exist, and any named "
+            "after a case or label, follow the params. |"
+        )
     for name, port in info["outputs"].items():
         lines.append(f"| `{name}` | out | {_text(port['description'])} |")
     if len(lines) == 2:

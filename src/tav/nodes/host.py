@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
+from tav.core.waits import WaitRequest
 from tav.nodes.ai import ChatModels, Embeddings, TextSplitter, VectorStores, WorkflowCatalog
 from tav.nodes.outbound.policy import OutboundPolicy
 from tav.nodes.services import Discord, Mailer, MqttPublisher, Slack, Telegram, Webhooks
@@ -65,6 +66,19 @@ class Files(Protocol):
         ...
 
 
+class Waits(Protocol):
+    """Durable waits (``tav.app.waits``): where a parked node's wait is kept, and the
+    links that resume it."""
+
+    async def open(self, execution_id: str, node_id: str, request: WaitRequest) -> None:
+        """Keep the wait of ``node_id`` (once: opening it again changes nothing)."""
+        ...
+
+    def url(self, execution_id: str, node_id: str) -> str:
+        """The resume link of the wait ``node_id`` will open, known before it does."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class PdfFonts:
     """Font files PDF exports write text in (``TAV_PDF_FONT``): TrueType, OpenType, or the
@@ -99,6 +113,8 @@ class HostServices:
     telegram: Telegram | None = None
     mqtt: MqttPublisher | None = None
     webhooks: Webhooks | None = None
+    waits: Waits | None = None
+    """Durable waits: a host that stores executions keeps them (``ctx.park``)."""
     pdf_fonts: PdfFonts = field(default_factory=PdfFonts)
 
 
@@ -133,6 +149,7 @@ DISCORD: Requirement[Discord] = Requirement("discord", "a Discord client")
 TELEGRAM: Requirement[Telegram] = Requirement("telegram", "a Telegram client")
 MQTT: Requirement[MqttPublisher] = Requirement("mqtt", "an MQTT client")
 WEBHOOKS: Requirement[Webhooks] = Requirement("webhooks", "a webhook sender")
+WAITS: Requirement[Waits] = Requirement("waits", "durable waits (a server or a data dir)")
 
 
 def missing(requires: tuple[Requirement[Any], ...], services: HostServices) -> list[str]:

@@ -18,7 +18,7 @@ from tav.core.errors import FailureKind
 from tav.core.events import Event
 from tav.core.modes import ExecutionMode
 from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
-from tav.core.states import NodeStatus
+from tav.core.states import ExecutionStatus, NodeStatus
 from tav.storage import codec
 from tav.storage.models import EventRow, ExecutionDataRow, ExecutionRow, NodeRunRow
 from tav.storage.upsert import upsert
@@ -47,6 +47,12 @@ FAIL = (
         status=bindparam("status"), finished_at=bindparam("finished_at"), error=bindparam("error")
     )
 )
+PARK = (
+    EXECUTIONS.update()
+    .where(EXECUTIONS.c.id == bindparam("b_id"))
+    .values(status=ExecutionStatus.WAITING.value)
+)
+"""An execution whose run ended waiting: its row says so (``tav.storage.waits``)."""
 SUMMARY_BLOB = codec.pack({"output": None, "nodes": {}, "events": [], "kept": "summary"})
 """The result of a success kept as a summary: the same for all of them."""
 

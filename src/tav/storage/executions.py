@@ -32,6 +32,9 @@ from tav.storage.models import (
 from tav.storage.workflows import user_ref
 
 UNFINISHED = (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value)
+"""What a process runs, or is to run (not ``waiting``: nothing runs it until it is
+decided, and resuming at start-up passes it by)."""
+NOT_ENDED = (*UNFINISHED, ExecutionStatus.WAITING.value)
 PRUNE_CHUNK = 500
 """Executions deleted per transaction: the writer waits for at most one chunk."""
 
@@ -311,7 +314,7 @@ class ExecutionRepository:
 
         In chunks of ``PRUNE_CHUNK``, one transaction each, so that the writer (which
         shares SQLite's one write lock) never waits long."""
-        finished = ExecutionRow.status.not_in(UNFINISHED)
+        finished = ExecutionRow.status.not_in(NOT_ENDED)  # a waiting one is kept
         newest_first = (ExecutionRow.started_at.desc(), ExecutionRow.id.desc())
         removed = 0
         if max_age is not None:

@@ -45,6 +45,11 @@ cannot afford), and not recording it at all until it ends (a long one would be i
 while it runs, and a crash would lose it without a trace: now it is resumed from its
 start, having stored no progress).
 
+An execution whose run ends ``waiting`` (a node parked it, ``tav.engine.executor``) is not
+folded: its row says ``waiting`` and its hot rows stay, for the process that resumes it
+once its wait is decided; a cold one's nodes and events are written as hot rows then
+(``_park``).
+
 One execution never costs the others their updates. When a batch cannot be written for a
 reason other than those handled on the spot (an execution deleted meanwhile, one whose
 workflow is gone), its executions are written apart until the ones that break it are
@@ -94,6 +99,7 @@ from tav.storage.execution_rows import (
     FAIL,
     FINISH,
     LAST_SEQ,
+    PARK,
     SUMMARY_BLOB,
     ending,
     insert_created,
@@ -313,6 +319,12 @@ class ExecutionWriter:
     def resuming(self, execution_id: str) -> None:
         """``execution_id`` continues an execution an earlier process left unfinished."""
         self._journals[execution_id] = _Journal(hot=True, resumed=True)
+
+    def taken_again(self, execution_id: str) -> None:
+        """``execution_id`` runs here again (a worker claimed it anew, after it had been
+        lost or abandoned here): its updates are stored again from now on."""
+        self._refused.discard(execution_id)
+        self._lost.pop(execution_id, None)
 
     def abandon(self, execution_id: str) -> None:
         """Store nothing more of ``execution_id`` until it finishes (its worker lost its
@@ -668,9 +680,14 @@ class ExecutionWriter:
             if execution_id not in new and kept.get(execution_id) != "count"
         ]
         node_rows, event_rows = self._hot_rows(batch)
-        finished = {k: r for k, r in batch.finished.items() if k not in new and k not in kept}
+        parked = _parked(batch)
+        finished = {
+            k: r
+            for k, r in batch.finished.items()
+            if k not in new and k not in kept and k not in parked
+        }
         old = {k: keep for k, keep in kept.items() if k not in new}
-        if executions or started or node_rows or event_rows or finished or old:
+        if executions or started or node_rows or event_rows or finished or old or parked:
             async with self.db.begin() as connection:
                 await self._check_fences(connection, batch)
                 if executions:
@@ -682,6 +699,8 @@ class ExecutionWriter:
                     await self._archive(connection, dialect, finished)
                 if old:
                     await self._keep_less(connection, dialect, old, batch.finished)
+                if parked:
+                    await self._park(connection, dialect, parked)
         self._count(kept, batch.finished)  # once the batch is stored
 
     async def _check_fences(self, connection: AsyncConnection, batch: _Batch) -> None:
@@ -775,6 +794,8 @@ class ExecutionWriter:
         for execution, data_row, _ in created:
             execution_id = execution["id"]
             result = batch.finished.get(execution_id)
+            if result is not None and result.status is ExecutionStatus.WAITING:
+                result = None  # inserted running, then parked (``_park``)
             keep = kept.get(execution_id)
             if keep == "count":
                 continue
@@ -839,7 +860,7 @@ class ExecutionWriter:
     def _hot_rows(self, batch: _Batch) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Node results and events of executions that go on after this batch (but cold
         ones: their events are in their journals, and their end brings every node)."""
-        finished, cold = batch.finished, self._cold
+        finished, cold = _ended(batch), self._cold
         node_rows: list[dict[str, Any]] = [
             {"execution_id": execution_id, "node_id": node_id, "data": node_data(result)}
             for execution_id, nodes in batch.nodes.items()
@@ -863,7 +884,7 @@ class ExecutionWriter:
         event_rows: list[dict[str, Any]],
     ) -> None:
         """The hot rows of ``_hot_rows``, and the executions' ``last_seq``."""
-        finished, cold = batch.finished, self._cold
+        finished, cold = _ended(batch), self._cold
         await put_hot(connection, dialect, node_rows, event_rows)
         if event_rows:
             last_seq = [
@@ -874,6 +895,31 @@ class ExecutionWriter:
             await connection.execute(LAST_SEQ, last_seq)
         for execution_id in {row["execution_id"] for row in (*node_rows, *event_rows)}:
             self._journals.setdefault(execution_id, _Journal()).hot = True
+
+    async def _park(
+        self, connection: AsyncConnection, dialect: str, parked: dict[str, ExecutionResult]
+    ) -> None:
+        """Store executions whose run ended ``waiting``: their status and, for a cold one
+        (nothing of it written until its end), every node and event so far, as hot rows:
+        it resumes from them, in whichever process decides it."""
+        cold = [execution_id for execution_id in parked if execution_id in self._cold]
+        if cold:
+            journals = {execution_id: self._journal(execution_id) for execution_id in cold}
+            node_rows = [
+                {"execution_id": k, "node_id": node_id, "data": node_data(result)}
+                for k in cold
+                for node_id, result in parked[k].nodes.items()
+            ]
+            event_rows = storable_events({k: journal.events for k, journal in journals.items()})
+            await put_hot(connection, dialect, node_rows, event_rows)
+            seqs = [
+                {"b_id": k, "last_seq": max(journal.events)}
+                for k, journal in journals.items()
+                if journal.events
+            ]
+            if seqs:
+                await connection.execute(LAST_SEQ, seqs)
+        await connection.execute(PARK, [{"b_id": execution_id} for execution_id in parked])
 
     async def _archive(
         self, connection: AsyncConnection, dialect: str, finished: dict[str, ExecutionResult]
@@ -908,6 +954,16 @@ class _Fenced(Exception):
 def _counted(cold: _Cold, result: ExecutionResult) -> bool:
     """Whether the execution ended in a success of which only a count is kept."""
     return cold.keep == "count" and result.status is ExecutionStatus.SUCCEEDED
+
+
+def _parked(batch: _Batch) -> dict[str, ExecutionResult]:
+    """The executions of the batch whose run ended ``waiting`` (they go on later)."""
+    return {k: r for k, r in batch.finished.items() if r.status is ExecutionStatus.WAITING}
+
+
+def _ended(batch: _Batch) -> set[str]:
+    """The executions of the batch that ended for good (not those that wait)."""
+    return {k for k, r in batch.finished.items() if r.status is not ExecutionStatus.WAITING}
 
 
 def _flushed(batch: _Batch) -> bool:

@@ -26,6 +26,7 @@ BUILTIN_TYPE_IDS = {
     "core.switch",
     "core.merge",
     "core.delay",
+    "core.wait",
     "core.noop",
     "core.fail",
     "core.http_request",

@@ -28,6 +28,7 @@ from tav.api.schemas.executions import (
     RunAccepted,
     RunRequest,
 )
+from tav.api.schemas.waits import WaitPublic
 from tav.api.sse import EventStream
 from tav.app.executions import Executions, StartedRun
 from tav.app.queued import QueuedHandle
@@ -111,6 +112,7 @@ async def list_executions(
         offset=offset,
     )
     items = [ExecutionSummaryPublic.model_validate(s.model_dump()) for s in found]
+    await _with_waits(executions, items)
     not_kept, last = await executions.not_kept(workflow_id)
     return ExecutionPage(
         items=items,
@@ -120,6 +122,17 @@ async def list_executions(
         successes_not_kept=not_kept,
         last_success_not_kept_at=last,
     )
+
+
+async def _with_waits(executions: Executions, items: list[ExecutionSummaryPublic]) -> None:
+    """Add to each waiting execution what it waits for."""
+    waiting = [item for item in items if item.status is ExecutionStatus.WAITING]
+    if not waiting or executions.waits is None:
+        return
+    found = await executions.waits.of([item.execution_id for item in waiting])
+    for item in waiting:
+        records = found.get(item.execution_id, [])
+        item.waits = [WaitPublic.of(record) for record in records if record.status == "open"]
 
 
 @router.get("/{execution_id}", response_model=ExecutionPublic)

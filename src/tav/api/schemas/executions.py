@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tav.api.schemas.waits import WaitPublic
 from tav.core.modes import ExecutionMode, RunRequestMode
 from tav.core.roles import UserRef
 from tav.core.states import CancelReason, ExecutionStatus, NodeStatus
@@ -102,6 +103,10 @@ class ExecutionSummaryPublic(BaseModel):
     )
     worker: str | None = Field(
         None, description="Queue mode: the worker that ran it (host:pid); absent otherwise."
+    )
+    waits: list[WaitPublic] | None = Field(
+        None,
+        description="In lists, for a waiting execution: what it waits for (its open waits).",
     )
 
 

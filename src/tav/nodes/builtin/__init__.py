@@ -33,6 +33,7 @@ BUILTIN_MODULES: tuple[NodeModule, ...] = (
     _module("core.data", "core.set", "core.output"),
     _module("core.flow", "core.if", "core.switch", "core.merge", "core.noop", "core.fail"),
     _module("core.timing", "core.delay"),
+    _module("core.wait", "core.wait"),
     _module("core.http", "core.http_request"),
     _module("core.workflows", "core.subworkflow", "core.map"),
     _module("ai.chat", "ai.llm_chat"),

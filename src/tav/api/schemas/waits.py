@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tav.core.roles import Role, UserRef
+from tav.storage.waits import WaitRecord
+
+
+class DecisionPublic(BaseModel):
+    decision: Literal["approve", "reject"]
+    comment: str
+    data: dict[str, Any]
+    by: UserRef | None = Field(description="The member; none for whoever held the link.")
+    at: datetime
+
+
+class WaitPublic(BaseModel):
+    """A wait of an execution: what it waits for, and how far it is."""
+
+    node_id: str
+    mode: Literal["timer", "webhook", "approval"]
+    status: Literal["open", "decided", "cancelled"] = Field(
+        description="`open` while it may be decided (if its execution has not ended)."
+    )
+    title: str
+    description: str
+    fields: dict[str, Any] | None = Field(
+        description="approval: the form's fields (a JSON Schema object)."
+    )
+    due_at: datetime | None = Field(
+        description="While open: when its timer fires, or its timeout ends it."
+    )
+    created_at: datetime
+    decided_at: datetime | None
+    approvals_needed: int
+    approvals: list[DecisionPublic] = Field(description="approval: the decisions taken so far.")
+    approvers: list[str] = Field(description="approval: the members named to decide.")
+    approver_roles: list[Role] = Field(description="approval: the roles named to decide.")
+    anyone_with_link: bool = Field(description="approval: the link alone lets one decide.")
+    port: str | None = Field(
+        None, description="Once decided: the output port the node went on down."
+    )
+
+    @classmethod
+    def of(cls, record: WaitRecord) -> WaitPublic:
+        request = record.request
+        return cls(
+            node_id=record.node_id,
+            mode=request.mode.value,
+            status=record.status,
+            title=request.title,
+            description=request.description,
+            fields=request.fields,
+            due_at=record.due_at,
+            created_at=record.created_at,
+            decided_at=record.decided_at,
+            approvals_needed=request.approvals,
+            approvals=[DecisionPublic.model_validate(d.model_dump()) for d in record.decisions],
+            approvers=request.approvers,
+            approver_roles=request.approver_roles,
+            anyone_with_link=request.link,
+            port=record.outcome.port if record.outcome is not None else None,
+        )
+
+
+class WaitDecisionRequest(BaseModel):
+    """An approval's decision. A webhook wait takes any JSON object here instead: it is the
+    resume call's ``body`` (the node's output is ``{method, headers, query, body}``, as
+    when its link is called)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    decision: Literal["approve", "reject"] | None = Field(None, description="approval: required.")
+    data: dict[str, Any] = Field(
+        default_factory=dict,
+        description="approval: the form's answer, by field (checked against `fields`).",
+    )
+    comment: str = Field("", max_length=10_000)
+
+
+class WaitDecided(BaseModel):
+    execution_id: str
+    node_id: str
+    decided: bool = Field(
+        description="The wait is decided (the execution resumes); false: the decision was "
+        "noted, and more approvals are needed."
+    )
+    port: str | None = Field(None, description="The output port the node goes on down.")

@@ -1,0 +1,203 @@
+"""Waits: what a parked node waits for, the decisions taken on it, and what it settles with.
+
+A node parks its execution with a ``WaitRequest`` (``ctx.park``, ``core.wait``): once no
+other node of the execution can run, it is stored as ``waiting`` and nothing runs it. A
+decision — people approving or rejecting, a call of its resume link, its timer, its
+timeout — is recorded as the wait's ``WaitOutcome``, and the execution resumes from its
+settled nodes with the waiting node settled by that outcome (it never runs again).
+
+Who may decide an approval (``may_decide``): the team members it names (by email or by
+role, a role counting its betters), and anyone holding its link when it allows that
+(the default when it names nobody). Each approval is a different person's, so an
+approval that needs more than one names who may give them: a link alone tells nobody
+apart.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import Field
+
+from tav.core import forms
+from tav.core.model import Model
+from tav.core.results import ErrorInfo
+from tav.core.roles import Role, UserRef
+
+DEFAULT_WEBHOOK_BYTES = 1024 * 1024
+MAX_WAIT = timedelta(days=3650)
+"""Longest a duration may be (a typo of a unit must not overflow a date)."""
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION = re.compile(
+    r"(\d+(?:\.\d+)?)\s*(weeks?|w|days?|d|hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)"
+)
+_ISO_DURATION = re.compile(
+    r"^P(?:(?P<w>\d+(?:\.\d+)?)W)?(?:(?P<d>\d+(?:\.\d+)?)D)?"
+    r"(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
+)
+
+
+class WaitMode(StrEnum):
+    TIMER = "timer"
+    WEBHOOK = "webhook"
+    APPROVAL = "approval"
+
+
+class WaitRequest(Model):
+    """What a parked node waits for: its rendered params, kept with the wait."""
+
+    mode: WaitMode
+    due_at: datetime | None = None
+    """When the timer fires, or (webhook, approval) when the timeout ends the wait."""
+    title: str = ""
+    description: str = ""
+    fields: dict[str, Any] | None = None
+    """The form an approval shows (``tav.core.forms``)."""
+    approvals: int = 1
+    approvers: list[str] = Field(default_factory=list)
+    """Emails of the members who may decide, lowercase."""
+    approver_roles: list[Role] = Field(default_factory=list)
+    link: bool = True
+    """Anyone holding the link may decide."""
+    on_timeout: Literal["fail", "continue"] = "fail"
+    timeout_data: dict[str, Any] = Field(default_factory=dict)
+    methods: list[str] = Field(default_factory=lambda: ["POST"])
+    """Webhook: the HTTP methods that resume it."""
+    max_body_bytes: int = DEFAULT_WEBHOOK_BYTES
+
+    @property
+    def named(self) -> bool:
+        return bool(self.approvers or self.approver_roles)
+
+
+class Decider(Model):
+    """A person deciding: a team member (signed in, or with their API key) or, with
+    ``member`` None, whoever holds the link."""
+
+    member: UserRef | None = None
+    role: Role | None = None
+    via_link: bool = False
+
+
+class Decision(Model):
+    """One person's decision on an approval, or a resume call of a webhook wait."""
+
+    decision: Literal["approve", "reject"] = "approve"
+    comment: str = ""
+    data: dict[str, Any] = Field(default_factory=dict)
+    by: UserRef | None = None
+    at: datetime
+
+    def public(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class WaitOutcome(Model):
+    """What a decided wait settles its node with: ``value`` on ``port`` (the node's input
+    there instead, with ``pass_input``), or the node fails with ``error``."""
+
+    port: str | None = None
+    value: Any = None
+    pass_input: bool = False
+    error: ErrorInfo | None = None
+
+
+def may_decide(request: WaitRequest, decider: Decider) -> bool:
+    """Whether ``decider`` may decide this wait (see the module's docstring). A member
+    without the link (the REST API) may decide an approval that names nobody when their
+    role may run workflows."""
+    member, role = decider.member, decider.role
+    if member is not None and member.email.lower() in request.approvers:
+        return True
+    if role is not None:
+        if any(role.at_least(named) for named in request.approver_roles):
+            return True
+        if not request.named and (decider.via_link or role.can_edit):
+            return True
+    return decider.via_link and request.link
+
+
+def timer_outcome() -> WaitOutcome:
+    """A timer that fired: the node's input goes on."""
+    return WaitOutcome(port="output", pass_input=True)
+
+
+def webhook_outcome(call: dict[str, Any]) -> WaitOutcome:
+    """A resume call: the request (method, headers, query, body) goes on."""
+    return WaitOutcome(port="output", value=call)
+
+
+def approval_outcome(request: WaitRequest, decisions: list[Decision]) -> WaitOutcome | None:
+    """Rejected by anyone, or approved by as many as needed; ``None``: more approvals
+    are needed."""
+    last = decisions[-1]
+    rejected = last.decision == "reject"
+    if not rejected and len(decisions) < request.approvals:
+        return None
+    value = {
+        **last.public(),
+        "approvals": [d.public() for d in decisions if d.decision == "approve"],
+    }
+    return WaitOutcome(port="rejected" if rejected else "approved", value=value)
+
+
+def timeout_outcome(request: WaitRequest) -> WaitOutcome:
+    """The timeout ended the wait: the node fails, or goes on down ``timeout`` with the
+    fields' defaults (and ``timeout_data`` over them)."""
+    if request.on_timeout == "fail":
+        message = "nobody decided before the timeout"
+        if request.mode is WaitMode.WEBHOOK:
+            message = "the resume link was not called before the timeout"
+        return WaitOutcome(error=ErrorInfo(type="wait_timeout", message=message))
+    data = {**forms.defaults(request.fields), **request.timeout_data}
+    return WaitOutcome(port="timeout", value={"decision": "timeout", "data": data})
+
+
+def due_outcome(request: WaitRequest) -> WaitOutcome:
+    """What a wait settles with when its ``due_at`` comes."""
+    return timer_outcome() if request.mode is WaitMode.TIMER else timeout_outcome(request)
+
+
+def parse_duration(value: float | str) -> timedelta:
+    """A duration: seconds as a number, ``"90s"``, ``"1h 30m"``, ``"2 days"``, or ISO 8601
+    (``"PT1H30M"``). ``ValueError`` says what is wrong."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        seconds = _text_seconds(str(value).strip())
+    if seconds < 0 or seconds != seconds:
+        raise ValueError("a duration cannot be negative")
+    duration = timedelta(seconds=seconds)
+    if duration > MAX_WAIT:
+        raise ValueError(f"a duration is at most {MAX_WAIT.days} days")
+    return duration
+
+
+def _text_seconds(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    iso = _ISO_DURATION.match(text.upper())
+    if iso and any(iso.groupdict().values()):
+        return sum(float(n) * _UNITS[u] for u, n in iso.groupdict().items() if n)
+    parts = _DURATION.findall(text.lower())
+    if not parts or _DURATION.sub("", text.lower()).strip(" ,and") != "":
+        raise ValueError(
+            f"{text!r} is not a duration: write seconds (90), units (90s, 15m, 2h, 1d, 1w, "
+            "'1h 30m') or ISO 8601 (PT1H30M)"
+        )
+    return sum(float(number) * _UNITS[unit[0]] for number, unit in parts)
+
+
+def parse_time(value: datetime | str) -> datetime:
+    """A point in time: ISO 8601 (``2026-12-24T18:00:00+01:00``; without an offset, UTC)."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not a time: write ISO 8601") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
