@@ -1,8 +1,10 @@
-"""In-memory ``ExecutionStore``: keeps every execution's result for the life of the process."""
+"""In-memory ``ExecutionStore`` (keeps every execution's result for the life of the
+process) and ``Waits`` (keeps what nodes parked on)."""
 
 from __future__ import annotations
 
 from tav.core.results import ExecutionResult, NodeResult
+from tav.core.waits import WaitRequest
 
 
 class MemoryStore:
@@ -17,3 +19,17 @@ class MemoryStore:
 
     async def execution_finished(self, result: ExecutionResult) -> None:
         self.executions[result.execution_id] = result
+
+
+class MemoryWaits:
+    """Waits kept in memory (``tav.nodes.host.Waits``), for tests of the engine: what each
+    node parked on, by execution and node."""
+
+    def __init__(self) -> None:
+        self.opened: dict[tuple[str, str], WaitRequest] = {}
+
+    async def open(self, execution_id: str, node_id: str, request: WaitRequest) -> None:
+        self.opened.setdefault((execution_id, node_id), request)
+
+    def url(self, execution_id: str, node_id: str) -> str:
+        return f"memory:{execution_id}/{node_id}"
