@@ -34,6 +34,7 @@ from tav.core.events import FINAL_EVENT_TYPES, utcnow
 from tav.core.results import ExecutionResult
 from tav.engine.ports import EventBus
 from tav.storage.cancels import request_cancel
+from tav.storage.db import unreachable
 from tav.storage.executions import ExecutionRepository
 from tav.storage.leases import Lease, LeaseRepository
 
@@ -283,6 +284,9 @@ class Sweeper:
         while True:
             try:
                 await self.sweep()
-            except Exception:
-                logger.exception("sweeping the queue failed")
+            except Exception as exc:
+                if not unreachable(exc):
+                    logger.exception("sweeping the queue failed")
+                else:  # (said every round: the database is down, not a bug to trace)
+                    logger.warning("sweeping the queue failed: the database cannot be reached")
             await asyncio.sleep(self.every_s)

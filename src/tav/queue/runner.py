@@ -91,6 +91,7 @@ class Runner:
         if lease.cancel:
             self.cancelling.add(execution_id)
         writer = self.parts.writer
+        writer.taken_again(execution_id)  # (stored again, whatever happened to it here before)
         writer.fences[execution_id] = lease.token
         try:
             handle = await self._start(lease)

@@ -14,6 +14,8 @@ remains for other processes (``tav api-keys create`` while the server runs).
 from __future__ import annotations
 
 import asyncio
+import errno
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -31,7 +33,8 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -53,6 +56,27 @@ SQLITE_PRAGMAS = (
     "PRAGMA busy_timeout=5000",
     "PRAGMA synchronous=NORMAL",
 )
+
+
+UNREACHABLE_ERRNOS = frozenset(
+    {errno.ECONNREFUSED, errno.ECONNRESET, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT}
+)
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be reached (a connection refused, cut or
+    lost, no pooled connection free in time), rather than that a statement failed."""
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, InterfaceError)
+    if isinstance(exc, (PoolTimeout, ConnectionError)):
+        return True
+    if isinstance(exc, OSError) and exc.errno in UNREACHABLE_ERRNOS:
+        return True
+    if "asyncpg" in sys.modules:  # (imported with a PostgreSQL database only)
+        import asyncpg
+
+        return isinstance(exc, (asyncpg.PostgresConnectionError, asyncpg.InterfaceError))
+    return False
 
 
 class Database:
