@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -492,3 +493,35 @@ def test_the_page_style_is_allowed_by_its_hash() -> None:
 
     policy = resume_page.HEADERS["Content-Security-Policy"]
     assert re.search(r"style-src 'sha256-[A-Za-z0-9+/=]{44}'", policy)
+
+
+async def test_a_workflow_that_keeps_only_summaries_resumes_from_where_it_waited(
+    client: httpx.AsyncClient, server: Server
+) -> None:
+    doc = {**approval(), "settings": {"keep_successes": "summary"}}
+    execution = await parked(client, await stored(server, doc))
+    execution_id = execution["execution_id"]
+    # Nothing of a cold execution is written until its end; its park writes it all.
+    stored_nodes = (await server.parts.executions.get(execution_id)).nodes  # type: ignore[union-attr]
+    assert {k: v.status.value for k, v in stored_nodes.items()} == {
+        "start": "succeeded",
+        "note": "succeeded",
+        "ask": "waiting",
+    }
+    path = f"/api/v1/executions/{execution_id}/waits/ask"
+    assert (await client.post(path, json={"decision": "reject"})).status_code == 200
+    finished = await done(client, execution_id)
+    assert finished["status"] == "succeeded"
+    assert finished["kept"] == "summary"
+
+
+async def test_retention_keeps_what_waits(client: httpx.AsyncClient, server: Server) -> None:
+    workflow_id = await stored(server, approval())
+    waiting = await parked(client, workflow_id)
+    ended = await client.post(f"/api/v1/executions/{waiting['execution_id']}/cancel?wait=true")
+    assert ended.status_code == 200
+    still = await parked(client, workflow_id)
+    removed = await server.parts.executions.prune(max_age=timedelta(0), max_count=None)
+    assert removed == 1
+    listed = (await client.get("/api/v1/executions")).json()["items"]
+    assert [item["execution_id"] for item in listed] == [still["execution_id"]]

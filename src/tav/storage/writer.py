@@ -451,15 +451,19 @@ class ExecutionWriter:
         """Leave out of ``batch`` the cold executions it would record running that are
         younger than ``COLD_GRACE_S``: they go into the next batch, or the one after the
         grace (the writer wakes then), unless they end first. Not when a ``flush()`` waits
-        on the batch: it needs everything written."""
+        on the batch (it needs everything written), nor one a ``flush(execution_id)`` asks
+        about (a node that needs its row, say)."""
         if _flushed(batch):
             return
         now, cold = time.monotonic(), self._cold
+        asked = {execution_id for _, execution_id, _ in batch.waiters}
         deferred: list[tuple[str, Any]] = []
         for created in batch.created:
             execution_id = created[0]["id"]
             state = cold.get(execution_id)
-            if state is None or execution_id in batch.finished or now - state.since >= COLD_GRACE_S:
+            if state is None or execution_id in batch.finished or execution_id in asked:
+                continue
+            if now - state.since >= COLD_GRACE_S:
                 continue
             deferred.append(("create", created))
             started = batch.started.pop(execution_id, None)
