@@ -16,7 +16,11 @@ from fastapi import FastAPI
 
 from tav.api.app import create_app
 from tav.app.server import Server
+from tav.app.waits import Waits
+from tav.core.events import utcnow
 from tav.core.roles import Role
+from tav.storage.db import Database
+from tav.storage.waits import WaitRepository
 from tests.api.helpers import ended, stored, until
 from tests.api.team import Member, as_key, make_team, signed_in
 from tests.helpers import document, node
@@ -525,3 +529,29 @@ async def test_retention_keeps_what_waits(client: httpx.AsyncClient, server: Ser
     assert removed == 1
     listed = (await client.get("/api/v1/executions")).json()["items"]
     assert [item["execution_id"] for item in listed] == [still["execution_id"]]
+
+
+async def test_of_two_servers_that_find_a_timer_due_one_fires_it(
+    client: httpx.AsyncClient, server: Server
+) -> None:
+    doc = document(
+        node("start", "trigger.manual"),
+        node("pause", "core.wait", params={"mode": "timer", "duration": "1h"}),
+        node("after", "core.output"),
+        links=("start -> pause", "pause -> after"),
+    )
+    execution = await parked(client, await stored(server, doc))
+    ours = server.parts.waits
+    assert ours is not None
+    other_db = Database(server.parts.db.url)  # another server's connections
+    other = Waits(WaitRepository(other_db), ours.links, executions=server.parts.executions_service)
+    try:
+        later = utcnow() + timedelta(hours=2)
+        fired = await asyncio.gather(ours.fire_due(later), other.fire_due(later))
+        assert sorted(fired) == [0, 1]
+        finished = await done(client, execution["execution_id"])
+    finally:
+        await other_db.close()
+    assert finished["status"] == "succeeded"
+    events = await stored_events(server, execution["execution_id"])
+    assert sum(1 for e in events if e["type"] == "node.completed" and e["node_id"] == "pause") == 1
