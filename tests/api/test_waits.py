@@ -176,7 +176,7 @@ async def test_the_link_shows_a_form_and_its_post_decides(
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "default-src 'none'" in page.headers["content-security-policy"]
-    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["referrer-policy"] == "same-origin"
     html = page.text
     assert "<h1>Pay the invoice?</h1>" in html
     assert "&lt;b&gt;Acme&lt;/b&gt;" in html
@@ -555,3 +555,22 @@ async def test_of_two_servers_that_find_a_timer_due_one_fires_it(
     assert finished["status"] == "succeeded"
     events = await stored_events(server, execution["execution_id"])
     assert sum(1 for e in events if e["type"] == "node.completed" and e["node_id"] == "pause") == 1
+
+
+async def test_a_post_from_an_opaque_origin_decides_as_whoever_holds_the_link(
+    app: FastAPI, server: Server, team: dict[Role, Member], anonymous: httpx.AsyncClient
+) -> None:
+    async with as_key(app, team[Role.editor].key) as editor:
+        workflow_id = await stored(server, approval())
+        open_to_all = await parked(editor, workflow_id)
+        named = await parked(
+            editor, await stored(server, approval(approvers=["viewer@example.com"]))
+        )
+    null = {"Origin": "null", "Accept": "text/html"}
+    form = {"decision": "approve", "f.amount": "4"}
+    response = await anonymous.post(link_of(open_to_all), data=form, headers=null)
+    assert response.status_code == 200, response.text
+    async with signed_in(app, "viewer@example.com") as approver:
+        # Its session is not taken from a post that does not say where it comes from.
+        refused = await approver.post(link_of(named), data=form, headers=null)
+        assert refused.status_code == 403

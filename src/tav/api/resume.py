@@ -14,7 +14,8 @@ Who decides. Whoever holds the link, where the approval allows it; otherwise a m
 signed in to this server (its session cookie), and only on a request that says it comes
 from this server's own pages (``Origin`` or ``Referer``, checked as ``tav.api.gate``
 checks the API's): a page elsewhere cannot make a member's browser decide in their name.
-A post that names a foreign origin is refused outright.
+A post that names a foreign origin is refused outright; one from an opaque origin
+(``Origin: null``) is taken as whoever holds the link.
 """
 
 from __future__ import annotations
@@ -145,7 +146,7 @@ def _own_source(request: Request) -> bool:
         return False
     origins: OriginPolicy = request.app.state.origins
     source = origins.source(request.scope)
-    if source is None:
+    if source is None or source == "null":  # (an opaque origin: whoever holds the link)
         return False
     if not origins.trusts(request.scope, source):
         raise ApiError(

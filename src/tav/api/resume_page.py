@@ -4,8 +4,9 @@ Rendered on the server from the wait (its title, description and ``fields``), so
 without the editor, without JavaScript and, when the link alone is allowed, without an
 account. Everything that comes from the workflow or the people is escaped; the page
 loads nothing (its one stylesheet is inline, allowed by its hash in the
-Content-Security-Policy), cannot be framed, and sends no Referer (its URL holds the
-token).
+Content-Security-Policy), cannot be framed, and sends its URL (which holds the token) as
+a Referer to this server only: its own post then says where it comes from
+(``no-referrer`` would make the browser send ``Origin: null``).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ HEADERS = {
         f"default-src 'none'; style-src 'sha256-{STYLE_HASH}'; form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
     ),
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "X-Robots-Tag": "noindex, nofollow",
