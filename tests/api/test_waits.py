@@ -574,3 +574,21 @@ async def test_a_post_from_an_opaque_origin_decides_as_whoever_holds_the_link(
         # Its session is not taken from a post that does not say where it comes from.
         refused = await approver.post(link_of(named), data=form, headers=null)
         assert refused.status_code == 403
+
+
+async def test_a_webhook_answering_when_done_answers_202_once_its_run_waits(
+    anonymous: httpx.AsyncClient, server: Server
+) -> None:
+    doc = document(
+        node("hook", "trigger.webhook", params={"path": "orders", "respond": "when_done"}),
+        node("ask", "core.wait", params={"mode": "approval"}),
+        node("result", "core.output"),
+        links=("hook -> ask", "ask:approved -> result"),
+    )
+    workflow_id = await stored(server, doc)
+    await server.parts.triggers.activate(workflow_id)
+    response = await anonymous.post("/webhook/orders", json={"n": 1})
+    assert response.status_code == 202, response.text
+    execution_id = response.json()["execution_id"]
+    assert response.json() == {"execution_id": execution_id, "status": "waiting"}
+    assert response.headers["x-tav-execution-id"] == execution_id

@@ -12,8 +12,9 @@ input may be, a lone surrogate, ``NaN``; the same checks as an API run's input),
 run: ``immediately`` answers 202 with the execution id once it is recorded; ``when_done``
 once it has ended and is stored, with its output (or the status, headers and body the
 output names), 500 if it failed and 504 if it took longer than the webhook's
-``timeout_s`` (the run goes on). A run whose updates could not be stored answers 500
-``not_stored``, never as if it had been.
+``timeout_s`` (the run goes on); 202 with ``{execution_id, status: waiting}`` if it
+parked on a wait (``core.wait``: it goes on once that is decided). A run whose updates
+could not be stored answers 500 ``not_stored``, never as if it had been.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from tav.app.executions import Executions, StartedRun
 from tav.app.root import RecordingParts
 from tav.core.errors import FailureKind, InputInvalid, NotStored, Unavailable
 from tav.core.modes import ExecutionMode
+from tav.core.states import ExecutionStatus
 from tav.triggers.webhook import PREFIX, Webhook, WebhookError, is_json
 
 SIZE_FACTOR = 4
@@ -119,6 +121,9 @@ async def _when_done(
         await executions.written(execution_id)  # stored before answered, as run?wait=true is
     except NotStored as exc:
         return _not_stored(exc, execution_id)
+    if result.status is ExecutionStatus.WAITING:  # parked (core.wait): it goes on later
+        answer = {"execution_id": execution_id, "status": result.status.value}
+        return JSONResponse(answer, status_code=202, headers={"x-tav-execution-id": execution_id})
     status, headers, body = hook.answer(result)
     headers["x-tav-execution-id"] = execution_id
     return Response(body, status_code=status, headers=headers)
