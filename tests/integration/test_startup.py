@@ -3,8 +3,9 @@
 A first start on a new SQLite file creates the schema from the models (no Alembic), and no
 module that only some requests need is imported: credentials' ``cryptography``, YAML,
 Jinja2 (templates), httpx's connection pool (made on the first HTTP request a node sends),
-``filetype`` (uploads), the modules of node types no workflow has used. FastAPI's OpenAPI
-models are built when the document is first asked for, not at start.
+``filetype`` (uploads), the modules of node types no workflow has used, the code sandbox
+(made when code first runs). FastAPI's OpenAPI models are built when the document is
+first asked for, not at start.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ NOT_AT_START = (
     "tav.nodes.builtin.ai.chat",
     "tav.nodes.builtin.export.pdf",
     "tav.nodes.builtin.services.mail",
+    "tav.nodes.builtin.code.python",
+    "tav.sandbox",
 )
 
 SCRIPT = """

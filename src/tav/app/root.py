@@ -23,6 +23,7 @@ credentials, variables, stored files, vector collections, the AI cache, stored w
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, overload
@@ -79,6 +80,8 @@ from tav.triggers.leadership import Leadership, process_name
 from tav.triggers.webhook import WebhookRoutes
 
 if TYPE_CHECKING:
+    from tav.nodes.code import CodeJob
+    from tav.sandbox.runner import SandboxRunner
     from tav.storage.limits import LimitHolds
 
 BUS_RETAIN_EVENTS = 1_000
@@ -129,6 +132,8 @@ class Parts(Storage):
     plans: Plans
     settings_service: RuntimeConfig
     users_service: Users
+    code: CodeSandbox
+    """Runs the code of ``code.python`` nodes (``tav.sandbox``)."""
 
     @property
     def settings(self) -> Settings:
@@ -145,6 +150,7 @@ class Parts(Storage):
         await self.provider_http.aclose()
         if self.limit_holds is not None:
             await self.limit_holds.aclose()
+        await self.code.aclose()
         await self.db.close()
 
 
@@ -227,6 +233,7 @@ def build(
     registry = registry or default_registry(settings.nodes_path)
     loader = StoredWorkflowLoader(storage.workflows, file_refs=file_refs)
     waits = _waits(settings, storage) if record else None
+    code = CodeSandbox(settings)
     services = replace(
         build_services(ServiceConfig.from_settings(settings), http),
         outbound=outbound,
@@ -239,6 +246,7 @@ def build(
         files=storage.files,
         pdf_fonts=PdfFonts(tuple(str(path) for path in settings.pdf_font)),
         waits=waits,
+        code=code,
     )
     relay = _relay(settings) if writer else None
     sinks = [sink for sink in (writer, relay) if sink is not None]
@@ -267,10 +275,33 @@ def build(
         plans=plans,
         settings_service=runtime,
         users_service=Users(storage.users, storage.invites, storage.auth),
+        code=code,
     )
     if writer is None or waits is None:
         return parts
     return _recording(settings, parts, writer, relay, waits)
+
+
+class CodeSandbox:
+    """The code sandbox (``tav.sandbox``), made when code first runs: a host that runs
+    none imports none of it, and starts no interpreter."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._runner: SandboxRunner | None = None
+
+    async def run(self, job: CodeJob, log: Callable[[str], None]) -> Any:
+        if self._runner is None:
+            from tav.sandbox.config import SandboxConfig
+            from tav.sandbox.runner import SandboxRunner
+
+            self._runner = SandboxRunner(SandboxConfig.from_settings(self._settings))
+        return await self._runner.run(job, log)
+
+    async def aclose(self) -> None:
+        """Stop the interpreters kept started."""
+        if self._runner is not None:
+            await self._runner.aclose()
 
 
 def _fields(parts: Storage) -> dict[str, Any]:

@@ -108,6 +108,13 @@ class StepContext:
     def vars(self) -> Mapping[str, Any]:
         return self._host.vars
 
+    @property
+    def nodes(self) -> Mapping[str, Mapping[str, Any]]:
+        nodes: Mapping[str, Mapping[str, Any]] = self._host.template_context(self.node_id, None)[
+            "nodes"
+        ]
+        return nodes
+
     def progress(self, data: dict[str, Any]) -> None:
         """Report ``data`` as a ``node.progress`` event. Data that is not storable JSON (a
         streamed token holding half of a surrogate pair, say) is left out: the event would

@@ -20,9 +20,14 @@ from typing import Any
 
 from tav.engine.ports import SharedLimits
 
-DEFAULT_LIMITS: Mapping[str, int] = {"http": 64, "llm": 8, "cpu": os.cpu_count() or 2}
+DEFAULT_LIMITS: Mapping[str, int] = {
+    "http": 64,
+    "llm": 8,
+    "cpu": os.cpu_count() or 2,
+    "code": os.cpu_count() or 2,  # code.python's sandboxes, each a process on this machine
+}
 DEFAULT_CUSTOM_LIMIT = 16
-LOCAL_POOLS = frozenset({"cpu"})
+LOCAL_POOLS = frozenset({"cpu", "code"})
 """Pools that count per process even when limits are shared: a machine's cores."""
 POLL_FIRST_S = 0.02
 POLL_MAX_S = 0.25

@@ -116,6 +116,12 @@ class NodeContext(Protocol):
     @property
     def inputs(self) -> Inputs: ...
     @property
+    def nodes(self) -> Mapping[str, Mapping[str, Any]]:
+        """The outputs of the execution's settled nodes by id and port, as templates see
+        them (``nodes.<id>.<port>``)."""
+        ...
+
+    @property
     def log(self) -> logging.LoggerAdapter[logging.Logger]: ...
 
     def progress(self, data: dict[str, Any]) -> None:

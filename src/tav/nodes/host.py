@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from tav.core.waits import WaitRequest
 from tav.nodes.ai import ChatModels, Embeddings, TextSplitter, VectorStores, WorkflowCatalog
+from tav.nodes.code import CodeRunner
 from tav.nodes.outbound.policy import OutboundPolicy
 from tav.nodes.services import Discord, Mailer, MqttPublisher, Slack, Telegram, Webhooks
 
@@ -115,6 +116,8 @@ class HostServices:
     webhooks: Webhooks | None = None
     waits: Waits | None = None
     """Durable waits: a host that stores executions keeps them (``ctx.park``)."""
+    code: CodeRunner | None = None
+    """Runs authors' code out of process, in a sandbox (``code.python``)."""
     pdf_fonts: PdfFonts = field(default_factory=PdfFonts)
 
 
@@ -150,6 +153,7 @@ TELEGRAM: Requirement[Telegram] = Requirement("telegram", "a Telegram client")
 MQTT: Requirement[MqttPublisher] = Requirement("mqtt", "an MQTT client")
 WEBHOOKS: Requirement[Webhooks] = Requirement("webhooks", "a webhook sender")
 WAITS: Requirement[Waits] = Requirement("waits", "durable waits (a server or a data dir)")
+CODE: Requirement[CodeRunner] = Requirement("code", "a code sandbox")
 
 
 def missing(requires: tuple[Requirement[Any], ...], services: HostServices) -> list[str]:

@@ -33,6 +33,7 @@ BUILTIN_TYPE_IDS = {
     "core.output",
     "core.subworkflow",
     "core.map",
+    "code.python",
     "ai.llm_chat",
     "ai.structured",
     "ai.classify",

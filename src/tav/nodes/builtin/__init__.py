@@ -36,6 +36,7 @@ BUILTIN_MODULES: tuple[NodeModule, ...] = (
     _module("core.wait", "core.wait"),
     _module("core.http", "core.http_request"),
     _module("core.workflows", "core.subworkflow", "core.map"),
+    _module("code.python", "code.python"),
     _module("ai.chat", "ai.llm_chat"),
     _module("ai.structured", "ai.structured"),
     _module("ai.classify", "ai.classify"),

@@ -1,0 +1,1 @@
+"""Code node types: authors' code, run out of process in a sandbox."""
