@@ -322,3 +322,22 @@ def test_a_killed_run_is_settled_by_the_next_start_and_a_live_one_left_alone(tmp
         for proc in (killed, alive):
             if proc.poll() is None:
                 proc.kill()
+
+
+def test_a_run_that_waits_is_stored_waiting_and_exits_3(tmp_path, data_dir):
+    doc = document(
+        node("start", "trigger.manual"),
+        node("ask", "core.wait", params={"mode": "approval", "title": "Go on?"}),
+        links=("start -> ask",),
+    )
+    flow = write(tmp_path, doc)
+    proc = tav("run", str(flow))
+    assert proc.returncode == 3, proc.stderr
+    assert "it waits (ask)" in proc.stderr
+    ((record, events, _),) = stored_runs(data_dir)
+    assert record.status.value == "waiting"
+    assert record.nodes["ask"].status.value == "waiting"
+    assert events[-1]["type"] == "execution.waiting"
+    refused = tav("run", str(flow), "--no-store")
+    assert refused.returncode == 2
+    assert "needs durable waits" in refused.stderr

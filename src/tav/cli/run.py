@@ -9,7 +9,9 @@ a new one. An interrupted ``tav run`` is not resumed by ``tav serve``: that proc
 still be running it.
 
 Exit codes: 0 the execution succeeded; 1 it failed or was cancelled; 2 the workflow or the
-input is invalid (every problem is listed on stderr).
+input is invalid (every problem is listed on stderr); 3 it waits (``core.wait``): it is
+stored ``waiting``, and ``tav serve`` on the same data dir fires its timers and takes its
+decisions, then runs the rest.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from tav.cli.output import EXIT_FAILED, EXIT_INVALID, fail
+
+EXIT_WAITING = 3
 
 # The engine is imported when the command runs, not when the CLI starts (``tav serve``
 # and ``tav nodes`` do not need it).
@@ -77,6 +81,8 @@ def run_command(
         typer.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
         _summary(result, stored_in=where if store else None)
+    if result.status.value == "waiting":
+        raise typer.Exit(EXIT_WAITING)
     raise typer.Exit(0 if result.succeeded else EXIT_FAILED)
 
 
@@ -168,6 +174,13 @@ def _summary(result: ExecutionResult, *, stored_in: str | None) -> None:
     typer.echo(f"{result.status.value}{took}{message}", err=True)
     if stored_in is not None:
         typer.echo(f"stored as execution {result.execution_id} in {stored_in}", err=True)
+    if result.status.value == "waiting":
+        waiting = ", ".join(k for k, r in result.nodes.items() if r.status.value == "waiting")
+        typer.echo(
+            f"it waits ({waiting}): `tav serve` on this data dir fires its timers and takes "
+            "its decisions (GET /api/v1/executions?status=waiting), then runs the rest",
+            err=True,
+        )
     if result.output is not None:
         typer.echo(json.dumps(result.output, indent=2, ensure_ascii=False))
 
