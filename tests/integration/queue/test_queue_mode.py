@@ -291,7 +291,7 @@ async def test_one_worker_runs_fifty_waiting_executions_at_once(
         bodies = [await until(client, execution_id, finished) for execution_id in ids]
         took = time.monotonic() - started
     assert {body["status"] for body in bodies} == {"succeeded"}
-    assert took < 6, took  # one after another: 50 s
+    assert took < 15, took  # one after another: 50 s
 
 
 async def test_a_worker_stopped_with_sigterm_hands_back_what_it_could_not_finish(

@@ -172,7 +172,9 @@ async def test_a_credential_s_max_concurrent_holds_across_two_workers(cluster: C
             ids = [await start(client, workflow_id, q=f"question {i}") for i in range(4)]
             bodies = [await until(client, i, finished, within_s=60) for i in ids]
         assert [b["status"] for b in bodies] == ["succeeded"] * 4, bodies
-        assert len(fake.requests_to("openai")) == 4
+        # (at least four: the SDK tries a request again when a busy machine drops its
+        # connection; the limit is what counts)
+        assert len(fake.requests_to("openai")) >= 4
         assert fake.max_in_flight["openai"] == 1
     workers = {await cluster.column(i, "worker") for i in ids}
     assert len(workers) == 2, workers
