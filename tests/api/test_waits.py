@@ -21,7 +21,7 @@ from tav.core.events import utcnow
 from tav.core.roles import Role
 from tav.storage.db import Database
 from tav.storage.waits import WaitRepository
-from tests.api.helpers import ended, stored, until
+from tests.api.helpers import ended, start, stored, until
 from tests.api.team import Member, as_key, make_team, signed_in
 from tests.helpers import document, node
 
@@ -592,3 +592,61 @@ async def test_a_webhook_answering_when_done_answers_202_once_its_run_waits(
     execution_id = response.json()["execution_id"]
     assert response.json() == {"execution_id": execution_id, "status": "waiting"}
     assert response.headers["x-tav-execution-id"] == execution_id
+
+
+async def test_the_stream_ends_as_it_waits_and_a_reconnection_follows_it_on(
+    client: httpx.AsyncClient, server: Server
+) -> None:
+    from tests.api.test_stream import read_stream
+
+    execution = await parked(client, await stored(server, approval()))
+    execution_id = execution["execution_id"]
+    first = await read_stream(client, execution_id)
+    assert first[-1].event == "execution.waiting"
+    last = first[-1].id
+    following = asyncio.create_task(
+        read_stream(client, execution_id, headers={"Last-Event-ID": str(last)})
+    )
+    await asyncio.sleep(0.3)
+    assert not following.done()  # it waits for the execution to go on
+    path = f"/api/v1/executions/{execution_id}/waits/ask"
+    assert (await client.post(path, json={"decision": "reject"})).status_code == 200
+    async with asyncio.timeout(10):
+        rest = await following
+    assert rest[0].id == last + 1
+    assert (rest[0].event, rest[0].data["node_id"]) == ("node.completed", "ask")
+    assert rest[-1].event == "execution.completed"
+    replay = await read_stream(client, execution_id)  # once it has ended: all of it
+    assert [e.id for e in replay] == list(range(1, rest[-1].id + 1))
+
+
+async def test_a_wait_decided_while_its_execution_still_runs_resumes_it_once_it_parks(
+    client: httpx.AsyncClient, server: Server
+) -> None:
+    doc = document(
+        node("start", "trigger.manual"),
+        node("ask", "core.wait", params={"mode": "approval"}),
+        node("pause", "core.wait", params={"mode": "timer", "duration": "0.2s"}),
+        node("slow", "core.delay", params={"seconds": 1.5}),
+        node("after", "core.noop"),
+        links=("start -> ask", "start -> pause", "start -> slow", "ask:approved -> after"),
+    )
+    execution_id = await start(client, await stored(server, doc))
+    await until(
+        client, execution_id, lambda e: e["nodes"].get("ask", {}).get("status") == "waiting"
+    )
+    path = f"/api/v1/executions/{execution_id}/waits/ask"
+    response = await client.post(path, json={"decision": "approve"})
+    assert response.status_code == 200, response.text  # noted: the execution still runs
+    assert response.json()["decided"] is True
+    await asyncio.sleep(0.5)  # the timer comes due too, while `slow` runs
+    assert (await client.get(f"/api/v1/executions/{execution_id}")).json()["status"] == "running"
+    finished = await done(client, execution_id)
+    assert finished["status"] == "succeeded", finished
+    assert {k: v["status"] for k, v in finished["nodes"].items()} == {
+        "start": "succeeded",
+        "ask": "succeeded",
+        "pause": "succeeded",
+        "slow": "succeeded",
+        "after": "succeeded",
+    }

@@ -148,6 +148,9 @@ FINAL_EVENT_TYPES = frozenset(
 )
 """Events after which nothing more happens until the execution is resumed (if ever): a
 live stream ends with one of them."""
+RESUMABLE_EVENT_TYPES = frozenset({"execution.waiting"})
+"""Final events after which more may come: a waiting execution resumes, and its events go
+on from the next ``seq``."""
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:

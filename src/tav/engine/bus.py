@@ -3,7 +3,8 @@
 Every published event is kept while its execution runs, so a watcher that subscribes
 late — or reconnects with the last ``seq`` it saw — gets what it missed, then live events,
 and its stream ends after the execution's final event (``execution.waiting`` included: a
-waiting execution that resumes publishes on, and is watched again). Finished executions keep their
+waiting execution that resumes publishes on; a watcher that has seen everything up to its
+``execution.waiting`` follows what it does when it resumes). Finished executions keep their
 events until ``retain_events`` events of finished executions are held in all; the oldest
 go first. (A host with a persistent store replays older executions from there.)
 """
@@ -14,7 +15,7 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 
-from tav.core.events import FINAL_EVENT_TYPES, Event
+from tav.core.events import FINAL_EVENT_TYPES, RESUMABLE_EVENT_TYPES, Event
 from tav.engine.ports import EventSink
 
 DEFAULT_RETAIN_EVENTS = 50_000
@@ -62,7 +63,9 @@ class InMemoryBus:
             channel = self._channels[execution_id] = _Channel()
         queue: asyncio.Queue[Event] = asyncio.Queue()
         backlog = [e for e in channel.events if e.seq > after]
-        finished = channel.finished
+        # One that waits, and whose watcher has seen it all: it follows its resumption.
+        parked = channel.finished and channel.events[-1].type in RESUMABLE_EVENT_TYPES
+        finished = channel.finished and (bool(backlog) or not parked)
         channel.watchers.add(queue)
         try:
             last = after

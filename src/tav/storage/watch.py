@@ -95,11 +95,14 @@ class _Cursor:
         self.ended = False
 
     def new(self, events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The events past the last one passed on; the watch ends if the last of them is
+        final (an ``execution.waiting`` followed by more is not: it waited, and resumed)."""
         fresh = []
         for event in events:
-            if self.ended or event["seq"] <= self.last:
+            if event["seq"] <= self.last:
                 continue
             self.last = event["seq"]
-            self.ended = event["type"] in FINAL_EVENT_TYPES
             fresh.append(event)
+        if fresh:
+            self.ended = fresh[-1]["type"] in FINAL_EVENT_TYPES
         return fresh

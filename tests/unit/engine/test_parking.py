@@ -275,3 +275,19 @@ def test_the_resume_options_keep_what_they_were_given() -> None:
     resume = Resume(results={}, last_seq=3, started_at=utcnow())
     assert dict(resume.settles) == {}
     assert replace(resume, last_seq=4).last_seq == 4
+
+
+async def test_a_parked_execution_that_resumes_is_followed_again_on_the_bus(
+    executor: Executor, bus: InMemoryBus
+) -> None:
+    wf = approval_flow()
+    parked = await run(executor, wf)
+    first = [e.type async for e in bus.subscribe(parked.execution_id)]
+    assert first[-1] == "execution.waiting"  # a stream ends there
+    outcome = WaitOutcome(port="approved", value={})
+    handle = executor.start(executor.compile(wf), None, resumed(parked, {"ask": outcome}, bus))
+    after = len(first)
+    following = [e.type async for e in bus.subscribe(parked.execution_id, after=after)]
+    await handle.wait()
+    assert following[0] == "node.completed"
+    assert following[-1] == "execution.completed"
