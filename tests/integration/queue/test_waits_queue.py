@@ -113,3 +113,29 @@ async def test_a_timer_due_while_every_api_process_was_down_fires_once(
     check_numbered(events)
     assert count(events, "node.completed", "pause") == 1
     assert [e["type"] for e in events].count("execution.waiting") == 1
+
+
+async def test_a_waiting_execution_is_cancelled_and_its_link_answers_410(
+    cluster: Cluster,
+) -> None:
+    doc = document(
+        node("start", "trigger.manual"),
+        node("link", "core.set", params={"values": {"url": "{{ execution.resume_url('ask') }}"}}),
+        node("ask", "core.wait", params={"mode": "approval"}),
+        node("after", "core.noop"),
+        links=("start -> link", "link -> ask", "ask:approved -> after"),
+    )
+    workflow_id = await cluster.store_workflow(doc)
+    await cluster.worker()
+    _, client = await cluster.serve()
+    async with client:
+        execution_id = await start(client, workflow_id)
+        parked = await until(client, execution_id, waiting, within_s=30)
+        response = await client.post(f"/api/v1/executions/{execution_id}/cancel?wait=true")
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["status"] == "cancelled"
+        assert body["nodes"]["ask"]["status"] == "cancelled"
+        url = parked["nodes"]["link"]["outputs"]["output"]["url"]
+        link = await client.post("/" + url.split("/", 3)[3], json={"decision": "approve"})
+        assert link.status_code == 410
