@@ -650,3 +650,58 @@ async def test_a_wait_decided_while_its_execution_still_runs_resumes_it_once_it_
         "slow": "succeeded",
         "after": "succeeded",
     }
+
+
+async def test_a_timers_link_ends_it_now(
+    anonymous: httpx.AsyncClient, client: httpx.AsyncClient, server: Server
+) -> None:
+    doc = document(
+        node("start", "trigger.manual"),
+        node(
+            "note", "core.set", params={"values": {"link": "{{ execution.resume_url('pause') }}"}}
+        ),
+        node("pause", "core.wait", params={"mode": "timer", "duration": "1d"}),
+        node("after", "core.output"),
+        links=("start -> note", "note -> pause", "pause -> after"),
+    )
+    execution = await parked(client, await stored(server, doc))
+    link = link_of(execution)
+    assert (await anonymous.get(link)).status_code == 405
+    response = await anonymous.post(link)
+    assert response.status_code == 202, response.text
+    finished = await done(client, execution["execution_id"])
+    assert finished["status"] == "succeeded"
+    assert finished["output"] == {"link": execution["nodes"]["note"]["outputs"]["output"]["link"]}
+    assert (await anonymous.post(link)).status_code == 410
+
+
+async def test_a_decision_for_an_execution_whose_workflow_is_gone_fails_it(
+    client: httpx.AsyncClient, server: Server
+) -> None:
+    workflow_id = await stored(server, approval())
+    execution = await parked(client, workflow_id)
+    assert (await client.delete(f"/api/v1/workflows/{workflow_id}")).status_code == 204
+    path = f"/api/v1/executions/{execution['execution_id']}/waits/ask"
+    response = await client.post(path, json={"decision": "reject"})
+    assert response.status_code == 200, response.text
+    finished = await done(client, execution["execution_id"])
+    assert finished["status"] == "failed"
+    assert finished["error"]["type"] == "resume_failed"
+
+
+def test_the_access_log_shows_no_token() -> None:
+    import logging
+
+    from tav.api.resume import HideTokens
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        "",
+        0,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "POST", "/resume/AbCdEf0123456789abcdefXYZ?x=1", "1.1", 200),
+        None,
+    )
+    assert HideTokens().filter(record)
+    assert record.getMessage() == '127.0.0.1:5000 - "POST /resume/…?x=1 HTTP/1.1" 200'

@@ -5,7 +5,8 @@ approval, ``GET`` shows its form (``tav.api.resume_page``) and ``POST`` decides 
 the form (``application/x-www-form-urlencoded``) or a program (JSON: ``decision``,
 ``data``, ``comment``); a webhook wait is resumed by a request with one of its methods,
 whose method, headers, query and body (bounded by its ``max_body_bytes``) become the
-node's output. Answers are HTML for a browser, JSON for a program (``Accept`` or a JSON
+node's output; a timer's ``POST`` ends it now. The tokens stay out of the access log
+(``HideTokens``). Answers are HTML for a browser, JSON for a program (``Accept`` or a JSON
 body): 404 for a link no wait has, 410 once the wait is over, 409 for a person who has
 decided already, 403 for one the approval does not name, 422 for a form's answer that
 does not fit (naming each field).
@@ -21,6 +22,7 @@ A post that names a foreign origin is refused outright; one from an opaque origi
 from __future__ import annotations
 
 import json
+import logging
 import re
 import urllib.parse
 from collections.abc import Mapping
@@ -64,6 +66,24 @@ _STATUS: dict[type[Exception], tuple[int, str]] = {
 def install(app: FastAPI) -> None:
     route = Route(PREFIX + "{token}", resume, methods=METHODS, include_in_schema=False)
     app.router.routes.insert(0, route)
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, HideTokens) for f in access.filters):
+        access.addFilter(HideTokens())
+
+
+class HideTokens(logging.Filter):
+    """Keeps the tokens of links out of the access log: ``/resume/…`` is logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and any(isinstance(a, str) and PREFIX in a for a in args):
+            record.args = tuple(
+                _IN_PATH.sub(PREFIX + "…", a) if isinstance(a, str) else a for a in args
+            )
+        return True
+
+
+_IN_PATH = re.compile(re.escape(PREFIX) + r"[^/?\s\"]*")
 
 
 async def resume(request: Request) -> Response:
@@ -75,6 +95,9 @@ async def resume(request: Request) -> Response:
         return _refusal(404, "not_found", "no wait has this link", wants_json)
     try:
         record = await waits.by_token(token)
+        if record.request.mode is WaitMode.TIMER:
+            wants_json = True
+            return await _timer(request, waits, record, token)
         if record.request.mode is WaitMode.WEBHOOK:
             wants_json = True  # (a program calls it)
             return await _webhook(request, waits, record, token)
@@ -203,7 +226,21 @@ def _not_yours(record: WaitRecord, who: str | None) -> str:
     return f"this approval is for {listed}; you are signed in as {who}"
 
 
-# -- webhook waits ---------------------------------------------------------------------------
+# -- timers and webhook waits ---------------------------------------------------------------
+
+
+async def _timer(request: Request, waits: Waits, record: WaitRecord, token: str) -> Response:
+    """A timer's link ends it now (``POST``): its input goes on, as when it fires."""
+    if request.method != "POST":
+        raise ApiError(405, "method_not_allowed", "this link takes POST", None, {"Allow": "POST"})
+    check_open(record)
+    decided = await waits.decide_by_link(token, Decider(via_link=True), Answer())
+    body = {
+        "execution_id": record.execution_id,
+        "node_id": record.node_id,
+        "resumed": decided.resumes,
+    }
+    return JSONResponse(body, status_code=202)
 
 
 async def _webhook(request: Request, waits: Waits, record: WaitRecord, token: str) -> Response:

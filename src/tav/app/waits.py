@@ -40,8 +40,18 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tav.core import forms
-from tav.core.errors import Conflict, Forbidden, Gone, InputInvalid, NotFound
+from tav.core.errors import (
+    Conflict,
+    FailureKind,
+    Forbidden,
+    Gone,
+    InputInvalid,
+    NotFound,
+    NotStored,
+    TavError,
+)
 from tav.core.events import utcnow
+from tav.core.results import ErrorInfo
 from tav.core.states import ExecutionStatus
 from tav.core.waits import (
     Decider,
@@ -122,8 +132,7 @@ class Waits:
     # -- the nodes' side ------------------------------------------------------------------
 
     async def open(self, execution_id: str, node_id: str, request: WaitRequest) -> None:
-        has_link = request.mode is not WaitMode.TIMER
-        digest = token_hash(self.links.token(execution_id, node_id)) if has_link else None
+        digest = token_hash(self.links.token(execution_id, node_id))
         if self.executions is not None:  # its row first (it is written in batches)
             await self.executions.written(execution_id)
         await self.repository.open(execution_id, node_id, request, digest)
@@ -198,7 +207,7 @@ class Waits:
 
     async def _after_park(self, execution_id: str, waiting: set[str]) -> None:
         assert self.executions is not None
-        with suppress(Exception):  # (a park that could not be stored resumes at the next start)
+        with suppress(NotStored):  # (then it is recorded failed: nothing to resume)
             await self.executions.written(execution_id)
         outcomes, _ = await self.settles(execution_id, waiting)
         if outcomes and await self.repository.requeue(execution_id):
@@ -211,8 +220,16 @@ class Waits:
         assert executions is not None
         if executions.queue is not None:
             await executions.queue.publish(execution_id)
-        elif executions.accepting:  # (shutting down: the next start resumes it, queued)
-            await executions.resume(await executions.get(execution_id))
+            return
+        if not executions.accepting:  # shutting down: the next start resumes it (queued)
+            return
+        record = await executions.get(execution_id)
+        try:
+            await executions.resume(record)
+        except TavError as exc:  # its workflow is gone, say: it cannot go on
+            logger.warning("cannot resume execution %s: %s", execution_id, exc)
+            error = ErrorInfo(type=FailureKind.RESUME_FAILED, message=f"cannot resume: {exc}")
+            await executions.executions.mark(execution_id, ExecutionStatus.FAILED, error)
 
     # -- timers ---------------------------------------------------------------------------
 
@@ -309,8 +326,8 @@ def _verdict(record: WaitRecord, decider: Decider, answer: Answer, now: datetime
         call = answer.call or {"method": "POST", "headers": {}, "query": {}, "body": answer.data}
         return Verdict(record.decisions, webhook_outcome(call))
     if request.mode is WaitMode.TIMER:
-        if decider.via_link or decider.role is None or not decider.role.can_edit:
-            raise Forbidden("ending a timer early needs the editor role")
+        if not (decider.via_link or (decider.role is not None and decider.role.can_edit)):
+            raise Forbidden("ending a timer early needs its link or the editor role")
         return Verdict(record.decisions, timer_outcome())
     return _approval(record, decider, answer, now)
 
