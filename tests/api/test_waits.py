@@ -492,6 +492,42 @@ async def test_a_viewer_decides_no_approval_that_names_nobody(
         assert (await editor.post(path, json={"decision": "reject"})).status_code == 200
 
 
+async def test_each_member_is_told_whether_they_may_decide_a_wait(
+    app: FastAPI, server: Server, team: dict[Role, Member]
+) -> None:
+    async def may_decide(who: httpx.AsyncClient, execution_id: str) -> tuple[bool, bool]:
+        """As the waiting list says, and as the execution's waits say."""
+        listed = await who.get("/api/v1/executions", params={"status": "waiting"})
+        (item,) = [i for i in listed.json()["items"] if i["execution_id"] == execution_id]
+        waits = (await who.get(f"/api/v1/executions/{execution_id}/waits")).json()
+        return item["waits"][0]["may_decide"], waits[0]["may_decide"]
+
+    named = approval(approvers=["viewer@example.com"], approver_roles=["admin"], approvals=2)
+    timer = document(
+        node("start", "trigger.manual"),
+        node("pause", "core.wait", params={"mode": "timer", "duration": "1h"}),
+        links=("start -> pause",),
+    )
+    async with (
+        as_key(app, team[Role.editor].key) as editor,
+        as_key(app, team[Role.viewer].key) as viewer,
+        as_key(app, team[Role.admin].key) as admin,
+    ):
+        approval_id = (await parked(editor, await stored(server, named)))["execution_id"]
+        timer_id = (await parked(editor, await stored(server, timer)))["execution_id"]
+        assert await may_decide(viewer, approval_id) == (True, True)  # named
+        assert await may_decide(admin, approval_id) == (True, True)  # by role
+        assert await may_decide(editor, approval_id) == (False, False)
+        assert await may_decide(viewer, timer_id) == (False, False)  # a timer: editors
+        assert await may_decide(editor, timer_id) == (True, True)
+        path = f"/api/v1/executions/{approval_id}/waits/ask"
+        assert (await viewer.post(path, json={"decision": "reject"})).status_code == 200
+        await done(editor, approval_id)
+        waits = (await viewer.get(f"/api/v1/executions/{approval_id}/waits")).json()
+        assert waits[0]["status"] == "decided"
+        assert waits[0]["may_decide"] is False  # decided: nobody may any more
+
+
 def test_the_page_style_is_allowed_by_its_hash() -> None:
     from tav.api import resume_page
 

@@ -462,7 +462,8 @@ export interface paths {
         };
         /**
          * List Waits
-         * @description Every wait the execution reached, open or not, in the order they opened.
+         * @description Every wait the execution reached, open or not, in the order they opened, each
+         *     saying whether the caller may decide it.
          */
         get: operations["list_waits_api_v1_executions__execution_id__waits_get"];
         put?: never;
@@ -2746,6 +2747,11 @@ export interface components {
              * @description Once decided: the output port the node went on down.
              */
             port?: string | null;
+            /**
+             * May Decide
+             * @description The member asking may decide it while it is open: approve or reject an approval (it names them or a role of theirs, or names nobody and they have the editor role), end a timer or resume a webhook wait (the editor role). They may have approved it already: see `approvals`.
+             */
+            may_decide: boolean;
         };
         /** WorkerPublic */
         WorkerPublic: {

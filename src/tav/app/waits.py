@@ -61,6 +61,7 @@ from tav.core.waits import (
     WaitRequest,
     approval_outcome,
     due_outcome,
+    may_answer,
     may_decide,
     timer_outcome,
     webhook_outcome,
@@ -321,12 +322,12 @@ def check_open(record: WaitRecord) -> None:
 def _verdict(record: WaitRecord, decider: Decider, answer: Answer, now: datetime) -> Verdict:
     request = record.request
     if request.mode is WaitMode.WEBHOOK:
-        if not (decider.via_link or (decider.role is not None and decider.role.can_edit)):
+        if not may_answer(request, decider):
             raise Forbidden("resuming a webhook wait needs its link or the editor role")
         call = answer.call or {"method": "POST", "headers": {}, "query": {}, "body": answer.data}
         return Verdict(record.decisions, webhook_outcome(call))
     if request.mode is WaitMode.TIMER:
-        if not (decider.via_link or (decider.role is not None and decider.role.can_edit)):
+        if not may_answer(request, decider):
             raise Forbidden("ending a timer early needs its link or the editor role")
         return Verdict(record.decisions, timer_outcome())
     return _approval(record, decider, answer, now)

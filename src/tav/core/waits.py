@@ -120,6 +120,15 @@ def may_decide(request: WaitRequest, decider: Decider) -> bool:
     return decider.via_link and request.link
 
 
+def may_answer(request: WaitRequest, decider: Decider) -> bool:
+    """Whether ``decider`` may decide this wait, whatever its mode: an approval as
+    ``may_decide`` says; a timer (ended now) or a webhook wait (resumed) with its link or
+    the editor role."""
+    if request.mode is WaitMode.APPROVAL:
+        return may_decide(request, decider)
+    return decider.via_link or (decider.role is not None and decider.role.can_edit)
+
+
 def timer_outcome() -> WaitOutcome:
     """A timer that fired: the node's input goes on."""
     return WaitOutcome(port="output", pass_input=True)

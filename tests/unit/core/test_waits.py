@@ -14,6 +14,7 @@ from tav.core.waits import (
     WaitMode,
     WaitRequest,
     approval_outcome,
+    may_answer,
     may_decide,
     parse_duration,
     parse_time,
@@ -82,6 +83,22 @@ def test_who_may_decide_an_approval_that_names_people_and_roles() -> None:
     assert may_decide(named, member("o@x.io", Role.owner))  # a role counts its betters
     assert not may_decide(named, member("e@x.io", Role.editor))
     assert not may_decide(named, Decider(via_link=True))
+
+
+@pytest.mark.parametrize("mode", [WaitMode.TIMER, WaitMode.WEBHOOK])
+def test_a_timer_or_a_webhook_wait_is_decided_with_its_link_or_the_editor_role(
+    mode: WaitMode,
+) -> None:
+    wait = WaitRequest(mode=mode)
+    assert may_answer(wait, Decider(via_link=True))
+    assert may_answer(wait, member("e@x.io", Role.editor))
+    assert not may_answer(wait, member("v@x.io", Role.viewer))
+
+
+def test_an_approval_is_answered_by_whom_it_names() -> None:
+    named = WaitRequest(mode=WaitMode.APPROVAL, approvers=["v@x.io"], link=False)
+    assert may_answer(named, member("v@x.io", Role.viewer))
+    assert not may_answer(named, member("e@x.io", Role.editor))
 
 
 def decision(kind: str, by: str = "a") -> Decision:

@@ -35,6 +35,7 @@ from tav.app.queued import QueuedHandle
 from tav.core.modes import ExecutionMode
 from tav.core.roles import Role
 from tav.core.states import ExecutionStatus
+from tav.core.waits import Decider
 from tav.engine.executor import ExecutionHandle
 from tav.storage.executions import ExecutionRecord
 
@@ -89,6 +90,7 @@ async def run_workflow(
 @router.get("")
 async def list_executions(
     executions: ExecutionsDep,
+    principal: CurrentPrincipal,
     workflow_id: Annotated[str | None, Query(max_length=64, pattern=ID_PATTERN)] = None,
     status: ExecutionStatus | None = None,
     mode: ExecutionMode | None = None,
@@ -112,7 +114,7 @@ async def list_executions(
         offset=offset,
     )
     items = [ExecutionSummaryPublic.model_validate(s.model_dump()) for s in found]
-    await _with_waits(executions, items)
+    await _with_waits(executions, items, Decider(member=principal.user, role=principal.role))
     not_kept, last = await executions.not_kept(workflow_id)
     return ExecutionPage(
         items=items,
@@ -124,15 +126,19 @@ async def list_executions(
     )
 
 
-async def _with_waits(executions: Executions, items: list[ExecutionSummaryPublic]) -> None:
-    """Add to each waiting execution what it waits for."""
+async def _with_waits(
+    executions: Executions, items: list[ExecutionSummaryPublic], asking: Decider
+) -> None:
+    """Add to each waiting execution what it waits for (as ``asking`` sees it)."""
     waiting = [item for item in items if item.status is ExecutionStatus.WAITING]
     if not waiting or executions.waits is None:
         return
     found = await executions.waits.of([item.execution_id for item in waiting])
     for item in waiting:
         records = found.get(item.execution_id, [])
-        item.waits = [WaitPublic.of(record) for record in records if record.status == "open"]
+        item.waits = [
+            WaitPublic.of(record, asking) for record in records if record.status == "open"
+        ]
 
 
 @router.get("/{execution_id}", response_model=ExecutionPublic)

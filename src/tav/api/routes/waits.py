@@ -39,10 +39,14 @@ WaitsDep = Annotated[Waits, Depends(get_waits)]
 
 
 @router.get("/{execution_id}/waits")
-async def list_waits(execution_id: ExecutionId, waits: WaitsDep) -> list[WaitPublic]:
-    """Every wait the execution reached, open or not, in the order they opened."""
+async def list_waits(
+    execution_id: ExecutionId, waits: WaitsDep, principal: CurrentPrincipal
+) -> list[WaitPublic]:
+    """Every wait the execution reached, open or not, in the order they opened, each
+    saying whether the caller may decide it."""
     found = await waits.of([execution_id])
-    return [WaitPublic.of(record) for record in found.get(execution_id, [])]
+    asking = Decider(member=principal.user, role=principal.role)
+    return [WaitPublic.of(record, asking) for record in found.get(execution_id, [])]
 
 
 @router.post("/{execution_id}/waits/{node_id}", responses=responses(404, 409, 410))

@@ -6,7 +6,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tav.core.roles import Role, UserRef
-from tav.storage.waits import WaitRecord
+from tav.core.waits import Decider, may_answer
+from tav.storage.waits import OPEN, WaitRecord
 
 
 class DecisionPublic(BaseModel):
@@ -43,9 +44,16 @@ class WaitPublic(BaseModel):
     port: str | None = Field(
         None, description="Once decided: the output port the node went on down."
     )
+    may_decide: bool = Field(
+        description="The member asking may decide it while it is open: approve or reject "
+        "an approval (it names them or a role of theirs, or names nobody and they have the "
+        "editor role), end a timer or resume a webhook wait (the editor role). They may "
+        "have approved it already: see `approvals`.",
+    )
 
     @classmethod
-    def of(cls, record: WaitRecord) -> WaitPublic:
+    def of(cls, record: WaitRecord, asking: Decider) -> WaitPublic:
+        """The wait as ``asking`` (the member calling the API) sees it."""
         request = record.request
         return cls(
             node_id=record.node_id,
@@ -63,6 +71,7 @@ class WaitPublic(BaseModel):
             approver_roles=request.approver_roles,
             anyone_with_link=request.link,
             port=record.outcome.port if record.outcome is not None else None,
+            may_decide=record.status == OPEN and may_answer(request, asking),
         )
 
 
