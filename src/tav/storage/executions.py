@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tav.core import values
@@ -35,6 +35,11 @@ UNFINISHED = (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value)
 """What a process runs, or is to run (not ``waiting``: nothing runs it until it is
 decided, and resuming at start-up passes it by)."""
 NOT_ENDED = (*UNFINISHED, ExecutionStatus.WAITING.value)
+TOP_LEVEL = func.coalesce(ExecutionRow.parent_id, "") == ""
+"""``parent_id IS NULL``, written so that no planner takes the ``parent_id`` index for it:
+nearly every execution is top-level, and SQLite (which keeps no statistics) would read
+them all through that index, at every start, rather than the few unfinished ones through
+the status index."""
 PRUNE_CHUNK = 500
 """Executions deleted per transaction: the writer waits for at most one chunk."""
 
@@ -258,17 +263,7 @@ class ExecutionRepository:
     ) -> list[ExecutionRecord]:
         """Top-level executions a dead process left queued or running, oldest first."""
         async with self.db.session() as session:
-            ids = (
-                await session.scalars(
-                    select(ExecutionRow.id)
-                    .where(
-                        ExecutionRow.status.in_(UNFINISHED),
-                        ExecutionRow.parent_id.is_(None),
-                        ExecutionRow.mode.not_in(exclude_modes),
-                    )
-                    .order_by(ExecutionRow.started_at)
-                )
-            ).all()
+            ids = (await session.scalars(unfinished_query(exclude_modes))).all()
         records = [await self.get(execution_id) for execution_id in ids]
         return [record for record in records if record is not None]
 
@@ -276,13 +271,7 @@ class ExecutionRepository:
         """Unfinished top-level executions that record their owner process (``tav run``):
         ``(execution id, owner)``."""
         async with self.db.session() as session:
-            rows = await session.execute(
-                select(ExecutionRow.id, ExecutionRow.owner).where(
-                    ExecutionRow.status.in_(UNFINISHED),
-                    ExecutionRow.parent_id.is_(None),
-                    ExecutionRow.owner.is_not(None),
-                )
-            )
+            rows = await session.execute(owned_unfinished_query())
             return [(execution_id, owner) for execution_id, owner in rows if owner]
 
     async def settle_orphans(self, error: ErrorInfo) -> int:
@@ -343,6 +332,27 @@ class ExecutionRepository:
             removed += len(ids)
             if len(ids) < PRUNE_CHUNK:
                 return removed
+
+
+def unfinished_query(exclude_modes: Sequence[ExecutionMode] = ()) -> Select[str]:
+    """The ids of the top-level executions left queued or running, oldest first (read at
+    every start: through the status index, however many executions there are)."""
+    return (
+        select(ExecutionRow.id)
+        .where(
+            ExecutionRow.status.in_(UNFINISHED),
+            TOP_LEVEL,
+            ExecutionRow.mode.not_in(exclude_modes),
+        )
+        .order_by(ExecutionRow.started_at)
+    )
+
+
+def owned_unfinished_query() -> Select[str, str | None]:
+    """``(id, owner)`` of the unfinished top-level executions ``tav run`` owns."""
+    return select(ExecutionRow.id, ExecutionRow.owner).where(
+        ExecutionRow.status.in_(UNFINISHED), TOP_LEVEL, ExecutionRow.owner.is_not(None)
+    )
 
 
 def new_execution(
