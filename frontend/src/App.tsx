@@ -7,6 +7,7 @@ import { ApiKeysPage } from './pages/ApiKeysPage'
 import { AuthScreen } from './pages/AuthScreen'
 import { CredentialsPage } from './pages/CredentialsPage'
 import { ExecutionsPage } from './pages/ExecutionsPage'
+import { InboxPage } from './pages/InboxPage'
 import { InvitePage } from './pages/InvitePage'
 import { SettingsPage } from './pages/SettingsPage'
 import { UsersPage } from './pages/UsersPage'
@@ -92,6 +93,8 @@ export function App() {
   const page =
     path === '/executions' ? (
       <ExecutionsPage user={status.user} onSignOut={signOut} />
+    ) : path === '/inbox' ? (
+      <InboxPage user={status.user} onSignOut={signOut} />
     ) : path === '/credentials' ? (
       <CredentialsPage user={status.user} onSignOut={signOut} />
     ) : path === '/settings' ? (

@@ -23,6 +23,9 @@ import type {
   ValidationReport,
   Variable,
   VersionSummary,
+  Wait,
+  WaitDecided,
+  WaitDecision,
   WorkflowDocument,
   WorkflowPage,
 } from './types'
@@ -156,7 +159,14 @@ export const api = {
   findExecutions: (query: ExecutionQuery) => request<ExecutionPage>('GET', `/executions?${searchParams(query)}`),
   execution: (id: string) => request<Execution>('GET', `/executions/${id}`),
   cancel: (id: string) => request<RunAccepted>('POST', `/executions/${id}/cancel`),
-  streamUrl: (id: string) => `${API}/executions/${id}/stream`,
+  /** The execution's events; after `after` (a sequence number), those that come next. */
+  streamUrl: (id: string, after = 0) => `${API}/executions/${id}/stream${after ? `?after=${after}` : ''}`,
+  /** Every wait the execution reached, open or not, each saying whether the caller may decide it. */
+  waits: (id: string) => request<Wait[]>('GET', `/executions/${id}/waits`),
+  /** Decides a wait: 422 `form_invalid` (details: the fields' problems), 409 (decided
+   * already, or approved by this person already), 410 (over), 403 (not theirs). */
+  decide: (id: string, nodeId: string, decision: WaitDecision) =>
+    request<WaitDecided>('POST', `/executions/${id}/waits/${encodeURIComponent(nodeId)}`, decision),
 
   /** Uploads a file (multipart, one part `file`); its `value` is the media value to hand
    * a workflow. */

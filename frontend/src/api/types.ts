@@ -63,6 +63,12 @@ export type RunRequest = Schemas['RunRequest']
 export type RunFrom = Required<Pick<Schemas['RunRequest'], 'from_execution' | 'start_at'>>
 /** One event of an execution's stream (docs/api/execution.md#event-types), told apart by `type`. */
 export type RunEvent = Schemas['ExecutionEvent']
+/** A wait (core.wait) of an execution: what it waits for, how far it is, and whether the
+ * member asking may decide it (docs/reference/waits.md#the-api). */
+export type Wait = Schemas['WaitPublic']
+/** An approval's decision: approve or reject, the form's answer, a comment. */
+export type WaitDecision = Schemas['WaitDecisionRequest']
+export type WaitDecided = Schemas['WaitDecided']
 
 export type CredentialSummary = Schemas['CredentialPublic']
 export type CredentialKind = Schemas['CredentialKind']

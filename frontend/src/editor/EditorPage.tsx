@@ -7,6 +7,7 @@ import type { User } from '../api/types'
 import { Room, useRoom } from '../collab/room'
 import { ContextMenu, type MenuItem } from '../ui/ContextMenu'
 import { navigate, setLeaveGuard } from '../ui/router'
+import { useFollowRunWaits } from '../waits/runWaits'
 import { Canvas } from './Canvas'
 import { useCommands } from './commands'
 import { MOD } from './format'
@@ -65,6 +66,7 @@ function Editor({ workflowId, user }: { workflowId: string; user: User }) {
   useAskBeforeLeaving((leave) => setDialog({ leave }))
   useRevealNode(selectedId)
   useLiveDraft(workflowId, user)
+  useFollowRunWaits(user)
   // A "+" on an output port was clicked: the palette's search is where the type is chosen.
   const addingAfter = useEditor((state) => state.addingAfter)
   useEffect(() => {

@@ -1,11 +1,13 @@
 // The workflow's history: its executions (open one to see it on the canvas) and its saved
 // versions (restore one as a new version). Executions still queued or running are read
 // again every few seconds, so that one waiting for a worker (queue mode) shows when it
-// starts and ends, with the worker that ran it.
+// starts and ends, with the worker that ran it; one that waits (core.wait), every little
+// while, to show when it is decided.
 import { useCallback, useEffect, useState } from 'react'
 import { api } from '../api/client'
 import type { ExecutionSummary, VersionSummary } from '../api/types'
 import { MODE_LABELS, pollDelay, STATUS_LABELS } from '../lib/executions'
+import { waitsFor } from '../lib/waits'
 import { relativeTime } from '../ui/time'
 import { formatDuration } from './format'
 import { useEditor } from './store'
@@ -69,7 +71,7 @@ function Executions({ workflowId, onOpen }: { workflowId: string; onOpen: (id: s
   }, [load, shown, runStatus])
   // Only the first page is read again (one further back stays as it was loaded).
   useEffect(() => {
-    if (!items || items.length > PAGE || !items.some((item) => item.status === 'queued' || item.status === 'running')) return
+    if (!items || items.length > PAGE || !items.some((item) => item.status === 'queued' || item.status === 'running' || item.status === 'waiting')) return
     const timer = setTimeout(() => load(), pollDelay(items))
     return () => clearTimeout(timer)
   }, [items, load])
@@ -95,6 +97,11 @@ function Executions({ workflowId, onOpen }: { workflowId: string; onOpen: (id: s
                   {formatDuration(item.duration_ms) || '…'} · <span data-testid="execution-mode">{MODE_LABELS[item.mode]}</span>
                   {item.workflow_version !== null && item.workflow_version !== version && ` · v${item.workflow_version}`}
                 </span>
+                {item.waits && item.waits.length > 0 && (
+                  <span className="muted small" data-testid="execution-waits">
+                    for {item.waits.map((wait) => waitsFor(wait)).join('; ')}
+                  </span>
+                )}
                 {item.worker && (
                   <span className="muted small worker-name" data-testid="execution-worker" title="The worker that ran it">
                     on {item.worker}

@@ -6,6 +6,7 @@ import { initialTab, type PanelTab } from '../lib/io'
 import { webhookUrl } from '../lib/media'
 import { fieldsFromSchema } from '../lib/schemaForm'
 import { Markdown } from '../ui/Markdown'
+import { RunWaitSection } from '../waits/RunWait'
 import { iconFor, MOD } from './format'
 import { NumberInput, TemplateScope } from './inputs'
 import { NodeIO } from './NodeIO'
@@ -81,6 +82,7 @@ export function NodePanel({ nodeId, onClose, onRunFrom }: Props) {
           ))}
         </ul>
       )}
+      {nodeRun && <RunWaitSection nodeId={nodeId} />}
       <nav className="panel-tabs" role="tablist">
         {(['params', 'settings', 'output'] as const).map((name) => (
           <button key={name} role="tab" aria-selected={tab === name} className={tab === name ? 'active' : ''} onClick={() => setTab(name)}>

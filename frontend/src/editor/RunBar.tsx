@@ -4,6 +4,7 @@
 import { useState } from 'react'
 import { formatUsage } from '../lib/usage'
 import { relativeTime } from '../ui/time'
+import { RunBarWaits } from '../waits/RunWait'
 import { formatDuration } from './format'
 import { JsonTree } from './JsonTree'
 import { failedNode, statusCounts } from './run'
@@ -26,6 +27,7 @@ export function RunBar() {
     <>
       <div className={`runbar status-${run.status}`} data-testid="runbar" data-status={run.status ?? ''} data-execution={run.executionId ?? ''}>
         <strong>{run.status === 'running' || run.status === 'queued' ? 'Running…' : `Execution ${run.status}`}</strong>
+        {run.status === 'waiting' && <RunBarWaits />}
         {run.durationMs !== null && <span>{formatDuration(run.durationMs)}</span>}
         {statusCounts(run.nodes).map(({ label, status, count }) => (
           <span key={label} className={`pill status-${status}`}>

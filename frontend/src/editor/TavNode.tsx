@@ -8,6 +8,7 @@ import { useShallow } from 'zustand/react/shallow'
 import { usePeers, type Mark } from '../collab/presence'
 import { DEFAULT_OUTPUT, inputPorts, outputPorts, type FlowEdge, type FlowNode } from '../lib/graph'
 import { PinIcon } from '../ui/icons'
+import { WaitBadge } from '../waits/RunWait'
 import { formatDuration, iconFor } from './format'
 import { statusLabel } from './run'
 import { useEditor } from './store'
@@ -70,6 +71,7 @@ export const TavNode = memo(function TavNode({ id, data, selected }: NodeProps<F
           {run.durationMs !== null && <span className="duration">{formatDuration(run.durationMs)}</span>}
         </div>
       )}
+      {status === 'waiting' && <WaitBadge nodeId={id} />}
       {status === 'failed' && run.error && <div className="tav-node-error" title={run.error.message}>{run.error.message}</div>}
       {inputs.map((port, index) => (
         <Handle key={`in-${port}`} id={port} type="target" position={Position.Left} style={{ top: handleTop(index, inputs.length) }} title={`input: ${port}`} />

@@ -74,3 +74,31 @@ function stored(nodes: Record<string, NodeResult>): Execution {
     nodes,
   }
 }
+
+describe('an execution that waits', () => {
+  const waitingRun: RunState = { ...running, status: 'waiting', durationMs: 12, nodes: { ask: { status: 'waiting', attempt: 1, durationMs: null, error: null, progress: '' } } }
+
+  it('waits once its node does and the execution says so', () => {
+    let run = reduceRun(running, { ...about, type: 'node.waiting', node_id: 'ask', mode: 'approval', due_at: null })
+    expect(run.nodes.ask.status).toBe('waiting')
+    expect(run.status).toBe('running')
+    run = reduceRun(run, { ...about, type: 'execution.waiting', status: 'waiting', duration_ms: 12, error: null })
+    expect(run.status).toBe('waiting')
+  })
+
+  it('runs again with the first event of its nodes once decided', () => {
+    const run = reduceRun(waitingRun, { ...about, type: 'node.completed', node_id: 'ask', attempts: 1, ports: ['approved'], duration_ms: 5, pinned: false })
+    expect(run.status).toBe('running')
+    expect(run.durationMs).toBeNull()
+    expect(run.nodes.ask.status).toBe('succeeded')
+  })
+
+  it('opened from the history, is followed to show it go on', () => {
+    const result: NodeResult = { status: 'waiting', attempts: 1, outputs: {}, error: null, started_at: null, finished_at: null, duration_ms: null }
+    const run = openedRun({ ...stored({ ask: result }), status: 'waiting' }, ['ask'])
+    expect(run.live).toBe(true)
+    expect(run.status).toBe('waiting')
+    expect(run.nodes.ask.status).toBe('waiting')
+    expect(openedRun(stored({}), []).live).toBe(false)
+  })
+})

@@ -45,10 +45,12 @@ export function startedRun(executionId: string, nodeIds: string[]): RunState {
 }
 
 /** An execution as stored: finished ones are shown as they ended; one still running is
- * followed from its first event. */
+ * followed from its first event; one that waits is shown as it is and followed, to show it
+ * go on once it is decided (here or anywhere else). */
 export function openedRun(execution: Execution, nodeIds: string[]): RunState {
   if (!AT_REST.includes(execution.status)) return { ...startedRun(execution.execution_id, nodeIds), status: execution.status }
-  return withResults({ ...EMPTY_RUN, executionId: execution.execution_id, status: execution.status, durationMs: execution.duration_ms }, execution)
+  const run = withResults({ ...EMPTY_RUN, executionId: execution.execution_id, status: execution.status, durationMs: execution.duration_ms }, execution)
+  return execution.status === 'waiting' ? { ...run, live: true } : run
 }
 
 /** The run with the node results (outputs, attempts, durations) of the execution. */
@@ -82,8 +84,12 @@ export function reduceRun(run: RunState, event: RunEvent): RunState {
     case 'execution.cancelled':
     case 'execution.waiting':
       return { ...run, status: event.status, durationMs: event.duration_ms }
-    default:
-      return { ...run, nodes: { ...run.nodes, [event.node_id]: reduceNode(run.nodes[event.node_id] ?? QUEUED, event) } }
+    default: {
+      const nodes = { ...run.nodes, [event.node_id]: reduceNode(run.nodes[event.node_id] ?? QUEUED, event) }
+      // An execution that waited goes on with its nodes' events (it starts no more).
+      const resumed = run.status === 'waiting' && event.type !== 'node.waiting'
+      return { ...run, nodes, status: resumed ? 'running' : run.status, durationMs: resumed ? null : run.durationMs }
+    }
   }
 }
 

@@ -1,5 +1,7 @@
 // Follows an execution's event stream (SSE; the session cookie authenticates it) into
-// the store, and reads node outputs from the execution as nodes settle.
+// the store, and reads node outputs from the execution as nodes settle. The stream of an
+// execution that waits ends at `execution.waiting`; it is opened again after that event,
+// which follows the execution on once it resumes.
 import { useEffect } from 'react'
 import { api } from '../api/client'
 import type { RunEvent } from '../api/types'
@@ -28,7 +30,8 @@ export function useRunEvents(executionId: string | null): void {
   useEffect(() => {
     if (!executionId) return
     const { applyEvent, setExecution, notify } = useEditor.getState()
-    const source = new EventSource(api.streamUrl(executionId))
+    let source: EventSource
+    let seq = 0 // the last event applied
     let timer: ReturnType<typeof setTimeout> | undefined
     const read = async () => {
       try {
@@ -43,20 +46,29 @@ export function useRunEvents(executionId: string | null): void {
     }
     const onEvent = (message: MessageEvent<string>) => {
       const event = JSON.parse(message.data) as RunEvent
+      seq = Math.max(seq, event.seq)
       applyEvent(event)
       if (FOLLOW[event.type] === 'final') {
         source.close() // otherwise EventSource reconnects once the server ends the stream
         refresh(0)
+        // One that waits goes on once it is decided (here, through its link, by anyone):
+        // its events after this one come when it does.
+        if (event.type === 'execution.waiting') follow()
       } else if (FOLLOW[event.type] === 'settled') refresh(250)
     }
     // The browser reconnects by itself after a dropped connection; it gives up (CLOSED)
     // when the server refuses the stream, and the execution as stored is all there is.
-    source.onerror = () => {
+    const onError = () => {
       if (source.readyState !== EventSource.CLOSED) return
       notify('error', 'The execution can no longer be followed live: its event stream was refused')
       refresh(0)
     }
-    for (const type of Object.keys(FOLLOW)) source.addEventListener(type, onEvent)
+    const follow = () => {
+      source = new EventSource(api.streamUrl(executionId, seq))
+      source.onerror = onError
+      for (const type of Object.keys(FOLLOW)) source.addEventListener(type, onEvent)
+    }
+    follow()
     return () => {
       source.close()
       clearTimeout(timer)

@@ -20,6 +20,7 @@ import {
   type Filters,
   type Span,
 } from '../lib/executions'
+import { waitsFor } from '../lib/waits'
 import { AppHeader } from '../ui/AppHeader'
 import { navigate } from '../ui/router'
 import { relativeTime } from '../ui/time'
@@ -188,6 +189,11 @@ function ExecutionRow({ item }: { item: ExecutionSummary }) {
         <span className={`pill status-${item.status}`} data-testid="execution-status">
           <span className={`dot status-${item.status}`} /> {STATUS_LABELS[item.status]}
         </span>
+        {item.waits && item.waits.length > 0 && (
+          <div className="muted small" data-testid="execution-waits">
+            for {item.waits.map((wait) => waitsFor(wait)).join('; ')}
+          </div>
+        )}
         {item.error && (
           <div className="muted small error-line" title={item.error.message}>
             {item.error.message}

@@ -1,12 +1,15 @@
-// The top bar of the pages outside the editor: where to go, and who is signed in with
-// which role. The team's page is an admin's.
+// The top bar of the pages outside the editor: where to go (the inbox with the count of
+// what waits for the member), and who is signed in with which role. The team's page is an
+// admin's.
 import type { User } from '../api/types'
 import { managesUsers } from '../lib/roles'
+import { InboxCount, useInboxPolling } from '../waits/inbox'
 import { navigate, usePath } from './router'
 
 const PAGES = [
   ['/', 'Workflows'],
   ['/executions', 'Executions'],
+  ['/inbox', 'Inbox'],
   ['/credentials', 'Credentials'],
   ['/settings', 'Settings'],
   ['/api-keys', 'API keys'],
@@ -16,6 +19,7 @@ const ADMIN_PAGES = [['/users', 'Users']] as const
 export function AppHeader({ user, onSignOut }: { user: User; onSignOut: () => void }) {
   const path = usePath()
   const pages = managesUsers(user.role) ? [...PAGES, ...ADMIN_PAGES] : PAGES
+  useInboxPolling()
   return (
     <header className="topbar">
       <div className="brand">
@@ -34,6 +38,7 @@ export function AppHeader({ user, onSignOut }: { user: User; onSignOut: () => vo
             }}
           >
             {label}
+            {href === '/inbox' && <InboxCount user={user} />}
           </a>
         ))}
       </nav>

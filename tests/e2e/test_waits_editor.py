@@ -1,0 +1,182 @@
+"""Waits in the editor: a run that waits for an approval is listed as waiting and in the
+inbox (with its count in the navigation); opened on its canvas, the waiting node shows what
+it waits for, its form checks the answer before it is sent, and approving there resumes the
+run, which the canvas follows to its end. Rejected from the inbox, it goes on down
+``rejected``; decided by someone else meanwhile, the form says so."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.e2e.conftest import require_browser, screenshot
+
+require_browser()
+
+from playwright.sync_api import Page, expect  # noqa: E402
+
+from tests.e2e.helpers import create_workflow, run_over_api, same_origin  # noqa: E402
+
+FIELDS = {
+    "type": "object",
+    "properties": {
+        "amount": {"type": "integer", "title": "Amount (EUR)", "minimum": 1},
+        "budget": {"type": "string", "title": "Budget", "enum": ["IT", "Office"]},
+        "urgent": {"type": "boolean", "title": "Urgent"},
+        "reason": {"type": "string", "title": "Reason", "format": "textarea"},
+    },
+    "required": ["amount"],
+}
+
+
+def approval(name: str) -> dict[str, Any]:
+    return {
+        "schema": 1,
+        "name": name,
+        "nodes": [
+            {"id": "start", "type": "trigger.manual"},
+            {
+                "id": "ask",
+                "type": "core.wait",
+                "params": {
+                    "mode": "approval",
+                    "title": f"{name}?",
+                    "description": "Three laptops for the new team.",
+                    "fields": FIELDS,
+                    "timeout": "2d",
+                },
+            },
+            {"id": "yes", "type": "core.output"},
+            {"id": "no", "type": "core.noop"},
+        ],
+        "edges": [
+            {"from": "start", "to": "ask"},
+            {"from": "ask:approved", "to": "yes"},
+            {"from": "ask:rejected", "to": "no"},
+        ],
+    }
+
+
+def waiting(page: Page, name: str) -> tuple[str, str]:
+    """A stored workflow that asks for an approval, run until it waits: its id and the
+    execution's."""
+    workflow_id = create_workflow(page, approval(name))
+    execution = run_over_api(page, workflow_id, {})
+    assert execution["status"] == "waiting", execution
+    return workflow_id, execution["execution_id"]
+
+
+def execution(page: Page, execution_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = page.context.request.get(f"/api/v1/executions/{execution_id}").json()
+    return found
+
+
+def inbox_item(page: Page, execution_id: str):
+    return page.locator(f'[data-testid="inbox-item"][data-execution="{execution_id}"]')
+
+
+def test_a_waiting_run_is_listed_opened_and_approved_in_the_editor(page: Page) -> None:
+    workflow_id, execution_id = waiting(page, "Buy laptops")
+
+    # Listed as waiting, with what it waits for.
+    page.goto("/executions?status=waiting")
+    row = page.locator('[data-testid="execution-row"][data-status="waiting"]').filter(
+        has_text=execution_id[:8]
+    )
+    expect(row.get_by_test_id("execution-status")).to_have_text("Waiting")
+    expect(row.get_by_test_id("execution-waits")).to_contain_text("an approval: Buy laptops?")
+
+    # The inbox: reached from the navigation, which counts what waits.
+    expect(page.get_by_test_id("inbox-count")).to_be_visible()
+    page.get_by_role("navigation").get_by_role("link", name="Inbox").click()
+    expect(page.get_by_role("heading", name="Waiting for you")).to_be_visible()
+    item = inbox_item(page, execution_id)
+    expect(item).to_contain_text("Buy laptops?")
+    expect(item.get_by_test_id("wait-who")).to_contain_text("anyone holding its link")
+    screenshot(page, "waits-inbox")
+    item.get_by_role("link", name="Open in the editor").click()
+
+    # The canvas shows the execution, the waiting node's panel open.
+    page.locator('.canvas[data-ready="true"]').wait_for()
+    expect(page.get_by_test_id("runbar")).to_have_attribute("data-status", "waiting")
+    expect(page.get_by_test_id("runbar-waits")).to_contain_text("approval “Buy laptops?” · yours")
+    node = page.get_by_test_id("node-ask")
+    expect(node).to_have_attribute("data-status", "waiting")
+    expect(page.get_by_test_id("wait-ask")).to_contain_text("yours to decide")
+    section = page.get_by_test_id("run-wait")
+    expect(section).to_contain_text("Three laptops for the new team.")
+    expect(section).to_contain_text("Times out")
+    expect(section).to_contain_text("Amount (EUR) *")
+    assert page.url.endswith(f"/workflows/{workflow_id}")
+
+    # Checked before it is sent: the amount is required, and at least 1.
+    form = section.get_by_role("form")
+    form.get_by_role("button", name="Approve").click()
+    expect(form.locator('[data-field="amount"] .field-error')).to_have_text("is required")
+    form.get_by_label("Amount (EUR)").fill("0")
+    form.get_by_role("button", name="Approve").click()
+    expect(form.locator('[data-field="amount"] .field-error')).to_have_text("must be at least 1")
+    assert execution(page, execution_id)["status"] == "waiting"
+
+    form.get_by_label("Amount (EUR)").fill("1800")
+    form.get_by_label("Budget").select_option("IT")
+    form.get_by_label("Urgent").check()
+    form.get_by_label("Reason").fill("new hires")
+    form.get_by_label("Comment").fill("within budget")
+    screenshot(page, "waits-run-view-form")
+    form.get_by_role("button", name="Approve").click()
+    expect(section.get_by_test_id("decision-done")).to_contain_text("Approved")
+
+    # The run goes on, followed live on the canvas.
+    expect(page.get_by_test_id("runbar")).to_have_attribute("data-status", "succeeded")
+    expect(page.get_by_test_id("node-yes")).to_have_attribute("data-status", "succeeded")
+    expect(node).to_have_attribute("data-status", "succeeded")
+    screenshot(page, "waits-run-view-approved")
+    finished = execution(page, execution_id)
+    assert finished["status"] == "succeeded"
+    assert finished["output"]["data"] == {
+        "amount": 1800,
+        "budget": "IT",
+        "urgent": True,
+        "reason": "new hires",
+    }
+    assert finished["output"]["comment"] == "within budget"
+    assert finished["output"]["by"]["email"] == "owner@example.com"
+
+
+def test_rejected_from_the_inbox_the_run_goes_on_down_rejected(page: Page) -> None:
+    _, execution_id = waiting(page, "Rent a boat")
+    page.goto("/inbox")
+    item = inbox_item(page, execution_id)
+    item.get_by_role("button", name="Decide…").click()
+    item.get_by_label("Comment").fill("not this quarter")
+    item.get_by_role("button", name="Reject").click()  # the amount left empty: no matter
+    expect(page.get_by_test_id("inbox-outcome")).to_contain_text("Rejected")
+    expect(item).to_have_count(0)  # no longer waiting for anyone
+    for _ in range(50):
+        rejected = execution(page, execution_id)
+        if rejected["status"] != "waiting":
+            break
+        page.wait_for_timeout(100)
+    assert rejected["status"] == "succeeded", rejected
+    assert rejected["nodes"]["ask"]["outputs"]["rejected"]["comment"] == "not this quarter"
+    assert rejected["nodes"]["yes"]["status"] == "skipped"
+
+
+def test_decided_by_someone_else_meanwhile_the_form_says_so(page: Page) -> None:
+    _, execution_id = waiting(page, "Paint the office")
+    page.goto("/inbox")
+    item = inbox_item(page, execution_id)
+    item.get_by_role("button", name="Decide…").click()
+    item.get_by_label("Amount (EUR)").fill("300")
+    # Decided elsewhere (the API, the link's page) while the form is open.
+    decided = page.context.request.post(
+        f"/api/v1/executions/{execution_id}/waits/ask",
+        data={"decision": "reject", "comment": "no"},
+        headers=same_origin(page),
+    )
+    assert decided.ok, decided.text()
+    item.get_by_role("button", name="Approve").click()
+    expect(page.get_by_test_id("inbox-outcome")).to_contain_text(
+        "Already decided by someone else, or no longer open"
+    )
+    expect(item).to_have_count(0)
