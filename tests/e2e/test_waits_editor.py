@@ -14,7 +14,12 @@ require_browser()
 
 from playwright.sync_api import Page, expect  # noqa: E402
 
-from tests.e2e.helpers import create_workflow, run_over_api, same_origin  # noqa: E402
+from tests.e2e.helpers import (  # noqa: E402
+    create_workflow,
+    open_workflow,
+    run_over_api,
+    same_origin,
+)
 
 FIELDS = {
     "type": "object",
@@ -180,3 +185,30 @@ def test_decided_by_someone_else_meanwhile_the_form_says_so(page: Page) -> None:
         "Already decided by someone else, or no longer open"
     )
     expect(item).to_have_count(0)
+
+
+def test_the_canvas_shows_a_run_go_on_once_it_is_decided_elsewhere(page: Page) -> None:
+    """Opened from the history, a waiting execution is followed: decided elsewhere (the
+    API, a link's page, another member), the canvas shows it go on to its end."""
+    workflow_id, execution_id = waiting(page, "Order chairs")
+    open_workflow(page, workflow_id)
+    page.get_by_role("button", name="History").click()
+    row = page.locator('[data-testid="execution-row"][data-status="waiting"]')
+    expect(row.get_by_test_id("execution-status")).to_have_text("Waiting")
+    expect(row.get_by_test_id("execution-waits")).to_contain_text("an approval: Order chairs?")
+    row.click()
+    expect(page.get_by_test_id("runbar")).to_have_attribute("data-status", "waiting")
+    expect(page.get_by_test_id("node-ask")).to_have_attribute("data-status", "waiting")
+
+    decided = page.context.request.post(
+        f"/api/v1/executions/{execution_id}/waits/ask",
+        data={"decision": "approve", "data": {"amount": 12}},
+        headers=same_origin(page),
+    )
+    assert decided.ok, decided.text()
+    expect(page.get_by_test_id("runbar")).to_have_attribute("data-status", "succeeded")
+    expect(page.get_by_test_id("node-yes")).to_have_attribute("data-status", "succeeded")
+    expect(page.get_by_test_id("node-no")).to_have_attribute("data-status", "skipped")
+    page.get_by_test_id("node-ask").click()
+    expect(page.get_by_test_id("run-wait")).to_contain_text("Waited")
+    expect(page.get_by_test_id("run-wait").get_by_role("form")).to_have_count(0)
