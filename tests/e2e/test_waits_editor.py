@@ -212,3 +212,83 @@ def test_the_canvas_shows_a_run_go_on_once_it_is_decided_elsewhere(page: Page) -
     page.get_by_test_id("node-ask").click()
     expect(page.get_by_test_id("run-wait")).to_contain_text("Waited")
     expect(page.get_by_test_id("run-wait").get_by_role("form")).to_have_count(0)
+
+
+def member(owner: Page, browser: Any, email: str, role: str) -> Page:
+    """A page of ``email`` (invited with ``role``, joined), in a browser of their own."""
+    created = owner.context.request.post(
+        "/api/v1/invites", data={"email": email, "role": role}, headers=same_origin(owner)
+    )
+    assert created.ok, created.text()
+    context = browser.new_context(base_url=_origin(owner), viewport={"width": 1440, "height": 900})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.goto("/")
+    accepted = page.context.request.post(
+        "/api/v1/auth/invite/accept",
+        data={"token": created.json()["token"], "password": "a password of theirs"},
+        headers=same_origin(page),
+    )
+    assert accepted.ok, accepted.text()
+    return page
+
+
+def _origin(page: Page) -> str:
+    return "/".join(page.url.split("/", 3)[:3])
+
+
+def test_each_member_sees_what_is_theirs_to_decide(page: Page, browser: Any) -> None:
+    """Two approvals by the people named: a viewer named decides from their inbox, an
+    editor not named sees it waiting for others; the run goes on at the second approval."""
+    doc = approval("Hire a designer")
+    doc["nodes"][1]["params"] |= {
+        "approvals": 2,
+        "approvers": ["vi@example.com", "owner@example.com"],
+    }
+    workflow_id = create_workflow(page, doc)
+    execution_id = run_over_api(page, workflow_id, {})["execution_id"]
+    viewer = member(page, browser, "vi@example.com", "viewer")
+    editor = member(page, browser, "ed@example.com", "editor")
+    try:
+        editor.goto("/inbox")
+        others = editor.get_by_role("list", name="Waiting for others")
+        expect(inbox_item(editor, execution_id)).to_have_count(1)
+        expect(editor.get_by_role("list", name="Waiting for you")).to_have_count(0)
+        editor.get_by_text("Waiting for others").click()
+        expect(others.get_by_test_id("wait-who")).to_have_text("vi@example.com; owner@example.com")
+        expect(
+            inbox_item(editor, execution_id).get_by_role("button", name="Decide…")
+        ).to_have_count(0)
+
+        viewer.goto("/inbox")
+        expect(viewer.get_by_test_id("inbox-count")).to_have_text("1")
+        item = inbox_item(viewer, execution_id)
+        expect(item.get_by_test_id("wait-approvals")).to_have_text("0 of 2 approvals")
+        item.get_by_role("button", name="Decide…").click()
+        item.get_by_label("Amount (EUR)").fill("4000")
+        item.get_by_role("button", name="Approve").click()
+        expect(viewer.get_by_test_id("inbox-outcome")).to_contain_text("needs another person")
+        # Approved by them: no longer theirs to decide, waiting for someone else.
+        expect(viewer.get_by_role("list", name="Waiting for you")).to_have_count(0)
+        expect(viewer.get_by_text("Waiting for others (1)")).to_be_visible()
+        expect(viewer.get_by_test_id("inbox-count")).to_have_count(0)
+    finally:
+        viewer.context.close()
+        editor.context.close()
+
+    page.goto("/inbox")
+    item = inbox_item(page, execution_id)
+    expect(item.get_by_test_id("wait-approvals")).to_have_text("1 of 2 approvals")
+    expect(item).to_contain_text("vi@example.com")
+    item.get_by_role("button", name="Decide…").click()
+    item.get_by_label("Amount (EUR)").fill("3500")
+    item.get_by_role("button", name="Approve").click()
+    expect(page.get_by_test_id("inbox-outcome")).to_contain_text("Approved")
+    for _ in range(50):
+        finished = execution(page, execution_id)
+        if finished["status"] != "waiting":
+            break
+        page.wait_for_timeout(100)
+    assert finished["status"] == "succeeded", finished
+    approvals = finished["output"]["approvals"]
+    assert [a["by"]["email"] for a in approvals] == ["vi@example.com", "owner@example.com"]

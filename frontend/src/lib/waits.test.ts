@@ -72,6 +72,7 @@ describe('what a wait waits for', () => {
 
   it('says who may decide it and how many approvals it has', () => {
     expect(whoMayDecide(wait())).toBe('anyone holding its link; members with the editor role or above')
+    expect(whoMayDecide(wait({ anyone_with_link: false }))).toBe('members with the editor role or above')
     expect(whoMayDecide(wait({ approvers: ['cfo@x.io'], approver_roles: ['admin'], anyone_with_link: false }))).toBe('cfo@x.io; admins and above')
     expect(whoMayDecide(wait({ approvers: ['cfo@x.io'], anyone_with_link: true }))).toBe('cfo@x.io; anyone holding its link')
     expect(approvalCount(wait())).toBe('')

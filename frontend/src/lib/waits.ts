@@ -69,7 +69,7 @@ const ROLE_NAMES: Record<Role, string> = { owner: 'the owner', admin: 'admins', 
 export function whoMayDecide(wait: Pick<Wait, 'mode' | 'approvers' | 'approver_roles' | 'anyone_with_link'>): string {
   if (wait.mode !== 'approval') return 'anyone holding its link; members with the editor role or above'
   const who = [...wait.approvers, ...wait.approver_roles.map((role) => (role === 'owner' ? ROLE_NAMES[role] : `${ROLE_NAMES[role]} and above`))]
-  if (!who.length) return 'anyone holding its link; members with the editor role or above'
+  if (!who.length) return wait.anyone_with_link ? 'anyone holding its link; members with the editor role or above' : 'members with the editor role or above'
   if (wait.anyone_with_link) who.push('anyone holding its link')
   return who.join('; ')
 }
