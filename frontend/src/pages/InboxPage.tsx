@@ -3,7 +3,7 @@
 // (or open it on its workflow's canvas); below, folded, what waits for others.
 import { useEffect, useState } from 'react'
 import type { User } from '../api/types'
-import { waitLink, type WaitEntry } from '../lib/waits'
+import { isMine, waitLink, type WaitEntry } from '../lib/waits'
 import { AppHeader } from '../ui/AppHeader'
 import { navigate } from '../ui/router'
 import { relativeTime } from '../ui/time'
@@ -112,7 +112,7 @@ function InboxItem({ entry, user, onDecided }: { entry: WaitEntry; user: User; o
             Open in the editor
           </a>
         )}
-        {wait.may_decide && (
+        {isMine(wait, user) && (
           <button className={`small${open ? '' : ' primary'}`} aria-expanded={open} onClick={() => setOpen(!open)}>
             {open ? 'Close' : 'Decide…'}
           </button>

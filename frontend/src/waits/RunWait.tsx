@@ -45,8 +45,9 @@ export function RunWaitSection({ nodeId }: { nodeId: string }) {
   const executionId = useRunWaits((state) => state.executionId)
   const user = useRunWaits((state) => state.user)
   const error = useRunWaits((state) => state.error)
-  if (error) return <div className="banner error">{error}</div>
-  if (!wait || !executionId || !user) return null
+  const waiting = useEditor((state) => state.run.nodes[nodeId]?.status === 'waiting')
+  if (!wait) return error && waiting ? <div className="banner error">{error}</div> : null
+  if (!executionId || !user) return null
   return (
     <section className={`run-wait${wait.status === 'open' ? ' open' : ''}`} aria-label="Wait" data-testid="run-wait">
       <h4>{wait.status === 'open' ? 'Waiting' : wait.status === 'decided' ? 'Waited' : 'Wait cancelled'}</h4>
