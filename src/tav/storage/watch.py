@@ -19,7 +19,8 @@ import asyncio
 from collections.abc import AsyncGenerator, Iterable
 from typing import Any
 
-from tav.core.events import FINAL_EVENT_TYPES, event_to_dict
+from tav.core.events import FINAL_EVENT_TYPES, RESUMABLE_EVENT_TYPES, event_to_dict
+from tav.core.states import ExecutionStatus
 from tav.engine.ports import EventBus
 from tav.storage.executions import ExecutionRepository
 
@@ -48,6 +49,8 @@ async def watch(
         await asyncio.sleep(0)  # the pump subscribes before the store is read
         for event in cursor.new(await executions.events(execution_id, after=after)):
             yield event
+        if cursor.ended and cursor.parked:  # stored up to a park: does it still wait?
+            cursor.ended = await executions.status(execution_id) is ExecutionStatus.WAITING
         while not cursor.ended:
             for event in await _next(executions, execution_id, cursor, live, poll_s):
                 yield event
@@ -72,6 +75,8 @@ async def _next(
         events = cursor.new(await executions.events(execution_id, after=cursor.last))
         if status is None or status.is_terminal:
             cursor.ended = True
+        elif cursor.ended and cursor.parked and status is not ExecutionStatus.WAITING:
+            cursor.ended = False  # it resumed meanwhile: its next events are coming
         return events
     if event is None:  # the bus passed on the final event, so the cursor has seen it
         cursor.ended = True
@@ -93,10 +98,12 @@ class _Cursor:
     def __init__(self, after: int) -> None:
         self.last = after
         self.ended = False
+        self.parked = False
 
     def new(self, events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         """The events past the last one passed on; the watch ends if the last of them is
-        final (an ``execution.waiting`` followed by more is not: it waited, and resumed)."""
+        final (an ``execution.waiting`` followed by more is not: it waited, and resumed;
+        ``parked`` says that the last is one, whose execution may have resumed since)."""
         fresh = []
         for event in events:
             if event["seq"] <= self.last:
@@ -105,4 +112,5 @@ class _Cursor:
             fresh.append(event)
         if fresh:
             self.ended = fresh[-1]["type"] in FINAL_EVENT_TYPES
+            self.parked = fresh[-1]["type"] in RESUMABLE_EVENT_TYPES
         return fresh
