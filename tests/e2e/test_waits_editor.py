@@ -292,3 +292,29 @@ def test_each_member_sees_what_is_theirs_to_decide(page: Page, browser: Any) -> 
     assert finished["status"] == "succeeded", finished
     approvals = finished["output"]["approvals"]
     assert [a["by"]["email"] for a in approvals] == ["vi@example.com", "owner@example.com"]
+
+
+def test_a_timer_is_fired_now_from_the_run_view(page: Page) -> None:
+    doc = {
+        "schema": 1,
+        "name": "Cool off",
+        "nodes": [
+            {"id": "start", "type": "trigger.manual"},
+            {"id": "pause", "type": "core.wait", "params": {"mode": "timer", "duration": "3h"}},
+            {"id": "after", "type": "core.output"},
+        ],
+        "edges": [{"from": "start", "to": "pause"}, {"from": "pause", "to": "after"}],
+    }
+    workflow_id = create_workflow(page, doc)
+    open_workflow(page, workflow_id)
+    page.get_by_role("button", name="▶ Run").click()
+    page.get_by_role("dialog").get_by_role("button", name="Run").click()
+    expect(page.get_by_test_id("runbar")).to_have_attribute("data-status", "waiting")
+    expect(page.get_by_test_id("wait-pause")).to_contain_text("timer · fires in 3 h")
+    page.get_by_test_id("runbar-waits").get_by_role("button").click()  # opens its panel
+    section = page.get_by_test_id("run-wait")
+    expect(section).to_contain_text("Fires")
+    section.get_by_role("button", name="Fire now").click()
+    expect(section.get_by_test_id("decision-done")).to_contain_text("goes on")
+    expect(page.get_by_test_id("runbar")).to_have_attribute("data-status", "succeeded")
+    expect(page.get_by_test_id("node-after")).to_have_attribute("data-status", "succeeded")
