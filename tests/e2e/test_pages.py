@@ -52,7 +52,9 @@ def test_credentials_are_written_but_their_secrets_never_shown(page) -> None:
     # Renamed without touching the key, then the key replaced.
     dialog.get_by_label("Name").fill("OpenAI")
     dialog.get_by_role("button", name="Save").click()
-    row = page.get_by_test_id("credential-row").filter(has_text="OpenAI")
+    dialog.wait_for(state="detached")
+    # (the row as renamed: until the list reads the new name, "OpenAI" finds the old one)
+    row = page.get_by_test_id("credential-row").filter(has_text="OpenAI", has_not_text="team")
     expect(row).to_contain_text("api_key")
     row.get_by_role("button", name="Edit").click()
     dialog = page.get_by_role("dialog", name="Edit “OpenAI”")
