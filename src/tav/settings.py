@@ -95,6 +95,12 @@ class Settings(BaseSettings):
     shutdown_timeout_s: float = Field(
         10, ge=0, description="On SIGTERM, how long running nodes may take to finish."
     )
+    mcp_call_timeout_s: float = Field(
+        300,
+        gt=0,
+        description="How long a tool call of the MCP server (/mcp) waits for its workflow's "
+        "run; the run goes on after it.",
+    )
     stream_keepalive_s: float = Field(
         15, gt=0, description="Seconds of quiet after which a live event stream sends a comment."
     )

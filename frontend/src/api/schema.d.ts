@@ -1500,7 +1500,7 @@ export interface components {
          * @description Who or what started an execution. Stored as the value (at most 16 characters).
          * @enum {string}
          */
-        ExecutionMode: "api" | "editor" | "cli" | "retry" | "subworkflow" | "webhook" | "schedule" | "email" | "mqtt" | "trigger";
+        ExecutionMode: "api" | "editor" | "cli" | "retry" | "subworkflow" | "webhook" | "schedule" | "email" | "mqtt" | "mcp" | "trigger";
         /** ExecutionPage */
         ExecutionPage: {
             /** Items */
@@ -1871,6 +1871,17 @@ export interface components {
             started_at: string;
             /** Finished At */
             finished_at: string | null;
+        };
+        /**
+         * McpTool
+         * @description The workflow offered as a tool of TAV's MCP server (docs/reference/mcp.md).
+         */
+        McpTool: {
+            /**
+             * Name
+             * @description The tool's name: 1 to 128 letters, digits, _, - and ., unique among the workflows offered.
+             */
+            name: string;
         };
         /**
          * Me
@@ -2791,12 +2802,17 @@ export interface components {
             description?: string;
             /**
              * Input Schema
-             * @description JSON Schema (an object) of the trigger payload the workflow expects. Descriptive: ai.agent gives it to the model as the tool's arguments; runs do not check their input against it.
+             * @description JSON Schema (an object) of the trigger payload the workflow expects. ai.agent gives it to the model as the tool's arguments, and the MCP server to its clients; a tool call's arguments are checked against it (other runs are not).
              * @default null
              */
             input_schema?: {
                 [key: string]: unknown;
             } | null;
+            /**
+             * @description Offer the workflow as a tool of the MCP server (at /mcp).
+             * @default null
+             */
+            mcp?: components["schemas"]["McpTool"] | null;
             /**
              * Vars
              * @description Workflow variables, available as vars.<name>.

@@ -15,6 +15,7 @@ export const MODE_LABELS: Record<ExecutionMode, string> = {
   schedule: 'Schedule',
   email: 'Email',
   mqtt: 'MQTT',
+  mcp: 'MCP tool',
   trigger: 'Trigger',
 }
 

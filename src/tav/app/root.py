@@ -39,6 +39,7 @@ from tav.app.loader import StoredWorkflowLoader
 from tav.app.plans import Plans
 from tav.app.queued import Queue, Relay
 from tav.app.settings import RuntimeConfig
+from tav.app.tools import Tools
 from tav.app.users import Users
 from tav.app.waits import Links, Waits
 from tav.app.workflows import Workflows
@@ -169,6 +170,8 @@ class RecordingParts(Parts):
     """Queue mode (``TAV_QUEUE_URL``): executions are published for workers to run."""
     waits: Waits | None = None
     """Executions that wait: their links, their decisions, their timers."""
+    tools: Tools | None = None
+    """The workflows offered as tools (the MCP server at /mcp)."""
 
     @property
     def webhooks(self) -> WebhookRoutes:
@@ -434,6 +437,7 @@ def _recording(
         collab=collab,
         queue=queue,
         waits=waits,
+        tools=Tools(parts.workflows, executions, waits, timeout_s=settings.mcp_call_timeout_s),
     )
 
 

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 from tav.app.plans import Plans
+from tav.app.tools import check_input_schema, check_tool_name
 from tav.core.errors import NotFound, WorkflowInvalid
 from tav.nodes.registry import NodeRegistry
 from tav.storage.workflows import (
@@ -138,6 +139,7 @@ class Workflows:
         On a worker thread: compiling takes about half a millisecond per template, and a
         large document must not hold up everything else."""
         await self.plans.compile_off_loop(document)
+        check_input_schema(document)
 
     # -- changing -------------------------------------------------------------------------
 
@@ -147,6 +149,7 @@ class Workflows:
         """Store a new workflow as version 1 (checked first), saved by the user ``by``;
         ``active`` arms its triggers too, once they are checked."""
         await self.check(document)
+        await check_tool_name(self.workflows, None, document)
         if active:
             await self.triggers.check(None, document)
         workflow = await self.workflows.create(document, active=active, created_by=by)
@@ -180,6 +183,7 @@ class Workflows:
         by: str | None,
     ) -> StoredWorkflow:
         await self.check(document)
+        await check_tool_name(self.workflows, workflow.id, document)
         if workflow.active:
             await self.triggers.check(workflow.id, document)
         saved = await self.workflows.update(

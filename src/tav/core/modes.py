@@ -31,6 +31,8 @@ class ExecutionMode(StrEnum):
     """By an active workflow's ``trigger.email``, for a message that arrived."""
     MQTT = "mqtt"
     """By an active workflow's ``trigger.mqtt``, for a message on its topic."""
+    MCP = "mcp"
+    """By a tool call of an MCP client (``/mcp``): a workflow offered as a tool."""
     TRIGGER = "trigger"
     """By an active workflow's trigger of a kind a plugin adds (``tav.triggers``)."""
 

@@ -29,6 +29,8 @@ NODE_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 _PORT = r"[A-Za-z_][A-Za-z0-9_\-]*"
 EDGE_END_PATTERN = rf"^[A-Za-z_][A-Za-z0-9_]{{0,63}}(:{_PORT})?$"
 POOL_PATTERN = r"^[A-Za-z0-9_.\-]{1,64}$"
+TOOL_NAME_PATTERN = r"^[A-Za-z0-9_.\-]{1,128}$"
+"""A tool name as MCP allows it: 1 to 128 letters, digits, ``_``, ``-`` and ``.``."""
 
 OnError = Literal["stop", "continue", "branch"]
 KeepSuccesses = Literal["all", "summary", "count"]
@@ -116,6 +118,16 @@ class WorkflowSettings(_Model):
     )
 
 
+class McpTool(_Model):
+    """The workflow offered as a tool of TAV's MCP server (docs/reference/mcp.md)."""
+
+    name: str = Field(
+        pattern=TOOL_NAME_PATTERN,
+        description="The tool's name: 1 to 128 letters, digits, _, - and ., unique among the "
+        "workflows offered.",
+    )
+
+
 class Workflow(_Model):
     """A workflow document, format v1."""
 
@@ -125,8 +137,11 @@ class Workflow(_Model):
     input_schema: dict[str, Any] | None = Field(
         None,
         description="JSON Schema (an object) of the trigger payload the workflow expects. "
-        "Descriptive: ai.agent gives it to the model as the tool's arguments; runs do not "
-        "check their input against it.",
+        "ai.agent gives it to the model as the tool's arguments, and the MCP server to its "
+        "clients; a tool call's arguments are checked against it (other runs are not).",
+    )
+    mcp: McpTool | None = Field(
+        None, description="Offer the workflow as a tool of the MCP server (at /mcp)."
     )
     vars: dict[str, Any] = Field(
         default_factory=dict, description="Workflow variables, available as vars.<name>."

@@ -217,6 +217,18 @@ class WorkflowRepository:
         async with self.db.session() as session:
             return [_stored(row) for row in await session.scalars(statement)]
 
+    async def offered_tools(self) -> list[StoredWorkflow]:
+        """The workflows whose document offers them as an MCP tool (``mcp.name``), oldest
+        first, read from the database (not the cache): a filter on the document's JSON,
+        which SQLite and PostgreSQL both evaluate."""
+        statement = (
+            select(WorkflowRow)
+            .where(WorkflowRow.document["mcp"]["name"].as_string().is_not(None))
+            .order_by(WorkflowRow.created_at, WorkflowRow.id)
+        )
+        async with self.db.session() as session:
+            return [_stored(row) for row in await session.scalars(statement)]
+
     async def find(
         self, *, search: str | None = None, limit: int = 50, offset: int = 0
     ) -> tuple[list[ListedWorkflow], int]:
