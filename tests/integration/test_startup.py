@@ -4,8 +4,8 @@ A first start on a new SQLite file creates the schema from the models (no Alembi
 module that only some requests need is imported: credentials' ``cryptography``, YAML,
 Jinja2 (templates), httpx's connection pool (made on the first HTTP request a node sends),
 ``filetype`` (uploads), the modules of node types no workflow has used, the code sandbox
-(made when code first runs). FastAPI's OpenAPI models are built when the document is
-first asked for, not at start.
+(made when code first runs), the MCP SDK and ``jsonschema`` (the first request to /mcp).
+FastAPI's OpenAPI models are built when the document is first asked for, not at start.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ NOT_AT_START = (
     "tav.nodes.builtin.services.mail",
     "tav.nodes.builtin.code.python",
     "tav.sandbox",
+    "mcp",
+    "jsonschema",
 )
 
 SCRIPT = """

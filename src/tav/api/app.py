@@ -7,11 +7,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI
+from starlette.routing import Route
 
 from tav.api import apidocs, errors, guide, openapi, resume, web, webhooks
 from tav.api.deps import current_principal
 from tav.api.gate import AuthGate
 from tav.api.limits import BodyLimitMiddleware
+from tav.api.mcp import PATH as MCP_PATH
+from tav.api.mcp import McpEndpoint
 from tav.api.origins import HostGuard, HostPolicy, OriginPolicy, public_origins
 from tav.api.routes import (
     auth,
@@ -110,6 +113,9 @@ def create_app(config: Settings | None = None, *, server: Server | None = None) 
     app.include_router(collab.live, prefix=API_PREFIX)  # a WebSocket: checks its handshake
     webhooks.install(app)  # /webhook/<path>, first, outside /api/v1 and its auth
     resume.install(app)  # /resume/<token>: waits' links and forms, outside /api/v1 too
+    tools = getattr(server.parts, "tools", None)  # only a host that records executions
+    mcp = McpEndpoint(server.parts.auth, tools)  # checks its API key itself
+    app.router.routes.append(Route(MCP_PATH, mcp, include_in_schema=False))  # an ASGI app
     apidocs.install(app, TITLE)  # /docs and /redoc, public, as /openapi.json is
     app.include_router(guide.router)  # /guide/: docs/ as HTML, public
     web.install(app)  # the editor, for whatever no route answers

@@ -41,6 +41,8 @@ logger = logging.getLogger("tav.app")
 ANY_OBJECT: dict[str, Any] = {"type": "object"}
 """The arguments of a workflow that declares no input schema: any object."""
 PROGRESS_EVENTS = frozenset({"node.started", "node.completed", "node.failed"})
+FOLLOW_GRACE_S = 1.0
+"""How long a call that has its result waits for the reports of its last events."""
 
 StepReport = Callable[["Step"], Awaitable[None]]
 
@@ -216,6 +218,8 @@ class Tools:
         try:
             async with asyncio.timeout(self.timeout_s):
                 record = await self.executions.finished(started.handle, started)
+                if following is not None:  # its last reports, up to the final event
+                    await asyncio.wait([following], timeout=FOLLOW_GRACE_S)
         except TimeoutError:
             return Outcome(execution_id, ExecutionStatus.RUNNING, timed_out=True)
         finally:
