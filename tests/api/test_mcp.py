@@ -20,7 +20,6 @@ from tav.app.server import Server
 from tav.core.roles import Role
 from tests.api.helpers import stored
 from tests.api.team import make_team
-from tests.api.test_waits import approval
 from tests.api.triggers import http_server
 from tests.helpers import document, node
 
@@ -60,6 +59,19 @@ def failing_flow() -> dict[str, Any]:
         name="Charge",
         description="Charges a card.",
         mcp={"name": "charge"},
+    )
+
+
+def approval_flow() -> dict[str, Any]:
+    """start -> note (the link, computed ahead) -> ask (an approval) -> paid."""
+    return document(
+        node("start", "trigger.manual"),
+        node("note", "core.set", params={"values": {"link": "{{ execution.resume_url('ask') }}"}}),
+        node("ask", "core.wait", params={"mode": "approval", "title": "Pay the invoice?"}),
+        node("paid", "core.set", params={"values": {"paid": True}}),
+        links=("start -> note", "note -> ask", "ask:approved -> paid"),
+        name="invoice",
+        mcp={"name": "pay_invoice"},
     )
 
 
@@ -166,7 +178,7 @@ async def test_an_unknown_tool_is_a_protocol_error(server: Server, key: str) -> 
 async def test_a_call_whose_run_waits_returns_at_once_with_the_link_to_decide(
     server: Server, key: str
 ) -> None:
-    await stored(server, {**approval(), "mcp": {"name": "pay_invoice"}})
+    await stored(server, approval_flow())
     async with http_server(server) as base, connected(base, key) as session:
         result = await session.call_tool("pay_invoice", {}, read_timeout_seconds=20)
     assert not result.is_error

@@ -28,7 +28,7 @@ def _documented(first_column: str, docs: Path = DOCS) -> set[str]:
 def test_execution_modes_keep_their_stored_values() -> None:
     assert {mode.value for mode in ExecutionMode} == {
         "api", "editor", "cli", "retry", "subworkflow", "webhook", "schedule", "email", "mqtt",
-        "trigger",
+        "mcp", "trigger",
     }  # fmt: skip
     assert max(len(mode.value) for mode in ExecutionMode) <= 16  # executions.mode column
 
