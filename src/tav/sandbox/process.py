@@ -12,6 +12,10 @@ which the kernel exempts from the process limit (``RLIMIT_NPROC``) among other t
 So as root, bubblewrap waits (``--userns-block-fd``) while the server maps root and the
 unprivileged user 65534 to themselves, and the interpreter drops to 65534 for good before
 it does anything else: the code runs as ``nobody`` inside and outside the namespaces.
+
+The process is watched through asyncio's subprocess protocol (what it prints arrives as
+it comes, whoever reads it; its exit is known whether or not its pipes are closed) and
+signalled through a pidfd, which cannot name another process once it has been reaped.
 """
 
 from __future__ import annotations
@@ -25,9 +29,8 @@ import os
 import shutil
 import signal
 import tempfile
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 SANDBOX_UID = 65534
@@ -36,9 +39,11 @@ START_TIMEOUT_S = 30
 LOG_FLUSH_S = 0.1
 LOG_FLUSH_BYTES = 16 * 1024
 EXIT_GRACE_S = 2
+SAID_BYTES = 8192
+"""What a process that did not start may say (bubblewrap's error), kept for the message."""
 _FRAME_HEAD = 4
-_REAPING: set[asyncio.Future[int]] = set()
-"""Killed processes being reaped (a task nobody holds may be collected before it ends)."""
+_CLOSING: set[asyncio.Future[None]] = set()
+"""Killed sandboxes being closed once they are gone."""
 
 
 class SandboxUnavailable(Exception):
@@ -54,6 +59,8 @@ class Command:
     """The interpreter and the entry script, as the sandbox names them."""
     bwrap: list[str] | None = None
     """bubblewrap and its options; ``None``: no sandbox (unsafe)."""
+    seccomp: bytes | None = None
+    """The seccomp filter bubblewrap loads (``tav.sandbox.seccomp``)."""
 
     @property
     def maps_users(self) -> bool:
@@ -76,78 +83,186 @@ class Outcome:
     """The code returned a result or an error (rather than its process dying first)."""
 
 
-@dataclass(slots=True)
-class _Pipes:
-    frames: asyncio.StreamReader
-    transports: list[asyncio.BaseTransport] = field(default_factory=list)
+class _Output:
+    """What the process prints (stdout and stderr): kept for a start that fails, passed to
+    a run's ``log`` a piece at least every ``LOG_FLUSH_S``, dropped afterwards."""
 
-    def close(self) -> None:
-        for transport in self.transports:
-            transport.close()
+    def __init__(self) -> None:
+        self.said = bytearray()
+        self._log: Callable[[str], None] | None = None
+        self._limit = 0
+        self._over: Callable[[], None] = lambda: None
+        self._total = 0
+        self._pending: list[str] = []
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._flush: asyncio.TimerHandle | None = None
+        self._stopped = False
+
+    def follow(self, log: Callable[[str], None], limit: int, over: Callable[[], None]) -> None:
+        self._log, self._limit, self._over = log, limit, over
+
+    def received(self, data: bytes) -> None:
+        if self._stopped:
+            return
+        if self._log is None:
+            if len(self.said) < SAID_BYTES:
+                self.said += data[: SAID_BYTES - len(self.said)]
+            return
+        self._total += len(data)
+        over = self._total > self._limit
+        if over:
+            data = data[: len(data) - (self._total - self._limit)]
+        self._pending.append(self._decoder.decode(data))
+        if over:
+            self.stop(flush=True)
+            self._over()
+        elif sum(map(len, self._pending)) >= LOG_FLUSH_BYTES:
+            self.flush()
+        elif self._flush is None:
+            self._flush = asyncio.get_running_loop().call_later(LOG_FLUSH_S, self.flush)
+
+    def flush(self) -> None:
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        text = "".join(self._pending)
+        self._pending.clear()
+        if text and self._log is not None:
+            self._log(text)
+
+    def stop(self, *, flush: bool) -> None:
+        """The run is over: pass on what is pending (``flush``), then drop the rest."""
+        if flush:
+            self._pending.append(self._decoder.decode(b"", final=True))
+            self.flush()
+        elif self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        self._log, self._stopped = None, True
+
+
+class _Protocol(asyncio.SubprocessProtocol):
+    def __init__(self, output: _Output) -> None:
+        loop = asyncio.get_running_loop()
+        self.output = output
+        self.exited: asyncio.Future[None] = loop.create_future()
+        self.output_closed: asyncio.Future[None] = loop.create_future()
+
+    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
+        if isinstance(data, bytes):
+            self.output.received(data)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if fd == 1 and not self.output_closed.done():
+            self.output_closed.set_result(None)
+
+    def process_exited(self) -> None:
+        if not self.exited.done():
+            self.exited.set_result(None)
 
 
 class Sandbox:
     """A started interpreter waiting for its one job."""
 
-    def __init__(self, process: asyncio.subprocess.Process, pipes: _Pipes, folder: str | None):
-        self.process = process
-        self._pipes = pipes
+    def __init__(
+        self,
+        transport: asyncio.SubprocessTransport,
+        protocol: _Protocol,
+        frames: asyncio.StreamReader,
+        frames_transport: asyncio.BaseTransport,
+        folder: str | None,
+    ) -> None:
+        self._transport = transport
+        self._protocol = protocol
+        self._frames = frames
+        self._frames_transport = frames_transport
         self._folder = folder
-        self._group = folder is not None
-        """No sandbox: what the code starts is in the process's group, killed with it."""
+        self._pidfd = _pidfd(transport.get_pid())
+        self._killed = False
 
     @property
     def alive(self) -> bool:
-        return self.process.returncode is None
+        return not self._protocol.exited.done()
+
+    @property
+    def returncode(self) -> int | None:
+        return self._transport.get_returncode()
 
     @classmethod
     async def start(cls, command: Command) -> Sandbox:
         """Start one interpreter and wait until it is ready; ``SandboxUnavailable`` when it
         cannot start."""
-        read_frames, write_frames = os.pipe()
-        child_fds = [write_frames]
-        argv = [*command.program, "--fd", str(write_frames)]
-        info = block = None
-        if command.maps_users:
-            info, info_child = os.pipe()
-            block_child, block = os.pipe()
-            child_fds += [info_child, block_child]
-            argv += ["--drop", str(SANDBOX_UID)]
-            options = ["--userns-block-fd", str(block_child), "--info-fd", str(info_child)]
-        else:
-            options = []
-        folder = None if command.bwrap else tempfile.mkdtemp(prefix="tav-code-")
-        if command.bwrap is not None:
-            argv = [*command.bwrap, *options, "--", *argv]
-        loop = asyncio.get_running_loop()
-        pipes = _Pipes(asyncio.StreamReader())
+        fds = _Fds()
         try:
-            process = await _spawn(argv, child_fds, folder)
-        except BaseException:
-            for fd in (read_frames, info, block):
-                if fd is not None:
-                    os.close(fd)
-            _remove(folder)
-            raise
+            read_frames, write_frames = fds.pipe(child="write")
+            argv = [*command.program, "--fd", str(write_frames)]
+            options: list[str] = []
+            info = block = None
+            if command.maps_users:
+                info, info_child = fds.pipe(child="write")
+                block_child, block = fds.pipe(child="read")
+                argv += ["--drop", str(SANDBOX_UID)]
+                options += ["--userns-block-fd", str(block_child), "--info-fd", str(info_child)]
+            if command.seccomp is not None:
+                program, _ = fds.pipe(child="read", content=command.seccomp)
+                options += ["--seccomp", str(program)]
+            if command.bwrap is not None:
+                argv = [*command.bwrap, *options, "--", *argv]
+            folder = None if command.bwrap else tempfile.mkdtemp(prefix="tav-code-")
+            sandbox = await cls._spawn(argv, fds, read_frames, folder)
         finally:
-            for fd in child_fds:
-                os.close(fd)
-        sandbox = cls(process, pipes, folder)
+            fds.close_children()
         try:
-            transport, _ = await loop.connect_read_pipe(
-                lambda: asyncio.StreamReaderProtocol(pipes.frames), os.fdopen(read_frames, "rb", 0)
-            )
-            pipes.transports.append(transport)
             if info is not None and block is not None:
-                await _map_users(info, block)
+                fds.keep(info, block)
+                try:
+                    await _map_users(info, block)
+                except SandboxUnavailable as exc:  # bubblewrap may have said why
+                    said = await sandbox._said()
+                    if not said:
+                        raise
+                    raise SandboxUnavailable(f"the sandbox did not start: {said}") from exc
             async with asyncio.timeout(START_TIMEOUT_S):
-                ready = await _read_frame(pipes.frames, 1024)
+                ready = await _read_frame(sandbox._frames, 1024)
             if ready != {"ready": True}:
                 raise SandboxUnavailable(await sandbox._why_not_started())
         except BaseException:
             sandbox.kill()
             raise
         return sandbox
+
+    @classmethod
+    async def _spawn(cls, argv: list[str], fds: _Fds, frames: int, folder: str | None) -> Sandbox:
+        loop = asyncio.get_running_loop()
+        output = _Output()
+        try:
+            transport, protocol = await loop.subprocess_exec(
+                lambda: _Protocol(output),
+                *argv,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                pass_fds=fds.children,
+                cwd=folder,
+                start_new_session=folder is not None,
+                env={} if folder is None else _unsafe_env(folder),
+            )
+        except FileNotFoundError as exc:
+            fds.close_all()
+            _remove(folder)
+            raise SandboxUnavailable(
+                f"{argv[0]} was not found: install bubblewrap (Debian's bubblewrap package)"
+            ) from exc
+        except BaseException:
+            fds.close_all()
+            _remove(folder)
+            raise
+        reader = asyncio.StreamReader()
+        frames_transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(frames, "rb", 0)
+        )
+        fds.keep(frames)
+        return cls(transport, protocol, reader, frames_transport, folder)
 
     async def run(
         self,
@@ -161,68 +276,79 @@ class Sandbox:
     ) -> Outcome:
         """Run ``job``; ``serve(node_id)`` gives a node's outputs (``KeyError``: none)."""
         outcome = Outcome()
-        pump = asyncio.create_task(self._pump_log(log, log_bytes, outcome))
+
+        def too_much_output() -> None:
+            outcome.limit = outcome.limit or "output_limit"
+            self.kill()
+
+        self._protocol.output.follow(log, log_bytes, too_much_output)
+        finished = False
         try:
             try:
                 async with asyncio.timeout(timeout_s):
-                    await self._send(job)
+                    self._send(job)
                     await self._converse(serve, result_bytes, outcome)
             except TimeoutError:
                 outcome.limit = outcome.limit or "timeout"
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # it died before it read its job: its exit status says why
             if outcome.limit is None:
-                # What it printed, to the end; its exit status. It exits as soon as it
-                # has sent its result, and what it started dies with it.
+                # What it printed, to the end, and its exit: it exits as soon as it has
+                # sent its result, and what it started dies with it.
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(EXIT_GRACE_S):
-                        await asyncio.shield(pump)
-                        outcome.returncode = await self.process.wait()
-        except BaseException:
-            pump.cancel()
-            raise
+                        await asyncio.shield(self._protocol.output_closed)
+                        await asyncio.shield(self._protocol.exited)
+            finished = True
         finally:
+            self._protocol.output.stop(flush=finished)
             self.kill()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(EXIT_GRACE_S):
-                await asyncio.shield(pump)
-        pump.cancel()
-        if outcome.returncode is None:
-            outcome.returncode = await self.process.wait()
+                await asyncio.shield(self._protocol.exited)
+        outcome.returncode = self.returncode
         return outcome
+
+    def kill(self) -> None:
+        """End the interpreter and everything it started (idempotent); its pipes and
+        files are let go of once it is gone."""
+        if self._killed:
+            return
+        self._killed = True
+        if self.alive:
+            with contextlib.suppress(ProcessLookupError):
+                if self._folder is not None:  # no sandbox: the code's processes are its group
+                    os.killpg(self._transport.get_pid(), signal.SIGKILL)
+                elif self._pidfd is not None:
+                    signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+                else:
+                    os.kill(self._transport.get_pid(), signal.SIGKILL)
+        self._frames_transport.close()
+        closing = asyncio.ensure_future(self._close())
+        _CLOSING.add(closing)
+        closing.add_done_callback(_CLOSING.discard)
 
     async def aclose(self) -> None:
         """Kill it, and wait until it is gone."""
         self.kill()
-        await self.process.wait()
+        await asyncio.shield(self._protocol.exited)
 
-    def kill(self) -> None:
-        """End the interpreter and everything it started (idempotent)."""
-        if self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                if self._group:
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                else:
-                    self.process.kill()
-            _REAPING.add(task := asyncio.ensure_future(self.process.wait()))
-            task.add_done_callback(_REAPING.discard)
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        self._pipes.close()
+    async def _close(self) -> None:
+        await self._protocol.exited
+        self._transport.close()
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
         _remove(self._folder)
-        self._folder = None
 
-    async def _send(self, message: Any) -> None:
-        stdin = self.process.stdin
-        assert stdin is not None
+    def _send(self, message: Any) -> None:
+        stdin = self._transport.get_pipe_transport(0)
+        assert isinstance(stdin, asyncio.WriteTransport)
         stdin.write(_frame(message))
-        await stdin.drain()
 
     async def _converse(self, serve: Callable[[str], Any], limit: int, outcome: Outcome) -> None:
         """Answer the code's requests until it sends its result or error, or dies."""
         while True:
             try:
-                message = await _read_frame(self._pipes.frames, limit)
+                message = await _read_frame(self._frames, limit)
             except _TooLarge:
                 outcome.limit = "result_limit"
                 self.kill()
@@ -234,7 +360,7 @@ class Sandbox:
                     answer = {"value": serve(str(message["node"]))}
                 except KeyError:
                     answer = {"missing": True}
-                await self._send(answer)
+                self._send(answer)
                 continue
             outcome.finished = True
             outcome.cpu_s = message.get("cpu_s")
@@ -244,72 +370,70 @@ class Sandbox:
                 outcome.error = dict(message.get("error") or {})
             return
 
-    async def _pump_log(self, log: Callable[[str], None], limit: int, outcome: Outcome) -> None:
-        """Pass what the code prints to ``log``, a piece at least every ``LOG_FLUSH_S``;
-        past ``limit`` bytes, stop the code."""
-        stdout = self.process.stdout
-        assert stdout is not None
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        pending: list[str] = []
-        size = total = 0
-        flushed = time.monotonic()
-        while True:
-            wait = None if not pending else max(0.0, flushed + LOG_FLUSH_S - time.monotonic())
-            try:
-                chunk = await asyncio.wait_for(stdout.read(65536), wait)
-            except TimeoutError:
-                chunk = None
-            if chunk:
-                total += len(chunk)
-                if total > limit:
-                    chunk = chunk[: len(chunk) - (total - limit)]
-                    outcome.limit = outcome.limit or "output_limit"
-                    self.kill()
-                pending.append(decoder.decode(chunk))
-                size += len(chunk)
-            ended = chunk == b"" or outcome.limit == "output_limit"
-            if pending and (ended or size >= LOG_FLUSH_BYTES or chunk is None):
-                pending.append(decoder.decode(b"", final=ended))
-                log("".join(pending))
-                pending, size, flushed = [], 0, time.monotonic()
-            if ended:
-                return
-
     async def _why_not_started(self) -> str:
-        stdout = self.process.stdout
-        said = b""
-        if stdout is not None:
-            try:
-                async with asyncio.timeout(EXIT_GRACE_S):
-                    said = await stdout.read(8192)
-            except TimeoutError:
-                pass
-        text = said.decode("utf-8", "replace").strip() or f"exit status {self.process.returncode}"
-        return f"the sandbox did not start: {text}"
+        said = await self._said()
+        return f"the sandbox did not start: {said or f'exit status {self.returncode}'}"
+
+    async def _said(self) -> str:
+        """What the process wrote before it ended (bubblewrap's error), if it did."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(EXIT_GRACE_S):
+                await asyncio.shield(self._protocol.exited)
+                await asyncio.shield(self._protocol.output_closed)
+        return bytes(self._protocol.output.said).decode("utf-8", "replace").strip()
+
+
+class _Fds:
+    """The pipes of one start: the ends the child gets, closed here once it has them."""
+
+    def __init__(self) -> None:
+        self.children: list[int] = []
+        self._own: list[int] = []
+
+    def pipe(self, *, child: str, content: bytes = b"") -> tuple[int, int]:
+        read, write = os.pipe()
+        if content:
+            os.write(write, content)  # (a filter: well under a pipe's buffer)
+            os.close(write)
+            write = -1
+        self.children.append(write if child == "write" else read)
+        own = read if child == "write" else write
+        if own != -1:
+            self._own.append(own)
+        return read, write
+
+    def keep(self, *fds: int) -> None:
+        """``fds`` are taken over (by a transport, or closed by their user)."""
+        self._own = [fd for fd in self._own if fd not in fds]
+
+    def close_children(self) -> None:
+        for fd in self.children:
+            if fd != -1:
+                os.close(fd)
+        self.children = []
+
+    def close_all(self) -> None:
+        self.close_children()
+        for fd in self._own:
+            os.close(fd)
+        self._own = []
 
 
 class _TooLarge(Exception):
     pass
 
 
-async def _spawn(argv: list[str], fds: list[int], folder: str | None) -> asyncio.subprocess.Process:
+async def reaped() -> None:
+    """Wait until the sandboxes killed on this loop are gone (before the loop closes)."""
+    loop = asyncio.get_running_loop()
+    await asyncio.gather(*(f for f in list(_CLOSING) if f.get_loop() is loop))
+
+
+def _pidfd(pid: int) -> int | None:
     try:
-        return await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            pass_fds=fds,
-            cwd=folder,
-            start_new_session=folder is not None,
-            env={} if folder is None else _unsafe_env(folder),
-        )
-    except FileNotFoundError as exc:
-        raise SandboxUnavailable(
-            f"{argv[0]} was not found: install bubblewrap (Debian's bubblewrap package)"
-        ) from exc
-    except PermissionError as exc:
-        raise SandboxUnavailable(f"{argv[0]} could not be started: {exc}") from exc
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):  # before Linux 5.3: signals by pid
+        return None
 
 
 def _unsafe_env(folder: str) -> dict[str, str]:
@@ -326,10 +450,10 @@ async def _map_users(info: int, block: int) -> None:
     )
     try:
         async with asyncio.timeout(START_TIMEOUT_S):
-            text = (await reader.read()).decode()
+            text = (await reader.readuntil(b"}")).decode()
         _write_maps(int(json.loads(text)["child-pid"]))
         os.write(block, b"1")
-    except (ValueError, KeyError, OSError) as exc:
+    except (ValueError, KeyError, OSError, asyncio.IncompleteReadError) as exc:
         raise SandboxUnavailable(f"the sandbox's users could not be mapped: {exc}") from exc
     finally:
         transport.close()

@@ -17,9 +17,17 @@ from typing import Any
 
 from tav.core.errors import NodeError, NodeTimeout
 from tav.nodes.code import CodeJob
+from tav.sandbox import seccomp
 from tav.sandbox.config import Limits, SandboxConfig
 from tav.sandbox.packages import PackageMissing
-from tav.sandbox.process import SANDBOX_UID, Command, Outcome, Sandbox, SandboxUnavailable
+from tav.sandbox.process import (
+    SANDBOX_UID,
+    Command,
+    Outcome,
+    Sandbox,
+    SandboxUnavailable,
+    reaped,
+)
 from tav.sandbox.process import signal_name as _signal_name
 from tav.sandbox.view import ENTRY, View, python_views
 from tav.sandbox.warm import WarmPool
@@ -69,6 +77,7 @@ class SandboxRunner:
         pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
             await pool.aclose()
+        await reaped()
 
     async def _pool(self, network: bool) -> WarmPool:
         pool = self._pools.get(network)
@@ -96,10 +105,8 @@ class SandboxRunner:
             except PackageMissing as exc:
                 raise NodeError(f"TAV_CODE_PACKAGES: {exc}", type="sandbox_unavailable") from None
         view = self._views[1] if network else self._views[0]
-        return Command(
-            [view.interpreter, "-I", "-S", "-B", ENTRY],
-            bwrap_options(bwrap, view, self.config.limits, network=network),
-        )
+        options = bwrap_options(bwrap, view, self.config.limits, network=network)
+        return Command([view.interpreter, "-I", "-S", "-B", ENTRY], options, seccomp.program())
 
 
 def bwrap_options(bwrap: str, view: View, limits: Limits, *, network: bool) -> list[str]:

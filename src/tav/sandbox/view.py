@@ -55,7 +55,11 @@ class View:
     """Folders inside the binds that show as empty."""
 
     def arguments(self) -> list[str]:
+        # The folders on the way to each bind, made first, open to all: bubblewrap would
+        # give them the mode of the host's (/root is 0700).
         args: list[str] = []
+        for folder in sorted({p for _, d in self.binds for p in _parents(d)}):
+            args += ["--perms", "0755", "--dir", folder]
         for source, destination in self.binds:
             args += ["--ro-bind", source, destination]
         for target, link in self.links:
@@ -153,6 +157,11 @@ class _Files:
         ]
         binds = tuple((self._binds[d], d) for d in kept)
         return View(interpreter, binds, tuple(links), tuple(hidden))
+
+
+def _parents(path: str) -> list[str]:
+    parts = path.strip("/").split("/")[:-1]
+    return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
 def _inside(path: str, folder: str) -> bool:
