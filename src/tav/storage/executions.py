@@ -179,18 +179,25 @@ class ExecutionRepository:
         return {node_id: NodeResult.model_validate(result) for node_id, result in found.items()}
 
     async def events(self, execution_id: str, *, after: int = 0) -> list[dict[str, Any]]:
-        """Stored events with ``seq > after``, in order."""
+        """Stored events with ``seq > after``, in order.
+
+        The hot rows are read first, then the result blob, which wins when there is one:
+        an execution that ends between the two reads (its hot rows folded into its blob)
+        is read whole, rather than as no event at all."""
+        query = (
+            select(EventRow.data)
+            .where(EventRow.execution_id == execution_id, EventRow.seq > after)
+            .order_by(EventRow.seq)
+        )
         async with self.db.session() as session:
-            data = await session.get(ExecutionDataRow, execution_id)
-            if data is not None and data.result is not None:
-                events: list[dict[str, Any]] = codec.unpack(data.result)["events"]
-                return [e for e in events if e["seq"] > after]
-            query = (
-                select(EventRow.data)
-                .where(EventRow.execution_id == execution_id, EventRow.seq > after)
-                .order_by(EventRow.seq)
+            hot = (await session.scalars(query)).all()
+            blob = await session.scalar(
+                select(ExecutionDataRow.result).where(ExecutionDataRow.execution_id == execution_id)
             )
-            return [codec.loads(text) for text in (await session.scalars(query)).all()]
+        if blob is not None:
+            events: list[dict[str, Any]] = codec.unpack(blob)["events"]
+            return [e for e in events if e["seq"] > after]
+        return [codec.loads(text) for text in hot]
 
     async def find(
         self,

@@ -81,7 +81,17 @@ async def _next(
     if event is None:  # the bus passed on the final event, so the cursor has seen it
         cursor.ended = True
         return []
-    return cursor.new([event])
+    # With whatever else has come: an execution.waiting followed by more (the replay of
+    # one that resumed) does not end the watch.
+    arrived = [event]
+    while not live.empty():
+        more = live.get_nowait()
+        if more is None:
+            fresh = cursor.new(arrived)
+            cursor.ended = True
+            return fresh
+        arrived.append(more)
+    return cursor.new(arrived)
 
 
 async def _pump(

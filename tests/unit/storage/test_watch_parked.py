@@ -63,7 +63,8 @@ async def stored(executions: ExecutionRepository, status: ExecutionStatus, upto:
         for e in events()[:upto]
     ]
     async with executions.db.begin() as connection:
-        await connection.execute(insert(EventRow), rows)
+        if rows:
+            await connection.execute(insert(EventRow), rows)
         await connection.execute(
             update(ExecutionRow).where(ExecutionRow.id == ID).values(status=status.value)
         )
@@ -86,3 +87,14 @@ async def test_a_watch_of_one_that_still_waits_ends_at_its_park(
     await stored(executions, ExecutionStatus.WAITING, upto=3)
     seen = [event["seq"] async for event in watch(executions, InMemoryBus(), ID, poll_s=0.2)]
     assert seen == [1, 2, 3]
+
+
+async def test_a_watch_that_finds_a_resumed_execution_on_the_bus_alone_goes_past_its_park(
+    executions: ExecutionRepository,
+) -> None:
+    await stored(executions, ExecutionStatus.RUNNING, upto=0)  # nothing stored yet
+    bus = InMemoryBus()
+    for event in events():
+        bus.publish(event)
+    seen = [event["seq"] async for event in watch(executions, bus, ID, poll_s=0.2)]
+    assert seen == [1, 2, 3, 4, 5]
