@@ -125,7 +125,7 @@ async def test_an_answer_that_does_not_fit_is_asked_again_once(
     assert output(result, "ask")["usage"]["total_tokens"] == 24
     retry = fake_llm.requests[1].json["messages"][-1]["content"]
     assert "does not fit the JSON Schema" in retry
-    assert "less than 0" in retry
+    assert "less than the minimum of 0" in retry
 
 
 async def test_a_second_miss_fails_with_a_clear_error(

@@ -53,10 +53,10 @@ def test_retry_after_takes_seconds_or_a_date() -> None:
     ("value", "expected"),
     [
         ({"name": "a", "tags": ["x"]}, None),
-        ({"tags": []}, "missing required property 'name'"),
-        ({"name": 3}, "expected string"),
-        ({"name": "a", "extra": 1}, "unexpected property 'extra'"),
-        ({"name": "a", "tags": [1]}, "$['tags'][0]: expected string"),
+        ({"tags": []}, "$: 'name' is a required property"),
+        ({"name": 3}, "$['name']: 3 is not of type 'string'"),
+        ({"name": "a", "extra": 1}, "('extra' was unexpected)"),
+        ({"name": "a", "tags": [1]}, "$['tags'][0]: 1 is not of type 'string'"),
         ({"name": "a", "kind": "z"}, "is not one of"),
     ],
 )
