@@ -273,3 +273,16 @@ async def test_a_deleted_credential_is_a_500_not_an_open_door(
     response = await web.post("/webhook/orders", headers={"Authorization": "Bearer t0ken"})
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "webhook_misconfigured"
+
+
+async def test_headers_that_carry_secrets_are_not_part_of_the_run(
+    web: httpx.AsyncClient, server: Server
+):
+    await _active(server, webhook_flow())
+    secrets = {"X-Api-Key": "k-caller", "X-Auth-Token": "t-caller", "Cookie": "s=1"}
+    response = await web.post("/webhook/orders", json={}, headers={**secrets, "X-Trace": "7"})
+    assert response.status_code == 202
+    execution = await _execution(server, response.json()["execution_id"])
+    headers = execution["input"]["headers"]
+    assert headers["x-trace"] == "7"
+    assert not {"x-api-key", "x-auth-token", "cookie"} & set(headers)

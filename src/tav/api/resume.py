@@ -45,15 +45,13 @@ from tav.core.errors import Conflict, Forbidden, Gone, InputInvalid, NotFound
 from tav.core.roles import UserRef
 from tav.core.waits import Decider, WaitMode, may_decide
 from tav.storage.waits import WaitRecord
+from tav.triggers.webhook import WebhookError, is_json, request_value
 
 PREFIX = "/resume/"
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
 FORM_BYTES = 256 * 1024
 """Largest post of an approval's form (or its JSON)."""
-SECRET_HEADERS = frozenset(
-    {"authorization", "cookie", "proxy-authorization", "x-api-key", "x-auth-token"}
-)
 _STATUS: dict[type[Exception], tuple[int, str]] = {
     NotFound: (404, "not_found"),
     Gone: (410, "gone"),
@@ -182,7 +180,7 @@ async def _answer(request: Request, record: WaitRecord) -> tuple[Answer, dict[st
     """The decision posted, and (from a form) the fields as posted, to show them again."""
     raw = await _read(request, FORM_BYTES)
     content_type = request.headers.get("content-type", "")
-    if _is_json(content_type):
+    if is_json(content_type):
         try:
             body = json.loads(raw or b"{}")
         except ValueError:
@@ -254,12 +252,11 @@ async def _webhook(request: Request, waits: Waits, record: WaitRecord, token: st
     if declared is not None and declared.isdigit() and int(declared) > wait.max_body_bytes:
         raise _too_large(wait.max_body_bytes)
     raw = await _read(request, wait.max_body_bytes)
-    call = {
-        "method": request.method,
-        "headers": _headers(request),
-        "query": _query(request.scope["query_string"]),
-        "body": _body(request.headers.get("content-type", ""), raw),
-    }
+    scope = request.scope
+    try:
+        call = request_value(request.method, scope["headers"], scope["query_string"], raw)
+    except WebhookError as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from None
     problems = value_problems(
         call["body"], max_bytes=4 * wait.max_body_bytes + 1024, location="body"
     )
@@ -272,43 +269,6 @@ async def _webhook(request: Request, waits: Waits, record: WaitRecord, token: st
         "resumed": decided.resumes,
     }
     return JSONResponse(body, status_code=202)
-
-
-def _headers(request: Request) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for name, value in request.scope["headers"]:
-        key = name.decode("latin-1").lower()
-        if key in SECRET_HEADERS:
-            continue
-        text = value.decode("latin-1")
-        headers[key] = f"{headers[key]}, {text}" if key in headers else text
-    return headers
-
-
-def _query(raw: bytes) -> dict[str, Any]:
-    query: dict[str, Any] = {}
-    for name, value in urllib.parse.parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
-        found = query.get(name)
-        if found is None:
-            query[name] = value
-        elif isinstance(found, list):
-            found.append(value)
-        else:
-            query[name] = [found, value]
-    return query
-
-
-def _body(content_type: str, raw: bytes) -> Any:
-    if not raw:
-        return None
-    if _is_json(content_type):
-        try:
-            return json.loads(raw)
-        except (ValueError, RecursionError):
-            raise ApiError(400, "request_invalid", "the body is not valid JSON") from None
-    if content_type.partition(";")[0].strip().lower() == "application/x-www-form-urlencoded":
-        return _query(raw)
-    return raw.decode("utf-8", errors="replace")
 
 
 async def _read(request: Request, limit: int) -> bytes:
@@ -326,11 +286,6 @@ def _too_large(limit: int) -> ApiError:
 
 
 # -- answers ---------------------------------------------------------------------------------
-
-
-def _is_json(content_type: str) -> bool:
-    mime = content_type.partition(";")[0].strip().lower()
-    return mime == "application/json" or mime.endswith("+json")
 
 
 def _refusal(

@@ -21,7 +21,7 @@ import math
 import re
 import time
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +39,10 @@ logger = logging.getLogger("tav.triggers")
 CREDENTIAL_TTL_S = 5.0
 PREFIX = "/webhook/"
 AUTH_KINDS = {"header": ("bearer", "api_key"), "basic": ("basic",)}
-SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+SECRET_HEADERS = frozenset(
+    {"authorization", "cookie", "proxy-authorization", "x-api-key", "x-auth-token"}
+)
+"""Headers that carry secrets: never part of a request as a node sees it."""
 
 
 class WebhookError(Exception):
@@ -146,14 +149,7 @@ class Webhook:
         hidden = set(SECRET_HEADERS)
         if self.config.auth == "header":
             hidden.add(self.config.auth_header.lower())
-        named = _headers(headers)
-        return {
-            "method": method,
-            "path": path,
-            "headers": {name: value for name, value in named.items() if name not in hidden},
-            "query": _query(query),
-            "body": _body(named.get("content-type", ""), body),
-        }
+        return {"path": path, **request_value(method, headers, query, body, hidden=hidden)}
 
     def answer(self, result: ExecutionResult) -> tuple[int, dict[str, str], bytes]:
         """The HTTP answer of a run that ended (``respond: when_done``)."""
@@ -297,6 +293,27 @@ class WebhookKind:
 
 
 # -- request parsing ------------------------------------------------------------------------
+
+
+def request_value(
+    method: str,
+    headers: Sequence[tuple[bytes, bytes]],
+    query: bytes,
+    body: bytes,
+    *,
+    hidden: Collection[str] = SECRET_HEADERS,
+) -> dict[str, Any]:
+    """An HTTP request as a node's output (a webhook trigger's, a webhook wait's):
+    ``{method, headers, query, body}``, without the ``hidden`` headers; the body read by its
+    media type (JSON, form fields, multipart fields and files, else text). Raises
+    ``WebhookError`` (400) for a body that cannot be read as it says."""
+    named = _headers(headers)
+    return {
+        "method": method,
+        "headers": {name: value for name, value in named.items() if name not in hidden},
+        "query": _query(query),
+        "body": _body(named.get("content-type", ""), body),
+    }
 
 
 def _headers(raw: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
