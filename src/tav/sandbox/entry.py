@@ -10,12 +10,15 @@ and says so; then it reads one job from stdin, sets the job's limits, runs the a
 Frames, both ways: a 4-byte big-endian length, then that many bytes: JSON to the host
 (which never trusts them), ``marshal`` from it (the host's own data).
 
-- to the host (``--fd``): ``{"ready": true}``; ``{"node": id}`` (asks for a node's outputs);
-  ``{"result": value, "cpu_s": s}``; ``{"error": {"kind", "type", "message", "line"}}``.
+- to the host (``--fd``): ``{"ready": true}``; ``{"log": text}``; ``{"node": id}`` (asks
+  for a node's outputs); ``{"result": value, "cpu_s": s}``; ``{"error": {"kind", "type",
+  "message", "line"}}``.
 - from the host (stdin): the job ``{"code", "input", "trigger", "vars", "node_ids",
   "limits"}``; ``{"value": outputs}`` or ``{"missing": true}`` answering a ``node`` frame.
 
-What ``print`` writes goes to stdout (fd 1), the node's log; stderr goes there too.
+What ``print`` writes (``sys.stdout``, ``sys.stderr``) goes to the host as ``{"log": text}``
+frames, the node's log; what is written to file descriptors 1 and 2 goes there too, through
+a pipe.
 
 Its imports are what an interpreter has loaded anyway or close to it: ``json`` (which
 imports ``re``) and ``typing`` would double the CPU a sandbox takes to start.
@@ -111,6 +114,47 @@ class Nodes(Mapping):  # type: ignore[type-arg]
 
     def __repr__(self) -> str:
         return f"<nodes {self._ids!r}>"
+
+
+class Printed(io.TextIOBase):
+    """``sys.stdout`` and ``sys.stderr``: what the code prints, to the host as ``log``
+    frames, a line (or 8 KiB) at a time, in order with the result that follows. (What is
+    written to file descriptors 1 and 2 themselves, by a child process say, goes through
+    a pipe of its own.)"""
+
+    encoding = "utf-8"
+    errors = "strict"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._parts: list[str] = []
+        self._size = 0
+        self.buffer = io.FileIO(1, "w", closefd=False)
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return 1
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        self._parts.append(text)
+        self._size += len(text)
+        if "\n" in text or self._size >= 8192:
+            self.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        if self._parts:
+            text = "".join(self._parts)
+            self._parts, self._size = [], 0
+            for start in range(0, len(text), 65536):
+                write_frame({"log": text[start : start + 65536]})
 
 
 def drop_privileges(uid: int) -> None:
@@ -242,11 +286,7 @@ def main() -> None:
         drop_privileges(drop_to)
     if os.path.isdir(SITE):
         sys.path.append(SITE)
-    out = io.TextIOWrapper(
-        io.FileIO(1, "w", closefd=False), "utf-8", "backslashreplace", line_buffering=True
-    )
-    sys.stdout = out
-    sys.stderr = out
+    sys.stdout = sys.stderr = Printed()
     _warm_up()
     write_frame({"ready": True})
     try:

@@ -102,17 +102,27 @@ class _Output:
         self._log, self._limit, self._over = log, limit, over
 
     def received(self, data: bytes) -> None:
+        """Output of the process's file descriptors 1 and 2."""
         if self._stopped:
             return
         if self._log is None:
             if len(self.said) < SAID_BYTES:
                 self.said += data[: SAID_BYTES - len(self.said)]
             return
-        self._total += len(data)
+        self.printed(self._decoder.decode(data), len(data))
+
+    def printed(self, text: str, size: int | None = None) -> None:
+        """Text the code printed, of ``size`` bytes (UTF-8)."""
+        if self._stopped or self._log is None:
+            return
+        if size is None:
+            size = len(text.encode("utf-8", "surrogatepass"))
+        self._total += size
         over = self._total > self._limit
         if over:
-            data = data[: len(data) - (self._total - self._limit)]
-        self._pending.append(self._decoder.decode(data))
+            keep = len(text) - (self._total - self._limit)
+            text = text[: max(keep, 0)]
+        self._pending.append(text.encode("utf-8", "replace").decode("utf-8"))
         if over:
             self.stop(flush=True)
             self._over()
@@ -290,9 +300,8 @@ class Sandbox:
                     await self._converse(serve, result_bytes, outcome)
             except TimeoutError:
                 outcome.limit = outcome.limit or "timeout"
-            if outcome.limit is None:
-                # What it printed, to the end, and its exit: it exits as soon as it has
-                # sent its result, and what it started dies with it.
+            if outcome.limit is None and not outcome.finished:
+                # It died: what it printed to the end, and its exit status, say why.
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(EXIT_GRACE_S):
                         await asyncio.shield(self._protocol.output_closed)
@@ -301,10 +310,11 @@ class Sandbox:
         finally:
             self._protocol.output.stop(flush=finished)
             self.kill()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(EXIT_GRACE_S):
-                await asyncio.shield(self._protocol.exited)
-        outcome.returncode = self.returncode
+        if not outcome.finished:  # (the exit status explains nothing else)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(EXIT_GRACE_S):
+                    await asyncio.shield(self._protocol.exited)
+            outcome.returncode = self.returncode
         return outcome
 
     def kill(self) -> None:
@@ -355,6 +365,9 @@ class Sandbox:
                 return
             if message is None:
                 return  # died: its exit status says why
+            if "log" in message:
+                self._protocol.output.printed(str(message["log"]))
+                continue
             if "node" in message:
                 try:
                     answer = {"value": serve(str(message["node"]))}
@@ -377,9 +390,8 @@ class Sandbox:
     async def _said(self) -> str:
         """What the process wrote before it ended (bubblewrap's error), if it did."""
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(EXIT_GRACE_S):
-                await asyncio.shield(self._protocol.exited)
-                await asyncio.shield(self._protocol.output_closed)
+            async with asyncio.timeout(START_TIMEOUT_S):
+                await asyncio.shield(self._protocol.output_closed)  # it has said all
         return bytes(self._protocol.output.said).decode("utf-8", "replace").strip()
 
 
