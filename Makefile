@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run wheel example test lint typecheck contracts pytest fuzz web web-test api-types bench bench-api bench-startup bench-fanout bench-collab bench-queue docs clean
+.PHONY: run wheel example test lint typecheck contracts pytest fuzz web web-test api-types bench bench-api bench-startup bench-fanout bench-collab bench-queue bench-code bwrap docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,13 +50,23 @@ api-types: $(STAMP) $(WEB_TOOLS)
 	cd $(WEB)/tools && npx --no-install openapi-typescript ../src/api/openapi.json \
 		--default-non-nullable false --output ../src/api/schema.d.ts
 
+# code.python runs code under bubblewrap (Debian's bubblewrap package), installed here
+# where it is missing and apt-get may run (as root, or through sudo without a password).
+# Without it the server runs all the same and code.python nodes refuse to, saying why.
+bwrap:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  sudo=$$([ "$$(id -u 2>/dev/null)" = 0 ] || echo "sudo -n"); \
+	  $$sudo apt-get update -qq && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
+	} 2>/dev/null || echo "make: bubblewrap is not installed and could not be: code.python nodes will refuse to run" >&2
+
 # The server on 127.0.0.1:$(PORT), data in $TAV_DATA_DIR (default ./.tav). Without npm
 # (Node.js) it starts all the same, without building the editor: `tav serve` then shows
 # the one it has, or a page that says how to build it.
 PORT ?= 8000
 NPM  := $(shell command -v npm 2>/dev/null)
 
-run: $(STAMP) $(if $(NPM),$(WEB_STAMP))
+run: $(STAMP) bwrap $(if $(NPM),$(WEB_STAMP))
 	@$(if $(NPM),true,echo "make run: npm not found: starting the server without building the editor (it needs Node.js 20.19 or newer)" >&2)
 	$(BIN)/tav serve --port $(PORT)
 
@@ -85,7 +95,7 @@ contracts: $(STAMP)
 # test has its own ports, data dir and databases.
 PYTEST_PROCESSES ?= 3
 
-pytest: $(STAMP) $(WEB_STAMP)  # tests/e2e drive the built editor
+pytest: $(STAMP) $(WEB_STAMP) bwrap  # tests/e2e drive the built editor
 	$(BIN)/pytest -q -n $(PYTEST_PROCESSES) --dist loadfile
 
 # The fuzzing properties of tests/security/test_fuzz.py with many random examples (`make
@@ -112,6 +122,10 @@ bench-collab: $(STAMP)
 # Queue mode: tav serve and 1, 2, 4 tav worker over PostgreSQL and Redis (bench/README.md).
 bench-queue: $(STAMP)
 	$(BIN)/python bench/queue_mode.py
+
+# The code.python node under the sandbox (bench/README.md).
+bench-code: $(STAMP) bwrap
+	$(BIN)/python bench/code.py
 
 docs: $(STAMP)
 	$(BIN)/tav nodes docs > docs/reference/built-in-nodes.md
