@@ -319,7 +319,7 @@ class Settings(BaseSettings):
         512, ge=64, description="Memory (address space) one run of code may use, in MiB."
     )
     code_max_processes: int = Field(
-        32, ge=1, description="Processes and threads one run of code may have at once."
+        16, ge=1, description="Processes and threads one run of code may have at once."
     )
     code_max_open_files: int = Field(64, ge=16, description="Files one run may have open.")
     code_max_log_bytes: int = Field(

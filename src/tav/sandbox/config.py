@@ -13,7 +13,7 @@ class Limits:
     timeout_s: float = 30
     cpu_s: int = 10
     memory_bytes: int = 512 * 1024 * 1024
-    processes: int = 32
+    processes: int = 16
     open_files: int = 64
     log_bytes: int = 1024 * 1024
     result_bytes: int = 16 * 1024 * 1024

@@ -109,6 +109,11 @@ class SandboxRunner:
         return Command([view.interpreter, "-I", "-S", "-B", ENTRY], options, seccomp.program())
 
 
+_ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+"""Numerical libraries start a thread per CPU unless told: one thread each keeps them
+within the process limit and the code within its share of the machine."""
+
+
 def bwrap_options(bwrap: str, view: View, limits: Limits, *, network: bool) -> list[str]:
     """bubblewrap's options: namespaces, the user, the files, a fresh ``/tmp``."""
     users = (
@@ -129,6 +134,7 @@ def bwrap_options(bwrap: str, view: View, limits: Limits, *, network: bool) -> l
         "--new-session",
         "--clearenv",
         *("--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp", "--setenv", "LANG", "C.UTF-8"),
+        *(arg for name in _ONE_THREAD for arg in ("--setenv", name, "1")),
         "--hostname",
         "tav-code",
         *view.arguments(),
