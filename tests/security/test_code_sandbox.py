@@ -12,6 +12,7 @@ it answers, and the next code node runs.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -389,3 +390,69 @@ async def gone(mark: str, within_s: float = 5) -> None:
             if not running(mark):
                 return
             await asyncio.sleep(0.05)
+
+
+UNPRIVILEGED_HOST = '''
+import asyncio, json
+from tav.nodes.code import CodeJob
+from tav.sandbox.config import SandboxConfig
+from tav.sandbox.runner import SandboxRunner
+CODE = """
+import ctypes, os
+def main(input):
+    wrote = {}
+    for path in ["/x", "/dev/x", "/dev/shm/x", "/opt/x", "/tmp/x"]:
+        try:
+            open(path, "w").write("1")
+            wrote[path] = True
+        except OSError:
+            wrote[path] = False
+    libc = ctypes.CDLL(None, use_errno=True)
+    children = 0
+    try:
+        while children < 40:
+            if os.fork() == 0:
+                import time; time.sleep(5); os._exit(0)
+            children += 1
+    except OSError:
+        pass
+    return {"uid": os.getuid(), "wrote": wrote, "unshare": libc.unshare(0x10000000),
+            "children": children}
+"""
+async def main():
+    runner = SandboxRunner(SandboxConfig(warm=0))
+    job = CodeJob(code=CODE, input=None, trigger=None, vars={}, nodes={})
+    print(json.dumps(await runner.run(job, lambda text: None)))
+    await runner.aclose()
+asyncio.run(main())
+'''
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not os.path.exists("/usr/bin/setpriv"),
+    reason="switches to an unprivileged user to host the sandbox (needs root and setpriv)",
+)
+def test_a_server_of_an_unprivileged_user_gets_the_same_sandbox():
+    # The checkout's interpreter may sit where nobody can read it (/root): the system's
+    # Python 3 of the same version runs the server's code instead.
+    system = "/usr/bin/python3"
+    version = subprocess.run(
+        [system, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True
+    )
+    if version.stdout.strip() != str(sys.version_info[:2]):
+        pytest.skip("needs the system's Python 3 of this version")
+    site = next(p for p in sys.path if p.endswith("site-packages"))
+    source = str(Path(__file__).resolve().parents[2] / "src")
+    done = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env", "-i",
+         "PATH=/usr/bin:/bin", f"PYTHONPATH={source}:{site}", system, "-c", UNPRIVILEGED_HOST],
+        capture_output=True, text=True, timeout=120, cwd="/",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    value = json.loads(done.stdout)
+    assert value["uid"] == 65534
+    assert value["wrote"] == {
+        "/x": False, "/dev/x": False, "/dev/shm/x": False, "/opt/x": False, "/tmp/x": True
+    }  # fmt: skip
+    assert value["unshare"] == -1
+    assert value["children"] < 16  # the process limit holds

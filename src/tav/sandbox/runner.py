@@ -142,6 +142,8 @@ def bwrap_options(bwrap: str, view: View, limits: Limits, *, network: bool) -> l
         "/proc",
         "--dev",
         "/dev",
+        "--remount-ro",  # (its devices are mounts of their own, and stay writable)
+        "/dev",
         *("--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"),
         "--remount-ro",
         "/",
