@@ -8,6 +8,8 @@ const document: WorkflowDocument = {
   name: 'Branches',
   description: 'kept',
   vars: { limit: 3 },
+  input_schema: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] },
+  mcp: { name: 'summarize' },
   nodes: [
     { id: 'start', type: 'trigger.manual' },
     { id: 'ask', type: 'ai.llm_chat', params: { prompt: 'Summarize {{ trigger.text }}', temperature: 0.2 }, retry: { max_attempts: 2 } },
@@ -44,6 +46,8 @@ describe('the fingerprint of a document', () => {
       edges: [{ from: 'start:output', to: 'ask' }],
       nodes: [{ ...document.nodes[1] }, { id: 'start', type: 'trigger.manual', params: {}, name: null }],
       vars: { limit: 3 },
+      mcp: { name: 'summarize' },
+      input_schema: { required: ['text'], type: 'object', properties: { text: { type: 'string' } } },
       description: 'kept',
       name: 'Branches',
       schema: 1,
@@ -55,6 +59,7 @@ describe('the fingerprint of a document', () => {
     const moved = { ...document, ui: { ...document.ui, positions: { start: [0, 10] as [number, number], ask: [280, 0] as [number, number] } } }
     expect(fingerprint(moved)).not.toBe(fingerprint(document))
     expect(fingerprint({ ...document, name: 'Other' })).not.toBe(fingerprint(document))
+    expect(fingerprint({ ...document, mcp: { name: 'other' } })).not.toBe(fingerprint(document))
   })
 })
 

@@ -29,8 +29,9 @@ import { useLiveDraft } from './useLiveDraft'
 import { useRevealNode } from './useRevealNode'
 import { useRunEvents } from './useRunEvents'
 import { useShortcuts } from './useShortcuts'
+import { WorkflowSettings } from './WorkflowSettings'
 
-type Dialog = 'run' | 'help' | { restore: number } | { leave: () => void } | null
+type Dialog = 'run' | 'help' | 'settings' | { restore: number } | { leave: () => void } | null
 
 /** Joins a workflow's room as soon as the editor's code is in, before the editor is
  * drawn (useLiveDraft takes it). */
@@ -119,6 +120,7 @@ function Editor({ workflowId, user }: { workflowId: string; user: User }) {
         onToggleHistory={toggleHistory}
         onHelp={() => setDialog('help')}
         onRun={() => setDialog('run')}
+        onSettings={() => setDialog('settings')}
         onAddNote={() => canvas.addNote()}
         onTidy={canvas.tidy}
       />
@@ -137,6 +139,7 @@ function Editor({ workflowId, user }: { workflowId: string; user: User }) {
       <Notice />
       {dialog === 'run' && <RunDialog workflowId={workflowId} onRun={(input) => runWith(input)} onClose={() => setDialog(null)} />}
       {dialog === 'help' && <ShortcutsHelp onClose={() => setDialog(null)} />}
+      {dialog === 'settings' && <WorkflowSettings onClose={() => setDialog(null)} />}
       {dialog !== null && typeof dialog === 'object' && 'restore' in dialog && <RestoreDialog version={dialog.restore} onClose={() => setDialog(null)} />}
       {dialog !== null && typeof dialog === 'object' && 'leave' in dialog && <LeaveDialog onLeave={dialog.leave} onClose={() => setDialog(null)} />}
     </div>

@@ -16,11 +16,12 @@ interface Props {
   onToggleHistory: () => void
   onHelp: () => void
   onRun: () => void
+  onSettings: () => void
   onAddNote: () => void
   onTidy: () => void
 }
 
-export function Toolbar({ workflowId, historyOpen, onToggleHistory, onHelp, onRun, onAddNote, onTidy }: Props) {
+export function Toolbar({ workflowId, historyOpen, onToggleHistory, onHelp, onRun, onSettings, onAddNote, onTidy }: Props) {
   const name = useEditor((state) => state.base.name)
   const version = useEditor((state) => state.version)
   const canUndo = useEditor((state) => state.canUndo && !state.readOnly)
@@ -51,6 +52,9 @@ export function Toolbar({ workflowId, historyOpen, onToggleHistory, onHelp, onRu
       </button>
       <button onClick={onTidy} disabled={readOnly} title="Lay the workflow out from left to right (L)">
         Tidy up
+      </button>
+      <button onClick={onSettings} aria-label="Workflow settings" title="Description, MCP tool and input schema">
+        Settings
       </button>
       <button className={historyOpen ? 'active' : ''} aria-pressed={historyOpen} onClick={onToggleHistory} title="Executions and versions (H)">
         History

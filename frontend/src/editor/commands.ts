@@ -235,6 +235,10 @@ function reportSaveError(error: unknown): void {
   if (error instanceof ApiError && error.code === 'workflow_invalid' && Array.isArray(error.details)) {
     setProblems(error.details as Problem[])
     notify('error', `Not saved: ${error.details.length} problem(s) to fix first (marked on the nodes)`)
+  } else if (error instanceof ApiError && error.code === 'conflict' && (error.details as { field?: string } | null)?.field === 'mcp.name') {
+    // Another workflow offers that tool name: shown in the workflow's settings too.
+    setProblems([{ location: 'mcp.name', field: 'mcp.name', message: error.message }])
+    notify('error', `Not saved: ${error.message}`)
   } else if (error instanceof ApiError && error.code === 'conflict') {
     notify('error', 'Not saved: someone saved this workflow since you opened it. Reload to see their version.')
   } else notify('error', message(error))

@@ -19,6 +19,17 @@ const stored: StoredWorkflow = {
 describe('the editor store', () => {
   beforeEach(() => useEditor.getState().load(stored, catalog))
 
+  it("sets and removes the workflow's own fields (an MCP tool), as a change that undoes", () => {
+    const editor = useEditor.getState()
+    editor.updateBase({ mcp: { name: 'place_order' }, input_schema: { type: 'object' } })
+    expect(useEditor.getState().document()).toMatchObject({ mcp: { name: 'place_order' }, input_schema: { type: 'object' } })
+    expect(useEditor.getState().dirty).toBe(true)
+    editor.updateBase({ mcp: undefined })
+    expect(JSON.parse(JSON.stringify(useEditor.getState().document())).mcp).toBeUndefined()
+    editor.updateBase({ input_schema: undefined })
+    expect(useEditor.getState().dirty).toBe(false)
+  })
+
   it('adds and connects nodes, then undoes and redoes them', () => {
     const editor = useEditor.getState()
     editor.addNode('core.set', { x: 300, y: 0 }, 'start')

@@ -95,6 +95,8 @@ export interface EditorState {
   addNote(position: XYPosition): string
   updateNote(id: string, data: Partial<NoteData>): void
   rename(name: string): void
+  /** The document's own fields (description, mcp, input_schema, ...); undefined removes one. */
+  updateBase(patch: Partial<WorkflowDocument>): void
   deleteSelected(): void
   selectAll(): void
   select(id: string | null): void
@@ -287,6 +289,10 @@ export const editorState: StateCreator<EditorState> = (set, get, store) => {
     rename(name) {
       checkpoint('rename')
       changed({ base: { ...get().base, name } })
+    },
+    updateBase(patch) {
+      checkpoint(`base:${Object.keys(patch).join()}`)
+      changed({ base: { ...get().base, ...patch } })
     },
     deleteSelected() {
       const { nodes, edges, notes } = get()

@@ -100,7 +100,7 @@ interface FieldProps {
   onChange: (value: string | boolean) => void
 }
 
-function FieldRow({ id, field, value, problem, onChange }: FieldProps) {
+export function FieldRow({ id, field, value, problem, onChange }: FieldProps) {
   const described = field.description || problem ? `${id}-help` : undefined
   const common = { id, 'aria-invalid': problem ? true : undefined, 'aria-describedby': described, required: field.required }
   const label = (
