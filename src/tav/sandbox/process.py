@@ -31,7 +31,7 @@ import signal
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 SANDBOX_UID = 65534
 """The unprivileged user (``nobody``) code runs as."""
@@ -350,8 +350,10 @@ class Sandbox:
         _remove(self._folder)
 
     def _send(self, message: Any) -> None:
-        stdin = self._transport.get_pipe_transport(0)
-        assert isinstance(stdin, asyncio.WriteTransport)
+        # (A write transport of the loop's own kind: asyncio's, or uvloop's under tav serve.)
+        stdin = cast("asyncio.WriteTransport | None", self._transport.get_pipe_transport(0))
+        if stdin is None or stdin.is_closing():
+            raise BrokenPipeError("the sandbox's input is closed")
         stdin.write(_frame(message))
 
     async def _converse(self, serve: Callable[[str], Any], limit: int, outcome: Outcome) -> None:
