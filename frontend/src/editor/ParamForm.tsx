@@ -1,4 +1,5 @@
 // The params form of a node, generated from its type's JSON Schema.
+import { lazy, Suspense } from 'react'
 import type { Problem } from '../api/types'
 import type { Field } from '../lib/schemaForm'
 import { Markdown } from '../ui/Markdown'
@@ -13,6 +14,9 @@ interface Props {
   problems?: Problem[]
   prefix?: string
 }
+
+/** The code editor (CodeMirror) loads with the first code param shown. */
+const CodeInput = lazy(() => import('./CodeInput').then((module) => ({ default: module.CodeInput })))
 
 export function ParamForm({ fields, values, onChange, problems = [], prefix = 'params' }: Props) {
   if (!fields.length) return <p className="muted small">This node has no parameters.</p>
@@ -55,6 +59,14 @@ function FieldInput({ field, param, value, onChange }: { field: Field; param?: s
   const placeholder = field.default !== undefined && field.default !== null ? `default: ${JSON.stringify(field.default)}` : undefined
   switch (field.kind) {
     case 'text':
+      if (field.format === 'code') {
+        const code = typeof value === 'string' ? value : String(field.default ?? '')
+        return (
+          <Suspense fallback={<textarea aria-label={field.title} className="code-fallback" value={code} readOnly rows={Math.min(code.split('\n').length, 16)} />}>
+            <CodeInput label={field.title} value={code} onChange={onChange} />
+          </Suspense>
+        )
+      }
       return <TemplateInput label={field.title} param={param} multiline={field.multiline} value={typeof value === 'string' ? value : value === undefined || value === null ? '' : JSON.stringify(value)} placeholder={placeholder} onChange={(text) => onChange(text === '' && !field.required ? undefined : text)} />
     case 'number':
     case 'integer':

@@ -16,6 +16,7 @@ const ICONS: Record<string, string> = {
   bot: '✦',
   tags: '#',
   braces: '{}',
+  code: '</>',
 }
 const CATEGORY_ICONS: Record<string, string> = { triggers: '▶', data: '{}', flow: '⇢', network: '◍', ai: '✦' }
 export const CATEGORY_ORDER = ['triggers', 'data', 'flow', 'network', 'ai']

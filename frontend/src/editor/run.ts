@@ -154,9 +154,11 @@ export function failedNode(run: RunState, onError: (nodeId: string) => OnError |
   return candidates[0] ?? null
 }
 
-/** LLM tokens as they come; anything else a node reports, one JSON line each. */
+/** LLM tokens and what code prints as they come; anything else a node reports, one JSON
+ * line each. */
 export function progressText(data: Record<string, unknown>): string {
   if (typeof data.token === 'string') return data.token
+  if (typeof data.log === 'string' && Object.keys(data).length === 1) return data.log // code.python's print()
   return `${progressLine(data)}\n`
 }
 
