@@ -33,6 +33,7 @@ import marshal
 import os
 import resource
 import sys
+import time
 from _collections_abc import Mapping  # (collections.abc would import collections)
 
 TYPE_CHECKING = False
@@ -118,9 +119,12 @@ class Nodes(Mapping):  # type: ignore[type-arg]
 
 class Printed(io.TextIOBase):
     """``sys.stdout`` and ``sys.stderr``: what the code prints, to the host as ``log``
-    frames, a line (or 8 KiB) at a time, in order with the result that follows. (What is
-    written to file descriptors 1 and 2 themselves, by a child process say, goes through
-    a pipe of its own.)"""
+    frames, in order with the result that follows: a line as it ends, but lines that
+    follow within ``COALESCE_S`` together (or 8 KiB at a time), so that a loop of prints
+    does not send a frame each. (What is written to file descriptors 1 and 2 themselves,
+    by a child process say, goes through a pipe of its own.)"""
+
+    COALESCE_S = 0.02
 
     encoding = "utf-8"
     errors = "strict"
@@ -129,6 +133,7 @@ class Printed(io.TextIOBase):
         super().__init__()
         self._parts: list[str] = []
         self._size = 0
+        self._sent = 0.0
         self.buffer = io.FileIO(1, "w", closefd=False)
 
     def writable(self) -> bool:
@@ -145,14 +150,16 @@ class Printed(io.TextIOBase):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         self._parts.append(text)
         self._size += len(text)
-        if "\n" in text or self._size >= 8192:
+        if self._size >= 8192 or (
+            "\n" in text and time.monotonic() - self._sent >= self.COALESCE_S
+        ):
             self.flush()
         return len(text)
 
     def flush(self) -> None:
         if self._parts:
             text = "".join(self._parts)
-            self._parts, self._size = [], 0
+            self._parts, self._size, self._sent = [], 0, time.monotonic()
             for start in range(0, len(text), 65536):
                 write_frame({"log": text[start : start + 65536]})
 

@@ -39,6 +39,8 @@ START_TIMEOUT_S = 30
 LOG_FLUSH_S = 0.1
 LOG_FLUSH_BYTES = 16 * 1024
 EXIT_GRACE_S = 2
+FRAME_COST = 64
+"""What a frame from the sandbox counts against the output limit at least."""
 SAID_BYTES = 8192
 """What a process that did not start may say (bubblewrap's error), kept for the message."""
 _FRAME_HEAD = 4
@@ -111,8 +113,16 @@ class _Output:
             return
         self.printed(self._decoder.decode(data), len(data))
 
+    def charge(self, size: int) -> None:
+        """``size`` bytes the code sent over its channel, printed or not."""
+        self._total += size
+        if self._total > self._limit and not self._stopped and self._log is not None:
+            self.stop(flush=True)
+            self._over()
+
     def printed(self, text: str, size: int | None = None) -> None:
-        """Text the code printed, of ``size`` bytes (UTF-8)."""
+        """Text the code printed, of ``size`` bytes (UTF-8), counted unless ``size`` is
+        ``0`` (its frame was)."""
         if self._stopped or self._log is None:
             return
         if size is None:
@@ -233,7 +243,7 @@ class Sandbox:
                         raise
                     raise SandboxUnavailable(f"the sandbox did not start: {said}") from exc
             async with asyncio.timeout(START_TIMEOUT_S):
-                ready = await _read_frame(sandbox._frames, 1024)
+                ready, _ = await _read_frame(sandbox._frames, 1024)
             if ready != {"ready": True}:
                 raise SandboxUnavailable(await sandbox._why_not_started())
         except BaseException:
@@ -357,33 +367,44 @@ class Sandbox:
         stdin.write(_frame(message))
 
     async def _converse(self, serve: Callable[[str], Any], limit: int, outcome: Outcome) -> None:
-        """Answer the code's requests until it sends its result or error, or dies."""
+        """Answer the code's requests until it sends its result or error, or dies.
+
+        The channel is the code's to write to as well: every frame but the last counts
+        against the output limit (``FRAME_COST`` bytes at least, so that a flood of empty
+        ones ends too), and a node's outputs are sent once."""
+        output = self._protocol.output
+        served: set[str] = set()
         while True:
             try:
-                message = await _read_frame(self._frames, limit)
+                message, size = await _read_frame(self._frames, limit)
             except _TooLarge:
                 outcome.limit = "result_limit"
                 self.kill()
                 return
-            if message is None:
+            if not isinstance(message, dict):
+                if message is not None:  # not a frame of the sandbox's
+                    self.kill()
                 return  # died: its exit status says why
+            if "result" not in message and "error" not in message:
+                output.charge(max(size, FRAME_COST))
             if "log" in message:
-                self._protocol.output.printed(str(message["log"]))
-                continue
-            if "node" in message:
-                try:
-                    answer = {"value": serve(str(message["node"]))}
-                except KeyError:
-                    answer = {"missing": True}
+                output.printed(str(message["log"]), 0)
+            elif "node" in message:
+                node_id = str(message["node"])
+                answer = {"missing": True}
+                if node_id not in served:
+                    served.add(node_id)
+                    with contextlib.suppress(KeyError):
+                        answer = {"value": serve(node_id)}
                 self._send(answer)
-                continue
-            outcome.finished = True
-            outcome.cpu_s = message.get("cpu_s")
-            if "result" in message:
-                outcome.result = message["result"]
             else:
-                outcome.error = dict(message.get("error") or {})
-            return
+                break
+        outcome.finished = True
+        outcome.cpu_s = message.get("cpu_s")
+        if "result" in message:
+            outcome.result = message["result"]
+        else:
+            outcome.error = dict(message.get("error") or {})
 
     async def _why_not_started(self) -> str:
         said = await self._said()
@@ -492,18 +513,19 @@ def _frame(message: Any) -> bytes:
     return len(data).to_bytes(_FRAME_HEAD, "big") + data
 
 
-async def _read_frame(reader: asyncio.StreamReader, limit: int) -> Any:
-    """The next frame, ``None`` at the end; ``_TooLarge`` past ``limit`` bytes."""
+async def _read_frame(reader: asyncio.StreamReader, limit: int) -> tuple[Any, int]:
+    """The next frame and its size; ``None`` at the end, or for bytes that are not a
+    frame; ``_TooLarge`` past ``limit`` bytes."""
     try:
         head = await reader.readexactly(_FRAME_HEAD)
         size = int.from_bytes(head, "big")
         if size > limit + 1024:
             raise _TooLarge
-        return json.loads(await reader.readexactly(size))
+        return json.loads(await reader.readexactly(size)), size
     except asyncio.IncompleteReadError:
-        return None
+        return None, 0
     except ValueError:
-        return None  # not JSON: written by the code itself over its channel
+        return b"", 0  # not JSON: written by the code itself over its channel
 
 
 def _remove(folder: str | None) -> None:

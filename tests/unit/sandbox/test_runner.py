@@ -301,3 +301,54 @@ async def until_gone(marker: str, within_s: float = 5) -> None:
             if not running(marker):
                 return
             await asyncio.sleep(0.02)
+
+
+async def test_frames_forged_by_the_code_cost_it_its_output_limit(runner):
+    code = """
+import sys
+def main(input):
+    channel = sys.modules["__main__"]
+    while True:
+        channel.write_frame({"log": ""})
+"""
+    with pytest.raises(NodeError) as caught:
+        await run(runner, code)
+    assert caught.value.type == "output_limit"
+
+
+async def test_a_nodes_outputs_are_sent_once_however_often_the_code_asks(runner):
+    nodes = Counted({"big": {"output": "x" * 1000}})
+    code = """
+import sys
+def main(input):
+    channel = sys.modules["__main__"]
+    answers = []
+    for _ in range(3):
+        channel.write_frame({"node": "big"})
+        answers.append(sorted(channel.read_frame()))
+    return answers
+"""
+    assert await run(runner, code, nodes=nodes) == [["value"], ["missing"], ["missing"]]
+    assert nodes.read == ["big"]
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        "os.write(channel._OUT, bytes([0, 0, 0, 5]) + b'hello')",  # not JSON
+        "channel.write_frame([1, 2])",  # not a message
+    ],
+)
+async def test_bytes_that_are_not_a_message_end_the_run(runner, write):
+    code = f"""
+import os, sys, time
+def main(input):
+    channel = sys.modules["__main__"]
+    {write}
+    time.sleep(30)
+"""
+    started = time.monotonic()
+    with pytest.raises(NodeError) as caught:
+        await run(runner, code)
+    assert caught.value.type in ("code_killed", "code_crashed")
+    assert time.monotonic() - started < 5
