@@ -78,7 +78,8 @@ class Outcome:
     error: dict[str, Any] | None = None
     """The code's own error: ``kind``, ``type``, ``message``, ``line``."""
     limit: str | None = None
-    """``timeout``, ``output_limit`` or ``result_limit``: the run was stopped for it."""
+    """``timeout``, ``output_limit``, ``result_limit`` or ``protocol`` (bytes on the
+    channel that are not a message): the run was stopped for it."""
     returncode: int | None = None
     cpu_s: float | None = None
     finished: bool = False
@@ -383,8 +384,9 @@ class Sandbox:
                 return
             if not isinstance(message, dict):
                 if message is not None:  # not a frame of the sandbox's
+                    outcome.limit = "protocol"
                     self.kill()
-                return  # died: its exit status says why
+                return  # (or it died: its exit status says why)
             if "result" not in message and "error" not in message:
                 output.charge(max(size, FRAME_COST))
             if "log" in message:

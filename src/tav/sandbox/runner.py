@@ -191,6 +191,10 @@ def value_of(outcome: Outcome, limits: Limits) -> Any:
         raise NodeError(
             f"main returned more than {_size(limits.result_bytes)} of JSON", type="output_limit"
         )
+    if outcome.limit == "protocol":
+        raise NodeError(
+            "the code wrote to the sandbox's channel what is not a message", type="code_crashed"
+        )
     raise _died(outcome.returncode, limits)
 
 
