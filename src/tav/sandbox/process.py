@@ -7,11 +7,8 @@ answers the code's requests for node outputs, passes on what it prints, and retu
 when the run ends, however it ends (cancellation included); what the code started dies
 with it (bubblewrap's ``--die-with-parent`` and its own PID namespace).
 
-A server running as root would map the sandbox's user to root outside the namespaces,
-which the kernel exempts from the process limit (``RLIMIT_NPROC``) among other things.
-So as root, bubblewrap waits (``--userns-block-fd``) while the server maps root and the
-unprivileged user 65534 to themselves, and the interpreter drops to 65534 for good before
-it does anything else: the code runs as ``nobody`` inside and outside the namespaces.
+As root, the server maps the sandbox's users itself (``tav.sandbox.users``): the code
+runs as ``nobody`` inside and outside the namespaces.
 
 The process is watched through asyncio's subprocess protocol (what it prints arrives as
 it comes, whoever reads it; its exit is known whether or not its pipes are closed) and
@@ -21,10 +18,7 @@ signalled through a pidfd, which cannot name another process once it has been re
 from __future__ import annotations
 
 import asyncio
-import codecs
 import contextlib
-import json
-import marshal
 import os
 import shutil
 import signal
@@ -33,24 +27,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-SANDBOX_UID = 65534
-"""The unprivileged user (``nobody``) code runs as."""
-START_TIMEOUT_S = 30
-LOG_FLUSH_S = 0.1
-LOG_FLUSH_BYTES = 16 * 1024
+from tav.sandbox import channel
+from tav.sandbox.channel import FRAME_COST, TooLarge
+from tav.sandbox.output import Output
+from tav.sandbox.users import SANDBOX_UID, START_TIMEOUT_S, SandboxUnavailable, map_users
+
 EXIT_GRACE_S = 2
-FRAME_COST = 64
-"""What a frame from the sandbox counts against the output limit at least."""
-SAID_BYTES = 8192
-"""What a process that did not start may say (bubblewrap's error), kept for the message."""
-_FRAME_HEAD = 4
 _CLOSING: set[asyncio.Future[None]] = set()
 """Killed sandboxes being closed once they are gone."""
-
-
-class SandboxUnavailable(Exception):
-    """The sandbox cannot be started here: bubblewrap is missing or cannot make its
-    namespaces. The message says which, with bubblewrap's own words."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,84 +70,8 @@ class Outcome:
     """The code returned a result or an error (rather than its process dying first)."""
 
 
-class _Output:
-    """What the process prints (stdout and stderr): kept for a start that fails, passed to
-    a run's ``log`` a piece at least every ``LOG_FLUSH_S``, dropped afterwards."""
-
-    def __init__(self) -> None:
-        self.said = bytearray()
-        self._log: Callable[[str], None] | None = None
-        self._limit = 0
-        self._over: Callable[[], None] = lambda: None
-        self._total = 0
-        self._pending: list[str] = []
-        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        self._flush: asyncio.TimerHandle | None = None
-        self._stopped = False
-
-    def follow(self, log: Callable[[str], None], limit: int, over: Callable[[], None]) -> None:
-        self._log, self._limit, self._over = log, limit, over
-
-    def received(self, data: bytes) -> None:
-        """Output of the process's file descriptors 1 and 2."""
-        if self._stopped:
-            return
-        if self._log is None:
-            if len(self.said) < SAID_BYTES:
-                self.said += data[: SAID_BYTES - len(self.said)]
-            return
-        self.printed(self._decoder.decode(data), len(data))
-
-    def charge(self, size: int) -> None:
-        """``size`` bytes the code sent over its channel, printed or not."""
-        self._total += size
-        if self._total > self._limit and not self._stopped and self._log is not None:
-            self.stop(flush=True)
-            self._over()
-
-    def printed(self, text: str, size: int | None = None) -> None:
-        """Text the code printed, of ``size`` bytes (UTF-8), counted unless ``size`` is
-        ``0`` (its frame was)."""
-        if self._stopped or self._log is None:
-            return
-        if size is None:
-            size = len(text.encode("utf-8", "surrogatepass"))
-        self._total += size
-        over = self._total > self._limit
-        if over:
-            keep = len(text) - (self._total - self._limit)
-            text = text[: max(keep, 0)]
-        self._pending.append(text.encode("utf-8", "replace").decode("utf-8"))
-        if over:
-            self.stop(flush=True)
-            self._over()
-        elif sum(map(len, self._pending)) >= LOG_FLUSH_BYTES:
-            self.flush()
-        elif self._flush is None:
-            self._flush = asyncio.get_running_loop().call_later(LOG_FLUSH_S, self.flush)
-
-    def flush(self) -> None:
-        if self._flush is not None:
-            self._flush.cancel()
-            self._flush = None
-        text = "".join(self._pending)
-        self._pending.clear()
-        if text and self._log is not None:
-            self._log(text)
-
-    def stop(self, *, flush: bool) -> None:
-        """The run is over: pass on what is pending (``flush``), then drop the rest."""
-        if flush:
-            self._pending.append(self._decoder.decode(b"", final=True))
-            self.flush()
-        elif self._flush is not None:
-            self._flush.cancel()
-            self._flush = None
-        self._log, self._stopped = None, True
-
-
 class _Protocol(asyncio.SubprocessProtocol):
-    def __init__(self, output: _Output) -> None:
+    def __init__(self, output: Output) -> None:
         loop = asyncio.get_running_loop()
         self.output = output
         self.exited: asyncio.Future[None] = loop.create_future()
@@ -237,14 +145,14 @@ class Sandbox:
             if info is not None and block is not None:
                 fds.keep(info, block)
                 try:
-                    await _map_users(info, block)
+                    await map_users(info, block)
                 except SandboxUnavailable as exc:  # bubblewrap may have said why
                     said = await sandbox._said()
                     if not said:
                         raise
                     raise SandboxUnavailable(f"the sandbox did not start: {said}") from exc
             async with asyncio.timeout(START_TIMEOUT_S):
-                ready, _ = await _read_frame(sandbox._frames, 1024)
+                ready, _ = await channel.read(sandbox._frames, 1024)
             if ready != {"ready": True}:
                 raise SandboxUnavailable(await sandbox._why_not_started())
         except BaseException:
@@ -255,7 +163,7 @@ class Sandbox:
     @classmethod
     async def _spawn(cls, argv: list[str], fds: _Fds, frames: int, folder: str | None) -> Sandbox:
         loop = asyncio.get_running_loop()
-        output = _Output()
+        output = Output()
         try:
             transport, protocol = await loop.subprocess_exec(
                 lambda: _Protocol(output),
@@ -365,7 +273,7 @@ class Sandbox:
         stdin = cast("asyncio.WriteTransport | None", self._transport.get_pipe_transport(0))
         if stdin is None or stdin.is_closing():
             raise BrokenPipeError("the sandbox's input is closed")
-        stdin.write(_frame(message))
+        stdin.write(channel.encode(message))
 
     async def _converse(self, serve: Callable[[str], Any], limit: int, outcome: Outcome) -> None:
         """Answer the code's requests until it sends its result or error, or dies.
@@ -377,8 +285,8 @@ class Sandbox:
         served: set[str] = set()
         while True:
             try:
-                message, size = await _read_frame(self._frames, limit)
-            except _TooLarge:
+                message, size = await channel.read(self._frames, limit)
+            except TooLarge:
                 outcome.limit = "result_limit"
                 self.kill()
                 return
@@ -456,10 +364,6 @@ class _Fds:
         self._own = []
 
 
-class _TooLarge(Exception):
-    pass
-
-
 async def reaped() -> None:
     """Wait until the sandboxes killed on this loop are gone (before the loop closes)."""
     loop = asyncio.get_running_loop()
@@ -475,59 +379,6 @@ def _pidfd(pid: int) -> int | None:
 
 def _unsafe_env(folder: str) -> dict[str, str]:
     return {"HOME": folder, "TMPDIR": folder, "LANG": "C.UTF-8"}
-
-
-async def _map_users(info: int, block: int) -> None:
-    """Map root and ``SANDBOX_UID`` to themselves in bubblewrap's new user namespace, then
-    let it go on."""
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    transport, _ = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(info, "rb", 0)
-    )
-    try:
-        async with asyncio.timeout(START_TIMEOUT_S):
-            text = (await reader.readuntil(b"}")).decode()
-        _write_maps(int(json.loads(text)["child-pid"]))
-        os.write(block, b"1")
-    except (ValueError, KeyError, OSError, asyncio.IncompleteReadError) as exc:
-        raise SandboxUnavailable(f"the sandbox's users could not be mapped: {exc}") from exc
-    finally:
-        transport.close()
-        os.close(block)
-
-
-def _write_maps(pid: int) -> None:
-    """(Writes to ``/proc`` that do not wait on a disk.)"""
-    mapping = f"0 0 1\n{SANDBOX_UID} {SANDBOX_UID} 1\n"
-    for name in ("uid_map", "gid_map"):
-        with open(f"/proc/{pid}/{name}", "w") as file:
-            file.write(mapping)
-
-
-def _frame(message: Any) -> bytes:
-    """``message`` for the sandbox: ``marshal`` (which the interpreter has without
-    importing anything), of JSON data."""
-    try:
-        data = marshal.dumps(message)
-    except ValueError:  # a type marshal does not know: made plain JSON data first
-        data = marshal.dumps(json.loads(json.dumps(message, default=str)))
-    return len(data).to_bytes(_FRAME_HEAD, "big") + data
-
-
-async def _read_frame(reader: asyncio.StreamReader, limit: int) -> tuple[Any, int]:
-    """The next frame and its size; ``None`` at the end, or for bytes that are not a
-    frame; ``_TooLarge`` past ``limit`` bytes."""
-    try:
-        head = await reader.readexactly(_FRAME_HEAD)
-        size = int.from_bytes(head, "big")
-        if size > limit + 1024:
-            raise _TooLarge
-        return json.loads(await reader.readexactly(size)), size
-    except asyncio.IncompleteReadError:
-        return None, 0
-    except ValueError:
-        return b"", 0  # not JSON: written by the code itself over its channel
 
 
 def _remove(folder: str | None) -> None:

@@ -20,15 +20,9 @@ from tav.nodes.code import CodeJob
 from tav.sandbox import seccomp
 from tav.sandbox.config import Limits, SandboxConfig
 from tav.sandbox.packages import PackageMissing
-from tav.sandbox.process import (
-    SANDBOX_UID,
-    Command,
-    Outcome,
-    Sandbox,
-    SandboxUnavailable,
-    reaped,
-)
+from tav.sandbox.process import Command, Outcome, Sandbox, reaped
 from tav.sandbox.process import signal_name as _signal_name
+from tav.sandbox.users import SANDBOX_UID, SandboxUnavailable
 from tav.sandbox.view import ENTRY, View, python_views
 from tav.sandbox.warm import WarmPool
 
