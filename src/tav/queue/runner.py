@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import suppress
 from typing import Any, Literal
 
 from tav.app.queued import worker_name
@@ -93,22 +92,32 @@ class Runner:
         writer = self.parts.writer
         writer.taken_again(execution_id)  # (stored again, whatever happened to it here before)
         writer.fences[execution_id] = lease.token
+        stored = False
         try:
             handle = await self._start(lease)
-            if handle is None:
+            if handle is None:  # (recorded as failed)
+                stored = True
                 return "ran"
             self.running[execution_id] = handle
             if execution_id in self.cancelling:
                 handle.cancel()
             await handle.wait()
-            with suppress(NotStored):  # taken over meanwhile: the new owner goes on
+            try:
                 await writer.flush(execution_id)
+                stored = True
+            except NotStored:  # taken over meanwhile, or its updates could not be stored
+                stored = False
         finally:
             self.running.pop(execution_id, None)
             self.cancelling.discard(execution_id)
             writer.fences.pop(execution_id, None)
             if self.accepting and self.held.pop(execution_id, None) is not None:
-                await self.leases.release(lease)  # (shutting down: ``stop`` hands it back)
+                # (shutting down: ``stop`` hands it back). One whose end could not be stored
+                # is handed back, for the sweeper to publish again and a worker to go on
+                # from what is stored: released, it would stay ``running`` with no lease.
+                # (Taken over meanwhile, the lease is no longer this one: nothing changes.)
+                finish = self.leases.release if stored else self.leases.hand_back
+                await finish(lease)
         return "ran"
 
     async def _start(self, lease: Lease) -> ExecutionHandle | None:
