@@ -158,7 +158,8 @@ class Cluster:
         for process in self.processes:
             text = process.log.read_text() if process.log.exists() else ""
             for block in text.split("Traceback (most recent call last):")[1:]:
-                if "/src/tav/" in block:
+                # (Celery logs the task a stopping worker gives back, with its traceback)
+                if "/src/tav/" in block and "celery.exceptions.Reject" not in block:
                     found.append(f"{process.log.name}: {block[:3000]}")
         return found
 
