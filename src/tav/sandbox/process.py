@@ -30,7 +30,13 @@ from typing import Any, cast
 from tav.sandbox import channel
 from tav.sandbox.channel import FRAME_COST, TooLarge
 from tav.sandbox.output import Output
-from tav.sandbox.users import SANDBOX_UID, START_TIMEOUT_S, SandboxUnavailable, map_users
+from tav.sandbox.users import (
+    SANDBOX_UID,
+    START_TIMEOUT_S,
+    SandboxUnavailable,
+    map_users,
+    read_child,
+)
 
 EXIT_GRACE_S = 2
 _CLOSING: set[asyncio.Future[None]] = set()
@@ -107,6 +113,9 @@ class Sandbox:
         self._frames_transport = frames_transport
         self._folder = folder
         self._pidfd = _pidfd(transport.get_pid())
+        self._child: int | None = None
+        """A pidfd of the process bubblewrap starts in the namespaces: killed with it, for
+        one that lost bubblewrap while it set up waits for it for ever."""
         self._killed = False
 
     @property
@@ -120,18 +129,34 @@ class Sandbox:
     @classmethod
     async def start(cls, command: Command) -> Sandbox:
         """Start one interpreter and wait until it is ready; ``SandboxUnavailable`` when it
-        cannot start."""
+        cannot start.
+
+        A start is not stopped halfway: bubblewrap's process in the new namespaces waits
+        for bubblewrap to let it go on, for ever if bubblewrap is killed first, and is
+        known only once bubblewrap says so. Cancelled, the call ends at once and the
+        start goes on in the background, to be killed once it has ended (``reaped``)."""
+        starting = asyncio.ensure_future(cls._start(command))
+        try:
+            return await asyncio.shield(starting)
+        except asyncio.CancelledError:
+            _track(asyncio.ensure_future(_end_started(starting)))
+            raise
+
+    @classmethod
+    async def _start(cls, command: Command) -> Sandbox:
         fds = _Fds()
         try:
             read_frames, write_frames = fds.pipe(child="write")
             argv = [*command.program, "--fd", str(write_frames)]
             options: list[str] = []
             info = block = None
-            if command.maps_users:
+            if command.bwrap is not None:
                 info, info_child = fds.pipe(child="write")
+                options += ["--info-fd", str(info_child)]
+            if command.maps_users:
                 block_child, block = fds.pipe(child="read")
                 argv += ["--drop", str(SANDBOX_UID)]
-                options += ["--userns-block-fd", str(block_child), "--info-fd", str(info_child)]
+                options += ["--userns-block-fd", str(block_child)]
             if command.seccomp is not None:
                 program, _ = fds.pipe(child="read", content=command.seccomp)
                 options += ["--seccomp", str(program)]
@@ -142,10 +167,14 @@ class Sandbox:
         finally:
             fds.close_children()
         try:
-            if info is not None and block is not None:
-                fds.keep(info, block)
+            if info is not None:
+                fds.keep(info)
                 try:
-                    await map_users(info, block)
+                    child = await read_child(info)
+                    sandbox._child = _pidfd(child)
+                    if block is not None:
+                        fds.keep(block)
+                        map_users(child, block)
                 except SandboxUnavailable as exc:  # bubblewrap may have said why
                     said = await sandbox._said()
                     if not said:
@@ -156,6 +185,7 @@ class Sandbox:
             if ready != {"ready": True}:
                 raise SandboxUnavailable(await sandbox._why_not_started())
         except BaseException:
+            fds.close_all()  # (the block, if it was not handed over)
             sandbox.kill()
             raise
         return sandbox
@@ -187,10 +217,17 @@ class Sandbox:
             _remove(folder)
             raise
         reader = asyncio.StreamReader()
-        frames_transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(frames, "rb", 0)
-        )
+        pipe = os.fdopen(frames, "rb", 0)
         fds.keep(frames)
+        try:
+            frames_transport, _ = await loop.connect_read_pipe(
+                lambda: asyncio.StreamReaderProtocol(reader), pipe
+            )
+        except BaseException:  # (cancelled, say): the process goes too
+            pipe.close()
+            transport.close()
+            _remove(folder)
+            raise
         return cls(transport, protocol, reader, frames_transport, folder)
 
     async def run(
@@ -250,10 +287,11 @@ class Sandbox:
                     signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
                 else:
                     os.kill(self._transport.get_pid(), signal.SIGKILL)
+        if self._child is not None:
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(self._child, signal.SIGKILL)
         self._frames_transport.close()
-        closing = asyncio.ensure_future(self._close())
-        _CLOSING.add(closing)
-        closing.add_done_callback(_CLOSING.discard)
+        _track(asyncio.ensure_future(self._close()))
 
     async def aclose(self) -> None:
         """Kill it, and wait until it is gone."""
@@ -263,9 +301,10 @@ class Sandbox:
     async def _close(self) -> None:
         await self._protocol.exited
         self._transport.close()
-        if self._pidfd is not None:
-            os.close(self._pidfd)
-            self._pidfd = None
+        for pidfd in (self._pidfd, self._child):
+            if pidfd is not None:
+                os.close(pidfd)
+        self._pidfd = self._child = None
         _remove(self._folder)
 
     def _send(self, message: Any) -> None:
@@ -365,9 +404,25 @@ class _Fds:
 
 
 async def reaped() -> None:
-    """Wait until the sandboxes killed on this loop are gone (before the loop closes)."""
+    """Wait until the sandboxes killed on this loop, and the starts cancelled, are gone
+    (before the loop closes)."""
     loop = asyncio.get_running_loop()
-    await asyncio.gather(*(f for f in list(_CLOSING) if f.get_loop() is loop))
+    while pending := [f for f in _CLOSING if f.get_loop() is loop]:
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _track(closing: asyncio.Future[None]) -> None:
+    _CLOSING.add(closing)
+    closing.add_done_callback(_CLOSING.discard)
+
+
+async def _end_started(starting: asyncio.Future[Sandbox]) -> None:
+    """Kill what a cancelled start started, once it has."""
+    try:
+        sandbox = await starting
+    except Exception:  # it failed: what it started is killed already
+        return
+    await sandbox.aclose()
 
 
 def _pidfd(pid: int) -> int | None:

@@ -23,29 +23,40 @@ class SandboxUnavailable(Exception):
     namespaces. The message says which, with bubblewrap's own words."""
 
 
-async def map_users(info: int, block: int) -> None:
-    """Map root and ``SANDBOX_UID`` to themselves in bubblewrap's new user namespace, then
-    let it go on."""
+async def read_child(info: int) -> int:
+    """The process bubblewrap starts in the new namespaces, from what it writes to its
+    ``--info-fd`` (``info``, closed here); ``SandboxUnavailable`` when it ends first."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
-    transport, _ = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(info, "rb", 0)
-    )
+    pipe = os.fdopen(info, "rb", 0)
+    try:
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), pipe
+        )
+    except BaseException:
+        pipe.close()
+        raise
     try:
         async with asyncio.timeout(START_TIMEOUT_S):
             text = (await reader.readuntil(b"}")).decode()
-        _write_maps(int(json.loads(text)["child-pid"]))
-        os.write(block, b"1")
-    except (ValueError, KeyError, OSError, asyncio.IncompleteReadError) as exc:
-        raise SandboxUnavailable(f"the sandbox's users could not be mapped: {exc}") from exc
+        return int(json.loads(text)["child-pid"])
+    except (ValueError, KeyError, asyncio.IncompleteReadError, TimeoutError) as exc:
+        raise SandboxUnavailable(f"bubblewrap did not say what it started: {exc}") from exc
     finally:
         transport.close()
-        os.close(block)
 
 
-def _write_maps(pid: int) -> None:
-    """(Writes to ``/proc`` that do not wait on a disk.)"""
+def map_users(child: int, block: int) -> None:
+    """Map root and ``SANDBOX_UID`` to themselves in the user namespace of ``child``, then
+    let bubblewrap go on (through ``block``, closed here). (Writes to ``/proc`` that do
+    not wait on a disk.)"""
     mapping = f"0 0 1\n{SANDBOX_UID} {SANDBOX_UID} 1\n"
-    for name in ("uid_map", "gid_map"):
-        with open(f"/proc/{pid}/{name}", "w") as file:
-            file.write(mapping)
+    try:
+        for name in ("uid_map", "gid_map"):
+            with open(f"/proc/{child}/{name}", "w") as file:
+                file.write(mapping)
+        os.write(block, b"1")
+    except OSError as exc:
+        raise SandboxUnavailable(f"the sandbox's users could not be mapped: {exc}") from exc
+    finally:
+        os.close(block)

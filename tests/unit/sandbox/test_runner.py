@@ -352,3 +352,32 @@ def main(input):
         await run(runner, code)
     assert caught.value.type == "code_crashed"
     assert time.monotonic() - started < 5
+
+
+async def test_a_start_cancelled_at_any_moment_leaves_no_process_behind():
+    import shutil
+
+    from tav.sandbox import seccomp
+    from tav.sandbox.process import Command, Sandbox, reaped
+    from tav.sandbox.runner import bwrap_options
+    from tav.sandbox.view import ENTRY, python_views
+
+    marker = f"tav-start-{uuid.uuid4().hex}"
+    view, _ = python_views()
+    bwrap = shutil.which("bwrap")
+    assert bwrap is not None
+    options = bwrap_options(bwrap, view, LIMITS, network=False)
+    command = Command(
+        [view.interpreter, "-I", "-S", "-B", ENTRY, marker], options, seccomp.program()
+    )
+    for delay in (0, 0.001, 0.002, 0.003, 0.005, 0.008, 0.013, 0.021) * 3:
+        start = asyncio.create_task(Sandbox.start(command))
+        await asyncio.sleep(delay)
+        start.cancel()
+        try:
+            started = await start
+        except asyncio.CancelledError:
+            continue
+        await started.aclose()  # it was ready before the cancel came
+    await reaped()
+    await until_gone(marker)
