@@ -23,6 +23,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from tav.core import forms
+from tav.core.children import ChildWait
 from tav.core.model import Model
 from tav.core.results import ErrorInfo
 from tav.core.roles import Role, UserRef
@@ -44,6 +45,8 @@ class WaitMode(StrEnum):
     TIMER = "timer"
     WEBHOOK = "webhook"
     APPROVAL = "approval"
+    EXECUTION = "execution"
+    """For child executions that wait to end (``tav.core.children``); nobody decides it."""
 
 
 class WaitRequest(Model):
@@ -67,6 +70,8 @@ class WaitRequest(Model):
     methods: list[str] = Field(default_factory=lambda: ["POST"])
     """Webhook: the HTTP methods that resume it."""
     max_body_bytes: int = DEFAULT_WEBHOOK_BYTES
+    children: ChildWait | None = None
+    """Execution: the child executions it waits for, and what it keeps meanwhile."""
 
     @property
     def named(self) -> bool:
@@ -103,6 +108,9 @@ class WaitOutcome(Model):
     value: Any = None
     pass_input: bool = False
     error: ErrorInfo | None = None
+    outputs: dict[str, Any] | None = None
+    """Values on several ports at once (a ``core.map`` that waited: ``output`` and
+    ``errors``), instead of ``value`` on ``port``."""
 
 
 def may_decide(request: WaitRequest, decider: Decider) -> bool:
@@ -123,7 +131,9 @@ def may_decide(request: WaitRequest, decider: Decider) -> bool:
 def may_answer(request: WaitRequest, decider: Decider) -> bool:
     """Whether ``decider`` may decide this wait, whatever its mode: an approval as
     ``may_decide`` says; a timer (ended now) or a webhook wait (resumed) with its link or
-    the editor role."""
+    the editor role. Nobody decides a wait for child executions: they do, as they end."""
+    if request.mode is WaitMode.EXECUTION:
+        return False
     if request.mode is WaitMode.APPROVAL:
         return may_decide(request, decider)
     return decider.via_link or (decider.role is not None and decider.role.can_edit)
