@@ -77,6 +77,7 @@ async def test_kinds_mark_secret_fields(client: httpx.AsyncClient):
     assert response.status_code == 200
     kinds = {kind["kind"]: kind for kind in response.json()}
     assert set(kinds) == {
+        "mcp_server",
         "api_key",
         "basic",
         "bearer",

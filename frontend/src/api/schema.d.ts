@@ -1251,7 +1251,7 @@ export interface components {
              * @description One of GET /credentials/kinds.
              * @enum {string}
              */
-            kind: "api_key" | "basic" | "bearer" | "smtp" | "imap" | "slack" | "discord" | "telegram" | "hmac" | "openai" | "openai_compatible" | "anthropic" | "google" | "ollama";
+            kind: "api_key" | "basic" | "bearer" | "smtp" | "imap" | "slack" | "discord" | "telegram" | "hmac" | "mcp_server" | "openai" | "openai_compatible" | "anthropic" | "google" | "ollama";
             /**
              * Data
              * @description The kind's fields; secrets are never shown again.

@@ -12,6 +12,7 @@ secret, headers, webhook URL) are.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
@@ -25,6 +26,7 @@ __all__ = [
     "Kind",
     "KindName",
     "kind_schemas",
+    "runs_a_command",
     "secret",
     "secret_fields",
     "secret_values",
@@ -114,6 +116,73 @@ class Imap(Kind):
     security: Literal["ssl", "starttls", "none"] = "ssl"
 
 
+class McpServer(Kind):
+    """An MCP server whose tools workflows call (``mcp.call_tool``, ``ai.agent``): a
+    streamable HTTP URL, or a command this machine runs (``stdio``, owners and admins
+    only), in the code sandbox."""
+
+    transport: Literal["http", "stdio"] = Field(
+        description="http: a streamable HTTP endpoint; stdio: a command run on this machine."
+    )
+    url: str | None = Field(
+        None, pattern=r"^https?://", description="http: the endpoint (https://host/mcp)."
+    )
+    headers: dict[str, str] | None = secret(
+        "http: headers sent with every request (Authorization, X-Api-Key, ...).",
+        required=False,
+    )
+    access_token: str | None = secret(
+        "http: a bearer or OAuth access token (sent as Authorization: Bearer).", required=False
+    )
+    command: str | None = Field(
+        None, min_length=1, description="stdio: the program (a path, or a name on PATH)."
+    )
+    args: list[str] = Field(default_factory=list, description="stdio: its arguments.")
+    env: dict[str, str] | None = secret(
+        "stdio: environment variables the server gets (API keys, ...).", required=False
+    )
+    network: bool = Field(
+        False, description="stdio: the server may use the network (else it has none)."
+    )
+    paths: list[str] = Field(
+        default_factory=list,
+        description="stdio: folders of this machine the server sees, read-only, besides the "
+        "system's programs and libraries (its own installation, say).",
+    )
+    call_timeout_s: float = Field(
+        60, gt=0, le=3600, description="How long a tool call may take before it fails."
+    )
+
+    @model_validator(mode="after")
+    def _transport(self) -> McpServer:
+        http = ("url", "headers", "access_token")
+        stdio = ("command", "env")
+        if self.transport == "http" and not self.url:
+            raise ValueError("an http server needs its url")
+        if self.transport == "stdio" and not self.command:
+            raise ValueError("a stdio server needs its command")
+        wrong = stdio if self.transport == "http" else http
+        extra = [name for name in wrong if getattr(self, name)]
+        extra += [
+            name
+            for name in ("args", "paths", "network")
+            if self.transport == "http" and getattr(self, name)
+        ]
+        if extra:
+            raise ValueError(f"{', '.join(extra)}: not for a {self.transport} server")
+        if any(not path.startswith("/") for path in self.paths):
+            raise ValueError("paths must be absolute")
+        return self
+
+
+def runs_a_command(kind: str, data: dict[str, Any] | None, fields: Sequence[str] = ()) -> bool:
+    """Whether a credential (its ``data`` as written, or the ``fields`` it has stored)
+    makes this machine run a command: only owners and admins may write one."""
+    if kind != "mcp_server":
+        return False
+    return (data or {}).get("transport") == "stdio" or "command" in fields
+
+
 KINDS: dict[str, type[Kind]] = {
     "api_key": ApiKey,
     "basic": Basic,
@@ -124,6 +193,7 @@ KINDS: dict[str, type[Kind]] = {
     "discord": Discord,
     "telegram": Telegram,
     "hmac": Hmac,
+    "mcp_server": McpServer,
     **{provider.kind: provider.credential for provider in PROVIDERS},
 }
 """Every kind by name: those of the service nodes and triggers, then one per LLM provider

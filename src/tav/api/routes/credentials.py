@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from tav.api.access import requires
-from tav.api.deps import CredentialsDep
+from tav.api.deps import CredentialsDep, CurrentPrincipal
 from tav.api.errors import ApiError
 from tav.api.schemas.credentials import (
     CredentialCreate,
@@ -19,6 +19,7 @@ from tav.api.schemas.credentials import (
 )
 from tav.core.roles import Role
 from tav.credentials import CredentialInvalid, kind_schemas
+from tav.credentials.kinds import runs_a_command
 from tav.credentials.ports import CredentialRecord
 from tav.storage.credentials import NameTaken
 
@@ -39,6 +40,19 @@ def _taken(exc: NameTaken) -> ApiError:
     return ApiError(409, "conflict", str(exc))
 
 
+def _may_run_commands(principal: CurrentPrincipal) -> None:
+    """A credential that makes this machine run a command (an MCP server over stdio) is
+    the owners' and admins' to write: it runs as the server does, sandboxed or not."""
+    if not principal.role.at_least(Role.admin):
+        raise ApiError(
+            403,
+            "forbidden",
+            "only owners and admins may create or change an MCP server that runs a command "
+            f"on this machine (transport stdio); your role is {principal.role}",
+            {"required_role": Role.admin.value, "role": principal.role.value},
+        )
+
+
 @router.get("")
 async def list_credentials(credentials: CredentialsDep) -> list[CredentialPublic]:
     """Every credential, by name (no values)."""
@@ -53,8 +67,10 @@ async def list_kinds() -> list[CredentialKind]:
 
 @router.post("", status_code=201, responses={409: {"description": "The name is taken."}})
 async def create_credential(
-    body: CredentialCreate, credentials: CredentialsDep
+    body: CredentialCreate, credentials: CredentialsDep, principal: CurrentPrincipal
 ) -> CredentialPublic:
+    if runs_a_command(body.kind, body.data):
+        _may_run_commands(principal)
     try:
         record = await credentials.create(body.name, body.kind, body.data)
     except CredentialInvalid as exc:
@@ -71,9 +87,15 @@ async def get_credential(credential_id: str, credentials: CredentialsDep) -> Cre
 
 @router.put("/{credential_id}", responses={409: {"description": "The name is taken."}})
 async def update_credential(
-    credential_id: str, body: CredentialUpdate, credentials: CredentialsDep
+    credential_id: str,
+    body: CredentialUpdate,
+    credentials: CredentialsDep,
+    principal: CurrentPrincipal,
 ) -> CredentialPublic:
     """Rename and/or change fields; fields left out of ``data`` keep their values."""
+    stored = await credentials.get(credential_id)
+    if body.data is not None and runs_a_command(stored.kind, body.data, stored.fields):
+        _may_run_commands(principal)
     try:
         record = await credentials.update(credential_id, name=body.name, data=body.data)
     except CredentialInvalid as exc:

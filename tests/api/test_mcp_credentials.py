@@ -1,0 +1,110 @@
+"""The ``mcp_server`` credential kind: its shapes, and who may write one that runs a
+command on the server's machine (owners and admins only)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi import FastAPI
+
+from tav.api.app import create_app
+from tav.app.server import Server
+from tav.core.roles import Role
+from tests.api.team import Member, as_key, make_team
+
+STDIO = {"transport": "stdio", "command": "/usr/bin/true", "args": ["--serve"]}
+HTTP = {
+    "transport": "http",
+    "url": "http://127.0.0.1:9/mcp",
+    "headers": {"Authorization": "Bearer s3cret-header"},
+}
+
+
+@pytest.fixture
+def database() -> str:
+    return "sqlite"
+
+
+@pytest.fixture
+async def team(server: Server) -> dict[Role, Member]:
+    return await make_team(server)
+
+
+@pytest.fixture
+def app(server: Server) -> FastAPI:
+    return create_app(server.settings, server=server)
+
+
+async def test_an_editor_may_not_create_a_stdio_server(app, team):
+    async with as_key(app, team[Role.editor].key) as editor:
+        answer = await editor.post(
+            "/api/v1/credentials", json={"name": "local", "kind": "mcp_server", "data": STDIO}
+        )
+    assert answer.status_code == 403, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "forbidden"
+    assert "owners and admins" in error["message"]
+    assert "stdio" in error["message"]
+
+
+@pytest.mark.parametrize("role", [Role.owner, Role.admin])
+async def test_owners_and_admins_create_stdio_servers(app, team, role):
+    async with as_key(app, team[role].key) as member:
+        answer = await member.post(
+            "/api/v1/credentials", json={"name": "local", "kind": "mcp_server", "data": STDIO}
+        )
+    assert answer.status_code == 201, answer.text
+    assert "command" in answer.json()["fields"]
+
+
+async def test_an_editor_may_not_change_a_stdio_server_but_may_rename_it(app, team):
+    async with as_key(app, team[Role.admin].key) as admin:
+        made = await admin.post(
+            "/api/v1/credentials", json={"name": "local", "kind": "mcp_server", "data": STDIO}
+        )
+    path = f"/api/v1/credentials/{made.json()['id']}"
+    async with as_key(app, team[Role.editor].key) as editor:
+        changed = await editor.put(path, json={"data": {"command": "/bin/sh"}})
+        renamed = await editor.put(path, json={"name": "renamed"})
+    assert changed.status_code == 403, changed.text
+    assert renamed.status_code == 200, renamed.text
+
+
+async def test_an_editor_creates_an_http_server_and_never_sees_its_headers(app, team):
+    async with as_key(app, team[Role.editor].key) as editor:
+        made = await editor.post(
+            "/api/v1/credentials", json={"name": "remote", "kind": "mcp_server", "data": HTTP}
+        )
+        assert made.status_code == 201, made.text
+        read = await editor.get(f"/api/v1/credentials/{made.json()['id']}")
+        # ... nor turn it into a command
+        turned = await editor.put(
+            f"/api/v1/credentials/{made.json()['id']}",
+            json={"data": {"transport": "stdio", "command": "/bin/sh", "url": None}},
+        )
+    assert "s3cret-header" not in made.text + read.text
+    assert turned.status_code == 403, turned.text
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"transport": "http"}, "needs its url"),
+        ({"transport": "stdio"}, "needs its command"),
+        ({"transport": "http", "url": "http://h/mcp", "command": "x"}, "not for a http"),
+        ({"transport": "stdio", "command": "x", "paths": ["relative"]}, "absolute"),
+    ],
+)
+async def test_a_server_of_the_wrong_shape_is_refused(app, team, data, message):
+    async with as_key(app, team[Role.owner].key) as owner:
+        answer = await owner.post(
+            "/api/v1/credentials", json={"name": "bad", "kind": "mcp_server", "data": data}
+        )
+    assert answer.status_code == 422
+    assert message in answer.text
+
+
+async def test_the_kind_is_listed_with_its_secret_fields(app, team):
+    async with as_key(app, team[Role.viewer].key) as viewer:
+        kinds = (await viewer.get("/api/v1/credentials/kinds")).json()
+    (kind,) = [k for k in kinds if k["kind"] == "mcp_server"]
+    assert kind["secret_fields"] == ["access_token", "env", "headers"]
