@@ -106,7 +106,10 @@ NODE_TRANSITIONS: dict[NodeStatus, frozenset[NodeStatus]] = {
         }
     ),
     NodeStatus.RETRYING: frozenset({NodeStatus.RUNNING, NodeStatus.CANCELLED}),
-    NodeStatus.WAITING: frozenset({NodeStatus.SUCCEEDED, NodeStatus.FAILED, NodeStatus.CANCELLED}),
+    # Running again: a node that parked with state, its wait decided (``ctx.resumed``).
+    NodeStatus.WAITING: frozenset(
+        {NodeStatus.RUNNING, NodeStatus.SUCCEEDED, NodeStatus.FAILED, NodeStatus.CANCELLED}
+    ),
     NodeStatus.SUCCEEDED: frozenset(),
     NodeStatus.FAILED: frozenset(),
     NodeStatus.SKIPPED: frozenset(),

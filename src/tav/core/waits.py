@@ -4,7 +4,10 @@ A node parks its execution with a ``WaitRequest`` (``ctx.park``, ``core.wait``):
 other node of the execution can run, it is stored as ``waiting`` and nothing runs it. A
 decision — people approving or rejecting, a call of its resume link, its timer, its
 timeout — is recorded as the wait's ``WaitOutcome``, and the execution resumes from its
-settled nodes with the waiting node settled by that outcome (it never runs again).
+settled nodes with the waiting node settled by that outcome (it never runs again) — or,
+for a node that parked with state (``ctx.park(request, state=...)``, ``rerun``), run
+again with that state and the outcome (``WaitOutcome.rerun``), to go on where it stopped;
+it may then wait again, its next wait numbered ``seq + 1``.
 
 Who may decide an approval (``may_decide``): the team members it names (by email or by
 role, a role counting its betters), and anyone holding its link when it allows that
@@ -29,6 +32,8 @@ from tav.core.results import ErrorInfo
 from tav.core.roles import Role, UserRef
 
 DEFAULT_WEBHOOK_BYTES = 1024 * 1024
+MAX_STATE_BYTES = 1024 * 1024
+"""Largest state a node may park with (``ctx.park(state=...)``), as JSON."""
 MAX_WAIT = timedelta(days=3650)
 """Longest a duration may be (a typo of a unit must not overflow a date)."""
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -47,6 +52,16 @@ class WaitMode(StrEnum):
     APPROVAL = "approval"
     EXECUTION = "execution"
     """For child executions that wait to end (``tav.core.children``); nobody decides it."""
+
+
+class ToolCallAsked(Model):
+    """An agent's tool call waiting for a person's approval: what the model asked for."""
+
+    tool: str
+    description: str = ""
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    workflow: str | None = None
+    """The stored workflow the tool runs."""
 
 
 class WaitRequest(Model):
@@ -72,6 +87,17 @@ class WaitRequest(Model):
     max_body_bytes: int = DEFAULT_WEBHOOK_BYTES
     children: ChildWait | None = None
     """Execution: the child executions it waits for, and what it keeps meanwhile."""
+    tool_call: ToolCallAsked | None = None
+    """An agent's tool call the approval is about (shown beside the form)."""
+    seq: int = 0
+    """Which wait of its node this is, in its execution (0: the first): a node run again
+    after its wait (``rerun``) that waits again waits with the next number, under a link
+    of its own."""
+    rerun: bool = False
+    """Decided, the node runs again with ``state`` and the outcome (else it settles with
+    the outcome)."""
+    state: dict[str, Any] | None = None
+    """What the node parked with, to go on from (kept with the wait, never shown)."""
 
     @property
     def named(self) -> bool:
@@ -100,6 +126,13 @@ class Decision(Model):
         return self.model_dump(mode="json")
 
 
+class Rerun(Model):
+    """What a node that parked with state runs again with (``ctx.resumed``)."""
+
+    seq: int
+    state: dict[str, Any]
+
+
 class WaitOutcome(Model):
     """What a decided wait settles its node with: ``value`` on ``port`` (the node's input
     there instead, with ``pass_input``), or the node fails with ``error``."""
@@ -108,6 +141,9 @@ class WaitOutcome(Model):
     value: Any = None
     pass_input: bool = False
     error: ErrorInfo | None = None
+    rerun: Rerun | None = None
+    """For a node that parked with state: that state, given as the host resumes the
+    execution (not stored with the outcome: the wait keeps it)."""
     outputs: dict[str, Any] | None = None
     """Values on several ports at once (a ``core.map`` that waited: ``output`` and
     ``errors``), instead of ``value`` on ``port``."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -11,8 +12,9 @@ from tav.core import values
 from tav.core.errors import NodeError
 from tav.core.results import NodeResult
 from tav.core.states import NodeStatus
-from tav.core.waits import WaitRequest
-from tav.nodes.context import Credential, Inputs, Parked, WorkflowRunner
+from tav.core.waits import MAX_STATE_BYTES, WaitRequest
+from tav.engine.secrets import redact_value
+from tav.nodes.context import Credential, Inputs, Parked, Resumed, WorkflowRunner
 from tav.nodes.host import WAITS
 
 if TYPE_CHECKING:
@@ -163,8 +165,39 @@ class StepContext:
             )
         return found
 
-    async def park(self, request: WaitRequest) -> NoReturn:
+    @property
+    def resumed(self) -> Resumed | None:
+        return self._host.resumed(self.node_id)
+
+    async def park(
+        self, request: WaitRequest, *, state: Mapping[str, Any] | None = None
+    ) -> NoReturn:
         waits = self.service(WAITS)
+        if state is not None:
+            resumed = self.resumed
+            seq = resumed.seq + 1 if resumed is not None else 0
+            kept = self._state(state)
+            request = request.model_copy(update={"seq": seq, "rerun": True, "state": kept})
         self._host.parking(self.node_id, request)
         await waits.open(self._host.execution_id, self.node_id, request)
         raise Parked(request)
+
+    def _state(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """``state`` as the wait keeps it: redacted, storable, bounded."""
+        redact = self._host.redact
+        kept = dict(redact_value(dict(state), redact) if redact is not None else state)
+        found = values.problem(kept)
+        if found is not None:
+            where, what = found
+            raise NodeError(
+                f"the state it parks with is not storable JSON data: {what}, at {where}",
+                type="wait_state_invalid",
+            )
+        size = len(json.dumps(kept, ensure_ascii=False).encode())
+        if size > MAX_STATE_BYTES:
+            raise NodeError(
+                f"the state it parks with is {size:,} bytes as JSON, more than the "
+                f"{MAX_STATE_BYTES:,} a wait keeps",
+                type="wait_state_too_large",
+            )
+        return kept

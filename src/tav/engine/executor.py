@@ -15,8 +15,10 @@ nothing downstream of it becomes ready, and once every node that can run has set
 execution ends this run ``waiting`` (``execution.waiting``) and its task ends. Nothing of
 it stays in memory: the host stored it, and resumes it when the wait is decided, with the
 outcome in ``Resume.settles``; the node then settles with it (it never runs again) and the
-execution goes on. A stop (a cancellation, a failure under ``stop``) cancels the nodes
-that wait as it cancels those that run.
+execution goes on — unless it parked with state (``ctx.park(request, state=...)``): it then
+runs again, its step from the start, with that state and the outcome (``ctx.resumed``,
+from ``WaitOutcome.rerun``), and may park again. A stop (a cancellation, a failure under
+``stop``) cancels the nodes that wait as it cancels those that run.
 
 Rejected alternatives: level-by-level scheduling (a slow node holds back unrelated ones)
 and one long-lived worker per pool (pools are semaphores instead: simpler, and a node's
@@ -73,7 +75,7 @@ from tav.engine.readiness import Readiness
 from tav.engine.secrets import Redact, redact_error, redact_result, redact_value
 from tav.engine.step import error_outputs, run_step
 from tav.engine.template_budget import DEFAULT_LIMITS, TemplateLimits
-from tav.nodes.context import Arrival, Credential, Inputs
+from tav.nodes.context import Arrival, Credential, Inputs, Resumed
 from tav.nodes.host import WAITS, HostServices
 from tav.nodes.registry import NodeRegistry
 
@@ -317,6 +319,8 @@ class _Run:
         host); not done for the readiness."""
         self.requests: dict[str, WaitRequest] = {}
         """What each node parking now waits for, until it settles ``waiting``."""
+        self.reruns: dict[str, Resumed] = {}
+        """The nodes run again after their wait, with what they parked with."""
         self.failure: tuple[str, ErrorInfo] | None = None
         """The first node that failed under ``on_error: stop``, with its error."""
         self.cancelled = False
@@ -425,6 +429,11 @@ class _Run:
         outcome = self.resume.settles.get(node.id) if self.resume is not None else None
         if outcome is None or self.stopped:
             self.parked[node.id] = None
+            return
+        if outcome.rerun is not None:  # it parked with state: it runs again
+            rerun = outcome.rerun
+            self.reruns[node.id] = Resumed(rerun.state, outcome, rerun.seq)
+            self._spawn(node, self._inputs(node)[0])
             return
         await self._settle(self._decided(node, outcome))
         self.sorter.done(node.id)
@@ -774,6 +783,9 @@ class _Run:
                 type="wait_unsupported",
             )
         self.requests[node_id] = request
+
+    def resumed(self, node_id: str) -> Resumed | None:
+        return self.reruns.get(node_id)
 
     def resume_url(self, node_id: str) -> str:
         """``execution.resume_url('<node id>')`` in templates: the link that resumes the

@@ -29,7 +29,9 @@ class MemoryWaits:
         self.opened: dict[tuple[str, str], WaitRequest] = {}
 
     async def open(self, execution_id: str, node_id: str, request: WaitRequest) -> None:
-        self.opened.setdefault((execution_id, node_id), request)
+        key = (execution_id, node_id)
+        if key not in self.opened or self.opened[key].seq < request.seq:  # its next wait
+            self.opened[key] = request
 
     def url(self, execution_id: str, node_id: str) -> str:
         return f"memory:{execution_id}/{node_id}"

@@ -7,6 +7,8 @@ errors; cancellation is never caught here (the executor settles cancelled nodes)
 an ``InternalError`` — a bug of the engine, such as an illegal state transition, which
 ends the execution instead of failing the node. A node that parks (``ctx.park``) ends its
 step ``waiting`` (what it waits for is its wait's, kept by the host): nothing to retry.
+One that parked with state runs its step again, from its first attempt, once its wait is
+decided (``ctx.resumed``).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from tav.engine.context import StepContext
 from tav.engine.plan import PlannedNode
 from tav.engine.pools import Pools
 from tav.engine.template_budget import TemplateLimits
-from tav.nodes.context import Credential, Inputs, Parked, WorkflowRunner
+from tav.nodes.context import Credential, Inputs, Parked, Resumed, WorkflowRunner
 from tav.nodes.host import HostServices
 
 logger = logging.getLogger("tav.engine")
@@ -57,6 +59,7 @@ class StepHost(Protocol):
     def retrying(self, node_id: str, attempt: int, delay_s: float, error: ErrorInfo) -> None: ...
     def progress(self, node_id: str, data: dict[str, Any]) -> None: ...
     def parking(self, node_id: str, request: WaitRequest) -> None: ...
+    def resumed(self, node_id: str) -> Resumed | None: ...
     async def run_workflow(self, ref: str, input: Any) -> Any: ...
     async def workflow(self, ref: str, *, separate: bool) -> WorkflowRunner: ...
 

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
-from tav.core.waits import WaitRequest
+from tav.core.waits import WaitOutcome, WaitRequest
 
 if TYPE_CHECKING:
     from tav.nodes.host import HostServices, Requirement
@@ -32,6 +32,19 @@ class Credential:
     name: str
     kind: str
     data: Mapping[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """What a node that parked with state runs again with (``ctx.resumed``): the state it
+    parked with, and the outcome of its wait (``outcome.port``: ``approved``,
+    ``rejected``, ``timeout``, ...; ``outcome.value``: the decision; ``outcome.error``:
+    the wait failed, e.g. timed out under ``on_timeout: fail``)."""
+
+    state: Mapping[str, Any]
+    outcome: WaitOutcome
+    seq: int
+    """Which wait of the node it was (0: its first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +92,7 @@ class Parked(BaseException):  # (a signal, as CancelledError is, not an error)
     def __init__(self, request: WaitRequest) -> None:
         super().__init__(request.mode.value)
         self.request = request
+        """What it waits for (with ``state`` and ``rerun`` when it parked with state)."""
 
 
 class WorkflowRunner(Protocol):
@@ -167,10 +181,24 @@ class NodeContext(Protocol):
         it; else this raises ``NodeError`` (``service_unavailable``) when the node runs."""
         ...
 
-    async def park(self, request: WaitRequest) -> NoReturn:
+    async def park(
+        self, request: WaitRequest, *, state: Mapping[str, Any] | None = None
+    ) -> NoReturn:
         """Wait for ``request`` (a timer, a resume call, people's decision) without
         holding anything: the wait is stored, the node is ``waiting``, and once no other
         node can run the execution is stored as ``waiting``. When the wait is decided,
         the node settles with its outcome (``tav.core.waits``) and the execution goes on;
-        ``run`` is not called again. Declare ``WAITS`` in the node type's ``requires``."""
+        ``run`` is not called again. Declare ``WAITS`` in the node type's ``requires``.
+
+        With ``state`` (a JSON object, at most ``MAX_STATE_BYTES`` serialized; secrets
+        revealed so far are redacted from it), the wait keeps it and, once decided, the
+        node runs again (on whichever process resumes the execution) with ``ctx.resumed``
+        giving that state and the outcome, to go on where it stopped. It may park again
+        then, as often as it needs (each wait has a link of its own)."""
+        ...
+
+    @property
+    def resumed(self) -> Resumed | None:
+        """For a node run again after it parked with state: that state and its wait's
+        outcome; ``None`` on a first run."""
         ...

@@ -1,5 +1,6 @@
 """Nodes that park their execution (``ctx.park``): the run ends ``waiting``, holding
-nothing; resumed with the wait's outcome, the node settles without running again."""
+nothing; resumed with the wait's outcome, the node settles without running again — or,
+parked with state, runs again with it and the outcome (``ctx.resumed``)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,27 @@ from typing import Any
 
 import pytest
 
-from tav.core.errors import WorkflowInvalid
+from tav.core.errors import NodeError, WorkflowInvalid
 from tav.core.events import utcnow
 from tav.core.results import ErrorInfo, ExecutionResult
 from tav.core.states import CancelReason, ExecutionStatus, NodeStatus
-from tav.core.waits import WaitMode, WaitOutcome, timer_outcome
+from tav.core.waits import (
+    MAX_STATE_BYTES,
+    Rerun,
+    WaitMode,
+    WaitOutcome,
+    WaitRequest,
+    timer_outcome,
+)
 from tav.engine.bus import InMemoryBus
 from tav.engine.executor import Executor, Resume, RunOptions
 from tav.engine.memory import MemoryStore, MemoryWaits
-from tav.nodes.host import HostServices
+from tav.nodes.base import Node, NodeSpec, Outputs
+from tav.nodes.builtin import BUILTIN_NODE_TYPES
+from tav.nodes.context import Credential, NodeContext
+from tav.nodes.host import WAITS, HostServices
 from tav.nodes.registry import NodeRegistry
+from tav.nodes.testing import TESTING_NODE_TYPES
 from tests.helpers import node, statuses, workflow
 
 APPROVAL = {"mode": "approval", "title": "Ship it?"}
@@ -291,3 +303,154 @@ async def test_a_parked_execution_that_resumes_is_followed_again_on_the_bus(
     await handle.wait()
     assert following[0] == "node.completed"
     assert following[-1] == "execution.completed"
+
+
+# -- a node that parks with state runs again with it -------------------------------------
+
+
+class Tally(Node):
+    """Asks for approval until it has two answers; its state counts its runs."""
+
+    spec = NodeSpec(type="test.tally", category="testing")
+    requires = (WAITS,)
+
+    async def run(self, params: Any, input: Any, ctx: NodeContext) -> Outputs:
+        resumed = ctx.resumed
+        state: dict[str, Any] = {"runs": 0, "answers": [], "input": input}
+        if resumed is not None:
+            state = {**resumed.state, "answers": [*resumed.state["answers"]]}
+            error = resumed.outcome.error
+            if error is not None:
+                raise NodeError(error.message, type=error.type)
+            state["answers"].append(resumed.outcome.port)
+        state["runs"] += 1
+        if len(state["answers"]) < 2:
+            request = WaitRequest(mode=WaitMode.APPROVAL, title=f"Answer {len(state['answers'])}")
+            await ctx.park(request, state=state)
+        return {"output": state}
+
+
+@pytest.fixture
+def tally_executor(bus: InMemoryBus, store: MemoryStore, waits: MemoryWaits) -> Executor:
+    registry = NodeRegistry([*BUILTIN_NODE_TYPES, *TESTING_NODE_TYPES, Tally])
+    return Executor(registry, bus=bus, store=store, services=HostServices(waits=waits))
+
+
+def tally_flow() -> Any:
+    return workflow(
+        node("start", "trigger.manual"),
+        node("tally", "test.tally"),
+        node("out", "core.output"),
+        links=("start -> tally", "tally -> out"),
+    )
+
+
+def decided(waits: MemoryWaits, parked: ExecutionResult, port: str, **extra: Any) -> WaitOutcome:
+    """The outcome of the node's open wait, as the host gives it when it resumes."""
+    request = waits.opened[(parked.execution_id, "tally")]
+    assert request.rerun
+    assert request.state is not None
+    rerun = Rerun(seq=request.seq, state=request.state)
+    return WaitOutcome(port=port, value={"decision": port}, rerun=rerun, **extra)
+
+
+async def test_a_node_parked_with_state_runs_again_with_it_and_may_wait_again(
+    tally_executor: Executor, waits: MemoryWaits, bus: InMemoryBus
+) -> None:
+    wf = tally_flow()
+    parked = await run(tally_executor, wf)
+    assert parked.status is ExecutionStatus.WAITING
+    first = waits.opened[(parked.execution_id, "tally")]
+    assert (first.seq, first.rerun, first.state) == (
+        0,
+        True,
+        {"runs": 1, "answers": [], "input": {"n": 1}},
+    )
+
+    outcome = decided(waits, parked, "approved")
+    again = await run(tally_executor, wf, resumed(parked, {"tally": outcome}, bus))
+    assert again.status is ExecutionStatus.WAITING  # it waits a second time
+    second = waits.opened[(parked.execution_id, "tally")]
+    assert (second.seq, second.title) == (1, "Answer 1")
+    assert second.state == {"runs": 2, "answers": ["approved"], "input": {"n": 1}}
+
+    outcome = decided(waits, again, "rejected")
+    done = await run(tally_executor, wf, resumed(again, {"tally": outcome}, bus))
+    assert done.status is ExecutionStatus.SUCCEEDED
+    assert done.output == {"runs": 3, "answers": ["approved", "rejected"], "input": {"n": 1}}
+    events = [(e.type, getattr(e, "node_id", "")) for e in bus.events(parked.execution_id)]
+    assert events.count(("node.started", "tally")) == 3
+    assert events.count(("node.waiting", "tally")) == 2
+    assert events.count(("node.completed", "tally")) == 1
+    assert [e.seq for e in bus.events(parked.execution_id)] == list(range(1, len(events) + 1))
+
+
+async def test_a_node_parked_with_state_is_told_its_wait_failed(
+    tally_executor: Executor, waits: MemoryWaits, bus: InMemoryBus
+) -> None:
+    wf = tally_flow()
+    parked = await run(tally_executor, wf)
+    error = ErrorInfo(type="wait_timeout", message="nobody decided before the timeout")
+    outcome = decided(waits, parked, "timeout").model_copy(update={"port": None, "error": error})
+    done = await run(tally_executor, wf, resumed(parked, {"tally": outcome}, bus))
+    assert done.status is ExecutionStatus.FAILED
+    assert done.nodes["tally"].error == error
+
+
+async def test_a_node_parked_with_state_and_not_decided_waits_on_and_is_cancelled(
+    tally_executor: Executor, bus: InMemoryBus
+) -> None:
+    wf = tally_flow()
+    parked = await run(tally_executor, wf)
+    still = await run(tally_executor, wf, resumed(parked, {}, bus))
+    assert still.status is ExecutionStatus.WAITING
+    handle = tally_executor.start(tally_executor.compile(wf), None, resumed(still, {}, bus))
+    handle.cancel()
+    result = await handle.wait()
+    assert result.nodes["tally"].status is NodeStatus.CANCELLED
+
+
+class Hoarder(Node):
+    """Parks with the state its input says: too much of it, or a secret."""
+
+    spec = NodeSpec(type="test.hoarder", category="testing")
+    requires = (WAITS,)
+
+    async def run(self, params: Any, input: Any, ctx: NodeContext) -> Outputs:
+        if input.get("credential"):
+            secret = (await ctx.credential(input["credential"])).data["api_key"]
+            state = {"said": f"the key is {secret}"}
+        else:
+            state = {"blob": "x" * (MAX_STATE_BYTES + 1)}
+        await ctx.park(WaitRequest(mode=WaitMode.APPROVAL), state=state)
+        return {}
+
+
+class Secrets:
+    """One credential whose secret is redacted once revealed."""
+
+    async def reveal(self, credential_id: str) -> Credential:
+        return Credential(credential_id, "key", "api_key", {"api_key": "sk-very-secret"})
+
+    def redact(self, text: str) -> str:
+        return text.replace("sk-very-secret", "[redacted]")
+
+
+async def test_a_state_too_large_fails_the_node_and_secrets_are_redacted_from_it(
+    bus: InMemoryBus, store: MemoryStore, waits: MemoryWaits
+) -> None:
+    registry = NodeRegistry([*BUILTIN_NODE_TYPES, Hoarder])
+    executor = Executor(
+        registry, bus=bus, store=store, services=HostServices(waits=waits), secrets=Secrets()
+    )
+    wf = workflow(node("start", "trigger.manual"), node("h", "test.hoarder"), links=("start -> h",))
+    failed = await executor.execute(executor.compile(wf), {})
+    assert failed.status is ExecutionStatus.FAILED
+    error = failed.nodes["h"].error
+    assert error is not None
+    assert error.type == "wait_state_too_large"
+    assert f"more than the {MAX_STATE_BYTES:,}" in error.message
+
+    parked = await executor.execute(executor.compile(wf), {"credential": "c1"})
+    assert parked.status is ExecutionStatus.WAITING
+    assert waits.opened[(parked.execution_id, "h")].state == {"said": "the key is [redacted]"}
