@@ -23,7 +23,7 @@ credentials, variables, stored files, vector collections, the AI cache, stored w
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, overload
@@ -82,7 +82,10 @@ from tav.triggers.webhook import WebhookRoutes
 
 if TYPE_CHECKING:
     from tav.nodes.code import CodeJob
+    from tav.nodes.context import Credential
+    from tav.nodes.mcp import McpResult, McpTool
     from tav.sandbox.runner import SandboxRunner
+    from tav.services.mcp import McpPool
     from tav.storage.limits import LimitHolds
 
 BUS_RETAIN_EVENTS = 1_000
@@ -135,6 +138,8 @@ class Parts(Storage):
     users_service: Users
     code: CodeSandbox
     """Runs the code of ``code.python`` nodes (``tav.sandbox``)."""
+    mcp: McpConnections
+    """Connections to MCP servers (``mcp.call_tool``, ``ai.agent``), per credential."""
 
     @property
     def settings(self) -> Settings:
@@ -152,6 +157,7 @@ class Parts(Storage):
         if self.limit_holds is not None:
             await self.limit_holds.aclose()
         await self.code.aclose()
+        await self.mcp.aclose()
         await self.db.close()
 
 
@@ -237,6 +243,7 @@ def build(
     loader = StoredWorkflowLoader(storage.workflows, file_refs=file_refs)
     waits = _waits(settings, storage) if record else None
     code = CodeSandbox(settings)
+    mcp = McpConnections(settings, outbound)
     services = replace(
         build_services(ServiceConfig.from_settings(settings), http),
         outbound=outbound,
@@ -250,6 +257,7 @@ def build(
         pdf_fonts=PdfFonts(tuple(str(path) for path in settings.pdf_font)),
         waits=waits,
         code=code,
+        mcp=mcp,
     )
     relay = _relay(settings) if writer else None
     sinks = [sink for sink in (writer, relay) if sink is not None]
@@ -279,6 +287,7 @@ def build(
         settings_service=runtime,
         users_service=Users(storage.users, storage.invites, storage.auth),
         code=code,
+        mcp=mcp,
     )
     if writer is None or waits is None:
         return parts
@@ -305,6 +314,43 @@ class CodeSandbox:
         """Stop the interpreters kept started."""
         if self._runner is not None:
             await self._runner.aclose()
+
+
+class McpConnections:
+    """MCP clients (``tav.services.mcp``), made on first use: a host that calls no MCP
+    server imports none of the SDK. A stdio server runs in the code sandbox, and never
+    sees the data dir."""
+
+    def __init__(self, settings: Settings, outbound: OutboundPolicy) -> None:
+        self._settings = settings
+        self._outbound = outbound
+        self._pool: McpPool | None = None
+
+    async def list_tools(self, credential: Credential) -> list[McpTool]:
+        return await self.pool().list_tools(credential)
+
+    async def call_tool(
+        self, credential: Credential, tool: str, arguments: Mapping[str, Any]
+    ) -> McpResult:
+        return await self.pool().call_tool(credential, tool, arguments)
+
+    def pool(self) -> McpPool:
+        if self._pool is None:
+            from tav.sandbox.command import CommandSandbox
+            from tav.services.mcp import McpPool
+
+            launcher = CommandSandbox(
+                bwrap=self._settings.code_bwrap,
+                unsafe_no_sandbox=self._settings.code_unsafe_no_sandbox,
+                private=(str(self._settings.data_dir),),
+            )
+            self._pool = McpPool(launcher=launcher, outbound=self._outbound)
+        return self._pool
+
+    async def aclose(self) -> None:
+        """Close the connections, and stop the stdio servers."""
+        if self._pool is not None:
+            await self._pool.aclose()
 
 
 def _fields(parts: Storage) -> dict[str, Any]:

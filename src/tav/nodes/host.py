@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from tav.core.waits import WaitRequest
 from tav.nodes.ai import ChatModels, Embeddings, TextSplitter, VectorStores, WorkflowCatalog
 from tav.nodes.code import CodeRunner
+from tav.nodes.mcp import McpClients
 from tav.nodes.outbound.policy import OutboundPolicy
 from tav.nodes.services import Discord, Mailer, MqttPublisher, Slack, Telegram, Webhooks
 
@@ -118,6 +119,8 @@ class HostServices:
     """Durable waits: a host that stores executions keeps them (``ctx.park``)."""
     code: CodeRunner | None = None
     """Runs authors' code out of process, in a sandbox (``code.python``)."""
+    mcp: McpClients | None = None
+    """Connections to MCP servers, kept per credential (``mcp.call_tool``, ``ai.agent``)."""
     pdf_fonts: PdfFonts = field(default_factory=PdfFonts)
 
 
@@ -154,6 +157,7 @@ MQTT: Requirement[MqttPublisher] = Requirement("mqtt", "an MQTT client")
 WEBHOOKS: Requirement[Webhooks] = Requirement("webhooks", "a webhook sender")
 WAITS: Requirement[Waits] = Requirement("waits", "durable waits (a server or a data dir)")
 CODE: Requirement[CodeRunner] = Requirement("code", "a code sandbox")
+MCP: Requirement[McpClients] = Requirement("mcp", "MCP clients")
 
 
 def missing(requires: tuple[Requirement[Any], ...], services: HostServices) -> list[str]:

@@ -57,6 +57,7 @@ BUILTIN_TYPE_IDS = {
     "telegram.send_message",
     "mqtt.publish",
     "webhook.send",
+    "mcp.call_tool",
 }
 CATALOG_KEYS = {
     "type",

@@ -53,6 +53,7 @@ BUILTIN_MODULES: tuple[NodeModule, ...] = (
     _module("services.chat", "slack.post_message", "discord.send_message", "telegram.send_message"),
     _module("services.mqtt", "mqtt.publish"),
     _module("services.webhook", "webhook.send"),
+    _module("services.mcp", "mcp.call_tool"),
 )
 """One record per built-in node module."""
 
