@@ -56,6 +56,7 @@ from tav.core.states import ExecutionStatus
 from tav.core.waits import (
     Decider,
     Decision,
+    Rerun,
     WaitMode,
     WaitOutcome,
     WaitRequest,
@@ -105,9 +106,13 @@ class Links:
     key: Callable[[], bytes]
     base_url: str
 
-    def token(self, execution_id: str, node_id: str) -> str:
+    def token(self, execution_id: str, node_id: str, seq: int = 0) -> str:
+        """``seq``: which wait of the node (a node run again after its wait may wait
+        again, under a link of its own); the first's is known before it waits."""
         subkey = hmac.new(self.key(), TOKEN_CONTEXT, hashlib.sha256).digest()
         message = f"{execution_id}\0{node_id}".encode()
+        if seq:
+            message += f"\0{seq}".encode()
         digest = hmac.new(subkey, message, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
@@ -133,7 +138,7 @@ class Waits:
     # -- the nodes' side ------------------------------------------------------------------
 
     async def open(self, execution_id: str, node_id: str, request: WaitRequest) -> None:
-        digest = token_hash(self.links.token(execution_id, node_id))
+        digest = token_hash(self.links.token(execution_id, node_id, request.seq))
         if self.executions is not None:  # its row first (it is written in batches)
             await self.executions.written(execution_id)
         await self.repository.open(execution_id, node_id, request, digest)
@@ -197,7 +202,7 @@ class Waits:
             if record.node_id not in waiting:
                 continue
             if record.status == DECIDED and record.outcome is not None:
-                outcomes[record.node_id] = record.outcome
+                outcomes[record.node_id] = _with_rerun(record.outcome, record.request)
             cancelled = cancelled or record.status == CANCELLED
         return outcomes, cancelled
 
@@ -301,6 +306,14 @@ class _NotDue(Exception):
 
 class _Ended(Exception):
     """Its execution ended while the wait was open: nothing to resume."""
+
+
+def _with_rerun(outcome: WaitOutcome, request: WaitRequest) -> WaitOutcome:
+    """A node that parked with state runs again with it (``ctx.resumed``)."""
+    if not request.rerun:
+        return outcome
+    rerun = Rerun(seq=request.seq, state=request.state or {})
+    return outcome.model_copy(update={"rerun": rerun})
 
 
 def check_open(record: WaitRecord) -> None:

@@ -2,8 +2,11 @@
 
 A wait is opened by the node that parks, before its execution is stored ``waiting``
 (``open``: once; opening it again, as a node run again after a crash does, changes
-nothing). Every decision goes through ``decide``, one transaction that first locks the
-execution's row (an ``UPDATE`` that changes nothing, ``RETURNING`` its status: a row lock
+nothing). A node that parked with state runs again once its wait is decided, and may wait
+again: its next wait (``seq`` one more) takes the row's place, with a link of its own.
+
+Every decision goes through ``decide``, one transaction that first locks the execution's
+row (an ``UPDATE`` that changes nothing, ``RETURNING`` its status: a row lock
 on PostgreSQL, the write lock on SQLite) and only then reads and changes the wait. So of
 two decisions on one execution, one waits for the other and sees what it did: of two
 people deciding the last approval, exactly one decides it, the other finds it decided. A
@@ -100,8 +103,15 @@ class WaitRepository:
             "outcome": None,
         }
         statement = upsert(self.db.dialect, WaitRow, ("execution_id", "node_id"))
+        where = (WaitRow.execution_id == execution_id) & (WaitRow.node_id == node_id)
         async with self.db.begin() as connection:
-            await connection.execute(statement, [row])
+            kept = await connection.scalar(select(WaitRow.spec).where(where))
+            if kept is None:
+                await connection.execute(statement, [row])
+            elif kept.get("seq", 0) < request.seq:  # the node's next wait takes its place
+                keys = ("execution_id", "node_id")
+                values = {k: v for k, v in row.items() if k not in keys}
+                await connection.execute(update(WaitRow).where(where).values(**values))
 
     async def get(self, execution_id: str, node_id: str) -> WaitRecord | None:
         found = await self._find(

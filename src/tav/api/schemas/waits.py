@@ -6,7 +6,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tav.core.roles import Role, UserRef
-from tav.core.waits import Decider, may_answer
+from tav.core.waits import Decider, ToolCallAsked, may_answer
 from tav.storage.waits import OPEN, WaitRecord
 
 
@@ -16,6 +16,19 @@ class DecisionPublic(BaseModel):
     data: dict[str, Any]
     by: UserRef | None = Field(description="The member; none for whoever held the link.")
     at: datetime
+
+
+class ToolCallPublic(BaseModel):
+    """An agent's tool call waiting for approval."""
+
+    tool: str = Field(description="The tool's name, as the model called it.")
+    description: str = Field(description="What the tool does, as the model was told.")
+    arguments: dict[str, Any] = Field(description="The arguments the model asked for.")
+    workflow: str | None = Field(description="The stored workflow the tool runs.")
+
+    @classmethod
+    def of(cls, call: ToolCallAsked) -> ToolCallPublic:
+        return cls.model_validate(call.model_dump())
 
 
 class WaitPublic(BaseModel):
@@ -44,6 +57,11 @@ class WaitPublic(BaseModel):
     port: str | None = Field(
         None, description="Once decided: the output port the node went on down."
     )
+    tool_call: ToolCallPublic | None = Field(
+        None,
+        description="approval: the agent's tool call it is about (an `ai.agent` tool that "
+        "needs approval): approving runs it with the form's answer as its arguments.",
+    )
     may_decide: bool = Field(
         description="The member asking may decide it while it is open: approve or reject "
         "an approval (it names them or a role of theirs, or names nobody and they have the "
@@ -71,6 +89,7 @@ class WaitPublic(BaseModel):
             approver_roles=request.approver_roles,
             anyone_with_link=request.link,
             port=record.outcome.port if record.outcome is not None else None,
+            tool_call=ToolCallPublic.of(request.tool_call) if request.tool_call else None,
             may_decide=record.status == OPEN and may_answer(request, asking),
         )
 

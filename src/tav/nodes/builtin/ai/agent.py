@@ -18,6 +18,13 @@ Decisions:
   failure says plainly that the limit, not the task, ended the run.
 - Tool calls the model makes in one answer run concurrently: they are independent by
   construction (the model had none of their results when it asked).
+- A tool marked ``approval`` runs only once a person approved the call
+  (``tav.nodes.builtin.ai.approvals``). The calls of one answer that need no approval run
+  first, at once; then the execution waits for each call that does, one wait per call in
+  the order the model made them (each its own form and decision: a person may allow one
+  and refuse another). The node parks with the conversation as its state (``ctx.park``)
+  and runs again once a call is decided (``ctx.resumed``): it goes on from there, without
+  asking the model again for what it answered or running again the calls that ran.
 """
 
 from __future__ import annotations
@@ -26,11 +33,12 @@ import asyncio
 import json
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field, field_validator
 
 from tav.core.errors import NodeError, NotFound, WorkflowInvalid
+from tav.core.events import utcnow
 from tav.core.model import Model
 from tav.nodes.ai import (
     ChatRequest,
@@ -41,6 +49,14 @@ from tav.nodes.ai import (
     WorkflowDescription,
 )
 from tav.nodes.base import Node, NodeSpec, Outputs, Port
+from tav.nodes.builtin.ai.approvals import (
+    ApprovalOption,
+    FormKind,
+    ToolApproval,
+    approval_request,
+    decided_step,
+    refusal,
+)
 from tav.nodes.builtin.ai.conversation import ConversationParams, conversation
 from tav.nodes.builtin.ai.json_schema import object_schema_problems
 from tav.nodes.capabilities import LLMCapability
@@ -67,6 +83,15 @@ class ToolRef(Model):
     description: str | None = Field(
         None, description="What the tool does, for the model; default: the workflow's."
     )
+    approval: ApprovalOption = Field(
+        None,
+        description="Each call waits for a person's approval before it runs: `true`, or "
+        "`{approvers, approver_roles, anyone_with_link, approvals, timeout, on_timeout}` "
+        "as core.wait's approval has them (`on_timeout`: `fail` the node, or `reject` the "
+        "call). The person sees the tool, its description and the model's arguments in "
+        "a form built from the tool's input schema, and may edit them before approving; "
+        "a rejection (with its comment) is told to the model as the call's result.",
+    )
 
 
 def _tool_ref(value: Any) -> Any:
@@ -81,8 +106,9 @@ class AgentParams(ConversationParams):
     tools: list[ToolItem] = Field(
         default_factory=list,
         description="Stored workflows the model may call: an id, or `{workflow, name, "
-        "description}`. A call's arguments are the workflow's trigger payload, its output "
-        "the result.",
+        "description, approval}`. A call's arguments are the workflow's trigger payload, "
+        "its output the result. A tool with `approval` runs only once a person approved "
+        "the call (the execution waits meanwhile, holding nothing).",
     )
     max_steps: int = Field(
         8,
@@ -101,11 +127,23 @@ class AgentParams(ConversationParams):
         return tools
 
 
+class StepApproval(Model):
+    decision: Literal["approve", "reject", "timeout"]
+    by: str | None = Field(None, description="The email of who decided, if known.")
+    comment: str = ""
+    asked: dict[str, Any] | None = Field(
+        None, description="The model's arguments, when the person changed them."
+    )
+
+
 class AgentStep(Model):
     tool: str = Field(description="The tool's name, as the model called it.")
-    arguments: dict[str, Any]
+    arguments: dict[str, Any] = Field(description="The arguments it ran (or would run) with.")
     output: Any = Field(None, description="The tool workflow's output, when it succeeded.")
     error: str | None = Field(None, description="Why the call failed, when it did.")
+    approval: StepApproval | None = Field(
+        None, description="For a tool that needs approval: what a person decided."
+    )
 
 
 class AgentOutput(Model):
@@ -120,6 +158,34 @@ class AgentOutput(Model):
 class Tool:
     workflow: str
     spec: ToolSpec
+    approval: ToolApproval | None = None
+
+
+class Batch(Model):
+    """The tool calls of one answer, while they run and are decided."""
+
+    assistant: dict[str, Any]
+    """The model's answer, as the conversation keeps it."""
+    calls: list[ToolCall]
+    first: int
+    """The step number of its first call."""
+    done: dict[int, dict[str, Any]] = Field(default_factory=dict)
+    """The step of each call that has run or been decided, by its index."""
+    asking: int | None = None
+    """The call whose approval the node waits for."""
+    form: FormKind = "none"
+    """How that approval's form edits the call's arguments."""
+
+
+class AgentState(Model):
+    """Where the agent is: what it parks with while a call waits for approval."""
+
+    messages: list[dict[str, Any]]
+    """The conversation so far, but for the batch under way."""
+    steps: list[dict[str, Any]] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    rounds: int = 0
+    batch: Batch | None = None
 
 
 class Agent(LLMCapability, Node):
@@ -140,27 +206,29 @@ class Agent(LLMCapability, Node):
 
     async def run(self, params: AgentParams, input: Any, ctx: NodeContext) -> Outputs:
         tools = await resolve_tools(ctx, params.tools)
+        state = await _resumed(ctx, tools)
+        if state is None:
+            state = AgentState(messages=conversation(params, input))
         request = ChatRequest(
             models=params.models,
-            messages=conversation(params, input),
+            messages=state.messages,
             temperature=params.temperature,
             stream=False,
             tools=[tool.spec for tool in tools.values()],
         )
-        steps: list[dict[str, Any]] = []
-        usage, rounds = Usage(), 0
         while True:
-            response = await self.chat_models(ctx).chat(ctx, request)
-            usage = _added(usage, response.usage)
-            if not response.tool_calls:
-                return {"output": _result(response, steps, usage)}
-            if rounds == params.max_steps:
-                raise _too_many_steps(params.max_steps, steps)
-            rounds += 1
-            done = await _call_all(ctx, tools, response.tool_calls, first=len(steps) + 1)
-            steps.extend(done)
-            answered = [_assistant(response), *map(_tool_message, response.tool_calls, done)]
-            request = request.model_copy(update={"messages": [*request.messages, *answered]})
+            if state.batch is None:
+                request = request.model_copy(update={"messages": state.messages})
+                response = await self.chat_models(ctx).chat(ctx, request)
+                state.usage = _added(state.usage, response.usage)
+                if not response.tool_calls:
+                    return {"output": _result(response, state.steps, state.usage)}
+                if state.rounds == params.max_steps:
+                    raise _too_many_steps(params.max_steps, state.steps)
+                state.rounds += 1
+                state.batch = await _start_batch(ctx, tools, response, len(state.steps) + 1)
+            await _ask_approvals(ctx, tools, state)
+            _end_batch(state)
 
 
 async def resolve_tools(ctx: NodeContext, refs: list[ToolRef]) -> dict[str, Tool]:
@@ -176,7 +244,7 @@ async def resolve_tools(ctx: NodeContext, refs: list[ToolRef]) -> dict[str, Tool
         except WorkflowInvalid as exc:
             raise NodeError(f"tool {ref.workflow!r}: {exc}", type="tool_invalid") from None
         name = ref.name or _unique(tool_name(described.name), named | set(tools))
-        tools[name] = Tool(ref.workflow, _tool_spec(name, ref, described))
+        tools[name] = Tool(ref.workflow, _tool_spec(name, ref, described), ref.approval)
     return tools
 
 
@@ -207,20 +275,94 @@ def _tool_spec(name: str, ref: ToolRef, described: WorkflowDescription) -> ToolS
     return ToolSpec(name=name, description=description, parameters=schema)
 
 
-async def _call_all(
-    ctx: NodeContext, tools: dict[str, Tool], calls: list[ToolCall], *, first: int
-) -> list[dict[str, Any]]:
+async def _start_batch(
+    ctx: NodeContext, tools: dict[str, Tool], response: ChatResponse, first: int
+) -> Batch:
+    """The answer's calls, those that need no approval run already."""
+    batch = Batch(assistant=_assistant(response), calls=response.tool_calls, first=first)
+    free = [
+        index
+        for index, call in enumerate(batch.calls)
+        if (tool := tools.get(call.name)) is None or tool.approval is None
+    ]
     async with asyncio.TaskGroup() as group:
-        tasks = [
-            group.create_task(_call(ctx, tools.get(call.name), call, first + index, tools))
-            for index, call in enumerate(calls)
-        ]
-    return [task.result() for task in tasks]
+        tasks = {
+            index: group.create_task(_call(ctx, tools, batch.calls[index], first + index))
+            for index in free
+        }
+    batch.done = {index: task.result() for index, task in tasks.items()}
+    return batch
+
+
+async def _ask_approvals(ctx: NodeContext, tools: dict[str, Tool], state: AgentState) -> None:
+    """Park on the first call of the batch still to be decided, if any (one at a time)."""
+    batch = state.batch
+    assert batch is not None
+    for index, call in enumerate(batch.calls):
+        if index in batch.done:
+            continue
+        tool = tools.get(call.name)
+        assert tool is not None
+        assert tool.approval is not None
+        request, form = approval_request(tool.approval, tool.spec, tool.workflow, call, utcnow())
+        step = batch.first + index
+        ctx.progress(
+            {"step": step, "tool": call.name, "arguments": call.arguments, "approval": "asked"}
+        )
+        batch.asking, batch.form = index, form
+        await ctx.park(request, state=state.model_dump(mode="json"))
+
+
+def _end_batch(state: AgentState) -> None:
+    """Every call of the batch has run or been decided: the model is told their results."""
+    batch = state.batch
+    assert batch is not None
+    done = [batch.done[index] for index in range(len(batch.calls))]
+    state.steps.extend(done)
+    state.messages = [
+        *state.messages,
+        batch.assistant,
+        *map(_tool_message, batch.calls, done),
+    ]
+    state.batch = None
+
+
+async def _resumed(ctx: NodeContext, tools: dict[str, Tool]) -> AgentState | None:
+    """Where the agent stopped, the call it waited for decided (run, if approved); ``None``
+    on a first run."""
+    resumed = ctx.resumed
+    if resumed is None:
+        return None
+    state = AgentState.model_validate(resumed.state)
+    ctx.add_usage(state.usage.counts())  # the model calls of the runs before this one
+    batch = state.batch
+    assert batch is not None
+    assert batch.asking is not None
+    outcome = resumed.outcome
+    if outcome.error is not None:
+        raise NodeError(
+            f"the approval of a call of tool {batch.calls[batch.asking].name!r}: "
+            f"{outcome.error.message}",
+            type=outcome.error.type,
+        )
+    index, call = batch.asking, batch.calls[batch.asking]
+    step, arguments = decided_step(call, outcome, batch.form)
+    number = batch.first + index
+    if arguments is not None:
+        run = call.model_copy(update={"arguments": arguments})
+        step = {**step, **await _call(ctx, tools, run, number)}
+    else:
+        shown = "approval" if "error" not in step else "error"
+        ctx.progress({"step": number, "tool": call.name, shown: _preview(step.get(shown))})
+    batch.done[index] = step
+    batch.asking = None
+    return state
 
 
 async def _call(
-    ctx: NodeContext, tool: Tool | None, call: ToolCall, step: int, tools: dict[str, Tool]
+    ctx: NodeContext, tools: dict[str, Tool], call: ToolCall, step: int
 ) -> dict[str, Any]:
+    tool = tools.get(call.name)
     ctx.progress({"step": step, "tool": call.name, "arguments": call.arguments})
     done: dict[str, Any] = {"tool": call.name, "arguments": call.arguments}
     if tool is None:
@@ -245,7 +387,9 @@ def _assistant(response: ChatResponse) -> dict[str, Any]:
 
 
 def _tool_message(call: ToolCall, step: dict[str, Any]) -> dict[str, Any]:
-    content = f"Error: {step['error']}" if "error" in step else _as_text(step["output"])
+    content = refusal(step)
+    if content is None:
+        content = f"Error: {step['error']}" if "error" in step else _as_text(step["output"])
     if len(content) > RESULT_CHARS:
         content = content[:RESULT_CHARS] + f"… (cut; {len(content)} characters in all)"
     return {"role": "tool", "tool_call_id": call.id, "content": content}

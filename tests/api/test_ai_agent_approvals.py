@@ -1,0 +1,201 @@
+"""ai.agent's tools that need a person's approval, over HTTP, against the fake provider
+servers (``tests.fakes.llm``): the execution waits (stored, holding nothing) before such a
+call runs; approved (its arguments edited), the tool runs with them; rejected, the model is
+told so and goes on; the agent goes on where it stopped, asking the model nothing twice."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from tav.app.server import Server
+from tests.api.helpers import ended, stored, until
+from tests.api.test_ai_agent import order_status, sub_executions
+from tests.fakes.llm import FakeProviders, Reply
+from tests.helpers import document, node
+
+
+def notify() -> dict[str, Any]:
+    """A tool that needs no approval: says who was told."""
+    return document(
+        node("start", "trigger.manual"),
+        node("said", "core.set", params={"values": {"told": "{{ trigger.who }}"}}),
+        node("out", "core.output"),
+        links=("start -> said", "said -> out"),
+        name="Notify",
+        description="Tells someone.",
+        input_schema={"type": "object", "properties": {"who": {"type": "string"}}},
+    )
+
+
+def agent(tools: list[Any], credential: str) -> dict[str, Any]:
+    return document(
+        node("start", "trigger.manual"),
+        node(
+            "agent",
+            "ai.agent",
+            params={
+                "prompt": "{{ trigger.question }}",
+                "tools": tools,
+                "models": [{"credential": credential, "model": "gpt-test"}],
+            },
+        ),
+        node("out", "core.output"),
+        links=("start -> agent", "agent -> out"),
+        name="Answer a customer",
+    )
+
+
+async def setup(server: Server, fake: FakeProviders, **approval: Any) -> str:
+    """The agent workflow, its order_status tool needing approval, notify not."""
+    data = {"api_key": "sk-test", "base_url": fake.url("openai")}
+    credential = await server.parts.credentials.create("Fake OpenAI", "openai", data)
+    order_id = await stored(server, order_status())
+    notify_id = await stored(server, notify())
+    tools = [{"workflow": order_id, "approval": approval or True}, notify_id]
+    return await stored(server, agent(tools, credential.id))
+
+
+async def parked(client: httpx.AsyncClient, workflow_id: str, question: str) -> dict[str, Any]:
+    response = await client.post(
+        f"/api/v1/workflows/{workflow_id}/run?wait=true", json={"input": {"question": question}}
+    )
+    assert response.status_code == 200, response.text
+    execution = dict(response.json())
+    assert execution["status"] == "waiting", execution
+    return execution
+
+
+async def open_wait(client: httpx.AsyncClient, execution_id: str) -> dict[str, Any]:
+    waits = (await client.get(f"/api/v1/executions/{execution_id}/waits")).json()
+    (wait,) = [w for w in waits if w["status"] == "open"]
+    return dict(wait)
+
+
+async def decide(client: httpx.AsyncClient, execution_id: str, **body: Any) -> None:
+    response = await client.post(f"/api/v1/executions/{execution_id}/waits/agent", json=body)
+    assert response.status_code == 200, response.text
+    assert response.json()["decided"] is True
+
+
+async def test_approved_with_edited_arguments_the_tool_runs_with_them(
+    client: httpx.AsyncClient, server: Server, fake_llm: FakeProviders
+) -> None:
+    agent_id = await setup(server, fake_llm)
+    fake_llm.reply(
+        "openai",
+        Reply(
+            tool_calls=[
+                {"name": "order_status", "arguments": {"order": "A-1"}},
+                {"name": "notify", "arguments": {"who": "ops"}},
+            ],
+            usage=(3, 4),
+        ),
+        Reply(text="Order A-2 has shipped; ops know.", usage=(10, 20)),
+    )
+    execution = await parked(client, agent_id, "Where is my order?")
+    execution_id = execution["execution_id"]
+    assert execution["nodes"]["agent"]["status"] == "waiting"
+    assert len(fake_llm.requests_to("openai")) == 1
+    # The call that needs no approval ran already; the other waits.
+    subs = await sub_executions(client, execution_id)
+    assert [s["workflow"] for s in subs] == ["Notify"]
+
+    wait = await open_wait(client, execution_id)
+    assert wait["mode"] == "approval"
+    assert wait["title"] == "Allow the agent to call order_status?"
+    assert wait["tool_call"] == {
+        "tool": "order_status",
+        "description": "Tells where an order is.",
+        "arguments": {"order": "A-1"},
+        "workflow": wait["tool_call"]["workflow"],
+    }
+    assert wait["fields"]["properties"]["order"]["default"] == "A-1"
+    assert wait["fields"]["required"] == ["order"]
+    assert '"order": "A-1"' in wait["description"]
+
+    await decide(client, execution_id, decision="approve", data={"order": "A-2"}, comment="A-2")
+    finished = await until(client, execution_id, ended, within_s=15)
+
+    assert finished["status"] == "succeeded", finished
+    output = finished["output"]
+    assert output["answer"] == "Order A-2 has shipped; ops know."
+    order, told = output["steps"]
+    assert order["arguments"] == {"order": "A-2"}
+    assert order["output"] == {"order": "A-2", "status": "shipped"}
+    assert order["approval"]["decision"] == "approve"
+    assert order["approval"]["asked"] == {"order": "A-1"}
+    assert order["approval"]["comment"] == "A-2"
+    assert told["output"] == {"told": "ops"}
+
+    requests = [r.json for r in fake_llm.requests_to("openai")]
+    assert len(requests) == 2  # the model was not asked again for what it had answered
+    results = [m for m in requests[1]["messages"] if m["role"] == "tool"]
+    assert "A-2" in results[0]["content"]
+    assert "shipped" in results[0]["content"]
+    assert "ops" in results[1]["content"]
+    assert requests[1]["messages"][-3]["tool_calls"][0]["function"]["name"] == "order_status"
+    subs = await sub_executions(client, execution_id)
+    assert sorted(s["workflow"] for s in subs) == ["Notify", "Order status"]  # each ran once
+    # Tokens of both model calls, the one before the wait and the one after.
+    assert output["usage"] == {"input_tokens": 13, "output_tokens": 24, "total_tokens": 37}
+    assert finished["nodes"]["agent"]["usage"] == output["usage"]
+
+
+async def test_rejected_the_model_is_told_and_goes_on(
+    client: httpx.AsyncClient, server: Server, fake_llm: FakeProviders
+) -> None:
+    agent_id = await setup(server, fake_llm)
+    fake_llm.reply(
+        "openai",
+        Reply(tool_calls=[{"name": "order_status", "arguments": {"order": "A-1"}}]),
+        Reply(tool_calls=[{"name": "order_status", "arguments": {"order": "B-7"}}]),
+        Reply(text="I may not look that order up."),
+    )
+    execution_id = (await parked(client, agent_id, "Where is A-1?"))["execution_id"]
+    await decide(client, execution_id, decision="reject", comment="not this customer's order")
+
+    # The model tries again: a second wait, with a link of its own.
+    again = await until(client, execution_id, lambda e: e["status"] in {"waiting", "failed"})
+    assert again["status"] == "waiting", again
+    wait = await open_wait(client, execution_id)
+    assert wait["tool_call"]["arguments"] == {"order": "B-7"}
+    told = [r.json for r in fake_llm.requests_to("openai")][1]["messages"][-1]
+    assert told["role"] == "tool"
+    assert "Rejected" in told["content"]
+    assert "not this customer's order" in told["content"]
+
+    await decide(client, execution_id, decision="reject", comment="no")
+    finished = await until(client, execution_id, ended, within_s=15)
+    assert finished["status"] == "succeeded", finished
+    assert finished["output"]["answer"] == "I may not look that order up."
+    steps = finished["output"]["steps"]
+    assert [s["approval"]["decision"] for s in steps] == ["reject", "reject"]
+    assert all("output" not in s for s in steps)
+    assert await sub_executions(client, execution_id) == []  # the tool never ran
+    assert len(fake_llm.requests_to("openai")) == 3
+    waits = (await client.get(f"/api/v1/executions/{execution_id}/waits")).json()
+    assert [w["status"] for w in waits] == ["decided"]
+
+
+async def test_a_timeout_that_rejects_tells_the_model_nobody_approved(
+    client: httpx.AsyncClient, server: Server, fake_llm: FakeProviders
+) -> None:
+    agent_id = await setup(server, fake_llm, timeout="1s", on_timeout="reject")
+    fake_llm.reply(
+        "openai",
+        Reply(tool_calls=[{"name": "order_status", "arguments": {"order": "A-1"}}]),
+        Reply(text="Nobody let me look."),
+    )
+    execution_id = (await parked(client, agent_id, "Where is A-1?"))["execution_id"]
+    waits: Any = server.parts.waits
+    await asyncio.sleep(1.1)
+    await waits.fire_due()
+    finished = await until(client, execution_id, ended, within_s=15)
+    assert finished["status"] == "succeeded", finished
+    (step,) = finished["output"]["steps"]
+    assert step["approval"]["decision"] == "timeout"
+    told = [r.json for r in fake_llm.requests_to("openai")][1]["messages"][-1]
+    assert "nobody approved" in told["content"]
