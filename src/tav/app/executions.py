@@ -363,8 +363,14 @@ class Executions:
             handle.cancel()
             return handle
         # One that waited (its links are dead now) is resumed to be cancelled: here, or
-        # (queue mode) as a queued one is, below.
+        # (queue mode) as a queued one is, below; so are the child executions it waited
+        # for, once its waits for them are cancelled (their ends then settle nothing).
+        waited = await self._waited_children(execution_id)
         cancelled = self.waits is not None and await self.waits.repository.cancel(execution_id)
+        if cancelled:
+            for child_id in waited:
+                with suppress(Conflict, NotFound):
+                    await self.cancel(child_id)
         if cancelled and self.queue is None:
             return await self.resume(await self._record(execution_id))
         if self.queue is None:
@@ -376,6 +382,18 @@ class Executions:
         if lease is not None:
             await self._cancel_here(lease)
         return self.queue.handle(execution_id)
+
+    async def _waited_children(self, execution_id: str) -> list[str]:
+        """The child executions the open waits of ``execution_id`` wait for."""
+        if self.waits is None:
+            return []
+        records = (await self.waits.of([execution_id])).get(execution_id, [])
+        return [
+            child_id
+            for record in records
+            if record.status == "open" and record.request.children is not None
+            for child_id in record.request.children.executions
+        ]
 
     async def _cancel_here(self, lease: Lease) -> None:
         """Run the claimed execution here, cancelled from the start (no node runs): its
@@ -560,7 +578,10 @@ class Executions:
         )
         if resume is not None:
             self.writer.resuming(record.execution_id)
-        if record.retry_of is None and record.mode is not ExecutionMode.EDITOR:  # as it began
+        parent = record.parent_execution_id
+        if parent is not None:  # a child that waited: its parent's node takes its output
+            self.writer.keeping(record.execution_id, "all", workflow_id=record.workflow_id)
+        elif record.retry_of is None and record.mode is not ExecutionMode.EDITOR:  # as it began
             keep = self.keep(plan)
             self.writer.keeping(record.execution_id, keep, workflow_id=record.workflow_id)
         options = RunOptions(
@@ -570,9 +591,14 @@ class Executions:
             vars=await self.global_vars(),
             started_at=record.started_at,
             skip=skip,
+            parent_execution_id=parent,
+            depth=await self.executions.depth(record.execution_id) if parent else 0,
         )
         handle = self.executor.start(plan, record.input, options)
         self._track(handle)
+        if parent is not None and self.waits is not None:
+            waits, child_id = self.waits, record.execution_id
+            handle.add_done_callback(lambda: waits.run_ended(child_id, parent))
         if cancelled:  # cancelled while it waited: its waiting nodes are cancelled
             handle.cancel()
         logger.info("resumed execution %s (%d settled nodes)", record.execution_id, len(settled))

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tav.core import forms
+from tav.core import children, forms
 from tav.core.errors import (
     Conflict,
     FailureKind,
@@ -52,7 +52,7 @@ from tav.core.errors import (
 )
 from tav.core.events import utcnow
 from tav.core.results import ErrorInfo
-from tav.core.states import ExecutionStatus
+from tav.core.states import ExecutionStatus, NodeStatus
 from tav.core.waits import (
     Decider,
     Decision,
@@ -138,15 +138,25 @@ class Waits:
     # -- the nodes' side ------------------------------------------------------------------
 
     async def open(self, execution_id: str, node_id: str, request: WaitRequest) -> None:
-        digest = token_hash(self.links.token(execution_id, node_id, request.seq))
+        # A wait for child executions has no link: nobody decides it.
+        digest = None
+        if request.mode is not WaitMode.EXECUTION:
+            digest = token_hash(self.links.token(execution_id, node_id, request.seq))
         if self.executions is not None:  # its row first (it is written in batches)
             await self.executions.written(execution_id)
         await self.repository.open(execution_id, node_id, request, digest)
         if request.due_at is not None and self._wake is not None:
             self._wake.set()
+        if request.children is not None and self.executions is not None:
+            self._spawn(self._children_parked(execution_id, node_id, request.children))
 
     def url(self, execution_id: str, node_id: str) -> str:
         return self.links.url(execution_id, node_id)
+
+    async def detach(self, execution_id: str, document: dict[str, Any], input: Any) -> None:
+        assert self.executions is not None
+        await self.executions.written(execution_id)  # its row first
+        await self.executions.executions.detach(execution_id, document, input)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -211,19 +221,116 @@ class Waits:
         (nobody could resume it then) resumes it now."""
         self._spawn(self._after_park(execution_id, set(waiting)))
 
-    async def _after_park(self, execution_id: str, waiting: set[str]) -> None:
+    async def _after_park(self, execution_id: str, waiting: set[str] | None = None) -> None:
+        """``waiting``: its nodes that wait (``None``: as stored)."""
         assert self.executions is not None
         with suppress(NotStored):  # (then it is recorded failed: nothing to resume)
             await self.executions.written(execution_id)
+        if waiting is None:
+            record = await self.executions.get(execution_id)
+            if record.status is not ExecutionStatus.WAITING:
+                return
+            waiting = {k for k, r in record.nodes.items() if r.status is NodeStatus.WAITING}
         outcomes, _ = await self.settles(execution_id, waiting)
         if outcomes and await self.repository.requeue(execution_id):
             await self._resume(execution_id)
+
+    # -- waits for child executions (``tav.core.children``) -------------------------------
+
+    async def _children_parked(
+        self, execution_id: str, node_id: str, wait: children.ChildWait
+    ) -> None:
+        """A node parked on child executions that parked (stored ``waiting`` by now, as
+        their runs ended before): each is looked at as any execution that parked is (a
+        wait of theirs decided meanwhile resumes them, as they were not tracked), and the
+        node's wait is settled at once if they ended before it was opened."""
+        assert self.executions is not None
+        for child_id in wait.executions:
+            try:
+                if await self.executions.status(child_id) is ExecutionStatus.QUEUED:
+                    await self._resume(child_id)  # decided before it could be resumed
+                    continue
+                await self._after_park(child_id)
+            except Exception:
+                logger.exception("looking at the parked execution %s failed", child_id)
+        await self.settle_children(execution_id, node_id)
+
+    def run_ended(self, child_id: str, parent_id: str) -> None:
+        """A resumed child execution's run ended (parked again, or for good)."""
+        self._spawn(self.child_ended(child_id, parent_id))
+
+    async def child_ended(self, child_id: str, parent_id: str) -> None:
+        """A child execution's run ended (``Executions`` calls it for a resumed one): the
+        wait of its parent's node for it is settled if every child it waits for has
+        ended."""
+        assert self.executions is not None
+        with suppress(NotStored):
+            await self.executions.written(child_id)
+        for record in (await self.repository.of([parent_id])).get(parent_id, []):
+            children_wait = record.request.children
+            if record.status == OPEN and children_wait and child_id in children_wait.executions:
+                await self.settle_children(parent_id, record.node_id)
+
+    async def settle_children(self, execution_id: str, node_id: str) -> bool:
+        """Decide the wait of ``node_id`` for child executions with their ends, if they
+        have all ended (and resume the execution if it waits); whether it did."""
+        assert self.executions is not None
+        record = await self.repository.get(execution_id, node_id)
+        if record is None or record.status != OPEN or record.request.children is None:
+            return False
+        wait = record.request.children
+        ends: dict[str, children.ChildEnd] = {}
+        for child_id in wait.executions:
+            with suppress(NotStored):
+                await self.executions.written(child_id)
+            status = await self.executions.executions.status(child_id)
+            if status is None:  # deleted: it cannot end
+                ends[child_id] = _GONE
+            elif not status.is_terminal:
+                return False
+            else:
+                child = await self.executions.get(child_id)
+                ends[child_id] = children.ChildEnd(
+                    status=child.status.value, output=child.output, error=child.error
+                )
+        outputs, error = children.settle(wait, ends)
+        outcome = WaitOutcome(error=error) if error is not None else WaitOutcome(outputs=outputs)
+
+        def judge(found: WaitRecord) -> Verdict:
+            if found.status != OPEN:
+                raise _NotDue
+            if found.execution_status.is_terminal:
+                raise _Ended
+            return Verdict(found.decisions, outcome)
+
+        try:
+            decided = await self.repository.decide(execution_id, node_id, judge)
+        except (_NotDue, _Ended, NotFound):
+            return False
+        logger.info("the children node %s of execution %s waits for ended", node_id, execution_id)
+        if decided.resumes:
+            await self._resume(execution_id)
+        return True
+
+    async def settle_all_children(self) -> int:
+        """Settle every open wait for child executions whose children have ended (a
+        process that died between a child's end and its parent's resume left it open);
+        returns how many."""
+        settled = 0
+        for execution_id, node_id in await self.repository.open_for_children():
+            try:
+                settled += await self.settle_children(execution_id, node_id)
+            except Exception:
+                logger.exception("settling the wait %s of %s failed", node_id, execution_id)
+        return settled
 
     async def _resume(self, execution_id: str) -> None:
         """Resume a decided execution (back to ``queued``): here, or in queue mode on the
         worker that claims it (published now; else by the sweeper)."""
         executions = self.executions
         assert executions is not None
+        if not await executions.executions.resumable(execution_id):
+            return  # a child whose parent's node has yet to keep what it runs: it will
         if executions.queue is not None:
             await executions.queue.publish(execution_id)
             return
@@ -272,8 +379,13 @@ class Waits:
         return 1
 
     async def run_timers(self) -> None:
-        """The timer loop of a server (see the module's docstring)."""
+        """The timer loop of a server (see the module's docstring); it first settles what
+        waited for child executions that ended while no process could."""
         self._wake = asyncio.Event()
+        try:
+            await self.settle_all_children()
+        except Exception:
+            logger.exception("settling the waits for child executions failed")
         while True:
             try:
                 await self.fire_due()
@@ -298,6 +410,12 @@ class Waits:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+_GONE = children.ChildEnd(
+    status=ExecutionStatus.FAILED.value,
+    error=ErrorInfo(type="subworkflow_failed", message="its execution was deleted"),
+)
 
 
 class _NotDue(Exception):
@@ -334,6 +452,12 @@ def check_open(record: WaitRecord) -> None:
 
 def _verdict(record: WaitRecord, decider: Decider, answer: Answer, now: datetime) -> Verdict:
     request = record.request
+    if request.children is not None:
+        waited = ", ".join(request.children.executions)
+        raise Conflict(
+            f"node '{record.node_id}' waits for the execution(s) {waited} to end: decide "
+            "their waits instead"
+        )
     if request.mode is WaitMode.WEBHOOK:
         if not may_answer(request, decider):
             raise Forbidden("resuming a webhook wait needs its link or the editor role")

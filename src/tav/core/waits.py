@@ -149,6 +149,20 @@ class WaitOutcome(Model):
     ``errors``), instead of ``value`` on ``port``."""
 
 
+def children_request(executions: dict[str, int], workflow: str, **kept: Any) -> WaitRequest:
+    """The wait of a node whose child executions ``executions`` (with the item each runs)
+    parked; ``kept``: what else the node keeps meanwhile (``ChildWait``)."""
+    children = ChildWait(executions=executions, workflow=workflow, **kept)
+    count = len(executions)
+    what = f"{count} executions" if count > 1 else "an execution"
+    return WaitRequest(
+        mode=WaitMode.EXECUTION,
+        title=f"Waits for {what} of '{workflow}' to end: decide their waits",
+        link=False,
+        children=children,
+    )
+
+
 def may_decide(request: WaitRequest, decider: Decider) -> bool:
     """Whether ``decider`` may decide this wait (see the module's docstring). A member
     without the link (the REST API) may decide an approval that names nobody when their

@@ -12,9 +12,9 @@ from tav.core import values
 from tav.core.errors import NodeError
 from tav.core.results import NodeResult
 from tav.core.states import NodeStatus
-from tav.core.waits import MAX_STATE_BYTES, WaitRequest
+from tav.core.waits import MAX_STATE_BYTES, WaitRequest, children_request
 from tav.engine.secrets import redact_value
-from tav.nodes.context import Credential, Inputs, Parked, Resumed, WorkflowRunner
+from tav.nodes.context import ChildWaits, Credential, Inputs, Parked, Resumed, WorkflowRunner
 from tav.nodes.host import WAITS
 
 if TYPE_CHECKING:
@@ -140,7 +140,10 @@ class StepContext:
         return run()
 
     async def run_workflow(self, ref: str, input: Any) -> Any:
-        return await self._host.run_workflow(ref, input)
+        try:
+            return await self._host.run_workflow(ref, input)
+        except ChildWaits as child:  # it parked: so does this node, until it has ended
+            await self.park(children_request({child.execution_id: 0}, child.workflow))
 
     async def workflow(self, ref: str, *, separate: bool) -> WorkflowRunner:
         return await self._host.workflow(ref, separate=separate)

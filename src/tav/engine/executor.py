@@ -75,7 +75,7 @@ from tav.engine.readiness import Readiness
 from tav.engine.secrets import Redact, redact_error, redact_result, redact_value
 from tav.engine.step import error_outputs, run_step
 from tav.engine.template_budget import DEFAULT_LIMITS, TemplateLimits
-from tav.nodes.context import Arrival, Credential, Inputs, Resumed
+from tav.nodes.context import Arrival, ChildWaits, Credential, Inputs, Resumed
 from tav.nodes.host import WAITS, HostServices
 from tav.nodes.registry import NodeRegistry
 
@@ -454,6 +454,8 @@ class _Run:
         else:
             value = inputs.get(DEFAULT_INPUT_PORT) if outcome.pass_input else outcome.value
             status, error, outputs = NodeStatus.SUCCEEDED, None, {outcome.port or "output": value}
+            if outcome.outputs is not None:
+                outputs = dict(outcome.outputs)
         return NodeResult(
             node_id=node.id,
             status=status,
@@ -776,10 +778,11 @@ class _Run:
         )
 
     def parking(self, node_id: str, request: WaitRequest) -> None:
-        if self.depth > 0 or not self.reporting:
+        if not self.reporting:
             raise NodeError(
-                "a wait inside a sub-workflow or core.map is not supported yet: put it in "
-                "the top-level workflow",
+                "a wait inside a run of core.map that is not an execution of its own: set "
+                "`separate_executions` on the core.map node (it is set by itself only when "
+                "the mapped workflow has a node that waits, not one of its sub-workflows)",
                 type="wait_unsupported",
             )
         self.requests[node_id] = request
@@ -854,7 +857,8 @@ class _Run:
             parent_execution_id=self.execution_id,
             depth=self.depth + 1,
             vars=self.global_vars,
-            inline=not separate,
+            # A run that may wait is an execution of its own: only a stored one can park.
+            inline=not separate and not plan.waits,
         )
         return SubWorkflow(self.executor, plan, options)
 
@@ -873,6 +877,12 @@ class SubWorkflow:
 
     async def run(self, input: Any) -> Any:
         result = await self.executor.execute(self.plan, input, self.options)
+        if result.status is ExecutionStatus.WAITING:
+            waits = self.executor.services.waits
+            if waits is not None:  # (it could not have parked without)
+                document = self.plan.workflow.to_document()
+                await waits.detach(result.execution_id, document, input)
+            raise ChildWaits(result.execution_id, self.plan.name)
         if result.status is not ExecutionStatus.SUCCEEDED:
             error = result.error or ErrorInfo(type="subworkflow_failed", message=result.status)
             raise NodeError(

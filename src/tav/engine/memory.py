@@ -3,6 +3,8 @@ process) and ``Waits`` (keeps what nodes parked on)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from tav.core.results import ExecutionResult, NodeResult
 from tav.core.waits import WaitRequest
 
@@ -27,6 +29,8 @@ class MemoryWaits:
 
     def __init__(self) -> None:
         self.opened: dict[tuple[str, str], WaitRequest] = {}
+        self.detached: dict[str, tuple[dict[str, Any], Any]] = {}
+        """The child executions that parked: their document and input, by id."""
 
     async def open(self, execution_id: str, node_id: str, request: WaitRequest) -> None:
         key = (execution_id, node_id)
@@ -35,3 +39,6 @@ class MemoryWaits:
 
     def url(self, execution_id: str, node_id: str) -> str:
         return f"memory:{execution_id}/{node_id}"
+
+    async def detach(self, execution_id: str, document: dict[str, Any], input: Any) -> None:
+        self.detached[execution_id] = (document, input)

@@ -32,7 +32,7 @@ from tav.engine import templates
 from tav.engine.readiness import ReadyGraph
 from tav.engine.template_budget import DEFAULT_LIMITS, TemplateLimits
 from tav.nodes.base import Node, Port
-from tav.nodes.host import HostServices, missing
+from tav.nodes.host import WAITS, HostServices, missing
 from tav.nodes.registry import NodeRegistry
 
 NO_RETRY = RetryPolicy(max_attempts=1, backoff_s=0, jitter=False)
@@ -85,6 +85,12 @@ class ExecutionPlan:
     @property
     def name(self) -> str:
         return self.workflow.name
+
+    @functools.cached_property
+    def waits(self) -> bool:
+        """Whether a node of it may park (its type requires ``WAITS``): its runs as a
+        sub-workflow are then executions of their own, as only a stored one can wait."""
+        return any(WAITS in node.node_type.requires for node in self.nodes.values())
 
     @functools.cached_property
     def ready_graph(self) -> ReadyGraph:

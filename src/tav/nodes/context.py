@@ -95,6 +95,19 @@ class Parked(BaseException):  # (a signal, as CancelledError is, not an error)
         """What it waits for (with ``state`` and ``rerun`` when it parked with state)."""
 
 
+class ChildWaits(BaseException):  # (a signal, as Parked is)
+    """Raised by a ``WorkflowRunner``'s ``run`` whose run, an execution of its own, parked:
+    it is stored ``waiting`` (with its waits and their links) and ends once they are
+    decided. ``ctx.run_workflow`` parks the calling node until it has ended; a node
+    running many (``core.map``) collects them and parks on them all
+    (``tav.core.children``)."""
+
+    def __init__(self, execution_id: str, workflow: str) -> None:
+        super().__init__(execution_id)
+        self.execution_id = execution_id
+        self.workflow = workflow
+
+
 class WorkflowRunner(Protocol):
     """A workflow loaded and compiled once, to run many times (``ctx.workflow``)."""
 
@@ -103,8 +116,9 @@ class WorkflowRunner(Protocol):
 
     async def run(self, input: Any) -> Any:
         """Run it to its end with ``input`` as its trigger payload and return its output;
-        raise ``NodeError`` (``subworkflow_failed``) if it does not succeed. Cancelling
-        the caller cancels the run."""
+        raise ``NodeError`` (``subworkflow_failed``) if it does not succeed, or
+        ``ChildWaits`` if it parked (only a run that is an execution of its own can).
+        Cancelling the caller cancels the run."""
         ...
 
 
@@ -149,14 +163,17 @@ class NodeContext(Protocol):
         """Run another workflow (a file path relative to this one, or a stored id) to its
         end and return its output; raise ``NodeError`` if it does not succeed. The run is
         an execution of its own, stored (where the host stores executions) and linked to
-        this one."""
+        this one. If it waits (a ``core.wait`` in it), this node waits too, holding
+        nothing, and settles with its output once it has ended."""
 
     async def workflow(self, ref: str, *, separate: bool) -> WorkflowRunner:
         """The workflow ``ref`` names (as for ``run_workflow``), to run once per item.
 
         With ``separate``, each run is an execution of its own, as ``run_workflow``'s;
         without, a run is part of this node's work: nothing of it is stored and it
-        publishes no events, only its output (or error) comes back. Raises ``NodeError``
+        publishes no events, only its output (or error) comes back — unless the workflow
+        has a node that waits (``WAITS``): its runs are then separate all the same, as
+        only a stored execution can wait. Raises ``NodeError``
         (``subworkflow_not_found``, ``subworkflow_invalid``, ``subworkflow_depth``)."""
         ...
 

@@ -80,6 +80,12 @@ class Waits(Protocol):
         """The resume link of the wait ``node_id`` will open, known before it does."""
         ...
 
+    async def detach(self, execution_id: str, document: dict[str, Any], input: Any) -> None:
+        """Keep what the child execution ``execution_id``, which parked, runs (its
+        workflow's document and its input), for whichever process resumes it on its own
+        once its waits are decided."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class PdfFonts:

@@ -29,6 +29,7 @@ from tav.storage.models import (
     UserRow,
     WorkflowRow,
 )
+from tav.storage.upsert import upsert
 from tav.storage.workflows import user_ref
 
 UNFINISHED = (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value)
@@ -40,6 +41,12 @@ TOP_LEVEL = func.coalesce(ExecutionRow.parent_id, "") == ""
 nearly every execution is top-level, and SQLite (which keeps no statistics) would read
 them all through that index, at every start, rather than the few unfinished ones through
 the status index."""
+WAITING_PARENTS = select(ExecutionRow.id).where(
+    ExecutionRow.status == ExecutionStatus.WAITING.value
+)
+"""The executions that wait: a child of one goes on by itself (its wait was decided, its
+parent's node waits for its end), so a process resumes it as a top-level one, rather
+than settle it as orphaned."""
 PRUNE_CHUNK = 500
 """Executions deleted per transaction: the writer waits for at most one chunk."""
 
@@ -268,9 +275,11 @@ class ExecutionRepository:
     async def unfinished(
         self, *, exclude_modes: Sequence[ExecutionMode] = ()
     ) -> list[ExecutionRecord]:
-        """Top-level executions a dead process left queued or running, oldest first."""
+        """Top-level executions a dead process left queued or running, oldest first, then
+        the children of waiting ones that it left so (see ``WAITING_PARENTS``)."""
         async with self.db.session() as session:
-            ids = (await session.scalars(unfinished_query(exclude_modes))).all()
+            ids = list((await session.scalars(unfinished_query(exclude_modes))).all())
+            ids += (await session.scalars(detached_unfinished_query())).all()
         records = [await self.get(execution_id) for execution_id in ids]
         return [record for record in records if record is not None]
 
@@ -286,7 +295,11 @@ class ExecutionRepository:
         async with self.db.transaction() as session:
             result = await session.execute(
                 update(ExecutionRow)
-                .where(ExecutionRow.status.in_(UNFINISHED), ExecutionRow.parent_id.is_not(None))
+                .where(
+                    ExecutionRow.status.in_(UNFINISHED),
+                    ExecutionRow.parent_id.is_not(None),
+                    ExecutionRow.parent_id.not_in(WAITING_PARENTS),
+                )
                 .values(
                     status=ExecutionStatus.FAILED.value,
                     error=error.model_dump(),
@@ -294,6 +307,46 @@ class ExecutionRepository:
                 )
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def detach(self, execution_id: str, document: dict[str, Any], input: Any) -> None:
+        """Keep the document and input of a sub-execution that parked, for the process
+        that resumes it on its own (see ``WAITING_PARENTS``)."""
+        row = {
+            "execution_id": execution_id,
+            "input": codec.pack(input),
+            "document": codec.pack(document),
+            "result": None,
+            "reuse": None,
+        }
+        keys, changed = ("execution_id",), ("input", "document")
+        statement = upsert(self.db.dialect, ExecutionDataRow, keys, changed)
+        async with self.db.begin() as connection:
+            await connection.execute(statement, [row])
+
+    async def resumable(self, execution_id: str) -> bool:
+        """Whether a process can resume the execution: a sub-execution only once its
+        parent's node has kept what it runs (``detach``)."""
+        async with self.db.session() as session:
+            row = (
+                await session.execute(
+                    select(ExecutionRow.parent_id, ExecutionDataRow.document)
+                    .outerjoin(ExecutionDataRow, ExecutionDataRow.execution_id == ExecutionRow.id)
+                    .where(ExecutionRow.id == execution_id)
+                )
+            ).first()
+        return row is not None and (row.parent_id is None or row.document is not None)
+
+    async def depth(self, execution_id: str) -> int:
+        """How deep a sub-execution is nested (0: a top-level one)."""
+        depth, current = 0, execution_id
+        async with self.db.session() as session:
+            while True:
+                parent = await session.scalar(
+                    select(ExecutionRow.parent_id).where(ExecutionRow.id == current)
+                )
+                if not parent or depth > 64:
+                    return depth
+                depth, current = depth + 1, parent
 
     async def mark(self, execution_id: str, status: ExecutionStatus, error: ErrorInfo) -> None:
         """Settle an execution that cannot go on (e.g. its workflow is gone)."""
@@ -350,6 +403,19 @@ def unfinished_query(exclude_modes: Sequence[ExecutionMode] = ()) -> Select[str]
             ExecutionRow.status.in_(UNFINISHED),
             TOP_LEVEL,
             ExecutionRow.mode.not_in(exclude_modes),
+        )
+        .order_by(ExecutionRow.started_at)
+    )
+
+
+def detached_unfinished_query() -> Select[str]:
+    """The ids of the children of waiting executions left queued or running, oldest
+    first (see ``WAITING_PARENTS``)."""
+    return (
+        select(ExecutionRow.id)
+        .where(
+            ExecutionRow.status.in_(UNFINISHED),
+            ExecutionRow.parent_id.in_(WAITING_PARENTS),
         )
         .order_by(ExecutionRow.started_at)
     )

@@ -42,7 +42,7 @@ from tav.core.results import ErrorInfo
 from tav.core.states import ExecutionStatus
 from tav.storage.db import Database
 from tav.storage.execution_rows import insert_created
-from tav.storage.executions import UNFINISHED
+from tav.storage.executions import UNFINISHED, WAITING_PARENTS
 from tav.storage.models import ExecutionRow
 
 QUEUED = ExecutionStatus.QUEUED.value
@@ -105,7 +105,8 @@ class LeaseRepository:
     async def unpublished(
         self, *, older_than_s: float, republish_s: float, limit: int = 100
     ) -> AsyncIterator[tuple[AsyncConnection, list[str]]]:
-        """Top-level executions to publish, locked for this transaction only (``SKIP
+        """Top-level executions (and children of waiting ones, which go on by themselves)
+        to publish, locked for this transaction only (``SKIP
         LOCKED``: another API process's sweeper takes others): those committed but never
         published for ``older_than_s`` (the request that committed one publishes it
         itself unless it fails), those whose lease expired since it was last published,
@@ -135,7 +136,10 @@ class LeaseRepository:
         )
         statement = (
             select(ExecutionRow.id)
-            .where(ExecutionRow.parent_id.is_(None), or_(never, lost, unclaimed))
+            .where(
+                or_(ExecutionRow.parent_id.is_(None), ExecutionRow.parent_id.in_(WAITING_PARENTS)),
+                or_(never, lost, unclaimed),
+            )
             .order_by(ExecutionRow.started_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -249,7 +253,15 @@ async def _settle_orphans(connection: AsyncConnection, execution_id: str) -> Non
             (
                 await connection.scalars(
                     update(ExecutionRow)
-                    .where(ExecutionRow.parent_id.in_(level), ExecutionRow.status.in_(UNFINISHED))
+                    .where(
+                        ExecutionRow.parent_id.in_(level),
+                        ExecutionRow.status.in_(UNFINISHED),
+                        # (not a child that waited and goes on by itself, on its own lease)
+                        or_(
+                            ExecutionRow.lease_token.is_(None),
+                            ExecutionRow.lease_expires_at < _now(),
+                        ),
+                    )
                     .values(
                         status=ExecutionStatus.FAILED.value,
                         error=ORPHANED.model_dump(),

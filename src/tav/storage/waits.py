@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from tav.core.errors import NotFound
 from tav.core.events import utcnow
 from tav.core.states import ExecutionStatus
-from tav.core.waits import Decision, WaitOutcome, WaitRequest
+from tav.core.waits import Decision, WaitMode, WaitOutcome, WaitRequest
 from tav.storage.db import Database
 from tav.storage.models import ExecutionRow, WaitRow
 from tav.storage.upsert import upsert
@@ -182,6 +182,21 @@ class WaitRepository:
             if resumes:
                 await connection.execute(_requeue(execution_id))
         return Decided(verdict.outcome, resumes)
+
+    async def open_for_children(self) -> list[tuple[str, str]]:
+        """``(execution id, node id)`` of the open waits for child executions of waiting
+        executions."""
+        query = (
+            select(WaitRow.execution_id, WaitRow.node_id)
+            .join(ExecutionRow, ExecutionRow.id == WaitRow.execution_id)
+            .where(
+                WaitRow.mode == WaitMode.EXECUTION.value,
+                WaitRow.status == OPEN,
+                ExecutionRow.status == WAITING,
+            )
+        )
+        async with self.db.session() as session:
+            return [(e, n) for e, n in (await session.execute(query)).all()]
 
     async def forget_due(self, execution_id: str, node_id: str) -> None:
         """Take a wait whose execution ended meanwhile out of the timer's way."""

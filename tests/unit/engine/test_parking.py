@@ -245,27 +245,6 @@ async def test_the_handle_names_the_nodes_a_parked_run_waits_on(executor: Execut
     assert handle.waiting == ("ask",)
 
 
-async def test_a_wait_inside_a_sub_workflow_is_refused_for_now(
-    executor: Executor, tmp_path: Any
-) -> None:
-    child = tmp_path / "child.json"
-    child.write_text(
-        '{"schema": 1, "name": "child", "nodes": [{"id": "s", "type": "trigger.manual"},'
-        '{"id": "w", "type": "core.wait", "params": {"mode": "approval"}}],'
-        '"edges": [{"from": "s", "to": "w"}]}'
-    )
-    wf = workflow(
-        node("start", "trigger.manual"),
-        node("call", "core.subworkflow", params={"workflow": str(child)}),
-        links=("start -> call",),
-    )
-    result = await executor.execute(executor.compile(wf))
-    assert result.status is ExecutionStatus.FAILED
-    assert "not supported yet" in (
-        result.nodes["call"].error.message if result.nodes["call"].error else ""
-    )
-
-
 async def test_execution_in_templates_stays_data(executor: Executor) -> None:
     wf = workflow(
         node("start", "trigger.manual"),

@@ -35,7 +35,11 @@ class WaitPublic(BaseModel):
     """A wait of an execution: what it waits for, and how far it is."""
 
     node_id: str
-    mode: Literal["timer", "webhook", "approval"]
+    mode: Literal["timer", "webhook", "approval", "execution"] = Field(
+        description="`execution`: the node waits for child executions (a sub-workflow's, "
+        "core.map's items') that wait: decide their waits (`executions`); nobody decides "
+        "this one."
+    )
     status: Literal["open", "decided", "cancelled"] = Field(
         description="`open` while it may be decided (if its execution has not ended)."
     )
@@ -56,6 +60,11 @@ class WaitPublic(BaseModel):
     anyone_with_link: bool = Field(description="approval: the link alone lets one decide.")
     port: str | None = Field(
         None, description="Once decided: the output port the node went on down."
+    )
+    executions: list[str] = Field(
+        default_factory=list,
+        description="execution: the child executions it waits for, still waiting or "
+        "running; their waits are where people act.",
     )
     tool_call: ToolCallPublic | None = Field(
         None,
@@ -89,6 +98,7 @@ class WaitPublic(BaseModel):
             approver_roles=request.approver_roles,
             anyone_with_link=request.link,
             port=record.outcome.port if record.outcome is not None else None,
+            executions=list(request.children.executions) if request.children else [],
             tool_call=ToolCallPublic.of(request.tool_call) if request.tool_call else None,
             may_decide=record.status == OPEN and may_answer(request, asking),
         )

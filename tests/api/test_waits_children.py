@@ -1,0 +1,240 @@
+"""Waits inside sub-workflows, over HTTP, on SQLite and PostgreSQL: a child execution that
+waits (``core.subworkflow``, ``core.map``'s items, two levels deep) parks its parent's
+node too; deciding the child's wait ends the child, and the parent goes on with its
+output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tav.app.server import Server
+from tests.api.helpers import ended, stored, until
+from tests.helpers import document, node
+
+FORM = {"type": "object", "properties": {"amount": {"type": "integer"}}}
+
+
+def asking(name: str = "ask-child") -> dict[str, Any]:
+    """An approval; approved: the amount, rejected: why."""
+    return document(
+        node("start", "trigger.manual"),
+        node(
+            "ask",
+            "core.wait",
+            params={"mode": "approval", "title": "{{ trigger.what }}", "fields": FORM},
+        ),
+        node("yes", "core.set", params={"values": {"paid": "{{ input.data.amount }}"}}),
+        node("no", "core.set", params={"values": {"why": "{{ input.comment }}"}}),
+        node("out", "core.output"),
+        links=(
+            "start -> ask",
+            "ask:approved -> yes",
+            "ask:rejected -> no",
+            "yes -> out",
+            "no -> out",
+        ),
+        name=name,
+    )
+
+
+def calling(child: str, name: str = "parent") -> dict[str, Any]:
+    return document(
+        node("start", "trigger.manual"),
+        node("call", "core.subworkflow", params={"workflow": child, "input": {"what": "pay?"}}),
+        node("after", "core.set", params={"values": {"got": "{{ input }}"}}),
+        node("out", "core.output"),
+        links=("start -> call", "call -> after", "after -> out"),
+        name=name,
+    )
+
+
+def maybe_asking() -> dict[str, Any]:
+    """Item 1 waits for an approval; the others double at once."""
+    return document(
+        node("start", "trigger.manual"),
+        node("check", "core.if", params={"condition": "{{ trigger.index == 1 }}"}),
+        node("ask", "core.wait", params={"mode": "approval", "fields": FORM}),
+        node("asked", "core.set", params={"values": {"v": "{{ input.data.amount }}"}}),
+        node("double", "core.set", params={"values": {"v": "{{ trigger.item * 2 }}"}}),
+        node("out", "core.output", params={"value": "{{ input.v }}"}),
+        links=(
+            "start -> check",
+            "check:true -> ask",
+            "ask:approved -> asked",
+            "check:false -> double",
+            "asked -> out",
+            "double -> out",
+        ),
+        name="maybe-asking",
+    )
+
+
+async def run_parked(client: httpx.AsyncClient, workflow_id: str) -> dict[str, Any]:
+    response = await client.post(f"/api/v1/workflows/{workflow_id}/run?wait=true", json={})
+    assert response.status_code == 200, response.text
+    execution = dict(response.json())
+    assert execution["status"] == "waiting", execution
+    return execution
+
+
+async def waiting_list(client: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
+    listed = (await client.get("/api/v1/executions", params={"status": "waiting"})).json()
+    return {item["execution_id"]: item for item in listed["items"]}
+
+
+async def decide(client: httpx.AsyncClient, execution_id: str, **body: Any) -> None:
+    path = f"/api/v1/executions/{execution_id}/waits/ask"
+    response = await client.post(path, json=body)
+    assert response.status_code == 200, response.text
+
+
+async def child_waiting(client: httpx.AsyncClient, parent: dict[str, Any]) -> str:
+    """The child execution the parent's one wait waits for."""
+    listed = await waiting_list(client)
+    (wait,) = listed[parent["execution_id"]]["waits"]
+    assert wait["mode"] == "execution"
+    assert wait["may_decide"] is False
+    (child_id,) = wait["executions"]
+    return str(child_id)
+
+
+async def test_a_sub_workflow_that_waits_parks_its_parent_until_it_is_decided(
+    client: httpx.AsyncClient, server: Server
+) -> None:
+    parent_id = await stored(server, calling(await stored(server, asking())))
+    parent = await run_parked(client, parent_id)
+    assert parent["nodes"]["call"]["status"] == "waiting"
+    assert "after" not in parent["nodes"]
+    child_id = await child_waiting(client, parent)
+    listed = await waiting_list(client)
+    (child_wait,) = listed[child_id]["waits"]
+    assert (child_wait["mode"], child_wait["title"]) == ("approval", "pay?")
+    assert child_wait["may_decide"] is True
+    assert listed[child_id]["parent_execution_id"] == parent["execution_id"]
+    # Nobody decides the parent's wait by hand.
+    by_hand = await client.post(
+        f"/api/v1/executions/{parent['execution_id']}/waits/call", json={"decision": "approve"}
+    )
+    assert by_hand.status_code == 409, by_hand.text
+
+    await decide(client, child_id, decision="approve", data={"amount": 40})
+
+    finished = await until(client, parent["execution_id"], ended, within_s=15)
+    assert finished["status"] == "succeeded", finished
+    assert finished["nodes"]["call"]["outputs"]["output"] == {"paid": 40}
+    assert finished["nodes"]["after"]["outputs"]["output"] == {"got": {"paid": 40}}
+    child = (await client.get(f"/api/v1/executions/{child_id}")).json()
+    assert child["status"] == "succeeded"
+    assert await waiting_list(client) == {}
+
+
+async def test_a_rejected_child_goes_down_its_rejected_branch_and_the_parent_takes_it(
+    client: httpx.AsyncClient, server: Server
+) -> None:
+    parent = await run_parked(client, await stored(server, calling(await stored(server, asking()))))
+    child_id = await child_waiting(client, parent)
+    await decide(client, child_id, decision="reject", comment="too much")
+    finished = await until(client, parent["execution_id"], ended, within_s=15)
+    assert finished["status"] == "succeeded", finished
+    assert finished["nodes"]["after"]["outputs"]["output"] == {"got": {"why": "too much"}}
+
+
+async def test_a_child_that_fails_after_its_wait_fails_the_parents_node(
+    client: httpx.AsyncClient, server: Server
+) -> None:
+    child = document(
+        node("start", "trigger.manual"),
+        node("ask", "core.wait", params={"mode": "approval"}),
+        node("boom", "core.fail", params={"message": "refused: {{ input.comment }}"}),
+        links=("start -> ask", "ask:rejected -> boom"),
+        name="failing-child",
+    )
+    parent = await run_parked(client, await stored(server, calling(await stored(server, child))))
+    child_id = await child_waiting(client, parent)
+    await decide(client, child_id, decision="reject", comment="no")
+    finished = await until(client, parent["execution_id"], ended, within_s=15)
+    assert finished["status"] == "failed", finished
+    error = finished["nodes"]["call"]["error"]
+    assert error["type"] == "subworkflow_failed"
+    assert "sub-workflow 'failing-child' failed" in error["message"]
+    assert "refused: no" in error["message"]
+
+
+async def test_a_wait_two_levels_deep_parks_both_parents(
+    client: httpx.AsyncClient, server: Server
+) -> None:
+    inner = await stored(server, asking("inner"))
+    middle = await stored(server, calling(inner, name="middle"))
+    outer = await run_parked(client, await stored(server, calling(middle, name="outer")))
+    middle_id = await child_waiting(client, outer)
+    listed = await waiting_list(client)
+    (middle_wait,) = listed[middle_id]["waits"]
+    assert middle_wait["mode"] == "execution"
+    (inner_id,) = middle_wait["executions"]
+    assert listed[inner_id]["waits"][0]["mode"] == "approval"
+
+    await decide(client, inner_id, decision="approve", data={"amount": 5})
+
+    finished = await until(client, outer["execution_id"], ended, within_s=15)
+    assert finished["status"] == "succeeded", finished
+    assert finished["nodes"]["after"]["outputs"]["output"] == {"got": {"got": {"paid": 5}}}
+
+
+async def test_a_map_whose_item_waits_parks_and_keeps_the_other_items_outputs(
+    client: httpx.AsyncClient, server: Server
+) -> None:
+    child = await stored(server, maybe_asking())
+    mapper = document(
+        node("start", "trigger.manual"),
+        node("each", "core.map", params={"items": [10, 20, 30], "workflow": child}),
+        node("out", "core.output"),
+        links=("start -> each", "each -> out"),
+        name="mapper",
+    )
+    parent = await run_parked(client, await stored(server, mapper))
+    assert parent["nodes"]["each"]["status"] == "waiting"
+    waiting_child = await child_waiting(client, parent)
+    # Every item ran as an execution of its own (the mapped workflow waits): the two that
+    # did not wait have ended, and are not run again.
+    response = await client.get("/api/v1/executions", params={"limit": 50})
+    children = [
+        item
+        for item in response.json()["items"]
+        if item["parent_execution_id"] == parent["execution_id"]
+    ]
+    assert sorted(item["status"] for item in children) == ["succeeded", "succeeded", "waiting"]
+
+    await decide(client, waiting_child, decision="approve", data={"amount": 7})
+
+    finished = await until(client, parent["execution_id"], ended, within_s=15)
+    assert finished["status"] == "succeeded", finished
+    assert finished["output"] == [20, 7, 60]
+    response = await client.get("/api/v1/executions", params={"limit": 50})
+    again = [
+        item
+        for item in response.json()["items"]
+        if item["parent_execution_id"] == parent["execution_id"]
+    ]
+    assert len(again) == 3
+
+
+async def test_cancelling_a_parent_cancels_its_waiting_child_and_its_links(
+    client: httpx.AsyncClient, server: Server
+) -> None:
+    parent = await run_parked(client, await stored(server, calling(await stored(server, asking()))))
+    child_id = await child_waiting(client, parent)
+    response = await client.post(f"/api/v1/executions/{parent['execution_id']}/cancel")
+    assert response.status_code in (200, 202), response.text
+    finished = await until(client, parent["execution_id"], ended, within_s=15)
+    assert finished["status"] == "cancelled", finished
+    child = await until(client, child_id, ended, within_s=15)
+    assert child["status"] == "cancelled", child
+    late = await client.post(
+        f"/api/v1/executions/{child_id}/waits/ask", json={"decision": "approve"}
+    )
+    assert late.status_code == 409, late.text
+    link = server.parts.waits.links.url(child_id, "ask") if server.parts.waits else ""
+    gone = await client.post("/" + link.split("/", 3)[3], json={"decision": "approve"})
+    assert gone.status_code == 410, gone.text
