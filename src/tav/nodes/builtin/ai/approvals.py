@@ -20,7 +20,14 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from tav.core import forms
 from tav.core.model import Model
@@ -77,6 +84,14 @@ class ToolApproval(Model):
         if value is not None and value != "":
             parse_duration(value)
         return value
+
+    @model_validator(mode="after")
+    def _who(self) -> ToolApproval:
+        try:
+            self.wait_params()  # core.wait's checks of who may decide
+        except ValidationError as exc:
+            raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+        return self
 
     def wait_params(self) -> WaitParams:
         """core.wait's params for this approval (they check who may decide)."""
