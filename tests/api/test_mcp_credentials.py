@@ -108,3 +108,9 @@ async def test_the_kind_is_listed_with_its_secret_fields(app, team):
         kinds = (await viewer.get("/api/v1/credentials/kinds")).json()
     (kind,) = [k for k in kinds if k["kind"] == "mcp_server"]
     assert kind["secret_fields"] == ["access_token", "env", "headers"]
+
+
+async def test_a_viewer_may_not_list_a_servers_tools(app, team):
+    async with as_key(app, team[Role.viewer].key) as viewer:
+        answer = await viewer.get("/api/v1/credentials/x/mcp-tools")
+    assert answer.status_code == 403

@@ -212,3 +212,34 @@ async def test_an_unreachable_server_is_unavailable(client, server):
     error = error_of(await call(client, server, gone, "echo", {"text": "x"}))
     assert error["type"] == "mcp_unavailable"
     assert "cannot be reached" in error["message"]
+
+
+async def test_the_editor_lists_a_servers_tools_with_their_schemas(client, server, mcp_url):
+    tools = await credential(server, {"transport": "http", "url": mcp_url})
+    answer = await client.get(f"/api/v1/credentials/{tools}/mcp-tools")
+
+    assert answer.status_code == 200, answer.text
+    listed = {tool["name"]: tool for tool in answer.json()}
+    assert {"add", "echo", "fail", "hang", "pixel"} <= set(listed)
+    add = listed["add"]
+    assert add["description"] == "Adds two integers."
+    assert add["input_schema"]["required"] == ["a", "b"]
+    assert add["output_schema"]["properties"]["sum"]["type"] == "integer"
+
+
+async def test_listing_the_tools_of_a_server_that_is_gone_says_why(client, server):
+    from tests.fakes.mcp import free_port
+
+    gone = await credential(
+        server, {"transport": "http", "url": f"http://127.0.0.1:{free_port()}/mcp"}
+    )
+    answer = await client.get(f"/api/v1/credentials/{gone}/mcp-tools")
+    assert answer.status_code == 502
+    assert answer.json()["error"]["code"] == "mcp_unavailable"
+
+
+async def test_only_mcp_servers_have_tools(client, server):
+    other = await server.parts.credentials.create("key", "api_key", {"api_key": "k-123456"})
+    answer = await client.get(f"/api/v1/credentials/{other.id}/mcp-tools")
+    assert answer.status_code == 422
+    assert answer.json()["error"]["code"] == "credential_kind"

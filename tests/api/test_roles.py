@@ -47,6 +47,8 @@ def policy(method: str, path: str) -> Role:
         return Role.admin
     if path.startswith(f"{API_PREFIX}/auth/") or path == f"{API_PREFIX}/workflows/validate":
         return Role.viewer  # one's own account; checking a document stores nothing
+    if path.endswith("/mcp-tools"):
+        return Role.editor  # listing an MCP server's tools may start it
     if path.endswith("/waits/{node_id}"):
         return Role.viewer  # the wait says who may decide it (an approver may be a viewer)
     return Role.viewer if method in READS else Role.editor

@@ -741,6 +741,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/credentials/{credential_id}/mcp-tools": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Mcp Tools
+         * @description The tools of an ``mcp_server`` credential's server, with their schemas (what the
+         *     editor offers in an ``mcp.call_tool`` node); cached briefly.
+         */
+        get: operations["list_mcp_tools_api_v1_credentials__credential_id__mcp_tools_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/me": {
         parameters: {
             query?: never;
@@ -1884,6 +1905,35 @@ export interface components {
             name: string;
         };
         /**
+         * McpToolPublic
+         * @description One tool of an MCP server, as the server lists it.
+         */
+        McpToolPublic: {
+            /** Name */
+            name: string;
+            /** Title */
+            title?: string | null;
+            /**
+             * Description
+             * @default
+             */
+            description?: string;
+            /**
+             * Input Schema
+             * @description JSON Schema of its arguments.
+             */
+            input_schema: {
+                [key: string]: unknown;
+            };
+            /**
+             * Output Schema
+             * @description JSON Schema of its structured content, when it declares one.
+             */
+            output_schema?: {
+                [key: string]: unknown;
+            } | null;
+        };
+        /**
          * Me
          * @description The caller, as the editor shows them and decides what to offer.
          */
@@ -2570,6 +2620,34 @@ export interface components {
                 [key: string]: components["schemas"]["AICredentialLimits"];
             };
         };
+        /**
+         * ToolCallPublic
+         * @description An agent's tool call waiting for approval.
+         */
+        ToolCallPublic: {
+            /**
+             * Tool
+             * @description The tool's name, as the model called it.
+             */
+            tool: string;
+            /**
+             * Description
+             * @description What the tool does, as the model was told.
+             */
+            description: string;
+            /**
+             * Arguments
+             * @description The arguments the model asked for.
+             */
+            arguments: {
+                [key: string]: unknown;
+            };
+            /**
+             * Workflow
+             * @description The stored workflow the tool runs.
+             */
+            workflow: string | null;
+        };
         /** UserPublic */
         UserPublic: {
             /** Id */
@@ -2699,9 +2777,10 @@ export interface components {
             node_id: string;
             /**
              * Mode
+             * @description `execution`: the node waits for child executions (a sub-workflow's, core.map's items') that wait: decide their waits (`executions`); nobody decides this one.
              * @enum {string}
              */
-            mode: "timer" | "webhook" | "approval";
+            mode: "timer" | "webhook" | "approval" | "execution";
             /**
              * Status
              * @description `open` while it may be decided (if its execution has not ended).
@@ -2758,6 +2837,13 @@ export interface components {
              * @description Once decided: the output port the node went on down.
              */
             port?: string | null;
+            /**
+             * Executions
+             * @description execution: the child executions it waits for, still waiting or running; their waits are where people act.
+             */
+            executions?: string[];
+            /** @description approval: the agent's tool call it is about (an `ai.agent` tool that needs approval): approving runs it with the form's answer as its arguments. */
+            tool_call?: components["schemas"]["ToolCallPublic"] | null;
             /**
              * May Decide
              * @description The member asking may decide it while it is open: approve or reject an approval (it names them or a role of theirs, or names nobody and they have the editor role), end a timer or resume a webhook wait (the editor role). They may have approved it already: see `approvals`.
@@ -5416,6 +5502,62 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
+            };
+        };
+    };
+    list_mcp_tools_api_v1_credentials__credential_id__mcp_tools_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                credential_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpToolPublic"][];
+                };
+            };
+            /** @description No valid API key or session. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Refused, `code` says why: `forbidden` (the caller's role is below the one the route needs, named in `details.required_role`, or what is asked is nobody's to do), `cross_site_request`, `origin_required`, a setup token missing or wrong. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request is not valid; `details` lists every problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The server could not be reached or answered wrongly. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

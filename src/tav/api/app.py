@@ -105,7 +105,7 @@ def create_app(config: Settings | None = None, *, server: Server | None = None) 
     for module in (workflows, executions, waits, nodes, settings, variables, credentials):
         app.include_router(module.router, **protected)
     app.include_router(collections.router, **protected)
-    for router in (workflows.checks, auth.account, users.router, users.invites):
+    for router in (workflows.checks, credentials.tools, auth.account, users.router, users.invites):
         app.include_router(router, **protected)
     app.include_router(files.router, **protected)
     app.include_router(queue.router, **protected)

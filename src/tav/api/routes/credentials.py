@@ -6,17 +6,21 @@ never a value. Nodes get the decrypted data only while they run (``NodeContext.c
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from dataclasses import asdict
+
+from fastapi import APIRouter, Request
 
 from tav.api.access import requires
-from tav.api.deps import CredentialsDep, CurrentPrincipal
+from tav.api.deps import CredentialsDep, CurrentPrincipal, parts_of
 from tav.api.errors import ApiError
 from tav.api.schemas.credentials import (
     CredentialCreate,
     CredentialKind,
     CredentialPublic,
     CredentialUpdate,
+    McpToolPublic,
 )
+from tav.core.errors import NodeError
 from tav.core.roles import Role
 from tav.credentials import CredentialInvalid, kind_schemas
 from tav.credentials.kinds import runs_a_command
@@ -26,6 +30,9 @@ from tav.storage.credentials import NameTaken
 router = APIRouter(
     prefix="/credentials", tags=["credentials"], dependencies=[requires(Role.viewer, Role.editor)]
 )
+tools = APIRouter(prefix="/credentials", tags=["credentials"], dependencies=[requires(Role.editor)])
+"""What reaches a credential's server (listing an MCP server's tools may start it): editors
+and up, reading included."""
 
 
 def _public(record: CredentialRecord) -> CredentialPublic:
@@ -108,3 +115,27 @@ async def update_credential(
 @router.delete("/{credential_id}", status_code=204)
 async def delete_credential(credential_id: str, credentials: CredentialsDep) -> None:
     await credentials.delete(credential_id)
+
+
+@tools.get(
+    "/{credential_id}/mcp-tools",
+    responses={502: {"description": "The server could not be reached or answered wrongly."}},
+)
+async def list_mcp_tools(
+    credential_id: str, credentials: CredentialsDep, request: Request
+) -> list[McpToolPublic]:
+    """The tools of an ``mcp_server`` credential's server, with their schemas (what the
+    editor offers in an ``mcp.call_tool`` node); cached briefly."""
+    credential = await credentials.reveal(credential_id)
+    if credential.kind != "mcp_server":
+        raise ApiError(
+            422,
+            "credential_kind",
+            f"credential {credential.name!r} is a {credential.kind!r} credential, not an "
+            "MCP server",
+        )
+    try:
+        found = await parts_of(request).mcp.list_tools(credential)
+    except NodeError as exc:
+        raise ApiError(502, exc.type, credentials.redact(exc.message)) from None
+    return [McpToolPublic.model_validate(asdict(tool)) for tool in found]

@@ -68,3 +68,15 @@ class CredentialKind(BaseModel):
     )
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class McpToolPublic(BaseModel):
+    """One tool of an MCP server, as the server lists it."""
+
+    name: str
+    title: str | None = None
+    description: str = ""
+    input_schema: dict[str, Any] = Field(description="JSON Schema of its arguments.")
+    output_schema: dict[str, Any] | None = Field(
+        None, description="JSON Schema of its structured content, when it declares one."
+    )
