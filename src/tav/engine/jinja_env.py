@@ -91,7 +91,9 @@ def _compile(source: str) -> Renderer:
             return lambda context: _checked(expression(**context), current_budget())
         return _reader(*path, lambda context: _read(expression(**context), current_budget()))
     template = ENV.from_string(source)
-    return lambda context: template.render(context)
+    rendered: Renderer = lambda context: template.render(context)  # noqa: E731
+    parts = _text_of_paths(source)
+    return rendered if parts is None else _text_reader(parts, rendered)
 
 
 _Step = tuple[bool, str | int]
@@ -104,7 +106,11 @@ def _path_read(expression: str) -> tuple[str, tuple[_Step, ...]] | None:
     (``nodes.x.output['items']``), or ``None``."""
     output = ENV.parse("{{" + expression + "}}").body[0]
     assert isinstance(output, nodes.Output)
-    node = output.nodes[0]
+    return _path_of(output.nodes[0])
+
+
+def _path_of(node: nodes.Node) -> tuple[str, tuple[_Step, ...]] | None:
+    """The variable and steps of an expression node that reads a variable's path."""
     steps: list[_Step] = []
     while True:
         if isinstance(node, nodes.Getattr):
@@ -139,6 +145,65 @@ def _reader(name: str, steps: tuple[_Step, ...], rendered: Renderer) -> Renderer
         return _read(value, current_budget())
 
     return read
+
+
+_Part = str | tuple[str, tuple[_Step, ...]]
+"""A piece of a text template: literal text, or a variable's path whose value is shown."""
+
+
+def _text_of_paths(source: str) -> list[_Part] | None:
+    """The pieces of a template that is text with variables' paths shown in it
+    (``https://x/{{ trigger.item }}?q={{ nodes.a.output }}``), or ``None``."""
+    parts: list[_Part] = []
+    for node in ENV.parse(source).body:
+        if not isinstance(node, nodes.Output):
+            return None
+        for child in node.nodes:
+            if isinstance(child, nodes.TemplateData):
+                parts.append(child.data)
+                continue
+            path = _path_of(child)
+            if path is None:
+                return None
+            parts.append(path)
+    return parts
+
+
+def _text_reader(parts: list[_Part], rendered: Renderer) -> Renderer:
+    """Renders text with variables' paths in it as the compiled template would — each
+    value through the sandbox's ``getattr``/``getitem`` and ``finalize``, then ``str``,
+    the whole charged to the budget — without making a Jinja context (most of what such a
+    render costs). Anything else (a name the context lacks, a step that finds nothing, a
+    value ``finalize`` refuses) is left to ``rendered``, which renders or fails as it
+    always does."""
+
+    def read(context: Mapping[str, Any]) -> Any:
+        texts = []
+        for part in parts:
+            if isinstance(part, str):
+                texts.append(part)
+                continue
+            name, steps = part
+            if name not in context:
+                return rendered(context)
+            value = context[name]
+            for attribute, key in steps:
+                value = ENV.getattr(value, str(key)) if attribute else ENV.getitem(value, key)
+                if isinstance(value, Undefined):
+                    return rendered(context)
+            texts.append(value if type(value) is str else _shown(value, rendered, context))
+        return ENV.concat(texts)
+
+    return read
+
+
+def _shown(value: Any, rendered: Renderer, context: Mapping[str, Any]) -> str:
+    try:
+        return str(finalize(value))
+    except Exception:
+        # Whatever the compiled template would say of it (a SecurityError, over budget).
+        rendered(context)
+        raise
 
 
 def syntax_error(source: str) -> str | None:

@@ -86,6 +86,53 @@ def test_anything_else_renders_to_a_string(source, expected):
     assert render(source) == expected
 
 
+TEXT_OF_PATHS = [
+    "n={{ trigger.n }}",
+    "{{ trigger.n }}{{ trigger.n }}",
+    "{{ trigger.tags }} and {{ trigger.obj }} / {{ trigger.none }} {{ trigger.yes }}",
+    "https://x/{{ trigger.tags[1] }}?k={{ trigger['obj'].k }}&i={{ input.items[0] }}\n",
+    "{{- trigger.n -}}  {# a comment #} {% raw %}{{ not read }}{% endraw %}",
+    "{{ input.keys }}: {{ execution.id }}",
+]
+
+
+@pytest.mark.parametrize("source", TEXT_OF_PATHS)
+def test_text_with_variables_renders_as_jinja_renders_it(source):
+    """Such a template skips Jinja's context (``jinja_env._text_reader``): it renders
+    exactly what Jinja's compiled template renders."""
+    from tav.engine import jinja_env
+    from tav.engine.template_budget import Budget, spending
+
+    assert jinja_env._text_of_paths(source) is not None
+    with spending(Budget()):
+        expected = jinja_env.ENV.from_string(source).render(CONTEXT)
+    assert render(source) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("n={{ trigger.missing }}", "missing"),
+        ("n={{ nobody.n }}", "nobody"),
+        ("n={{ trigger.tags[5] }}", "tags"),
+    ],
+)
+def test_text_with_variables_fails_as_jinja_fails(source, message):
+    """What the text reader cannot read, the compiled template fails with."""
+    with pytest.raises(TemplateError, match=message):
+        render(source)
+
+
+def test_text_with_variables_reads_attributes_through_the_sandbox():
+    assert render("n={{ trigger.n.real }}") == "n=3"
+
+
+def test_text_with_a_value_that_is_not_data_is_refused():
+    context = {**CONTEXT, "trigger": {"f": print}}
+    with pytest.raises(TemplateError, match="not something to call"):
+        templates.render("x={{ trigger.f }}", context, where="w")
+
+
 def test_strings_without_template_markers_pass_as_written():
     assert not templates.is_template("plain { text } here")
     assert templates.render_value("plain {text}", CONTEXT, where="w") == "plain {text}"
