@@ -590,6 +590,7 @@ class _Run:
                 NodeCompleted(
                     seq=seq,
                     execution_id=self.execution_id,
+                    at=result.finished_at or utcnow(),
                     node_id=node_id,
                     attempts=result.attempts,
                     ports=list(result.outputs),
@@ -749,7 +750,7 @@ class _Run:
         if self.reporting:
             self.publish(event)
 
-    def started(self, node_id: str, attempt: int) -> None:
+    def started(self, node_id: str, attempt: int, at: datetime | None = None) -> None:
         self._move(node_id, NodeStatus.RUNNING)
         self.attempts[node_id] = attempt
         if self.reporting:
@@ -759,6 +760,7 @@ class _Run:
                     execution_id=self.execution_id,
                     node_id=node_id,
                     attempt=attempt,
+                    at=at or utcnow(),
                 )
             )
 

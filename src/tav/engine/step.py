@@ -55,7 +55,7 @@ class StepHost(Protocol):
 
     async def reveal(self, credential_id: str) -> Credential: ...
     def template_context(self, node_id: str, input: Any) -> dict[str, Any]: ...
-    def started(self, node_id: str, attempt: int) -> None: ...
+    def started(self, node_id: str, attempt: int, at: datetime | None = None) -> None: ...
     def retrying(self, node_id: str, attempt: int, delay_s: float, error: ErrorInfo) -> None: ...
     def progress(self, node_id: str, data: dict[str, Any]) -> None: ...
     def parking(self, node_id: str, request: WaitRequest) -> None: ...
@@ -117,9 +117,12 @@ class _Timing:
         self.started_at: datetime | None = None
         self._clock = 0.0
 
-    def start(self) -> None:
+    def start(self) -> datetime:
+        """Now (the node's ``started_at`` on its first attempt)."""
+        now = utcnow()
         if self.started_at is None:
-            self.started_at, self._clock = utcnow(), time.perf_counter()
+            self.started_at, self._clock = now, time.perf_counter()
+        return now
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self._clock) * 1000
@@ -136,8 +139,7 @@ async def _attempt(
     input = inputs.get(DEFAULT_INPUT_PORT)
     async with host.pools.slot(node.pool):
         # Started only once it holds its slot: a node queued behind a full pool is pending.
-        timing.start()
-        host.started(node.id, attempt)
+        host.started(node.id, attempt, timing.start())
         params = node.static_params
         if params is None:
             params = await _render_params(host, node, input)
