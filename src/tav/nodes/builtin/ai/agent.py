@@ -192,14 +192,18 @@ class Agent(LLMCapability, Node):
     """Answers with the help of tools that are other stored workflows: the model calls
     them (each call runs the workflow with the call's arguments) until it answers without
     calling one. Each call is reported as it happens; the output is `{answer, steps,
-    usage, provider, model}`, `steps` listing every call with its output or error."""
+    usage, provider, model}`, `steps` listing every call with its output or error. A
+    tool marked `approval` runs only once a person has approved the call (the execution
+    waits meanwhile, and the agent goes on where it stopped); see
+    docs/reference/waits.md#agents-tool-approvals."""
 
     spec = NodeSpec(type="ai.agent", title="Agent", category="ai", icon="bot")
     Params = AgentParams
     requires = (WORKFLOWS,)
     outputs = {
         "output": Port(
-            "`{answer, steps: [{tool, arguments, output|error}], usage, provider, model}`.",
+            "`{answer, steps: [{tool, arguments, output|error, approval}], usage, provider, "
+            "model}`.",
             schema=AgentOutput,
         )
     }
