@@ -7,6 +7,7 @@ import type {
   Catalog,
   CredentialKind,
   CredentialSummary,
+  McpTool,
   Execution,
   ExecutionPage,
   ExecutionQuery,
@@ -115,6 +116,8 @@ export const api = {
   updateCredential: (id: string, change: { name?: string; data?: Record<string, unknown> }) =>
     request<CredentialSummary>('PUT', `/credentials/${id}`, change),
   deleteCredential: (id: string) => request<void>('DELETE', `/credentials/${id}`),
+  /** The tools of an MCP server (an `mcp_server` credential), with their schemas. */
+  mcpTools: (id: string) => request<McpTool[]>('GET', `/credentials/${encodeURIComponent(id)}/mcp-tools`),
 
   settings: () => request<RuntimeSettings>('GET', '/settings'),
   saveSettings: (change: SettingsUpdate) => request<RuntimeSettings>('PUT', '/settings', change),

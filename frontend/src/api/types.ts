@@ -72,6 +72,7 @@ export type WaitDecided = Schemas['WaitDecided']
 
 export type CredentialSummary = Schemas['CredentialPublic']
 export type CredentialKind = Schemas['CredentialKind']
+export type McpTool = Schemas['McpToolPublic']
 export type ModelLink = Schemas['AIModelLink']
 export type CredentialLimits = Schemas['AICredentialLimits']
 /** The runtime settings of GET/PUT /api/v1/settings. */

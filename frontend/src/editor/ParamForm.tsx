@@ -6,6 +6,7 @@ import { Markdown } from '../ui/Markdown'
 import { CronPreview } from './CronPreview'
 import { CredentialSelect, JsonInput, NumberInput, TemplateInput } from './inputs'
 import { KeyValueInput } from './KeyValueInput'
+import { McpToolPicker } from './McpToolPicker'
 
 interface Props {
   fields: Field[]
@@ -39,7 +40,8 @@ export function ParamForm({ fields, values, onChange, problems = [], prefix = 'p
                 <code className="field-key">{field.key}</code>
               </div>
             )}
-            {field.kind !== 'boolean' && <FieldInput field={field} param={prefix === 'params' ? field.key : undefined} value={values[field.key]} onChange={(value) => onChange(field.key, value)} />}
+            {field.kind !== 'boolean' && field.format !== 'mcp-tool' && <FieldInput field={field} param={prefix === 'params' ? field.key : undefined} value={values[field.key]} onChange={(value) => onChange(field.key, value)} />}
+            {field.format === 'mcp-tool' && <McpToolPicker label={field.title} credential={values[field.credentialParam ?? 'credential']} value={values[field.key]} onChange={(value) => onChange(field.key, value)} />}
             {field.format === 'cron' && <CronPreview cron={values[field.key]} timezone={values.timezone} fieldHasProblem={own.length > 0} />}
             {field.description && <Markdown className="field-help" text={field.description} />}
             {own.map((problem, index) => (

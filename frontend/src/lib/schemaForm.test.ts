@@ -40,6 +40,19 @@ const llm = {
 }
 
 describe('forms from params schemas', () => {
+  it("knows an MCP tool param and the param naming its server", () => {
+    const schema = {
+      type: 'object',
+      properties: {
+        credential: { type: 'string', minLength: 1 },
+        tool: { type: 'string', format: 'mcp-tool', 'x-credential-param': 'credential', description: "The tool's name." },
+      },
+    }
+    const [credential, tool] = fieldsFromSchema(schema)
+    expect(credential.kind).toBe('credential')
+    expect(tool).toMatchObject({ kind: 'text', format: 'mcp-tool', credentialParam: 'credential', multiline: false })
+  })
+
   it('picks an input for each type', () => {
     const kinds = Object.fromEntries(fieldsFromSchema(http).map((f) => [f.key, f.kind]))
     expect(kinds).toEqual({ method: 'enum', url: 'text', headers: 'key-value', json: 'json', body: 'text', timeout_s: 'number', fail_on_status: 'boolean' })

@@ -30,8 +30,11 @@ export interface Field {
   itemFields?: Field[]
   /** For `key-value`: the values are strings only (`dict[str, str]`), never JSON. */
   textValues?: boolean
-  /** The schema's `format` of a text, e.g. `cron` (the editor previews its fire times). */
+  /** The schema's `format` of a text, e.g. `cron` (the editor previews its fire times), or
+   * `mcp-tool` (a tool of the MCP server another param names: the editor offers them). */
   format?: string
+  /** For `mcp-tool`: the param holding the MCP server's credential. */
+  credentialParam?: string
 }
 
 const MULTILINE = /prompt|system|message|body|condition|instructions|template|text|value/i
@@ -61,7 +64,8 @@ function fieldFor(key: string, raw: JsonSchema, required: boolean, root: JsonSch
   if (typeof schema.minimum === 'number') field.minimum = schema.minimum
   if (typeof schema.maximum === 'number') field.maximum = schema.maximum
   if (field.kind === 'text' && typeof schema.format === 'string') field.format = schema.format
-  if (field.kind === 'text') field.multiline = MULTILINE.test(key) || LONG_TEXT_FORMATS.has(field.format ?? '')
+  if (field.kind === 'text') field.multiline = (MULTILINE.test(key) && field.format !== 'mcp-tool') || LONG_TEXT_FORMATS.has(field.format ?? '')
+  if (typeof schema['x-credential-param'] === 'string') field.credentialParam = schema['x-credential-param']
   if (field.kind === 'object-list') field.itemFields = fieldsFromSchema(resolve(schema.items as JsonSchema, root), root)
   if (field.kind === 'key-value') field.textValues = isSchema(schema.additionalProperties) && schema.additionalProperties.type === 'string'
   return field
