@@ -16,7 +16,7 @@ export function WaitDetails({ wait, titled = false }: { wait: Wait; titled?: boo
   return (
     <div className="wait-details" data-testid="wait-details" data-mode={wait.mode} data-node={wait.node_id}>
       {!titled && wait.mode === 'approval' && wait.title && <div className="wait-title">{wait.title}</div>}
-      {wait.description && <p className="wait-description">{wait.description}</p>}
+      {wait.tool_call ? <ToolCallAsked call={wait.tool_call} /> : wait.description && <p className="wait-description">{wait.description}</p>}
       <dl className="wait-facts">
         <dt>Waits for</dt>
         <dd>{wait.mode === 'approval' ? (count ? `approval by ${wait.approvals_needed} people` : 'an approval') : waitsFor(wait)}</dd>
@@ -70,6 +70,23 @@ export function WaitDetails({ wait, titled = false }: { wait: Wait; titled?: boo
           ))}
         </ul>
       )}
+    </div>
+  )
+}
+
+/** An agent's tool call waiting for approval: the tool, what it does, the model's arguments
+ * (the form below holds them, to edit before approving). */
+function ToolCallAsked({ call }: { call: NonNullable<Wait['tool_call']> }) {
+  return (
+    <div className="wait-tool-call" data-testid="wait-tool-call">
+      <div>
+        An agent asks to call the tool <code>{call.tool}</code>
+      </div>
+      {call.description && <p className="wait-description muted small">{call.description}</p>}
+      <div className="muted small">With the arguments:</div>
+      <pre className="wait-tool-arguments" data-testid="wait-tool-arguments">
+        {JSON.stringify(call.arguments, null, 2)}
+      </pre>
     </div>
   )
 }
