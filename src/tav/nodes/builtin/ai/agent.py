@@ -35,7 +35,8 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from tav.core.errors import NodeError, NotFound, WorkflowInvalid
 from tav.core.events import utcnow
@@ -59,6 +60,13 @@ from tav.nodes.builtin.ai.approvals import (
 )
 from tav.nodes.builtin.ai.conversation import ConversationParams, conversation
 from tav.nodes.builtin.ai.json_schema import object_schema_problems
+from tav.nodes.builtin.ai.mcp_tools import (
+    McpBinding,
+    McpToolsRef,
+    call_mcp_tool,
+    mcp_sources,
+    mcp_tool_specs,
+)
 from tav.nodes.capabilities import LLMCapability
 from tav.nodes.context import NodeContext
 from tav.nodes.host import WORKFLOWS
@@ -108,7 +116,8 @@ class AgentParams(ConversationParams):
         description="Stored workflows the model may call: an id, or `{workflow, name, "
         "description, approval}`. A call's arguments are the workflow's trigger payload, "
         "its output the result. A tool with `approval` runs only once a person approved "
-        "the call (the execution waits meanwhile, holding nothing).",
+        "the call (the execution waits meanwhile, holding nothing). `{mcp: credential id}` "
+        "adds every tool of an MCP server, `{mcp, tools: [names]}` those named.",
     )
     max_steps: int = Field(
         8,
@@ -125,6 +134,10 @@ class AgentParams(ConversationParams):
         if len(set(names)) != len(names):
             raise ValueError("tool names must be unique")
         return tools
+
+    mcp_tools: SkipJsonSchema[list[McpToolsRef]] = Field(default_factory=list)
+    """The ``{"mcp": ...}`` items of ``tools`` (``mcp_sources``)."""
+    _mcp_sources = model_validator(mode="before")(mcp_sources)
 
 
 class StepApproval(Model):
@@ -159,6 +172,8 @@ class Tool:
     workflow: str
     spec: ToolSpec
     approval: ToolApproval | None = None
+    mcp: McpBinding | None = None
+    """A tool of an MCP server rather than a workflow."""
 
 
 class Batch(Model):
@@ -209,7 +224,7 @@ class Agent(LLMCapability, Node):
     }
 
     async def run(self, params: AgentParams, input: Any, ctx: NodeContext) -> Outputs:
-        tools = await resolve_tools(ctx, params.tools)
+        tools = await resolve_tools(ctx, params.tools, params.mcp_tools)
         state = await _resumed(ctx, tools)
         if state is None:
             state = AgentState(messages=conversation(params, input))
@@ -235,11 +250,17 @@ class Agent(LLMCapability, Node):
             _end_batch(state)
 
 
-async def resolve_tools(ctx: NodeContext, refs: list[ToolRef]) -> dict[str, Tool]:
-    """The tools by the name the model calls them, described by the workflow catalog."""
+async def resolve_tools(
+    ctx: NodeContext, refs: list[ToolRef], mcp: list[McpToolsRef] | None = None
+) -> dict[str, Tool]:
+    """The tools by the name the model calls them, described by the workflow catalog,
+    then those of the MCP servers ``mcp`` names."""
     catalog = ctx.service(WORKFLOWS)
     tools: dict[str, Tool] = {}
     named = {ref.name for ref in refs if ref.name}
+    for source in mcp or ():
+        for spec, binding in await mcp_tool_specs(ctx, source, named | set(tools)):
+            tools[spec.name] = Tool("", spec, mcp=binding)
     for ref in refs:
         try:
             described = await catalog.describe(ref.workflow)
@@ -374,7 +395,10 @@ async def _call(
         done["error"] = f"there is no tool named {call.name!r} (tools: {known})"
     else:
         try:
-            done["output"] = await ctx.run_workflow(tool.workflow, call.arguments)
+            if tool.mcp is not None:
+                done["output"] = await call_mcp_tool(ctx, tool.mcp, call.arguments)
+            else:
+                done["output"] = await ctx.run_workflow(tool.workflow, call.arguments)
         except NodeError as exc:
             done["error"] = exc.message
     outcome = "output" if "output" in done else "error"
