@@ -369,8 +369,7 @@ class Executions:
         cancelled = self.waits is not None and await self.waits.repository.cancel(execution_id)
         if cancelled:
             for child_id in waited:
-                with suppress(Conflict, NotFound):
-                    await self.cancel(child_id)
+                await self._cancel_child(child_id)
         if cancelled and self.queue is None:
             return await self.resume(await self._record(execution_id))
         if self.queue is None:
@@ -382,6 +381,27 @@ class Executions:
         if lease is not None:
             await self._cancel_here(lease)
         return self.queue.handle(execution_id)
+
+    async def _cancel_child(self, execution_id: str) -> None:
+        """Cancel a child execution its parent's cancelled node waited for: one that waits
+        (with the children it waits for) as a waiting execution is, one that runs (its
+        wait was decided) where it runs. Done before its parent is, so that a worker's
+        takeover of the parent finds it ended or held."""
+        assert self.waits is not None
+        waited = await self._waited_children(execution_id)
+        parked = await self.waits.repository.cancel(execution_id)
+        for child_id in waited if parked else ():
+            await self._cancel_child(child_id)
+        handle = self.running.get(execution_id)
+        if handle is not None and not handle.done():
+            handle.cancel()
+        elif self.queue is None:
+            if parked:
+                await self.resume(await self._record(execution_id))
+        else:
+            lease = await self.queue.cancel(execution_id, child=True)
+            if lease is not None:
+                await self._cancel_here(lease)
 
     async def _waited_children(self, execution_id: str) -> list[str]:
         """The child executions the open waits of ``execution_id`` wait for."""

@@ -146,12 +146,15 @@ class Queue:
             workers=[WorkerStatus(**worker) for worker in workers],
         )
 
-    async def cancel(self, execution_id: str) -> Lease | None:
+    async def cancel(self, execution_id: str, *, child: bool = False) -> Lease | None:
         """Ask for the execution to be cancelled (``CancelNotFound`` if it is not a
-        top-level unfinished one), and claim it if nobody holds it (queued, or its
+        top-level unfinished one; with ``child``, a sub-execution that goes on by itself,
+        its wait decided, may be one), and claim it if nobody holds it (queued, or its
         worker died): the caller then cancels it itself, at once. ``None``: a worker runs
         it, and stops it (a worker that claims it later cancels it as it starts)."""
-        if not await request_cancel(self.leases.db, execution_id):
+        if not await request_cancel(self.leases.db, execution_id, child=child):
+            if child:
+                return None
             raise CancelNotFound(execution_id)
         return await self.leases.claim(execution_id, worker_name(), runs=False)
 

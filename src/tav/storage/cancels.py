@@ -41,16 +41,18 @@ RECONNECT_S = 1.0
 CHECK_S = 5.0
 
 
-async def request_cancel(db: Database, execution_id: str) -> bool:
+async def request_cancel(db: Database, execution_id: str, *, child: bool = False) -> bool:
     """Flag the top-level execution as to be cancelled and notify the workers; ``False``
     if there is no such unfinished execution (it ended, or it is a sub-execution, which
-    stops with its parent)."""
+    stops with its parent — but with ``child``: one that goes on by itself, its wait
+    decided, while its parent's node waits for it)."""
+    top = ExecutionRow.parent_id.is_(None)
     flag = (
         update(ExecutionRow)
         .where(
             ExecutionRow.id == execution_id,
             ExecutionRow.status.in_(UNFINISHED),
-            ExecutionRow.parent_id.is_(None),
+            *(() if child else (top,)),
         )
         .values(cancel_requested_at=func.coalesce(ExecutionRow.cancel_requested_at, func.now()))
         .returning(ExecutionRow.id)
