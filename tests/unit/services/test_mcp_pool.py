@@ -1,0 +1,105 @@
+"""``McpPool``: a stdio server kept running between calls, stopped when idle and at shutdown;
+the tool list cached briefly; a changed credential gets a new connection. Real SDK servers
+(``tests.fakes.mcp``), the stdio one in the sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tav.nodes.context import Credential
+from tav.nodes.outbound.policy import OutboundPolicy
+from tav.sandbox.command import CommandSandbox
+from tav.services.mcp import McpPool
+from tests.fakes.mcp import http_tools_server, stdio_data
+
+pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is missing")
+
+
+def running(marker: str) -> list[int]:
+    """The processes whose command line holds ``marker``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return [pid for pid in found if pid != os.getpid()]
+
+
+def stdio(marker: str, **extra: object) -> Credential:
+    data = stdio_data(**extra)
+    data["args"] = [*data["args"], marker]  # (the server reads only its first argument)
+    return Credential(id="local", name="local", kind="mcp_server", data=data)
+
+
+def pool(tmp_path: Path, **options: float) -> McpPool:
+    sandbox = CommandSandbox(private=(str(tmp_path / "data"),))
+    return McpPool(launcher=sandbox, outbound=OutboundPolicy(), **options)
+
+
+async def test_a_stdio_server_runs_until_the_pool_closes(tmp_path):
+    marker = f"marker-{uuid.uuid4()}"
+    mcp = pool(tmp_path)
+    try:
+        first = await mcp.call_tool(stdio(marker), "whoami", {})
+        assert running(marker)
+        second = await mcp.call_tool(stdio(marker), "whoami", {})
+        assert first.structured["pid"] == second.structured["pid"]
+    finally:
+        await mcp.aclose()
+    assert running(marker) == []
+
+
+async def test_an_idle_stdio_server_is_stopped_and_started_again_when_needed(tmp_path):
+    marker = f"marker-{uuid.uuid4()}"
+    mcp = pool(tmp_path, idle_s=0.3)
+    try:
+        await mcp.call_tool(stdio(marker), "echo", {"text": "x"})
+        assert running(marker)
+        await asyncio.sleep(1.5)
+        assert running(marker) == []
+        answer = await mcp.call_tool(stdio(marker), "echo", {"text": "again"})
+        assert answer.structured == {"result": "echo: again"}
+    finally:
+        await mcp.aclose()
+
+
+async def test_a_changed_credential_gets_a_new_server(tmp_path):
+    marker = f"marker-{uuid.uuid4()}"
+    mcp = pool(tmp_path)
+    try:
+        await mcp.call_tool(stdio(marker), "echo", {"text": "x"})
+        before = set(running(marker))  # bubblewrap, and the server in the sandbox
+        changed = stdio(marker, env={"A": "b"})
+        await mcp.call_tool(changed, "echo", {"text": "x"})
+        await asyncio.sleep(0.5)
+        after = set(running(marker))
+        assert before
+        assert after
+        assert not before & after
+    finally:
+        await mcp.aclose()
+
+
+async def test_the_tool_list_is_cached_briefly(tmp_path):
+    with http_tools_server() as url:
+        remote = Credential("r", "remote", "mcp_server", {"transport": "http", "url": url})
+        mcp = pool(tmp_path, tools_ttl_s=0.5)
+        try:
+            first = await mcp.list_tools(remote)
+            cached = await mcp.list_tools(remote)
+            await asyncio.sleep(0.6)
+            fresh = await mcp.list_tools(remote)
+        finally:
+            await mcp.aclose()
+    assert cached is first
+    assert fresh is not first
+    assert [t.name for t in fresh] == [t.name for t in first]
