@@ -199,3 +199,50 @@ async def test_a_timeout_that_rejects_tells_the_model_nobody_approved(
     assert step["approval"]["decision"] == "timeout"
     told = [r.json for r in fake_llm.requests_to("openai")][1]["messages"][-1]
     assert "nobody approved" in told["content"]
+
+
+def asking_tool() -> dict[str, Any]:
+    """A tool workflow that waits itself: a person says how many there are."""
+    fields = {"type": "object", "properties": {"count": {"type": "integer"}}}
+    return document(
+        node("start", "trigger.manual"),
+        node("ask", "core.wait", params={"mode": "approval", "title": "Count?", "fields": fields}),
+        node("said", "core.set", params={"values": {"count": "{{ input.data.count }}"}}),
+        node("out", "core.output"),
+        links=("start -> ask", "ask:approved -> said", "said -> out"),
+        name="Count stock",
+        description="Asks the warehouse.",
+        input_schema={"type": "object", "properties": {"item": {"type": "string"}}},
+    )
+
+
+async def test_a_tool_workflow_that_waits_itself_is_waited_for(
+    client: httpx.AsyncClient, server: Server, fake_llm: FakeProviders
+) -> None:
+    data = {"api_key": "sk-test", "base_url": fake_llm.url("openai")}
+    credential = await server.parts.credentials.create("Fake OpenAI", "openai", data)
+    tool_id = await stored(server, asking_tool())
+    agent_id = await stored(server, agent([tool_id], credential.id))
+    fake_llm.reply(
+        "openai",
+        Reply(tool_calls=[{"name": "count_stock", "arguments": {"item": "bolts"}}]),
+        Reply(text="There are 40 bolts."),
+    )
+    execution_id = (await parked(client, agent_id, "How many bolts?"))["execution_id"]
+    (child,) = await sub_executions(client, execution_id)
+    assert child["status"] == "waiting"
+    waits = (await client.get(f"/api/v1/executions/{execution_id}/waits")).json()
+    assert [(w["mode"], w["executions"]) for w in waits] == [("execution", [child["execution_id"]])]
+
+    url = f"/api/v1/executions/{child['execution_id']}/waits/ask"
+    decided = await client.post(url, json={"decision": "approve", "data": {"count": 40}})
+    assert decided.status_code == 200, decided.text
+    finished = await until(client, execution_id, ended, within_s=15)
+
+    assert finished["status"] == "succeeded", finished
+    assert finished["output"]["answer"] == "There are 40 bolts."
+    (step,) = finished["output"]["steps"]
+    assert step == {"tool": "count_stock", "arguments": {"item": "bolts"}, "output": {"count": 40}}
+    requests = [r.json for r in fake_llm.requests_to("openai")]
+    assert len(requests) == 2
+    assert '"count": 40' in requests[1]["messages"][-1]["content"]

@@ -41,6 +41,7 @@ from pydantic.json_schema import SkipJsonSchema
 from tav.core.errors import NodeError, NotFound, WorkflowInvalid
 from tav.core.events import utcnow
 from tav.core.model import Model
+from tav.core.waits import children_request
 from tav.nodes.ai import (
     ChatRequest,
     ChatResponse,
@@ -66,6 +67,12 @@ from tav.nodes.builtin.ai.mcp_tools import (
     call_mcp_tool,
     mcp_sources,
     mcp_tool_specs,
+)
+from tav.nodes.builtin.ai.tool_runs import (
+    WAITS_KEY,
+    ToolWorkflowWaits,
+    child_ended,
+    run_tool_workflow,
 )
 from tav.nodes.capabilities import LLMCapability
 from tav.nodes.context import NodeContext
@@ -187,7 +194,9 @@ class Batch(Model):
     done: dict[int, dict[str, Any]] = Field(default_factory=dict)
     """The step of each call that has run or been decided, by its index."""
     asking: int | None = None
-    """The call whose approval the node waits for."""
+    """The call the node waits for: a person's approval of it, or (``child``) the end of
+    its tool workflow's execution, which waits itself."""
+    child: bool = False
     form: FormKind = "none"
     """How that approval's form edits the call's arguments."""
 
@@ -320,11 +329,17 @@ async def _start_batch(
 
 
 async def _ask_approvals(ctx: NodeContext, tools: dict[str, Tool], state: AgentState) -> None:
-    """Park on the first call of the batch still to be decided, if any (one at a time)."""
+    """Park on the first call of the batch still to be decided, or whose tool workflow's
+    execution waits, if any (one at a time)."""
     batch = state.batch
     assert batch is not None
     for index, call in enumerate(batch.calls):
-        if index in batch.done:
+        done = batch.done.get(index)
+        if done is not None and WAITS_KEY in done:
+            batch.asking, batch.child = index, True
+            request = children_request({done[WAITS_KEY]: 0}, call.name)
+            await ctx.park(request, state=state.model_dump(mode="json"))
+        if done is not None:
             continue
         tool = tools.get(call.name)
         assert tool is not None
@@ -334,7 +349,7 @@ async def _ask_approvals(ctx: NodeContext, tools: dict[str, Tool], state: AgentS
         ctx.progress(
             {"step": step, "tool": call.name, "arguments": call.arguments, "approval": "asked"}
         )
-        batch.asking, batch.form = index, form
+        batch.asking, batch.child, batch.form = index, False, form
         await ctx.park(request, state=state.model_dump(mode="json"))
 
 
@@ -364,6 +379,14 @@ async def _resumed(ctx: NodeContext, tools: dict[str, Tool]) -> AgentState | Non
     assert batch is not None
     assert batch.asking is not None
     outcome = resumed.outcome
+    if batch.child:  # the execution of its tool workflow has ended
+        index = batch.asking
+        step = batch.done[index] = child_ended(batch.done[index], outcome)
+        shown = "error" if "error" in step else "output"
+        number = batch.first + index
+        ctx.progress({"step": number, "tool": step["tool"], shown: _preview(step[shown])})
+        batch.asking, batch.child = None, False
+        return state
     if outcome.error is not None:
         raise NodeError(
             f"the approval of a call of tool {batch.calls[batch.asking].name!r}: "
@@ -398,9 +421,13 @@ async def _call(
             if tool.mcp is not None:
                 done["output"] = await call_mcp_tool(ctx, tool.mcp, call.arguments)
             else:
-                done["output"] = await ctx.run_workflow(tool.workflow, call.arguments)
+                done["output"] = await run_tool_workflow(ctx, tool.workflow, call.arguments)
         except NodeError as exc:
             done["error"] = exc.message
+        except ToolWorkflowWaits as waits:  # the agent waits for it (``_ask_approvals``)
+            done[WAITS_KEY] = waits.execution_id
+            ctx.progress({"step": step, "tool": call.name, "waits": waits.execution_id})
+            return done
     outcome = "output" if "output" in done else "error"
     ctx.progress({"step": step, "tool": call.name, outcome: _preview(done[outcome])})
     return done
