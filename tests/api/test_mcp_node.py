@@ -243,3 +243,20 @@ async def test_only_mcp_servers_have_tools(client, server):
     answer = await client.get(f"/api/v1/credentials/{other.id}/mcp-tools")
     assert answer.status_code == 422
     assert answer.json()["error"]["code"] == "credential_kind"
+
+
+@needs_bwrap
+async def test_a_server_that_never_starts_holds_up_its_own_calls_only(client, server, mcp_url):
+    stuck_data = {**garbage_stdio_data(), "call_timeout_s": 2}
+    stuck_data["args"] = ["-c", "import time; time.sleep(600)"]
+    stuck = await credential(server, stuck_data, name="stuck")
+    remote = await credential(server, {"transport": "http", "url": mcp_url}, name="remote")
+    waiting = asyncio.create_task(call(client, server, stuck, "echo", {"text": "x"}))
+    await asyncio.sleep(0.3)
+    answered = await call(client, server, remote, "add", {"a": 1, "b": 2})
+
+    assert answered["output"] == {"sum": 3}
+    assert not waiting.done()
+    error = error_of(await waiting)
+    assert error["type"] == "mcp_timeout"
+    assert "'stuck'" in error["message"]

@@ -277,15 +277,33 @@ class _Connection:
             await self.aclose()
             self.tools = None
             ready: asyncio.Future[Client] = asyncio.get_running_loop().create_future()
+            ready.add_done_callback(_retrieved)
             self._stop = asyncio.Event()
             self._task = asyncio.create_task(self._hold(ready), name=f"mcp:{self.server.name}")
             try:
                 async with asyncio.timeout(CONNECT_TIMEOUT_S):
                     self._client = await asyncio.shield(ready)
+            except TimeoutError:
+                await self._abandon()
+                what = "start" if self.server.stdio else "connect"
+                raise NodeError(
+                    f"it did not {what} and answer within {CONNECT_TIMEOUT_S} s",
+                    type="mcp_timeout",
+                    retryable=True,
+                ) from None
             except BaseException:
-                await self.aclose()
+                await self._abandon()
                 raise
             return self._client
+
+    async def _abandon(self) -> None:
+        """Stop a connection being made (no need to wait for it to end well)."""
+        task, self._task = self._task, None
+        self._client = None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
     async def _hold(self, ready: asyncio.Future[Client]) -> None:
         try:
@@ -360,6 +378,12 @@ class _Connection:
                 await task
         except Exception:  # (it ended with its own error, handled where it was raised)
             log.debug("MCP server %r closed with an error", self.server.name, exc_info=True)
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """A connection's outcome is read even when nobody waits for it any more."""
+    if not future.cancelled():
+        future.exception()
 
 
 async def _set_when(ended: anyio.Event, stop: asyncio.Event) -> None:
