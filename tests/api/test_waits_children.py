@@ -5,6 +5,7 @@ output."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -238,3 +239,45 @@ async def test_cancelling_a_parent_cancels_its_waiting_child_and_its_links(
     link = server.parts.waits.links.url(child_id, "ask") if server.parts.waits else ""
     gone = await client.post("/" + link.split("/", 3)[3], json={"decision": "approve"})
     assert gone.status_code == 410, gone.text
+
+
+async def test_a_map_item_that_fails_under_stop_cancels_the_items_left_waiting(
+    client: httpx.AsyncClient, server: Server
+) -> None:
+    """Item 1 parks at once; item 0 fails a moment later: the node fails, and the
+    execution's end cancels item 1's waiting run."""
+    item = document(
+        node("start", "trigger.manual"),
+        node("check", "core.if", params={"condition": "{{ trigger.index == 1 }}"}),
+        node("ask", "core.wait", params={"mode": "approval"}),
+        node("pause", "core.delay", params={"seconds": 0.3}),
+        node("boom", "core.fail", params={"message": "item {{ trigger.index }} failed"}),
+        links=("start -> check", "check:true -> ask", "check:false -> pause", "pause -> boom"),
+        name="failing-item",
+    )
+    mapper = document(
+        node("start", "trigger.manual"),
+        node("each", "core.map", params={"items": [0, 1], "workflow": await stored(server, item)}),
+        links=("start -> each",),
+        name="mapper",
+    )
+    response = await client.post(
+        f"/api/v1/workflows/{await stored(server, mapper)}/run?wait=true", json={}
+    )
+    finished = response.json()
+    assert finished["status"] == "failed", finished
+    assert finished["nodes"]["each"]["error"]["message"].startswith("item 0: ")
+    children = await until_children_ended(client, finished["execution_id"])
+    assert sorted(child["status"] for child in children) == ["cancelled", "failed"]
+
+
+async def until_children_ended(client: httpx.AsyncClient, parent_id: str) -> list[dict[str, Any]]:
+    for _ in range(100):
+        listed = (await client.get("/api/v1/executions", params={"limit": 50})).json()
+        children = [i for i in listed["items"] if i["parent_execution_id"] == parent_id]
+        if children and all(
+            child["status"] not in ("waiting", "queued", "running") for child in children
+        ):
+            return children
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"children still going: {children}")

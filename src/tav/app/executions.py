@@ -68,6 +68,8 @@ if TYPE_CHECKING:
     from tav.app.waits import Waits
 
 logger = logging.getLogger("tav.app")
+RUN_WORKFLOWS = frozenset({"core.subworkflow", "core.map"})
+"""The node types that run child executions, which may be left waiting when it ends."""
 
 
 @dataclass(frozen=True)
@@ -320,7 +322,7 @@ class Executions:
                 skip=skip,
             )
             local = self.executor.start(plan, input, options)
-            self._track(local)
+            self._track(local, plan)
             recorded.add_done_callback(lambda done: _cancel_unless_recorded(done, local))
             handle = local
         return StartedRun(
@@ -615,7 +617,7 @@ class Executions:
             depth=await self.executions.depth(record.execution_id) if parent else 0,
         )
         handle = self.executor.start(plan, record.input, options)
-        self._track(handle)
+        self._track(handle, plan)
         if parent is not None and self.waits is not None:
             waits, child_id = self.waits, record.execution_id
             handle.add_done_callback(lambda: waits.run_ended(child_id, parent))
@@ -634,9 +636,30 @@ class Executions:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _track(self, handle: ExecutionHandle) -> None:
+    def _track(self, handle: ExecutionHandle, plan: ExecutionPlan) -> None:
         self.running[handle.execution_id] = handle
         handle.add_done_callback(lambda: self._ended(handle))
+        waits = self.waits
+        if waits is not None and any(
+            n.node_type.spec.type in RUN_WORKFLOWS for n in plan.nodes.values()
+        ):
+            execution_id = handle.execution_id
+            handle.add_done_callback(lambda: waits.later(self.cancel_left_children(execution_id)))
+
+    async def cancel_left_children(self, execution_id: str) -> None:
+        """Once an execution has ended for good (failed, cancelled), cancel the child
+        executions it left waiting (a core.map item that waited while another failed
+        under ``stop``, a node waiting for a child that the execution's stop cancelled)."""
+        try:
+            with suppress(NotStored):
+                await self.written(execution_id)
+            status = await self.executions.status(execution_id)
+            if status is None or not status.is_terminal:
+                return
+            for child_id in await self.executions.waiting_children(execution_id):
+                await self._cancel_child(child_id)
+        except Exception:  # (in the background: said, not raised)
+            logger.exception("cancelling what execution %s left waiting failed", execution_id)
 
     def _ended(self, handle: ExecutionHandle) -> None:
         self.running.pop(handle.execution_id, None)

@@ -255,6 +255,10 @@ class Waits:
                 logger.exception("looking at the parked execution %s failed", child_id)
         await self.settle_children(execution_id, node_id)
 
+    def later(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` in the background (awaited when the host closes)."""
+        self._spawn(work)
+
     def run_ended(self, child_id: str, parent_id: str) -> None:
         """A resumed child execution's run ended (parked again, or for good)."""
         self._spawn(self.child_ended(child_id, parent_id))

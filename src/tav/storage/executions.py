@@ -336,6 +336,17 @@ class ExecutionRepository:
             ).first()
         return row is not None and (row.parent_id is None or row.document is not None)
 
+    async def waiting_children(self, execution_id: str) -> list[str]:
+        """The sub-executions of ``execution_id`` that wait."""
+        async with self.db.session() as session:
+            found = await session.scalars(
+                select(ExecutionRow.id).where(
+                    ExecutionRow.parent_id == execution_id,
+                    ExecutionRow.status == ExecutionStatus.WAITING.value,
+                )
+            )
+            return list(found.all())
+
     async def depth(self, execution_id: str) -> int:
         """How deep a sub-execution is nested (0: a top-level one)."""
         depth, current = 0, execution_id
