@@ -246,3 +246,22 @@ async def test_a_tool_workflow_that_waits_itself_is_waited_for(
     requests = [r.json for r in fake_llm.requests_to("openai")]
     assert len(requests) == 2
     assert '"count": 40' in requests[1]["messages"][-1]["content"]
+
+
+async def test_a_timeout_that_fails_fails_the_agent(
+    client: httpx.AsyncClient, server: Server, fake_llm: FakeProviders
+) -> None:
+    agent_id = await setup(server, fake_llm, timeout="1s")
+    fake_llm.reply(
+        "openai", Reply(tool_calls=[{"name": "order_status", "arguments": {"order": "A-1"}}])
+    )
+    execution_id = (await parked(client, agent_id, "Where is A-1?"))["execution_id"]
+    waits: Any = server.parts.waits
+    await asyncio.sleep(1.1)
+    await waits.fire_due()
+    finished = await until(client, execution_id, ended, within_s=15)
+    assert finished["status"] == "failed", finished
+    error = finished["nodes"]["agent"]["error"]
+    assert error["type"] == "wait_timeout"
+    assert "order_status" in error["message"]
+    assert len(fake_llm.requests_to("openai")) == 1
