@@ -17,6 +17,7 @@ const ICONS: Record<string, string> = {
   tags: '#',
   braces: '{}',
   code: '</>',
+  plug: '⌁',
 }
 const CATEGORY_ICONS: Record<string, string> = { triggers: '▶', data: '{}', flow: '⇢', network: '◍', ai: '✦' }
 export const CATEGORY_ORDER = ['triggers', 'data', 'flow', 'network', 'ai']
