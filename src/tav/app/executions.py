@@ -43,7 +43,7 @@ from tav.core.modes import ExecutionMode
 from tav.core.results import ErrorInfo, ExecutionResult, NodeResult
 from tav.core.roles import UserRef
 from tav.core.states import ExecutionStatus, NodeStatus
-from tav.core.waits import WaitOutcome
+from tav.core.waits import Decider, WaitOutcome
 from tav.core.workflow import KeepSuccesses
 from tav.engine.executor import ExecutionHandle, Executor, Resume, RunOptions
 from tav.engine.plan import ExecutionPlan
@@ -503,16 +503,23 @@ class Executions:
         mode: ExecutionMode | None = None,
         started_after: datetime | None = None,
         started_before: datetime | None = None,
+        decidable_by: Decider | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[ExecutionSummary], int]:
-        """Newest first, and how many there are in all; each filter given narrows it."""
+        """Newest first, and how many there are in all; each filter given narrows it.
+        ``decidable_by``: only the waiting executions with a wait this person may decide
+        now (``Waits.decidable_by``)."""
+        ids = None
+        if decidable_by is not None:
+            ids = await self.waits.decidable_by(decidable_by) if self.waits is not None else set()
         return await self.executions.find(
             workflow_id=workflow_id,
             status=status.value if status else None,
             mode=mode.value if mode else None,
             started_after=started_after,
             started_before=started_before,
+            ids=ids,
             limit=limit,
             offset=offset,
         )

@@ -163,6 +163,19 @@ class Waits:
     async def of(self, execution_ids: Collection[str]) -> dict[str, list[WaitRecord]]:
         return await self.repository.of(execution_ids)
 
+    async def decidable_by(self, decider: Decider) -> set[str]:
+        """The waiting executions with an open wait ``decider`` may decide now (as
+        ``may_answer`` says) and has not approved already."""
+        member = decider.member
+        found = set()
+        for record in await self.repository.open_of_waiting():
+            if record.execution_id in found or not may_answer(record.request, decider):
+                continue
+            if member is not None and any(d.by and d.by.id == member.id for d in record.decisions):
+                continue  # (approved it; another person's approval is needed)
+            found.add(record.execution_id)
+        return found
+
     async def by_token(self, token: str) -> WaitRecord:
         """The wait a link names; ``NotFound`` for a token no wait has."""
         record = await self.repository.by_token(token_hash(token)) if token else None

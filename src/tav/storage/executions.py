@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -214,12 +214,15 @@ class ExecutionRepository:
         mode: str | None = None,
         started_after: datetime | None = None,
         started_before: datetime | None = None,
+        ids: Collection[str] | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[ExecutionSummary], int]:
         """Newest first, with the total count for paging; ``started_after`` includes its
-        time, ``started_before`` excludes it."""
+        time, ``started_before`` excludes it; ``ids``: only these."""
         conditions: list[ColumnElement[bool]] = []
+        if ids is not None:
+            conditions.append(ExecutionRow.id.in_(list(ids)))
         if workflow_id is not None:
             conditions.append(ExecutionRow.workflow_id == workflow_id)
         if status is not None:

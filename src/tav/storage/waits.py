@@ -183,6 +183,10 @@ class WaitRepository:
                 await connection.execute(_requeue(execution_id))
         return Decided(verdict.outcome, resumes)
 
+    async def open_of_waiting(self) -> list[WaitRecord]:
+        """The open waits of the waiting executions."""
+        return await self._find((WaitRow.status == OPEN) & (ExecutionRow.status == WAITING))
+
     async def open_for_children(self) -> list[tuple[str, str]]:
         """``(execution id, node id)`` of the open waits for child executions of waiting
         executions."""

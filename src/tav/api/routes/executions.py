@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
 from fastapi.sse import ServerSentEvent
@@ -100,11 +100,20 @@ async def list_executions(
     started_before: Annotated[
         AwareDatetime | None, Query(description="Only those started before this time.")
     ] = None,
+    decidable: Annotated[
+        Literal["me"] | None,
+        Query(
+            description="`me`: only the waiting executions with a wait the caller may "
+            "decide now (`may_decide`) and has not approved already: what waits for them."
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> ExecutionPage:
     """Newest first, of every workflow unless ``workflow_id`` names one."""
+    asking = Decider(member=principal.user, role=principal.role)
     found, total = await executions.find(
+        decidable_by=asking if decidable == "me" else None,
         workflow_id=workflow_id,
         status=status,
         mode=mode,
@@ -114,7 +123,7 @@ async def list_executions(
         offset=offset,
     )
     items = [ExecutionSummaryPublic.model_validate(s.model_dump()) for s in found]
-    await _with_waits(executions, items, Decider(member=principal.user, role=principal.role))
+    await _with_waits(executions, items, asking)
     not_kept, last = await executions.not_kept(workflow_id)
     return ExecutionPage(
         items=items,
