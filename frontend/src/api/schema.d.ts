@@ -4112,6 +4112,8 @@ export interface operations {
                 started_after?: string | null;
                 /** @description Only those started before this time. */
                 started_before?: string | null;
+                /** @description `me`: only the waiting executions with a wait the caller may decide now (`may_decide`) and has not approved already: what waits for them. */
+                decidable?: "me" | null;
                 limit?: number;
                 offset?: number;
             };
