@@ -265,3 +265,39 @@ async def test_a_timeout_that_fails_fails_the_agent(
     assert error["type"] == "wait_timeout"
     assert "order_status" in error["message"]
     assert len(fake_llm.requests_to("openai")) == 1
+
+
+async def test_two_calls_of_one_answer_wait_one_after_the_other(
+    client: httpx.AsyncClient, server: Server, fake_llm: FakeProviders
+) -> None:
+    agent_id = await setup(server, fake_llm)
+    fake_llm.reply(
+        "openai",
+        Reply(
+            tool_calls=[
+                {"name": "order_status", "arguments": {"order": "A-1"}},
+                {"name": "order_status", "arguments": {"order": "B-2"}},
+            ]
+        ),
+        Reply(text="A-1 has shipped; B-2 I may not tell."),
+    )
+    execution_id = (await parked(client, agent_id, "Where are A-1 and B-2?"))["execution_id"]
+    first = await open_wait(client, execution_id)
+    assert first["tool_call"]["arguments"] == {"order": "A-1"}
+    await decide(client, execution_id, decision="approve")
+
+    await until(client, execution_id, lambda e: e["status"] in {"waiting", "failed"})
+    second = await open_wait(client, execution_id)
+    assert second["tool_call"]["arguments"] == {"order": "B-2"}
+    assert len(fake_llm.requests_to("openai")) == 1  # not asked before both are decided
+    await decide(client, execution_id, decision="reject", comment="other customer")
+
+    finished = await until(client, execution_id, ended, within_s=15)
+    assert finished["status"] == "succeeded", finished
+    shipped, refused = finished["output"]["steps"]
+    assert shipped["output"] == {"order": "A-1", "status": "shipped"}
+    assert refused["approval"]["decision"] == "reject"
+    results = [m for m in fake_llm.requests_to("openai")[1].json["messages"] if m["role"] == "tool"]
+    assert "shipped" in results[0]["content"]
+    assert "other customer" in results[1]["content"]
+    assert [s["workflow"] for s in await sub_executions(client, execution_id)] == ["Order status"]
