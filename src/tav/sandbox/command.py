@@ -31,7 +31,7 @@ import contextlib
 import os
 import shutil
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -67,6 +67,8 @@ _NETWORK_ETC = (
 TMP_BYTES = 64 * 1024 * 1024
 PATH = "/usr/local/bin:/usr/bin:/bin"
 KILL_WAIT_S = 2
+ENV_BYTES = 60_000
+"""Largest env a server is given (written at once to a pipe, whose buffer is 64 KiB)."""
 
 
 class CommandRefused(Exception):
@@ -122,6 +124,13 @@ class CommandSandbox:
         argv = [bwrap, *self.options(command)]
         root = os.geteuid() == 0
         children: list[int] = []
+        env = _env_arguments(command.env)
+        if env:  # through a pipe: bubblewrap's command line is anyone's to read (ps)
+            env_read, env_write = os.pipe()
+            os.write(env_write, env)
+            os.close(env_write)
+            children.append(env_read)
+            argv += ["--args", str(env_read)]
         info, info_child = os.pipe()
         children.append(info_child)
         argv += ["--info-fd", str(info_child)]
@@ -171,7 +180,7 @@ class CommandSandbox:
             if os.geteuid() == 0
             else ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--disable-userns"]
         )
-        env = {"PATH": PATH, "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8", **command.env}
+        env = {"PATH": PATH, "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8"}
         return [
             "--unshare-user",
             "--unshare-pid",
@@ -237,6 +246,18 @@ class CommandSandbox:
                 raise CommandRefused(
                     f"{path}: an MCP server may not see TAV's data dir ({private})"
                 )
+
+
+def _env_arguments(env: Mapping[str, str]) -> bytes:
+    """``--setenv`` options for ``env`` (a credential's secrets), as ``--args`` reads them:
+    NUL-terminated."""
+    parts = [part for name, value in env.items() for part in ("--setenv", name, value)]
+    data = b"".join(part.encode() + b"\0" for part in parts)
+    if len(data) > ENV_BYTES:
+        raise CommandRefused(f"the server's env is larger than {ENV_BYTES} bytes")
+    if any("\0" in part for part in parts):
+        raise CommandRefused("the server's env holds a NUL character")
+    return data
 
 
 def _pidfd(pid: int) -> int | None:

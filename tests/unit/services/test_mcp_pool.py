@@ -103,3 +103,16 @@ async def test_the_tool_list_is_cached_briefly(tmp_path):
     assert cached is first
     assert fresh is not first
     assert [t.name for t in fresh] == [t.name for t in first]
+
+
+async def test_the_env_reaches_the_server_and_no_command_line(tmp_path):
+    secret = f"s3cret-{uuid.uuid4()}"
+    mcp = pool(tmp_path)
+    try:
+        answer = await mcp.call_tool(
+            stdio("env-test", env={"API_TOKEN": secret}), "env", {"name": "API_TOKEN"}
+        )
+        assert answer.structured == {"result": secret}
+        assert running(secret) == []  # not in bubblewrap's arguments, which anyone can read
+    finally:
+        await mcp.aclose()
