@@ -9,8 +9,10 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
 from tav.app.server import Server
+from tav.core.errors import NotFound
 from tests.api.helpers import ended, stored, until
 from tests.api.test_ai_agent import order_status, sub_executions
 from tests.fakes.llm import FakeProviders, Reply
@@ -301,3 +303,36 @@ async def test_two_calls_of_one_answer_wait_one_after_the_other(
     assert "shipped" in results[0]["content"]
     assert "other customer" in results[1]["content"]
     assert [s["workflow"] for s in await sub_executions(client, execution_id)] == ["Order status"]
+
+
+async def test_a_nodes_wait_opened_again_is_kept_and_its_next_takes_its_place(
+    client: httpx.AsyncClient, server: Server, fake_llm: FakeProviders
+) -> None:
+    agent_id = await setup(server, fake_llm)
+    fake_llm.reply(
+        "openai", Reply(tool_calls=[{"name": "order_status", "arguments": {"order": "A-1"}}])
+    )
+    execution_id = (await parked(client, agent_id, "Where is A-1?"))["execution_id"]
+    waits = server.parts.waits
+    assert waits is not None
+    first = await waits.repository.get(execution_id, "agent")
+    assert first is not None
+    assert (first.request.seq, first.request.rerun) == (0, True)
+    assert first.request.state is not None
+    assert "Where is A-1?" in str(first.request.state["messages"])
+    token = waits.links.token(execution_id, "agent")
+    assert (await waits.by_token(token)).node_id == "agent"
+
+    # Opened again (the node run again after a crash): nothing changes.
+    again = first.request.model_copy(update={"title": "changed"})
+    await waits.open(execution_id, "agent", again)
+    kept = await waits.repository.get(execution_id, "agent")
+    assert kept is not None
+    assert kept.request.title == first.request.title
+
+    # Its next wait takes its place, under a link of its own.
+    await waits.open(execution_id, "agent", again.model_copy(update={"seq": 1}))
+    with pytest.raises(NotFound):
+        await waits.by_token(token)
+    later = await waits.by_token(waits.links.token(execution_id, "agent", 1))
+    assert (later.request.seq, later.request.title) == (1, "changed")
