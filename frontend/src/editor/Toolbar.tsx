@@ -101,7 +101,7 @@ function SaveButton() {
   )
 }
 
-/** Run, or Stop while the execution shown is followed live. */
+/** Run, or Stop while the execution shown is followed live, or Cancel while it waits. */
 function RunButton({ onRun }: { onRun: () => void }) {
   const status = useEditor((state) => state.run.status)
   const live = useEditor((state) => state.run.live)
@@ -114,9 +114,18 @@ function RunButton({ onRun }: { onRun: () => void }) {
       </button>
     )
   }
-  return (
+  const run = (
     <button className="primary" onClick={onRun} disabled={readOnly} title={readOnly ? 'View only' : `Run (${MOD}+Enter)`}>
       ▶ Run
     </button>
+  )
+  if (!(live && status === 'waiting')) return run
+  return (
+    <>
+      <button className="danger" onClick={useCommands.getState().stop} disabled={stopping} title="Cancel the waiting execution: its waiting nodes end cancelled and their links stop working">
+        {stopping ? 'Cancelling…' : 'Cancel'}
+      </button>
+      {run}
+    </>
   )
 }

@@ -65,6 +65,8 @@ describe('what a wait waits for', () => {
     expect(waitsFor(wait(), NOW)).toBe('an approval: Pay invoice 42?')
     expect(waitsFor(wait({ mode: 'webhook', title: '' }), NOW)).toBe('a call of its link (webhook)')
     expect(waitsFor(wait({ mode: 'timer', due_at: '2026-12-07T12:00:00Z' }), NOW)).toBe('a timer, in 2 h')
+    expect(waitsFor(wait({ mode: 'execution', executions: ['c1'] }), NOW)).toBe('a sub-workflow execution to end')
+    expect(waitsFor(wait({ mode: 'execution', executions: ['c1', 'c2'] }), NOW)).toBe('2 sub-workflow executions to end')
     expect(dueText('2026-12-07T10:05:00Z', NOW)).toBe('in 5 min')
     expect(dueText('2026-12-10T10:00:00Z', NOW)).toBe('in 3 days')
     expect(dueText('2026-12-07T09:00:00Z', NOW)).toBe('due now')
@@ -72,6 +74,7 @@ describe('what a wait waits for', () => {
 
   it('says who may decide it and how many approvals it has', () => {
     expect(whoMayDecide(wait())).toBe('anyone holding its link; members with the editor role or above')
+    expect(whoMayDecide(wait({ mode: 'execution' }))).toBe('nobody: it goes on once they end (decide their waits)')
     expect(whoMayDecide(wait({ anyone_with_link: false }))).toBe('members with the editor role or above')
     expect(whoMayDecide(wait({ approvers: ['cfo@x.io'], approver_roles: ['admin'], anyone_with_link: false }))).toBe('cfo@x.io; admins and above')
     expect(whoMayDecide(wait({ approvers: ['cfo@x.io'], anyone_with_link: true }))).toBe('cfo@x.io; anyone holding its link')

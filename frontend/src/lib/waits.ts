@@ -46,10 +46,16 @@ export function waitLink(execution: Pick<ExecutionSummary, 'execution_id' | 'wor
 }
 
 /** What the wait waits for, in a few words. */
-export function waitsFor(wait: Pick<Wait, 'mode' | 'title' | 'due_at'>, now = Date.now()): string {
+export function waitsFor(wait: Pick<Wait, 'mode' | 'title' | 'due_at'> & Partial<Pick<Wait, 'executions'>>, now = Date.now()): string {
+  if (wait.mode === 'execution') return childrenText(wait.executions?.length ?? 1)
   if (wait.mode === 'timer') return wait.due_at ? `a timer, ${dueText(wait.due_at, now)}` : 'a timer'
   if (wait.mode === 'webhook') return 'a call of its link (webhook)'
   return wait.title ? `an approval: ${wait.title}` : 'an approval'
+}
+
+/** A node waiting for child executions (a sub-workflow's, core.map's items') that wait. */
+export function childrenText(count: number): string {
+  return count === 1 ? 'a sub-workflow execution to end' : `${count} sub-workflow executions to end`
 }
 
 /** When a time comes, said from now: "in 5 min", "in 3 h", "in 2 days", or "now" once it
@@ -67,6 +73,7 @@ const ROLE_NAMES: Record<Role, string> = { owner: 'the owner', admin: 'admins', 
 
 /** Who may decide the wait, as the API says it (docs/reference/waits.md: who may decide). */
 export function whoMayDecide(wait: Pick<Wait, 'mode' | 'approvers' | 'approver_roles' | 'anyone_with_link'>): string {
+  if (wait.mode === 'execution') return 'nobody: it goes on once they end (decide their waits)'
   if (wait.mode !== 'approval') return 'anyone holding its link; members with the editor role or above'
   const who = [...wait.approvers, ...wait.approver_roles.map((role) => (role === 'owner' ? ROLE_NAMES[role] : `${ROLE_NAMES[role]} and above`))]
   if (!who.length) return wait.anyone_with_link ? 'anyone holding its link; members with the editor role or above' : 'members with the editor role or above'

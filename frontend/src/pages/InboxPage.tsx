@@ -2,8 +2,9 @@
 // decide now, newest first, each with what it waits for and the way to decide it in place
 // (or open it on its workflow's canvas); below, folded, what waits for others.
 import { useEffect, useState } from 'react'
+import { api } from '../api/client'
 import type { User } from '../api/types'
-import { isMine, waitLink, type WaitEntry } from '../lib/waits'
+import { childrenText, isMine, waitLink, type WaitEntry } from '../lib/waits'
 import { AppHeader } from '../ui/AppHeader'
 import { navigate } from '../ui/router'
 import { relativeTime } from '../ui/time'
@@ -19,15 +20,16 @@ export function InboxPage({ user, onSignOut }: Props) {
   const entries = useInboxEntries(user)
   const error = useInbox((state) => state.error)
   const total = useInbox((state) => state.total)
+  const waitingTotal = useInbox((state) => state.waitingTotal)
   const read = useInbox((state) => state.items?.length ?? 0)
   const [outcome, setOutcome] = useState<string | null>(null)
   useEffect(() => {
-    useInbox.getState().load()
+    reload()
   }, [])
-  // Said above the list, as the wait decided leaves it.
+  // Said above the list, as the wait decided (or the execution cancelled) leaves it.
   const decided = (text: string) => {
     setOutcome(text)
-    useInbox.getState().load()
+    reload()
   }
 
   return (
@@ -39,7 +41,7 @@ export function InboxPage({ user, onSignOut }: Props) {
           <div className="spacer" />
           {entries && (
             <span className="muted small" data-testid="inbox-total">
-              {entries.mine.length} to decide · {total} waiting execution{total === 1 ? '' : 's'} in all
+              {entries.mine.length} to decide · {waitingTotal} waiting execution{waitingTotal === 1 ? '' : 's'} in all
             </span>
           )}
         </div>
@@ -56,7 +58,7 @@ export function InboxPage({ user, onSignOut }: Props) {
         {!entries && !error && <p className="muted">Loading…</p>}
         {total > read && (
           <p className="muted small">
-            Showing the newest {INBOX_LIMIT} waiting executions of {total}: <a href="/executions?status=waiting">see them all</a>.
+            Showing the newest {INBOX_LIMIT} of the {total} executions waiting for you: <a href="/executions?status=waiting">see every waiting one</a>.
           </p>
         )}
         {entries && entries.mine.length === 0 && <div className="empty">Nothing waits for you: approvals you may decide appear here when a workflow reaches them.</div>}
@@ -84,11 +86,63 @@ export function InboxPage({ user, onSignOut }: Props) {
   )
 }
 
+function reload() {
+  const { load, loadOthers } = useInbox.getState()
+  load()
+  loadOthers()
+}
+
+/** Cancel the waiting execution (its waits' links answer 410 from then on), asked twice. */
+function CancelExecution({ executionId, onCancelled }: { executionId: string; onCancelled: () => void }) {
+  const [asking, setAsking] = useState(false)
+  const [busy, setBusy] = useState(false)
+  const [error, setError] = useState<string | null>(null)
+  if (!asking) {
+    return (
+      <button className="small" onClick={() => setAsking(true)} title="Cancel this execution: its waiting nodes end cancelled and its links stop working">
+        Cancel execution…
+      </button>
+    )
+  }
+  const cancel = async () => {
+    setBusy(true)
+    try {
+      await api.cancel(executionId)
+      onCancelled()
+    } catch (failure) {
+      setError((failure as Error).message)
+      setBusy(false)
+    }
+  }
+  return (
+    <span className="confirm-cancel">
+      {error && (
+        <span className="error small" role="alert">
+          Not cancelled: {error}{' '}
+        </span>
+      )}
+      <button className="small danger" onClick={cancel} disabled={busy} data-testid="confirm-cancel">
+        {busy ? 'Cancelling…' : 'Cancel it'}
+      </button>
+      <button className="small" onClick={() => setAsking(false)} disabled={busy}>
+        Keep it
+      </button>
+    </span>
+  )
+}
+
 function InboxItem({ entry, user, onDecided }: { entry: WaitEntry; user: User; onDecided: (outcome: string) => void }) {
   const { execution, wait } = entry
   const [open, setOpen] = useState(false)
   const link = waitLink(execution, wait.node_id)
-  const label = wait.mode === 'approval' ? wait.title || `Approval (${wait.node_id})` : wait.mode === 'timer' ? `Timer (${wait.node_id})` : `Webhook call (${wait.node_id})`
+  const label =
+    wait.mode === 'approval'
+      ? wait.title || `Approval (${wait.node_id})`
+      : wait.mode === 'timer'
+        ? `Timer (${wait.node_id})`
+        : wait.mode === 'execution'
+          ? `Waits for ${childrenText(wait.executions?.length ?? 1)} (${wait.node_id})`
+          : `Webhook call (${wait.node_id})`
   return (
     <li className="inbox-item" data-testid="inbox-item" data-execution={execution.execution_id} data-node={wait.node_id}>
       <div className="inbox-head">
@@ -117,6 +171,7 @@ function InboxItem({ entry, user, onDecided }: { entry: WaitEntry; user: User; o
             {open ? 'Close' : 'Decide…'}
           </button>
         )}
+        <CancelExecution executionId={execution.execution_id} onCancelled={() => onDecided(`${execution.workflow}: cancelled; its links work no more`)} />
       </div>
       <WaitDetails wait={wait} titled />
       {open && <DecideWait executionId={execution.execution_id} wait={wait} user={user} onChange={(outcome) => (outcome ? onDecided(`${label}: ${outcome}`) : useInbox.getState().load())} />}

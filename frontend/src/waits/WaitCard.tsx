@@ -40,6 +40,16 @@ export function WaitDetails({ wait, titled = false }: { wait: Wait; titled?: boo
             <dd>never</dd>
           </>
         )}
+        {wait.mode === 'execution' && (wait.executions ?? []).length > 0 && (
+          <>
+            <dt>Executions</dt>
+            <dd data-testid="wait-children" title="Where people act: the waits of these executions">
+              {(wait.executions ?? []).map((id) => (
+                <code key={id}>{id.slice(0, 8)} </code>
+              ))}
+            </dd>
+          </>
+        )}
         <dt>Who may decide</dt>
         <dd data-testid="wait-who">{whoMayDecide(wait)}</dd>
         {fields.length > 0 && (

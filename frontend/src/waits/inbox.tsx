@@ -1,43 +1,62 @@
-// What waits for the signed-in member: the open waits of the waiting executions
-// (GET /api/v1/executions?status=waiting), those they may decide by the API's word
-// (`may_decide`) and have not approved yet. Read by the inbox page and, every little while
-// while the tab is shown, for the count in the navigation.
+// What waits for the signed-in member: the waiting executions with a wait they may decide
+// now and have not approved yet, as the server finds them
+// (GET /api/v1/executions?decidable=me), read by the inbox page and, every little while
+// while the tab is shown, for the count in the navigation; and, for the inbox page only,
+// the newest waiting executions, for what waits for others.
 import { useEffect } from 'react'
 import { create } from 'zustand'
 import { api } from '../api/client'
 import type { ExecutionSummary, User } from '../api/types'
 import { inbox, type WaitEntry } from '../lib/waits'
 
-/** How many waiting executions are read, newest first (at most the API's page). */
+/** How many executions are read, newest first (at most the API's page). */
 export const INBOX_LIMIT = 200
 const POLL_MS = 15_000
 
 interface Inbox {
+  /** The waiting executions with a wait the member may decide now, newest first. */
   items: ExecutionSummary[] | null
-  /** Every waiting execution, including those past the first INBOX_LIMIT. */
+  /** How many executions wait for the member, including those past the first INBOX_LIMIT. */
   total: number
+  /** The newest waiting executions, whoever may decide them (read by `loadOthers`). */
+  waiting: ExecutionSummary[] | null
+  /** Every waiting execution, including those past the first INBOX_LIMIT. */
+  waitingTotal: number
   error: string | null
   load(): Promise<void>
+  loadOthers(): Promise<void>
 }
 
 export const useInbox = create<Inbox>()((set) => ({
   items: null,
   total: 0,
+  waiting: null,
+  waitingTotal: 0,
   error: null,
   async load() {
     try {
-      const page = await api.findExecutions({ status: 'waiting', limit: INBOX_LIMIT })
+      const page = await api.findExecutions({ status: 'waiting', decidable: 'me', limit: INBOX_LIMIT })
       set({ items: page.items, total: page.total, error: null })
+    } catch (error) {
+      set({ error: (error as Error).message })
+    }
+  },
+  async loadOthers() {
+    try {
+      const page = await api.findExecutions({ status: 'waiting', limit: INBOX_LIMIT })
+      set({ waiting: page.items, waitingTotal: page.total, error: null })
     } catch (error) {
       set({ error: (error as Error).message })
     }
   },
 }))
 
-/** The waits `user` may decide now, and the rest; null until read. */
+/** The waits `user` may decide now, and (once `loadOthers` has read them) the rest; null
+ * until read. */
 export function useInboxEntries(user: Pick<User, 'id'>): { mine: WaitEntry[]; others: WaitEntry[] } | null {
   const items = useInbox((state) => state.items)
-  return items ? inbox(items, user) : null
+  const waiting = useInbox((state) => state.waiting)
+  return items ? { mine: inbox(items, user).mine, others: inbox(waiting ?? [], user).others } : null
 }
 
 /** Reads the inbox now and every little while, while the tab is shown. */
@@ -63,7 +82,8 @@ export function useInboxPolling(): void {
   }, [])
 }
 
-/** The count in the navigation: "3", or "200+" when more executions wait than were read. */
+/** The count in the navigation: "3", or "200+" when more executions wait for the member
+ * than were read. */
 export function InboxCount({ user }: { user: Pick<User, 'id'> }) {
   const entries = useInboxEntries(user)
   const more = useInbox((state) => (state.items ? state.total > state.items.length : false))
