@@ -9,6 +9,7 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
 from tav.app.server import Server
 from tests.api.helpers import ended, stored, until
@@ -281,3 +282,29 @@ async def until_children_ended(client: httpx.AsyncClient, parent_id: str) -> lis
             return children
         await asyncio.sleep(0.1)
     raise AssertionError(f"children still going: {children}")
+
+
+async def test_a_child_that_ended_while_nobody_could_resume_its_parent_is_settled_at_start(
+    client: httpx.AsyncClient, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process dies between the child's end and its parent's resume (here: the child's
+    end is not passed on): the next start's timer loop settles the parent's wait."""
+    waits = server.parts.waits
+    assert waits is not None
+    parent = await run_parked(client, await stored(server, calling(await stored(server, asking()))))
+    child_id = await child_waiting(client, parent)
+
+    async def lost(child_id: str, parent_id: str) -> None:
+        return None
+
+    monkeypatch.setattr(waits, "child_ended", lost)
+    await decide(client, child_id, decision="approve", data={"amount": 3})
+    await until(client, child_id, ended, within_s=15)
+    still = (await client.get(f"/api/v1/executions/{parent['execution_id']}")).json()
+    assert still["status"] == "waiting"
+
+    assert await waits.settle_all_children() == 1
+    finished = await until(client, parent["execution_id"], ended, within_s=15)
+    assert finished["status"] == "succeeded", finished
+    assert finished["nodes"]["after"]["outputs"]["output"] == {"got": {"paid": 3}}
+    assert await waits.settle_all_children() == 0
