@@ -263,3 +263,15 @@ async def test_long_tool_results_are_cut_in_progress_events(executor, models, bu
     shown = progress(bus, result)[1]["output"]
     assert len(shown) == 501
     assert shown.endswith("…")
+
+
+async def test_a_tool_needing_approval_fails_at_once_on_a_host_without_waits(
+    executor, models, adder
+):
+    result = await run(executor, agent([{"workflow": adder, "approval": True}]), {"q": "?"})
+    assert result.status is ExecutionStatus.FAILED
+    error = result.nodes["agent"].error
+    assert error is not None
+    assert error.type == "service_unavailable"
+    assert "'add_numbers' needs a person's approval" in error.message
+    assert models.requests == []  # the model was not asked

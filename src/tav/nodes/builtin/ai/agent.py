@@ -181,6 +181,7 @@ class Agent(LLMCapability, Node):
 
     async def run(self, params: AgentParams, input: Any, ctx: NodeContext) -> Outputs:
         tools = await resolve_tools(ctx, params.tools, params.mcp_tools)
+        _check_approvals_can_wait(ctx, tools)
         state = await resumed_state(ctx, tools)
         if state is None:
             state = AgentState(messages=conversation(params, input))
@@ -227,6 +228,18 @@ async def resolve_tools(
         name = ref.name or _unique(tool_name(described.name), named | set(tools))
         tools[name] = Tool(ref.workflow, _tool_spec(name, ref, described), ref.approval)
     return tools
+
+
+def _check_approvals_can_wait(ctx: NodeContext, tools: dict[str, Tool]) -> None:
+    """Before the model is asked: a tool that needs approval needs a host that keeps
+    waits."""
+    needing = [name for name, tool in tools.items() if tool.approval is not None]
+    if needing and ctx.services.waits is None:
+        raise NodeError(
+            f"tool {needing[0]!r} needs a person's approval, and this host keeps no waits "
+            "(run it under `tav serve`, or `tav run` with a data dir)",
+            type="service_unavailable",
+        )
 
 
 def tool_name(workflow_name: str) -> str:
