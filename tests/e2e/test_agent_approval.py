@@ -116,7 +116,9 @@ def test_a_tool_call_is_approved_with_its_arguments_edited_in_the_inbox(
     screenshot(page, "agent-tool-approval")
     field.fill("A-2")
     item.get_by_role("button", name="Approve").click()
-    expect(page.get_by_test_id("inbox-outcome")).to_contain_text("Approved")
+    expect(page.get_by_test_id("inbox-outcome")).to_contain_text(
+        "Approved: the agent runs refund_order and goes on."
+    )
 
     finished = ended(page, execution_id)
     assert finished["status"] == "succeeded", finished

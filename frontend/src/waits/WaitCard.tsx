@@ -118,7 +118,7 @@ export function DecideWait({ executionId, wait, user, onChange }: DecideProps) {
     setNotice({ text, failed })
     onChange(text)
   }
-  const decided = (answer: WaitDecided, decision: 'approve' | 'reject' | 'now') => ended(outcomeText(answer, decision), false)
+  const decided = (answer: WaitDecided, decision: 'approve' | 'reject' | 'now') => ended(outcomeText(answer, decision, wait.tool_call?.tool), false)
   if (notice) {
     return (
       <div className={`banner ${notice.failed ? 'error' : 'info'}`} role={notice.failed ? 'alert' : 'status'} data-testid={notice.failed ? 'decision-error' : 'decision-done'}>
@@ -165,8 +165,11 @@ function GoOnNow({ executionId, wait, onDecided, onGone }: { executionId: string
   )
 }
 
-function outcomeText(answer: WaitDecided, decision: 'approve' | 'reject' | 'now'): string {
+/** What became of a decision; `tool`: the agent's tool call it was about. */
+function outcomeText(answer: WaitDecided, decision: 'approve' | 'reject' | 'now', tool?: string): string {
   if (!answer.decided) return 'Your approval is noted: it needs another person’s approval before it goes on.'
+  if (tool && decision === 'reject') return `Rejected: ${tool} does not run, and the agent is told so.`
+  if (tool && decision === 'approve') return `Approved: the agent runs ${tool} and goes on.`
   if (decision === 'reject') return `Rejected: the workflow goes on down “${answer.port}”.`
   if (decision === 'approve') return `Approved: the workflow goes on down “${answer.port}”.`
   return 'Done: the workflow goes on.'
