@@ -176,11 +176,11 @@ class StepContext:
         self, request: WaitRequest, *, state: Mapping[str, Any] | None = None
     ) -> NoReturn:
         waits = self.service(WAITS)
+        resumed = self.resumed  # run again after a wait: this is its next one
+        update: dict[str, Any] = {"seq": resumed.seq + 1 if resumed is not None else 0}
         if state is not None:
-            resumed = self.resumed
-            seq = resumed.seq + 1 if resumed is not None else 0
-            kept = self._state(state)
-            request = request.model_copy(update={"seq": seq, "rerun": True, "state": kept})
+            update.update(rerun=True, state=self._state(state))
+        request = request.model_copy(update=update)
         self._host.parking(self.node_id, request)
         await waits.open(self._host.execution_id, self.node_id, request)
         raise Parked(request)

@@ -433,3 +433,36 @@ async def test_a_state_too_large_fails_the_node_and_secrets_are_redacted_from_it
     parked = await executor.execute(executor.compile(wf), {"credential": "c1"})
     assert parked.status is ExecutionStatus.WAITING
     assert waits.opened[(parked.execution_id, "h")].state == {"said": "the key is [redacted]"}
+
+
+class Settler(Node):
+    """Parks with state once; run again, parks a last time without it (to settle)."""
+
+    spec = NodeSpec(type="test.settler", category="testing")
+    requires = (WAITS,)
+
+    async def run(self, params: Any, input: Any, ctx: NodeContext) -> Outputs:
+        request = WaitRequest(mode=WaitMode.APPROVAL)
+        if ctx.resumed is None:
+            await ctx.park(request, state={"first": True})
+        await ctx.park(request.model_copy(update={"title": "last"}))
+        return {}
+
+
+async def test_a_node_run_again_that_parks_without_state_waits_under_its_next_number(
+    bus: InMemoryBus, store: MemoryStore, waits: MemoryWaits
+) -> None:
+    registry = NodeRegistry([*BUILTIN_NODE_TYPES, Settler])
+    executor = Executor(registry, bus=bus, store=store, services=HostServices(waits=waits))
+    wf = workflow(node("start", "trigger.manual"), node("s", "test.settler"), links=("start -> s",))
+    parked = await executor.execute(executor.compile(wf), {})
+    first = waits.opened[(parked.execution_id, "s")]
+    outcome = WaitOutcome(port="approved", value={}, rerun=Rerun(seq=0, state=first.state or {}))
+    again = await executor.execute(executor.compile(wf), {}, resumed(parked, {"s": outcome}, bus))
+    assert again.status is ExecutionStatus.WAITING
+    last = waits.opened[(parked.execution_id, "s")]
+    assert (last.seq, last.title, last.rerun, last.state) == (1, "last", False, None)
+    done = await executor.execute(
+        executor.compile(wf), {}, resumed(again, {"s": WaitOutcome(port="approved")}, bus)
+    )
+    assert done.nodes["s"].outputs == {"approved": None}
