@@ -9,8 +9,6 @@ import json
 import re
 import time
 
-import pytest
-
 from tests.e2e.conftest import require_browser, screenshot
 
 require_browser()
@@ -256,11 +254,6 @@ def test_object_params_are_rows_of_name_and_value(page) -> None:
     assert params == {"values": {"who": "Ada", "total": 4, "tags": ["x"]}}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a save from the live draft loses the order of an object's keys: the server's Yjs "
-    "(pycrdt/yrs) keeps a JSON object as a hash map",
-)
 def test_the_rows_of_an_object_param_are_saved_in_their_order(page) -> None:
     workflow_id = create_workflow(
         page,

@@ -207,6 +207,30 @@ describe('two people editing one workflow', () => {
     expect(alice.getState().version).toBe(2)
   })
 
+  it("shows the rows of an object param in the order the other put them, and keeps it", () => {
+    const keys = (store: StoreApi<EditorState>) => Object.keys(def(store, 'set')?.params?.values as object)
+    setParam(bob, 'set', 'values', { b: 2, a: 1 })
+    expect(keys(alice)).toEqual(['b', 'a'])
+    setParam(bob, 'set', 'values', { a: 1, b: 2 }) // moved up, nothing else changed
+    expect(keys(alice)).toEqual(['a', 'b'])
+    setParam(alice, 'set', 'mode', 'replace') // another param of the node
+    expect(keys(bob)).toEqual(['a', 'b'])
+    expect(Object.keys(readDocument(server).nodes[2].params!.values as object)).toEqual(['a', 'b'])
+    expect((nodesOf(server).get('set')!.get('params') as Y.Map<unknown>).get('values')).toEqual({ $json: '{"a":1,"b":2}' })
+  })
+
+  it('opens a draft written before objects were JSON text, in the order of the saved version', () => {
+    const params = nodesOf(server).get('set')!.get('params') as Y.Map<unknown>
+    const saved = { ...stored, document: { ...stored.document, nodes: stored.document.nodes.map((node) => (node.id === 'set' ? { ...node, params: { values: { a: 1, z: 2 } } } : node)) } }
+    params.set('values', { z: 2, a: 1 }) // as the server's Yjs gave them
+    const doc = new Y.Doc()
+    Y.applyUpdate(doc, Y.encodeStateAsUpdate(server))
+    const store = createStore<EditorState>()(editorState)
+    store.getState().load(saved, catalog, doc)
+    expect(Object.keys(def(store, 'set')?.params?.values as object)).toEqual(['a', 'z'])
+    expect(store.getState().dirty).toBe(false)
+  })
+
   it('puts back what a viewer changes instead of sharing it', () => {
     alice.getState().setReadOnly(true)
     alice.getState().rename('Not allowed')

@@ -18,7 +18,7 @@ import * as Y from 'yjs'
 import type { StoreApi } from 'zustand'
 import type { EditorState } from '../editor/store'
 import { DEFAULT_INPUT, DEFAULT_OUTPUT, parseEnd, readNotes, toEdgeDef, toFlowEdge, toStoredNote, type FlowEdge, type FlowNode, type NoteNode } from '../lib/graph'
-import { addEdge, addNode, edgesOf, edgeKey, inOrderOf, metaOf, nodesOf, readEdge, readMeta, readNode, writeMeta, writeNode, type IsText, type YNode } from './model'
+import { addEdge, addNode, edgesOf, edgeKey, inOrderOfMap, metaOf, nodesOf, readEdge, readMeta, readNode, writeMeta, writeNode, type IsText, type YNode } from './model'
 import type { Delta } from './text'
 
 /** Undo and redo of one's own changes, and the document they are made in. */
@@ -216,7 +216,7 @@ export function bind(doc: Y.Doc, store: StoreApi<EditorState>, isText: IsText): 
       if (was && JSON.stringify(toStoredNote(was)) === JSON.stringify(toStoredNote(note))) return was
       return selected.has(note.id) ? { ...note, selected: true } : note
     })
-    return { base: { ...inOrderOf(fields, state.base), nodes: [], edges: [] }, notes: next }
+    return { base: { ...inOrderOfMap(fields, state.base, meta), nodes: [], edges: [] }, notes: next }
   }
 
   const syncHistory = () => store.setState({ canUndo: history.canUndo(), canRedo: history.canRedo() })
@@ -251,7 +251,7 @@ export function bind(doc: Y.Doc, store: StoreApi<EditorState>, isText: IsText): 
 /** The node the store draws for a node of the document; `was` keeps its UI state. */
 function flowNode(id: string, shared: YNode, was?: FlowNode): FlowNode {
   const read = readNode(id, shared)
-  const def = was ? inOrderOf(read.def, was.data.def) : read.def
+  const def = was ? inOrderOfMap(read.def, was.data.def, shared) : read.def
   const position = read.position
   const at = position ? { x: position[0], y: position[1] } : (was?.position ?? { x: 0, y: 0 })
   if (!was) return { id, type: 'tav', position: at, data: { def } }

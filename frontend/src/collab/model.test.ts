@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import type { WorkflowDocument } from '../api/types'
-import { fingerprint, inOrderOf, nodesOf, readDocument, writeDocument } from './model'
+import { fingerprint, inOrderOf, metaOf, nodesOf, readDocument, writeDocument, writeNode } from './model'
 
 const document: WorkflowDocument = {
   schema: 1,
@@ -73,5 +73,110 @@ describe('values read back from the server', () => {
     expect(ordered).toEqual(scrambled)
     expect(inOrderOf([{ b: 1, a: 2 }], [{ a: 0, b: 0 }]).map(Object.keys)).toEqual([['a', 'b']])
     expect(inOrderOf('text', { a: 1 })).toBe('text')
+  })
+})
+
+describe('objects and arrays in the document', () => {
+  const order = ['who', 'total', 'tags', 'zeta', 'alpha', 'mid', 'omega', 'beta']
+  const values = Object.fromEntries(order.map((key, index) => [key, index]))
+  const ordered: WorkflowDocument = {
+    ...document,
+    input_schema: { type: 'object', properties: Object.fromEntries(order.map((key) => [key, { type: 'string' }])) },
+    nodes: [...document.nodes, { id: 'set', type: 'core.set', params: { values, keep: true }, pin: { output: values } }],
+    ui: { ...document.ui, positions: { ...document.ui!.positions, set: [560, 0] } },
+  }
+  const params = (doc: Y.Doc, id: string) => nodesOf(doc).get(id)!.get('params') as Y.Map<unknown>
+
+  it('are kept as their JSON text, so that their keys keep their order on the server; the rest as it is', () => {
+    const doc = new Y.Doc()
+    writeDocument(doc, ordered, isText)
+    expect(params(doc, 'set').get('values')).toEqual({ $json: JSON.stringify(values) })
+    expect(params(doc, 'set').get('keep')).toBe(true)
+    expect(params(doc, 'ask').get('prompt')).toBeInstanceOf(Y.Text)
+    expect(nodesOf(doc).get('ask')!.get('retry')).toEqual({ $json: '{"max_attempts":2}' })
+    expect(nodesOf(doc).get('set')!.get('pin')).toEqual({ $json: JSON.stringify({ output: values }) })
+    expect(nodesOf(doc).get('ask')!.get('position')).toEqual([280, 0])
+    for (const key of ['input_schema', 'vars', 'mcp', 'notes', 'ui']) expect(Object.keys(metaOf(doc).get(key) as object)).toEqual(['$json'])
+    expect(metaOf(doc).get('name')).toBe('Branches')
+    expect(readDocument(doc)).toEqual(ordered)
+  })
+
+  it('read back as themselves when they look like the wrapper', () => {
+    const lookalike = { $json: '{"b":1,"a":2}' }
+    const doc = new Y.Doc()
+    writeDocument(doc, { ...ordered, vars: lookalike, nodes: [{ id: 'set', type: 'core.set', params: { values: { $json: '[1]' } } }] }, isText)
+    expect(readDocument(doc).vars).toEqual(lookalike)
+    expect(readDocument(doc).nodes[0].params).toEqual({ values: { $json: '[1]' } })
+    params(doc, 'set').set('values', { $json: 'not JSON {' }) // a client's own object
+    expect(readDocument(doc).nodes[0].params).toEqual({ values: { $json: 'not JSON {' } })
+  })
+
+  it('written as plain values before JSON text still read back, and are wrapped when next written', () => {
+    const doc = new Y.Doc()
+    writeDocument(doc, ordered, isText)
+    doc.transact(() => {
+      params(doc, 'set').set('values', { total: 1, who: 0 })
+      metaOf(doc).set('vars', { limit: 3 })
+      nodesOf(doc).get('ask')!.set('position', new Y.Array<number>())
+      ;(nodesOf(doc).get('ask')!.get('position') as Y.Array<number>).push([280, 0])
+    })
+    const read = readDocument(doc)
+    expect(read.nodes[2].params).toEqual({ values: { total: 1, who: 0 }, keep: true })
+    expect(read.vars).toEqual({ limit: 3 })
+    expect(read.ui?.positions?.ask).toEqual([280, 0])
+    const set = read.nodes[2]
+    writeNode(nodesOf(doc).get('set')!, { ...set, params: { ...set.params, values: { who: 0, total: 1 } } }, [0, 0], isText)
+    expect(params(doc, 'set').get('values')).toEqual({ $json: '{"who":0,"total":1}' })
+  })
+})
+
+describe('a document written here and read by the server, and the other way', () => {
+  // The server's own Yjs (pycrdt) and reader (tav.collab.ydoc), in the project's Python.
+  const python = new URL('../../../.venv/bin/python', import.meta.url).pathname
+  const script = `
+import base64, json, sys
+from pycrdt import Doc
+from tav.collab.ydoc import new_doc, read_document
+given = json.load(sys.stdin)
+doc = Doc()
+doc.apply_update(base64.b64decode(given["update"]))
+written = new_doc(given["document"])
+print(json.dumps({"read": read_document(doc, like=given["document"]), "update": base64.b64encode(written.get_update()).decode()}))
+`
+  type Spawned = { status: number | null; stdout: string; stderr: string; error?: Error }
+  type Node = { spawnSync(command: string, args: string[], options: { input: string; encoding: 'utf8' }): Spawned }
+
+  it('keeps the order of every object', async () => {
+    // Node's own module, by a name TypeScript does not resolve: the editor's types leave Node out.
+    const { spawnSync } = (await import(/* @vite-ignore */ 'node:child_process' as string)) as Node
+    const order = ['who', 'total', 'tags', 'zeta', 'alpha', 'mid', 'omega', 'beta']
+    const values = Object.fromEntries(order.map((key, index) => [key, index]))
+    const properties = Object.fromEntries([...order].reverse().map((key) => [key, { type: 'string', title: key }]))
+    const ordered: WorkflowDocument = {
+      ...document,
+      input_schema: { type: 'object', properties },
+      vars: { ...values, nested: [{ ...values }] },
+      nodes: [...document.nodes, { id: 'set', type: 'core.set', params: { values } }],
+      ui: { ...document.ui, positions: { ...document.ui!.positions, set: [560, 0] } },
+    }
+    const doc = new Y.Doc()
+    writeDocument(doc, ordered, isText)
+    const input = JSON.stringify({ update: btoa(String.fromCharCode(...Y.encodeStateAsUpdate(doc))), document: ordered })
+    const ran = spawnSync(python, ['-c', script], { input, encoding: 'utf8' })
+    expect(ran.error, `${python} (make test sets it up)`).toBeUndefined()
+    expect(ran.status, ran.stderr).toBe(0)
+    const answer = JSON.parse(ran.stdout) as { read: WorkflowDocument; update: string }
+    // Read by the server: the same document, every object's keys in their order.
+    expect(JSON.stringify(answer.read.nodes.find((node) => node.id === 'set'))).toBe(JSON.stringify({ id: 'set', type: 'core.set', params: { values } }))
+    expect(JSON.stringify(answer.read.input_schema)).toBe(JSON.stringify(ordered.input_schema))
+    expect(JSON.stringify(answer.read.vars)).toBe(JSON.stringify(ordered.vars))
+    expect(answer.read).toEqual(ordered)
+    // Written by the server, read here.
+    const back = new Y.Doc()
+    Y.applyUpdate(back, Uint8Array.from(atob(answer.update), (char) => char.charCodeAt(0)))
+    const read = readDocument(back)
+    expect(JSON.stringify(read.nodes.find((node) => node.id === 'set')?.params)).toBe(JSON.stringify({ values }))
+    expect(JSON.stringify(read.input_schema)).toBe(JSON.stringify(ordered.input_schema))
+    expect(JSON.stringify(read.vars)).toBe(JSON.stringify(ordered.vars))
   })
 })

@@ -6,7 +6,16 @@
 //   meta   name, description, vars, settings, notes, ui (the rest of the editor's data) ...
 //
 // Long text params (prompts, templates, code) are Y.Text, so that two people typing into
-// one merge character by character; every other value is plain JSON, which merges per key.
+// one merge character by character; every other value is a JSON value, replaced whole, so
+// that two people changing two params (two keys of a map) both win. An object or an array
+// is kept as its JSON text in a one-key wrapper, { $json: '<JSON text>' } (`shared`), read
+// back by `plain`: the server's Yjs (yrs, under pycrdt) decodes an object held as a plain
+// value into a hash map, which loses the order of its keys, and that order is what people
+// see (a key-value param's rows, the fields of an input form). The wrapper is used for
+// every object and array, so it is never mistaken for a value; only a node's position
+// ([x, y]) stays a plain array. Drafts written before it hold plain objects: they read back
+// as they are (in the order the server gave them; `inOrderOfMap` puts them back in the order
+// the person saw) and are wrapped when next written. src/tav/collab/ydoc.py does the same.
 // Writing compares with what the document holds and changes only what differs, so that a
 // change to one param of one node is a change of that param alone.
 import * as Y from 'yjs'
@@ -28,11 +37,37 @@ export const nodesOf = (doc: Y.Doc) => doc.getMap<YNode>('nodes')
 export const edgesOf = (doc: Y.Doc) => doc.getMap<Y.Map<unknown>>('edges')
 export const metaOf = (doc: Y.Doc) => doc.getMap<unknown>('meta')
 
-/** A value as JSON: shared text as its string, shared maps and arrays as their content. */
+/** The one key of the wrapper an object or an array is kept in. */
+export const JSON_KEY = '$json'
+
+/** A JSON value as the document keeps it: an object or an array as its JSON text in a
+ * { $json } wrapper, so that the order of its keys survives the server; a scalar as it is. */
+export function shared(value: unknown): unknown {
+  return typeof value === 'object' && value !== null ? { [JSON_KEY]: JSON.stringify(value) } : value
+}
+
+/** A value as JSON: shared text as its string, shared maps and arrays as their content, a
+ * { $json } wrapper as the value it holds (only a value the document or one of its shared
+ * types holds: inside a plain value, it is data). */
 export function plain(value: unknown): unknown {
   if (value instanceof Y.Text) return value.toString()
+  if (value instanceof Y.Map) return Object.fromEntries([...value.entries()].map(([key, item]) => [key, plain(item)]))
+  if (value instanceof Y.Array) return value.toArray().map(plain)
   if (value instanceof Y.AbstractType) return value.toJSON()
-  return value
+  return unwrapped(value)
+}
+
+function unwrapped(value: unknown): unknown {
+  if (!isWrapped(value)) return value
+  try {
+    return JSON.parse(value[JSON_KEY])
+  } catch {
+    return value // not a wrapper after all: a client's object, read as it is
+  }
+}
+
+function isWrapped(value: unknown): value is { [JSON_KEY]: string } {
+  return isObject(value) && typeof value[JSON_KEY] === 'string' && Object.keys(value).length === 1
 }
 
 /** A node's definition and position as the document holds them. */
@@ -49,7 +84,7 @@ export function readNode(id: string, node: YNode): { def: NodeDef; position: [nu
 }
 
 function position(value: unknown): [number, number] | null {
-  const pair = value instanceof Y.Array ? value.toArray() : value
+  const pair = plain(value)
   if (!Array.isArray(pair) || pair.length !== 2 || !pair.every((v) => typeof v === 'number' && Number.isFinite(v))) return null
   return [pair[0], pair[1]]
 }
@@ -61,7 +96,7 @@ export function writeNode(node: YNode, def: NodeDef, at: [number, number], isTex
     if (!NODE_OWN.has(key) && fields[key] === undefined) node.delete(key)
   }
   for (const [key, value] of Object.entries(fields)) {
-    if (!NODE_OWN.has(key) && value !== undefined && !sameJson(plain(node.get(key)), value)) node.set(key, value)
+    if (!NODE_OWN.has(key) && value !== undefined && !sameJson(plain(node.get(key)), value)) node.set(key, shared(value))
   }
   let params = node.get('params')
   if (def.params !== undefined || params !== undefined) {
@@ -79,7 +114,7 @@ function writeParams(params: Y.Map<unknown>, next: Record<string, unknown>, isTe
     const current = params.get(key)
     if (current instanceof Y.Text && typeof value === 'string') applyText(current, value)
     else if (typeof value === 'string' && isText(key) && !(current instanceof Y.Text)) params.set(key, new Y.Text(value))
-    else if (!sameJson(plain(current), value)) params.set(key, value)
+    else if (!sameJson(plain(current), value)) params.set(key, shared(value))
   }
 }
 
@@ -136,7 +171,7 @@ export function writeMeta(doc: Y.Doc, document: Omit<WorkflowDocument, 'nodes' |
   for (const key of NOT_META) if (key !== 'ui') delete next[key]
   for (const key of [...meta.keys()]) if (next[key] === undefined || next[key] === null) meta.delete(key)
   for (const [key, value] of Object.entries(next)) {
-    if (value !== undefined && value !== null && !sameJson(plain(meta.get(key)), value)) meta.set(key, value)
+    if (value !== undefined && value !== null && !sameJson(plain(meta.get(key)), value)) meta.set(key, shared(value))
   }
 }
 
@@ -176,8 +211,9 @@ export function sameJson(a: unknown, b: unknown): boolean {
 
 /** A document as one string that is the same for the same workflow, whatever the order
  * of its nodes, edges and keys and whichever way its optional fields are left empty: the
- * draft and the saved version are compared by it. Keys in any order: the server's Yjs
- * (pycrdt) does not keep the order of an object's keys. */
+ * draft and the saved version are compared by it. Keys in any order: a draft written
+ * before objects were kept as JSON text holds them in the order the server's Yjs (pycrdt)
+ * gave, which a save from it keeps. */
 export function fingerprint(document: WorkflowDocument): string {
   const positions = document.ui?.positions ?? {}
   const nodes = [...document.nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((node) => nodeKey(node, positions[node.id]))
@@ -218,15 +254,34 @@ function isEmpty(value: unknown): boolean {
 }
 
 /** `value` with the keys of its objects in the order `like` has them (those it lacks after,
- * as they come), all the way down. The server's Yjs (pycrdt) does not keep the order of
- * an object's keys, which a key-value param shows as its rows: read back in the order the
- * person last saw, they stay where they were. */
+ * as they come), all the way down. The keys of a Y.Map (a node's params) come in no
+ * lasting order, nor do those of an object in a draft written before objects were kept as
+ * JSON text (the server's Yjs, pycrdt, does not keep their order), which a key-value param
+ * shows as its rows: read back in the order the person last saw, they stay where they were. */
 export function inOrderOf<T>(value: T, like: unknown): T {
   if (Array.isArray(value)) return (Array.isArray(like) ? value.map((item, index) => inOrderOf(item, like[index])) : value) as T
   if (!isObject(value) || !isObject(like)) return value
   const keys = [...Object.keys(like).filter((key) => key in value), ...Object.keys(value).filter((key) => !(key in like))]
   if (keys.every((key, index) => key === Object.keys(value)[index]) && keys.every((key) => !isObject(value[key]) && !Array.isArray(value[key]))) return value
   return Object.fromEntries(keys.map((key) => [key, inOrderOf(value[key], like[key])])) as T
+}
+
+/** `value`, read from the shared `map`, with its keys in the order `like` has them (those
+ * it lacks after): the keys of a Y.Map (a node's fields and params, `meta`) come in no
+ * lasting order. A value kept as JSON text keeps its own order, that of whoever wrote it
+ * last (someone may have reordered it since `like`); a shared map inside is put in order
+ * the same way; a plain object (a draft written before JSON text, whose keys the server
+ * gave in any order) takes the order of `like` all the way down, as `inOrderOf` does. */
+export function inOrderOfMap<T>(value: T, like: unknown, map: Y.Map<unknown> | undefined): T {
+  if (!isObject(value) || !isObject(like)) return value
+  const keys = [...Object.keys(like).filter((key) => key in value), ...Object.keys(value).filter((key) => !(key in like))]
+  const ordered = keys.map((key): [string, unknown] => {
+    const raw = map?.get(key)
+    if (raw instanceof Y.Map) return [key, inOrderOfMap(value[key], like[key], raw)]
+    if (raw instanceof Y.AbstractType || isWrapped(raw)) return [key, value[key]]
+    return [key, inOrderOf(value[key], like[key])]
+  })
+  return Object.fromEntries(ordered) as T
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

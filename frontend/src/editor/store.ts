@@ -15,7 +15,7 @@ import * as Y from 'yjs'
 import { create, type StateCreator } from 'zustand'
 import type { Catalog, Execution, NodeDef, Problem, RunEvent, StoredWorkflow, WorkflowDocument } from '../api/types'
 import { bind, type Binding } from '../collab/binding'
-import { fingerprint, inOrderOf, readDocument, readMeta, writeDocument, type IsText } from '../collab/model'
+import { fingerprint, inOrderOfMap, metaOf, nodesOf, readDocument, readMeta, writeDocument, type IsText } from '../collab/model'
 import { copySelection, pasteDocument } from '../lib/clipboard'
 import { connectionProblem } from '../lib/connection'
 import {
@@ -168,9 +168,9 @@ export const editorState: StateCreator<EditorState> = (set, get, store) => {
       const isText = textParams(catalog)
       const doc = shared ?? new Y.Doc()
       if (!shared) writeDocument(doc, drawn(stored.document), isText)
-      const document = likeSaved(readDocument(doc), stored.document)
+      const document = likeSaved(doc, stored.document)
       const graph = workflowToGraph(document)
-      const base = { ...inOrderOf(readMeta(doc).fields, stored.document), nodes: [], edges: [] }
+      const base = { ...inOrderOfMap(readMeta(doc).fields, stored.document, metaOf(doc)), nodes: [], edges: [] }
       const keepRun = get().workflowId === stored.id ? get().run : EMPTY_RUN
       lastCheckpoint = { key: '', at: 0 }
       set({ addingAfter: null, catalog, workflowId: stored.id, version: stored.version, active: Boolean(stored.active), base, nodes: graph.nodes, edges: graph.edges, notes: graph.notes ?? [], canUndo: false, canRedo: false, problems: [], run: keepRun, saved: savedFingerprint(stored.document), revision: get().revision + 1 })
@@ -385,12 +385,14 @@ export const editorState: StateCreator<EditorState> = (set, get, store) => {
 
 export const useEditor = create<EditorState>()(editorState)
 
-/** The draft with its nodes in the order of the saved version, and the keys of their
- * values in the order the saved version has them (../collab/model's inOrderOf). */
-function likeSaved(draft: WorkflowDocument, saved: WorkflowDocument): WorkflowDocument {
+/** The draft `doc` holds with its nodes in the order of the saved version, and their keys
+ * in the order the saved version has them, but for values the draft keeps in an order of
+ * their own (../collab/model's inOrderOfMap). */
+function likeSaved(doc: Y.Doc, saved: WorkflowDocument): WorkflowDocument {
+  const draft = readDocument(doc)
   const known = new Map((saved.nodes ?? []).map((node, index) => [node.id, { node, index }]))
   const place = (id: string) => known.get(id)?.index ?? known.size
-  const nodes = [...draft.nodes].sort((a, b) => place(a.id) - place(b.id)).map((node) => inOrderOf(node, known.get(node.id)?.node))
+  const nodes = [...draft.nodes].sort((a, b) => place(a.id) - place(b.id)).map((node) => inOrderOfMap(node, known.get(node.id)?.node, nodesOf(doc).get(node.id)))
   return { ...draft, nodes }
 }
 

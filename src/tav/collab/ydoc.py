@@ -8,7 +8,7 @@ The live draft of a workflow is a Y.Doc with three top-level maps:
   node's ``[x, y]`` (from the document's ``ui.positions``). The id is the key, not a field.
   A long text param (``tav.nodes.params``: a prompt, a message body, code) is a Y.Text,
   so that two people typing in it merge character by character; every other value is
-  plain JSON, replaced whole.
+  a JSON value (see below), replaced whole.
 - ``edges``: edge id → Y.Map with ``from`` and ``to`` as the document writes them. The id
   is the editor's: ``source:port->target:port`` with the default ports written out
   (``edge_id``); any id is read back, so a client may use its own.
@@ -17,8 +17,21 @@ The live draft of a workflow is a Y.Doc with three top-level maps:
   editor's sticky notes, ``ui.notes``) and ``ui`` (the rest of ``ui``, when the document
   has one).
 
+A value that is an object or an array (a ``core.set``'s ``values``, ``input_schema``,
+``vars``, the notes, a node's ``retry`` or ``pin``, ...) is kept as its JSON text in a
+one-key wrapper, ``{"$json": "<JSON text>"}`` (``shared_value``): yrs (pycrdt) decodes an
+object held as a plain value into a hash map, which loses the order of its keys, and that
+order is what people see (a key-value param's rows, the fields of an input form). The
+wrapper is used for every object and array, so a value ``{"$json": ...}`` of a document is
+wrapped again and reads back as itself; only a node's ``position`` (``[x, y]``) stays a
+plain array. Scalars stay as they are. A value is still replaced whole, as before. Drafts
+written before the wrapper hold objects as plain values: they read back all the same, in
+the order yrs gives (``plain``), and are wrapped when next written.
+
 Maps have no order, so ``read_document`` writes the nodes and edges in the order of a
-document given as ``like`` (the last saved version), then those it does not know, by id.
+document given as ``like`` (the last saved version), then those it does not know, by id;
+a node's params in the order of its params there, then the others by name; any other
+fields after those of the format, by name.
 Yjs keeps numbers as floats: a whole number is read back as an ``int`` (a document's
 ``2.0`` comes back as ``2``, which compares equal).
 
@@ -31,6 +44,7 @@ rest of it (and whoever types in it) alone. It never fails on what a client wrot
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -44,6 +58,8 @@ DOCUMENT_ORDER = ("schema", "name", "description", "input_schema", "vars", NODES
 NODE_ORDER = ("id", "type", "version", "name", "params", "retry", "timeout_s", "on_error", "pool")
 """Fields in the order of the format (``tav.core.workflow``); others come after them."""
 MAX_SAFE_INTEGER = 2**53
+JSON = "$json"
+"""The one key of the wrapper an object or an array is kept in (``shared_value``)."""
 
 
 def edge_id(source: str, target: str) -> str:
@@ -156,9 +172,10 @@ def _write_node(
 ) -> Any:
     params = fields.get(PARAMS)
     if current is None:
+        shared = {key: _field_value(key, value) for key, value in fields.items()}
         if isinstance(params, Mapping):
-            return Map({**fields, PARAMS: _new_params(params, long)})
-        return Map(fields)
+            shared[PARAMS] = _new_params(params, long)
+        return Map(shared)
     _write_fields(current, {key: value for key, value in fields.items() if key != PARAMS}, PARAMS)
     if params is None:
         if PARAMS in current:
@@ -174,7 +191,7 @@ def _write_node(
 
 def _write_edge(current: Map[Any] | None, fields: dict[str, Any]) -> Any:
     if current is None:
-        return Map(fields)
+        return Map({key: shared_value(value) for key, value in fields.items()})
     _write_fields(current, fields)
     return None
 
@@ -184,7 +201,7 @@ def _new_params(params: Mapping[str, Any], long: Callable[[str], bool]) -> Map[A
 
 
 def _param_value(key: str, value: Any, long: Callable[[str], bool]) -> Any:
-    return Text(value) if isinstance(value, str) and long(key) else value
+    return Text(value) if isinstance(value, str) and long(key) else shared_value(value)
 
 
 def _write_params(
@@ -215,7 +232,27 @@ def _write_fields(target: Map[Any], fields: Mapping[str, Any], keep: str = "") -
 
 def _set_plain(target: Map[Any], key: str, value: Any) -> None:
     if key not in target or not same(plain(target[key]), value):
-        target[key] = value
+        target[key] = _field_value(key, value)
+
+
+def _field_value(key: str, value: Any) -> Any:
+    """A field's value as the Y.Doc keeps it: a node's ``position`` as its plain ``[x, y]``
+    (what clients read it as), any other one as ``shared_value``."""
+    return value if key == POSITION else shared_value(value)
+
+
+def shared_value(value: Any) -> Any:
+    """A JSON value as a Y.Doc keeps it: an object or an array as its JSON text in a
+    ``{"$json": ...}`` wrapper, so that the order of its keys survives yrs, which holds a
+    plain object as a hash map; a scalar as it is. (A value JSON cannot write, such as
+    ``NaN``, is kept plain, as before the wrapper.)"""
+    if not isinstance(value, Mapping | list | tuple):
+        return value
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return value
+    return {JSON: text}
 
 
 def edit_text(text: Text, value: str) -> None:
@@ -249,7 +286,7 @@ def read_document(doc: Doc[Any], like: Mapping[str, Any] | None = None) -> dict[
     fields = {key: plain(value) for key, value in meta.items()}
     notes = fields.pop(NOTES, None)
     rest = fields.pop(UI, None)
-    node_list, positions = _read_nodes(nodes, _node_order(like))
+    node_list, positions = _read_nodes(nodes, _like_nodes(like))
     fields[NODES] = node_list
     fields[EDGES] = _read_edges(edges, _edge_order(like))
     document = _in_order(fields, DOCUMENT_ORDER)
@@ -265,15 +302,19 @@ def read_document(doc: Doc[Any], like: Mapping[str, Any] | None = None) -> dict[
 
 
 def _read_nodes(
-    nodes: Map[Any], order: Sequence[str]
+    nodes: Map[Any], like: Mapping[str, Mapping[str, Any]]
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     found, positions = [], {}
-    for node_id in _ordered(nodes.keys(), order):
+    for node_id in _ordered(nodes.keys(), list(like)):
         value = plain(nodes[node_id])
         fields = dict(value) if isinstance(value, Mapping) else {}
         fields.pop("id", None)
         if POSITION in fields:
             positions[node_id] = fields.pop(POSITION)
+        params = fields.get(PARAMS)
+        if isinstance(params, dict):  # a Y.Map's keys: in the order of the saved version
+            known = like.get(node_id, {}).get(PARAMS)
+            fields[PARAMS] = _in_order(params, list(known) if isinstance(known, Mapping) else [])
         found.append(_in_order({"id": node_id, **fields}, NODE_ORDER))
     return found, positions
 
@@ -283,13 +324,15 @@ def _read_edges(edges: Map[Any], order: Sequence[str]) -> list[dict[str, Any]]:
     for key in _ordered(edges.keys(), order):
         value = plain(edges[key])
         if isinstance(value, Mapping):
-            found.append(dict(value))
+            found.append(_in_order(dict(value), ("from", "to")))
     return found
 
 
 def _in_order(fields: dict[str, Any], order: Sequence[str]) -> dict[str, Any]:
+    """``fields`` with the keys of ``order`` first, then the others by name (a Y.Map's
+    keys come in no lasting order)."""
     ordered = {key: fields.pop(key) for key in order if key in fields}
-    ordered.update(fields)
+    ordered.update(sorted(fields.items()))
     return ordered
 
 
@@ -300,11 +343,12 @@ def _ordered(keys: Iterable[str], order: Sequence[str]) -> list[str]:
     return first + sorted(key for key in present if key not in known)
 
 
-def _node_order(like: Mapping[str, Any] | None) -> list[str]:
+def _like_nodes(like: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
+    """The nodes of ``like`` by id, in its order."""
     nodes = like.get(NODES) if like is not None else None
     if not isinstance(nodes, list):
-        return []
-    return [n["id"] for n in nodes if isinstance(n, Mapping) and isinstance(n.get("id"), str)]
+        return {}
+    return {n["id"]: n for n in nodes if isinstance(n, Mapping) and isinstance(n.get("id"), str)}
 
 
 def _edge_order(like: Mapping[str, Any] | None) -> list[str]:
@@ -316,18 +360,34 @@ def _edge_order(like: Mapping[str, Any] | None) -> list[str]:
 
 
 def plain(value: Any) -> Any:
-    """A value read from a Y.Doc as JSON-ready data: shared types as what they hold, whole
-    numbers as ``int``."""
+    """A value read from a Y.Doc as JSON-ready data: shared types as what they hold, a
+    ``{"$json": ...}`` wrapper as the value it holds (``shared_value``), whole numbers as
+    ``int``. Only a value held by the doc or by one of its shared types is unwrapped, never
+    one inside a plain value (that is data)."""
     if isinstance(value, Text):
         return str(value)
     if isinstance(value, Map):
         return {key: plain(item) for key, item in value.items()}
     if isinstance(value, Array):
         return [plain(item) for item in value]
+    return _json_value(_unwrapped(value))
+
+
+def _unwrapped(value: Any) -> Any:
+    if isinstance(value, Mapping) and len(value) == 1 and isinstance(value.get(JSON), str):
+        try:
+            return json.loads(value[JSON])
+        except ValueError:
+            pass  # not a wrapper after all: a client's object, read as it is
+    return value
+
+
+def _json_value(value: Any) -> Any:
+    """Plain data as JSON-ready data, whole numbers as ``int``."""
     if isinstance(value, Mapping):
-        return {str(key): plain(item) for key, item in value.items()}
+        return {str(key): _json_value(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [plain(item) for item in value]
+        return [_json_value(item) for item in value]
     if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_SAFE_INTEGER:
         return int(value)
     if value is None or isinstance(value, str | int | float | bool):
@@ -336,11 +396,12 @@ def plain(value: Any) -> Any:
 
 
 def same(a: Any, b: Any) -> bool:
-    """JSON equality that tells ``true`` from ``1`` (Python's ``==`` does not)."""
+    """JSON equality that tells ``true`` from ``1`` (Python's ``==`` does not) and an
+    object's keys in one order from the same keys in another (the order is the user's)."""
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
     if isinstance(a, Mapping) and isinstance(b, Mapping):
-        return a.keys() == b.keys() and all(same(a[key], b[key]) for key in a)
+        return list(a) == list(b) and all(same(a[key], b[key]) for key in a)
     if isinstance(a, list | tuple) and isinstance(b, list | tuple):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, int | float) and isinstance(b, int | float):

@@ -417,6 +417,7 @@ def test_same_tells_json_values_apart_as_json_does():
     assert not same(0, False)
     assert same({"a": [1, {"b": None}]}, {"a": [1.0, {"b": None}]})
     assert not same({"a": 1}, {"a": 1, "b": 2})
+    assert not same({"a": 1, "b": 2}, {"b": 2, "a": 1})  # the order of the keys is the user's
     assert not same([1], (1, 2))
     assert not same("1", 1)
     assert not same(None, 0)
