@@ -12,13 +12,17 @@ from sqlalchemy.dialects import sqlite
 
 from tav.core.modes import ExecutionMode
 from tav.storage.db import Database
-from tav.storage.executions import owned_unfinished_query, unfinished_query
+from tav.storage.executions import (
+    detached_unfinished_query,
+    owned_unfinished_query,
+    unfinished_query,
+)
 
 
 @pytest.mark.parametrize(
     "query",
-    [unfinished_query((ExecutionMode.CLI,)), owned_unfinished_query()],
-    ids=["unfinished", "owned_unfinished"],
+    [unfinished_query((ExecutionMode.CLI,)), owned_unfinished_query(), detached_unfinished_query()],
+    ids=["unfinished", "owned_unfinished", "detached_unfinished"],
 )
 async def test_the_start_finds_unfinished_executions_through_the_status_index(
     tmp_path: Path, query: object
