@@ -168,12 +168,12 @@ class Waits:
         ``may_answer`` says) and has not approved already."""
         member = decider.member
         found = set()
-        for record in await self.repository.open_of_waiting():
-            if record.execution_id in found or not may_answer(record.request, decider):
+        for execution_id, request, decisions in await self.repository.open_of_waiting():
+            if execution_id in found or not may_answer(request, decider):
                 continue
-            if member is not None and any(d.by and d.by.id == member.id for d in record.decisions):
+            if member is not None and any(d.by and d.by.id == member.id for d in decisions):
                 continue  # (approved it; another person's approval is needed)
-            found.add(record.execution_id)
+            found.add(execution_id)
         return found
 
     async def by_token(self, token: str) -> WaitRecord:
