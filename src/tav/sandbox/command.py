@@ -269,10 +269,10 @@ def _pidfd(pid: int) -> int | None:
 
 async def _kill(process: anyio.abc.Process, child: int | None) -> None:
     """Kill bubblewrap (or the command) and its group, and the command in the sandbox."""
+    # (Its group, which is its own: not ``process.kill()`` after it, which would reap it
+    # under asyncio's child watcher, and have it report a status of 255.)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError):
-        process.kill()
     if child is not None:
         with contextlib.suppress(ProcessLookupError, OSError):
             signal.pidfd_send_signal(child, signal.SIGKILL)

@@ -186,6 +186,9 @@ class McpPool:
             self._sweeper = None
         connections, self._connections = list(self._connections.values()), {}
         await asyncio.gather(*(c.aclose() for c in connections))
+        loop = asyncio.get_running_loop()  # (and the sessions being closed already)
+        closing = [task for task in _BACKGROUND if task.get_loop() is loop]
+        await asyncio.gather(*closing, return_exceptions=True)
 
     def _connection(self, credential: Credential) -> _Connection:
         if credential.kind != "mcp_server":
@@ -242,8 +245,8 @@ class _Connection:
         self._launcher = launcher
         self._outbound = outbound
         self._client: Client | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._stop = asyncio.Event()
+        self._held: tuple[asyncio.Task[None], asyncio.Event] | None = None
+        """The task holding the session open, and the event that ends it."""
         self._starting = asyncio.Lock()
         self._stdio: _Stdio | None = None
         self.tools: tuple[float, list[McpTool]] | None = None
@@ -263,7 +266,7 @@ class _Connection:
 
     @property
     def alive(self) -> bool:
-        return self._client is not None and self._task is not None and not self._task.done()
+        return self._client is not None and self._held is not None and not self._held[0].done()
 
     async def client(self) -> Client:
         """The session, made (again) when there is none or its server ended."""
@@ -278,8 +281,9 @@ class _Connection:
             self.tools = None
             ready: asyncio.Future[Client] = asyncio.get_running_loop().create_future()
             ready.add_done_callback(_retrieved)
-            self._stop = asyncio.Event()
-            self._task = asyncio.create_task(self._hold(ready), name=f"mcp:{self.server.name}")
+            stop = asyncio.Event()
+            task = asyncio.create_task(self._hold(ready, stop), name=f"mcp:{self.server.name}")
+            self._held = (task, stop)
             try:
                 async with asyncio.timeout(CONNECT_TIMEOUT_S):
                     self._client = await asyncio.shield(ready)
@@ -298,21 +302,21 @@ class _Connection:
 
     async def _abandon(self) -> None:
         """Stop a connection being made (no need to wait for it to end well)."""
-        task, self._task = self._task, None
+        held, self._held = self._held, None
         self._client = None
-        if task is not None and not task.done():
-            task.cancel()
+        if held is not None and not held[0].done():
+            held[0].cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+                await held[0]
 
-    async def _hold(self, ready: asyncio.Future[Client]) -> None:
+    async def _hold(self, ready: asyncio.Future[Client], stop: asyncio.Event) -> None:
         try:
             async with Client(self._transport(), cache=None) as client:
                 ready.set_result(client)
                 ended = self._stdio.ended if self._stdio is not None else anyio.Event()
                 async with anyio.create_task_group() as group:
-                    group.start_soon(_set_when, ended, self._stop)
-                    await self._stop.wait()
+                    group.start_soon(_set_when, ended, stop)
+                    await stop.wait()
                     group.cancel_scope.cancel()
         except BaseException as exc:
             if not ready.done():
@@ -320,8 +324,6 @@ class _Connection:
             if not isinstance(exc, Exception):
                 raise
             log.debug("MCP server %r: its connection ended: %r", self.server.name, exc)
-        finally:
-            self._client = None
 
     def _transport(self) -> AbstractAsyncContextManager[Any]:
         if self.server.stdio:
@@ -353,9 +355,11 @@ class _Connection:
             )
         else:
             error = _classify(self.server.name, exc, doing, self._said())
-        if error.type != "mcp_tool_error":
-            self._client = None  # (the next call makes it again, once this one is closed)
-            _spawn(self.aclose())
+        if error.type != "mcp_tool_error":  # the next call makes it again
+            held, self._held = self._held, None
+            self._client = None
+            if held is not None:
+                _spawn(self._close(held))
         return error
 
     def _said(self) -> str:
@@ -364,11 +368,15 @@ class _Connection:
         return self._stdio.said()
 
     async def aclose(self) -> None:
-        task, self._task = self._task, None
+        held, self._held = self._held, None
         self._client = None
-        if task is None:
-            return
-        self._stop.set()
+        if held is not None:
+            await self._close(held)
+
+    async def _close(self, held: tuple[asyncio.Task[None], asyncio.Event]) -> None:
+        """End a session: its task leaves the client (a stdio server is stopped)."""
+        task, stop = held
+        stop.set()
         try:
             async with asyncio.timeout(5):
                 await asyncio.shield(task)

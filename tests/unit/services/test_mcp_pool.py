@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tav.core.errors import NodeError
 from tav.nodes.context import Credential
 from tav.nodes.outbound.policy import OutboundPolicy
 from tav.sandbox.command import CommandSandbox
@@ -32,6 +33,16 @@ def running(marker: str) -> list[int]:
             except OSError:
                 continue
     return [pid for pid in found if pid != os.getpid()]
+
+
+async def gone(marker: str, within_s: float = 3) -> bool:
+    """Whether the processes of ``marker`` end within ``within_s`` (the kernel ends those
+    in a sandbox once bubblewrap is killed, not at once)."""
+    for _ in range(int(within_s / 0.05)):
+        if not running(marker):
+            return True
+        await asyncio.sleep(0.05)
+    return False
 
 
 def stdio(marker: str, **extra: object) -> Credential:
@@ -55,7 +66,7 @@ async def test_a_stdio_server_runs_until_the_pool_closes(tmp_path):
         assert first.structured["pid"] == second.structured["pid"]
     finally:
         await mcp.aclose()
-    assert running(marker) == []
+    assert await gone(marker)
 
 
 async def test_an_idle_stdio_server_is_stopped_and_started_again_when_needed(tmp_path):
@@ -65,7 +76,7 @@ async def test_an_idle_stdio_server_is_stopped_and_started_again_when_needed(tmp
         await mcp.call_tool(stdio(marker), "echo", {"text": "x"})
         assert running(marker)
         await asyncio.sleep(1.5)
-        assert running(marker) == []
+        assert await gone(marker)
         answer = await mcp.call_tool(stdio(marker), "echo", {"text": "again"})
         assert answer.structured == {"result": "echo: again"}
     finally:
@@ -116,3 +127,22 @@ async def test_the_env_reaches_the_server_and_no_command_line(tmp_path):
         assert running(secret) == []  # not in bubblewrap's arguments, which anyone can read
     finally:
         await mcp.aclose()
+
+
+async def test_calls_right_after_a_server_died_start_one_server_again(tmp_path):
+    marker = f"marker-{uuid.uuid4()}"
+    mcp = pool(tmp_path)
+    try:
+        await mcp.call_tool(stdio(marker), "whoami", {})
+        with pytest.raises(NodeError) as died:
+            await mcp.call_tool(stdio(marker), "die", {})
+        assert died.value.type == "mcp_unavailable"
+        answers = await asyncio.gather(
+            *(mcp.call_tool(stdio(marker), "whoami", {}) for _ in range(5))
+        )
+        assert len({answer.structured["pid"] for answer in answers}) == 1
+        await asyncio.sleep(0.5)
+        assert len(running(marker)) == 3  # bubblewrap, its init in the sandbox, one server
+    finally:
+        await mcp.aclose()
+    assert await gone(marker)
