@@ -146,3 +146,32 @@ async def test_calls_right_after_a_server_died_start_one_server_again(tmp_path):
     finally:
         await mcp.aclose()
     assert await gone(marker)
+
+
+async def _under_uvloop(tmp_path: Path, marker: str) -> dict[str, object]:
+    mcp = pool(tmp_path)
+    seen: dict[str, object] = {}
+    try:
+        seen["add"] = (await mcp.call_tool(stdio(marker), "add", {"a": 1, "b": 2})).structured
+        try:
+            await mcp.call_tool(stdio(marker), "die", {})
+        except NodeError as exc:
+            seen["die"] = exc.type
+        seen["again"] = (await mcp.call_tool(stdio(marker), "echo", {"text": "x"})).structured
+    finally:
+        await mcp.aclose()
+    seen["gone"] = await gone(marker)
+    return seen
+
+
+def test_a_stdio_server_runs_dies_and_starts_again_the_same_under_uvloop(tmp_path):
+    """uvloop is the loop of ``tav serve`` (uvicorn's): its subprocess transports are not
+    asyncio's."""
+    uvloop = pytest.importorskip("uvloop")
+    marker = f"marker-{uuid.uuid4()}"
+    assert uvloop.run(_under_uvloop(tmp_path, marker)) == {
+        "add": {"sum": 3},
+        "die": "mcp_unavailable",
+        "again": {"result": "echo: x"},
+        "gone": True,
+    }
