@@ -105,7 +105,8 @@ async def child_waiting(client: httpx.AsyncClient, parent: dict[str, Any]) -> st
 async def test_a_sub_workflow_that_waits_parks_its_parent_until_it_is_decided(
     client: httpx.AsyncClient, server: Server
 ) -> None:
-    parent_id = await stored(server, calling(await stored(server, asking())))
+    child_workflow = await stored(server, asking())
+    parent_id = await stored(server, calling(child_workflow))
     parent = await run_parked(client, parent_id)
     assert parent["nodes"]["call"]["status"] == "waiting"
     assert "after" not in parent["nodes"]
@@ -115,6 +116,9 @@ async def test_a_sub_workflow_that_waits_parks_its_parent_until_it_is_decided(
     assert (child_wait["mode"], child_wait["title"]) == ("approval", "pay?")
     assert child_wait["may_decide"] is True
     assert listed[child_id]["parent_execution_id"] == parent["execution_id"]
+    # Listed with its workflow, at the version it runs: the editor opens it there.
+    assert listed[child_id]["workflow_id"] == child_workflow
+    assert listed[child_id]["workflow_version"] == 1
     # Nobody decides the parent's wait by hand.
     by_hand = await client.post(
         f"/api/v1/executions/{parent['execution_id']}/waits/call", json={"decision": "approve"}

@@ -67,6 +67,7 @@ from tav.core.waits import (
     timer_outcome,
     webhook_outcome,
 )
+from tav.core.workflow import parse_workflow
 from tav.storage.waits import CANCELLED, DECIDED, OPEN, Decided, Verdict, WaitRecord, WaitRepository
 
 if TYPE_CHECKING:
@@ -77,6 +78,8 @@ RECHECK_S = 2.0
 """Longest the timer loop sleeps: how late a timer opened by another process may fire."""
 FIRE_BATCH = 100
 TOKEN_CONTEXT = b"tav wait link v1"
+STORED_SOURCE = "workflow:"
+"""How a stored workflow's plan names its source (``tav.app.loader``)."""
 
 
 class FormInvalid(InputInvalid):
@@ -153,10 +156,18 @@ class Waits:
     def url(self, execution_id: str, node_id: str) -> str:
         return self.links.url(execution_id, node_id)
 
-    async def detach(self, execution_id: str, document: dict[str, Any], input: Any) -> None:
+    async def detach(
+        self, execution_id: str, document: dict[str, Any], input: Any, source: str | None = None
+    ) -> None:
         assert self.executions is not None
         await self.executions.written(execution_id)  # its row first
-        await self.executions.executions.detach(execution_id, document, input)
+        workflow = None  # a stored workflow's, at the version it ran (listed, opened with it)
+        if source is not None and source.startswith(STORED_SOURCE):
+            stored = await self.executions.workflows.get(source.removeprefix(STORED_SOURCE))
+            ran = parse_workflow(stored.document, structure=False) if stored else None
+            if stored is not None and ran is not None and ran.to_document() == document:
+                workflow = (stored.id, stored.version)
+        await self.executions.executions.detach(execution_id, document, input, workflow)
 
     # -- reading --------------------------------------------------------------------------
 

@@ -883,7 +883,8 @@ class SubWorkflow:
             waits = self.executor.services.waits
             if waits is not None:  # (it could not have parked without)
                 document = self.plan.workflow.to_document()
-                await waits.detach(result.execution_id, document, input)
+                source = self.plan.source
+                await waits.detach(result.execution_id, document, input, source)
             raise ChildWaits(result.execution_id, self.plan.name)
         if result.status is not ExecutionStatus.SUCCEEDED:
             error = result.error or ErrorInfo(type="subworkflow_failed", message=result.status)

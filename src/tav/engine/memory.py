@@ -40,5 +40,7 @@ class MemoryWaits:
     def url(self, execution_id: str, node_id: str) -> str:
         return f"memory:{execution_id}/{node_id}"
 
-    async def detach(self, execution_id: str, document: dict[str, Any], input: Any) -> None:
+    async def detach(
+        self, execution_id: str, document: dict[str, Any], input: Any, source: str | None = None
+    ) -> None:
         self.detached[execution_id] = (document, input)

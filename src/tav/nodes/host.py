@@ -80,10 +80,13 @@ class Waits(Protocol):
         """The resume link of the wait ``node_id`` will open, known before it does."""
         ...
 
-    async def detach(self, execution_id: str, document: dict[str, Any], input: Any) -> None:
+    async def detach(
+        self, execution_id: str, document: dict[str, Any], input: Any, source: str | None = None
+    ) -> None:
         """Keep what the child execution ``execution_id``, which parked, runs (its
-        workflow's document and its input), for whichever process resumes it on its own
-        once its waits are decided."""
+        workflow's document and its input; ``source``: where the document came from, as
+        the loader said), for whichever process resumes it on its own once its waits are
+        decided."""
         ...
 
 

@@ -311,9 +311,16 @@ class ExecutionRepository:
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
 
-    async def detach(self, execution_id: str, document: dict[str, Any], input: Any) -> None:
+    async def detach(
+        self,
+        execution_id: str,
+        document: dict[str, Any],
+        input: Any,
+        workflow: tuple[str, int] | None = None,
+    ) -> None:
         """Keep the document and input of a sub-execution that parked, for the process
-        that resumes it on its own (see ``WAITING_PARENTS``)."""
+        that resumes it on its own (see ``WAITING_PARENTS``); ``workflow``: the stored
+        workflow and version it runs."""
         row = {
             "execution_id": execution_id,
             "input": codec.pack(input),
@@ -325,6 +332,13 @@ class ExecutionRepository:
         statement = upsert(self.db.dialect, ExecutionDataRow, keys, changed)
         async with self.db.begin() as connection:
             await connection.execute(statement, [row])
+            if workflow is not None:
+                workflow_id, version = workflow
+                await connection.execute(
+                    update(ExecutionRow)
+                    .where(ExecutionRow.id == execution_id)
+                    .values(workflow_id=workflow_id, workflow_version=version)
+                )
 
     async def resumable(self, execution_id: str) -> bool:
         """Whether a process can resume the execution: a sub-execution only once its
