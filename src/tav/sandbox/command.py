@@ -160,6 +160,7 @@ class CommandSandbox:
         finally:
             for fd in children:
                 os.close(fd)
+        pidfd = None
         try:
             child = await read_child(info)
             pidfd = _pidfd(child)
@@ -169,7 +170,7 @@ class CommandSandbox:
         except BaseException:
             if block is not None:
                 os.close(block)
-            await _kill(process, None)
+            await _kill(process, pidfd)
             raise
         return process, pidfd
 
