@@ -43,6 +43,8 @@ ANY_OBJECT: dict[str, Any] = {"type": "object"}
 PROGRESS_EVENTS = frozenset({"node.started", "node.completed", "node.failed"})
 FOLLOW_GRACE_S = 1.0
 """How long a call that has its result waits for the reports of its last events."""
+MAX_NESTED = 16
+"""How deep the waits of sub-workflow executions are looked for (as deep as they nest)."""
 
 StepReport = Callable[["Step"], Awaitable[None]]
 
@@ -253,19 +255,32 @@ class Tools:
         return Outcome(execution_id, status, error=f"the run {status}: {reason}")
 
     async def _waits(self, record: ExecutionRecord) -> list[Waiting]:
+        return await self._open_waits(record.execution_id)
+
+    async def _open_waits(self, execution_id: str, depth: int = 0) -> list[Waiting]:
+        """The open waits of the execution, those of the sub-workflow executions its nodes
+        wait for in their place (their links decide; nobody decides the node's own)."""
         if self.waits is None:
             return []
-        found = (await self.waits.of([record.execution_id])).get(record.execution_id, [])
-        return [
-            Waiting(
-                node_id=wait.node_id,
-                mode=str(wait.request.mode),
-                title=wait.request.title or "",
-                url=self.waits.url(record.execution_id, wait.node_id),
+        found = (await self.waits.of([execution_id])).get(execution_id, [])
+        waits = []
+        for wait in found:
+            if wait.status != "open":
+                continue
+            children = wait.request.children
+            if children is not None:
+                for child_id in children.executions if depth < MAX_NESTED else ():
+                    waits += await self._open_waits(child_id, depth + 1)
+                continue
+            waits.append(
+                Waiting(
+                    node_id=wait.node_id,
+                    mode=str(wait.request.mode),
+                    title=wait.request.title or "",
+                    url=self.waits.url(execution_id, wait.node_id),
+                )
             )
-            for wait in found
-            if wait.status == "open"
-        ]
+        return waits
 
 
 def _tool(workflow: StoredWorkflow) -> Tool | None:
