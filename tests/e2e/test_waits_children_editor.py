@@ -70,6 +70,12 @@ def test_a_sub_workflows_approval_is_decided_in_the_inbox_and_the_parent_goes_on
         child["execution_id"][:8]
     )
 
+    # The sub-workflow's wait opens on the sub-workflow's canvas.
+    link = item.get_by_role("link", name="Open in the editor")
+    expect(link).to_have_attribute(
+        "href", f"/workflows/{child_id}?execution={child['execution_id']}&node=ask"
+    )
+
     item.get_by_role("button", name="Decide…").click()
     item.get_by_label("Amount (EUR)").fill("90")
     item.get_by_role("button", name="Approve").click()
