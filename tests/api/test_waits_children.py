@@ -312,3 +312,60 @@ async def test_a_child_that_ended_while_nobody_could_resume_its_parent_is_settle
     assert finished["status"] == "succeeded", finished
     assert finished["nodes"]["after"]["outputs"]["output"] == {"got": {"paid": 3}}
     assert await waits.settle_all_children() == 0
+
+
+async def test_a_map_under_continue_lists_a_waiting_item_that_failed_in_item_order(
+    client: httpx.AsyncClient, server: Server
+) -> None:
+    """Item 0 fails at once, item 1 waits and is rejected (its run then fails): both go on
+    `errors` in item order, `null` in their places, item 2's output kept."""
+    item = document(
+        node("start", "trigger.manual"),
+        node(
+            "route",
+            "core.switch",
+            params={
+                "value": "{{ ['first', 'second', 'third'][trigger.index] }}",
+                "cases": ["first", "second"],
+            },
+        ),
+        node("bad", "core.fail", params={"message": "bad item {{ trigger.item }}"}),
+        node("ask", "core.wait", params={"mode": "approval", "fields": FORM}),
+        node("refused", "core.fail", params={"message": "refused: {{ input.comment }}"}),
+        node("out", "core.output", params={"value": "{{ trigger.item }}"}),
+        links=(
+            "start -> route",
+            "route:first -> bad",
+            "route:second -> ask",
+            "ask:rejected -> refused",
+            "route:default -> out",
+        ),
+        name="mixed",
+    )
+    mapper = document(
+        node("start", "trigger.manual"),
+        node(
+            "each",
+            "core.map",
+            params={
+                "items": [{"n": 1}, {"n": 2}, {"n": 3}],
+                "workflow": await stored(server, item),
+                "on_item_error": "continue",
+            },
+        ),
+        node("out", "core.output", params={"value": "{{ nodes.each }}"}),
+        links=("start -> each", "each -> out"),
+        name="mapper",
+    )
+    parent = await run_parked(client, await stored(server, mapper))
+    child_id = await child_waiting(client, parent)
+    await decide(client, child_id, decision="reject", comment="no")
+    finished = await until(client, parent["execution_id"], ended, within_s=15)
+    assert finished["status"] == "succeeded", finished
+    outputs = finished["nodes"]["each"]["outputs"]
+    assert outputs["output"] == [None, None, {"n": 3}]
+    assert [(e["index"], e["item"], e["type"]) for e in outputs["errors"]] == [
+        (0, {"n": 1}, "subworkflow_failed"),
+        (1, {"n": 2}, "subworkflow_failed"),
+    ]
+    assert "refused: no" in outputs["errors"][1]["message"]
