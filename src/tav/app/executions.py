@@ -68,8 +68,9 @@ if TYPE_CHECKING:
     from tav.app.waits import Waits
 
 logger = logging.getLogger("tav.app")
-RUN_WORKFLOWS = frozenset({"core.subworkflow", "core.map"})
-"""The node types that run child executions, which may be left waiting when it ends."""
+RUN_WORKFLOWS = frozenset({"core.subworkflow", "core.map", "ai.agent"})
+"""The node types that run child executions (ai.agent: its tool workflows), which may be
+left waiting when the execution ends."""
 
 
 @dataclass(frozen=True)
