@@ -338,8 +338,11 @@ class _Connection:
         url = str(self.server.data["url"])
         await _check_outbound(self._outbound, url)
         timeout = httpx2.Timeout(CONNECT_TIMEOUT_S, read=None)
+        transport = _Bounded(self._outbound.max_response_bytes)
         async with (
-            httpx2.AsyncClient(headers=self.server.headers(), timeout=timeout) as http,
+            httpx2.AsyncClient(
+                headers=self.server.headers(), timeout=timeout, transport=transport
+            ) as http,
             streamable_http_client(url, http_client=http) as streams,
         ):
             yield streams
@@ -386,6 +389,41 @@ class _Connection:
                 await task
         except Exception:  # (it ended with its own error, handled where it was raised)
             log.debug("MCP server %r closed with an error", self.server.name, exc_info=True)
+
+
+class _Bounded(httpx2.AsyncBaseTransport):
+    """Answers read up to ``limit`` bytes (``TAV_OUTBOUND_MAX_RESPONSE_BYTES``), but event
+    streams: the SDK bounds each of their events, and one lives as long as the session."""
+
+    def __init__(self, limit: int) -> None:
+        self._inner = httpx2.AsyncHTTPTransport()
+        self._limit = limit
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self._inner.handle_async_request(request)
+        if not response.headers.get("content-type", "").startswith("text/event-stream"):
+            response.stream = _Limited(response.stream, self._limit)
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _Limited(httpx2.AsyncByteStream):
+    def __init__(self, stream: Any, limit: int) -> None:
+        self._stream = stream
+        self._limit = limit
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        read = 0
+        async for chunk in self._stream:
+            read += len(chunk)
+            if read > self._limit:
+                raise httpx2.StreamError(f"an answer larger than {self._limit} bytes")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:

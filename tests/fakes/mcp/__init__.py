@@ -83,9 +83,13 @@ def garbage_stdio_data() -> dict[str, Any]:
 
 
 class _Garbage(BaseHTTPRequestHandler):
+    huge = False
+
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         body = b'{"jsonrpc": "2.0", "id": "nonsense", "result": [1, 2, ' + b"\xff" * 8
+        if self.huge:
+            body = b'{"jsonrpc": "2.0", "id": 0, "result": {"x": "' + b"y" * 3_000_000 + b'"}}'
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -100,10 +104,15 @@ class _Garbage(BaseHTTPRequestHandler):
         pass
 
 
+class _Huge(_Garbage):
+    huge = True
+
+
 @contextmanager
-def garbage_http_server() -> Iterator[str]:
-    """An HTTP server answering every POST with bytes that are not JSON; yields its URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Garbage)
+def garbage_http_server(*, huge: bool = False) -> Iterator[str]:
+    """An HTTP server answering every POST with bytes that are not JSON (``huge``: with
+    3 MB of JSON); yields its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Huge if huge else _Garbage)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

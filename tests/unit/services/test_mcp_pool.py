@@ -17,7 +17,7 @@ from tav.nodes.context import Credential
 from tav.nodes.outbound.policy import OutboundPolicy
 from tav.sandbox.command import CommandSandbox
 from tav.services.mcp import McpPool
-from tests.fakes.mcp import http_tools_server, stdio_data
+from tests.fakes.mcp import garbage_http_server, http_tools_server, stdio_data
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is missing")
 
@@ -175,3 +175,16 @@ def test_a_stdio_server_runs_dies_and_starts_again_the_same_under_uvloop(tmp_pat
         "again": {"result": "echo: x"},
         "gone": True,
     }
+
+
+async def test_an_answer_larger_than_the_outbound_limit_is_a_protocol_error(tmp_path):
+    with garbage_http_server(huge=True) as url:
+        huge = Credential("h", "huge", "mcp_server", {"transport": "http", "url": url})
+        mcp = McpPool(launcher=None, outbound=OutboundPolicy(max_response_bytes=1_000_000))
+        try:
+            with pytest.raises(NodeError) as refused:
+                await mcp.call_tool(huge, "echo", {"text": "x"})
+        finally:
+            await mcp.aclose()
+    assert refused.value.type == "mcp_protocol_error"
+    assert "larger than 1000000 bytes" in refused.value.message
