@@ -325,3 +325,51 @@ async def test_joining_while_the_room_unloads_gets_what_it_had_not_written_yet(
     async with joined(base, workflow_id, headers) as bob:
         assert str(bob.text("answer", "prompt")).startswith("unwritten ")
     rooms.store.compact = compact  # type: ignore[method-assign]
+
+
+async def test_a_draft_written_before_objects_were_json_text_is_saved_in_the_saved_order(
+    server, http
+):
+    # Objects held as plain values: the server's Yjs keeps them as hash maps.
+    order = ["who", "total", "tags", "zeta", "alpha", "mid", "omega", "beta"]
+    values = {key: index for index, key in enumerate(order)}
+    document = {
+        "schema": 1,
+        "name": "Ordered",
+        "vars": dict(values),
+        "nodes": [
+            {"id": "start", "type": "trigger.manual"},
+            {"id": "set", "type": "core.set", "params": {"values": values}},
+        ],
+        "edges": [{"from": "start", "to": "set"}],
+        "ui": {"positions": {"start": [0, 0], "set": [220, 0]}},
+    }
+    created = await http.post("/api/v1/workflows", json=document)
+    assert created.status_code == 201, created.text
+    workflow_id = str(created.json()["id"])
+    old: Doc[Any] = Doc()
+    nodes, edges, meta = (old.get(name, type=Map) for name in ("nodes", "edges", "meta"))
+    with old.transaction():
+        nodes["start"] = Map({"type": "trigger.manual", "position": [0, 0]})
+        params = Map({"values": {**values, "added": 8}})  # a row added in the draft
+        nodes["set"] = Map({"type": "core.set", "params": params, "position": [220, 0]})
+        edges["start:output->set:input"] = Map({"from": "start", "to": "set"})
+        meta.update({"schema": 1, "name": "Ordered", "vars": dict(values)})
+    assert await server.parts.collab.store.create(workflow_id, old.get_update(), 1)
+
+    draft = (await http.get(f"/api/v1/workflows/{workflow_id}/draft")).json()
+    assert list(draft["document"]["nodes"][1]["params"]["values"]) == [*order, "added"]
+    saved = await http.post(f"/api/v1/workflows/{workflow_id}/draft/save")
+    assert saved.status_code == 200, saved.text
+    assert list(saved.json()["document"]["nodes"][1]["params"]["values"]) == [*order, "added"]
+    assert list(saved.json()["document"]["vars"]) == order
+    # The draft holds them as JSON text from then on, kept as any change.
+    room = server.parts.collab.rooms[workflow_id]
+    await room.flush()
+    stored = await server.parts.collab.store.load(workflow_id)
+    assert stored is not None
+    kept: Doc[Any] = Doc()
+    for update in [stored.snapshot, *stored.updates]:
+        if update is not None:
+            kept.apply_update(update)
+    assert set(kept.get("meta", type=Map)["vars"]) == {"$json"}

@@ -283,6 +283,42 @@ def test_the_rows_of_an_object_param_are_saved_in_their_order(page) -> None:
     assert list(values) == order
 
 
+def test_moving_a_row_alone_is_a_change_to_save(page) -> None:
+    workflow_id = create_workflow(
+        page,
+        document(
+            "Moved rows",
+            [
+                {"id": "start", "type": "trigger.manual"},
+                {"id": "set", "type": "core.set", "params": {"values": {"a": 1, "b": 2, "c": 3}}},
+            ],
+            [{"from": "start", "to": "set"}],
+            start=[0, 0],
+            set=[280, 0],
+        ),
+    )
+    open_workflow(page, workflow_id)
+    page.get_by_test_id("saved").wait_for()
+    page.get_by_test_id("node-set").click()
+    form = page.get_by_test_id("kv-values")
+    form.get_by_role("button", name="Move Values: row 3 up").click()
+    page.get_by_test_id("unsaved").wait_for()
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.get_by_test_id("saved").wait_for()
+    assert list(stored_document(page, workflow_id)["nodes"][1]["params"]["values"]) == [
+        "a",
+        "c",
+        "b",
+    ]
+    # Opened again, the rows are in that order and the draft is the saved version.
+    open_workflow(page, workflow_id)
+    page.get_by_test_id("node-set").click()
+    names = page.get_by_test_id("kv-values").locator("input.kv-name")
+    expect(names).to_have_count(3)
+    assert [names.nth(i).input_value() for i in range(3)] == ["a", "c", "b"]
+    expect(page.get_by_test_id("saved")).to_be_visible()
+
+
 def test_a_plus_on_an_output_port_adds_and_connects_the_next_node(page) -> None:
     workflow_id = create_workflow(
         page,

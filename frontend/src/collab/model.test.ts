@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import type { WorkflowDocument } from '../api/types'
+import type { NodeDef, WorkflowDocument } from '../api/types'
 import { fingerprint, inOrderOf, metaOf, nodesOf, readDocument, writeDocument, writeNode } from './model'
 
 const document: WorkflowDocument = {
@@ -40,19 +40,32 @@ describe('the shared document', () => {
 })
 
 describe('the fingerprint of a document', () => {
-  it('is the same whatever the order of nodes, edges and keys, or empty optional values', () => {
+  it('is the same whatever the order of nodes, edges and fields, or empty optional values', () => {
     const reordered: WorkflowDocument = {
       ui: { colors: 'kept', notes: document.ui!.notes, positions: { ask: [280, 0], start: [0, 0] } },
       edges: [{ from: 'start:output', to: 'ask' }],
       nodes: [{ ...document.nodes[1] }, { id: 'start', type: 'trigger.manual', params: {}, name: null }],
       vars: { limit: 3 },
       mcp: { name: 'summarize' },
-      input_schema: { required: ['text'], type: 'object', properties: { text: { type: 'string' } } },
+      input_schema: document.input_schema,
       description: 'kept',
       name: 'Branches',
       schema: 1,
     }
     expect(fingerprint(reordered)).toBe(fingerprint(document))
+  })
+
+  it('differs when only the keys of a value are in another order: the rows of a key-value param, the fields of the input form', () => {
+    const set = (values: Record<string, unknown>): WorkflowDocument => ({ ...document, nodes: [...document.nodes, { id: 'set', type: 'core.set', params: { values, mode: 'merge' } }] })
+    expect(fingerprint(set({ b: 1, a: 2 }))).not.toBe(fingerprint(set({ a: 2, b: 1 })))
+    expect(fingerprint(set({ b: 1, a: 2 }))).toBe(fingerprint(set({ b: 1, a: 2 })))
+    const reversed = { ...document, input_schema: { type: 'object', properties: { b: { type: 'string' }, a: { type: 'string' } } } }
+    const forward = { ...document, input_schema: { type: 'object', properties: { a: { type: 'string' }, b: { type: 'string' } } } }
+    expect(fingerprint(reversed)).not.toBe(fingerprint(forward))
+    // The params of a node are fields, in no order.
+    const params = (ask: NodeDef) => ({ ...document, nodes: [document.nodes[0], ask] })
+    const ask = document.nodes[1]
+    expect(fingerprint(params({ ...ask, params: { temperature: 0.2, prompt: ask.params!.prompt } }))).toBe(fingerprint(document))
   })
 
   it('differs for any change of a value', () => {

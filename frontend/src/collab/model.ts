@@ -210,16 +210,16 @@ export function sameJson(a: unknown, b: unknown): boolean {
 }
 
 /** A document as one string that is the same for the same workflow, whatever the order
- * of its nodes, edges and keys and whichever way its optional fields are left empty: the
- * draft and the saved version are compared by it. Keys in any order: a draft written
- * before objects were kept as JSON text holds them in the order the server's Yjs (pycrdt)
- * gave, which a save from it keeps. */
+ * of its nodes, edges, fields (the document's, a node's, its params, `ui`'s) and whichever
+ * way its optional fields are left empty: the draft and the saved version are compared by
+ * it. The order of the keys of a value (the rows of a key-value param, the properties of
+ * the input schema) counts: it is the person's, kept by the draft and the saved version. */
 export function fingerprint(document: WorkflowDocument): string {
   const positions = document.ui?.positions ?? {}
   const nodes = [...document.nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((node) => nodeKey(node, positions[node.id]))
   const { nodes: _, edges: __, ...fields } = document
   const { positions: ___, ...ui } = document.ui ?? {}
-  return JSON.stringify([sorted({ ...fields, ui }), nodes, document.edges.map(edgeKey).sort()])
+  return JSON.stringify([byName({ ...fields, ui }, (key, value) => normal(value, key === 'ui')), nodes, document.edges.map(edgeKey).sort()])
 }
 
 // A node's part of the fingerprint, kept while its definition (the same object: the store
@@ -231,20 +231,27 @@ function nodeKey(node: NodeDef, position: [number, number] | undefined): string 
   const at = position ? `${Math.round(position[0])},${Math.round(position[1])}` : ''
   const known = nodeKeys.get(node)
   if (known?.at === at) return known.key
-  const key = JSON.stringify(sorted({ ...node, position: at }))
+  const key = JSON.stringify(byName({ ...node, position: at }, (field, value) => (field === 'params' && isObject(value) ? byName(value, (_, param) => normal(param, false)) : normal(value, false))))
   nodeKeys.set(node, { at, key })
   return key
 }
 
-/** JSON with the keys of its objects in order, without empty optional values (null, an
- * empty string, object or list). */
-function sorted(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sorted)
+/** The fields of an object as a list sorted by name, each value made by `value`, without
+ * empty ones. */
+function byName(fields: Record<string, unknown>, value: (key: string, item: unknown) => unknown): [string, unknown][] {
+  return nonEmpty(Object.entries(fields).map(([key, item]) => [key, value(key, item)])).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+}
+
+/** JSON without empty optional values (null, an empty string, object or list), the keys of
+ * its objects sorted (`sort`) or in their order. */
+function normal(value: unknown, sort: boolean): unknown {
+  if (Array.isArray(value)) return value.map((item) => normal(item, sort))
   if (typeof value !== 'object' || value === null) return value
-  const entries = Object.entries(value)
-    .map(([key, item]): [string, unknown] => [key, sorted(item)])
-    .filter(([, item]) => !isEmpty(item))
-  return Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+  return Object.fromEntries(sort ? byName(value as Record<string, unknown>, (_, item) => normal(item, true)) : nonEmpty(Object.entries(value).map(([key, item]) => [key, normal(item, false)])))
+}
+
+function nonEmpty(entries: [string, unknown][]): [string, unknown][] {
+  return entries.filter(([, item]) => !isEmpty(item))
 }
 
 function isEmpty(value: unknown): boolean {

@@ -49,7 +49,7 @@ from tav.collab.limits import Limits, Rate
 from tav.collab.long_text import LongText
 from tav.collab.ports import Access, Channel, Credentials, DraftStore, RoomBroken
 from tav.collab.protocol import CloseCode, Malformed, SyncStep
-from tav.collab.ydoc import read_document, roots, write_document
+from tav.collab.ydoc import read_document, roots, wrap_plain_values, write_document
 from tav.core.errors import NotFound
 
 if TYPE_CHECKING:
@@ -353,6 +353,12 @@ class Room:
     def draft(self) -> dict[str, Any]:
         """The draft as a workflow document (not validated)."""
         return read_document(self.doc, like=self.like)
+
+    def wrap_plain_values(self) -> None:
+        """A draft written before objects and arrays were kept as JSON text gets them so, in
+        the order of the saved version (``tav.collab.ydoc.wrap_plain_values``): one change,
+        kept and sent as any other; none when there is nothing to wrap."""
+        wrap_plain_values(self.doc, self.like)
 
     async def take_saved(self, document: Mapping[str, Any], version: int) -> None:
         """A version was saved from outside the draft (a REST save, a restore, another

@@ -274,6 +274,7 @@ class Rooms:
             except BaseException:
                 await room.close(CloseCode.INTERNAL_ERROR, "the draft could not load", keep=False)
                 raise
+        room.wrap_plain_values()
         return room
 
     def _doc(

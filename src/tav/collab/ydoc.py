@@ -26,7 +26,8 @@ wrapper is used for every object and array, so a value ``{"$json": ...}`` of a d
 wrapped again and reads back as itself; only a node's ``position`` (``[x, y]``) stays a
 plain array. Scalars stay as they are. A value is still replaced whole, as before. Drafts
 written before the wrapper hold objects as plain values: they read back all the same, in
-the order yrs gives (``plain``), and are wrapped when next written.
+the order yrs gives (``plain``), and a room wraps them as it loads such a draft, in the
+order of the last saved version (``wrap_plain_values``).
 
 Maps have no order, so ``read_document`` writes the nodes and edges in the order of a
 document given as ``like`` (the last saved version), then those it does not know, by id;
@@ -356,6 +357,58 @@ def _edge_order(like: Mapping[str, Any] | None) -> list[str]:
     return list(_edges_of(edges)) if isinstance(edges, list) else []
 
 
+# -- drafts written before the wrapper -----------------------------------------------------
+
+
+def wrap_plain_values(doc: Doc[Any], like: Mapping[str, Any]) -> None:
+    """Wrap the objects and arrays that ``doc`` holds as plain values (a draft written before
+    the wrapper), in one transaction; nothing when there are none. The order of their keys
+    was lost, so they take that of the same value in ``like`` (the last saved version),
+    keys it lacks after: a save from the draft then keeps the rows people saw."""
+    nodes, edges, meta = roots(doc)
+    ui = like.get(UI)
+    ui = dict(ui) if isinstance(ui, Mapping) else None
+    if ui is not None:
+        ui.pop(POSITIONS, None)
+    like_meta = _meta_of(like, ui)
+    like_nodes = _like_nodes(like)
+    with doc.transaction():
+        for node_id, node in nodes.items():
+            if not isinstance(node, Map):
+                continue
+            known = like_nodes.get(node_id, {})
+            _wrap_plain(node, known)
+            params, known_params = node.get(PARAMS), known.get(PARAMS)
+            if isinstance(params, Map):
+                _wrap_plain(params, known_params if isinstance(known_params, Mapping) else {})
+        for edge in edges.values():
+            if isinstance(edge, Map):
+                _wrap_plain(edge, {})
+        _wrap_plain(meta, like_meta)
+
+
+def _wrap_plain(target: Map[Any], like: Mapping[str, Any]) -> None:
+    for key, value in list(target.items()):
+        if key == POSITION or not isinstance(value, Mapping | list) or _is_wrapper(value):
+            continue
+        target[key] = shared_value(in_order_of(plain(value), like.get(key)))
+
+
+def in_order_of(value: Any, like: Any) -> Any:
+    """``value`` with the keys of its objects in the order ``like`` has them (those it lacks
+    after), all the way down."""
+    if isinstance(value, list):
+        others = like if isinstance(like, list) else []
+        return [
+            in_order_of(item, others[i] if i < len(others) else None)
+            for i, item in enumerate(value)
+        ]
+    if not isinstance(value, dict) or not isinstance(like, Mapping):
+        return value
+    keys = [key for key in like if key in value] + [key for key in value if key not in like]
+    return {key: in_order_of(value[key], like.get(key)) for key in keys}
+
+
 # -- values --------------------------------------------------------------------------------
 
 
@@ -374,12 +427,16 @@ def plain(value: Any) -> Any:
 
 
 def _unwrapped(value: Any) -> Any:
-    if isinstance(value, Mapping) and len(value) == 1 and isinstance(value.get(JSON), str):
+    if _is_wrapper(value):
         try:
             return json.loads(value[JSON])
         except ValueError:
             pass  # not a wrapper after all: a client's object, read as it is
     return value
+
+
+def _is_wrapper(value: Any) -> bool:
+    return isinstance(value, Mapping) and len(value) == 1 and isinstance(value.get(JSON), str)
 
 
 def _json_value(value: Any) -> Any:

@@ -11,7 +11,15 @@ from typing import Any
 from pycrdt import Doc, Map, Text
 
 from tav.collab.long_text import long_text_of
-from tav.collab.ydoc import JSON, new_doc, plain, read_document, roots, write_document
+from tav.collab.ydoc import (
+    JSON,
+    new_doc,
+    plain,
+    read_document,
+    roots,
+    wrap_plain_values,
+    write_document,
+)
 from tav.nodes.builtin import BUILTIN_NODE_TYPES
 from tav.nodes.registry import NodeRegistry
 
@@ -211,3 +219,35 @@ def test_params_read_back_in_the_order_of_the_saved_version_then_by_name():
     back = read_document(doc, like=document)
     order = ["temperature", "prompt", "stop", "max_tokens", "model"]
     assert list(back["nodes"][2]["params"]) == order
+
+
+def test_a_room_wraps_an_old_drafts_objects_in_the_order_of_the_saved_version():
+    document = _document()
+    old = _old_draft(document)
+    nodes, _, meta = roots(old)
+    nodes["set"]["params"]["values"] = {**ordered(), "added": 8}  # a row added in the draft
+    prompt = nodes["ask"]["params"]["prompt"]
+    updates: list[bytes] = []
+    old.observe(lambda event: updates.append(event.update))
+    wrap_plain_values(old, like=document)
+    assert len(updates) == 1  # one change, for everyone
+    assert list(json.loads(nodes["set"]["params"]["values"][JSON])) == [*ORDER, "added"]
+    for key in ("input_schema", "vars", "settings", "notes", "ui"):
+        assert set(meta[key]) == {JSON}, key
+    assert set(nodes["start"]["pin"]) == {JSON}
+    assert nodes["set"]["position"] == [280, 0]
+    assert isinstance(nodes["ask"]["params"]["prompt"], Text)  # shared text left alone
+    assert str(prompt) == "Hello"
+    back = read_document(synced(old), like=document)
+    assert keys_all_the_way(back["input_schema"]) == keys_all_the_way(document["input_schema"])
+    assert keys_all_the_way(back["ui"]["notes"]) == keys_all_the_way(document["ui"]["notes"])
+    wrap_plain_values(old, like=document)
+    assert len(updates) == 1  # nothing left to wrap: no change
+
+
+def test_wrapping_an_old_draft_keeps_what_the_saved_version_lacks():
+    old = _old_draft(_document())
+    roots(old)[2]["extra"] = {"b": 1, "a": [{"y": 1, "x": 2}]}
+    wrap_plain_values(old, like={"schema": 1, "name": "none of it"})
+    assert read_document(old)["extra"] == {"b": 1, "a": [{"y": 1, "x": 2}]}
+    assert set(roots(old)[2]["extra"]) == {JSON}
