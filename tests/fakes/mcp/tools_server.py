@@ -5,6 +5,7 @@ Run as a script: ``python tools_server.py stdio`` (over its standard input and o
 
 Tools: ``add`` (structured result), ``echo`` (text), ``fail`` (a tool error), ``hang``
 (sleeps for ever), ``die`` (the process exits mid-call), ``pixel`` (an image block),
+``peer`` (the client's TCP port),
 ``whoami`` (the uid, and whether the network can be reached), ``env`` (one variable).
 """
 
@@ -16,7 +17,7 @@ import os
 import socket
 import sys
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ImageContent
 from pydantic import BaseModel
@@ -71,6 +72,12 @@ def whoami(port: int = 9) -> dict[str, object]:
     except OSError as exc:
         network = type(exc).__name__
     return {"uid": os.getuid(), "pid": os.getpid(), "network": network}
+
+
+@server.tool(description="The client's TCP port (HTTP only): the same for calls on one connection.")
+def peer(ctx: Context) -> int:
+    request = ctx.request_context.request
+    return int(request.client.port) if request is not None and request.client else 0
 
 
 @server.tool(description="One environment variable.")
