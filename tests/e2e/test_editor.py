@@ -173,7 +173,7 @@ def test_stop_says_why_the_server_refused(page) -> None:
     page.route(re.compile(r"/api/v1/executions/[^/]+/stream"), lambda route: held.append(route))
     page.get_by_role("button", name="▶ Run").click()
     page.get_by_role("button", name=re.compile("^Run")).last.click()
-    stop = page.get_by_role("button", name="Stop")
+    stop = page.get_by_role("button", name="Stop", exact=True)
     stop.wait_for()
     execution_id = page.get_by_test_id("runbar").get_attribute("data-execution")
     assert execution_id
