@@ -231,13 +231,23 @@ class Waits:
         """For an execution about to resume whose ``waiting`` nodes wait: the outcome of
         each wait decided, and whether it was cancelled while it waited."""
         outcomes: dict[str, WaitOutcome] = {}
+        reruns: list[WaitRecord] = []
         cancelled = False
         for record in (await self.repository.of([execution_id])).get(execution_id, []):
             if record.node_id not in waiting:
                 continue
             if record.status == DECIDED and record.outcome is not None:
-                outcomes[record.node_id] = _with_rerun(record.outcome, record.request)
+                outcomes[record.node_id] = record.outcome
+                if record.request.rerun:
+                    reruns.append(record)
             cancelled = cancelled or record.status == CANCELLED
+        if reruns:  # they run again with the state they parked with (``ctx.resumed``)
+            states = await self.repository.states(execution_id, [r.node_id for r in reruns])
+            for record in reruns:
+                rerun = Rerun(seq=record.request.seq, state=states.get(record.node_id) or {})
+                outcomes[record.node_id] = outcomes[record.node_id].model_copy(
+                    update={"rerun": rerun}
+                )
         return outcomes, cancelled
 
     def parked(self, execution_id: str, waiting: Collection[str]) -> None:
@@ -452,14 +462,6 @@ class _NotDue(Exception):
 
 class _Ended(Exception):
     """Its execution ended while the wait was open: nothing to resume."""
-
-
-def _with_rerun(outcome: WaitOutcome, request: WaitRequest) -> WaitOutcome:
-    """A node that parked with state runs again with it (``ctx.resumed``)."""
-    if not request.rerun:
-        return outcome
-    rerun = Rerun(seq=request.seq, state=request.state or {})
-    return outcome.model_copy(update={"rerun": rerun})
 
 
 def check_open(record: WaitRecord) -> None:

@@ -406,3 +406,6 @@ class WaitRow(Base):
     """The approvals taken so far, while more are needed."""
     outcome: Mapped[dict[str, Any] | None]
     """Once decided: what the node settles with (``tav.core.waits.WaitOutcome``)."""
+    state: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
+    """What a node that runs again once its wait is decided parked with
+    (``WaitRequest.state``); read only when its execution resumes."""

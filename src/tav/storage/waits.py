@@ -3,7 +3,8 @@
 A wait is opened by the node that parks, before its execution is stored ``waiting``
 (``open``: once; opening it again, as a node run again after a crash does, changes
 nothing). A node that parked with state runs again once its wait is decided, and may wait
-again: its next wait (``seq`` one more) takes the row's place, with a link of its own.
+again: its next wait (``seq`` one more) takes the row's place, with a link of its own. Its
+state is a column of its own (``state``), read only as the execution resumes (``states``).
 
 Every decision goes through ``decide``, one transaction that first locks the execution's
 row (an ``UPDATE`` that changes nothing, ``RETURNING`` its status: a row lock
@@ -96,7 +97,8 @@ class WaitRepository:
             "mode": request.mode.value,
             "status": OPEN,
             "token_hash": token_hash,
-            "spec": request.model_dump(mode="json", exclude={"due_at"}),
+            "spec": request.model_dump(mode="json", exclude={"due_at", "state"}),
+            "state": request.state,
             "due_at": request.due_at,
             "created_at": utcnow(),
             "decided_at": None,
@@ -144,6 +146,16 @@ class WaitRepository:
         async with self.db.session() as session:
             rows = (await session.execute(query)).all()
         return [_record(row, status, workflow_id, name) for row, status, workflow_id, name in rows]
+
+    async def states(self, execution_id: str, node_ids: Collection[str]) -> dict[str, Any]:
+        """The state each of these nodes parked with (``WaitRequest.state``; a record's
+        request lacks it: lists of waits do not read it)."""
+        query = select(WaitRow.node_id, WaitRow.state).where(
+            WaitRow.execution_id == execution_id, WaitRow.node_id.in_(list(node_ids))
+        )
+        async with self.db.session() as session:
+            rows = (await session.execute(query)).all()
+        return {str(node_id): state for node_id, state in rows}
 
     async def next_due(self) -> datetime | None:
         """When the first open wait is due (its timer, its timeout); ``None``: none is."""
