@@ -59,6 +59,13 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; default sqlite+aiosqlite:///<data_dir>/tav.db. "
         "PostgreSQL: postgresql+asyncpg://user:password@host:5432/db.",
     )
+    database_pool_size: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        description="PostgreSQL: connections a tav serve process keeps in its pool, at most "
+        "(a tav worker's pool follows from its --concurrency; see docs/deployment/scaling.md).",
+    )
     queue_url: str | None = Field(
         None,
         description="Queue mode's broker (redis://host:6379/0 or amqp://user:pw@host:5672//): "

@@ -16,6 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Send
 
+from tav.app.connections import SIZING
 from tav.core.errors import (
     Conflict,
     FailureKind,
@@ -27,7 +28,7 @@ from tav.core.errors import (
     Unavailable,
     WorkflowInvalid,
 )
-from tav.storage.db import unreachable
+from tav.storage.db import refused, unreachable
 from tav.triggers import ActivationInvalid, TriggerClash
 
 logger = logging.getLogger("tav.api")
@@ -110,6 +111,23 @@ async def send_error(
     await send({"type": "http.response.body", "body": body})
 
 
+DATABASE_ERRORS = (OSError, DBAPIError, PoolTimeout)
+"""What the database raises when it cannot be reached (and statements that fail)."""
+RETRY_AFTER = {"Retry-After": "5"}
+
+
+def database_trouble(exc: BaseException) -> str | None:
+    """The message of ``503 database_unavailable`` (logged) when ``exc`` says the
+    database cannot be reached or refused a connection; ``None`` for anything else."""
+    if (why := refused(exc)) is not None:  # (a deployment's pools past max_connections)
+        logger.warning("PostgreSQL refused a connection: %s (%s)", why, SIZING)
+        return f"the database refused a connection ({why}); try again in a moment"
+    if unreachable(exc):
+        logger.warning("the database cannot be reached: %r", exc)
+        return "the database cannot be reached; try again in a moment"
+    return None
+
+
 def _json(
     status: int,
     code: str,
@@ -190,10 +208,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DBAPIError)
     @app.exception_handler(PoolTimeout)
     async def database_error(request: Request, exc: Exception) -> JSONResponse:
-        if unreachable(exc):  # nothing was stored: the client may try again
-            logger.warning("the database cannot be reached: %r", exc)
-            message = "the database cannot be reached; try again in a moment"
-            return _json(503, "database_unavailable", message, None, {"Retry-After": "5"})
+        message = database_trouble(exc)
+        if message is not None:  # nothing was stored: the client may try again
+            return _json(503, "database_unavailable", message, None, RETRY_AFTER)
         return await unexpected(request, exc)
 
     @app.exception_handler(Exception)

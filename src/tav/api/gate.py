@@ -25,7 +25,7 @@ from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tav.api.deps import PRINCIPAL_SCOPE_KEY, SESSION_COOKIE, authenticate
-from tav.api.errors import ApiError, send_error
+from tav.api.errors import DATABASE_ERRORS, RETRY_AFTER, ApiError, database_trouble, send_error
 from tav.api.origins import OriginPolicy
 from tav.storage.auth import AuthRepository
 
@@ -69,6 +69,13 @@ class AuthGate:
             principal = await authenticate(self.auth, authorization, cookie)
         except ApiError as error:
             await send_error(send, error.status, error.code, error.message)
+            return
+        except DATABASE_ERRORS as exc:  # (outside the routes: their handlers do not see it)
+            message = database_trouble(exc)
+            if message is None:
+                raise
+            retry = [(name.lower().encode(), value.encode()) for name, value in RETRY_AFTER.items()]
+            await send_error(send, 503, "database_unavailable", message, None, retry)
             return
         if unsafe and principal.kind == "user" and not await self._same_origin(scope, send):
             return

@@ -192,6 +192,7 @@ def build(
     registry: NodeRegistry | None = None,
     file_refs: bool = False,
     record: Literal[True] = True,
+    database_pool: int | None = None,
 ) -> RecordingParts: ...
 
 
@@ -202,6 +203,7 @@ def build(
     registry: NodeRegistry | None = None,
     file_refs: bool = False,
     record: Literal[False],
+    database_pool: int | None = None,
 ) -> Parts: ...
 
 
@@ -211,6 +213,7 @@ def build(
     registry: NodeRegistry | None = None,
     file_refs: bool = False,
     record: bool = True,
+    database_pool: int | None = None,
 ) -> Parts:
     """Every part of a host, from ``settings``.
 
@@ -218,11 +221,16 @@ def build(
     and ``TAV_NODES_PATH``). ``file_refs``: sub-workflow refs may be file paths
     (``tav run``); a server takes stored workflow ids only. ``record``: executions are
     written to the database as they run (``RecordingParts``), or kept in memory only.
+    ``database_pool``: PostgreSQL connections the pool opens at most (default:
+    ``TAV_DATABASE_POOL_SIZE``; a worker's follows from its concurrency,
+    ``tav.app.connections``).
 
     Raises ``tav.app.topology.TopologyInvalid`` for settings that cannot run (queue mode
     on SQLite, say)."""
     topology.check(settings)
-    db = Database(settings.resolved_database_url())
+    db = Database(
+        settings.resolved_database_url(), pool_size=database_pool or settings.database_pool_size
+    )
     writer = ExecutionWriter(db) if record else None
     storage = _storage(settings, db)
     ai_cache = _ai_cache(settings, db)

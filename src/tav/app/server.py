@@ -15,6 +15,7 @@ from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any
 
+from tav.app import connections
 from tav.app.queued import Sweeper
 from tav.app.root import Parts, RecordingParts
 from tav.credentials import logs as redacting_logs
@@ -67,6 +68,7 @@ class Server:
         self, *, resume: bool = True, prune: bool = True, triggers: bool = True
     ) -> None:
         self._redacting = await prepare(self.parts)
+        await connections.announce(self.parts.db, connections.for_server(self.parts.db.pool_size))
         executions = self.parts.executions_service
         await executions.settle_abandoned()
         self.parts.writer.start()

@@ -25,6 +25,8 @@ import asyncio
 import logging
 from typing import Any, Literal
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from tav.app.queued import worker_name
 from tav.app.root import RecordingParts
 from tav.app.server import prepare
@@ -36,11 +38,15 @@ from tav.credentials.logs import RedactingFilter
 from tav.engine.bus import InMemoryBus
 from tav.engine.executor import ExecutionHandle
 from tav.storage.cancels import CancelListener
+from tav.storage.db import refused, unreachable
 from tav.storage.leases import Lease, LeaseRepository
 
 logger = logging.getLogger("tav.queue")
-Outcome = Literal["ran", "taken", "refused"]
+Outcome = Literal["ran", "taken", "refused", "again"]
+"""``refused``: shutting down; ``again``: the database could not be asked (its task goes
+back to the broker, for this worker or another)."""
 STOP_RUNS_S = 5.0
+CLAIM_AGAIN_S = 1.0
 
 
 class Runner:
@@ -83,7 +89,15 @@ class Runner:
             return "refused"
         if execution_id in self.held:  # a task delivered twice, to this very worker
             return "taken"
-        lease = await self.leases.claim(execution_id, self.name)
+        try:
+            lease = await self.leases.claim(execution_id, self.name)
+        except (OSError, SQLAlchemyError) as exc:
+            if not unreachable(exc):
+                raise
+            why = refused(exc) or "the database cannot be reached"
+            logger.warning("cannot claim execution %s: %s; back to the queue", execution_id, why)
+            await asyncio.sleep(CLAIM_AGAIN_S)  # (not at once: the database needs a moment)
+            return "again"
         if lease is None:
             return "taken"
         self.held[execution_id] = lease

@@ -15,7 +15,7 @@ from typing import Any
 from celery.exceptions import Reject
 from celery.signals import worker_init, worker_shutdown, worker_shutting_down
 
-from tav.app import topology
+from tav.app import connections, topology
 from tav.app.root import build
 from tav.broker.celery_app import RUN_EXECUTION, make_app
 from tav.queue.loop import LoopThread
@@ -32,10 +32,14 @@ class WorkerProcess:
         self.runner: Runner | None = None
         self._stopping: concurrent.futures.Future[None] | None = None
 
-    def start(self) -> None:
+    def start(self, concurrency: int) -> None:
+        """Start for ``concurrency`` executions at once (Celery's ``--concurrency``): the
+        database pool is sized from it (``tav.app.connections``)."""
+        opens = connections.for_worker(concurrency)
         self.loop.start()
-        self.runner = Runner(build(self.settings))
+        self.runner = Runner(build(self.settings, database_pool=opens.pool))
         self.loop.call(self.runner.start())
+        self.loop.call(connections.announce(self.runner.parts.db, opens))
 
     def run(self, execution_id: str) -> Outcome:
         if self.runner is None or self._stopping is not None:
@@ -69,11 +73,13 @@ def run_execution(execution_id: str) -> str:
     outcome = process.run(execution_id)
     if outcome == "refused":  # shutting down: back to the queue, for another worker
         raise Reject("the worker is shutting down", requeue=True)
+    if outcome == "again":  # the database could not be asked (said in the log)
+        raise Reject("the database could not be asked", requeue=True)
     return outcome
 
 
-def _started(**_: Any) -> None:
-    process.start()
+def _started(sender: Any, **_: Any) -> None:
+    process.start(int(sender.concurrency))
 
 
 def _shutting_down(**_: Any) -> None:

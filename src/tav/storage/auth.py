@@ -50,7 +50,7 @@ from sqlalchemy import delete, func, select, update
 from tav.core.events import utcnow
 from tav.core.roles import Role
 from tav.storage.cache import TTLCache
-from tav.storage.db import Database
+from tav.storage.db import Database, unreachable
 from tav.storage.models import ApiKeyRow, SessionRow, UserRow
 
 logger = logging.getLogger("tav.storage")
@@ -335,8 +335,9 @@ class AuthRepository:
                 await session.execute(
                     update(ApiKeyRow).where(ApiKeyRow.id == key_id).values(last_used_at=utcnow())
                 )
-        except Exception:
-            logger.warning("could not note the use of API key %s", key_id, exc_info=True)
+        except Exception as exc:  # (in the background: said, not raised)
+            trace = not unreachable(exc)  # (the database away or refusing: no bug to trace)
+            logger.warning("could not note the use of API key %s: %s", key_id, exc, exc_info=trace)
 
     async def settle(self) -> None:
         """Wait for the pending ``last_used_at`` writes (before the database closes)."""

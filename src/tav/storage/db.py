@@ -49,6 +49,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 SCHEMA_HEAD = "0016"
 """The newest migration's revision (a test keeps it in step): when the database is at it,
 start-up skips Alembic altogether (one query), which saves ~0.3 s of imports."""
+POOL_SIZE = 10
+"""PostgreSQL: a pool's size unless told (``TAV_DATABASE_POOL_SIZE`` for ``tav serve``)."""
 SQLITE_PRAGMAS = (
     "PRAGMA auto_vacuum=INCREMENTAL",  # takes effect on a new file; see reclaim_space
     "PRAGMA journal_mode=WAL",
@@ -63,9 +65,29 @@ UNREACHABLE_ERRNOS = frozenset(
 )
 
 
+REFUSING_SQLSTATES = frozenset({"53300", "57P03"})
+"""PostgreSQL's answers to a new connection it will not take: ``too_many_connections``
+(``max_connections``, or a role's or database's connection limit) and
+``cannot_connect_now`` (starting up or shutting down)."""
+POOL_TIMEOUT_S = 30.0
+"""How long a session waits for a free connection of a full pool before it fails
+(``PoolTimeout``: answered ``503 database_unavailable``)."""
+
+
+def refused(exc: BaseException) -> str | None:
+    """PostgreSQL's reason when ``exc`` is its refusal of a new connection (too many
+    connections, starting up); ``None`` for anything else."""
+    for error in (exc, getattr(exc, "orig", None), getattr(exc, "__cause__", None)):
+        if getattr(error, "sqlstate", None) in REFUSING_SQLSTATES:
+            return str(error) or "the connection was refused"
+    return None
+
+
 def unreachable(exc: BaseException) -> bool:
     """Whether ``exc`` says the database cannot be reached (a connection refused, cut or
     lost, no pooled connection free in time), rather than that a statement failed."""
+    if refused(exc) is not None:
+        return True
     if isinstance(exc, DBAPIError):
         return exc.connection_invalidated or isinstance(exc, InterfaceError)
     if isinstance(exc, (PoolTimeout, ConnectionError)):
@@ -82,10 +104,13 @@ def unreachable(exc: BaseException) -> bool:
 class Database:
     """One engine and its session factory."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = POOL_SIZE) -> None:
+        """``pool_size``: PostgreSQL: the most connections the pool opens (sessions beyond
+        them wait up to ``POOL_TIMEOUT_S`` for one); see ``tav.app.connections``."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        self.engine: AsyncEngine = _create_engine(url, echo=echo)
+        self.pool_size = pool_size
+        self.engine: AsyncEngine = _create_engine(url, echo=echo, pool_size=pool_size)
         self.dialect = self.engine.dialect.name
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
@@ -148,7 +173,7 @@ class Database:
         await self.engine.dispose()
 
 
-def _create_engine(url: str, *, echo: bool) -> AsyncEngine:
+def _create_engine(url: str, *, echo: bool, pool_size: int) -> AsyncEngine:
     options: dict[str, Any] = {"echo": echo}
     if url.startswith("sqlite"):
         parsed = make_url(url)
@@ -159,7 +184,13 @@ def _create_engine(url: str, *, echo: bool) -> AsyncEngine:
         # sessions a busy server has open at once.
         options.update(pool_size=8, max_overflow=24)
     else:
-        options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        # No overflow: the pool's size is the most this process opens, so a deployment's
+        # connections add up to a known number (``tav.app.connections``); and the
+        # connections stay open (an overflow one is closed after each use, and
+        # PostgreSQL forks a process for every new one).
+        options.update(
+            pool_size=pool_size, max_overflow=0, pool_timeout=POOL_TIMEOUT_S, pool_pre_ping=True
+        )
     engine = create_async_engine(url, **options)
     if url.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
