@@ -208,13 +208,7 @@ class Room:
             return
         self._sender = peer
         try:
-            self.doc.apply_update(message.payload)
-        except ValueError as exc:
-            raise Malformed(f"the update does not decode: {exc}") from None
-        except BaseException as exc:
-            if isinstance(exc, FATAL):
-                raise
-            raise RoomBroken(f"{type(exc).__name__}: {exc}") from exc
+            self._apply(message.payload)
         finally:
             self._sender = None
 
@@ -338,6 +332,14 @@ class Room:
     def _apply_kept(self, update: bytes) -> None:
         self._kept = True
         try:
+            self._apply(update)
+        finally:
+            self._kept = False
+
+    def _apply(self, update: bytes) -> None:
+        """Apply ``update`` to the doc: ``Malformed`` if it does not decode, ``RoomBroken``
+        if the doc failed on it (what a peer sent and what another process kept alike)."""
+        try:
             self.doc.apply_update(update)
         except ValueError as exc:
             raise Malformed(f"the update does not decode: {exc}") from None
@@ -345,8 +347,6 @@ class Room:
             if isinstance(exc, FATAL):
                 raise
             raise RoomBroken(f"{type(exc).__name__}: {exc}") from exc
-        finally:
-            self._kept = False
 
     # -- the draft ------------------------------------------------------------------------
 
