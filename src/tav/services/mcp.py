@@ -19,6 +19,10 @@ the server's (``mcp_tool_error``, its message); an answer that is not MCP is
 ``mcp_protocol_error``; no answer in time ``mcp_timeout``; a server that cannot be
 reached or started, or ends, ``mcp_unavailable``.
 
+An HTTP server's requests go through the outbound policy as ``core.http_request``'s do
+(``_Guarded``: every connection judged and pinned to the address it was judged for), not
+only a check of its address when the session starts: a name may resolve elsewhere later.
+
 The SDK's own client (``mcp.Client``) speaks the protocol; the stdio transport is ours
 (``_Stdio``) because the SDK's starts a process itself, and a sandboxed start needs
 bubblewrap's file descriptors and, as root, the users mapped while it waits.
@@ -35,8 +39,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
-from urllib.parse import urlsplit
+from typing import Any, Protocol, cast
 
 import anyio
 import anyio.abc
@@ -52,7 +55,8 @@ from pydantic import ValidationError
 from tav.core.errors import NodeError
 from tav.nodes.context import Credential
 from tav.nodes.mcp import McpResult, McpTool, ServerCommand
-from tav.nodes.outbound.network import resolve
+from tav.nodes.outbound import HTTPX2, OutboundTransport, Resolver, resolve
+from tav.nodes.outbound.errors import OutboundRefused
 from tav.nodes.outbound.policy import OutboundPolicy
 
 log = logging.getLogger(__name__)
@@ -119,9 +123,11 @@ class McpPool:
         outbound: OutboundPolicy,
         idle_s: float = 300,
         tools_ttl_s: float = 30,
+        resolver: Resolver = resolve,
     ) -> None:
         self._launcher = launcher
         self._outbound = outbound
+        self._resolver = resolver
         self._idle_s = idle_s
         self._tools_ttl_s = tools_ttl_s
         self._connections: dict[str, _Connection] = {}
@@ -209,7 +215,7 @@ class McpPool:
                 f"MCP server {server.name!r} runs a command, and this host runs none",
                 type="mcp_not_allowed",
             )
-        connection = _Connection(server, self._launcher, self._outbound)
+        connection = _Connection(server, self._launcher, self._outbound, self._resolver)
         self._connections[key] = connection
         if self._sweeper is None or self._sweeper.done():
             self._sweeper = asyncio.create_task(self._sweep(), name="mcp-idle-sweeper")
@@ -239,11 +245,17 @@ class _Connection:
     """One server's session, held open by a task of its own."""
 
     def __init__(
-        self, server: _Server, launcher: CommandLauncher | None, outbound: OutboundPolicy
+        self,
+        server: _Server,
+        launcher: CommandLauncher | None,
+        outbound: OutboundPolicy,
+        resolver: Resolver,
     ) -> None:
         self.server = server
         self._launcher = launcher
         self._outbound = outbound
+        self._resolver = resolver
+        self._guarded: _Guarded | None = None
         self._client: Client | None = None
         self._held: tuple[asyncio.Task[None], asyncio.Event] | None = None
         """The task holding the session open, and the event that ends it."""
@@ -336,12 +348,16 @@ class _Connection:
     @asynccontextmanager
     async def _http(self) -> AsyncIterator[Any]:
         url = str(self.server.data["url"])
-        await _check_outbound(self._outbound, url)
         timeout = httpx2.Timeout(CONNECT_TIMEOUT_S, read=None)
-        transport = _Bounded(self._outbound.max_response_bytes)
+        self._guarded = _Guarded(self._outbound, self._resolver)
         async with (
             httpx2.AsyncClient(
-                headers=self.server.headers(), timeout=timeout, transport=transport
+                headers=self.server.headers(),
+                timeout=timeout,
+                # (an httpx transport made for httpx2's classes: ``flavour``)
+                transport=cast(httpx2.AsyncBaseTransport, self._guarded),
+                trust_env=False,  # (a proxy would resolve and connect where it likes)
+                max_redirects=self._outbound.max_redirects,
             ) as http,
             streamable_http_client(url, http_client=http) as streams,
         ):
@@ -351,7 +367,10 @@ class _Connection:
         """The node error for ``exc``, raised while ``doing``; a connection that cannot
         go on is closed (the next call makes it again)."""
         broken = self._stdio.broken if self._stdio is not None else None
-        if broken is not None:
+        refused = self._guarded.failure if self._guarded is not None else None
+        if refused is not None:
+            error = _outbound_error(self.server, refused)
+        elif broken is not None:
             error = NodeError(
                 f"MCP server {self.server.name!r} answered what is not MCP while {doing}: {broken}",
                 type="mcp_protocol_error",
@@ -391,39 +410,63 @@ class _Connection:
             log.debug("MCP server %r closed with an error", self.server.name, exc_info=True)
 
 
-class _Bounded(httpx2.AsyncBaseTransport):
-    """Answers read up to ``limit`` bytes (``TAV_OUTBOUND_MAX_RESPONSE_BYTES``), but event
-    streams: the SDK bounds each of their events, and one lives as long as the session."""
+class _Guarded(OutboundTransport):
+    """The outbound policy on every request of an HTTP server's session, as on those of
+    ``core.http_request``: each new connection (the session's first, one more for
+    concurrent requests or once an idle one expired, a redirect's) resolves the name,
+    judges the addresses and connects to one it judged, which the connection keeps. A name
+    that later resolves to a refused address is refused at the next connection.
 
-    def __init__(self, limit: int) -> None:
-        self._inner = httpx2.AsyncHTTPTransport()
-        self._limit = limit
+    Answers are bounded by ``max_response_bytes`` (decompressed too), but event streams:
+    the SDK bounds each of their events, and one lives as long as the session.
 
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        response = await self._inner.handle_async_request(request)
-        if not response.headers.get("content-type", "").startswith("text/event-stream"):
-            response.stream = _Limited(response.stream, self._limit)
-        return response
+    What the policy raised is kept (``failure``): the SDK ends the whole session on an
+    error of its transport, and its callers see only that it closed.
+    """
 
-    async def aclose(self) -> None:
-        await self._inner.aclose()
+    def __init__(self, policy: OutboundPolicy, resolver: Resolver) -> None:
+        super().__init__(policy, resolver=resolver, flavour=HTTPX2)
+        self.failure: NodeError | None = None
+
+    async def handle_async_request(self, request: Any) -> Any:
+        try:
+            return await super().handle_async_request(request)
+        except NodeError as exc:
+            self.failure = exc
+            raise
+
+    def _bounded(self, request: Any, response: Any) -> Any:
+        if response.headers.get("content-type", "").startswith("text/event-stream"):
+            return response
+        bounded = super()._bounded(request, response)
+        bounded.stream = _Noted(bounded.stream, self)
+        return bounded
 
 
-class _Limited(httpx2.AsyncByteStream):
-    def __init__(self, stream: Any, limit: int) -> None:
+class _Noted(httpx2.AsyncByteStream):
+    """A bounded answer's body; the ``ResponseTooLarge`` it raises is kept as the failure."""
+
+    def __init__(self, stream: Any, guarded: _Guarded) -> None:
         self._stream = stream
-        self._limit = limit
+        self._guarded = guarded
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        read = 0
-        async for chunk in self._stream:
-            read += len(chunk)
-            if read > self._limit:
-                raise httpx2.StreamError(f"an answer larger than {self._limit} bytes")
-            yield chunk
+        try:
+            async for chunk in self._stream:
+                yield chunk
+        except NodeError as exc:
+            self._guarded.failure = exc
+            raise
 
     async def aclose(self) -> None:
         await self._stream.aclose()
+
+
+def _outbound_error(server: _Server, failure: NodeError) -> NodeError:
+    where = f"MCP server {server.name!r} ({server.data.get('url')})"
+    if isinstance(failure, OutboundRefused):
+        return NodeError(f"{where}: {failure.message}", type="mcp_not_allowed")
+    return NodeError(f"{where}: {failure.message}", type="mcp_protocol_error")
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:
@@ -435,24 +478,6 @@ def _retrieved(future: asyncio.Future[Any]) -> None:
 async def _set_when(ended: anyio.Event, stop: asyncio.Event) -> None:
     await ended.wait()
     stop.set()
-
-
-async def _check_outbound(policy: OutboundPolicy, url: str) -> None:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        addresses = await resolve(host, port)
-    except OSError as exc:
-        raise NodeError(
-            f"the MCP server's host {host!r} cannot be resolved: {exc}",
-            type="mcp_unavailable",
-            retryable=True,
-        ) from None
-    for address in addresses:
-        refusal = policy.refusal(host, address, port)
-        if refusal is not None:
-            raise NodeError(f"the MCP server {url}: {refusal}", type="mcp_not_allowed")
 
 
 async def _all_tools(client: Client) -> list[McpTool]:
