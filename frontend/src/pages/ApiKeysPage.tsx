@@ -3,7 +3,9 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react'
 import { team } from '../api/team'
 import type { ApiKey, ApiKeyCreated, User } from '../api/types'
+import { useReloadingAction } from '../ui/action'
 import { AppHeader } from '../ui/AppHeader'
+import { ErrorBanner } from '../ui/ErrorBanner'
 import { Modal } from '../ui/Modal'
 import { relativeTime } from '../ui/time'
 
@@ -18,15 +20,7 @@ export function ApiKeysPage({ user, onSignOut }: { user: User; onSignOut: () => 
   }, [])
   useEffect(load, [load])
 
-  const act = async (action: () => Promise<unknown>) => {
-    setError(null)
-    try {
-      await action()
-    } catch (failure) {
-      setError((failure as Error).message)
-    }
-    load()
-  }
+  const act = useReloadingAction(load, setError)
   const create = (event: FormEvent) => {
     event.preventDefault()
     act(async () => {
@@ -45,11 +39,7 @@ export function ApiKeysPage({ user, onSignOut }: { user: User; onSignOut: () => 
         <p className="muted">
           Your keys, for scripts and other programs: <code>Authorization: Bearer &lt;key&gt;</code>. Each acts as you, with your role ({user.role}).
         </p>
-        {error && (
-          <div className="banner error" role="alert">
-            {error}
-          </div>
-        )}
+        <ErrorBanner error={error} />
         <form className="invite-form" onSubmit={create} aria-label="New API key">
           <label>
             New key for

@@ -8,8 +8,9 @@ import { forgetCredentials } from '../editor/inputs'
 import { credentialData, credentialFields, fieldProblems, type CredentialField, type Draft } from '../lib/credentialForm'
 import { canEdit } from '../lib/roles'
 import { AppHeader } from '../ui/AppHeader'
+import { ErrorBanner } from '../ui/ErrorBanner'
 import { LockIcon } from '../ui/icons'
-import { Modal } from '../ui/Modal'
+import { ConfirmModal, FormModal } from '../ui/Modal'
 import { relativeTime } from '../ui/time'
 
 type Dialog = { kind: 'edit'; credential: CredentialSummary | null } | { kind: 'delete'; credential: CredentialSummary } | null
@@ -59,11 +60,7 @@ export function CredentialsPage({ user, onSignOut }: { user: User; onSignOut: ()
           Keys, passwords and provider settings that nodes use by reference. They are stored encrypted, and once saved no value is ever shown again: only
           which fields are set.
         </p>
-        {error && (
-          <div className="banner error" role="alert">
-            {error}
-          </div>
-        )}
+        <ErrorBanner error={error} />
         {items && items.length === 0 && <div className="empty">No credentials yet.</div>}
         {items && items.length > 0 && (
           <table className="list">
@@ -127,20 +124,9 @@ export function CredentialsPage({ user, onSignOut }: { user: User; onSignOut: ()
         />
       )}
       {dialog?.kind === 'delete' && (
-        <Modal
-          title="Delete the credential?"
-          onClose={() => setDialog(null)}
-          footer={
-            <>
-              <button onClick={() => setDialog(null)}>Cancel</button>
-              <button className="danger primary" autoFocus onClick={() => remove(dialog.credential)}>
-                Delete
-              </button>
-            </>
-          }
-        >
+        <ConfirmModal title="Delete the credential?" confirm="Delete" onClose={() => setDialog(null)} onConfirm={() => remove(dialog.credential)}>
           <p>“{dialog.credential.name}” will be deleted. Nodes that use it will fail until they are given another one.</p>
-        </Modal>
+        </ConfirmModal>
       )}
     </div>
   )
@@ -189,68 +175,52 @@ function CredentialDialog({ credential, kinds, onClose, onSaved }: DialogProps) 
   }
 
   return (
-    <Modal
+    <FormModal
+      id="credential"
       title={credential ? `Edit “${credential.name}”` : 'New credential'}
+      submit={credential ? 'Save' : 'Create'}
+      disabled={busy || !name.trim() || !kind}
       wide
+      className="param-form"
+      autoComplete="off"
+      onSubmit={submit}
       onClose={onClose}
-      footer={
-        <>
-          <button onClick={onClose}>Cancel</button>
-          <button className="primary" type="submit" form="credential" disabled={busy || !name.trim() || !kind}>
-            {credential ? 'Save' : 'Create'}
-          </button>
-        </>
-      }
     >
-      <form
-        id="credential"
-        className="param-form"
-        autoComplete="off"
-        onSubmit={(event) => {
-          event.preventDefault()
-          submit() // reports its own failure
-        }}
-      >
-        <label>
-          Name
-          <input autoFocus value={name} maxLength={200} onChange={(event) => setName(event.target.value)} />
-        </label>
-        <label>
-          Kind
-          <select
-            value={kindName}
-            disabled={Boolean(credential)}
-            onChange={(event) => {
-              setKindName(event.target.value)
-              setDraft({})
-              setProblems({})
-            }}
-          >
-            {kinds.map((k) => (
-              <option key={k.kind} value={k.kind}>
-                {k.kind} — {k.description}
-              </option>
-            ))}
-          </select>
-        </label>
-        {credential && <p className="muted small">Stored values are never shown. Leave a field empty to keep what it holds; type to replace it.</p>}
-        {fields.map((field) => (
-          <CredentialInput
-            key={`${kindName}.${field.key}`}
-            field={field}
-            isSet={stored ? stored.includes(field.key) : null}
-            draft={draft}
-            problem={problems[field.key]}
-            onChange={(value) => setDraft((current) => ({ ...current, [field.key]: value }))}
-          />
-        ))}
-        {error && (
-          <div className="banner error" role="alert">
-            {error}
-          </div>
-        )}
-      </form>
-    </Modal>
+      <label>
+        Name
+        <input autoFocus value={name} maxLength={200} onChange={(event) => setName(event.target.value)} />
+      </label>
+      <label>
+        Kind
+        <select
+          value={kindName}
+          disabled={Boolean(credential)}
+          onChange={(event) => {
+            setKindName(event.target.value)
+            setDraft({})
+            setProblems({})
+          }}
+        >
+          {kinds.map((k) => (
+            <option key={k.kind} value={k.kind}>
+              {k.kind} — {k.description}
+            </option>
+          ))}
+        </select>
+      </label>
+      {credential && <p className="muted small">Stored values are never shown. Leave a field empty to keep what it holds; type to replace it.</p>}
+      {fields.map((field) => (
+        <CredentialInput
+          key={`${kindName}.${field.key}`}
+          field={field}
+          isSet={stored ? stored.includes(field.key) : null}
+          draft={draft}
+          problem={problems[field.key]}
+          onChange={(value) => setDraft((current) => ({ ...current, [field.key]: value }))}
+        />
+      ))}
+      <ErrorBanner error={error} />
+    </FormModal>
   )
 }
 

@@ -22,11 +22,16 @@ import {
 } from '../lib/executions'
 import { waitsFor } from '../lib/waits'
 import { AppHeader } from '../ui/AppHeader'
+import { ErrorBanner } from '../ui/ErrorBanner'
+import { usePollWhileShown } from '../ui/polling'
 import { navigate } from '../ui/router'
 import { relativeTime } from '../ui/time'
 
 const PAGE = 50
 const MAX_PAGE = 500
+
+/** Sooner while an execution on the list is still going. */
+const delayAfter = (found: ExecutionSummary[] | null) => pollDelay(found ?? [])
 
 interface Props {
   user: User
@@ -61,26 +66,7 @@ export function ExecutionsPage({ user, onSignOut }: Props) {
     }
   }, [filters])
 
-  useEffect(() => {
-    let timer: ReturnType<typeof setTimeout> | undefined
-    let stopped = false
-    const turn = async () => {
-      const found = document.visibilityState === 'visible' ? await load() : null
-      if (!stopped) timer = setTimeout(turn, pollDelay(found ?? []))
-    }
-    const onVisible = () => {
-      if (document.visibilityState !== 'visible') return
-      clearTimeout(timer)
-      turn()
-    }
-    turn()
-    document.addEventListener('visibilitychange', onVisible)
-    return () => {
-      stopped = true
-      clearTimeout(timer)
-      document.removeEventListener('visibilitychange', onVisible)
-    }
-  }, [load])
+  usePollWhileShown(load, delayAfter)
 
   const change = (patch: Partial<Filters>) => {
     const next = { ...filters, ...patch }
@@ -141,11 +127,7 @@ export function ExecutionsPage({ user, onSignOut }: Props) {
             </span>
           )}
         </div>
-        {error && (
-          <div className="banner error" role="alert">
-            {error}
-          </div>
-        )}
+        <ErrorBanner error={error} />
         {!items && !error && <p className="muted">Loading…</p>}
         {items && items.length === 0 && <div className="empty">No executions match: run a workflow, or change the filters.</div>}
         {items && items.length > 0 && (

@@ -8,7 +8,8 @@ import { chatCredentials, providerTitles } from '../lib/providers'
 import { canEdit, managesUsers } from '../lib/roles'
 import { parseJson } from '../lib/schemaForm'
 import { AppHeader } from '../ui/AppHeader'
-import { Modal } from '../ui/Modal'
+import { ErrorBanner } from '../ui/ErrorBanner'
+import { FormModal } from '../ui/Modal'
 
 export function SettingsPage({ user, onSignOut }: { user: User; onSignOut: () => void }) {
   const admin = managesUsers(user.role)
@@ -27,11 +28,7 @@ export function SettingsPage({ user, onSignOut }: { user: User; onSignOut: () =>
           These settings are kept by the server and apply at once; each one set here wins over its <code>TAV_*</code> environment variable. The rest of the
           configuration is environment variables (see the deployment docs).
         </p>
-        {error && (
-          <div className="banner error" role="alert">
-            {error}
-          </div>
-        )}
+        <ErrorBanner error={error} />
         {!admin && <p className="muted small">Only an admin changes the runtime settings{editing ? '' : ', and only an editor the variables'}.</p>}
         {settings && (
           <fieldset className="plain" disabled={!admin}>
@@ -196,11 +193,7 @@ function ModelChain({ settings, onSaved }: { settings: RuntimeSettings; onSaved:
 function Footer({ busy, error, saved, onSave }: { busy: boolean; error: string | null; saved: boolean; onSave: () => void }) {
   return (
     <>
-      {error && (
-        <div className="banner error" role="alert">
-          {error}
-        </div>
-      )}
+      <ErrorBanner error={error} />
       <div className="actions">
         {saved && (
           <span className="muted small" role="status">
@@ -245,11 +238,7 @@ function Variables() {
         Available to every workflow as <code>{'{{ vars.name }}'}</code>; a workflow's own variables win over them. Not secret: use credentials for keys and
         passwords.
       </p>
-      {error && (
-        <div className="banner error" role="alert">
-          {error}
-        </div>
-      )}
+      <ErrorBanner error={error} />
       {items && items.length === 0 && <p className="muted small">No variables yet.</p>}
       {items && items.length > 0 && (
         <table className="list" aria-label="Variables">
@@ -304,42 +293,22 @@ function VariableDialog({ variable, onClose, onSaved }: { variable: Variable | n
     }
   }
   return (
-    <Modal
-      title={variable ? `Edit ${variable.name}` : 'New variable'}
-      onClose={onClose}
-      footer={
-        <>
-          <button onClick={onClose}>Cancel</button>
-          <button className="primary" type="submit" form="variable" disabled={!validName}>
-            Save
-          </button>
-        </>
-      }
-    >
-      <form
-        id="variable"
-        className="param-form"
-        onSubmit={(event) => {
-          event.preventDefault()
-          submit() // reports its own failure
-        }}
-      >
-        <label>
-          Name
-          <input aria-label="Variable name" autoFocus={!variable} disabled={Boolean(variable)} value={name} placeholder="base_url" onChange={(event) => setName(event.target.value)} />
-          {name && !validName && <span className="field-error">Letters, digits and _, not starting with a digit (at most 64).</span>}
-        </label>
-        <label>
-          Value (JSON; other text is kept as a string)
-          <textarea className="code" aria-label="Variable value" autoFocus={Boolean(variable)} rows={6} spellCheck={false} value={text} onChange={(event) => setText(event.target.value)} />
-        </label>
-        {error && (
-          <pre className="banner error" role="alert">
-            {error}
-          </pre>
-        )}
-      </form>
-    </Modal>
+    <FormModal id="variable" title={variable ? `Edit ${variable.name}` : 'New variable'} submit="Save" disabled={!validName} className="param-form" onSubmit={submit} onClose={onClose}>
+      <label>
+        Name
+        <input aria-label="Variable name" autoFocus={!variable} disabled={Boolean(variable)} value={name} placeholder="base_url" onChange={(event) => setName(event.target.value)} />
+        {name && !validName && <span className="field-error">Letters, digits and _, not starting with a digit (at most 64).</span>}
+      </label>
+      <label>
+        Value (JSON; other text is kept as a string)
+        <textarea className="code" aria-label="Variable value" autoFocus={Boolean(variable)} rows={6} spellCheck={false} value={text} onChange={(event) => setText(event.target.value)} />
+      </label>
+      {error && (
+        <pre className="banner error" role="alert">
+          {error}
+        </pre>
+      )}
+    </FormModal>
   )
 }
 

@@ -5,8 +5,10 @@ import { useCallback, useEffect, useState, type FormEvent } from 'react'
 import { team } from '../api/team'
 import type { Invite, InviteCreated, Member, Role, User } from '../api/types'
 import { ROLE_HELP, rolesToGive } from '../lib/roles'
+import { useReloadingAction } from '../ui/action'
 import { AppHeader } from '../ui/AppHeader'
-import { Modal } from '../ui/Modal'
+import { ErrorBanner } from '../ui/ErrorBanner'
+import { ConfirmModal, Modal } from '../ui/Modal'
 import { relativeTime } from '../ui/time'
 
 const INVITE_ROLES: Role[] = ['editor', 'viewer', 'admin']
@@ -24,15 +26,7 @@ export function UsersPage({ user, onSignOut }: { user: User; onSignOut: () => vo
   }, [])
   useEffect(load, [load])
 
-  const act = async (action: () => Promise<unknown>) => {
-    setError(null)
-    try {
-      await action()
-    } catch (failure) {
-      setError((failure as Error).message)
-    }
-    load()
-  }
+  const act = useReloadingAction(load, setError)
 
   return (
     <div className="page">
@@ -44,11 +38,7 @@ export function UsersPage({ user, onSignOut }: { user: User; onSignOut: () => vo
         <p className="muted">
           Everyone who can sign in here, and what their role lets them do. Disabling a member signs them out at once and revokes their API keys.
         </p>
-        {error && (
-          <div className="banner error" role="alert">
-            {error}
-          </div>
-        )}
+        <ErrorBanner error={error} />
         <InviteForm
           onCreated={(invite) => {
             setCreated(invite)
@@ -108,27 +98,17 @@ export function UsersPage({ user, onSignOut }: { user: User; onSignOut: () => vo
       </main>
       {created && <InviteLink invite={created} onClose={() => setCreated(null)} />}
       {confirm && (
-        <Modal
+        <ConfirmModal
           title={`Disable ${confirm.email}?`}
+          confirm="Disable"
           onClose={() => setConfirm(null)}
-          footer={
-            <>
-              <button onClick={() => setConfirm(null)}>Cancel</button>
-              <button
-                className="danger primary"
-                autoFocus
-                onClick={() => {
-                  setConfirm(null)
-                  act(() => team.disable(confirm.id))
-                }}
-              >
-                Disable
-              </button>
-            </>
-          }
+          onConfirm={() => {
+            setConfirm(null)
+            act(() => team.disable(confirm.id))
+          }}
         >
           <p>They are signed out everywhere at once, their API keys are revoked, and they cannot sign in until they are enabled again.</p>
-        </Modal>
+        </ConfirmModal>
       )}
     </div>
   )

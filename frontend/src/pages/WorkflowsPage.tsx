@@ -6,7 +6,8 @@ import { executionLink, STATUS_LABELS } from '../lib/executions'
 import { canEdit } from '../lib/roles'
 import { ActiveToggle } from '../ui/ActiveToggle'
 import { AppHeader } from '../ui/AppHeader'
-import { Modal } from '../ui/Modal'
+import { ErrorBanner } from '../ui/ErrorBanner'
+import { ConfirmModal, FormModal, Modal } from '../ui/Modal'
 import { navigate } from '../ui/router'
 import { relativeTime } from '../ui/time'
 
@@ -117,7 +118,7 @@ export function WorkflowsPage({ user, onSignOut }: Props) {
             </>
           )}
         </div>
-        {error && <div className="banner error" role="alert">{error}</div>}
+        <ErrorBanner error={error} />
         {items && items.length === 0 && (
           <div className="empty">{search ? `No workflow matches “${search}”.` : 'No workflows yet: create one, or import a file.'}</div>
         )}
@@ -202,31 +203,21 @@ export function WorkflowsPage({ user, onSignOut }: Props) {
         />
       )}
       {dialog?.kind === 'delete' && (
-        <Modal
+        <ConfirmModal
           title="Delete the workflow?"
+          confirm="Delete"
           onClose={() => setDialog(null)}
-          footer={
-            <>
-              <button onClick={() => setDialog(null)}>Cancel</button>
-              <button
-                className="danger primary"
-                autoFocus
-                onClick={() =>
-                  act(async () => {
-                    await api.deleteWorkflow(dialog.workflow.id)
-                    setDialog(null)
-                  })
-                }
-              >
-                Delete
-              </button>
-            </>
+          onConfirm={() =>
+            act(async () => {
+              await api.deleteWorkflow(dialog.workflow.id)
+              setDialog(null)
+            })
           }
         >
           <p>
             “{dialog.workflow.name}” and all its versions will be deleted. Its executions stay.
           </p>
-        </Modal>
+        </ConfirmModal>
       )}
     </div>
   )
@@ -268,31 +259,12 @@ function LastRun({ workflowId, last }: { workflowId: string; last: LastExecution
 function RenameDialog({ workflow, onClose, onRename }: { workflow: WorkflowSummary; onClose: () => void; onRename: (name: string) => void }) {
   const [name, setName] = useState(workflow.name)
   return (
-    <Modal
-      title="Rename the workflow"
-      onClose={onClose}
-      footer={
-        <>
-          <button onClick={onClose}>Cancel</button>
-          <button className="primary" form="rename" type="submit" disabled={!name.trim()}>
-            Rename
-          </button>
-        </>
-      }
-    >
-      <form
-        id="rename"
-        onSubmit={(event) => {
-          event.preventDefault()
-          onRename(name.trim())
-        }}
-      >
-        <label>
-          Name
-          <input autoFocus value={name} maxLength={200} onChange={(event) => setName(event.target.value)} onFocus={(e) => e.target.select()} />
-        </label>
-      </form>
-    </Modal>
+    <FormModal id="rename" title="Rename the workflow" submit="Rename" disabled={!name.trim()} onSubmit={() => onRename(name.trim())} onClose={onClose}>
+      <label>
+        Name
+        <input autoFocus value={name} maxLength={200} onChange={(event) => setName(event.target.value)} onFocus={(e) => e.target.select()} />
+      </label>
+    </FormModal>
   )
 }
 

@@ -3,15 +3,16 @@
 // (GET /api/v1/executions?decidable=me), read by the inbox page and, every little while
 // while the tab is shown, for the count in the navigation; and, for the inbox page only,
 // the newest waiting executions, for what waits for others.
-import { useEffect } from 'react'
 import { create } from 'zustand'
 import { api } from '../api/client'
 import type { ExecutionSummary, User } from '../api/types'
 import { inbox, type WaitEntry } from '../lib/waits'
+import { usePollWhileShown } from '../ui/polling'
 
 /** How many executions are read, newest first (at most the API's page). */
 export const INBOX_LIMIT = 200
 const POLL_MS = 15_000
+const everyPoll = () => POLL_MS
 
 interface Inbox {
   /** The waiting executions with a wait the member may decide now, newest first. */
@@ -61,25 +62,7 @@ export function useInboxEntries(user: Pick<User, 'id'>): { mine: WaitEntry[]; ot
 
 /** Reads the inbox now and every little while, while the tab is shown. */
 export function useInboxPolling(): void {
-  useEffect(() => {
-    const { load } = useInbox.getState()
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const turn = async () => {
-      if (document.visibilityState === 'visible') await load()
-      timer = setTimeout(turn, POLL_MS)
-    }
-    const onVisible = () => {
-      if (document.visibilityState !== 'visible') return
-      clearTimeout(timer)
-      turn()
-    }
-    turn()
-    document.addEventListener('visibilitychange', onVisible)
-    return () => {
-      clearTimeout(timer)
-      document.removeEventListener('visibilitychange', onVisible)
-    }
-  }, [])
+  usePollWhileShown(useInbox.getState().load, everyPoll)
 }
 
 /** The count in the navigation: "3", or "200+" when more executions wait for the member
