@@ -1,13 +1,18 @@
 """What the browser tests do often: create and open workflows, find palette items, drag
-edges, import documents, run workflows over the API."""
+edges, import documents, run workflows over the API, open another person's browser and
+have them join."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Locator, Page
+
+PASSWORD = "a password of theirs"
 
 
 def same_origin(page: Page) -> dict[str, str]:
@@ -88,3 +93,38 @@ def import_text(page: Page, text: str) -> None:
     page.get_by_role("button", name="Import…").click()
     page.get_by_label("Workflow document").fill(text)
     page.get_by_role("dialog").get_by_role("button", name="Import").click()
+
+
+@contextmanager
+def other_browser(
+    browser: object, base_url: str, width: int = 1440, height: int = 900
+) -> Iterator[Page]:
+    """A page in a browser context of its own (another person's browser), not signed in;
+    an error in the page fails the test."""
+    context = browser.new_context(base_url=base_url, viewport={"width": width, "height": height})  # type: ignore[attr-defined]
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not errors, f"errors in the page: {errors}"
+
+
+def join(owner: Page, other: Page, email: str, role: str) -> str:
+    """``email`` invited over the API by the owner and joined in ``other``'s browser
+    (signed in there, with ``PASSWORD``); their user id."""
+    created = owner.context.request.post(
+        "/api/v1/invites", data={"email": email, "role": role}, headers=same_origin(owner)
+    )
+    assert created.ok, created.text()
+    other.goto("/")
+    accepted = other.context.request.post(
+        "/api/v1/auth/invite/accept",
+        data={"token": created.json()["token"], "password": PASSWORD},
+        headers=same_origin(other),
+    )
+    assert accepted.ok, accepted.text()
+    return str(accepted.json()["id"])

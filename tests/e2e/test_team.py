@@ -5,18 +5,21 @@ change or run it; a member disabled by an admin is signed out."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from tests.e2e.conftest import require_browser, screenshot
 
 require_browser()
 
-from playwright.sync_api import Page, expect  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
-from tests.e2e.helpers import create_workflow, open_workflow, same_origin  # noqa: E402
+from tests.e2e.helpers import (  # noqa: E402
+    PASSWORD,
+    create_workflow,
+    join,
+    open_workflow,
+    other_browser,
+)
 
-PASSWORD = "a password of theirs"
 FLOW = {
     "schema": 1,
     "name": "Shared greeting",
@@ -26,38 +29,6 @@ FLOW = {
     ],
     "edges": [{"from": "start", "to": "greet"}],
 }
-
-
-@contextmanager
-def other_browser(browser: object, base_url: str) -> Iterator[Page]:
-    """A page in a browser context of its own (another person's browser), not signed in."""
-    context = browser.new_context(base_url=base_url, viewport={"width": 1440, "height": 900})  # type: ignore[attr-defined]
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
-        yield page
-    finally:
-        context.close()
-    assert not errors, f"errors in the page: {errors}"
-
-
-def join(owner: Page, other: Page, email: str, role: str) -> str:
-    """``email`` invited over the API by the owner and joined in ``other``'s browser
-    (signed in there); their user id."""
-    created = owner.context.request.post(
-        "/api/v1/invites", data={"email": email, "role": role}, headers=same_origin(owner)
-    )
-    assert created.ok, created.text()
-    other.goto("/")
-    accepted = other.context.request.post(
-        "/api/v1/auth/invite/accept",
-        data={"token": created.json()["token"], "password": PASSWORD},
-        headers=same_origin(other),
-    )
-    assert accepted.ok, accepted.text()
-    return str(accepted.json()["id"])
 
 
 def test_the_owner_invites_someone_who_joins_from_the_link(page, browser, base_url) -> None:

@@ -14,7 +14,8 @@ require_browser()
 
 from playwright.sync_api import expect  # noqa: E402
 
-from tests.e2e.helpers import create_workflow, run_over_api  # noqa: E402
+from tests.e2e.helpers import create_workflow, other_browser, run_over_api  # noqa: E402
+from tests.e2e.waits import approval, until_ended  # noqa: E402
 
 FIELDS = {
     "type": "object",
@@ -28,50 +29,23 @@ FIELDS = {
 }
 
 
-def approval(name: str) -> dict[str, Any]:
-    return {
-        "schema": 1,
-        "name": name,
-        "nodes": [
-            {"id": "start", "type": "trigger.manual"},
-            {
-                "id": "mail",
-                "type": "core.set",
-                "params": {"values": {"link": "{{ execution.resume_url('ask') }}"}},
-            },
-            {
-                "id": "ask",
-                "type": "core.wait",
-                "params": {
-                    "mode": "approval",
-                    "title": "Buy 3 laptops?",
-                    "description": "Requested by <Sam> for the new team.",
-                    "fields": FIELDS,
-                },
-            },
-            {"id": "yes", "type": "core.output"},
-            {"id": "no", "type": "core.noop"},
-        ],
-        "edges": [
-            {"from": "start", "to": "mail"},
-            {"from": "mail", "to": "ask"},
-            {"from": "ask:approved", "to": "yes"},
-            {"from": "ask:rejected", "to": "no"},
-        ],
-    }
+def form_approval(name: str) -> dict[str, Any]:
+    """An approval whose link the node ``mail`` holds, as an email would send it."""
+    return approval(
+        name,
+        link=True,
+        title="Buy 3 laptops?",
+        description="Requested by <Sam> for the new team.",
+        fields=FIELDS,
+        timeout=None,
+    )
 
 
 @pytest.fixture
 def visitor(browser, base_url: str) -> Iterator[Any]:
     """A browser of someone with the link and no account: a context of its own."""
-    context = browser.new_context(base_url=base_url, viewport={"width": 1000, "height": 820})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert not errors, errors
+    with other_browser(browser, base_url, width=1000, height=820) as page:
+        yield page
 
 
 def waiting_link(page, workflow_id: str) -> tuple[str, str]:
@@ -82,7 +56,7 @@ def waiting_link(page, workflow_id: str) -> tuple[str, str]:
 
 
 def test_the_link_opens_a_form_that_approves_without_an_account(page, visitor) -> None:
-    workflow_id = create_workflow(page, approval("Laptops"))
+    workflow_id = create_workflow(page, form_approval("Laptops"))
     execution_id, link = waiting_link(page, workflow_id)
 
     visitor.goto(link)
@@ -104,12 +78,7 @@ def test_the_link_opens_a_form_that_approves_without_an_account(page, visitor) -
     expect(visitor.get_by_text("the workflow goes on with your approval")).to_be_visible()
     screenshot(visitor, "wait-approval-done")
 
-    execution = page.context.request.get(f"/api/v1/executions/{execution_id}").json()
-    for _ in range(50):
-        if execution["status"] != "waiting":
-            break
-        page.wait_for_timeout(100)
-        execution = page.context.request.get(f"/api/v1/executions/{execution_id}").json()
+    execution = until_ended(page, execution_id)
     assert execution["status"] == "succeeded", execution
     approved = execution["output"]
     assert approved["data"] == {
@@ -125,17 +94,13 @@ def test_the_link_opens_a_form_that_approves_without_an_account(page, visitor) -
 
 
 def test_reject_needs_no_field(page, visitor) -> None:
-    workflow_id = create_workflow(page, approval("Laptops, no"))
+    workflow_id = create_workflow(page, form_approval("Laptops, no"))
     execution_id, link = waiting_link(page, workflow_id)
     visitor.goto(link)
     visitor.get_by_label("Comment").fill("not this quarter")
     visitor.get_by_role("button", name="Reject").click()  # the amount left empty
     expect(visitor.get_by_text("the workflow goes on with your rejection")).to_be_visible()
-    for _ in range(50):
-        execution = page.context.request.get(f"/api/v1/executions/{execution_id}").json()
-        if execution["status"] != "waiting":
-            break
-        page.wait_for_timeout(100)
+    execution = until_ended(page, execution_id)
     assert execution["status"] == "succeeded", execution
     assert execution["nodes"]["ask"]["outputs"]["rejected"]["comment"] == "not this quarter"
     assert execution["nodes"]["yes"]["status"] == "skipped"

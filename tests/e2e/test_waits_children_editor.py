@@ -20,7 +20,7 @@ from tests.e2e.helpers import (  # noqa: E402
     run_over_api,
     same_origin,
 )
-from tests.e2e.test_waits_editor import approval, execution, inbox_item, waiting  # noqa: E402
+from tests.e2e.waits import approval, execution, inbox_item, until_ended, waiting  # noqa: E402
 
 
 def calling(child_id: str) -> dict[str, Any]:
@@ -34,15 +34,6 @@ def calling(child_id: str) -> dict[str, Any]:
         ],
         "edges": [{"from": "start", "to": "call"}, {"from": "call", "to": "out"}],
     }
-
-
-def until_ended(page: Page, execution_id: str) -> dict[str, Any]:
-    for _ in range(100):
-        found = execution(page, execution_id)
-        if found["status"] not in ("waiting", "queued", "running"):
-            return found
-        page.wait_for_timeout(100)
-    raise AssertionError(f"still {found['status']}")
 
 
 def test_a_sub_workflows_approval_is_decided_in_the_inbox_and_the_parent_goes_on(

@@ -16,67 +16,13 @@ from playwright.sync_api import Page, expect  # noqa: E402
 
 from tests.e2e.helpers import (  # noqa: E402
     create_workflow,
+    join,
     open_workflow,
+    other_browser,
     run_over_api,
     same_origin,
 )
-
-FIELDS = {
-    "type": "object",
-    "properties": {
-        "amount": {"type": "integer", "title": "Amount (EUR)", "minimum": 1},
-        "budget": {"type": "string", "title": "Budget", "enum": ["IT", "Office"]},
-        "urgent": {"type": "boolean", "title": "Urgent"},
-        "reason": {"type": "string", "title": "Reason", "format": "textarea"},
-    },
-    "required": ["amount"],
-}
-
-
-def approval(name: str) -> dict[str, Any]:
-    return {
-        "schema": 1,
-        "name": name,
-        "nodes": [
-            {"id": "start", "type": "trigger.manual"},
-            {
-                "id": "ask",
-                "type": "core.wait",
-                "params": {
-                    "mode": "approval",
-                    "title": f"{name}?",
-                    "description": "Three laptops for the new team.",
-                    "fields": FIELDS,
-                    "timeout": "2d",
-                },
-            },
-            {"id": "yes", "type": "core.output"},
-            {"id": "no", "type": "core.noop"},
-        ],
-        "edges": [
-            {"from": "start", "to": "ask"},
-            {"from": "ask:approved", "to": "yes"},
-            {"from": "ask:rejected", "to": "no"},
-        ],
-    }
-
-
-def waiting(page: Page, name: str) -> tuple[str, str]:
-    """A stored workflow that asks for an approval, run until it waits: its id and the
-    execution's."""
-    workflow_id = create_workflow(page, approval(name))
-    execution = run_over_api(page, workflow_id, {})
-    assert execution["status"] == "waiting", execution
-    return workflow_id, execution["execution_id"]
-
-
-def execution(page: Page, execution_id: str) -> dict[str, Any]:
-    found: dict[str, Any] = page.context.request.get(f"/api/v1/executions/{execution_id}").json()
-    return found
-
-
-def inbox_item(page: Page, execution_id: str):
-    return page.locator(f'[data-testid="inbox-item"][data-execution="{execution_id}"]')
+from tests.e2e.waits import approval, execution, inbox_item, until_ended, waiting  # noqa: E402
 
 
 def test_a_waiting_run_is_listed_opened_and_approved_in_the_editor(page: Page) -> None:
@@ -157,11 +103,7 @@ def test_rejected_from_the_inbox_the_run_goes_on_down_rejected(page: Page) -> No
     item.get_by_role("button", name="Reject").click()  # the amount left empty: no matter
     expect(page.get_by_test_id("inbox-outcome")).to_contain_text("Rejected")
     expect(item).to_have_count(0)  # no longer waiting for anyone
-    for _ in range(50):
-        rejected = execution(page, execution_id)
-        if rejected["status"] != "waiting":
-            break
-        page.wait_for_timeout(100)
+    rejected = until_ended(page, execution_id)
     assert rejected["status"] == "succeeded", rejected
     assert rejected["nodes"]["ask"]["outputs"]["rejected"]["comment"] == "not this quarter"
     assert rejected["nodes"]["yes"]["status"] == "skipped"
@@ -214,30 +156,7 @@ def test_the_canvas_shows_a_run_go_on_once_it_is_decided_elsewhere(page: Page) -
     expect(page.get_by_test_id("run-wait").get_by_role("form")).to_have_count(0)
 
 
-def member(owner: Page, browser: Any, email: str, role: str) -> Page:
-    """A page of ``email`` (invited with ``role``, joined), in a browser of their own."""
-    created = owner.context.request.post(
-        "/api/v1/invites", data={"email": email, "role": role}, headers=same_origin(owner)
-    )
-    assert created.ok, created.text()
-    context = browser.new_context(base_url=_origin(owner), viewport={"width": 1440, "height": 900})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    page.goto("/")
-    accepted = page.context.request.post(
-        "/api/v1/auth/invite/accept",
-        data={"token": created.json()["token"], "password": "a password of theirs"},
-        headers=same_origin(page),
-    )
-    assert accepted.ok, accepted.text()
-    return page
-
-
-def _origin(page: Page) -> str:
-    return "/".join(page.url.split("/", 3)[:3])
-
-
-def test_each_member_sees_what_is_theirs_to_decide(page: Page, browser: Any) -> None:
+def test_each_member_sees_what_is_theirs_to_decide(page: Page, browser: Any, base_url: str) -> None:
     """Two approvals by the people named: a viewer named decides from their inbox, an
     editor not named sees it waiting for others; the run goes on at the second approval."""
     doc = approval("Hire a designer")
@@ -247,9 +166,12 @@ def test_each_member_sees_what_is_theirs_to_decide(page: Page, browser: Any) -> 
     }
     workflow_id = create_workflow(page, doc)
     execution_id = run_over_api(page, workflow_id, {})["execution_id"]
-    viewer = member(page, browser, "vi@example.com", "viewer")
-    editor = member(page, browser, "ed@example.com", "editor")
-    try:
+    with (
+        other_browser(browser, base_url) as viewer,
+        other_browser(browser, base_url) as editor,
+    ):
+        join(page, viewer, "vi@example.com", "viewer")
+        join(page, editor, "ed@example.com", "editor")
         editor.goto("/inbox")
         others = editor.get_by_role("list", name="Waiting for others")
         expect(inbox_item(editor, execution_id)).to_have_count(1)
@@ -272,9 +194,6 @@ def test_each_member_sees_what_is_theirs_to_decide(page: Page, browser: Any) -> 
         expect(viewer.get_by_role("list", name="Waiting for you")).to_have_count(0)
         expect(viewer.get_by_text("Waiting for others (1)")).to_be_visible()
         expect(viewer.get_by_test_id("inbox-count")).to_have_count(0)
-    finally:
-        viewer.context.close()
-        editor.context.close()
 
     page.goto("/inbox")
     item = inbox_item(page, execution_id)
@@ -284,11 +203,7 @@ def test_each_member_sees_what_is_theirs_to_decide(page: Page, browser: Any) -> 
     item.get_by_label("Amount (EUR)").fill("3500")
     item.get_by_role("button", name="Approve").click()
     expect(page.get_by_test_id("inbox-outcome")).to_contain_text("Approved")
-    for _ in range(50):
-        finished = execution(page, execution_id)
-        if finished["status"] != "waiting":
-            break
-        page.wait_for_timeout(100)
+    finished = until_ended(page, execution_id)
     assert finished["status"] == "succeeded", finished
     approvals = finished["output"]["approvals"]
     assert [a["by"]["email"] for a in approvals] == ["vi@example.com", "owner@example.com"]
