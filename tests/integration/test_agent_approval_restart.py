@@ -6,11 +6,7 @@ again for what it answered, the tool runs once, with the approved arguments)."""
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.fakes.llm import FakeProviders, Reply
 from tests.helpers import document, node
@@ -23,17 +19,10 @@ from tests.integration.test_durability import (
     store_workflow,
     stored_execution,
     until,
+    waiting,
 )
 
 SCHEMA = {"type": "object", "properties": {"order": {"type": "string"}}, "required": ["order"]}
-
-
-@pytest.fixture
-def tav(tmp_path: Path) -> Iterator[Tav]:
-    served = Tav(tmp_path / "data", tmp_path / "serve.log", TAV_SHUTDOWN_TIMEOUT_S="2")
-    yield served
-    served.kill()
-    assert "Traceback" not in served.log.read_text(), served.log.read_text()
 
 
 def tool() -> dict[str, Any]:
@@ -78,7 +67,7 @@ async def test_killed_while_a_tool_call_waits_for_approval_it_goes_on_once_appro
         assert created.status_code == 201, created.text
         workflow_id = await store_workflow(tav.data_dir, agent(tool_id, created.json()["id"]))
         execution_id = await run(client, workflow_id)
-        await until(client, execution_id, lambda body: body["status"] == "waiting")
+        await until(client, execution_id, waiting)
     tav.signal(signal.SIGKILL)
     await tav.wait(15)
 

@@ -15,13 +15,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from tav.settings import Settings
 from tav.storage.db import Database
@@ -60,15 +58,6 @@ class Recorder:
 
     def calls(self, path: str) -> list[str | None]:
         return [key for seen, key in self.requests if seen == path]
-
-
-@pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    recorder = Recorder()
-    recorder.thread.start()
-    yield recorder
-    recorder.http.shutdown()
-    recorder.http.server_close()
 
 
 class Tav:
@@ -130,14 +119,6 @@ class Tav:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=15)
-
-
-@pytest.fixture
-def tav(tmp_path: Path) -> Iterator[Tav]:
-    served = Tav(tmp_path / "data", tmp_path / "serve.log", TAV_SHUTDOWN_TIMEOUT_S="2")
-    yield served
-    served.kill()
-    assert "Traceback" not in served.log.read_text(), served.log.read_text()
 
 
 def _free_port() -> int:
@@ -202,6 +183,10 @@ def settled(*node_ids: str) -> Any:
 
 def finished(body: dict[str, Any]) -> bool:
     return body["status"] in ("succeeded", "failed", "cancelled")
+
+
+def waiting(body: dict[str, Any]) -> bool:
+    return bool(body["status"] == "waiting")
 
 
 def check_numbered(events: list[dict[str, Any]]) -> None:

@@ -16,10 +16,8 @@ from tests.integration.test_durability import (
     run,
     store_workflow,
     until,
+    waiting,
 )
-from tests.integration.test_waits_restart import recorder, tav, waiting
-
-__all__ = ["recorder", "tav"]  # (the fixtures)
 
 FORM = {"type": "object", "properties": {"amount": {"type": "integer"}}}
 

@@ -7,11 +7,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
-import pytest
 
 from tests.helpers import document, node
 from tests.integration.test_durability import (
@@ -25,28 +20,8 @@ from tests.integration.test_durability import (
     store_workflow,
     stored_execution,
     until,
+    waiting,
 )
-
-
-@pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    recorder = Recorder()
-    recorder.thread.start()
-    yield recorder
-    recorder.http.shutdown()
-    recorder.http.server_close()
-
-
-@pytest.fixture
-def tav(tmp_path: Path) -> Iterator[Tav]:
-    served = Tav(tmp_path / "data", tmp_path / "serve.log", TAV_SHUTDOWN_TIMEOUT_S="2")
-    yield served
-    served.kill()
-    assert "Traceback" not in served.log.read_text(), served.log.read_text()
-
-
-def waiting(body: dict[str, Any]) -> bool:
-    return bool(body["status"] == "waiting")
 
 
 async def test_killed_while_an_execution_waits_it_resumes_once_decided(

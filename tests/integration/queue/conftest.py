@@ -12,16 +12,6 @@ import pytest
 
 from tests.conftest import PG_ADMIN_URL
 from tests.integration.queue.cluster import Cluster, Redis
-from tests.integration.test_durability import Recorder
-
-
-@pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    recorder = Recorder()
-    recorder.thread.start()
-    yield recorder
-    recorder.http.shutdown()
-    recorder.http.server_close()
 
 
 async def _admin(sql: str) -> None:

@@ -10,8 +10,7 @@ import signal
 from tests.fakes.llm import FakeProviders, Reply
 from tests.helpers import document, node
 from tests.integration.queue.cluster import Cluster
-from tests.integration.queue.test_waits_queue import start, waiting
-from tests.integration.test_durability import check_numbered, count, finished, until
+from tests.integration.test_durability import check_numbered, count, finished, run, until, waiting
 
 SCHEMA = {"type": "object", "properties": {"order": {"type": "string"}}, "required": ["order"]}
 
@@ -54,7 +53,7 @@ async def test_an_approved_tool_call_goes_on_on_another_worker(
             node("out", "core.output"),
             links=("start -> agent", "agent -> out"),
         )
-        execution_id = await start(client, await cluster.store_workflow(agent))
+        execution_id = await run(client, await cluster.store_workflow(agent))
         await until(client, execution_id, waiting, within_s=30)
         parked_by = await cluster.column(execution_id, "worker")
         assert await cluster.column(execution_id, "lease_token") is None  # it holds no worker

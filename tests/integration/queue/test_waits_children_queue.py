@@ -10,8 +10,7 @@ from typing import Any
 
 from tests.helpers import document, node
 from tests.integration.queue.cluster import Cluster
-from tests.integration.queue.test_waits_queue import start, waiting
-from tests.integration.test_durability import Recorder, finished, post, until
+from tests.integration.test_durability import Recorder, finished, post, run, until, waiting
 
 FORM = {"type": "object", "properties": {"amount": {"type": "integer"}}}
 
@@ -56,7 +55,7 @@ async def test_a_child_decided_after_its_worker_died_resumes_with_its_parent_on_
     first = await cluster.worker()
     _, client = await cluster.serve()
     async with client:
-        execution_id = await start(client, parent)
+        execution_id = await run(client, parent)
         await until(client, execution_id, waiting, within_s=30)
         child_id = await parked_child(client, execution_id)
         assert await cluster.column(execution_id, "lease_token") is None
@@ -84,7 +83,7 @@ async def test_cancelling_a_waiting_parent_cancels_its_waiting_child(
     await cluster.worker()
     _, client = await cluster.serve()
     async with client:
-        execution_id = await start(client, parent)
+        execution_id = await run(client, parent)
         await until(client, execution_id, waiting, within_s=30)
         child_id = await parked_child(client, execution_id)
         response = await client.post(f"/api/v1/executions/{execution_id}/cancel?wait=true")

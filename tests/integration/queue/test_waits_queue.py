@@ -8,9 +8,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from typing import Any
-
-import httpx
 
 from tests.helpers import document, node
 from tests.integration.queue.cluster import Cluster
@@ -20,18 +17,10 @@ from tests.integration.test_durability import (
     count,
     finished,
     post,
+    run,
     until,
+    waiting,
 )
-
-
-def waiting(body: dict[str, Any]) -> bool:
-    return bool(body["status"] == "waiting")
-
-
-async def start(client: httpx.AsyncClient, workflow_id: str) -> str:
-    response = await client.post(f"/api/v1/workflows/{workflow_id}/run", json={"input": {}})
-    assert response.status_code == 202, response.text
-    return str(response.json()["execution_id"])
 
 
 async def test_a_wait_decided_after_its_worker_died_resumes_on_another(
@@ -56,7 +45,7 @@ async def test_a_wait_decided_after_its_worker_died_resumes_on_another(
     first = await cluster.worker()
     _, client = await cluster.serve()
     async with client:
-        execution_id = await start(client, workflow_id)
+        execution_id = await run(client, workflow_id)
         parked = await until(client, execution_id, waiting, within_s=30)
         parked_by = await cluster.column(execution_id, "worker")
         assert await cluster.column(execution_id, "lease_token") is None  # it holds no worker
@@ -95,7 +84,7 @@ async def test_a_timer_due_while_every_api_process_was_down_fires_once(
     await cluster.worker()
     api, client = await cluster.serve()
     async with client:
-        execution_id = await start(client, workflow_id)
+        execution_id = await run(client, workflow_id)
         await until(client, execution_id, waiting, within_s=30)
     due = time.monotonic() + 3
     api.signal(signal.SIGTERM)
@@ -129,7 +118,7 @@ async def test_a_waiting_execution_is_cancelled_and_its_link_answers_410(
     await cluster.worker()
     _, client = await cluster.serve()
     async with client:
-        execution_id = await start(client, workflow_id)
+        execution_id = await run(client, workflow_id)
         parked = await until(client, execution_id, waiting, within_s=30)
         response = await client.post(f"/api/v1/executions/{execution_id}/cancel?wait=true")
         assert response.status_code == 200, response.text
