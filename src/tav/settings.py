@@ -108,6 +108,24 @@ class Settings(BaseSettings):
         description="How long a tool call of the MCP server (/mcp) waits for its workflow's "
         "run; the run goes on after it.",
     )
+    mcp_max_memory_mb: int = Field(
+        2048,
+        ge=16,
+        description="Most memory (MiB) a stdio MCP server's credential may give each of its "
+        "processes (memory_mb; 512 when it names none).",
+    )
+    mcp_max_cpu_s: int = Field(
+        3600,
+        ge=1,
+        description="Most CPU seconds a stdio MCP server's credential may give each of its "
+        "processes over its life (cpu_s; 600 when it names none).",
+    )
+    mcp_max_processes: int = Field(
+        64,
+        ge=1,
+        description="Most processes and threads a stdio MCP server's credential may allow "
+        "it at once (max_processes; 32 when it names none).",
+    )
     stream_keepalive_s: float = Field(
         15, gt=0, description="Seconds of quiet after which a live event stream sends a comment."
     )

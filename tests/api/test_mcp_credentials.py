@@ -4,12 +4,9 @@ command on the server's machine (owners and admins only)."""
 from __future__ import annotations
 
 import pytest
-from fastapi import FastAPI
 
-from tav.api.app import create_app
-from tav.app.server import Server
 from tav.core.roles import Role
-from tests.api.team import Member, as_key, make_team
+from tests.api.team import as_key
 
 STDIO = {"transport": "stdio", "command": "/usr/bin/true", "args": ["--serve"]}
 HTTP = {
@@ -22,16 +19,6 @@ HTTP = {
 @pytest.fixture
 def database() -> str:
     return "sqlite"
-
-
-@pytest.fixture
-async def team(server: Server) -> dict[Role, Member]:
-    return await make_team(server)
-
-
-@pytest.fixture
-def app(server: Server) -> FastAPI:
-    return create_app(server.settings, server=server)
 
 
 async def test_an_editor_may_not_create_a_stdio_server(app, team):
@@ -92,6 +79,9 @@ async def test_an_editor_creates_an_http_server_and_never_sees_its_headers(app, 
         ({"transport": "stdio"}, "needs its command"),
         ({"transport": "http", "url": "http://h/mcp", "command": "x"}, "not for a http"),
         ({"transport": "stdio", "command": "x", "paths": ["relative"]}, "absolute"),
+        ({"transport": "http", "url": "http://h/mcp", "memory_mb": 64}, "memory_mb: not for"),
+        ({"transport": "stdio", "command": "x", "memory_mb": 8}, "greater than or equal to 16"),
+        ({"transport": "stdio", "command": "x", "cpu_s": 0}, "greater than or equal to 1"),
     ],
 )
 async def test_a_server_of_the_wrong_shape_is_refused(app, team, data, message):

@@ -344,13 +344,20 @@ class McpConnections:
 
     def pool(self) -> McpPool:
         if self._pool is None:
-            from tav.sandbox.command import CommandSandbox
+            from tav.sandbox.command import CommandSandbox, ServerLimits
             from tav.services.mcp import McpPool
 
+            settings = self._settings
+            limits = ServerLimits(
+                max_memory_mb=settings.mcp_max_memory_mb,
+                max_cpu_s=settings.mcp_max_cpu_s,
+                max_processes=settings.mcp_max_processes,
+            )
             launcher = CommandSandbox(
-                bwrap=self._settings.code_bwrap,
-                unsafe_no_sandbox=self._settings.code_unsafe_no_sandbox,
-                private=(str(self._settings.data_dir),),
+                bwrap=settings.code_bwrap,
+                unsafe_no_sandbox=settings.code_unsafe_no_sandbox,
+                private=(str(settings.data_dir),),
+                limits=limits,
             )
             self._pool = McpPool(launcher=launcher, outbound=self._outbound)
         return self._pool

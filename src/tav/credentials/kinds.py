@@ -152,6 +152,25 @@ class McpServer(Kind):
     call_timeout_s: float = Field(
         60, gt=0, le=3600, description="How long a tool call may take before it fails."
     )
+    memory_mb: int | None = Field(
+        None,
+        ge=16,
+        description="stdio: memory each of the server's processes may use, in MiB (default "
+        "512, at most TAV_MCP_MAX_MEMORY_MB).",
+    )
+    cpu_s: int | None = Field(
+        None,
+        ge=1,
+        description="stdio: CPU seconds each of its processes may use over its life; past it "
+        "the server is stopped, and starts again on the next call (default 600, at most "
+        "TAV_MCP_MAX_CPU_S).",
+    )
+    max_processes: int | None = Field(
+        None,
+        ge=1,
+        description="stdio: processes and threads it may have at once (default 32, at most "
+        "TAV_MCP_MAX_PROCESSES).",
+    )
 
     @model_validator(mode="after")
     def _transport(self) -> McpServer:
@@ -165,7 +184,7 @@ class McpServer(Kind):
         extra = [name for name in wrong if getattr(self, name)]
         extra += [
             name
-            for name in ("args", "paths", "network")
+            for name in ("args", "paths", "network", "memory_mb", "cpu_s", "max_processes")
             if self.transport == "http" and getattr(self, name)
         ]
         if extra:

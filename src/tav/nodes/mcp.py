@@ -67,6 +67,13 @@ class ServerCommand:
     """Folders and files of this machine the server sees, read-only, besides the system's
     programs and libraries."""
     cwd: str | None = None
+    memory_mb: int | None = None
+    """Memory each of its processes may use (heap and other private writable memory, not
+    reserved address space), in MiB; ``None``: the host's default."""
+    cpu_s: int | None = None
+    """CPU seconds each of its processes may use over its life; ``None``: the default."""
+    max_processes: int | None = None
+    """Processes and threads it may have at once; ``None``: the host's default."""
 
 
 class McpClients(Protocol):

@@ -15,11 +15,20 @@ Never the data dir (a credential naming it, or a folder holding it, is refused),
 ``/home``, ``/root`` or anything else unnamed. The environment is the credential's ``env``
 over ``PATH``, ``HOME`` and ``LANG``, nothing of the server's own.
 
+Limits (``ServerLimits``), set with ``prlimit`` (util-linux) right before the command:
+memory as ``RLIMIT_DATA`` (heap and private writable mappings, what a program uses;
+not ``RLIMIT_AS``, as code's, which counts the address space runtimes such as Node's or
+Go's reserve without using, and stops them starting at all), CPU seconds over the
+process's life (``RLIMIT_CPU``: the kernel ends it with ``SIGXCPU``), processes and
+threads (``RLIMIT_NPROC``), open files, no core dumps. A credential may ask for less or
+more than the defaults, up to the host's maxima. ``ending`` says which limit a server that
+ended ran into, when its end shows it (the signal, what it wrote to its standard error).
+
 Rejected: the code node's per-job interpreter (``tav.sandbox.process``): an MCP server
 lives for many calls and speaks its own protocol on its standard input and output. Its
 view is wider than code's (a server is a program of the admin's choosing, run with what
-it needs), its limits are the process's own (no CPU or memory limit: a server is long
-lived; the call timeout bounds each call).
+it needs). Cgroups (a memory limit counting what is resident, a CPU share rather than a
+budget): not delegated to an unprivileged server, nor the same on every host.
 
 As root, bubblewrap waits while its users are mapped (``tav.sandbox.users``), and
 ``setpriv`` drops to ``nobody`` before the command starts.
@@ -29,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 from collections.abc import AsyncIterator, Mapping
@@ -71,8 +81,107 @@ ENV_BYTES = 60_000
 """Largest env a server is given (written at once to a pipe, whose buffer is 64 KiB)."""
 
 
+MIB = 1024 * 1024
+_OUT_OF_MEMORY = re.compile(
+    r"MemoryError|out of memory|Cannot allocate memory|bad_alloc|failed to allocate",
+    re.IGNORECASE,
+)
+"""What runtimes write as they die of a failed allocation (Python, Node, C++, Rust, Go)."""
+
+
 class CommandRefused(Exception):
     """A command this host will not run: a path it may not show, a program not found."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """The limits one server runs under."""
+
+    memory_mb: int
+    cpu_s: int
+    processes: int
+    open_files: int
+
+    def prlimit(self, program: str) -> list[str]:
+        """``prlimit``'s command line setting these on itself, before the command."""
+        return [
+            program,
+            f"--data={self.memory_mb * MIB}",
+            f"--cpu={self.cpu_s}:{self.cpu_s + 1}",
+            f"--nproc={self.processes}",
+            f"--nofile={self.open_files}",
+            "--core=0",
+            "--",
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerLimits:
+    """The limits of stdio servers: what one gets when its credential names none, and
+    the most it may ask for (``TAV_MCP_MAX_MEMORY_MB``, ``TAV_MCP_MAX_CPU_S``,
+    ``TAV_MCP_MAX_PROCESSES``)."""
+
+    memory_mb: int = 512
+    cpu_s: int = 600
+    processes: int = 32
+    max_memory_mb: int = 2048
+    max_cpu_s: int = 3600
+    max_processes: int = 64
+    open_files: int = 1024
+
+    def of(self, command: ServerCommand) -> Bounds:
+        """``command``'s limits; ``CommandRefused`` when it asks for more than a maximum."""
+        return Bounds(
+            memory_mb=_within("memory_mb", command.memory_mb, self.memory_mb, self.max_memory_mb),
+            cpu_s=_within("cpu_s", command.cpu_s, self.cpu_s, self.max_cpu_s),
+            processes=_within(
+                "max_processes", command.max_processes, self.processes, self.max_processes
+            ),
+            open_files=self.open_files,
+        )
+
+
+_SETTINGS = {
+    "memory_mb": "TAV_MCP_MAX_MEMORY_MB",
+    "cpu_s": "TAV_MCP_MAX_CPU_S",
+    "max_processes": "TAV_MCP_MAX_PROCESSES",
+}
+
+
+def _within(field: str, asked: int | None, default: int, most: int) -> int:
+    if asked is None:
+        return min(default, most)
+    if asked > most:
+        raise CommandRefused(
+            f"{field} {asked} is more than this server allows a stdio MCP server "
+            f"({_SETTINGS[field]}={most})"
+        )
+    return asked
+
+
+def ending(bounds: Bounds, returncode: int | None, said: str) -> str | None:
+    """Which limit a server that ended ran into, when its end shows it: the signal the
+    kernel ended it with (``returncode``: bubblewrap's ``128 + signal``, or ``-signal``
+    without it), or what it wrote as it died (``said``)."""
+    signal_number = _signal_of(returncode)
+    if signal_number == signal.SIGXCPU:
+        return f"it used more than its {bounds.cpu_s} s of CPU (cpu_s)"
+    if _OUT_OF_MEMORY.search(said):
+        return f"it ran out of its {bounds.memory_mb} MiB of memory (memory_mb)"
+    if signal_number == signal.SIGKILL:
+        return (
+            f"it was killed: past its {bounds.cpu_s} s of CPU (cpu_s), or out of the "
+            "machine's memory"
+        )
+    return None
+
+
+def _signal_of(returncode: int | None) -> int | None:
+    if returncode is None:
+        return None
+    if returncode < 0:
+        return -returncode
+    return returncode - 128 if returncode > 128 else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +192,11 @@ class CommandSandbox:
     unsafe_no_sandbox: bool = False
     private: tuple[str, ...] = ()
     """Folders no command may see (the data dir)."""
+    limits: ServerLimits = ServerLimits()
+
+    def ending(self, command: ServerCommand, returncode: int | None, said: str) -> str | None:
+        """Which limit ``command``'s server ran into as it ended, when that shows."""
+        return ending(self.limits.of(command), returncode, said)
 
     @asynccontextmanager
     async def open(self, command: ServerCommand) -> AsyncIterator[anyio.abc.Process]:
@@ -101,7 +215,7 @@ class CommandSandbox:
     async def _open(self, command: ServerCommand) -> AsyncIterator[anyio.abc.Process]:
         if self.unsafe_no_sandbox:
             process = await anyio.open_process(
-                [command.command, *command.args],
+                [*self._limited(command), command.command, *command.args],
                 env={"PATH": PATH, "HOME": "/tmp", "LANG": "C.UTF-8", **command.env},
                 cwd=command.cwd,
                 start_new_session=True,
@@ -122,6 +236,7 @@ class CommandSandbox:
                 "code sandbox (Debian's bubblewrap package)"
             )
         argv = [bwrap, *self.options(command)]
+        limited = self._limited(command)  # (before any file descriptor is opened)
         root = os.geteuid() == 0
         children: list[int] = []
         env = _env_arguments(command.env)
@@ -147,7 +262,7 @@ class CommandSandbox:
             children.append(filter_read)
             argv += ["--seccomp", str(filter_read)]
         drop = ["setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups"]
-        argv += ["--", *([*drop, "--"] if root else []), command.command, *command.args]
+        argv += ["--", *([*drop, "--"] if root else []), *limited, command.command, *command.args]
         try:
             process = await anyio.open_process(
                 argv, pass_fds=children, start_new_session=True, env={}
@@ -173,6 +288,16 @@ class CommandSandbox:
             await _kill(process, pidfd)
             raise
         return process, pidfd
+
+    def _limited(self, command: ServerCommand) -> list[str]:
+        """``prlimit`` and its options, to put before the command."""
+        bounds = self.limits.of(command)
+        program = shutil.which("prlimit", path=PATH)
+        if program is None:
+            raise SandboxUnavailable(
+                "prlimit (util-linux) is not installed; it sets a stdio MCP server's limits"
+            )
+        return bounds.prlimit(program)
 
     def options(self, command: ServerCommand) -> list[str]:
         """bubblewrap's options for ``command``: namespaces, the user, the view."""

@@ -68,12 +68,19 @@ MAX_LINE_BYTES = 16 * 1024 * 1024
 """Largest message a stdio server may write (one line)."""
 SAID_BYTES = 2048
 """What a stdio server wrote to its standard error last, kept for error messages."""
+ENDING_WAIT_S = 2
+"""How long a stdio server whose output ended is waited for, to tell why it ended."""
 
 
 class CommandLauncher(Protocol):
     """Starts a stdio server's command (``tav.sandbox.command.CommandSandbox``)."""
 
     def open(self, command: ServerCommand) -> AbstractAsyncContextManager[anyio.abc.Process]: ...
+
+    def ending(self, command: ServerCommand, returncode: int | None, said: str) -> str | None:
+        """Which of its limits the server of ``command`` ran into as it ended (its exit
+        status ``returncode``, the end of its standard error ``said``), if that shows."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +105,9 @@ class _Server:
             env=dict(self.data.get("env") or {}),
             network=bool(self.data.get("network")),
             paths=tuple(self.data.get("paths") or ()),
+            memory_mb=self.data.get("memory_mb"),
+            cpu_s=self.data.get("cpu_s"),
+            max_processes=self.data.get("max_processes"),
         )
 
     def headers(self) -> dict[str, str]:
@@ -367,9 +377,17 @@ class _Connection:
         """The node error for ``exc``, raised while ``doing``; a connection that cannot
         go on is closed (the next call makes it again)."""
         broken = self._stdio.broken if self._stdio is not None else None
+        limit = self._stdio.limit if self._stdio is not None else None
         refused = self._guarded.failure if self._guarded is not None else None
         if refused is not None:
             error = _outbound_error(self.server, refused)
+        elif limit is not None:
+            error = NodeError(
+                f"MCP server {self.server.name!r} ended while {doing}: {limit}; it starts "
+                "again on the next call",
+                type="mcp_unavailable",
+                retryable=True,
+            )
         elif broken is not None:
             error = NodeError(
                 f"MCP server {self.server.name!r} answered what is not MCP while {doing}: {broken}",
@@ -571,8 +589,12 @@ class _Stdio:
         self._command = command
         self._said = bytearray()
         self.ended = anyio.Event()
+        self._quiet = anyio.Event()
+        """Its standard error ended."""
         self.broken: str | None = None
         """Why the connection was ended: the server wrote what is not a message."""
+        self.limit: str | None = None
+        """The limit the server ran into as it ended, when that shows."""
 
     def said(self) -> str:
         return self._said.decode("utf-8", "replace")
@@ -615,11 +637,21 @@ class _Stdio:
                         self.broken = f"a line that is not JSON-RPC: {line[:120]!r}"
                         return
                     await out.send(message)
+            await self._ending(process)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
             pass
         finally:
             self.ended.set()
             await out.aclose()
+
+    async def _ending(self, process: anyio.abc.Process) -> None:
+        """Its output ended: which limit it ran into, if that shows, is known before the
+        calls waiting for it learn that it ended (bounded: a server may close its output
+        and go on)."""
+        with anyio.move_on_after(ENDING_WAIT_S):
+            await process.wait()
+            await self._quiet.wait()
+        self.limit = self._launcher.ending(self._command, process.returncode, self.said())
 
     async def _write(
         self, process: anyio.abc.Process, messages: anyio.abc.ObjectReceiveStream[SessionMessage]
@@ -632,11 +664,13 @@ class _Stdio:
 
     async def _errors(self, process: anyio.abc.Process) -> None:
         if process.stderr is None:
+            self._quiet.set()
             return
         with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
             async for chunk in process.stderr:
                 self._said += chunk
                 del self._said[:-SAID_BYTES]
+        self._quiet.set()
 
 
 def _message(line: bytes) -> SessionMessage | Exception:

@@ -6,7 +6,8 @@ Run as a script: ``python tools_server.py stdio`` (over its standard input and o
 Tools: ``add`` (structured result), ``echo`` (text), ``fail`` (a tool error), ``hang``
 (sleeps for ever), ``die`` (the process exits mid-call), ``pixel`` (an image block),
 ``peer`` (the client's TCP port),
-``whoami`` (the uid, and whether the network can be reached), ``env`` (one variable).
+``whoami`` (the uid, and whether the network can be reached), ``env`` (one variable),
+``hog`` (holds memory; out of it, the process dies), ``spin`` (burns CPU).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import base64
 import os
 import socket
 import sys
+import time
+import traceback
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -78,6 +81,29 @@ def whoami(port: int = 9) -> dict[str, object]:
 def peer(ctx: Context) -> int:
     request = ctx.request_context.request
     return int(request.client.port) if request is not None and request.client else 0
+
+
+_HELD: list[bytearray] = []
+MIB = 1024 * 1024
+
+
+@server.tool(description="Holds mb MiB more for as long as the server runs: the MiB held.")
+def hog(mb: int) -> int:
+    try:
+        _HELD.append(bytearray(mb * MIB))
+    except MemoryError:  # (dies of it, as servers on runtimes that cannot go on do)
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(1)
+    return sum(map(len, _HELD)) // MIB
+
+
+@server.tool(description="Keeps a CPU busy for the seconds given (wall clock).")
+def spin(seconds: float) -> str:
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        pass
+    return "spun"
 
 
 @server.tool(description="One environment variable.")

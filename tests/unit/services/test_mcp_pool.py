@@ -14,8 +14,9 @@ import pytest
 
 from tav.core.errors import NodeError
 from tav.nodes.context import Credential
+from tav.nodes.mcp import ServerCommand
 from tav.nodes.outbound.policy import OutboundPolicy
-from tav.sandbox.command import CommandSandbox
+from tav.sandbox.command import CommandSandbox, ServerLimits
 from tav.services.mcp import McpPool
 from tests.fakes.mcp import garbage_http_server, http_tools_server, stdio_data
 
@@ -188,3 +189,93 @@ async def test_an_answer_larger_than_the_outbound_limit_is_a_protocol_error(tmp_
             await mcp.aclose()
     assert refused.value.type == "mcp_protocol_error"
     assert "larger than 1000000 bytes" in refused.value.message
+
+
+async def test_a_server_past_its_memory_limit_dies_saying_so_and_starts_again(tmp_path):
+    """The limit is the kernel's (``RLIMIT_DATA``): without it, the 256 MiB are given."""
+    marker = f"marker-{uuid.uuid4()}"
+    mcp = pool(tmp_path)
+    server = stdio(marker, memory_mb=128)
+    try:
+        held = await mcp.call_tool(server, "hog", {"mb": 32})
+        before = set(running(marker))
+        with pytest.raises(NodeError) as died:
+            await mcp.call_tool(server, "hog", {"mb": 256})
+        again = await mcp.call_tool(server, "hog", {"mb": 32})
+        after = set(running(marker))
+    finally:
+        await mcp.aclose()
+
+    assert held.structured == {"result": 32}
+    assert died.value.type == "mcp_unavailable"
+    assert died.value.retryable
+    assert died.value.message == (
+        "MCP server 'local' ended while calling tool 'hog': it ran out of its 128 MiB of "
+        "memory (memory_mb); it starts again on the next call"
+    )
+    assert again.structured == {"result": 32}  # a new server, holding nothing yet
+    assert before
+    assert not before & after
+
+
+async def test_a_server_past_its_cpu_limit_is_ended_by_the_kernel_saying_so(tmp_path):
+    marker = f"marker-{uuid.uuid4()}"
+    mcp = pool(tmp_path)
+    server = stdio(marker, cpu_s=1, call_timeout_s=20)
+    try:
+        await mcp.call_tool(server, "whoami", {})
+        before = set(running(marker))
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(NodeError) as died:
+            await mcp.call_tool(server, "spin", {"seconds": 15})
+        took = asyncio.get_running_loop().time() - started
+        again = await mcp.call_tool(server, "echo", {"text": "again"})
+        after = set(running(marker))
+    finally:
+        await mcp.aclose()
+
+    assert died.value.type == "mcp_unavailable"
+    assert died.value.message == (
+        "MCP server 'local' ended while calling tool 'spin': it used more than its 1 s of "
+        "CPU (cpu_s); it starts again on the next call"
+    )
+    assert took < 10
+    assert again.structured == {"result": "echo: again"}
+    assert before
+    assert not before & after
+
+
+async def test_a_server_may_not_ask_for_more_than_the_hosts_maximum(tmp_path):
+    sandbox = CommandSandbox(
+        private=(str(tmp_path / "data"),), limits=ServerLimits(max_memory_mb=256)
+    )
+    mcp = McpPool(launcher=sandbox, outbound=OutboundPolicy())
+    try:
+        with pytest.raises(NodeError) as refused:
+            await mcp.call_tool(stdio("too-much", memory_mb=512), "whoami", {})
+        within = await mcp.call_tool(stdio("within", memory_mb=256), "hog", {"mb": 64})
+    finally:
+        await mcp.aclose()
+
+    assert refused.value.type == "mcp_not_allowed"
+    assert refused.value.message == (
+        "MCP server 'local': memory_mb 512 is more than this server allows a stdio MCP "
+        "server (TAV_MCP_MAX_MEMORY_MB=256)"
+    )
+    assert within.structured == {"result": 64}
+
+
+def test_the_limits_are_set_before_the_command_and_a_default_is_capped_by_its_maximum():
+    sandbox = CommandSandbox(limits=ServerLimits(max_memory_mb=256, max_processes=8))
+    command = ServerCommand(command="/usr/bin/true", cpu_s=30)
+
+    line = sandbox._limited(command)
+
+    assert line[1:] == [
+        f"--data={256 * 1024 * 1024}",
+        "--cpu=30:31",
+        "--nproc=8",
+        "--nofile=1024",
+        "--core=0",
+        "--",
+    ]
