@@ -3,9 +3,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { createStore, type StoreApi } from 'zustand/vanilla'
-import type { Catalog, NodeType, StoredWorkflow } from '../api/types'
+import type { Catalog, NodeType } from '../api/types'
 import { editorState, type EditorState } from '../editor/store'
-import { catalog as baseCatalog } from '../lib/fixtures'
+import { catalog as baseCatalog, storedWorkflow } from '../lib/fixtures'
 import { onSharedText } from './binding'
 import { nodesOf, readDocument, writeDocument } from './model'
 import { moveCaret, type Delta } from './text'
@@ -17,29 +17,18 @@ const chat: NodeType = {
 }
 const catalog: Catalog = new Map([...baseCatalog, [chat.type, chat]])
 
-const stored: StoredWorkflow = {
-  id: 'w1',
-  name: 'w',
-  description: '',
-  active: false,
-  version: 1,
-  created_at: '',
-  updated_at: '',
-  document: {
-    schema: 1,
-    name: 'w',
-    nodes: [
-      { id: 'start', type: 'trigger.manual' },
-      { id: 'chat', type: 'ai.llm_chat', params: { prompt: 'Hello', model: 'small' } },
-      { id: 'set', type: 'core.set', params: { values: { a: 1 } } },
-    ],
-    edges: [
-      { from: 'start', to: 'chat' },
-      { from: 'chat', to: 'set' },
-    ],
-    ui: { positions: { start: [0, 0], chat: [300, 0], set: [600, 0] } },
-  },
-}
+const stored = storedWorkflow({
+  nodes: [
+    { id: 'start', type: 'trigger.manual' },
+    { id: 'chat', type: 'ai.llm_chat', params: { prompt: 'Hello', model: 'small' } },
+    { id: 'set', type: 'core.set', params: { values: { a: 1 } } },
+  ],
+  edges: [
+    { from: 'start', to: 'chat' },
+    { from: 'chat', to: 'set' },
+  ],
+  ui: { positions: { start: [0, 0], chat: [300, 0], set: [600, 0] } },
+})
 
 /** Relays the updates of two docs to each other, as the server's room does; `offline`
  * holds them back until `online`. */

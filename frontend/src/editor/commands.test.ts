@@ -1,37 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { api, ApiError } from '../api/client'
-import type { Execution, StoredWorkflow } from '../api/types'
-import { catalog } from '../lib/fixtures'
+import type { StoredWorkflow } from '../api/types'
+import { catalog, storedExecution, storedWorkflow } from '../lib/fixtures'
 import { useCommands } from './commands'
 import { useEditor } from './store'
 
-const stored: StoredWorkflow = {
-  id: 'w1',
-  name: 'w',
-  description: '',
-  active: false,
-  version: 1,
-  created_at: '',
-  updated_at: '',
-  document: { schema: 1, name: 'w', nodes: [{ id: 'start', type: 'trigger.manual' }], edges: [] },
-}
+const stored = storedWorkflow()
 
-const finished: Execution = {
-  execution_id: 'e1',
-  workflow: 'w',
-  workflow_id: 'w1',
-  workflow_version: 1,
-  status: 'succeeded',
-  mode: 'api',
-  parent_execution_id: null,
-  error: null,
-  started_at: '2026-01-01T00:00:00Z',
-  finished_at: '2026-01-01T00:00:01Z',
-  duration_ms: 1000,
-  input: null,
-  output: null,
-  nodes: {},
-}
+const finished = storedExecution()
 
 const commands = () => useCommands.getState()
 const notice = () => useEditor.getState().notice

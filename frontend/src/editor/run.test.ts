@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Execution, NodeResult } from '../api/types'
+import { storedExecution } from '../lib/fixtures'
 import { failedNode, openedRun, reduceRun, statusCounts, statusLabel, type RunState } from './run'
 
 const about = { seq: 1, execution_id: 'e', at: '' }
@@ -57,22 +58,7 @@ describe('the node whose failure ended the execution', () => {
 })
 
 function stored(nodes: Record<string, NodeResult>): Execution {
-  return {
-    execution_id: 'e1',
-    workflow: 'w',
-    workflow_id: 'w1',
-    workflow_version: 1,
-    status: 'failed',
-    mode: 'editor',
-    parent_execution_id: null,
-    error: null,
-    started_at: '2026-01-01T00:00:00Z',
-    finished_at: '2026-01-01T00:00:01Z',
-    duration_ms: 1000,
-    input: null,
-    output: null,
-    nodes,
-  }
+  return storedExecution({ status: 'failed', mode: 'editor', nodes })
 }
 
 describe('an execution that waits', () => {

@@ -1,20 +1,9 @@
 import { beforeEach, describe, expect, it } from 'vitest'
-import type { StoredWorkflow } from '../api/types'
-import { catalog } from '../lib/fixtures'
-import type { Execution } from '../api/types'
+import { catalog, storedExecution, storedWorkflow } from '../lib/fixtures'
 import { openedRun, progressText, reduceRun, type RunState } from './run'
 import { useEditor } from './store'
 
-const stored: StoredWorkflow = {
-  id: 'w1',
-  name: 'w',
-  description: '',
-  active: false,
-  version: 1,
-  created_at: '',
-  updated_at: '',
-  document: { schema: 1, name: 'w', nodes: [{ id: 'start', type: 'trigger.manual' }], edges: [], ui: { positions: { start: [0, 0] } } },
-}
+const stored = storedWorkflow({ ui: { positions: { start: [0, 0] } } })
 
 describe('the editor store', () => {
   beforeEach(() => useEditor.getState().load(stored, catalog))
@@ -171,25 +160,12 @@ describe('run state from events', () => {
 })
 
 describe('a past execution on the canvas', () => {
-  const execution: Execution = {
-    execution_id: 'e1',
-    workflow: 'w',
-    workflow_id: 'w1',
-    workflow_version: 1,
-    status: 'succeeded',
-    mode: 'api',
-    parent_execution_id: null,
-    error: null,
-    started_at: '2026-01-01T00:00:00Z',
-    finished_at: '2026-01-01T00:00:01Z',
-    duration_ms: 1000,
-    input: null,
-    output: null,
+  const execution = storedExecution({
     nodes: {
       start: { status: 'succeeded', attempts: 1, outputs: { output: 1 }, error: null, started_at: null, finished_at: null, duration_ms: 2 },
       chat: { status: 'succeeded', attempts: 0, outputs: { output: 2 }, error: null, started_at: null, finished_at: null, duration_ms: 5, reused: true },
     },
-  }
+  })
 
   it('shows a finished execution as stored, without following its stream', () => {
     const run = openedRun(execution, ['start', 'chat'])

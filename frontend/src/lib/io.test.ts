@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import type { Execution, NodeResult, Problem } from '../api/types'
+import type { NodeResult, Problem } from '../api/types'
+import { storedExecution } from './fixtures'
 import { cellText, initialTab, nodeInput, toTable } from './io'
 
 const result = (outputs: Record<string, unknown>): NodeResult => ({
@@ -12,26 +13,15 @@ const result = (outputs: Record<string, unknown>): NodeResult => ({
   duration_ms: 1,
 })
 
-const execution: Execution = {
-  execution_id: 'e1',
-  workflow: 'w',
-  workflow_id: 'w1',
-  workflow_version: 1,
-  status: 'succeeded',
+const execution = storedExecution({
   mode: 'editor',
-  parent_execution_id: null,
-  error: null,
-  started_at: '2026-01-01T00:00:00Z',
-  finished_at: '2026-01-01T00:00:01Z',
-  duration_ms: 1000,
   input: { name: 'Ada' },
-  output: null,
   nodes: {
     start: result({ output: { name: 'Ada' } }),
     check: result({ true: { ok: 1 } }),
     a: result({ output: [1, 2] }),
   },
-}
+})
 
 describe("a node's input in an execution", () => {
   it("is the trigger payload for a trigger", () => {
