@@ -11,16 +11,19 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 
 from tav.api.app import create_app
 from tav.app.root import build
 from tav.app.server import Server
+from tav.core.roles import Role
 from tav.nodes.builtin import BUILTIN_NODE_TYPES
 from tav.nodes.registry import NodeRegistry
 from tav.nodes.testing import TESTING_NODE_TYPES
 from tav.settings import Settings
 from tav.storage.models import Base
+from tests.api.team import Member, make_team
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -75,3 +78,15 @@ async def client(server: Server, anonymous: httpx.AsyncClient) -> httpx.AsyncCli
     _, secret = await server.parts.auth.create_api_key("tests")
     anonymous.headers["Authorization"] = f"Bearer {secret}"
     return anonymous
+
+
+@pytest.fixture
+async def team(server: Server) -> dict[Role, Member]:
+    """The owner, an admin, an editor and a viewer, each with an API key (``make_team``)."""
+    return await make_team(server)
+
+
+@pytest.fixture
+def app(server: Server) -> FastAPI:
+    """The HTTP app over ``server``, for clients of the test's own (``as_key``)."""
+    return create_app(server.settings, server=server)

@@ -42,6 +42,13 @@ async def run_to_end(client: httpx.AsyncClient, workflow_id: str, **body: Any) -
     return dict(response.json())
 
 
+async def parked(client: httpx.AsyncClient, workflow_id: str, **body: Any) -> dict[str, Any]:
+    """Run it; the answer of ?wait=true comes once it waits (which it must)."""
+    execution = await run_to_end(client, workflow_id, **body)
+    assert execution["status"] == "waiting", execution
+    return execution
+
+
 async def until(
     client: httpx.AsyncClient,
     execution_id: str,

@@ -25,10 +25,9 @@ from fastapi.routing import APIWebSocketRoute
 
 from tav.api.access import rule_of
 from tav.api.app import API_PREFIX, PUBLIC_ROUTES, create_app
-from tav.app.server import Server
 from tav.core.roles import Role
 from tav.settings import Settings
-from tests.api.team import Member, as_key, make_team
+from tests.api.team import Member, as_key
 
 READS = frozenset({"GET", "HEAD", "WEBSOCKET"})
 
@@ -110,16 +109,6 @@ def test_the_roles_declared_are_the_policy(plain_app: FastAPI) -> None:
         if needed is not policy(method, path):
             differing.append((method, path, str(needed), str(policy(method, path))))
     assert differing == []
-
-
-@pytest.fixture
-async def team(server: Server) -> dict[Role, Member]:
-    return await make_team(server)
-
-
-@pytest.fixture
-def app(server: Server) -> FastAPI:
-    return create_app(server.settings, server=server)
 
 
 @pytest.fixture(params=list(Role), ids=str)

@@ -11,24 +11,13 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import update
 
-from tav.api.app import create_app
 from tav.app.server import Server
 from tav.core.events import utcnow
 from tav.core.roles import Role
 from tav.storage.models import InviteRow
 from tests.api.helpers import run_to_end
-from tests.api.team import PASSWORD, Member, as_key, browser, make_team, signed_in
+from tests.api.team import PASSWORD, Member, as_key, browser, signed_in
 from tests.api.triggers import manual_flow, webhook_flow
-
-
-@pytest.fixture
-async def team(server: Server) -> dict[Role, Member]:
-    return await make_team(server)
-
-
-@pytest.fixture
-def app(server: Server) -> FastAPI:
-    return create_app(server.settings, server=server)
 
 
 @pytest.fixture

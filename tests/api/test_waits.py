@@ -11,18 +11,16 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 
-from tav.api.app import create_app
 from tav.app.server import Server
 from tav.app.waits import Waits
 from tav.core.events import utcnow
 from tav.core.roles import Role
 from tav.storage.db import Database
 from tav.storage.waits import WaitRepository
-from tests.api.helpers import ended, start, stored, until
-from tests.api.team import Member, as_key, make_team, signed_in
+from tests.api.helpers import ended, parked, start, stored, until
+from tests.api.team import Member, as_key, signed_in
 from tests.helpers import document, node
 
 FORM = {
@@ -58,15 +56,6 @@ def approval(**params: Any) -> dict[str, Any]:
         ),
         name="invoice",
     )
-
-
-async def parked(client: httpx.AsyncClient, workflow_id: str) -> dict[str, Any]:
-    """Run it; the answer of ?wait=true comes once it waits."""
-    response = await client.post(f"/api/v1/workflows/{workflow_id}/run?wait=true", json={})
-    assert response.status_code == 200, response.text
-    execution = response.json()
-    assert execution["status"] == "waiting", execution
-    return dict(execution)
 
 
 def link_of(execution: dict[str, Any]) -> str:
@@ -396,16 +385,6 @@ async def test_a_link_to_a_node_that_does_not_wait_fails_its_node(
 
 
 # -- who may decide ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def team(server: Server) -> dict[Role, Member]:
-    return await make_team(server)
-
-
-@pytest.fixture
-def app(server: Server) -> FastAPI:
-    return create_app(server.settings, server=server)
 
 
 async def test_only_the_named_approvers_decide_and_each_approval_is_another_persons(

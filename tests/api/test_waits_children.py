@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tav.app.server import Server
-from tests.api.helpers import ended, stored, until
+from tests.api.helpers import ended, parked, stored, until
 from tests.helpers import document, node
 
 FORM = {"type": "object", "properties": {"amount": {"type": "integer"}}}
@@ -73,14 +73,6 @@ def maybe_asking() -> dict[str, Any]:
     )
 
 
-async def run_parked(client: httpx.AsyncClient, workflow_id: str) -> dict[str, Any]:
-    response = await client.post(f"/api/v1/workflows/{workflow_id}/run?wait=true", json={})
-    assert response.status_code == 200, response.text
-    execution = dict(response.json())
-    assert execution["status"] == "waiting", execution
-    return execution
-
-
 async def waiting_list(client: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
     listed = (await client.get("/api/v1/executions", params={"status": "waiting"})).json()
     return {item["execution_id"]: item for item in listed["items"]}
@@ -107,7 +99,7 @@ async def test_a_sub_workflow_that_waits_parks_its_parent_until_it_is_decided(
 ) -> None:
     child_workflow = await stored(server, asking())
     parent_id = await stored(server, calling(child_workflow))
-    parent = await run_parked(client, parent_id)
+    parent = await parked(client, parent_id)
     assert parent["nodes"]["call"]["status"] == "waiting"
     assert "after" not in parent["nodes"]
     child_id = await child_waiting(client, parent)
@@ -139,7 +131,7 @@ async def test_a_sub_workflow_that_waits_parks_its_parent_until_it_is_decided(
 async def test_a_rejected_child_goes_down_its_rejected_branch_and_the_parent_takes_it(
     client: httpx.AsyncClient, server: Server
 ) -> None:
-    parent = await run_parked(client, await stored(server, calling(await stored(server, asking()))))
+    parent = await parked(client, await stored(server, calling(await stored(server, asking()))))
     child_id = await child_waiting(client, parent)
     await decide(client, child_id, decision="reject", comment="too much")
     finished = await until(client, parent["execution_id"], ended, within_s=15)
@@ -157,7 +149,7 @@ async def test_a_child_that_fails_after_its_wait_fails_the_parents_node(
         links=("start -> ask", "ask:rejected -> boom"),
         name="failing-child",
     )
-    parent = await run_parked(client, await stored(server, calling(await stored(server, child))))
+    parent = await parked(client, await stored(server, calling(await stored(server, child))))
     child_id = await child_waiting(client, parent)
     await decide(client, child_id, decision="reject", comment="no")
     finished = await until(client, parent["execution_id"], ended, within_s=15)
@@ -173,7 +165,7 @@ async def test_a_wait_two_levels_deep_parks_both_parents(
 ) -> None:
     inner = await stored(server, asking("inner"))
     middle = await stored(server, calling(inner, name="middle"))
-    outer = await run_parked(client, await stored(server, calling(middle, name="outer")))
+    outer = await parked(client, await stored(server, calling(middle, name="outer")))
     middle_id = await child_waiting(client, outer)
     listed = await waiting_list(client)
     (middle_wait,) = listed[middle_id]["waits"]
@@ -199,7 +191,7 @@ async def test_a_map_whose_item_waits_parks_and_keeps_the_other_items_outputs(
         links=("start -> each", "each -> out"),
         name="mapper",
     )
-    parent = await run_parked(client, await stored(server, mapper))
+    parent = await parked(client, await stored(server, mapper))
     assert parent["nodes"]["each"]["status"] == "waiting"
     waiting_child = await child_waiting(client, parent)
     # Every item ran as an execution of its own (the mapped workflow waits): the two that
@@ -229,7 +221,7 @@ async def test_a_map_whose_item_waits_parks_and_keeps_the_other_items_outputs(
 async def test_cancelling_a_parent_cancels_its_waiting_child_and_its_links(
     client: httpx.AsyncClient, server: Server
 ) -> None:
-    parent = await run_parked(client, await stored(server, calling(await stored(server, asking()))))
+    parent = await parked(client, await stored(server, calling(await stored(server, asking()))))
     child_id = await child_waiting(client, parent)
     response = await client.post(f"/api/v1/executions/{parent['execution_id']}/cancel")
     assert response.status_code in (200, 202), response.text
@@ -295,7 +287,7 @@ async def test_a_child_that_ended_while_nobody_could_resume_its_parent_is_settle
     end is not passed on): the next start's timer loop settles the parent's wait."""
     waits = server.parts.waits
     assert waits is not None
-    parent = await run_parked(client, await stored(server, calling(await stored(server, asking()))))
+    parent = await parked(client, await stored(server, calling(await stored(server, asking()))))
     child_id = await child_waiting(client, parent)
 
     async def lost(child_id: str, parent_id: str) -> None:
@@ -357,7 +349,7 @@ async def test_a_map_under_continue_lists_a_waiting_item_that_failed_in_item_ord
         links=("start -> each", "each -> out"),
         name="mapper",
     )
-    parent = await run_parked(client, await stored(server, mapper))
+    parent = await parked(client, await stored(server, mapper))
     child_id = await child_waiting(client, parent)
     await decide(client, child_id, decision="reject", comment="no")
     finished = await until(client, parent["execution_id"], ended, within_s=15)

@@ -4,26 +4,14 @@ may decide now and has not approved already, filtered by the server, paged and c
 from __future__ import annotations
 
 import httpx
-import pytest
 from fastapi import FastAPI
 
-from tav.api.app import create_app
 from tav.app.server import Server
 from tav.core.roles import Role
-from tests.api.helpers import stored
-from tests.api.team import Member, as_key, make_team
-from tests.api.test_waits import approval, parked
+from tests.api.helpers import parked, stored
+from tests.api.team import Member, as_key
+from tests.api.test_waits import approval
 from tests.helpers import document, node
-
-
-@pytest.fixture
-async def team(server: Server) -> dict[Role, Member]:
-    return await make_team(server)
-
-
-@pytest.fixture
-def app(server: Server) -> FastAPI:
-    return create_app(server.settings, server=server)
 
 
 async def decidable(who: httpx.AsyncClient, **params: object) -> tuple[list[str], int]:
