@@ -109,7 +109,9 @@ class AgentParams(ConversationParams):
         "description, approval}`. A call's arguments are the workflow's trigger payload, "
         "its output the result. A tool with `approval` runs only once a person approved "
         "the call (the execution waits meanwhile, holding nothing). `{mcp: credential id}` "
-        "adds every tool of an MCP server, `{mcp, tools: [names]}` those named.",
+        "adds every tool of an MCP server, `{mcp, tools: [names]}` those named; its "
+        "`approval` (the same, with `tools: [names]` for some of them only) makes their "
+        "calls wait for a person's approval.",
     )
     max_steps: int = Field(
         8,
@@ -217,7 +219,7 @@ async def resolve_tools(
     named = {ref.name for ref in refs if ref.name}
     for source in mcp or ():
         for spec, binding in await mcp_tool_specs(ctx, source, named | set(tools)):
-            tools[spec.name] = Tool("", spec, mcp=binding)
+            tools[spec.name] = Tool("", spec, source.approval_of(binding.tool), mcp=binding)
     for ref in refs:
         try:
             described = await catalog.describe(ref.workflow)

@@ -118,7 +118,8 @@ async def wait_for_calls(ctx: NodeContext, tools: dict[str, Tool], state: AgentS
         tool = tools.get(call.name)
         assert tool is not None
         assert tool.approval is not None
-        request, form = approval_request(tool.approval, tool.spec, tool.workflow, call, utcnow())
+        workflow = None if tool.mcp is not None else tool.workflow
+        request, form = approval_request(tool.approval, tool.spec, workflow, call, utcnow())
         step = batch.first + index
         ctx.progress(
             {"step": step, "tool": call.name, "arguments": call.arguments, "approval": "asked"}

@@ -106,7 +106,8 @@ class ToolApproval(Model):
         )
 
 
-def _approval(value: Any) -> Any:
+def approval_shorthand(value: Any) -> Any:
+    """``true``: an approval with core.wait's defaults; ``false``: none."""
     if value is True:
         return {}
     if value is False:
@@ -114,14 +115,15 @@ def _approval(value: Any) -> Any:
     return value
 
 
-ApprovalOption = Annotated[ToolApproval | None, BeforeValidator(_approval)]
+ApprovalOption = Annotated[ToolApproval | None, BeforeValidator(approval_shorthand)]
 """``true`` is short for an approval with core.wait's defaults; ``false`` for none."""
 
 
 def approval_request(
-    approval: ToolApproval, spec: ToolSpec, workflow: str, call: ToolCall, now: datetime
+    approval: ToolApproval, spec: ToolSpec, workflow: str | None, call: ToolCall, now: datetime
 ) -> tuple[WaitRequest, FormKind]:
-    """The approval a call of this tool waits for, and how its form edits the arguments."""
+    """The approval a call of this tool waits for, and how its form edits the arguments
+    (``workflow``: the stored workflow it runs; ``None`` for an MCP server's tool)."""
     shown = json.dumps(call.arguments, ensure_ascii=False, indent=2)
     if len(shown) > DESCRIPTION_CHARS:
         shown = shown[:DESCRIPTION_CHARS] + "…"

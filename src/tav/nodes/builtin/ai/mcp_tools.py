@@ -1,6 +1,10 @@
 """MCP servers as ``ai.agent`` tool sources: ``{"mcp": "<credential id>"}`` gives the model
 every tool of the server, ``{"mcp": ..., "tools": ["a", "b"]}`` those named.
 
+``"approval"`` makes calls of its tools wait for a person's approval, as a workflow tool's
+``approval`` does (``tav.nodes.builtin.ai.approvals``, the same options): ``true`` or the
+options for every tool it gives, ``{"tools": ["a"], ...}`` for those named only.
+
 Each tool keeps its server's name for the model when providers accept it (letters,
 digits, ``_`` and ``-``, at most 64), else a name made from it; a name another tool has
 already gets a suffix (``search_2``). Its description and input schema are the server's.
@@ -14,13 +18,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field
 
 from tav.core.errors import NodeError
 from tav.core.model import Model
 from tav.nodes.ai import ToolSpec
+from tav.nodes.builtin.ai.approvals import ToolApproval, approval_shorthand
 from tav.nodes.builtin.ai.json_schema import object_schema_problems
 from tav.nodes.builtin.services.common import credential_of
 from tav.nodes.builtin.services.mcp import value_of
@@ -30,6 +35,12 @@ from tav.nodes.mcp import McpClients, McpTool
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
+class McpApproval(ToolApproval):
+    tools: list[str] | None = Field(
+        None, min_length=1, description="Only calls of these tools wait; default: every one's."
+    )
+
+
 class McpToolsRef(Model):
     model_config = ConfigDict(extra="forbid")
 
@@ -37,6 +48,18 @@ class McpToolsRef(Model):
     tools: list[str] | None = Field(
         None, min_length=1, description="Only these tools of the server; default: every one."
     )
+    approval: Annotated[McpApproval | None, BeforeValidator(approval_shorthand)] = Field(
+        None,
+        description="Calls of its tools wait for a person's approval: `true`, or a workflow "
+        "tool's approval options, with `tools: [names]` for those tools only.",
+    )
+
+    def approval_of(self, tool: str) -> ToolApproval | None:
+        """The approval calls of ``tool`` (its name on the server) wait for, if any."""
+        approval = self.approval
+        if approval is None or (approval.tools is not None and tool not in approval.tools):
+            return None
+        return approval
 
 
 def mcp_sources(data: Any) -> Any:
@@ -73,6 +96,15 @@ async def mcp_tool_specs(
         raise NodeError(
             f"MCP server {credential.name!r} offers no tool {', '.join(map(repr, missing))} "
             f"(it offers: {', '.join(offered) or 'none'})",
+            type="tool_not_found",
+        )
+    approved = ref.approval.tools if ref.approval is not None else None
+    unknown = [name for name in approved or () if name not in wanted]
+    if unknown:
+        raise NodeError(
+            f"the approval of MCP server {credential.name!r} names "
+            f"{', '.join(map(repr, unknown))}, not among the tools the agent gives the model "
+            f"from it ({', '.join(wanted) or 'none'})",
             type="tool_not_found",
         )
     found = []
