@@ -29,6 +29,7 @@ import httpx
 from tav.core.errors import NodeError, OperationalError
 from tav.core.text import clip
 from tav.nodes.outbound import OutboundRefused, OutboundResponse, OutboundSession, ResponseTooLarge
+from tav.nodes.outbound.errors import invalid_url, network_error, refused, timed_out
 
 
 class Answer(Protocol):
@@ -71,7 +72,7 @@ async def request(
             **options,
         )
     except OutboundRefused as exc:
-        raise NodeError(f"{what}: {exc.message}", type=exc.type, retryable=False) from None
+        raise refused(what, exc) from None
     except ResponseTooLarge as exc:
         raise NodeError(exc.describe(what), type=exc.type, retryable=False) from None
     except httpx.TooManyRedirects:
@@ -81,15 +82,11 @@ async def request(
             retryable=False,
         ) from None
     except httpx.TimeoutException as exc:
-        raise OperationalError(
-            f"{what}: no response within {timeout_s:g} s ({type(exc).__name__})", type="timeout"
-        ) from None
+        raise timed_out(what, timeout_s, type(exc).__name__) from None
     except httpx.TransportError as exc:
-        raise OperationalError(
-            f"{what}: {type(exc).__name__}: {exc}", type="network_error"
-        ) from None
+        raise network_error(what, type(exc).__name__, exc) from None
     except httpx.InvalidURL as exc:
-        raise NodeError(f"{what}: invalid URL: {exc}", type="invalid_url") from None
+        raise invalid_url(what, exc) from None
 
 
 async def send(
@@ -110,7 +107,7 @@ async def send(
     try:
         target = with_query(url, params) if params else url
     except httpx.InvalidURL as exc:
-        raise NodeError(f"{what}: invalid URL: {exc}", type="invalid_url") from None
+        raise invalid_url(what, exc) from None
     return await session.request(
         method,
         target,

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from tav.core.errors import NodeError, OperationalError
+from tav.core.errors import NodeError
 from tav.nodes.outbound.body import (
     ACCEPT_ENCODING,
     content_length,
@@ -54,7 +54,14 @@ from tav.nodes.outbound.body import (
     narrow,
     read_body,
 )
-from tav.nodes.outbound.errors import OutboundRefused, ResponseTooLarge
+from tav.nodes.outbound.errors import (
+    OutboundRefused,
+    ResponseTooLarge,
+    invalid_url,
+    network_error,
+    refused,
+    timed_out,
+)
 from tav.nodes.outbound.network import Resolver, resolve
 from tav.nodes.outbound.policy import OutboundPolicy, literal
 
@@ -175,14 +182,14 @@ class OutboundSession:
         try:
             target = Target.of(url)
         except httpx.InvalidURL as exc:
-            raise NodeError(f"{what}: invalid URL: {exc}", type="invalid_url") from None
+            raise invalid_url(what, exc) from None
         sent, body = _encoded(headers, json, content)
         try:
             return await self._follow(
                 session, _Hop(method, target, sent, body), what, timeout_s, follow_redirects
             )
         except OutboundRefused as exc:
-            raise NodeError(f"{what}: {exc.message}", type=exc.type, retryable=False) from None
+            raise refused(what, exc) from None
         except (aiohttp.ClientError, TimeoutError, _Failure) as exc:
             raise _classified(exc, what, timeout_s) from None
 
@@ -401,23 +408,19 @@ def _classified(exc: Exception, what: str, timeout_s: float) -> NodeError:
     import aiohttp
 
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return _timeout(what, timeout_s, "ConnectTimeout")
+        return timed_out(what, timeout_s, "ConnectTimeout")
     if isinstance(exc, TimeoutError):  # aiohttp's read timeout is one too
-        return _timeout(what, timeout_s, "ReadTimeout")
+        return timed_out(what, timeout_s, "ReadTimeout")
     if isinstance(exc, aiohttp.InvalidURL) or (
         isinstance(exc, _Failure) and exc.name == "InvalidURL"
     ):
-        return NodeError(f"{what}: invalid URL: {exc}", type="invalid_url", retryable=False)
+        return invalid_url(what, exc)
     if isinstance(exc, _Failure):
-        return OperationalError(f"{what}: {exc.name}: {exc}", type="network_error")
+        return network_error(what, exc.name, exc)
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return OperationalError(f"{what}: ConnectError: {exc.os_error}", type="network_error")
+        return network_error(what, "ConnectError", exc.os_error)
     name = next(name for kind, name in _names() if isinstance(exc, kind))
-    return OperationalError(f"{what}: {name}: {exc}", type="network_error")
-
-
-def _timeout(what: str, timeout_s: float, name: str) -> OperationalError:
-    return OperationalError(f"{what}: no response within {timeout_s:g} s ({name})", type="timeout")
+    return network_error(what, name, exc)
 
 
 def _names() -> list[tuple[type[BaseException], str]]:
