@@ -6,6 +6,7 @@ import type { ApiKey, ApiKeyCreated, User } from '../api/types'
 import { useReloadingAction } from '../ui/action'
 import { AppHeader } from '../ui/AppHeader'
 import { ErrorBanner } from '../ui/ErrorBanner'
+import { ListTable } from '../ui/ListTable'
 import { Modal } from '../ui/Modal'
 import { relativeTime } from '../ui/time'
 
@@ -49,39 +50,29 @@ export function ApiKeysPage({ user, onSignOut }: { user: User; onSignOut: () => 
             Create key
           </button>
         </form>
-        {keys && keys.length === 0 && <div className="empty">No keys yet.</div>}
-        {keys && keys.length > 0 && (
-          <table className="list" aria-label="Your API keys">
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Starts with</th>
-                <th>Created</th>
-                <th>Last used</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {keys.map((key) => (
-                <tr key={key.id} data-testid="api-key-row">
-                  <td className="workflow-name">{key.name}</td>
-                  <td>
-                    <code>{key.prefix}…</code>
-                  </td>
-                  <td className="muted" title={key.created_at}>
-                    {relativeTime(key.created_at)}
-                  </td>
-                  <td className="muted">{key.last_used_at ? relativeTime(key.last_used_at) : 'never'}</td>
-                  <td className="row-actions">
-                    <button className="danger" onClick={() => act(() => team.deleteApiKey(key.id))} aria-label={`Revoke ${key.name}`}>
-                      Revoke
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+        <ListTable
+          items={keys}
+          label="Your API keys"
+          columns={['Name', 'Starts with', 'Created', 'Last used', '']}
+          empty="No keys yet."
+          row={(key) => (
+            <tr key={key.id} data-testid="api-key-row">
+              <td className="workflow-name">{key.name}</td>
+              <td>
+                <code>{key.prefix}…</code>
+              </td>
+              <td className="muted" title={key.created_at}>
+                {relativeTime(key.created_at)}
+              </td>
+              <td className="muted">{key.last_used_at ? relativeTime(key.last_used_at) : 'never'}</td>
+              <td className="row-actions">
+                <button className="danger" onClick={() => act(() => team.deleteApiKey(key.id))} aria-label={`Revoke ${key.name}`}>
+                  Revoke
+                </button>
+              </td>
+            </tr>
+          )}
+        />
       </main>
       {created && (
         <Modal title={`Key “${created.name}”`} onClose={() => setCreated(null)} footer={<button className="primary" onClick={() => setCreated(null)}>Done</button>}>

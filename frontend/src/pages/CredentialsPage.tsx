@@ -10,6 +10,7 @@ import { canEdit } from '../lib/roles'
 import { AppHeader } from '../ui/AppHeader'
 import { ErrorBanner } from '../ui/ErrorBanner'
 import { LockIcon } from '../ui/icons'
+import { ListTable } from '../ui/ListTable'
 import { ConfirmModal, FormModal } from '../ui/Modal'
 import { relativeTime } from '../ui/time'
 
@@ -61,56 +62,45 @@ export function CredentialsPage({ user, onSignOut }: { user: User; onSignOut: ()
           which fields are set.
         </p>
         <ErrorBanner error={error} />
-        {items && items.length === 0 && <div className="empty">No credentials yet.</div>}
-        {items && items.length > 0 && (
-          <table className="list">
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Kind</th>
-                <th>Fields set</th>
-                <th>Updated</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((credential) => (
-                <tr key={credential.id} data-testid="credential-row">
-                  <td>
-                    <span className="workflow-name">{credential.name}</span>
-                    <div className="muted small">
-                      <code>{credential.id}</code>
-                    </div>
-                  </td>
-                  <td>
-                    <code>{credential.kind}</code>
-                  </td>
-                  <td>
-                    <span className="chips">
-                      {credential.fields.map((field) => (
-                        <span key={field} className="pill" title={secretFields(credential.kind).has(field) ? 'Secret: set, never shown' : 'Set'}>
-                          {secretFields(credential.kind).has(field) && <LockIcon size={10} />}
-                          {field}
-                        </span>
-                      ))}
+        <ListTable
+          items={items}
+          columns={['Name', 'Kind', 'Fields set', 'Updated', '']}
+          empty="No credentials yet."
+          row={(credential) => (
+            <tr key={credential.id} data-testid="credential-row">
+              <td>
+                <span className="workflow-name">{credential.name}</span>
+                <div className="muted small">
+                  <code>{credential.id}</code>
+                </div>
+              </td>
+              <td>
+                <code>{credential.kind}</code>
+              </td>
+              <td>
+                <span className="chips">
+                  {credential.fields.map((field) => (
+                    <span key={field} className="pill" title={secretFields(credential.kind).has(field) ? 'Secret: set, never shown' : 'Set'}>
+                      {secretFields(credential.kind).has(field) && <LockIcon size={10} />}
+                      {field}
                     </span>
-                  </td>
-                  <td className="muted" title={credential.updated_at}>
-                    {relativeTime(credential.updated_at)}
-                  </td>
-                  <td className="row-actions">
-                    {editing && <button onClick={() => setDialog({ kind: 'edit', credential })}>Edit</button>}
-                    {editing && (
-                      <button className="danger" onClick={() => setDialog({ kind: 'delete', credential })}>
-                        Delete
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+                  ))}
+                </span>
+              </td>
+              <td className="muted" title={credential.updated_at}>
+                {relativeTime(credential.updated_at)}
+              </td>
+              <td className="row-actions">
+                {editing && <button onClick={() => setDialog({ kind: 'edit', credential })}>Edit</button>}
+                {editing && (
+                  <button className="danger" onClick={() => setDialog({ kind: 'delete', credential })}>
+                    Delete
+                  </button>
+                )}
+              </td>
+            </tr>
+          )}
+        />
       </main>
       {dialog?.kind === 'edit' && (
         <CredentialDialog

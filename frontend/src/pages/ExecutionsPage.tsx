@@ -23,6 +23,7 @@ import {
 import { waitsFor } from '../lib/waits'
 import { AppHeader } from '../ui/AppHeader'
 import { ErrorBanner } from '../ui/ErrorBanner'
+import { ListTable } from '../ui/ListTable'
 import { usePollWhileShown } from '../ui/polling'
 import { navigate } from '../ui/router'
 import { relativeTime } from '../ui/time'
@@ -129,26 +130,13 @@ export function ExecutionsPage({ user, onSignOut }: Props) {
         </div>
         <ErrorBanner error={error} />
         {!items && !error && <p className="muted">Loading…</p>}
-        {items && items.length === 0 && <div className="empty">No executions match: run a workflow, or change the filters.</div>}
-        {items && items.length > 0 && (
-          <table className="list" aria-label="Executions">
-            <thead>
-              <tr>
-                <th>Status</th>
-                <th>Workflow</th>
-                <th>Started by</th>
-                <th>Started</th>
-                <th>Duration</th>
-                <th>Execution</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((item) => (
-                <ExecutionRow key={item.execution_id} item={item} />
-              ))}
-            </tbody>
-          </table>
-        )}
+        <ListTable
+          items={items}
+          label="Executions"
+          columns={['Status', 'Workflow', 'Started by', 'Started', 'Duration', 'Execution']}
+          empty="No executions match: run a workflow, or change the filters."
+          row={(item) => <ExecutionRow key={item.execution_id} item={item} />}
+        />
         {items && items.length < total && items.length < MAX_PAGE && (
           <button className="load-more" onClick={more}>
             Show older ({total - items.length} more)

@@ -8,6 +8,7 @@ import { ROLE_HELP, rolesToGive } from '../lib/roles'
 import { useReloadingAction } from '../ui/action'
 import { AppHeader } from '../ui/AppHeader'
 import { ErrorBanner } from '../ui/ErrorBanner'
+import { ListTable } from '../ui/ListTable'
 import { ConfirmModal, Modal } from '../ui/Modal'
 import { relativeTime } from '../ui/time'
 
@@ -46,53 +47,34 @@ export function UsersPage({ user, onSignOut }: { user: User; onSignOut: () => vo
           }}
           onError={setError}
         />
-        {members && (
-          <table className="list" aria-label="Members">
-            <thead>
-              <tr>
-                <th>Email</th>
-                <th>Role</th>
-                <th>Status</th>
-                <th>Member since</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {members.map((member) => (
-                <MemberRow key={member.id} actor={user} member={member} onRole={(role) => act(() => team.changeRole(member.id, role))} onDisable={() => setConfirm(member)} onEnable={() => act(() => team.enable(member.id))} />
-              ))}
-            </tbody>
-          </table>
-        )}
+        <ListTable
+          items={members}
+          label="Members"
+          columns={['Email', 'Role', 'Status', 'Member since', '']}
+          row={(member) => <MemberRow key={member.id} actor={user} member={member} onRole={(role) => act(() => team.changeRole(member.id, role))} onDisable={() => setConfirm(member)} onEnable={() => act(() => team.enable(member.id))} />}
+        />
         {invites.length > 0 && (
           <>
             <h2 className="section-title">Pending invites</h2>
-            <table className="list" aria-label="Pending invites">
-              <thead>
-                <tr>
-                  <th>Email</th>
-                  <th>Role</th>
-                  <th>Expires</th>
-                  <th />
+            <ListTable
+              items={invites}
+              label="Pending invites"
+              columns={['Email', 'Role', 'Expires', '']}
+              row={(invite) => (
+                <tr key={invite.id} data-testid="invite-row">
+                  <td>{invite.email}</td>
+                  <td>{invite.role}</td>
+                  <td className="muted" title={invite.expires_at}>
+                    {invite.expired ? <span className="pill error">expired</span> : relativeTime(invite.expires_at)}
+                  </td>
+                  <td className="row-actions">
+                    <button className="danger" onClick={() => act(() => team.revokeInvite(invite.id))} aria-label={`Revoke the invite of ${invite.email}`}>
+                      Revoke
+                    </button>
+                  </td>
                 </tr>
-              </thead>
-              <tbody>
-                {invites.map((invite) => (
-                  <tr key={invite.id} data-testid="invite-row">
-                    <td>{invite.email}</td>
-                    <td>{invite.role}</td>
-                    <td className="muted" title={invite.expires_at}>
-                      {invite.expired ? <span className="pill error">expired</span> : relativeTime(invite.expires_at)}
-                    </td>
-                    <td className="row-actions">
-                      <button className="danger" onClick={() => act(() => team.revokeInvite(invite.id))} aria-label={`Revoke the invite of ${invite.email}`}>
-                        Revoke
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+              )}
+            />
           </>
         )}
       </main>

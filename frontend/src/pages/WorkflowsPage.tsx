@@ -7,6 +7,7 @@ import { canEdit } from '../lib/roles'
 import { ActiveToggle } from '../ui/ActiveToggle'
 import { AppHeader } from '../ui/AppHeader'
 import { ErrorBanner } from '../ui/ErrorBanner'
+import { ListTable } from '../ui/ListTable'
 import { ConfirmModal, FormModal, Modal } from '../ui/Modal'
 import { navigate } from '../ui/router'
 import { relativeTime } from '../ui/time'
@@ -119,65 +120,51 @@ export function WorkflowsPage({ user, onSignOut }: Props) {
           )}
         </div>
         <ErrorBanner error={error} />
-        {items && items.length === 0 && (
-          <div className="empty">{search ? `No workflow matches “${search}”.` : 'No workflows yet: create one, or import a file.'}</div>
-        )}
-        {items && items.length > 0 && (
-          <table className="list">
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Active</th>
-                <th>Last run</th>
-                <th>Version</th>
-                <th>Updated</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((workflow) => (
-                <tr key={workflow.id} data-testid="workflow-row">
-                  <td>
-                    <a
-                      className="workflow-name"
-                      href={`/workflows/${workflow.id}`}
-                      onClick={(event) => {
-                        event.preventDefault()
-                        navigate(`/workflows/${workflow.id}`)
-                      }}
-                    >
-                      {workflow.name}
-                    </a>
-                    {workflow.description && <div className="muted small">{workflow.description}</div>}
-                  </td>
-                  <td>
-                    <ActiveToggle active={workflow.active} busy={!editing || toggling === workflow.id} label={`Active: ${workflow.name}`} onChange={(on) => setActive(workflow, on)} />
-                  </td>
-                  <td>
-                    <LastRun workflowId={workflow.id} last={workflow.last_execution} />
-                  </td>
-                  <td className="muted">v{workflow.version}</td>
-                  <td className="muted" title={workflow.updated_at}>{relativeTime(workflow.updated_at)}</td>
-                  <td className="row-actions">
-                    {editing && <button onClick={() => setDialog({ kind: 'rename', workflow })}>Rename</button>}
-                    {editing && <button onClick={() => duplicate(workflow)}>Duplicate</button>}
-                    <a className="button" href={api.exportUrl(workflow.id, 'json')} download>
-                      Export JSON
-                    </a>
-                    <a className="button" href={api.exportUrl(workflow.id, 'yaml')} download>
-                      YAML
-                    </a>
-                    {editing && (
-                      <button className="danger" onClick={() => setDialog({ kind: 'delete', workflow })}>
-                        Delete
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+        <ListTable
+          items={items}
+          columns={['Name', 'Active', 'Last run', 'Version', 'Updated', '']}
+          empty={search ? `No workflow matches “${search}”.` : 'No workflows yet: create one, or import a file.'}
+          row={(workflow) => (
+            <tr key={workflow.id} data-testid="workflow-row">
+              <td>
+                <a
+                  className="workflow-name"
+                  href={`/workflows/${workflow.id}`}
+                  onClick={(event) => {
+                    event.preventDefault()
+                    navigate(`/workflows/${workflow.id}`)
+                  }}
+                >
+                  {workflow.name}
+                </a>
+                {workflow.description && <div className="muted small">{workflow.description}</div>}
+              </td>
+              <td>
+                <ActiveToggle active={workflow.active} busy={!editing || toggling === workflow.id} label={`Active: ${workflow.name}`} onChange={(on) => setActive(workflow, on)} />
+              </td>
+              <td>
+                <LastRun workflowId={workflow.id} last={workflow.last_execution} />
+              </td>
+              <td className="muted">v{workflow.version}</td>
+              <td className="muted" title={workflow.updated_at}>{relativeTime(workflow.updated_at)}</td>
+              <td className="row-actions">
+                {editing && <button onClick={() => setDialog({ kind: 'rename', workflow })}>Rename</button>}
+                {editing && <button onClick={() => duplicate(workflow)}>Duplicate</button>}
+                <a className="button" href={api.exportUrl(workflow.id, 'json')} download>
+                  Export JSON
+                </a>
+                <a className="button" href={api.exportUrl(workflow.id, 'yaml')} download>
+                  YAML
+                </a>
+                {editing && (
+                  <button className="danger" onClick={() => setDialog({ kind: 'delete', workflow })}>
+                    Delete
+                  </button>
+                )}
+              </td>
+            </tr>
+          )}
+        />
         {items && total > items.length && <div className="muted small">Showing {items.length} of {total}; search to narrow.</div>}
       </main>
       {dialog?.kind === 'import' && (
