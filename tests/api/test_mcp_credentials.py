@@ -104,3 +104,28 @@ async def test_a_viewer_may_not_list_a_servers_tools(app, team):
     async with as_key(app, team[Role.viewer].key) as viewer:
         answer = await viewer.get("/api/v1/credentials/x/mcp-tools")
     assert answer.status_code == 403
+
+
+async def test_a_limit_above_the_hosts_maximum_is_refused_when_saved(app, team):
+    data = {"transport": "stdio", "command": "x", "memory_mb": 4096}
+    async with as_key(app, team[Role.owner].key) as owner:
+        created = await owner.post(
+            "/api/v1/credentials", json={"name": "big", "kind": "mcp_server", "data": data}
+        )
+        within = await owner.post(
+            "/api/v1/credentials",
+            json={"name": "ok", "kind": "mcp_server", "data": {**data, "memory_mb": 1024}},
+        )
+        changed = await owner.put(
+            f"/api/v1/credentials/{within.json()['id']}", json={"data": {"cpu_s": 7200}}
+        )
+
+    assert created.status_code == 422
+    error = created.json()["error"]
+    assert error["message"] == (
+        "data.memory_mb: 4096 is more than this server allows (TAV_MCP_MAX_MEMORY_MB=2048)"
+    )
+    assert error["details"][0]["location"] == "body.data.memory_mb"
+    assert within.status_code == 201, within.text
+    assert changed.status_code == 422
+    assert "TAV_MCP_MAX_CPU_S=3600" in changed.text

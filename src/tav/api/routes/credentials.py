@@ -7,11 +7,12 @@ never a value. Nodes get the decrypted data only while they run (``NodeContext.c
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 from fastapi import APIRouter, Request
 
 from tav.api.access import requires
-from tav.api.deps import CredentialsDep, CurrentPrincipal, parts_of
+from tav.api.deps import CredentialsDep, CurrentPrincipal, SettingsDep, parts_of
 from tav.api.errors import ApiError
 from tav.api.schemas.credentials import (
     CredentialCreate,
@@ -25,6 +26,7 @@ from tav.core.roles import Role
 from tav.credentials import CredentialInvalid, kind_schemas
 from tav.credentials.kinds import runs_a_command
 from tav.credentials.ports import CredentialRecord
+from tav.settings import Settings
 from tav.storage.credentials import NameTaken
 
 router = APIRouter(
@@ -60,6 +62,31 @@ def _may_run_commands(principal: CurrentPrincipal) -> None:
         )
 
 
+def _within_maxima(kind: str, data: dict[str, Any] | None, settings: Settings) -> None:
+    """A stdio MCP server's limits go up to this host's maxima (checked again as it
+    starts: a maximum may be lowered later)."""
+    if kind != "mcp_server" or not data:
+        return
+    maxima = {
+        "memory_mb": ("TAV_MCP_MAX_MEMORY_MB", settings.mcp_max_memory_mb),
+        "cpu_s": ("TAV_MCP_MAX_CPU_S", settings.mcp_max_cpu_s),
+        "max_processes": ("TAV_MCP_MAX_PROCESSES", settings.mcp_max_processes),
+    }
+    problems = [
+        {
+            "location": f"body.data.{field}",
+            "message": f"{data[field]} is more than this server allows ({name}={most})",
+            "type": "limit",
+        }
+        for field, (name, most) in maxima.items()
+        if isinstance(data.get(field), int) and data[field] > most
+    ]
+    if problems:
+        first = problems[0]
+        message = f"{first['location'].removeprefix('body.')}: {first['message']}"
+        raise ApiError(422, "request_invalid", message, problems)
+
+
 @router.get("")
 async def list_credentials(credentials: CredentialsDep) -> list[CredentialPublic]:
     """Every credential, by name (no values)."""
@@ -74,10 +101,14 @@ async def list_kinds() -> list[CredentialKind]:
 
 @router.post("", status_code=201, responses={409: {"description": "The name is taken."}})
 async def create_credential(
-    body: CredentialCreate, credentials: CredentialsDep, principal: CurrentPrincipal
+    body: CredentialCreate,
+    credentials: CredentialsDep,
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
 ) -> CredentialPublic:
     if runs_a_command(body.kind, body.data):
         _may_run_commands(principal)
+    _within_maxima(body.kind, body.data, settings)
     try:
         record = await credentials.create(body.name, body.kind, body.data)
     except CredentialInvalid as exc:
@@ -98,11 +129,13 @@ async def update_credential(
     body: CredentialUpdate,
     credentials: CredentialsDep,
     principal: CurrentPrincipal,
+    settings: SettingsDep,
 ) -> CredentialPublic:
     """Rename and/or change fields; fields left out of ``data`` keep their values."""
     stored = await credentials.get(credential_id)
     if body.data is not None and runs_a_command(stored.kind, body.data, stored.fields):
         _may_run_commands(principal)
+    _within_maxima(stored.kind, body.data, settings)
     try:
         record = await credentials.update(credential_id, name=body.name, data=body.data)
     except CredentialInvalid as exc:
