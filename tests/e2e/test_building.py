@@ -37,6 +37,15 @@ def document(
     }
 
 
+def setting(name: str, values: dict[str, object]) -> dict[str, object]:
+    """A manual trigger, then a core.set node ``set`` of ``values``."""
+    nodes = [
+        {"id": "start", "type": "trigger.manual"},
+        {"id": "set", "type": "core.set", "params": {"values": values}},
+    ]
+    return document(name, nodes, [{"from": "start", "to": "set"}], start=[0, 0], set=[280, 0])
+
+
 def palette_item(page: Page, node_type: str) -> Locator:
     return page.locator(f'.palette-item[data-type="{node_type}"]')
 
@@ -182,23 +191,7 @@ def test_closing_with_changes_not_synced_asks_the_browser_first(page) -> None:
 
 
 def test_object_params_are_rows_of_name_and_value(page) -> None:
-    workflow_id = create_workflow(
-        page,
-        document(
-            "Rows",
-            [
-                {"id": "start", "type": "trigger.manual"},
-                {
-                    "id": "set",
-                    "type": "core.set",
-                    "params": {"values": {"greeting": "Hi", "count": 3}},
-                },
-            ],
-            [{"from": "start", "to": "set"}],
-            start=[0, 0],
-            set=[280, 0],
-        ),
-    )
+    workflow_id = create_workflow(page, setting("Rows", {"greeting": "Hi", "count": 3}))
     open_workflow(page, workflow_id)
     page.get_by_test_id("node-set").click()
     form = page.get_by_test_id("kv-values")
@@ -255,19 +248,7 @@ def test_object_params_are_rows_of_name_and_value(page) -> None:
 
 
 def test_the_rows_of_an_object_param_are_saved_in_their_order(page) -> None:
-    workflow_id = create_workflow(
-        page,
-        document(
-            "Ordered rows",
-            [
-                {"id": "start", "type": "trigger.manual"},
-                {"id": "set", "type": "core.set", "params": {"values": {"a": 1}}},
-            ],
-            [{"from": "start", "to": "set"}],
-            start=[0, 0],
-            set=[280, 0],
-        ),
-    )
+    workflow_id = create_workflow(page, setting("Ordered rows", {"a": 1}))
     open_workflow(page, workflow_id)
     page.get_by_test_id("node-set").click()
     form = page.get_by_test_id("kv-values")
@@ -284,19 +265,7 @@ def test_the_rows_of_an_object_param_are_saved_in_their_order(page) -> None:
 
 
 def test_moving_a_row_alone_is_a_change_to_save(page) -> None:
-    workflow_id = create_workflow(
-        page,
-        document(
-            "Moved rows",
-            [
-                {"id": "start", "type": "trigger.manual"},
-                {"id": "set", "type": "core.set", "params": {"values": {"a": 1, "b": 2, "c": 3}}},
-            ],
-            [{"from": "start", "to": "set"}],
-            start=[0, 0],
-            set=[280, 0],
-        ),
-    )
+    workflow_id = create_workflow(page, setting("Moved rows", {"a": 1, "b": 2, "c": 3}))
     open_workflow(page, workflow_id)
     page.get_by_test_id("saved").wait_for()
     page.get_by_test_id("node-set").click()
