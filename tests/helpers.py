@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from tav.core.results import ExecutionResult
@@ -31,6 +32,35 @@ def document(*nodes: dict[str, Any], links: tuple[str, ...] = (), **extra: Any) 
         "edges": edges(*links),
         **extra,
     }
+
+
+AMOUNT_FORM = {"type": "object", "properties": {"amount": {"type": "integer"}}}
+"""An approval's form of one field, ``amount``."""
+
+
+def item_asking(*first: dict[str, Any], name: str) -> dict[str, Any]:
+    """A ``core.map`` item's workflow: item 1 waits for an approval (``AMOUNT_FORM``) and
+    outputs the amount approved, the others output their item doubled at once; the nodes
+    ``first`` run before, one after the other."""
+    chain = ["start", *(step["id"] for step in first), "check"]
+    return document(
+        node("start", "trigger.manual"),
+        *first,
+        node("check", "core.if", params={"condition": "{{ trigger.index == 1 }}"}),
+        node("ask", "core.wait", params={"mode": "approval", "fields": AMOUNT_FORM}),
+        node("asked", "core.set", params={"values": {"v": "{{ input.data.amount }}"}}),
+        node("double", "core.set", params={"values": {"v": "{{ trigger.item * 2 }}"}}),
+        node("out", "core.output", params={"value": "{{ input.v }}"}),
+        links=(
+            *(f"{a} -> {b}" for a, b in itertools.pairwise(chain)),
+            "check:true -> ask",
+            "ask:approved -> asked",
+            "check:false -> double",
+            "asked -> out",
+            "double -> out",
+        ),
+        name=name,
+    )
 
 
 def workflow(*nodes: dict[str, Any], links: tuple[str, ...] = (), **extra: Any) -> Workflow:

@@ -13,9 +13,9 @@ import pytest
 
 from tav.app.server import Server
 from tests.api.helpers import ended, parked, stored, until
-from tests.helpers import document, node
+from tests.helpers import AMOUNT_FORM, document, item_asking, node
 
-FORM = {"type": "object", "properties": {"amount": {"type": "integer"}}}
+FORM = AMOUNT_FORM
 
 
 def asking(name: str = "ask-child") -> dict[str, Any]:
@@ -54,23 +54,7 @@ def calling(child: str, name: str = "parent") -> dict[str, Any]:
 
 def maybe_asking() -> dict[str, Any]:
     """Item 1 waits for an approval; the others double at once."""
-    return document(
-        node("start", "trigger.manual"),
-        node("check", "core.if", params={"condition": "{{ trigger.index == 1 }}"}),
-        node("ask", "core.wait", params={"mode": "approval", "fields": FORM}),
-        node("asked", "core.set", params={"values": {"v": "{{ input.data.amount }}"}}),
-        node("double", "core.set", params={"values": {"v": "{{ trigger.item * 2 }}"}}),
-        node("out", "core.output", params={"value": "{{ input.v }}"}),
-        links=(
-            "start -> check",
-            "check:true -> ask",
-            "ask:approved -> asked",
-            "check:false -> double",
-            "asked -> out",
-            "double -> out",
-        ),
-        name="maybe-asking",
-    )
+    return item_asking(name="maybe-asking")
 
 
 async def waiting_list(client: httpx.AsyncClient) -> dict[str, dict[str, Any]]:

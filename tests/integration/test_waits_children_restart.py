@@ -7,7 +7,7 @@ from __future__ import annotations
 import signal
 from typing import Any
 
-from tests.helpers import document, node
+from tests.helpers import document, item_asking, node
 from tests.integration.test_durability import (
     Recorder,
     Tav,
@@ -19,30 +19,10 @@ from tests.integration.test_durability import (
     waiting,
 )
 
-FORM = {"type": "object", "properties": {"amount": {"type": "integer"}}}
-
 
 def item_workflow(url: str) -> dict[str, Any]:
     """Calls the recorder; item 1 then waits for an approval; outputs a number."""
-    return document(
-        node("start", "trigger.manual"),
-        post("hit", f"{url}/item"),
-        node("check", "core.if", params={"condition": "{{ trigger.index == 1 }}"}),
-        node("ask", "core.wait", params={"mode": "approval", "fields": FORM}),
-        node("asked", "core.set", params={"values": {"v": "{{ input.data.amount }}"}}),
-        node("double", "core.set", params={"values": {"v": "{{ trigger.item * 2 }}"}}),
-        node("out", "core.output", params={"value": "{{ input.v }}"}),
-        links=(
-            "start -> hit",
-            "hit -> check",
-            "check:true -> ask",
-            "ask:approved -> asked",
-            "check:false -> double",
-            "asked -> out",
-            "double -> out",
-        ),
-        name="item",
-    )
+    return item_asking(post("hit", f"{url}/item"), name="item")
 
 
 async def test_killed_while_a_map_item_waits_the_parent_goes_on_once_it_is_decided(
