@@ -22,6 +22,7 @@ from tav.collab.ydoc import (
 )
 from tav.nodes.builtin import BUILTIN_NODE_TYPES
 from tav.nodes.registry import NodeRegistry
+from tests.unit.collab.replicas import exchange, synced
 
 LONG_TEXT = long_text_of(NodeRegistry(BUILTIN_NODE_TYPES))
 # Enough keys, out of alphabetical order, that a hash map's order is not theirs by chance
@@ -31,18 +32,6 @@ ORDER = ["who", "total", "tags", "zeta", "alpha", "mid", "omega", "beta"]
 
 def ordered(start: int = 0) -> dict[str, Any]:
     return {key: start + index for index, key in enumerate(ORDER)}
-
-
-def synced(doc: Doc[Any]) -> Doc[Any]:
-    other: Doc[Any] = Doc()
-    other.apply_update(doc.get_update())
-    return other
-
-
-def exchange(a: Doc[Any], b: Doc[Any]) -> None:
-    a_update, b_update = a.get_update(b.get_state()), b.get_update(a.get_state())
-    b.apply_update(a_update)
-    a.apply_update(b_update)
 
 
 def keys_all_the_way(value: Any) -> list[Any]:

@@ -30,24 +30,11 @@ from tav.nodes.builtin import BUILTIN_NODE_TYPES
 from tav.nodes.params import long_text_params
 from tav.nodes.registry import NodeRegistry
 from tav.nodes.testing import TESTING_NODE_TYPES
+from tests.unit.collab.replicas import exchange, synced
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "examples").glob("*.json"))
 REGISTRY = NodeRegistry([*BUILTIN_NODE_TYPES, *TESTING_NODE_TYPES])
 LONG_TEXT = long_text_of(REGISTRY)
-
-
-def synced(doc: Doc[Any]) -> Doc[Any]:
-    """A second replica of ``doc``."""
-    other: Doc[Any] = Doc()
-    other.apply_update(doc.get_update())
-    return other
-
-
-def exchange(a: Doc[Any], b: Doc[Any]) -> None:
-    """Bring two replicas together, as the sync protocol does."""
-    a_update, b_update = a.get_update(b.get_state()), b.get_update(a.get_state())
-    b.apply_update(a_update)
-    a.apply_update(b_update)
 
 
 def param(doc: Doc[Any], node_id: str, name: str) -> Any:
