@@ -22,13 +22,13 @@ def executions(server: Server) -> Executions:
     return server.parts.executions_service
 
 
-def slow(keep: str | None) -> dict[str, Any]:
-    """start -> wait (0.2 s) -> flaky (fails as many first attempts as the global variable
+def slow(keep: str | None, seconds: float = 0.2) -> dict[str, Any]:
+    """start -> wait (``seconds``) -> flaky (fails as many first attempts as the global variable
     ``fails`` says) -> out."""
     extra = {"settings": {"keep_successes": keep}} if keep else {}
     return document(
         node("start", "trigger.manual"),
-        node("wait", "core.delay", params={"seconds": 0.2}),
+        node("wait", "core.delay", params={"seconds": seconds}),
         node("flaky", "test.flaky", params={"fail_attempts": "{{ vars.fails | default(0) }}"}),
         node("out", "core.output"),
         links=("start -> wait", "wait -> flaky", "flaky -> out"),
@@ -40,7 +40,8 @@ def slow(keep: str | None) -> dict[str, Any]:
 async def test_a_count_execution_is_listed_while_it_runs_and_gone_once_it_succeeds(
     server: Server, executions: Executions
 ):
-    stored = await server.parts.workflows.create(slow("count"))
+    # (a delay a loaded machine cannot outrun between the start and the read below)
+    stored = await server.parts.workflows.create(slow("count", seconds=1.0))
     started = await executions.start(stored.id, {"n": 1})
     await started.recorded
     await asyncio.sleep(0.05)  # ``start`` has settled, ``wait`` runs
