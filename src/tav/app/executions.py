@@ -438,7 +438,8 @@ class Executions:
                 await self.writer.flush(execution_id)
         finally:
             self.writer.fences.pop(execution_id, None)
-            await self.queue.leases.release(lease)
+            if not self.writer.lease_freed(execution_id):  # (else freed with its end)
+                await self.queue.leases.release(lease)
 
     def stop(self, execution_id: str) -> None:
         """Cancel the execution if it runs here (its updates could not be stored, say)."""
@@ -583,10 +584,15 @@ class Executions:
         return resumed
 
     async def resume(
-        self, record: ExecutionRecord, *, skip: frozenset[str] = frozenset()
+        self,
+        record: ExecutionRecord,
+        *,
+        skip: frozenset[str] = frozenset(),
+        reuse: dict[str, NodeResult] | None = None,
     ) -> ExecutionHandle:
         """Run an unfinished execution here, from its settled nodes on (all of them, if
-        it has not stored anything yet); ``skip``: its trigger nodes settled as skipped."""
+        it has not stored anything yet); ``skip``: its trigger nodes settled as skipped;
+        ``reuse``: the earlier results it takes over, when already read (else read here)."""
         ran = await self._ran(record)
         plan = await self.plans.compile_off_loop(ran.document, source=ran.source)
         settled = {
@@ -616,7 +622,7 @@ class Executions:
             self.writer.keeping(record.execution_id, keep, workflow_id=record.workflow_id)
         options = RunOptions(
             execution_id=record.execution_id,
-            reuse=await self.executions.reuse(record.execution_id),
+            reuse=reuse if reuse is not None else await self.executions.reuse(record.execution_id),
             resume=resume,
             vars=await self.global_vars(),
             started_at=record.started_at,
@@ -690,11 +696,12 @@ class Executions:
     async def _ran(self, record: ExecutionRecord) -> Ran:
         """The document an execution ran; ``Conflict`` if it is no longer stored."""
         if record.workflow_id is not None and record.workflow_version is not None:
-            stored = await self.workflows.get(record.workflow_id)
-            version = await self.workflows.version(record.workflow_id, record.workflow_version)
-            if stored is not None and version is not None:
-                at_version = {"version": version.version, "document": version.document}
-                return Ran(version.document, stored.model_copy(update=at_version))
+            workflow_id, version = record.workflow_id, record.workflow_version
+            stored = await self.workflows.get(workflow_id)
+            document = await self.workflows.version_document(workflow_id, version)
+            if stored is not None and document is not None:
+                at_version = {"version": version, "document": document}
+                return Ran(document, stored.model_copy(update=at_version))
         elif (document := await self.executions.document(record.execution_id)) is not None:
             return Ran(document, None)
         raise Conflict("the workflow this execution ran is no longer stored")

@@ -90,7 +90,7 @@ class Runner:
         if execution_id in self.held:  # a task delivered twice, to this very worker
             return "taken"
         try:
-            lease = await self.leases.claim(execution_id, self.name)
+            lease = await self.leases.claim(execution_id, self.name, read=True)
         except (OSError, SQLAlchemyError) as exc:
             if not unreachable(exc):
                 raise
@@ -106,6 +106,7 @@ class Runner:
         writer = self.parts.writer
         writer.taken_again(execution_id)  # (stored again, whatever happened to it here before)
         writer.fences[execution_id] = lease.token
+        writer.starting(execution_id)
         stored = False
         try:
             handle = await self._start(lease)
@@ -130,8 +131,10 @@ class Runner:
                 # is handed back, for the sweeper to publish again and a worker to go on
                 # from what is stored: released, it would stay ``running`` with no lease.
                 # (Taken over meanwhile, the lease is no longer this one: nothing changes.)
-                finish = self.leases.release if stored else self.leases.hand_back
-                await finish(lease)
+                if not stored:
+                    await self.leases.hand_back(lease)
+                elif not writer.lease_freed(execution_id):  # (else freed with its end)
+                    await self.leases.release(lease)
         return "ran"
 
     async def _start(self, lease: Lease) -> ExecutionHandle | None:
@@ -139,8 +142,8 @@ class Runner:
         is recorded as failed, saying why."""
         executions = self.parts.executions_service
         try:
-            record = await executions.get(lease.execution_id)
-            return await executions.resume(record, skip=lease.skip)
+            record = lease.record or await executions.get(lease.execution_id)
+            return await executions.resume(record, skip=lease.skip, reuse=lease.reuse)
         except TavError as exc:
             logger.warning("cannot run execution %s: %s", lease.execution_id, exc)
             error = ErrorInfo(type=FailureKind.RESUME_FAILED, message=f"cannot run: {exc}")
@@ -151,10 +154,12 @@ class Runner:
         every = self.leases.lease.total_seconds() / 3
         while True:
             await asyncio.sleep(every)
-            if not self.held:
+            freed = self.parts.writer.freed  # (ended: their run is about to let go)
+            held = [lease for k, lease in self.held.items() if k not in freed]
+            if not held:
                 continue
             try:
-                renewal = await self.leases.renew(list(self.held.values()))
+                renewal = await self.leases.renew(held)
             except Exception:
                 logger.exception("renewing leases failed")
                 continue

@@ -132,34 +132,9 @@ class ExecutionRepository:
             await connection.execute(insert(ExecutionDataRow), [data])
 
     async def get(self, execution_id: str) -> ExecutionRecord | None:
-        query = (
-            select(ExecutionRow, ExecutionDataRow.input, ExecutionDataRow.result, UserRow.email)
-            .outerjoin(ExecutionDataRow, ExecutionDataRow.execution_id == ExecutionRow.id)
-            .outerjoin(UserRow, UserRow.id == ExecutionRow.started_by)
-            .where(ExecutionRow.id == execution_id)
-        )
         async with self.db.session() as session:
-            found = (await session.execute(query)).first()
-            if found is None:
-                return None
-            row, input, blob, email = found
-            kept: KeepSuccesses = "all"
-            if blob is None:  # still running, or left unfinished: the hot rows
-                nodes, last_seq = await _hot(session, execution_id, row.last_seq)
-                output = None
-            else:
-                result = codec.unpack(blob)
-                nodes = {k: NodeResult.model_validate(v) for k, v in result["nodes"].items()}
-                output, last_seq = result["output"], row.last_seq
-                kept = result.get("kept", kept)
-        return ExecutionRecord(
-            **_fields(row, email),
-            input=codec.unpack(input),
-            output=output,
-            nodes=nodes,
-            last_seq=last_seq,
-            kept=kept,
-        )
+            found = await read_record(session, execution_id)
+        return found[0] if found is not None else None
 
     async def status(self, execution_id: str) -> ExecutionStatus | None:
         """Just the status (``None`` for an unknown execution): cheap enough to poll."""
@@ -182,8 +157,7 @@ class ExecutionRepository:
             blob = await session.scalar(
                 select(ExecutionDataRow.reuse).where(ExecutionDataRow.execution_id == execution_id)
             )
-        found = codec.unpack(blob) or {}
-        return {node_id: NodeResult.model_validate(result) for node_id, result in found.items()}
+        return _reused(blob)
 
     async def events(self, execution_id: str, *, after: int = 0) -> list[dict[str, Any]]:
         """Stored events with ``seq > after``, in order.
@@ -504,6 +478,57 @@ def new_execution(
         "reuse": codec.pack(reuse) if reuse else None,
     }
     return execution, data
+
+
+async def read_record(
+    session: AsyncSession, execution_id: str, *, to_resume: bool = False
+) -> tuple[ExecutionRecord, dict[str, NodeResult]] | None:
+    """The execution as stored, and the earlier results it takes over (``reuse``), read
+    in ``session`` (a worker reads them in the transaction that claims it). ``to_resume``:
+    the nodes of one that stored no event yet are not read (nothing of it was stored:
+    it starts over, ``Executions.resume``)."""
+    query = (
+        select(
+            ExecutionRow,
+            ExecutionDataRow.input,
+            ExecutionDataRow.result,
+            ExecutionDataRow.reuse,
+            UserRow.email,
+        )
+        .outerjoin(ExecutionDataRow, ExecutionDataRow.execution_id == ExecutionRow.id)
+        .outerjoin(UserRow, UserRow.id == ExecutionRow.started_by)
+        .where(ExecutionRow.id == execution_id)
+    )
+    found = (await session.execute(query)).first()
+    if found is None:
+        return None
+    row, input, blob, reuse, email = found
+    kept: KeepSuccesses = "all"
+    nodes: dict[str, NodeResult]
+    if blob is None and to_resume and not row.last_seq:  # (its hot rows come with events)
+        nodes, last_seq, output = {}, 0, None
+    elif blob is None:  # still running, or left unfinished: the hot rows
+        nodes, last_seq = await _hot(session, execution_id, row.last_seq)
+        output = None
+    else:
+        result = codec.unpack(blob)
+        nodes = {k: NodeResult.model_validate(v) for k, v in result["nodes"].items()}
+        output, last_seq = result["output"], row.last_seq
+        kept = result.get("kept", kept)
+    record = ExecutionRecord(
+        **_fields(row, email),
+        input=codec.unpack(input),
+        output=output,
+        nodes=nodes,
+        last_seq=last_seq,
+        kept=kept,
+    )
+    return record, _reused(reuse)
+
+
+def _reused(blob: bytes | None) -> dict[str, NodeResult]:
+    found = codec.unpack(blob) or {}
+    return {node_id: NodeResult.model_validate(result) for node_id, result in found.items()}
 
 
 async def _hot(

@@ -10,6 +10,10 @@ A worker claims an execution with one conditional UPDATE (``claim``): only one w
 wins, and only when nobody else holds an unexpired lease. It renews the lease while it
 runs (``renew``); its writes are fenced by the lease token (``fenced``, in the writer's
 transactions), so once another worker took over, nothing more of the first is stored.
+A worker's claim brings the execution as stored (``claim(read=True)``: one transaction),
+and its lease is freed in the writer's transaction that stores the execution's end
+(``RELEASE``), which ``fenced`` has checked and locked: two transactions for a short
+execution, where a claim, its reads and a release of its own took five more.
 
 Times are the database's (``now()``), so the clocks of the machines never disagree.
 
@@ -34,15 +38,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import and_, bindparam, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tav.core.errors import FailureKind
-from tav.core.results import ErrorInfo
+from tav.core.results import ErrorInfo, NodeResult
 from tav.core.states import ExecutionStatus
 from tav.storage.db import Database
-from tav.storage.execution_rows import insert_created
-from tav.storage.executions import UNFINISHED, WAITING_PARENTS
+from tav.storage.execution_rows import EXECUTIONS, insert_created
+from tav.storage.executions import UNFINISHED, WAITING_PARENTS, ExecutionRecord, read_record
 from tav.storage.models import ExecutionRow
 
 QUEUED = ExecutionStatus.QUEUED.value
@@ -60,6 +64,10 @@ class Lease:
     """The trigger nodes it settles as skipped (the triggers that did not start it)."""
     cancel: bool = False
     """Someone asked to cancel it (``tav.storage.cancels``): stop it as soon as it starts."""
+    record: ExecutionRecord | None = None
+    """The execution as stored when it was claimed (``claim(read=True)``)."""
+    reuse: dict[str, NodeResult] | None = None
+    """The earlier results it takes over (``claim(read=True)``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,11 +163,15 @@ class LeaseRepository:
                 update(ExecutionRow).where(ExecutionRow.id.in_(ids)).values(published_at=_now())
             )
 
-    async def claim(self, execution_id: str, worker: str, *, runs: bool = True) -> Lease | None:
+    async def claim(
+        self, execution_id: str, worker: str, *, runs: bool = True, read: bool = False
+    ) -> Lease | None:
         """Take the execution for ``worker`` if it is unfinished and nobody holds it (or
         their lease expired); ``None`` if another worker has it or it ended. ``runs``:
         the execution is recorded as run by ``worker`` (an API process that claims a
-        queued execution only to cancel it is not).
+        queued execution only to cancel it is not). ``read``: the lease brings the
+        execution as stored, read in the same transaction (one transaction where a claim
+        and then a read took two).
 
         A takeover (the execution had started) settles, in the same transaction, the
         sub-executions it left unfinished as crashed, as a single process does when it
@@ -175,16 +187,22 @@ class LeaseRepository:
             .where(ExecutionRow.id == execution_id, ExecutionRow.status.in_(UNFINISHED), free)
             .values(**values)
             .returning(ExecutionRow.skip, ExecutionRow.cancel_requested_at, ExecutionRow.last_seq)
+            .execution_options(synchronize_session=False)
         )
-        async with self.db.begin() as connection:
-            await connection.execute(NOT_WAITING_FOR_THE_DISK)
-            won = (await connection.execute(statement)).first()
+        found = None
+        async with self.db.transaction() as session:
+            await session.execute(NOT_WAITING_FOR_THE_DISK)
+            won = (await session.execute(statement)).first()
             if won is not None and won.last_seq:
-                await _settle_orphans(connection, execution_id)
+                await _settle_orphans(await session.connection(), execution_id)
+            if won is not None and read:
+                found = await read_record(session, execution_id, to_resume=True)
         if won is None:
             return None
         cancel = won.cancel_requested_at is not None
-        return Lease(execution_id, token, worker, frozenset(won.skip or ()), cancel)
+        record, reuse = found if found is not None else (None, None)
+        skip = frozenset(won.skip or ())
+        return Lease(execution_id, token, worker, skip, cancel, record, reuse)
 
     async def renew(self, leases: Collection[Lease]) -> Renewal:
         """Extend the leases still held; returns those lost, and those of the executions
@@ -271,6 +289,17 @@ async def _settle_orphans(connection: AsyncConnection, execution_id: str) -> Non
                 )
             ).all()
         )
+
+
+RELEASE = (
+    EXECUTIONS.update()
+    .where(EXECUTIONS.c.id == bindparam("b_id"), EXECUTIONS.c.lease_token == bindparam("b_token"))
+    .values(lease_token=None, lease_expires_at=None)
+)
+"""Free the lease with token ``b_token`` of execution ``b_id`` (executemany): what the
+writer does in the transaction that stores the end of a worker's execution, which
+``fenced`` checked and locked (``LeaseRepository.release`` in a transaction of its own
+did the same, one transaction later)."""
 
 
 def _held(lease: Lease) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,7 @@ from tav.storage.db import Database
 from tav.storage.models import ExecutionRow, UserRow, WorkflowRow, WorkflowVersionRow
 
 WORKFLOWS_CACHE_TTL_S = 5.0
+VERSIONS_KEPT = 256
 STORED_ID = re.compile(r"^[0-9a-f]{32}$")
 """What the id of a stored workflow looks like (``uuid4().hex``)."""
 
@@ -87,6 +89,8 @@ class WorkflowRepository:
     def __init__(self, db: Database, *, cache_ttl_s: float = WORKFLOWS_CACHE_TTL_S) -> None:
         self.db = db
         self._cache: TTLCache[str, StoredWorkflow] = TTLCache(cache_ttl_s, max_size=256)
+        self._documents: OrderedDict[tuple[str, int], dict[str, Any]] = OrderedDict()
+        """Documents of saved versions read (``version_document``), the newest used last."""
 
     async def create(
         self, document: dict[str, Any], *, active: bool = False, created_by: str | None = None
@@ -199,6 +203,8 @@ class WorkflowRepository:
         async with self.db.transaction() as session:
             result = await session.execute(delete(WorkflowRow).where(WorkflowRow.id == workflow_id))
         self._cache.invalidate(workflow_id)
+        for key in [key for key in self._documents if key[0] == workflow_id]:
+            del self._documents[key]
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def active_versions(self) -> dict[str, int]:
@@ -282,6 +288,27 @@ class WorkflowRepository:
                 )
                 for version, name, created_at, user_id, email in rows
             ]
+
+    async def version_document(self, workflow_id: str, version: int) -> dict[str, Any] | None:
+        """The document of a saved version. A version never changes once saved (a save
+        makes the next one), so the documents read are kept (the last ``VERSIONS_KEPT``
+        used): an execution of a workflow run again and again reads it once. Callers
+        must not change it. Whether the workflow is still stored is ``get``'s to say."""
+        key = (workflow_id, version)
+        document = self._documents.get(key)
+        if document is not None:
+            self._documents.move_to_end(key)
+            return document
+        query = select(WorkflowVersionRow.document).where(
+            WorkflowVersionRow.workflow_id == workflow_id, WorkflowVersionRow.version == version
+        )
+        async with self.db.session() as session:
+            document = await session.scalar(query)
+        if document is not None:
+            self._documents[key] = document
+            if len(self._documents) > VERSIONS_KEPT:
+                self._documents.popitem(last=False)
+        return document
 
     async def version(self, workflow_id: str, version: int) -> WorkflowVersion | None:
         query = (

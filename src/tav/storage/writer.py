@@ -112,7 +112,7 @@ from tav.storage.execution_rows import (
 )
 from tav.storage.execution_rows import result_blob as _result_blob  # (a name tests replace)
 from tav.storage.isolation import Isolation, reason
-from tav.storage.leases import fenced
+from tav.storage.leases import RELEASE, fenced
 from tav.storage.models import EventRow, ExecutionDataRow, ExecutionRow, NodeRunRow
 from tav.storage.upsert import upsert
 
@@ -253,6 +253,9 @@ class ExecutionWriter:
         self._roots: dict[str, str] = {}
         """Queue mode: the top-level execution of each unfinished sub-execution of one
         this worker runs under a lease (``fences``)."""
+        self.freed: set[str] = set()
+        """Queue mode: the executions whose lease was freed with the batch that stored
+        their end (``_free_leases``); their worker takes them out (``lease_freed``)."""
 
     def start(self) -> None:
         if self._task is None:
@@ -316,6 +319,13 @@ class ExecutionWriter:
         self._put("create", (execution, data, future))
         return future
 
+    def starting(self, execution_id: str) -> None:
+        """``execution_id``, already recorded, starts running here (a worker claimed it):
+        the next batch waits for it as for a new one (``_gather``), so that a short one
+        is stored in one batch, its end with its lease freed, without hot rows."""
+        if self.writing:
+            self._young.add(execution_id)
+
     def resuming(self, execution_id: str) -> None:
         """``execution_id`` continues an execution an earlier process left unfinished."""
         self._journals[execution_id] = _Journal(hot=True, resumed=True)
@@ -325,6 +335,15 @@ class ExecutionWriter:
         lost or abandoned here): its updates are stored again from now on."""
         self._refused.discard(execution_id)
         self._lost.pop(execution_id, None)
+        self.freed.discard(execution_id)
+
+    def lease_freed(self, execution_id: str) -> bool:
+        """Whether the lease of ``execution_id`` was freed as its end was stored (then
+        forgotten here: its worker need not free it)."""
+        if execution_id in self.freed:
+            self.freed.discard(execution_id)
+            return True
+        return False
 
     def abandon(self, execution_id: str) -> None:
         """Store nothing more of ``execution_id`` until it finishes (its worker lost its
@@ -705,7 +724,19 @@ class ExecutionWriter:
                     await self._keep_less(connection, dialect, old, batch.finished)
                 if parked:
                     await self._park(connection, dialect, parked)
+                freed = await self._free_leases(connection, batch)
+            self.freed.update(freed)  # (once committed)
         self._count(kept, batch.finished)  # once the batch is stored
+
+    async def _free_leases(self, connection: AsyncConnection, batch: _Batch) -> list[str]:
+        """Queue mode: free the leases of this worker's executions whose run ends in the
+        batch (for good, or parked waiting), in the transaction that stores their end:
+        nothing more of them is written here. Returns them."""
+        ended = [k for k in batch.finished if k in self.fences]
+        if ended:
+            tokens = [{"b_id": k, "b_token": self.fences[k]} for k in ended]
+            await connection.execute(RELEASE, tokens)
+        return ended
 
     async def _check_fences(self, connection: AsyncConnection, batch: _Batch) -> None:
         """Raise ``_Fenced`` if another worker took over some of the batch's executions."""
