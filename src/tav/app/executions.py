@@ -380,6 +380,8 @@ class Executions:
         try:
             lease = await self.queue.cancel(execution_id)
         except CancelNotFound:
+            if cancelled:  # a worker resumed it meanwhile, and ended it for its waits' sake
+                return self.queue.handle(execution_id)
             raise await self._not_cancellable(execution_id) from None
         if lease is not None:
             await self._cancel_here(lease)
