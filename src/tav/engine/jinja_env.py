@@ -135,16 +135,28 @@ def _reader(name: str, steps: tuple[_Step, ...], rendered: Renderer) -> Renderer
     expression, which then reads or fails as it always does."""
 
     def read(context: Mapping[str, Any]) -> Any:
-        if name not in context:
+        value = _walk(context, name, steps)
+        if value is _NOT_READ:
             return rendered(context)
-        value = context[name]
-        for attribute, key in steps:
-            value = ENV.getattr(value, str(key)) if attribute else ENV.getitem(value, key)
-            if isinstance(value, Undefined):
-                return rendered(context)
         return _read(value, current_budget())
 
     return read
+
+
+_NOT_READ = object()
+
+
+def _walk(context: Mapping[str, Any], name: str, steps: tuple[_Step, ...]) -> Any:
+    """The value at a variable's path, read through the sandbox's ``getattr`` and
+    ``getitem``; ``_NOT_READ`` when the context lacks the name or a step finds nothing."""
+    if name not in context:
+        return _NOT_READ
+    value = context[name]
+    for attribute, key in steps:
+        value = ENV.getattr(value, str(key)) if attribute else ENV.getitem(value, key)
+        if isinstance(value, Undefined):
+            return _NOT_READ
+    return value
 
 
 _Part = str | tuple[str, tuple[_Step, ...]]
@@ -183,14 +195,9 @@ def _text_reader(parts: list[_Part], rendered: Renderer) -> Renderer:
             if isinstance(part, str):
                 texts.append(part)
                 continue
-            name, steps = part
-            if name not in context:
+            value = _walk(context, *part)
+            if value is _NOT_READ:
                 return rendered(context)
-            value = context[name]
-            for attribute, key in steps:
-                value = ENV.getattr(value, str(key)) if attribute else ENV.getitem(value, key)
-                if isinstance(value, Undefined):
-                    return rendered(context)
             texts.append(value if type(value) is str else _shown(value, rendered, context))
         return ENV.concat(texts)
 
