@@ -12,6 +12,8 @@ Configuration (why each):
 - Publishing neither retries nor waits past ``publish_timeout_s``: a request must never
   hang on a broker that is down; the sweeper publishes what could not be published.
 - No result backend: results are in the database.
+- ``worker_disable_rate_limits``: no task has a rate limit, so the worker skips the
+  token bucket it would consult for each task.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def make_app(url: str, *, publish_timeout_s: float) -> Celery:
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
+        worker_disable_rate_limits=True,
         broker_connection_timeout=publish_timeout_s,
         broker_connection_retry_on_startup=True,
         broker_transport_options=transport,

@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tav.core import values
@@ -480,6 +480,21 @@ def new_execution(
     return execution, data
 
 
+_RECORD = (
+    select(
+        ExecutionRow,
+        ExecutionDataRow.input,
+        ExecutionDataRow.result,
+        ExecutionDataRow.reuse,
+        UserRow.email,
+    )
+    .outerjoin(ExecutionDataRow, ExecutionDataRow.execution_id == ExecutionRow.id)
+    .outerjoin(UserRow, UserRow.id == ExecutionRow.started_by)
+    .where(ExecutionRow.id == bindparam("b_id"))
+)
+"""An execution's row with its data's and its starter's (built once: ``read_record``)."""
+
+
 async def read_record(
     session: AsyncSession, execution_id: str, *, to_resume: bool = False
 ) -> tuple[ExecutionRecord, dict[str, NodeResult]] | None:
@@ -487,19 +502,7 @@ async def read_record(
     in ``session`` (a worker reads them in the transaction that claims it). ``to_resume``:
     the nodes of one that stored no event yet are not read (nothing of it was stored:
     it starts over, ``Executions.resume``)."""
-    query = (
-        select(
-            ExecutionRow,
-            ExecutionDataRow.input,
-            ExecutionDataRow.result,
-            ExecutionDataRow.reuse,
-            UserRow.email,
-        )
-        .outerjoin(ExecutionDataRow, ExecutionDataRow.execution_id == ExecutionRow.id)
-        .outerjoin(UserRow, UserRow.id == ExecutionRow.started_by)
-        .where(ExecutionRow.id == execution_id)
-    )
-    found = (await session.execute(query)).first()
+    found = (await session.execute(_RECORD, {"b_id": execution_id})).first()
     if found is None:
         return None
     row, input, blob, reuse, email = found

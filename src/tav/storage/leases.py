@@ -94,6 +94,8 @@ class LeaseRepository:
     def __init__(self, db: Database, *, lease_s: float) -> None:
         self.db = db
         self.lease = timedelta(seconds=lease_s)
+        self._claims = {runs: _claim(self.lease, runs=runs) for runs in (True, False)}
+        """The claim's statement, built once (building it took as long as running it)."""
 
     async def insert_queued(self, execution: dict[str, Any], data: dict[str, Any]) -> None:
         """Commit a new execution as queued, not yet published."""
@@ -178,21 +180,11 @@ class LeaseRepository:
         starts again: the parent's node runs them again, under new ids, and the writes of
         the worker that ran them are fenced from now on (``fenced``)."""
         token = secrets.token_hex(16)
-        free = or_(ExecutionRow.lease_token.is_(None), ExecutionRow.lease_expires_at < _now())
-        values: dict[str, Any] = {"lease_token": token, "lease_expires_at": _now() + self.lease}
-        if runs:
-            values["worker"] = worker[:200]
-        statement = (
-            update(ExecutionRow)
-            .where(ExecutionRow.id == execution_id, ExecutionRow.status.in_(UNFINISHED), free)
-            .values(**values)
-            .returning(ExecutionRow.skip, ExecutionRow.cancel_requested_at, ExecutionRow.last_seq)
-            .execution_options(synchronize_session=False)
-        )
+        params = {"b_id": execution_id, "b_token": token, "b_worker": worker[:200]}
         found = None
         async with self.db.transaction() as session:
             await session.execute(NOT_WAITING_FOR_THE_DISK)
-            won = (await session.execute(statement)).first()
+            won = (await session.execute(self._claims[runs], params)).first()
             if won is not None and won.last_seq:
                 await _settle_orphans(await session.connection(), execution_id)
             if won is not None and read:
@@ -289,6 +281,26 @@ async def _settle_orphans(connection: AsyncConnection, execution_id: str) -> Non
                 )
             ).all()
         )
+
+
+def _claim(lease: timedelta, *, runs: bool) -> Any:
+    """``LeaseRepository.claim``'s statement (parameters ``b_id``, ``b_token``,
+    ``b_worker``): the lease is taken if the execution is unfinished and nobody holds it
+    (or their lease expired)."""
+    free = or_(ExecutionRow.lease_token.is_(None), ExecutionRow.lease_expires_at < _now())
+    values: dict[str, Any] = {
+        "lease_token": bindparam("b_token"),
+        "lease_expires_at": _now() + lease,
+    }
+    if runs:
+        values["worker"] = bindparam("b_worker")
+    return (
+        update(ExecutionRow)
+        .where(ExecutionRow.id == bindparam("b_id"), ExecutionRow.status.in_(UNFINISHED), free)
+        .values(**values)
+        .returning(ExecutionRow.skip, ExecutionRow.cancel_requested_at, ExecutionRow.last_seq)
+        .execution_options(synchronize_session=False)
+    )
 
 
 RELEASE = (
