@@ -14,6 +14,9 @@ import httpx
 import pytest
 
 from tav.app import connections
+from tav.app.root import build
+from tav.queue.runner import Runner
+from tav.settings import Settings
 from tests.conftest import PG_ADMIN_URL
 from tests.helpers import document, node
 from tests.integration.queue.cluster import Cluster, Redis
@@ -143,3 +146,40 @@ async def test_a_connection_postgresql_refuses_is_answered_at_once_saying_so(
         assert cluster.our_tracebacks() == [], cluster.logs()
     finally:
         cluster.close()
+
+
+async def test_a_worker_whose_claim_postgresql_refuses_puts_the_task_back(
+    tmp_path: Path,
+    limited_database: tuple[str, str],
+    redis: Redis,
+    caplog: pytest.LogCaptureFixture,
+):
+    url, role = limited_database
+    settings = Settings(data_dir=tmp_path / "data", database_url=url, queue_url=redis.url)
+    parts = build(settings, database_pool=2)
+    runner = Runner(parts, name="test-worker")
+    await runner.start()
+    try:
+        parts.executions_service.accepting = True  # (as an API process enqueues it)
+        workflow = await parts.workflows.create(
+            document(node("start", "trigger.manual"), node("a", "core.noop"), links=("start -> a",))
+        )
+        started = await parts.executions_service.start(workflow.id)
+        execution_id = started.handle.execution_id
+        admin = await asyncpg.connect(PG_ADMIN_URL)
+        try:  # no connection for the role any more: what it has open ends, none opens
+            await admin.execute(f'ALTER ROLE "{role}" CONNECTION LIMIT 0')
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role
+            )
+            async with asyncio.timeout(10):
+                assert await runner.run(execution_id) == "again"
+            assert f"cannot claim execution {execution_id}: too many connections" in caplog.text
+            await admin.execute(f'ALTER ROLE "{role}" CONNECTION LIMIT -1')
+        finally:
+            await admin.close()
+        assert await runner.run(execution_id) == "ran"  # (the task, back in the queue)
+        record = await parts.executions_service.get(execution_id)
+        assert record.status.value == "succeeded", record
+    finally:
+        await runner.stop(1)
