@@ -18,6 +18,7 @@ from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any
 
+from tav.core.errors import NodeError
 from tav.engine.ports import SharedLimits
 
 DEFAULT_LIMITS: Mapping[str, int] = {
@@ -35,6 +36,14 @@ POLL_MAX_S = 0.25
 # One shared no-op context for nodes without a pool. (An @asynccontextmanager would cost an
 # async generator per node, which shows in the per-node overhead.)
 _NO_POOL: AbstractAsyncContextManager[Any] = contextlib.nullcontext()
+
+
+class PoolUnavailable(NodeError):
+    """A place in a pool could not be taken: the pool's own store failed (queue mode's
+    places live in the database). Worth trying again."""
+
+    type = "pool_unavailable"
+    retryable = True
 
 
 class Pools:
@@ -140,8 +149,13 @@ class _SharedSlot:
         await self._local.__aenter__()
         try:
             self._token = await self._pools.take(self._pool)
-        except BaseException:
+        except BaseException as exc:
             await self._local.__aexit__(None, None, None)
+            if isinstance(exc, Exception):
+                raise PoolUnavailable(
+                    f"could not take a place in pool '{self._pool}': "
+                    f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+                ) from exc
             raise
 
     async def __aexit__(

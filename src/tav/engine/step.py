@@ -32,7 +32,7 @@ from tav.core.workflow import DEFAULT_INPUT_PORT, ERROR_PORT
 from tav.engine import templates
 from tav.engine.context import StepContext
 from tav.engine.plan import PlannedNode
-from tav.engine.pools import Pools
+from tav.engine.pools import Pools, PoolUnavailable
 from tav.engine.template_budget import TemplateLimits
 from tav.nodes.context import Credential, Inputs, Parked, Resumed, WorkflowRunner
 from tav.nodes.host import HostServices
@@ -137,17 +137,25 @@ async def _attempt(
     usage: dict[str, int],
 ) -> dict[str, Any]:
     input = inputs.get(DEFAULT_INPUT_PORT)
-    async with host.pools.slot(node.pool):
-        # Started only once it holds its slot: a node queued behind a full pool is pending.
-        host.started(node.id, attempt, timing.start())
-        params = node.static_params
-        if params is None:
-            params = await _render_params(host, node, input)
-        ctx = StepContext(host, node.id, attempt, inputs, node.pool, usage)
-        if node.timeout_s is None:
-            outputs = await node.instance.run(params, input, ctx)
-        else:
-            outputs = await _with_timeout(node, node.instance.run(params, input, ctx))
+    started = False
+    try:
+        async with host.pools.slot(node.pool):
+            # Started only once it holds its slot: a node queued behind a full pool is
+            # pending.
+            host.started(node.id, attempt, timing.start())
+            started = True
+            params = node.static_params
+            if params is None:
+                params = await _render_params(host, node, input)
+            ctx = StepContext(host, node.id, attempt, inputs, node.pool, usage)
+            if node.timeout_s is None:
+                outputs = await node.instance.run(params, input, ctx)
+            else:
+                outputs = await _with_timeout(node, node.instance.run(params, input, ctx))
+    except PoolUnavailable:
+        if not started:  # the attempt began, and failed as it took its place
+            host.started(node.id, attempt, timing.start())
+        raise
     return _checked_outputs(node, params, outputs, host.checked)
 
 

@@ -146,3 +146,35 @@ async def _until(step: Callable[[], Awaitable[Any]], within_s: float = 5) -> Any
             return found
         await asyncio.sleep(0.05)
     raise AssertionError("not within time")
+
+
+async def test_a_pool_whose_places_cannot_be_taken_fails_the_node_saying_so(postgres_url: str):
+    """The shared places live in PostgreSQL: when taking one fails (here, a database that is
+    not there), the node's attempt fails, is tried again and fails naming the pool — the
+    engine used to stop on a node moving from pending to failed."""
+    from tav.core.states import ExecutionStatus, NodeStatus
+    from tav.engine.executor import Executor
+    from tav.nodes.builtin import BUILTIN_NODE_TYPES
+    from tav.nodes.registry import NodeRegistry
+    from tests.helpers import node, workflow
+
+    missing = Database(postgres_url.rsplit("/", 1)[0] + f"/tav_missing_{secrets.token_hex(4)}")
+    holds = LimitHolds(missing, holder="host:0", lease_s=3)
+    try:
+        executor = Executor(NodeRegistry(BUILTIN_NODE_TYPES), pools=SharedPools(shared=holds))
+        flow = workflow(
+            node("start", "trigger.manual"),
+            node("pause", "core.noop", pool="http", retry={"max_attempts": 2, "backoff_s": 0}),
+            links=("start -> pause",),
+        )
+        result = await asyncio.wait_for(executor.execute(executor.compile(flow), {}), 30)
+    finally:
+        await holds.aclose()
+        await missing.close()
+    assert result.status is ExecutionStatus.FAILED, result
+    failed = result.nodes["pause"]
+    assert failed.status is NodeStatus.FAILED
+    assert failed.attempts == 2
+    assert failed.error is not None
+    assert failed.error.type == "pool_unavailable"
+    assert failed.error.message.startswith("could not take a place in pool 'http': "), failed.error
