@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tav.app.server import Server
-from tav.core.errors import NotFound
+from tav.core.errors import Gone
 from tests.api.helpers import ended, stored, until
 from tests.api.test_ai_agent import order_status, sub_executions
 from tests.fakes.llm import FakeProviders, Reply
@@ -331,9 +331,11 @@ async def test_a_nodes_wait_opened_again_is_kept_and_its_next_takes_its_place(
     assert kept is not None
     assert kept.request.title == first.request.title
 
-    # Its next wait takes its place, under a link of its own.
+    # Its next wait takes its place, under a link of its own; the earlier link is over.
     await waits.open(execution_id, "agent", again.model_copy(update={"seq": 1}))
-    with pytest.raises(NotFound):
+    with pytest.raises(Gone):
         await waits.by_token(token)
+    assert (await client.get(f"/resume/{token}")).status_code == 410
+    assert (await client.get(f"/resume/{token}x")).status_code == 404
     later = await waits.by_token(waits.links.token(execution_id, "agent", 1))
     assert (later.request.seq, later.request.title) == (1, "changed")

@@ -188,9 +188,13 @@ class Waits:
         return found
 
     async def by_token(self, token: str) -> WaitRecord:
-        """The wait a link names; ``NotFound`` for a token no wait has."""
-        record = await self.repository.by_token(token_hash(token)) if token else None
+        """The wait a link names; ``NotFound`` for a token no wait has, ``Gone`` for one of
+        a wait that its node's next wait replaced."""
+        digest = token_hash(token) if token else None
+        record = await self.repository.by_token(digest) if digest else None
         if record is None:
+            if digest and await self.repository.spent(digest):
+                raise Gone("this link's wait is over (its node waits again, under another link)")
             raise NotFound("no wait has this link (it may not have been reached yet)")
         return record
 

@@ -409,3 +409,16 @@ class WaitRow(Base):
     state: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
     """What a node that runs again once its wait is decided parked with
     (``WaitRequest.state``); read only when its execution resumes."""
+
+
+class SpentWaitLinkRow(Base):
+    """The token (its SHA-256) of a node's wait that the node's next wait replaced: its
+    link answers that the wait is over (410), not that no wait has it (404)."""
+
+    __tablename__ = "spent_wait_links"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    execution_id: Mapped[str] = mapped_column(
+        ForeignKey("executions.id", ondelete="CASCADE"), index=True
+    )
+    node_id: Mapped[str] = mapped_column(String(64))

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tav.core.errors import NotFound
@@ -37,7 +37,7 @@ from tav.core.events import utcnow
 from tav.core.states import ExecutionStatus
 from tav.core.waits import Decision, WaitMode, WaitOutcome, WaitRequest
 from tav.storage.db import Database
-from tav.storage.models import ExecutionRow, WaitRow
+from tav.storage.models import ExecutionRow, SpentWaitLinkRow, WaitRow
 from tav.storage.upsert import upsert
 
 OPEN, DECIDED, CANCELLED = "open", "decided", "cancelled"
@@ -108,13 +108,20 @@ class WaitRepository:
         statement = upsert(self.db.dialect, WaitRow, ("execution_id", "node_id"))
         where = (WaitRow.execution_id == execution_id) & (WaitRow.node_id == node_id)
         async with self.db.begin() as connection:
-            kept = await connection.scalar(select(WaitRow.spec).where(where))
+            kept = (
+                await connection.execute(select(WaitRow.spec, WaitRow.token_hash).where(where))
+            ).first()
             if kept is None:
                 await connection.execute(statement, [row])
-            elif kept.get("seq", 0) < request.seq:  # the node's next wait takes its place
+            elif kept.spec.get("seq", 0) < request.seq:  # the node's next wait takes its place
                 keys = ("execution_id", "node_id")
                 values = {k: v for k, v in row.items() if k not in keys}
                 await connection.execute(update(WaitRow).where(where).values(**values))
+                if kept.token_hash is not None:  # its link now answers that it is over
+                    spent = {"token_hash": kept.token_hash, "node_id": node_id}
+                    await connection.execute(
+                        insert(SpentWaitLinkRow).values(execution_id=execution_id, **spent)
+                    )
 
     async def get(self, execution_id: str, node_id: str) -> WaitRecord | None:
         found = await self._find(
@@ -125,6 +132,14 @@ class WaitRepository:
     async def by_token(self, token_hash: str) -> WaitRecord | None:
         found = await self._find(WaitRow.token_hash == token_hash)
         return found[0] if found else None
+
+    async def spent(self, token_hash: str) -> bool:
+        """Whether the token was a link of a wait that its node's next wait replaced."""
+        statement = select(SpentWaitLinkRow.token_hash).where(
+            SpentWaitLinkRow.token_hash == token_hash
+        )
+        async with self.db.session() as session:
+            return await session.scalar(statement) is not None
 
     async def of(self, execution_ids: Collection[str]) -> dict[str, list[WaitRecord]]:
         """The waits of these executions, by execution, in the order they were opened."""
