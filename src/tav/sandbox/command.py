@@ -51,7 +51,13 @@ import anyio.abc
 from tav.core.errors import NodeError
 from tav.nodes.mcp import ServerCommand
 from tav.sandbox import seccomp
-from tav.sandbox.users import SANDBOX_UID, SandboxUnavailable, map_users, read_child
+from tav.sandbox.users import (
+    SANDBOX_UID,
+    SandboxUnavailable,
+    isolated,
+    map_users,
+    read_child,
+)
 from tav.sandbox.view import _Files, _inside
 
 _SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -301,26 +307,9 @@ class CommandSandbox:
 
     def options(self, command: ServerCommand) -> list[str]:
         """bubblewrap's options for ``command``: namespaces, the user, the view."""
-        users = (
-            []
-            if os.geteuid() == 0
-            else ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--disable-userns"]
-        )
         env = {"PATH": PATH, "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8"}
         return [
-            "--unshare-user",
-            "--unshare-pid",
-            "--unshare-ipc",
-            "--unshare-uts",
-            "--unshare-cgroup-try",
-            *([] if command.network else ["--unshare-net"]),
-            *users,
-            "--die-with-parent",
-            "--new-session",
-            "--clearenv",
-            *(arg for name, value in env.items() for arg in ("--setenv", name, value)),
-            "--hostname",
-            "tav-mcp",
+            *isolated(network=command.network, hostname="tav-mcp", env=env),
             *self._view(command),
             *("--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev"),
             *("--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp"),

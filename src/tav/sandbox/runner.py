@@ -22,7 +22,7 @@ from tav.sandbox.config import Limits, SandboxConfig
 from tav.sandbox.packages import PackageMissing
 from tav.sandbox.process import Command, Outcome, Sandbox, reaped
 from tav.sandbox.process import signal_name as _signal_name
-from tav.sandbox.users import SANDBOX_UID, SandboxUnavailable
+from tav.sandbox.users import SandboxUnavailable, isolated
 from tav.sandbox.view import ENTRY, View, python_views
 from tav.sandbox.warm import WarmPool
 
@@ -110,27 +110,10 @@ within the process limit and the code within its share of the machine."""
 
 def bwrap_options(bwrap: str, view: View, limits: Limits, *, network: bool) -> list[str]:
     """bubblewrap's options: namespaces, the user, the files, a fresh ``/tmp``."""
-    users = (
-        []  # the server maps the users itself (tav.sandbox.process)
-        if os.geteuid() == 0
-        else ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--disable-userns"]
-    )
+    env = {"HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8", **dict.fromkeys(_ONE_THREAD, "1")}
     return [
         bwrap,
-        "--unshare-user",
-        "--unshare-pid",
-        "--unshare-ipc",
-        "--unshare-uts",
-        "--unshare-cgroup-try",
-        *([] if network else ["--unshare-net"]),
-        *users,
-        "--die-with-parent",
-        "--new-session",
-        "--clearenv",
-        *("--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp", "--setenv", "LANG", "C.UTF-8"),
-        *(arg for name in _ONE_THREAD for arg in ("--setenv", name, "1")),
-        "--hostname",
-        "tav-code",
+        *isolated(network=network, hostname="tav-code", env=env),
         *view.arguments(),
         "--proc",
         "/proc",

@@ -18,6 +18,32 @@ SANDBOX_UID = 65534
 START_TIMEOUT_S = 30
 
 
+def isolated(*, network: bool, hostname: str, env: dict[str, str]) -> list[str]:
+    """bubblewrap's options every sandbox starts with: its own namespaces (the network's
+    too unless ``network``), its user (as root, mapped by the server: ``map_users``), a
+    session of its own, ended with its parent, and only ``env`` for environment."""
+    users = (
+        []  # the server maps the users itself
+        if os.geteuid() == 0
+        else ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--disable-userns"]
+    )
+    return [
+        "--unshare-user",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        *([] if network else ["--unshare-net"]),
+        *users,
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+        *(arg for name, value in env.items() for arg in ("--setenv", name, value)),
+        "--hostname",
+        hostname,
+    ]
+
+
 class SandboxUnavailable(Exception):
     """The sandbox cannot be started here: bubblewrap is missing or cannot make its
     namespaces. The message says which, with bubblewrap's own words."""
