@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from latency import line, timed  # bench/latency.py
 from tav.app.root import build
 from tav.core.workflow import Workflow
 from tav.settings import Settings
@@ -43,24 +44,6 @@ def workflow(kind: str, credential: str = "") -> Workflow:
     nodes = [{"id": "start", "type": "trigger.manual"}, step]
     edges = [{"from": "start", "to": "step"}]
     return Workflow.model_validate({"name": kind, "nodes": nodes, "edges": edges})
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
-def line(label: str, values: list[float]) -> str:
-    return (
-        f"  {label:<22} p50 {percentile(values, 0.5):6.2f} ms   p99 {percentile(values, 0.99):6.2f}"
-        f" ms   max {max(values):6.2f} ms   ({len(values)} runs)"
-    )
-
-
-async def timed(run: Callable[[], Awaitable[None]]) -> float:
-    clock = time.perf_counter()
-    await run()
-    return (time.perf_counter() - clock) * 1000
 
 
 async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> None:
@@ -99,7 +82,7 @@ async def measure(
         f"{name}: first run (connects{', starts the server' * (name == 'stdio')}): {first:.0f} ms"
     )
     chained = [await timed(lambda: run(plan)) - baseline for _ in range(args.runs)]
-    print(line("back to back", chained))
+    print(line("back to back", chained, 22))
     await throughput(run, plan, args.throughput, args.concurrency)
 
 
@@ -117,7 +100,7 @@ async def throughput(
     await asyncio.gather(*(one() for _ in range(total)))
     wall = time.perf_counter() - clock
     print(f"  {total:,} runs, {concurrency} at a time: {wall:.2f} s, {total / wall:.0f} runs/s")
-    print(line("latency of a run", latencies))
+    print(line("latency of a run", latencies, 22))
 
 
 def http_server() -> tuple[subprocess.Popen[bytes], str]:
